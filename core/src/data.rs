@@ -1,0 +1,171 @@
+//! Data access: the one small trait every solver reads samples through.
+//!
+//! A dataset stores *codes* `q_ij` and a dequantisation `x_ij = o_j + s_j · q_ij`
+//! ([`Dequant`]). The trait exposes the codes and the dequantisation separately so that a
+//! pass over the rows can fold the scale into the vector once per pass
+//! (`Σ_j w_j (o_j + s_j q_ij) = Σ_j (w_j s_j) q_ij + w·o`) and the inner loop over a row costs
+//! what it costs on plain `f32` rows. Rows are read in place: a packed dataset in flash is never
+//! copied into RAM.
+
+/// How stored codes map to feature values: `x_ij = offset_j + scale_j · q_ij`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Dequant<'a> {
+    /// The codes are the values (`f32` rows): offset 0, scale 1.
+    Identity,
+    /// One `(offset, scale)` pair shared by every feature (e.g. MNIST pixels).
+    Shared {
+        /// Added to every scaled code.
+        offset: f32,
+        /// Multiplies every code.
+        scale: f32,
+    },
+    /// One `(offset, scale)` pair per feature.
+    PerFeature(FeatureTable<'a>),
+}
+
+impl Dequant<'_> {
+    /// `(offset_j, scale_j)` for feature `j`.
+    #[inline]
+    pub fn pair(&self, j: usize) -> (f32, f32) {
+        match self {
+            Dequant::Identity => (0.0, 1.0),
+            Dequant::Shared { offset, scale } => (*offset, *scale),
+            Dequant::PerFeature(table) => table.pair(j),
+        }
+    }
+}
+
+/// A per-feature dequantisation table read in place: `m` little-endian `(offset, scale)` `f32`
+/// pairs, 8 bytes per feature.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FeatureTable<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> FeatureTable<'a> {
+    /// Wraps `bytes`; `None` unless its length is a multiple of 8.
+    pub fn new(bytes: &'a [u8]) -> Option<Self> {
+        (bytes.len() % 8 == 0).then_some(Self { bytes })
+    }
+
+    /// Number of features in the table.
+    pub fn len(&self) -> usize {
+        self.bytes.len() / 8
+    }
+
+    /// True when the table holds no feature.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// `(offset_j, scale_j)`; `(0, 1)` past the end (never a panic).
+    #[inline]
+    pub fn pair(&self, j: usize) -> (f32, f32) {
+        let at = |k: usize| {
+            self.bytes
+                .get(k..k + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(f32::from_le_bytes)
+        };
+        match (at(8 * j), at(8 * j + 4)) {
+            (Some(o), Some(s)) => (o, s),
+            _ => (0.0, 1.0),
+        }
+    }
+}
+
+/// Read access to `n` labelled samples of `m` features (the bias is *not* a feature here: the
+/// objective appends it).
+///
+/// Implementations must not panic for `i < n_samples()` and vectors of length `≥ n_features()`.
+pub trait Rows {
+    /// Number of samples `n`.
+    fn n_samples(&self) -> usize;
+    /// Number of features `m`, without the bias.
+    fn n_features(&self) -> usize;
+    /// Label of sample `i`: `+1.0` or `-1.0`.
+    fn label(&self, i: usize) -> f32;
+    /// How codes map to values.
+    fn dequant(&self) -> Dequant<'_>;
+    /// `Σ_j q_ij · u_j` over the stored codes of row `i` (`u.len() ≥ m`).
+    fn dot_codes(&self, i: usize, u: &[f32]) -> f32;
+    /// `out_j += a · q_ij` for every feature `j` of row `i` (`out.len() ≥ m`).
+    fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]);
+}
+
+/// Why a plain `f32` dataset was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum DataError {
+    /// `x.len()` is not `labels.len() · m`.
+    ShapeMismatch,
+    /// A label is neither `+1` nor `-1`.
+    BadLabel {
+        /// Index of the sample.
+        sample: usize,
+    },
+    /// A feature value is NaN or infinite.
+    NonFinite {
+        /// Index of the sample.
+        sample: usize,
+        /// Index of the feature.
+        feature: usize,
+    },
+}
+
+/// Plain row-major `f32` samples with `±1` labels, borrowed (e.g. a `static` array).
+#[derive(Clone, Copy, Debug)]
+pub struct DenseRows<'a> {
+    x: &'a [f32],
+    labels: &'a [i8],
+    m: usize,
+}
+
+impl<'a> DenseRows<'a> {
+    /// Checks shape, labels (`±1`) and that every value is finite.
+    pub fn new(x: &'a [f32], labels: &'a [i8], m: usize) -> Result<Self, DataError> {
+        if labels.len().checked_mul(m) != Some(x.len()) {
+            return Err(DataError::ShapeMismatch);
+        }
+        if let Some(sample) = labels.iter().position(|&y| y != 1 && y != -1) {
+            return Err(DataError::BadLabel { sample });
+        }
+        if let Some(k) = x.iter().position(|v| !v.is_finite()) {
+            return Err(DataError::NonFinite {
+                sample: k / m,
+                feature: k % m,
+            });
+        }
+        Ok(Self { x, labels, m })
+    }
+
+    fn row(&self, i: usize) -> &'a [f32] {
+        self.x.get(i * self.m..(i + 1) * self.m).unwrap_or(&[])
+    }
+}
+
+impl Rows for DenseRows<'_> {
+    fn n_samples(&self) -> usize {
+        self.labels.len()
+    }
+    fn n_features(&self) -> usize {
+        self.m
+    }
+    fn label(&self, i: usize) -> f32 {
+        f32::from(self.labels.get(i).copied().unwrap_or(1))
+    }
+    fn dequant(&self) -> Dequant<'_> {
+        Dequant::Identity
+    }
+    #[inline]
+    fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
+        self.row(i).iter().zip(u).fold(0.0, |s, (x, u)| s + x * u)
+    }
+    #[inline]
+    fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]) {
+        for (o, x) in out.iter_mut().zip(self.row(i)) {
+            *o += a * x;
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Shared helpers of the host tests: the independent f64 reference lives here.

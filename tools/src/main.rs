@@ -1,0 +1,2 @@
+//! `tinynewton`: host tools.
+fn main() {}
