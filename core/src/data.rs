@@ -45,7 +45,7 @@ pub struct FeatureTable<'a> {
 impl<'a> FeatureTable<'a> {
     /// Wraps `bytes`; `None` unless its length is a multiple of 8.
     pub fn new(bytes: &'a [u8]) -> Option<Self> {
-        (bytes.len() % 8 == 0).then_some(Self { bytes })
+        bytes.len().is_multiple_of(8).then_some(Self { bytes })
     }
 
     /// Number of features in the table.

@@ -6,4 +6,22 @@
 pub mod data;
 pub mod format;
 
-pub use data::{DataError, Dequant, DenseRows, FeatureTable, Rows};
+pub mod cg;
+pub mod cholesky;
+pub mod error;
+pub mod linalg;
+pub mod model;
+pub mod newton;
+pub mod objective;
+pub mod settings;
+pub mod workspace;
+
+pub use data::{DataError, DenseRows, Dequant, FeatureTable, Rows};
+
+pub use cholesky::{cholesky_packed, packed_index, packed_len, solve_packed, CholeskyError};
+pub use error::Error;
+pub use model::{Model, ModelError};
+pub use newton::{train, Iteration, Report, Status};
+pub use objective::Objective;
+pub use settings::{BiasMode, Settings, SolverKind};
+pub use workspace::Workspace;

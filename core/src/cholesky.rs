@@ -1,0 +1,187 @@
+//! Packed lower-triangular storage and an in-place Cholesky factorisation `A = LLᵀ`.
+//!
+//! Row-major packed lower triangle: element `(j, k)`, `k ≤ j`, lives at
+//! [`packed_index`]`(j, k) = j(j+1)/2 + k`, so row `j` is the contiguous slice
+//! `[j(j+1)/2, j(j+1)/2 + j]` and a symmetric `m × m` matrix takes [`packed_len`]`(m)` floats.
+
+/// Floats in the packed lower triangle of an `m × m` matrix: `m(m+1)/2` (saturating, so a
+/// const capacity computation can never overflow).
+pub const fn packed_len(m: usize) -> usize {
+    m.saturating_mul(m.saturating_add(1)) / 2
+}
+
+/// Position of element `(j, k)`, `k ≤ j`, in the packed lower triangle. For `k > j` the
+/// symmetric element `(k, j)` is meant: the index of that one is returned.
+pub const fn packed_index(j: usize, k: usize) -> usize {
+    if k <= j {
+        packed_len(j) + k
+    } else {
+        packed_len(k) + j
+    }
+}
+
+/// Why a packed factorisation or solve was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum CholeskyError {
+    /// The pivot of this column was `≤ 0` or not finite: the matrix is not (numerically)
+    /// positive definite. The packed slice then holds a partial factor.
+    NotPositiveDefinite {
+        /// Column whose pivot failed.
+        column: usize,
+    },
+    /// The packed slice is shorter than `packed_len(m)` or a vector shorter than `m`.
+    ShapeMismatch,
+}
+
+/// Factors the symmetric positive-definite matrix whose lower triangle is packed in
+/// `a[..packed_len(m)]` into `L` (same storage, in place), `A = LLᵀ`.
+///
+/// Row-oriented (Cholesky–Banachiewicz): `L_jk = (A_jk − Σ_{p<k} L_jp L_kp) / L_kk`,
+/// `L_jj = √(A_jj − Σ_{p<j} L_jp²)`, sums left to right.
+pub fn cholesky_packed(a: &mut [f32], m: usize) -> Result<(), CholeskyError> {
+    if a.len() < packed_len(m) {
+        return Err(CholeskyError::ShapeMismatch);
+    }
+    for j in 0..m {
+        // Rows 0..j (already factored) before row j, row j (being factored) after.
+        let (done, rest) = a
+            .split_at_mut_checked(packed_len(j))
+            .ok_or(CholeskyError::ShapeMismatch)?;
+        let row_j = rest.get_mut(..=j).ok_or(CholeskyError::ShapeMismatch)?;
+        for k in 0..j {
+            let row_k = done
+                .get(packed_len(k)..packed_len(k + 1))
+                .ok_or(CholeskyError::ShapeMismatch)?;
+            let (head, tail) = row_j.split_at_mut(k);
+            let s = head
+                .iter()
+                .zip(row_k)
+                .fold(0.0f32, |s, (ljp, lkp)| s + ljp * lkp);
+            let lkk = row_k.get(k).copied().unwrap_or(0.0);
+            if let Some(ljk) = tail.first_mut() {
+                *ljk = (*ljk - s) / lkk;
+            }
+        }
+        let (off, diag) = row_j.split_at_mut(j);
+        let s = off.iter().fold(0.0f32, |s, l| s + l * l);
+        let Some(ljj) = diag.first_mut() else {
+            return Err(CholeskyError::ShapeMismatch);
+        };
+        let pivot = *ljj - s;
+        if !(pivot.is_finite() && pivot > 0.0) {
+            return Err(CholeskyError::NotPositiveDefinite { column: j });
+        }
+        *ljj = libm::sqrtf(pivot);
+    }
+    Ok(())
+}
+
+/// Solves `LLᵀx = b` in place (`b` in, `x` out) with the factor from [`cholesky_packed`]:
+/// forward substitution `Ly = b`, then back substitution `Lᵀx = y` done column-wise so it
+/// reads `L` by rows.
+pub fn solve_packed(l: &[f32], m: usize, b: &mut [f32]) -> Result<(), CholeskyError> {
+    if l.len() < packed_len(m) || b.len() < m {
+        return Err(CholeskyError::ShapeMismatch);
+    }
+    let b = b.get_mut(..m).ok_or(CholeskyError::ShapeMismatch)?;
+    for j in 0..m {
+        let row = l
+            .get(packed_len(j)..packed_len(j + 1))
+            .ok_or(CholeskyError::ShapeMismatch)?;
+        let (solved, rest) = b.split_at_mut(j);
+        let s = row
+            .iter()
+            .zip(solved.iter())
+            .fold(0.0f32, |s, (ljk, yk)| s + ljk * *yk);
+        let ljj = row.get(j).copied().unwrap_or(0.0);
+        if let Some(bj) = rest.first_mut() {
+            *bj = (*bj - s) / ljj;
+        }
+    }
+    for j in (0..m).rev() {
+        let row = l
+            .get(packed_len(j)..packed_len(j + 1))
+            .ok_or(CholeskyError::ShapeMismatch)?;
+        let (before, rest) = b.split_at_mut(j);
+        let Some(xj) = rest.first_mut() else {
+            return Err(CholeskyError::ShapeMismatch);
+        };
+        *xj /= row.get(j).copied().unwrap_or(0.0);
+        let x = *xj;
+        // Column j of Lᵀ is row j of L: remove x_j's contribution from the earlier equations.
+        for (bk, ljk) in before.iter_mut().zip(row) {
+            *bk -= ljk * x;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_indexing() {
+        assert_eq!(packed_len(0), 0);
+        assert_eq!(packed_len(1), 1);
+        assert_eq!(packed_len(50), 1275);
+        assert_eq!(packed_len(197), 19503);
+        assert_eq!(packed_len(usize::MAX), usize::MAX / 2);
+        // Row-major lower triangle: (0,0) (1,0) (1,1) (2,0) (2,1) (2,2) ...
+        let order = [(0, 0), (1, 0), (1, 1), (2, 0), (2, 1), (2, 2), (3, 0)];
+        for (p, &(j, k)) in order.iter().enumerate() {
+            assert_eq!(packed_index(j, k), p);
+            assert_eq!(packed_index(k, j), p);
+        }
+    }
+
+    /// A = L Lᵀ with L = [[2,0,0],[6,1,0],[-8,5,3]] (the textbook example):
+    /// A = [[4,12,-16],[12,37,-43],[-16,-43,98]].
+    #[test]
+    fn factor_known_spd_matrix() {
+        let mut a = [4.0, 12.0, 37.0, -16.0, -43.0, 98.0];
+        cholesky_packed(&mut a, 3).unwrap();
+        // Every intermediate is a small integer, exact in f32, and √ of a perfect square is
+        // exact (IEEE sqrt is correctly rounded): equality is the right test.
+        assert_eq!(a, [2.0, 6.0, 1.0, -8.0, 5.0, 3.0]);
+        // A x = b with x = (1, -1, 2): b = A x = (4-12-32, 12-37-86, -16+43+196).
+        let mut b = [-40.0, -111.0, 223.0];
+        solve_packed(&a, 3, &mut b).unwrap();
+        for (x, e) in b.iter().zip([1.0f32, -1.0, 2.0]) {
+            // Substitution with exact integer factors: a few ulps of the results at most.
+            assert!((x - e).abs() <= 1e-5, "{b:?}");
+        }
+    }
+
+    #[test]
+    fn indefinite_matrix_is_an_error() {
+        // [[1,2],[2,1]] has eigenvalues 3 and -1: the second pivot is 1 - 4 = -3.
+        let mut a = [1.0, 2.0, 1.0];
+        assert_eq!(
+            cholesky_packed(&mut a, 2),
+            Err(CholeskyError::NotPositiveDefinite { column: 1 })
+        );
+        let mut nan = [f32::NAN];
+        assert_eq!(
+            cholesky_packed(&mut nan, 1),
+            Err(CholeskyError::NotPositiveDefinite { column: 0 })
+        );
+    }
+
+    #[test]
+    fn short_slices_are_errors() {
+        let mut a = [1.0, 0.0];
+        assert_eq!(
+            cholesky_packed(&mut a, 2),
+            Err(CholeskyError::ShapeMismatch)
+        );
+        let l = [1.0, 0.0, 1.0];
+        let mut b = [1.0];
+        assert_eq!(
+            solve_packed(&l, 2, &mut b),
+            Err(CholeskyError::ShapeMismatch)
+        );
+    }
+}

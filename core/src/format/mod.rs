@@ -1,0 +1,830 @@
+//! The packed dataset format: one home for the byte layout, its parser and its writer.
+//!
+//! A packed file holds `n` labelled samples of `m` quantised features. It is compact
+//! (`u8` or `u4` codes), readable in place (a [`PackedDataset`] borrows the bytes, so a file in
+//! flash is never copied into RAM) and self-checking: [`parse`] verifies every size against the
+//! buffer with overflow-checked arithmetic, both CRC-32s, the labels and the padding, and returns a
+//! [`FormatError`] naming the failed check. It never panics and never accepts a corrupt file.
+//!
+//! # Layout (version 1, all integers and floats little-endian)
+//!
+//! The 64-byte header:
+//!
+//! | bytes  | type      | field            | meaning |
+//! | ------ | --------- | ---------------- | ------- |
+//! | 0..4   | `[u8; 4]` | magic            | `b"TNDS"` |
+//! | 4..6   | `u16`     | version          | `1` ([`VERSION`]) |
+//! | 6..8   | `u16`     | header_len       | `64` ([`HEADER_LEN`]) |
+//! | 8..12  | `u32`     | n                | number of samples, `≥ 1` |
+//! | 12..16 | `u32`     | m                | number of features (no bias), `≥ 1` |
+//! | 16..18 | `u16`     | width            | image width, or `0` when the rows are not images |
+//! | 18..20 | `u16`     | height           | image height, or `0`; when not `0 × 0`, `width · height = m` (row-major pixels) |
+//! | 20     | `u8`      | encoding         | [`Encoding`]: `0` `f32`, `1` `u8`, `2` `u4` (two codes per byte, low nibble first) |
+//! | 21     | `u8`      | split            | [`Split`]: `0` train, `1` test, `2` all |
+//! | 22     | `u8`      | dequant kind     | [`DequantKind`]: `0` shared (the pair at 32..40), `1` per feature (a table follows the header) |
+//! | 23     | `u8`      | reserved         | `0` |
+//! | 24..28 | `i32`     | pos_label        | original class of the `+1` samples (e.g. `7`) |
+//! | 28..32 | `i32`     | neg_label        | original class of the `-1` samples (e.g. `1`), or [`REST`] for one-vs-rest |
+//! | 32..36 | `f32`     | offset           | shared offset `o` (finite); `0.0` when the dequant kind is per feature |
+//! | 36..40 | `f32`     | scale            | shared scale `s` (finite); `1.0` when the dequant kind is per feature |
+//! | 40..44 | `u32`     | row_stride       | bytes per row: `4m` (`f32`), `m` (`u8`), `⌈m/2⌉` (`u4`) |
+//! | 44..48 | `u32`     | labels offset    | `64`, plus `8m` when a per-feature table is present |
+//! | 48..52 | `u32`     | payload offset   | labels offset + `n`, rounded up to a multiple of 4 |
+//! | 52..56 | `u32`     | payload len      | `n · row_stride` |
+//! | 56..60 | `u32`     | payload CRC      | CRC-32 (ISO-HDLC, the zlib/PNG CRC) of every byte after the header, 64..end |
+//! | 60..64 | `u32`     | header CRC       | CRC-32 (ISO-HDLC) of bytes 0..60 |
+//!
+//! After the header, in this order and with no other gaps:
+//!
+//! 1. dequant kind `1` only: a table of `m` pairs `(offset_j: f32, scale_j: f32)`, 8 bytes per
+//!    feature, all finite;
+//! 2. `n` label bytes, each an `i8` that is `+1` (`0x01`) or `-1` (`0xFF`);
+//! 3. zero bytes up to the payload offset (a multiple of 4);
+//! 4. `n` rows of `row_stride` bytes: `f32` values (finite), `u8` codes, or `u4` codes packed two
+//!    per byte, feature `2k` in the low nibble and `2k+1` in the high nibble; every row starts on
+//!    a byte boundary, so when `m` is odd the last byte's high nibble is an unused `0`.
+//!
+//! The file ends exactly after the last row: trailing bytes are an error, like missing ones.
+//!
+//! Feature `j` of sample `i` has the value `x_ij = o_j + s_j · q_ij` where `q_ij` is the stored code
+//! (the value itself for `f32`), and `(o_j, s_j)` is the shared pair or the table's `j`-th pair.
+//! [`PackedDataset`] exposes the codes and this dequantisation through [`Rows`], so a
+//! solver folds the scale into its vector once per pass.
+//!
+//! # Alignment
+//!
+//! The payload offset is a multiple of 4, so `f32` rows are 4-byte aligned whenever the buffer is.
+//! The parser itself reads `f32`s with [`f32::from_le_bytes`] and accepts any alignment; the
+//! alignment matters to users who want to view an `f32` payload as `&[f32]` without copying.
+//! `include_bytes!` gives a byte array with alignment 1: wrap it in [`Aligned`] (or use
+//! [`include_packed!`](crate::include_packed), which does exactly that) to get 4-byte alignment:
+//!
+//! ```
+//! use tinynewton::format::Aligned;
+//! static FILE: &Aligned<[u8]> = &Aligned(*b"TNDS...");
+//! assert_eq!(FILE.0.as_ptr() as usize % 4, 0);
+//! ```
+
+use core::fmt;
+
+use crc::{Crc, CRC_32_ISO_HDLC};
+
+use crate::data::{Dequant, FeatureTable, Rows};
+
+mod aligned;
+mod write;
+
+pub use aligned::Aligned;
+pub use write::{encoded_len, write, Codes, DatasetSpec};
+
+/// The four magic bytes a packed file starts with.
+pub const MAGIC: [u8; 4] = *b"TNDS";
+/// The format version this module reads and writes.
+pub const VERSION: u16 = 1;
+/// Length of the fixed header in bytes.
+pub const HEADER_LEN: usize = 64;
+/// Bytes per entry of the per-feature dequantisation table (`offset: f32, scale: f32`).
+pub const FEATURE_PAIR_LEN: usize = 8;
+/// `neg_label` of a one-vs-rest dataset: the `-1` samples are every class but `pos_label`.
+///
+/// `i32::MIN` rather than `-1`, because `-1` is a real class name in LIBSVM-style data.
+pub const REST: i32 = i32::MIN;
+
+/// CRC-32 as in zlib and PNG (`CRC_32_ISO_HDLC`), so `crc32`/`zlib.crc32` tools agree with us.
+pub(crate) const CRC32: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
+
+/// Byte offsets of the header fields (one place, shared by parser and writer).
+pub(crate) mod field {
+    pub const MAGIC: usize = 0;
+    pub const VERSION: usize = 4;
+    pub const HEADER_LEN: usize = 6;
+    pub const N: usize = 8;
+    pub const M: usize = 12;
+    pub const WIDTH: usize = 16;
+    pub const HEIGHT: usize = 18;
+    pub const ENCODING: usize = 20;
+    pub const SPLIT: usize = 21;
+    pub const DEQUANT_KIND: usize = 22;
+    pub const RESERVED: usize = 23;
+    pub const POS_LABEL: usize = 24;
+    pub const NEG_LABEL: usize = 28;
+    pub const OFFSET: usize = 32;
+    pub const SCALE: usize = 36;
+    pub const ROW_STRIDE: usize = 40;
+    pub const LABELS_OFFSET: usize = 44;
+    pub const PAYLOAD_OFFSET: usize = 48;
+    pub const PAYLOAD_LEN: usize = 52;
+    pub const PAYLOAD_CRC: usize = 56;
+    pub const HEADER_CRC: usize = 60;
+}
+
+/// Which check a packed buffer failed (parser) or which input the writer refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum FormatError {
+    /// The buffer ends before the header or before the sizes the header declares.
+    Truncated,
+    /// The buffer is longer than the header declares (trailing bytes).
+    LengthMismatch,
+    /// The first four bytes are not `b"TNDS"`.
+    BadMagic,
+    /// A format version this build does not read.
+    UnsupportedVersion,
+    /// The header length field is not 64.
+    BadHeaderLen,
+    /// The CRC-32 of bytes 0..60 disagrees with the stored one.
+    HeaderCrc,
+    /// The CRC-32 of the bytes after the header disagrees with the stored one.
+    PayloadCrc,
+    /// Unknown encoding byte.
+    BadEncoding,
+    /// Unknown split byte.
+    BadSplit,
+    /// Unknown dequantisation kind byte.
+    BadDequantKind,
+    /// The reserved header byte is not zero.
+    NonZeroReserved,
+    /// `n` or `m` is zero.
+    Empty,
+    /// Width and height are neither `0 × 0` nor a factorisation of `m`.
+    BadGeometry,
+    /// `pos_label == neg_label`.
+    BadClasses,
+    /// A dequantisation offset or scale is not finite, or the shared pair of a per-feature file
+    /// is not `(0, 1)`.
+    BadDequant,
+    /// The row stride disagrees with the encoding and `m`.
+    BadStride,
+    /// The labels offset, payload offset or payload length disagree with `n`, `m` and the encoding.
+    BadLayout,
+    /// A size does not fit in `usize` or `u32`.
+    Overflow,
+    /// A label byte is neither `+1` nor `-1`.
+    BadLabel,
+    /// A padding byte (before the payload) or an unused nibble (odd `m`, `u4`) is not zero.
+    NonZeroPadding,
+    /// An `f32` feature value is NaN or infinite.
+    NonFiniteValue,
+    /// Writer: a code does not fit the encoding (a `u4` code above 15).
+    CodeOutOfRange,
+    /// Writer: the codes, labels or table do not have the lengths `n` and `m` imply.
+    ShapeMismatch,
+    /// Writer: the output buffer is shorter than [`encoded_len`].
+    BufferTooSmall,
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Truncated => "truncated: the buffer ends before the sizes the header declares",
+            Self::LengthMismatch => "trailing bytes after the last row",
+            Self::BadMagic => "bad magic: not a tinynewton packed dataset",
+            Self::UnsupportedVersion => "unsupported format version",
+            Self::BadHeaderLen => "header length is not 64",
+            Self::HeaderCrc => "header CRC mismatch",
+            Self::PayloadCrc => "payload CRC mismatch",
+            Self::BadEncoding => "unknown encoding",
+            Self::BadSplit => "unknown split",
+            Self::BadDequantKind => "unknown dequantisation kind",
+            Self::NonZeroReserved => "reserved header byte is not zero",
+            Self::Empty => "no samples or no features",
+            Self::BadGeometry => "image width x height does not equal the feature count",
+            Self::BadClasses => "positive and negative class are the same",
+            Self::BadDequant => "bad dequantisation offset or scale",
+            Self::BadStride => "row stride disagrees with the encoding",
+            Self::BadLayout => "section offsets disagree with the sample and feature counts",
+            Self::Overflow => "sizes overflow",
+            Self::BadLabel => "a label is neither +1 nor -1",
+            Self::NonZeroPadding => "non-zero padding",
+            Self::NonFiniteValue => "a feature value is not finite",
+            Self::CodeOutOfRange => "a code does not fit the encoding",
+            Self::ShapeMismatch => "codes, labels or table lengths disagree with n and m",
+            Self::BufferTooSmall => "output buffer too small",
+        })
+    }
+}
+
+/// How the feature codes are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Encoding {
+    /// Little-endian `f32` values, 4 bytes per feature.
+    F32,
+    /// One unsigned byte per feature, codes 0..=255.
+    U8,
+    /// Two codes 0..=15 per byte, low nibble first; a row starts on a byte boundary.
+    U4,
+}
+
+impl Encoding {
+    /// The byte stored in the header.
+    pub const fn to_byte(self) -> u8 {
+        match self {
+            Self::F32 => 0,
+            Self::U8 => 1,
+            Self::U4 => 2,
+        }
+    }
+
+    /// Decodes the header byte.
+    pub const fn from_byte(b: u8) -> Option<Self> {
+        match b {
+            0 => Some(Self::F32),
+            1 => Some(Self::U8),
+            2 => Some(Self::U4),
+            _ => None,
+        }
+    }
+
+    /// Bytes per row of `m` features; `None` on overflow.
+    pub const fn row_stride(self, m: usize) -> Option<usize> {
+        match self {
+            Self::F32 => m.checked_mul(4),
+            Self::U8 => Some(m),
+            Self::U4 => Some(m / 2 + m % 2),
+        }
+    }
+
+    /// The largest code (`None` for `f32`, whose codes are values).
+    pub const fn max_code(self) -> Option<u8> {
+        match self {
+            Self::F32 => None,
+            Self::U8 => Some(u8::MAX),
+            Self::U4 => Some(15),
+        }
+    }
+
+    /// Lower-case name (`"f32"`, `"u8"`, `"u4"`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::U8 => "u8",
+            Self::U4 => "u4",
+        }
+    }
+}
+
+/// Which part of a split a file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Split {
+    /// Training samples.
+    Train,
+    /// Held-out test samples.
+    Test,
+    /// Every sample (no split).
+    All,
+}
+
+impl Split {
+    /// The byte stored in the header.
+    pub const fn to_byte(self) -> u8 {
+        match self {
+            Self::Train => 0,
+            Self::Test => 1,
+            Self::All => 2,
+        }
+    }
+
+    /// Decodes the header byte.
+    pub const fn from_byte(b: u8) -> Option<Self> {
+        match b {
+            0 => Some(Self::Train),
+            1 => Some(Self::Test),
+            2 => Some(Self::All),
+            _ => None,
+        }
+    }
+
+    /// Lower-case name (`"train"`, `"test"`, `"all"`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Train => "train",
+            Self::Test => "test",
+            Self::All => "all",
+        }
+    }
+}
+
+/// Where the dequantisation pairs live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum DequantKind {
+    /// One `(offset, scale)` pair in the header, shared by every feature.
+    Shared,
+    /// A table of `m` pairs right after the header.
+    PerFeature,
+}
+
+impl DequantKind {
+    /// The byte stored in the header.
+    pub const fn to_byte(self) -> u8 {
+        match self {
+            Self::Shared => 0,
+            Self::PerFeature => 1,
+        }
+    }
+
+    /// Decodes the header byte.
+    pub const fn from_byte(b: u8) -> Option<Self> {
+        match b {
+            0 => Some(Self::Shared),
+            1 => Some(Self::PerFeature),
+            _ => None,
+        }
+    }
+}
+
+/// The decoded, validated header of a packed file (see the [module docs](self) for the layout).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Header {
+    /// Number of samples `n`.
+    pub n: u32,
+    /// Number of features `m` (no bias).
+    pub m: u32,
+    /// Image width (`0` when the rows are not images).
+    pub width: u16,
+    /// Image height (`0` when the rows are not images).
+    pub height: u16,
+    /// How the codes are stored.
+    pub encoding: Encoding,
+    /// Train, test or all.
+    pub split: Split,
+    /// Shared pair or per-feature table.
+    pub dequant_kind: DequantKind,
+    /// Original class of the `+1` samples.
+    pub pos_label: i32,
+    /// Original class of the `-1` samples, or [`REST`].
+    pub neg_label: i32,
+    /// Shared dequantisation offset (`0` for a per-feature file).
+    pub offset: f32,
+    /// Shared dequantisation scale (`1` for a per-feature file).
+    pub scale: f32,
+    /// Bytes per row.
+    pub row_stride: u32,
+    /// Byte offset of the labels.
+    pub labels_offset: u32,
+    /// Byte offset of the first row (a multiple of 4).
+    pub payload_offset: u32,
+    /// Bytes of rows, `n · row_stride`.
+    pub payload_len: u32,
+    /// CRC-32 of every byte after the header.
+    pub payload_crc: u32,
+    /// CRC-32 of header bytes 0..60.
+    pub header_crc: u32,
+}
+
+impl Header {
+    /// `(width, height)` when the rows are images.
+    pub fn image(&self) -> Option<(u16, u16)> {
+        (self.width != 0).then_some((self.width, self.height))
+    }
+
+    /// Total file length in bytes.
+    pub fn file_len(&self) -> usize {
+        self.payload_offset as usize + self.payload_len as usize
+    }
+}
+
+/// Section sizes implied by `n`, `m`, the encoding and the dequant kind: the single computation of
+/// the layout, used by the parser to check a header and by the writer to produce one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Layout {
+    pub row_stride: usize,
+    pub labels_offset: usize,
+    pub payload_offset: usize,
+    pub payload_len: usize,
+    pub total_len: usize,
+}
+
+impl Layout {
+    /// Overflow-checked: every size must also fit the header's `u32` fields.
+    pub fn new(
+        n: usize,
+        m: usize,
+        encoding: Encoding,
+        kind: DequantKind,
+    ) -> Result<Self, FormatError> {
+        let table_len = match kind {
+            DequantKind::Shared => 0,
+            DequantKind::PerFeature => m
+                .checked_mul(FEATURE_PAIR_LEN)
+                .ok_or(FormatError::Overflow)?,
+        };
+        let row_stride = encoding.row_stride(m).ok_or(FormatError::Overflow)?;
+        let labels_offset = HEADER_LEN
+            .checked_add(table_len)
+            .ok_or(FormatError::Overflow)?;
+        let labels_end = labels_offset.checked_add(n).ok_or(FormatError::Overflow)?;
+        // Round up to a multiple of 4 so `f32` rows are 4-aligned when the buffer is.
+        let payload_offset = labels_end.checked_add(3).ok_or(FormatError::Overflow)? & !3;
+        let payload_len = n.checked_mul(row_stride).ok_or(FormatError::Overflow)?;
+        let total_len = payload_offset
+            .checked_add(payload_len)
+            .ok_or(FormatError::Overflow)?;
+        if u32::try_from(total_len).is_err()
+            || u32::try_from(n).is_err()
+            || u32::try_from(m).is_err()
+        {
+            return Err(FormatError::Overflow);
+        }
+        Ok(Self {
+            row_stride,
+            labels_offset,
+            payload_offset,
+            payload_len,
+            total_len,
+        })
+    }
+}
+
+fn u16_at(h: &[u8; HEADER_LEN], at: usize) -> u16 {
+    let mut b = [0; 2];
+    if let Some(s) = h.get(at..at + 2) {
+        b.copy_from_slice(s);
+    }
+    u16::from_le_bytes(b)
+}
+
+fn u32_at(h: &[u8; HEADER_LEN], at: usize) -> u32 {
+    let mut b = [0; 4];
+    if let Some(s) = h.get(at..at + 4) {
+        b.copy_from_slice(s);
+    }
+    u32::from_le_bytes(b)
+}
+
+fn i32_at(h: &[u8; HEADER_LEN], at: usize) -> i32 {
+    u32_at(h, at) as i32
+}
+
+fn f32_at(h: &[u8; HEADER_LEN], at: usize) -> f32 {
+    f32::from_bits(u32_at(h, at))
+}
+
+/// Reads the `f32` at the start of a 4-byte chunk (`0.0` if the chunk is short, which the
+/// callers' `chunks_exact(4)` rules out).
+#[inline(always)]
+fn le_f32(c: &[u8]) -> f32 {
+    match *c {
+        [a, b, c, d, ..] => f32::from_le_bytes([a, b, c, d]),
+        _ => 0.0,
+    }
+}
+
+fn usize_of(v: u32) -> Result<usize, FormatError> {
+    usize::try_from(v).map_err(|_| FormatError::Overflow)
+}
+
+/// Validates `bytes` as a packed dataset and borrows it in place.
+///
+/// Checks, in order: magic, version, header length, header CRC, the enumerations and reserved
+/// byte, `n, m ≥ 1`, geometry, distinct classes, finite shared pair, the layout implied by `n`, `m`
+/// and the encoding (overflow-checked) against the header's offsets and the buffer length, the
+/// payload CRC, then the per-feature table (finite), labels (`±1`), zero padding and unused
+/// nibbles, and finite `f32` values. Never panics.
+pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
+    let magic = bytes
+        .get(field::MAGIC..field::MAGIC + 4)
+        .ok_or(FormatError::Truncated)?;
+    if magic != MAGIC {
+        return Err(FormatError::BadMagic);
+    }
+    // Checked before the header CRC: another version may place its CRC elsewhere.
+    let version = bytes
+        .get(field::VERSION..field::VERSION + 2)
+        .ok_or(FormatError::Truncated)?;
+    if version != VERSION.to_le_bytes() {
+        return Err(FormatError::UnsupportedVersion);
+    }
+    let h: &[u8; HEADER_LEN] = bytes
+        .get(..HEADER_LEN)
+        .and_then(|s| s.try_into().ok())
+        .ok_or(FormatError::Truncated)?;
+    if usize::from(u16_at(h, field::HEADER_LEN)) != HEADER_LEN {
+        return Err(FormatError::BadHeaderLen);
+    }
+    let header_crc = u32_at(h, field::HEADER_CRC);
+    if CRC32.checksum(h.get(..field::HEADER_CRC).unwrap_or(&[])) != header_crc {
+        return Err(FormatError::HeaderCrc);
+    }
+    let header = decode_header(h)?;
+
+    let n = usize_of(header.n)?;
+    let m = usize_of(header.m)?;
+    let layout = Layout::new(n, m, header.encoding, header.dequant_kind)?;
+    if usize_of(header.row_stride)? != layout.row_stride {
+        return Err(FormatError::BadStride);
+    }
+    if usize_of(header.labels_offset)? != layout.labels_offset
+        || usize_of(header.payload_offset)? != layout.payload_offset
+        || usize_of(header.payload_len)? != layout.payload_len
+    {
+        return Err(FormatError::BadLayout);
+    }
+    if bytes.len() < layout.total_len {
+        return Err(FormatError::Truncated);
+    }
+    if bytes.len() > layout.total_len {
+        return Err(FormatError::LengthMismatch);
+    }
+    let body = bytes.get(HEADER_LEN..).ok_or(FormatError::Truncated)?;
+    if CRC32.checksum(body) != header.payload_crc {
+        return Err(FormatError::PayloadCrc);
+    }
+
+    let section = |a: usize, b: usize| bytes.get(a..b).ok_or(FormatError::Truncated);
+    let labels_end = layout.labels_offset + n; // ≤ payload_offset, checked by Layout::new
+    let table = section(HEADER_LEN, layout.labels_offset)?;
+    let labels = section(layout.labels_offset, labels_end)?;
+    let padding = section(labels_end, layout.payload_offset)?;
+    let payload = section(layout.payload_offset, layout.total_len)?;
+
+    let dequant = match header.dequant_kind {
+        DequantKind::PerFeature => {
+            if !table.chunks_exact(4).map(le_f32).all(f32::is_finite) {
+                return Err(FormatError::BadDequant);
+            }
+            Dequant::PerFeature(FeatureTable::new(table).ok_or(FormatError::BadLayout)?)
+        }
+        DequantKind::Shared
+            if header.encoding == Encoding::F32
+                && header.offset.to_bits() == 0.0f32.to_bits()
+                && header.scale.to_bits() == 1.0f32.to_bits() =>
+        {
+            Dequant::Identity
+        }
+        DequantKind::Shared => Dequant::Shared {
+            offset: header.offset,
+            scale: header.scale,
+        },
+    };
+    if labels.iter().any(|&b| b != 0x01 && b != 0xFF) {
+        return Err(FormatError::BadLabel);
+    }
+    if padding.iter().any(|&b| b != 0) {
+        return Err(FormatError::NonZeroPadding);
+    }
+    match header.encoding {
+        Encoding::F32 => {
+            if !payload.chunks_exact(4).map(le_f32).all(f32::is_finite) {
+                return Err(FormatError::NonFiniteValue);
+            }
+        }
+        Encoding::U4 if m % 2 == 1 => {
+            // The high nibble of each row's last byte holds no feature.
+            let unused = payload
+                .chunks_exact(layout.row_stride)
+                .any(|row| row.last().is_some_and(|&b| b >> 4 != 0));
+            if unused {
+                return Err(FormatError::NonZeroPadding);
+            }
+        }
+        Encoding::U4 | Encoding::U8 => {}
+    }
+    Ok(PackedDataset {
+        header,
+        dequant,
+        labels,
+        payload,
+        n,
+        m,
+        stride: layout.row_stride,
+    })
+}
+
+/// Decodes and checks the header fields that need no buffer length.
+fn decode_header(h: &[u8; HEADER_LEN]) -> Result<Header, FormatError> {
+    let byte = |at: usize| h.get(at).copied().unwrap_or(0);
+    let encoding = Encoding::from_byte(byte(field::ENCODING)).ok_or(FormatError::BadEncoding)?;
+    let split = Split::from_byte(byte(field::SPLIT)).ok_or(FormatError::BadSplit)?;
+    let dequant_kind =
+        DequantKind::from_byte(byte(field::DEQUANT_KIND)).ok_or(FormatError::BadDequantKind)?;
+    if byte(field::RESERVED) != 0 {
+        return Err(FormatError::NonZeroReserved);
+    }
+    let header = Header {
+        n: u32_at(h, field::N),
+        m: u32_at(h, field::M),
+        width: u16_at(h, field::WIDTH),
+        height: u16_at(h, field::HEIGHT),
+        encoding,
+        split,
+        dequant_kind,
+        pos_label: i32_at(h, field::POS_LABEL),
+        neg_label: i32_at(h, field::NEG_LABEL),
+        offset: f32_at(h, field::OFFSET),
+        scale: f32_at(h, field::SCALE),
+        row_stride: u32_at(h, field::ROW_STRIDE),
+        labels_offset: u32_at(h, field::LABELS_OFFSET),
+        payload_offset: u32_at(h, field::PAYLOAD_OFFSET),
+        payload_len: u32_at(h, field::PAYLOAD_LEN),
+        payload_crc: u32_at(h, field::PAYLOAD_CRC),
+        header_crc: u32_at(h, field::HEADER_CRC),
+    };
+    if header.n == 0 || header.m == 0 {
+        return Err(FormatError::Empty);
+    }
+    check_geometry(header.width, header.height, header.m)?;
+    if header.pos_label == header.neg_label {
+        return Err(FormatError::BadClasses);
+    }
+    check_shared_pair(dequant_kind, header.offset, header.scale)?;
+    Ok(header)
+}
+
+/// `0 × 0` (not an image) or `width · height = m`.
+pub(crate) fn check_geometry(width: u16, height: u16, m: u32) -> Result<(), FormatError> {
+    let ok = match (width, height) {
+        (0, 0) => true,
+        (0, _) | (_, 0) => false,
+        (w, h) => u32::from(w).checked_mul(u32::from(h)) == Some(m),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(FormatError::BadGeometry)
+    }
+}
+
+/// The shared pair is finite, and exactly `(0, 1)` when a per-feature table takes its place, so
+/// one file has one reading.
+pub(crate) fn check_shared_pair(
+    kind: DequantKind,
+    offset: f32,
+    scale: f32,
+) -> Result<(), FormatError> {
+    let ok = match kind {
+        DequantKind::Shared => offset.is_finite() && scale.is_finite(),
+        DequantKind::PerFeature => {
+            offset.to_bits() == 0.0f32.to_bits() && scale.to_bits() == 1.0f32.to_bits()
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(FormatError::BadDequant)
+    }
+}
+
+/// A validated packed dataset, borrowing the file's bytes (zero copy: rows are read in place).
+#[derive(Clone, Copy, Debug)]
+pub struct PackedDataset<'a> {
+    header: Header,
+    dequant: Dequant<'a>,
+    labels: &'a [u8],
+    payload: &'a [u8],
+    n: usize,
+    m: usize,
+    stride: usize,
+}
+
+impl<'a> PackedDataset<'a> {
+    /// The decoded header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The label bytes (`i8`, `+1` or `-1`), one per sample.
+    pub fn label_bytes(&self) -> &'a [u8] {
+        self.labels
+    }
+
+    /// The rows, `n · row_stride` bytes.
+    pub fn payload(&self) -> &'a [u8] {
+        self.payload
+    }
+
+    /// The stored bytes of row `i`.
+    pub fn row_bytes(&self, i: usize) -> Option<&'a [u8]> {
+        let start = i.checked_mul(self.stride)?;
+        self.payload.get(start..start.checked_add(self.stride)?)
+    }
+
+    /// Label of sample `i` as stored (`+1` or `-1`).
+    pub fn label_i8(&self, i: usize) -> Option<i8> {
+        self.labels.get(i).map(|&b| b as i8)
+    }
+
+    /// Code `q_ij` of feature `j` of sample `i` (the value itself for `f32`).
+    pub fn code(&self, i: usize, j: usize) -> Option<f32> {
+        if j >= self.m {
+            return None;
+        }
+        let row = self.row_bytes(i)?;
+        match self.header.encoding {
+            Encoding::F32 => row.get(4 * j..4 * j + 4).map(le_f32),
+            Encoding::U8 => row.get(j).map(|&b| f32::from(b)),
+            Encoding::U4 => row.get(j / 2).map(|&b| {
+                f32::from(if j.is_multiple_of(2) {
+                    b & 0x0F
+                } else {
+                    b >> 4
+                })
+            }),
+        }
+    }
+
+    /// Dequantised value `x_ij = o_j + s_j · q_ij`.
+    pub fn value(&self, i: usize, j: usize) -> Option<f32> {
+        let (o, s) = self.dequant.pair(j);
+        self.code(i, j).map(|q| o + s * q)
+    }
+
+    /// Number of `+1` and `-1` samples.
+    pub fn class_counts(&self) -> (usize, usize) {
+        let pos = self.labels.iter().filter(|&&b| b == 0x01).count();
+        (pos, self.labels.len() - pos)
+    }
+
+    fn row(&self, i: usize) -> &'a [u8] {
+        self.row_bytes(i).unwrap_or(&[])
+    }
+}
+
+impl Rows for PackedDataset<'_> {
+    fn n_samples(&self) -> usize {
+        self.n
+    }
+
+    fn n_features(&self) -> usize {
+        self.m
+    }
+
+    fn label(&self, i: usize) -> f32 {
+        f32::from(self.label_i8(i).unwrap_or(1))
+    }
+
+    fn dequant(&self) -> Dequant<'_> {
+        self.dequant
+    }
+
+    #[inline]
+    fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
+        let row = self.row(i);
+        // One accumulator, features in order 0..m, on every encoding: the sum is the same on the
+        // host and on the target.
+        match self.header.encoding {
+            Encoding::F32 => row
+                .chunks_exact(4)
+                .zip(u)
+                .fold(0.0, |s, (c, &u)| s + le_f32(c) * u),
+            Encoding::U8 => row
+                .iter()
+                .zip(u)
+                .fold(0.0, |s, (&q, &u)| s + f32::from(q) * u),
+            Encoding::U4 => {
+                let full = self.m / 2;
+                let mut s = 0.0;
+                for (&b, pair) in row.iter().take(full).zip(u.chunks_exact(2)) {
+                    if let &[u_lo, u_hi] = pair {
+                        s += f32::from(b & 0x0F) * u_lo;
+                        s += f32::from(b >> 4) * u_hi;
+                    }
+                }
+                if self.m % 2 == 1 {
+                    if let (Some(&b), Some(&u_last)) = (row.get(full), u.get(self.m - 1)) {
+                        s += f32::from(b & 0x0F) * u_last;
+                    }
+                }
+                s
+            }
+        }
+    }
+
+    #[inline]
+    fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]) {
+        let row = self.row(i);
+        match self.header.encoding {
+            Encoding::F32 => {
+                for (o, c) in out.iter_mut().zip(row.chunks_exact(4)) {
+                    *o += a * le_f32(c);
+                }
+            }
+            Encoding::U8 => {
+                for (o, &q) in out.iter_mut().zip(row) {
+                    *o += a * f32::from(q);
+                }
+            }
+            Encoding::U4 => {
+                let full = self.m / 2;
+                for (pair, &b) in out.chunks_exact_mut(2).zip(row.iter().take(full)) {
+                    if let [o_lo, o_hi] = pair {
+                        *o_lo += a * f32::from(b & 0x0F);
+                        *o_hi += a * f32::from(b >> 4);
+                    }
+                }
+                if self.m % 2 == 1 {
+                    if let (Some(&b), Some(o)) = (row.get(full), out.get_mut(self.m - 1)) {
+                        *o += a * f32::from(b & 0x0F);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

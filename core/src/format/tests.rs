@@ -1,0 +1,358 @@
+//! Unit tests of the layout, parser and writer on small hand-made datasets.
+
+use super::*;
+use crate::data::{Dequant, FeatureTable, Rows};
+
+extern crate std;
+use std::vec;
+use std::vec::Vec;
+
+/// Recomputes both CRCs after a test edits fields, so the check under test is the one that fires.
+fn refresh_crcs(buf: &mut [u8]) {
+    let payload = CRC32.checksum(&buf[HEADER_LEN..]);
+    buf[field::PAYLOAD_CRC..field::PAYLOAD_CRC + 4].copy_from_slice(&payload.to_le_bytes());
+    let header = CRC32.checksum(&buf[..field::HEADER_CRC]);
+    buf[field::HEADER_CRC..HEADER_LEN].copy_from_slice(&header.to_le_bytes());
+}
+
+fn spec<'a>(labels: &'a [i8], codes: Codes<'a>, m: usize) -> DatasetSpec<'a> {
+    DatasetSpec {
+        m,
+        width: 0,
+        height: 0,
+        split: Split::Train,
+        pos_label: 7,
+        neg_label: 1,
+        dequant: Dequant::Shared {
+            offset: 0.0,
+            scale: 1.0 / 15.0,
+        },
+        labels,
+        codes,
+    }
+}
+
+fn encode(spec: &DatasetSpec<'_>) -> Vec<u8> {
+    let len = encoded_len(spec).unwrap();
+    let mut out = vec![0xAA; len + 3];
+    assert_eq!(write(spec, &mut out).unwrap(), len);
+    // Bytes past the file are not the writer's.
+    assert_eq!(out[len..], [0xAA; 3]);
+    out.truncate(len);
+    out
+}
+
+/// Deterministic codes `q_ij` in `0..=max`.
+fn codes(n: usize, m: usize, max: u8) -> Vec<u8> {
+    (0..n * m)
+        .map(|k| ((k * 7 + k / 3) % (usize::from(max) + 1)) as u8)
+        .collect()
+}
+
+const LABELS: [i8; 5] = [1, -1, -1, 1, 1];
+
+/// Checks the codes, values, labels and both `Rows` kernels against the input codes. Exact
+/// equality: the kernels sum in feature order with one accumulator, like the reference sums here.
+fn check_rows(ds: &PackedDataset<'_>, q: &[f32], m: usize) {
+    let n = LABELS.len();
+    assert_eq!((ds.n_samples(), ds.n_features()), (n, m));
+    let u: Vec<f32> = (0..m).map(|j| 0.25 + j as f32 * 0.5).collect();
+    for i in 0..n {
+        assert_eq!(ds.label(i), f32::from(LABELS[i]));
+        let row = &q[i * m..(i + 1) * m];
+        for (j, &qij) in row.iter().enumerate() {
+            assert_eq!(ds.code(i, j), Some(qij));
+            let (o, s) = ds.dequant().pair(j);
+            assert_eq!(ds.value(i, j), Some(o + s * qij));
+        }
+        let dot = row.iter().zip(&u).fold(0.0, |s, (q, u)| s + q * u);
+        assert_eq!(ds.dot_codes(i, &u), dot);
+        let mut out = u.clone();
+        ds.axpy_codes(i, -0.5, &mut out);
+        let expect: Vec<f32> = u.iter().zip(row).map(|(u, q)| u + -0.5 * q).collect();
+        assert_eq!(out, expect);
+    }
+    assert_eq!(ds.code(0, m), None);
+    assert_eq!(ds.code(n, 0), None);
+    assert_eq!(ds.class_counts(), (3, 2));
+}
+
+#[test]
+fn u4_round_trip_odd_m() {
+    // m odd: each row's last byte carries one nibble, and rows start on byte boundaries.
+    let m = 7;
+    let q = codes(LABELS.len(), m, 15);
+    let bytes = encode(&spec(&LABELS, Codes::U4(&q), m));
+    // 64 header + 5 labels + 3 padding + 5 rows of 4 bytes.
+    assert_eq!(bytes.len(), 64 + 8 + 5 * 4);
+    let ds = parse(&bytes).unwrap();
+    let h = ds.header();
+    assert_eq!(
+        (h.n, h.m, h.encoding, h.row_stride),
+        (5, 7, Encoding::U4, 4)
+    );
+    assert_eq!((h.pos_label, h.neg_label, h.split), (7, 1, Split::Train));
+    assert_eq!(h.payload_offset, 72);
+    assert_eq!(h.file_len(), bytes.len());
+    let qf: Vec<f32> = q.iter().map(|&c| f32::from(c)).collect();
+    check_rows(&ds, &qf, m);
+}
+
+#[test]
+fn u8_round_trip_image() {
+    let m = 6;
+    let q = codes(LABELS.len(), m, 255);
+    let mut s = spec(&LABELS, Codes::U8(&q), m);
+    s.width = 3;
+    s.height = 2;
+    s.dequant = Dequant::Shared {
+        offset: -1.0,
+        scale: 2.0 / 255.0,
+    };
+    let bytes = encode(&s);
+    let ds = parse(&bytes).unwrap();
+    assert_eq!(ds.header().image(), Some((3, 2)));
+    assert_eq!(
+        ds.dequant(),
+        Dequant::Shared {
+            offset: -1.0,
+            scale: 2.0 / 255.0
+        }
+    );
+    let qf: Vec<f32> = q.iter().map(|&c| f32::from(c)).collect();
+    check_rows(&ds, &qf, m);
+}
+
+#[test]
+fn f32_round_trip_is_identity_and_aligned() {
+    let m = 3;
+    let x: Vec<f32> = (0..LABELS.len() * m)
+        .map(|k| k as f32 * -0.375 + 1.0)
+        .collect();
+    let mut s = spec(&LABELS, Codes::F32(&x), m);
+    s.dequant = Dequant::Identity;
+    let bytes = encode(&s);
+    let ds = parse(&bytes).unwrap();
+    assert_eq!(ds.dequant(), Dequant::Identity);
+    assert_eq!(ds.header().payload_offset % 4, 0);
+    check_rows(&ds, &x, m);
+}
+
+#[test]
+fn per_feature_table_round_trip() {
+    let m = 4;
+    let pairs: Vec<u8> = (0..m)
+        .flat_map(|j| {
+            let (o, s) = (j as f32 - 1.5, 0.5 + j as f32);
+            o.to_le_bytes().into_iter().chain(s.to_le_bytes())
+        })
+        .collect();
+    let table = FeatureTable::new(&pairs).unwrap();
+    let q = codes(LABELS.len(), m, 255);
+    let mut s = spec(&LABELS, Codes::U8(&q), m);
+    s.dequant = Dequant::PerFeature(table);
+    let bytes = encode(&s);
+    let ds = parse(&bytes).unwrap();
+    assert_eq!(ds.header().dequant_kind, DequantKind::PerFeature);
+    assert_eq!(ds.header().labels_offset as usize, 64 + 8 * m);
+    assert_eq!(ds.dequant(), Dequant::PerFeature(table));
+    assert_eq!(ds.dequant().pair(2), (0.5, 2.5));
+    let qf: Vec<f32> = q.iter().map(|&c| f32::from(c)).collect();
+    check_rows(&ds, &qf, m);
+
+    // A non-finite table entry, with both CRCs made consistent, is still refused.
+    let mut bad = bytes.clone();
+    bad[64 + 8 * 3 + 4..64 + 8 * 4].copy_from_slice(&f32::INFINITY.to_le_bytes());
+    refresh_crcs(&mut bad);
+    assert_eq!(parse(&bad).unwrap_err(), FormatError::BadDequant);
+}
+
+#[test]
+fn writer_refusals_leave_out_untouched() {
+    let q = codes(5, 3, 15);
+    let x = [1.0, f32::NAN, 0.0];
+    let bad_labels = [1i8, 0, -1, 1, 1];
+    let table_bytes = [0u8; 16];
+    let table = FeatureTable::new(&table_bytes).unwrap();
+    let cases: [(DatasetSpec<'_>, FormatError); 10] = [
+        (spec(&[], Codes::U4(&[]), 3), FormatError::Empty),
+        (spec(&LABELS, Codes::U4(&q), 0), FormatError::Empty),
+        (
+            spec(&LABELS, Codes::U4(&q[1..]), 3),
+            FormatError::ShapeMismatch,
+        ),
+        (spec(&bad_labels, Codes::U4(&q), 3), FormatError::BadLabel),
+        (
+            spec(&LABELS, Codes::U4(&[16; 15]), 3),
+            FormatError::CodeOutOfRange,
+        ),
+        (
+            spec(&LABELS[..1], Codes::F32(&x), 3),
+            FormatError::NonFiniteValue,
+        ),
+        (
+            DatasetSpec {
+                width: 2,
+                height: 2,
+                ..spec(&LABELS, Codes::U4(&q), 3)
+            },
+            FormatError::BadGeometry,
+        ),
+        (
+            DatasetSpec {
+                neg_label: 7,
+                ..spec(&LABELS, Codes::U4(&q), 3)
+            },
+            FormatError::BadClasses,
+        ),
+        (
+            DatasetSpec {
+                dequant: Dequant::Shared {
+                    offset: f32::NAN,
+                    scale: 1.0,
+                },
+                ..spec(&LABELS, Codes::U4(&q), 3)
+            },
+            FormatError::BadDequant,
+        ),
+        (
+            DatasetSpec {
+                dequant: Dequant::PerFeature(table),
+                ..spec(&LABELS, Codes::U4(&q), 3)
+            },
+            FormatError::ShapeMismatch,
+        ),
+    ];
+    for (s, err) in cases {
+        let mut out = [0x5A; 256];
+        assert_eq!(encoded_len(&s), Err(err));
+        assert_eq!(write(&s, &mut out), Err(err));
+        assert!(out.iter().all(|&b| b == 0x5A));
+    }
+    let good = spec(&LABELS, Codes::U4(&q), 3);
+    let mut short = vec![0x5A; encoded_len(&good).unwrap() - 1];
+    assert_eq!(write(&good, &mut short), Err(FormatError::BufferTooSmall));
+    assert!(short.iter().all(|&b| b == 0x5A));
+}
+
+fn small_file() -> Vec<u8> {
+    let q = codes(LABELS.len(), 7, 15);
+    encode(&spec(&LABELS, Codes::U4(&q), 7))
+}
+
+#[test]
+fn every_truncation_and_extension_is_refused() {
+    let bytes = small_file();
+    for len in 0..bytes.len() {
+        assert!(
+            parse(&bytes[..len]).is_err(),
+            "accepted a prefix of {len} bytes"
+        );
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(parse(&longer).unwrap_err(), FormatError::LengthMismatch);
+}
+
+#[test]
+fn every_single_bit_flip_is_refused() {
+    let bytes = small_file();
+    for k in 0..bytes.len() * 8 {
+        let mut bad = bytes.clone();
+        bad[k / 8] ^= 1 << (k % 8);
+        assert!(parse(&bad).is_err(), "accepted a flip of bit {k}");
+    }
+}
+
+/// Field edits with consistent CRCs reach the semantic checks behind them.
+#[test]
+fn semantic_checks_behind_the_crcs() {
+    let bytes = small_file();
+    let edit = |at: usize, new: &[u8]| {
+        let mut b = bytes.clone();
+        b[at..at + new.len()].copy_from_slice(new);
+        refresh_crcs(&mut b);
+        parse(&b).map(|_| ()).unwrap_err()
+    };
+    assert_eq!(edit(0, b"TNDT"), FormatError::BadMagic);
+    assert_eq!(
+        edit(field::VERSION, &2u16.to_le_bytes()),
+        FormatError::UnsupportedVersion
+    );
+    assert_eq!(
+        edit(field::HEADER_LEN, &65u16.to_le_bytes()),
+        FormatError::BadHeaderLen
+    );
+    assert_eq!(edit(field::ENCODING, &[3]), FormatError::BadEncoding);
+    assert_eq!(edit(field::SPLIT, &[3]), FormatError::BadSplit);
+    assert_eq!(edit(field::DEQUANT_KIND, &[2]), FormatError::BadDequantKind);
+    assert_eq!(edit(field::RESERVED, &[1]), FormatError::NonZeroReserved);
+    assert_eq!(edit(field::N, &0u32.to_le_bytes()), FormatError::Empty);
+    assert_eq!(
+        edit(field::WIDTH, &7u16.to_le_bytes()),
+        FormatError::BadGeometry
+    );
+    assert_eq!(
+        edit(field::NEG_LABEL, &7i32.to_le_bytes()),
+        FormatError::BadClasses
+    );
+    assert_eq!(
+        edit(field::SCALE, &f32::INFINITY.to_le_bytes()),
+        FormatError::BadDequant
+    );
+    assert_eq!(
+        edit(field::ROW_STRIDE, &5u32.to_le_bytes()),
+        FormatError::BadStride
+    );
+    assert_eq!(
+        edit(field::PAYLOAD_OFFSET, &76u32.to_le_bytes()),
+        FormatError::BadLayout
+    );
+    // A huge n: the declared sizes exceed the buffer (or usize on 32-bit targets).
+    let huge = edit(field::N, &u32::MAX.to_le_bytes());
+    assert!(
+        matches!(huge, FormatError::BadLayout | FormatError::Overflow),
+        "{huge:?}"
+    );
+    assert_eq!(edit(64, &[0]), FormatError::BadLabel);
+    assert_eq!(edit(64 + 5, &[1]), FormatError::NonZeroPadding);
+    // Row 0's last byte: its high nibble holds no feature (m = 7).
+    assert_eq!(edit(72 + 3, &[0x1F]), FormatError::NonZeroPadding);
+    // The stored payload CRC itself, with the header CRC made consistent.
+    let mut b = bytes.clone();
+    b[field::PAYLOAD_CRC] ^= 1;
+    let header = CRC32.checksum(&b[..field::HEADER_CRC]);
+    b[field::HEADER_CRC..HEADER_LEN].copy_from_slice(&header.to_le_bytes());
+    assert_eq!(parse(&b).unwrap_err(), FormatError::PayloadCrc);
+}
+
+#[test]
+fn non_finite_f32_values_are_refused() {
+    let x = [1.0f32, 2.0, 3.0];
+    let bytes = encode(&spec(&[1], Codes::F32(&x), 3));
+    let at = bytes.len() - 4;
+    let mut bad = bytes.clone();
+    bad[at..].copy_from_slice(&f32::NAN.to_le_bytes());
+    refresh_crcs(&mut bad);
+    assert_eq!(parse(&bad).unwrap_err(), FormatError::NonFiniteValue);
+}
+
+#[test]
+fn layout_arithmetic_is_overflow_checked() {
+    let e = Layout::new(usize::MAX, 1, Encoding::U8, DequantKind::Shared);
+    assert_eq!(e, Err(FormatError::Overflow));
+    let e = Layout::new(1, usize::MAX, Encoding::F32, DequantKind::Shared);
+    assert_eq!(e, Err(FormatError::Overflow));
+    let e = Layout::new(1, usize::MAX / 4, Encoding::U8, DequantKind::PerFeature);
+    assert_eq!(e, Err(FormatError::Overflow));
+    // Every size must fit the header's u32 fields.
+    let e = Layout::new(1 << 20, 1 << 12, Encoding::U8, DequantKind::Shared);
+    assert_eq!(e, Err(FormatError::Overflow));
+}
+
+#[test]
+fn include_packed_is_four_byte_aligned() {
+    let bytes: &'static [u8] = crate::include_packed!("tests.rs");
+    assert_eq!(bytes.as_ptr() as usize % 4, 0);
+    assert_eq!(bytes, include_bytes!("tests.rs"));
+}

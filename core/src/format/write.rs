@@ -1,0 +1,233 @@
+//! The writer: validates everything first, then writes the whole file (both CRCs included) into a
+//! caller's buffer, with no allocator.
+
+use super::{
+    check_geometry, check_shared_pair, field, DequantKind, Encoding, FormatError, Layout, Split,
+    CRC32, FEATURE_PAIR_LEN, HEADER_LEN, MAGIC, VERSION,
+};
+use crate::data::Dequant;
+
+/// The codes of `n` rows of `m` features, row-major (`n · m` entries); the variant picks the
+/// encoding.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Codes<'a> {
+    /// `f32` values (must be finite).
+    F32(&'a [f32]),
+    /// `u8` codes.
+    U8(&'a [u8]),
+    /// `u4` codes, one per byte here (each `≤ 15`); the writer packs two per byte.
+    U4(&'a [u8]),
+}
+
+impl Codes<'_> {
+    /// The encoding these codes are written with.
+    pub fn encoding(&self) -> Encoding {
+        match self {
+            Self::F32(_) => Encoding::F32,
+            Self::U8(_) => Encoding::U8,
+            Self::U4(_) => Encoding::U4,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::F32(v) => v.len(),
+            Self::U8(v) | Self::U4(v) => v.len(),
+        }
+    }
+}
+
+/// Everything a packed file holds, borrowed from the caller.
+#[derive(Clone, Copy, Debug)]
+pub struct DatasetSpec<'a> {
+    /// Features per sample (no bias).
+    pub m: usize,
+    /// Image width, or `0` when the rows are not images.
+    pub width: u16,
+    /// Image height, or `0`.
+    pub height: u16,
+    /// Train, test or all.
+    pub split: Split,
+    /// Original class of the `+1` samples.
+    pub pos_label: i32,
+    /// Original class of the `-1` samples, or [`REST`](super::REST).
+    pub neg_label: i32,
+    /// `Identity` and `Shared` store one pair in the header (`Identity` as `(0, 1)`);
+    /// `PerFeature` stores its table (exactly `m` pairs) after the header.
+    pub dequant: Dequant<'a>,
+    /// One label per sample, each `+1` or `-1`; `n = labels.len()`.
+    pub labels: &'a [i8],
+    /// `n · m` codes, row-major.
+    pub codes: Codes<'a>,
+}
+
+impl DatasetSpec<'_> {
+    fn dequant_kind(&self) -> DequantKind {
+        match self.dequant {
+            Dequant::PerFeature(_) => DequantKind::PerFeature,
+            Dequant::Identity | Dequant::Shared { .. } => DequantKind::Shared,
+        }
+    }
+
+    fn shared_pair(&self) -> (f32, f32) {
+        match self.dequant {
+            Dequant::Shared { offset, scale } => (offset, scale),
+            Dequant::Identity | Dequant::PerFeature(_) => (0.0, 1.0),
+        }
+    }
+
+    /// Every check the parser makes, on the inputs; returns the layout.
+    fn validate(&self) -> Result<Layout, FormatError> {
+        let n = self.labels.len();
+        let m = self.m;
+        if n == 0 || m == 0 {
+            return Err(FormatError::Empty);
+        }
+        let layout = Layout::new(n, m, self.codes.encoding(), self.dequant_kind())?;
+        check_geometry(
+            self.width,
+            self.height,
+            u32::try_from(m).map_err(|_| FormatError::Overflow)?,
+        )?;
+        if self.pos_label == self.neg_label {
+            return Err(FormatError::BadClasses);
+        }
+        let (offset, scale) = self.shared_pair();
+        check_shared_pair(self.dequant_kind(), offset, scale)?;
+        if let Dequant::PerFeature(table) = self.dequant {
+            if table.len() != m {
+                return Err(FormatError::ShapeMismatch);
+            }
+            let finite = (0..m).all(|j| {
+                let (o, s) = table.pair(j);
+                o.is_finite() && s.is_finite()
+            });
+            if !finite {
+                return Err(FormatError::BadDequant);
+            }
+        }
+        if self.labels.iter().any(|&y| y != 1 && y != -1) {
+            return Err(FormatError::BadLabel);
+        }
+        if n.checked_mul(m) != Some(self.codes.len()) {
+            return Err(FormatError::ShapeMismatch);
+        }
+        match self.codes {
+            Codes::F32(v) if !v.iter().all(|x| x.is_finite()) => Err(FormatError::NonFiniteValue),
+            Codes::U4(v) if v.iter().any(|&q| q > 15) => Err(FormatError::CodeOutOfRange),
+            _ => Ok(layout),
+        }
+    }
+}
+
+/// Exact length in bytes of the file [`write()`] produces for `spec`, after validating `spec`.
+pub fn encoded_len(spec: &DatasetSpec<'_>) -> Result<usize, FormatError> {
+    spec.validate().map(|l| l.total_len)
+}
+
+/// Writes the packed file for `spec` into `out[..len]` and returns `len` ([`encoded_len`]).
+///
+/// Everything is validated before the first byte is written, so on `Err` `out` is untouched.
+/// Bytes of `out` past `len` are never touched.
+pub fn write(spec: &DatasetSpec<'_>, out: &mut [u8]) -> Result<usize, FormatError> {
+    let layout = spec.validate()?;
+    let out = out
+        .get_mut(..layout.total_len)
+        .ok_or(FormatError::BufferTooSmall)?;
+    out.fill(0);
+    let (header, body) = out.split_at_mut(HEADER_LEN);
+    let n = spec.labels.len();
+    let m = spec.m;
+
+    // Body offsets are relative to the end of the header.
+    let labels_at = layout.labels_offset - HEADER_LEN;
+    let payload_at = layout.payload_offset - HEADER_LEN;
+    if let Dequant::PerFeature(table) = spec.dequant {
+        for (j, dst) in body.chunks_exact_mut(FEATURE_PAIR_LEN).take(m).enumerate() {
+            let (o, s) = table.pair(j);
+            put(dst, 0, &o.to_le_bytes());
+            put(dst, 4, &s.to_le_bytes());
+        }
+    }
+    for (dst, &y) in body.iter_mut().skip(labels_at).zip(spec.labels) {
+        *dst = y as u8;
+    }
+    let rows = body.get_mut(payload_at..).unwrap_or(&mut []);
+    let stride = layout.row_stride;
+    match spec.codes {
+        Codes::F32(v) => {
+            for (dst, x) in rows.chunks_exact_mut(4).zip(v) {
+                put(dst, 0, &x.to_le_bytes());
+            }
+        }
+        Codes::U8(v) => {
+            for (dst, &q) in rows.iter_mut().zip(v) {
+                *dst = q;
+            }
+        }
+        Codes::U4(v) => {
+            // Per row, so that a row starts on a byte boundary when m is odd.
+            for (row, q) in rows.chunks_exact_mut(stride).zip(v.chunks_exact(m)) {
+                for (dst, pair) in row.iter_mut().zip(q.chunks(2)) {
+                    let lo = pair.first().copied().unwrap_or(0);
+                    let hi = pair.get(1).copied().unwrap_or(0);
+                    *dst = lo | (hi << 4);
+                }
+            }
+        }
+    }
+    let payload_crc = CRC32.checksum(body);
+
+    let (offset, scale) = spec.shared_pair();
+    let u32_of = |v: usize| u32::try_from(v).unwrap_or(u32::MAX); // Layout::new checked the range
+    put(header, field::MAGIC, &MAGIC);
+    put(header, field::VERSION, &VERSION.to_le_bytes());
+    put(
+        header,
+        field::HEADER_LEN,
+        &(HEADER_LEN as u16).to_le_bytes(),
+    );
+    put(header, field::N, &u32_of(n).to_le_bytes());
+    put(header, field::M, &u32_of(m).to_le_bytes());
+    put(header, field::WIDTH, &spec.width.to_le_bytes());
+    put(header, field::HEIGHT, &spec.height.to_le_bytes());
+    put(header, field::ENCODING, &[spec.codes.encoding().to_byte()]);
+    put(header, field::SPLIT, &[spec.split.to_byte()]);
+    put(
+        header,
+        field::DEQUANT_KIND,
+        &[spec.dequant_kind().to_byte()],
+    );
+    put(header, field::RESERVED, &[0]);
+    put(header, field::POS_LABEL, &spec.pos_label.to_le_bytes());
+    put(header, field::NEG_LABEL, &spec.neg_label.to_le_bytes());
+    put(header, field::OFFSET, &offset.to_le_bytes());
+    put(header, field::SCALE, &scale.to_le_bytes());
+    put(header, field::ROW_STRIDE, &u32_of(stride).to_le_bytes());
+    put(
+        header,
+        field::LABELS_OFFSET,
+        &u32_of(layout.labels_offset).to_le_bytes(),
+    );
+    put(
+        header,
+        field::PAYLOAD_OFFSET,
+        &u32_of(layout.payload_offset).to_le_bytes(),
+    );
+    put(
+        header,
+        field::PAYLOAD_LEN,
+        &u32_of(layout.payload_len).to_le_bytes(),
+    );
+    put(header, field::PAYLOAD_CRC, &payload_crc.to_le_bytes());
+    let header_crc = CRC32.checksum(header.get(..field::HEADER_CRC).unwrap_or(&[]));
+    put(header, field::HEADER_CRC, &header_crc.to_le_bytes());
+    Ok(layout.total_len)
+}
+
+/// Copies `src` to `dst[at..]` (all call sites are in range by construction).
+fn put(dst: &mut [u8], at: usize, src: &[u8]) {
+    if let Some(d) = dst.get_mut(at..at + src.len()) {
+        d.copy_from_slice(src);
+    }
+}

@@ -1,0 +1,475 @@
+//! A trained model: feature weights and a bias, for inference, comparison and storage.
+//!
+//! Byte image (little-endian), [`Model::encoded_len`]`(m) = 20 + 4m` bytes:
+//!
+//! | offset | size | field |
+//! | --- | --- | --- |
+//! | 0 | 4 | magic `b"TNMD"` |
+//! | 4 | 2 | version (1) |
+//! | 6 | 2 | reserved, 0 |
+//! | 8 | 4 | `m`, the feature count |
+//! | 12 | 4m | weights, `f32` |
+//! | 12 + 4m | 4 | bias, `f32` |
+//! | 16 + 4m | 4 | CRC-32 (ISO-HDLC, as zlib) of the bytes before it |
+
+use crate::data::Rows;
+
+/// Magic bytes opening a model image.
+pub const MODEL_MAGIC: [u8; 4] = *b"TNMD";
+/// Version of the model image this crate writes and reads.
+pub const MODEL_VERSION: u16 = 1;
+
+const HEADER_LEN: usize = 12;
+const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+/// Bound on the relative error of [`Model::probability`] with the `fast-math` feature
+/// (micromath's `exp`, documented at 1e-3 itself) against an exact sigmoid: the test
+/// `probability_error_over_a_grid` measures 2.38e-3 over decision values in `[-20, 20]`
+/// (step 1/64). The labels are unaffected (they use the decision value's sign, no `exp`).
+/// Without `fast-math` the probability uses `libm` (measured 1.6e-7, under 4 ulps).
+pub const FAST_MATH_MAX_REL_ERROR: f32 = 2.5e-3;
+
+/// Why a model operation or a model image was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ModelError {
+    /// More feature weights than the capacity `M`.
+    TooManyWeights {
+        /// Weights given.
+        weights: usize,
+        /// The capacity `M`.
+        capacity: usize,
+    },
+    /// A weight or the bias is NaN or infinite.
+    NonFinite,
+    /// A feature vector or dataset has another feature count than the model.
+    FeatureCountMismatch {
+        /// The model's feature count.
+        expected: usize,
+        /// The count given.
+        got: usize,
+    },
+    /// A sample index past the dataset's end.
+    SampleOutOfRange,
+    /// The output buffer is too short for the image.
+    BufferTooSmall {
+        /// Bytes needed.
+        needed: usize,
+    },
+    /// The image does not start with [`MODEL_MAGIC`].
+    BadMagic,
+    /// The image's version is not [`MODEL_VERSION`].
+    UnsupportedVersion {
+        /// Version found.
+        version: u16,
+    },
+    /// The image is shorter or longer than its header says.
+    BadLength,
+    /// The CRC-32 does not match: the image is corrupt.
+    BadChecksum,
+}
+
+/// Feature weights `w` (up to `M` of them) and a bias `b`: `decision(x) = w·x + b`.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Model<const M: usize> {
+    weights: heapless::Vec<f32, M>,
+    bias: f32,
+}
+
+/// `1/(1 + e^{-t})` from `e^{-|t|}` so nothing overflows.
+#[inline]
+fn sigmoid_with(t: f32, exp: impl Fn(f32) -> f32) -> f32 {
+    let e = exp(-libm::fabsf(t));
+    if t >= 0.0 {
+        1.0 / (1.0 + e)
+    } else {
+        e / (1.0 + e)
+    }
+}
+
+#[cfg(feature = "fast-math")]
+fn inference_exp(x: f32) -> f32 {
+    micromath::F32(x).exp().0
+}
+
+#[cfg(not(feature = "fast-math"))]
+fn inference_exp(x: f32) -> f32 {
+    libm::expf(x)
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    bytes
+        .get(at..at.checked_add(4)?)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
+}
+
+impl<const M: usize> Model<M> {
+    /// A model from feature weights and a bias.
+    pub fn new(weights: &[f32], bias: f32) -> Result<Self, ModelError> {
+        if weights.iter().chain([&bias]).any(|v| !v.is_finite()) {
+            return Err(ModelError::NonFinite);
+        }
+        let weights =
+            heapless::Vec::from_slice(weights).map_err(|_| ModelError::TooManyWeights {
+                weights: weights.len(),
+                capacity: M,
+            })?;
+        Ok(Self { weights, bias })
+    }
+
+    /// From a workspace's weights, which never exceed its capacity `M` (truncated otherwise,
+    /// never a panic).
+    pub(crate) fn from_parts(weights: &[f32], bias: f32) -> Self {
+        let mut v = heapless::Vec::new();
+        for w in weights {
+            if v.push(*w).is_err() {
+                break;
+            }
+        }
+        Self { weights: v, bias }
+    }
+
+    /// Feature weights.
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// The bias.
+    pub fn bias(&self) -> f32 {
+        self.bias
+    }
+
+    /// Number of features `m`.
+    pub fn n_features(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// `w·x + b` (summed left to right, then the bias) for a dequantised feature vector.
+    pub fn decision(&self, x: &[f32]) -> Result<f32, ModelError> {
+        if x.len() != self.weights.len() {
+            return Err(ModelError::FeatureCountMismatch {
+                expected: self.weights.len(),
+                got: x.len(),
+            });
+        }
+        Ok(crate::linalg::dot(&self.weights, x) + self.bias)
+    }
+
+    /// `P(y = +1 | x) = σ(w·x + b)`. With the `fast-math` feature `exp` is micromath's
+    /// (relative error ≤ [`FAST_MATH_MAX_REL_ERROR`] against `libm`).
+    pub fn probability(&self, x: &[f32]) -> Result<f32, ModelError> {
+        Ok(sigmoid_with(self.decision(x)?, inference_exp))
+    }
+
+    /// `+1` if `w·x + b > 0`, else `-1` (LIBLINEAR's rule).
+    pub fn label(&self, x: &[f32]) -> Result<i8, ModelError> {
+        Ok(if self.decision(x)? > 0.0 { 1 } else { -1 })
+    }
+
+    fn check_rows<R: Rows + ?Sized>(&self, data: &R) -> Result<(), ModelError> {
+        if data.n_features() == self.weights.len() {
+            Ok(())
+        } else {
+            Err(ModelError::FeatureCountMismatch {
+                expected: self.weights.len(),
+                got: data.n_features(),
+            })
+        }
+    }
+
+    /// Folds the dequantisation into the weights (`u_j = s_j w_j`), returns `Σ o_j w_j`: the
+    /// same arithmetic as the training margins, so a training sample's decision here equals
+    /// its margin there bit for bit.
+    fn fold<R: Rows + ?Sized>(&self, data: &R, u: &mut [f32; M]) -> f32 {
+        let dequant = data.dequant();
+        let mut offset = 0.0f32;
+        for (j, (uj, wj)) in u.iter_mut().zip(self.weights.iter()).enumerate() {
+            let (o, s) = dequant.pair(j);
+            *uj = s * wj;
+            offset += o * wj;
+        }
+        offset
+    }
+
+    /// Decision value of sample `i` of `data`, read in place.
+    pub fn decision_row<R: Rows + ?Sized>(&self, data: &R, i: usize) -> Result<f32, ModelError> {
+        self.check_rows(data)?;
+        if i >= data.n_samples() {
+            return Err(ModelError::SampleOutOfRange);
+        }
+        let mut u = [0.0f32; M];
+        let offset = self.fold(data, &mut u);
+        Ok((data.dot_codes(i, &u) + offset) + self.bias)
+    }
+
+    /// Predicted label (`±1`) of sample `i` of `data`.
+    pub fn label_row<R: Rows + ?Sized>(&self, data: &R, i: usize) -> Result<i8, ModelError> {
+        Ok(if self.decision_row(data, i)? > 0.0 {
+            1
+        } else {
+            -1
+        })
+    }
+
+    /// `(correct, total)` over every sample of `data`.
+    pub fn accuracy<R: Rows + ?Sized>(&self, data: &R) -> Result<(usize, usize), ModelError> {
+        self.check_rows(data)?;
+        let mut u = [0.0f32; M];
+        let offset = self.fold(data, &mut u);
+        let n = data.n_samples();
+        let correct = (0..n)
+            .filter(|&i| {
+                let decision = (data.dot_codes(i, &u) + offset) + self.bias;
+                let predicted = if decision > 0.0 { 1.0 } else { -1.0 };
+                predicted == data.label(i)
+            })
+            .count();
+        Ok((correct, n))
+    }
+
+    /// FNV-1a (64-bit) over the little-endian bytes of the weights, then the bias: equal
+    /// fingerprints mean bit-identical models (to compare a firmware run with a host run).
+    pub fn fingerprint(&self) -> u64 {
+        const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        self.weights
+            .iter()
+            .chain([&self.bias])
+            .flat_map(|v| v.to_le_bytes())
+            .fold(OFFSET_BASIS, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME))
+    }
+
+    /// Bytes of the image of a model with `m` features: `20 + 4m`.
+    pub const fn encoded_len(m: usize) -> usize {
+        HEADER_LEN + 4 * m + 8
+    }
+
+    /// Writes the byte image into `out`; returns the bytes written.
+    pub fn to_bytes(&self, out: &mut [u8]) -> Result<usize, ModelError> {
+        let m = self.weights.len();
+        let needed = Self::encoded_len(m);
+        let image = out
+            .get_mut(..needed)
+            .ok_or(ModelError::BufferTooSmall { needed })?;
+        let m32 = u32::try_from(m).map_err(|_| ModelError::BadLength)?;
+        let header = MODEL_MAGIC
+            .into_iter()
+            .chain(MODEL_VERSION.to_le_bytes())
+            .chain([0, 0])
+            .chain(m32.to_le_bytes());
+        let values = self
+            .weights
+            .iter()
+            .chain([&self.bias])
+            .flat_map(|v| v.to_le_bytes());
+        let body_len = needed - 4;
+        for (dst, src) in image.iter_mut().zip(header.chain(values)) {
+            *dst = src;
+        }
+        let (body, crc) = image.split_at_mut(body_len);
+        crc.copy_from_slice(&CRC32.checksum(body).to_le_bytes());
+        Ok(needed)
+    }
+
+    /// Reads a byte image written by [`to_bytes`](Self::to_bytes) (exactly: trailing bytes are
+    /// [`ModelError::BadLength`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
+        if bytes.get(..4) != Some(&MODEL_MAGIC[..]) {
+            return Err(ModelError::BadMagic);
+        }
+        let version = bytes
+            .get(4..6)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .ok_or(ModelError::BadLength)?;
+        if version != MODEL_VERSION {
+            return Err(ModelError::UnsupportedVersion { version });
+        }
+        let m = read_u32(bytes, 8).ok_or(ModelError::BadLength)? as usize;
+        if m > M {
+            return Err(ModelError::TooManyWeights {
+                weights: m,
+                capacity: M,
+            });
+        }
+        let len = Self::encoded_len(m);
+        if bytes.len() != len {
+            return Err(ModelError::BadLength);
+        }
+        let (body, crc) = bytes.split_at(len - 4);
+        if read_u32(crc, 0) != Some(CRC32.checksum(body)) {
+            return Err(ModelError::BadChecksum);
+        }
+        let mut weights = heapless::Vec::<f32, M>::new();
+        for j in 0..m {
+            let w = read_u32(body, HEADER_LEN + 4 * j).ok_or(ModelError::BadLength)?;
+            weights
+                .push(f32::from_bits(w))
+                .map_err(|_| ModelError::TooManyWeights {
+                    weights: m,
+                    capacity: M,
+                })?;
+        }
+        let bias = f32::from_bits(read_u32(body, HEADER_LEN + 4 * m).ok_or(ModelError::BadLength)?);
+        Self::new(&weights, bias)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::DenseRows;
+
+    fn model() -> Model<4> {
+        Model::new(&[0.5, -1.25, 2.0], 0.75).unwrap()
+    }
+
+    #[test]
+    fn decision_probability_label() {
+        let m = model();
+        // 0.5·1 − 1.25·2 + 2·0.5 + 0.75 = −0.25, exact in f32.
+        assert_eq!(m.decision(&[1.0, 2.0, 0.5]), Ok(-0.25));
+        assert_eq!(m.label(&[1.0, 2.0, 0.5]), Ok(-1));
+        let p = m.probability(&[1.0, 2.0, 0.5]).unwrap();
+        let exact = 1.0 / (1.0 + 0.25f64.exp());
+        // libm: a few ulps; fast-math: its stated bound.
+        let tol = if cfg!(feature = "fast-math") {
+            FAST_MATH_MAX_REL_ERROR as f64
+        } else {
+            4.0 * f32::EPSILON as f64
+        };
+        assert!(((p as f64) - exact).abs() <= tol * exact, "{p} vs {exact}");
+        assert_eq!(
+            m.decision(&[1.0]),
+            Err(ModelError::FeatureCountMismatch {
+                expected: 3,
+                got: 1
+            })
+        );
+        assert_eq!(
+            Model::<2>::new(&[0.0; 3], 0.0),
+            Err(ModelError::TooManyWeights {
+                weights: 3,
+                capacity: 2
+            })
+        );
+        assert_eq!(
+            Model::<4>::new(&[f32::NAN], 0.0),
+            Err(ModelError::NonFinite)
+        );
+    }
+
+    #[test]
+    fn rows_accuracy_and_decision_row() {
+        let x = [1.0f32, 2.0, 0.5, 0.0, 0.0, 1.0, -1.0, 0.0, 0.0];
+        // decisions: −0.25, 2.75, 0.25 → labels −1, +1, +1; the third is labelled −1.
+        let data = DenseRows::new(&x, &[-1, 1, -1], 3).unwrap();
+        let m = model();
+        assert_eq!(m.decision_row(&data, 1), Ok(2.75));
+        assert_eq!(m.label_row(&data, 2), Ok(1));
+        assert_eq!(m.accuracy(&data), Ok((2, 3)));
+        assert_eq!(m.decision_row(&data, 3), Err(ModelError::SampleOutOfRange));
+        let other = DenseRows::new(&x[..4], &[1, -1], 2).unwrap();
+        assert!(matches!(
+            m.accuracy(&other),
+            Err(ModelError::FeatureCountMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn fingerprint_is_fnv1a_of_the_le_bytes() {
+        // No weights and bias 0.0: FNV-1a 64 of four zero bytes, computed here by hand from
+        // the published offset basis and prime.
+        let empty = Model::<1>::new(&[], 0.0).unwrap();
+        let mut h: u64 = 0xcbf29ce484222325;
+        for _ in 0..4 {
+            // Each byte is 0, so the xor step leaves h unchanged.
+            h = h.wrapping_mul(0x100000001b3);
+        }
+        assert_eq!(empty.fingerprint(), h);
+        // One flipped bit in one weight changes the fingerprint.
+        let a = model();
+        let b =
+            Model::<4>::new(&[0.5, f32::from_bits((-1.25f32).to_bits() ^ 1), 2.0], 0.75).unwrap();
+        assert_ne!(a.fingerprint(), b.fingerprint());
+    }
+
+    #[test]
+    fn bytes_round_trip_and_corruption() {
+        let m = model();
+        let mut buf = [0u8; 64];
+        let len = m.to_bytes(&mut buf).unwrap();
+        assert_eq!(len, Model::<4>::encoded_len(3));
+        assert_eq!(len, 32);
+        let back = Model::<4>::from_bytes(&buf[..len]).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(back.fingerprint(), m.fingerprint());
+
+        assert_eq!(
+            m.to_bytes(&mut buf[..31]),
+            Err(ModelError::BufferTooSmall { needed: 32 })
+        );
+        // Every single-bit flip in the weights, bias or CRC is caught by the checksum (CRC-32
+        // detects all single-bit errors); flips in the header by the header checks.
+        for byte in 0..len {
+            for bit in 0..8 {
+                let mut bad = buf;
+                bad[byte] ^= 1 << bit;
+                assert!(Model::<4>::from_bytes(&bad[..len]).is_err(), "{byte}:{bit}");
+            }
+        }
+        let mut bad = buf;
+        bad[12] ^= 0x10;
+        assert_eq!(
+            Model::<4>::from_bytes(&bad[..len]),
+            Err(ModelError::BadChecksum)
+        );
+        assert_eq!(
+            Model::<4>::from_bytes(&buf[..len - 1]),
+            Err(ModelError::BadLength)
+        );
+        assert_eq!(
+            Model::<4>::from_bytes(&buf[..len + 1]),
+            Err(ModelError::BadLength)
+        );
+        assert_eq!(Model::<4>::from_bytes(b"nope"), Err(ModelError::BadMagic));
+        let mut v2 = buf;
+        v2[4] = 2;
+        assert_eq!(
+            Model::<4>::from_bytes(&v2[..len]),
+            Err(ModelError::UnsupportedVersion { version: 2 })
+        );
+        assert_eq!(
+            Model::<2>::from_bytes(&buf[..len]),
+            Err(ModelError::TooManyWeights {
+                weights: 3,
+                capacity: 2
+            })
+        );
+    }
+
+    /// The probability with the build's `exp` against an f64 reference over decision values
+    /// in [−20, 20] (step 1/64): with `fast-math` this measures micromath's error and holds it
+    /// to the documented bound.
+    #[test]
+    fn probability_error_over_a_grid() {
+        let m = Model::<1>::new(&[1.0], 0.0).unwrap();
+        let mut worst = 0.0f64;
+        for k in -1280..=1280 {
+            let t = k as f32 / 64.0;
+            let p = m.probability(&[t]).unwrap() as f64;
+            let exact = 1.0 / (1.0 + (-(t as f64)).exp());
+            worst = worst.max((p - exact).abs() / exact);
+        }
+        std::println!("probability max relative error: {worst:e}");
+        let bound = if cfg!(feature = "fast-math") {
+            FAST_MATH_MAX_REL_ERROR as f64
+        } else {
+            // libm expf ≤ 1 ulp, then an add and a divide: 4 ulps.
+            4.0 * f32::EPSILON as f64
+        };
+        assert!(worst <= bound, "{worst:e}");
+    }
+}

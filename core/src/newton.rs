@@ -1,0 +1,856 @@
+//! The Newton outer loop, shared by both direction solvers.
+//!
+//! ```text
+//! w ← w₀ (0, or the workspace's weights on a warm start);  z ← X̃w
+//! repeat:
+//!     d ← newton_direction: solve (I + X̃ᵀDX̃) d = −∇f(w)  (Cholesky, or CG)
+//!     reject d unless ∇fᵀd < 0  (fall back to d = −∇f)
+//!     Xd ← X̃d                                         (one pass)
+//!     line_search: α = 1, ½, ¼, … until f(w+αd) − f(w) ≤ η α ∇fᵀd   (O(n) per trial)
+//!     w ← w + αd;  z ← z + α·Xd
+//! until ‖∇f(w)‖ ≤ ε‖∇f(0)‖ | max_iter | (|Δf| ≤ f32 noise and ‖∇f‖ not halved)
+//!       | line search failed
+//! ```
+
+use crate::cg::{forcing_tolerance, pcg, preconditioner_from_diag};
+use crate::cholesky::{cholesky_packed, packed_len, solve_packed, CholeskyError};
+use crate::data::Rows;
+use crate::error::Error;
+use crate::linalg::{dot, norm2};
+use crate::objective::Objective;
+use crate::settings::{Settings, SolverKind, AUTO_CHOLESKY_MAX_WEIGHTS};
+use crate::workspace::Workspace;
+
+/// Armijo's sufficient-decrease constant η in `f(w+αd) ≤ f(w) + η α ∇fᵀd`.
+pub const ARMIJO_ETA: f32 = 0.01;
+
+/// An objective change `|Δf|` of at most this times `|f|` is below what f32 resolves (the
+/// compensated objective is accurate to about one unit in the last place). A step that
+/// changes `f` this little *and* fails to halve `‖∇f‖` stops training with
+/// [`Status::NoProgress`]; near the optimum `Δf ≈ ½∇fᵀH⁻¹∇f` drops below the noise while
+/// `‖∇f‖` still falls quadratically, so `Δf` alone would stop a converging run early.
+pub const F32_NOISE: f32 = f32::EPSILON;
+
+/// Why training stopped. Only `Converged` means the tolerance was met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Status {
+    /// `‖∇f(w)‖ ≤ ε‖∇f(0)‖`.
+    Converged,
+    /// `max_iter` Newton iterations were taken without meeting the tolerance.
+    MaxIterations,
+    /// A step changed `f` by less than f32 resolves ([`F32_NOISE`]) and did not halve `‖∇f‖`
+    /// before the tolerance was met: `ε` is below the gradient's f32 noise floor for this
+    /// problem.
+    NoProgress,
+    /// `max_line_search` trials did not find a sufficient decrease; the weights are those
+    /// before the failed search.
+    LineSearchFailed,
+}
+
+/// One Newton iteration, handed to the caller's callback after the step is taken.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Iteration {
+    /// Iteration number, from 1.
+    pub iter: u32,
+    /// Objective after the step.
+    pub f: f32,
+    /// `‖∇f‖` after the step.
+    pub grad_norm: f32,
+    /// `‖∇f‖ / ‖∇f(0)‖` after the step.
+    pub grad_rel: f32,
+    /// Accepted step length α.
+    pub step: f32,
+    /// CG iterations (Hessian-vector products) of this iteration; 0 with Cholesky.
+    pub cg_iters: u32,
+    /// Line-search trials (objective evaluations) of this iteration.
+    pub ls_trials: u32,
+}
+
+/// What a training run did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Report {
+    /// Newton iterations taken (accepted steps).
+    pub iterations: u32,
+    /// Total CG iterations over all Newton iterations.
+    pub cg_iterations: u32,
+    /// Total line-search trials.
+    pub line_search_trials: u32,
+    /// Final objective `f(w)`.
+    pub objective: f32,
+    /// Final `‖∇f(w)‖`.
+    pub grad_norm: f32,
+    /// `‖∇f(0)‖`, the reference of the stopping test.
+    pub grad_norm0: f32,
+    /// Final `‖∇f(w)‖ / ‖∇f(0)‖` (0 if `∇f(0) = 0`).
+    pub grad_rel: f32,
+    /// Why training stopped.
+    pub status: Status,
+    /// The solver used ([`SolverKind::Cholesky`] or [`SolverKind::Cg`], never `Auto`).
+    pub solver: SolverKind,
+    /// Iterations whose Cholesky factorisation failed in f32 and fell back to CG.
+    pub cholesky_failures: u32,
+    /// Directions rejected as not descending (replaced by `−∇f`).
+    pub rejected_directions: u32,
+}
+
+/// The leading `len` entries (empty if `len` exceeds the buffer: the kernels then answer a
+/// length error rather than anything panicking).
+fn prefix(buf: &mut [f32], len: usize) -> &mut [f32] {
+    buf.get_mut(..len).unwrap_or(&mut [])
+}
+
+/// Scans the dataset once before training: labels `±1`, both classes present, finite
+/// dequantisation pairs, and every stored code and dequantised value finite. The codes are
+/// read through `Rows::axpy_codes` into the zeroed scratch `u` (`0 + 1·q = q` exactly).
+pub fn check_data<R: Rows + ?Sized>(data: &R, u: &mut [f32]) -> Result<(), Error> {
+    let (n, m) = (data.n_samples(), data.n_features());
+    if n == 0 {
+        return Err(Error::Empty);
+    }
+    let got = u.len();
+    let u = u
+        .get_mut(..m)
+        .ok_or(Error::LengthMismatch { expected: m, got })?;
+    let dequant = data.dequant();
+    for feature in 0..m {
+        let (o, s) = dequant.pair(feature);
+        if !o.is_finite() || !s.is_finite() {
+            return Err(Error::NonFiniteDequant { feature });
+        }
+    }
+    let (mut pos, mut neg) = (false, false);
+    for sample in 0..n {
+        let y = data.label(sample);
+        if y == 1.0 {
+            pos = true;
+        } else if y == -1.0 {
+            neg = true;
+        } else {
+            return Err(Error::BadLabel { sample });
+        }
+        u.fill(0.0);
+        data.axpy_codes(sample, 1.0, u);
+        for (feature, q) in u.iter().enumerate() {
+            let (o, s) = dequant.pair(feature);
+            if !q.is_finite() || !(o + s * q).is_finite() {
+                return Err(Error::NonFiniteData { sample, feature });
+            }
+        }
+    }
+    if pos && neg {
+        Ok(())
+    } else {
+        Err(Error::SingleClass)
+    }
+}
+
+/// Trains L2-regularised logistic regression on `data` by Newton's method, in `ws`.
+///
+/// Checks, in order, before touching the weights: settings ([`Settings::validate`]),
+/// capacities (`n ≤ N`, `m + 1 ≤ M`), the data ([`check_data`]), the triangle capacity
+/// when Cholesky is demanded, and on a warm start the workspace's weights (length `m + 1`,
+/// finite). Then runs the Newton loop (module docs), calling `on_iteration` after every
+/// accepted step, and leaves the final weights in `ws` ([`Workspace::weights`],
+/// [`Workspace::model`]). A non-`Converged` [`Status`] is reported in `Ok`, not as an error.
+pub fn train<const M: usize, const N: usize, const T: usize, R: Rows + ?Sized>(
+    ws: &mut Workspace<M, N, T>,
+    data: &R,
+    settings: &Settings,
+    mut on_iteration: impl FnMut(&Iteration),
+) -> Result<Report, Error> {
+    settings.validate()?;
+    let (n, m) = (data.n_samples(), data.n_features());
+    if n > N {
+        return Err(Error::TooManySamples {
+            samples: n,
+            capacity: N,
+        });
+    }
+    let dim = m.saturating_add(1);
+    if dim > M {
+        return Err(Error::TooManyWeights {
+            weights: dim,
+            capacity: M,
+        });
+    }
+    check_data(data, &mut ws.u)?;
+    let triangle = packed_len(dim);
+    let solver = match settings.solver {
+        SolverKind::Cg => SolverKind::Cg,
+        SolverKind::Auto if dim <= AUTO_CHOLESKY_MAX_WEIGHTS && triangle <= T => {
+            SolverKind::Cholesky
+        }
+        SolverKind::Auto => SolverKind::Cg,
+        SolverKind::Cholesky if triangle <= T => SolverKind::Cholesky,
+        SolverKind::Cholesky => {
+            return Err(Error::TriangleTooSmall {
+                needed: triangle,
+                capacity: T,
+            })
+        }
+    };
+    if settings.warm_start {
+        if ws.dim != dim {
+            return Err(Error::LengthMismatch {
+                expected: dim,
+                got: ws.dim,
+            });
+        }
+        if let Some(index) = ws.weights().iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteWeights { index });
+        }
+    }
+
+    let Workspace {
+        w,
+        g,
+        d,
+        u,
+        r,
+        p,
+        q,
+        diag,
+        z,
+        xd,
+        dd,
+        h,
+        dim: ws_dim,
+    } = ws;
+    let (w, g, d) = (prefix(w, dim), prefix(g, dim), prefix(d, dim));
+    let (r, p, q, diag) = (
+        prefix(r, dim),
+        prefix(p, dim),
+        prefix(q, dim),
+        prefix(diag, dim),
+    );
+    let (z, xd, dd) = (prefix(z, n), prefix(xd, n), prefix(dd, n));
+    let u = &mut u[..];
+    let h = &mut h[..];
+    let obj = Objective::new(data, settings);
+
+    // ‖∇f(0)‖: the reference of the stopping test, the same for cold and warm starts.
+    z.fill(0.0);
+    let grad_norm0 = if settings.warm_start {
+        d.fill(0.0);
+        obj.grad(d, z, g, dd)?;
+        let g0 = norm2(g);
+        obj.margins(w, u, z)?;
+        g0
+    } else {
+        w.fill(0.0);
+        *ws_dim = dim;
+        // z = X̃·0 = 0 already.
+        0.0
+    };
+    let mut f = obj.value(w, z)?;
+    obj.grad(w, z, g, dd)?;
+    let mut grad_norm = norm2(g);
+    let grad_norm0 = if settings.warm_start {
+        grad_norm0
+    } else {
+        grad_norm
+    };
+    let relative = |gn: f32| {
+        if grad_norm0 > 0.0 {
+            gn / grad_norm0
+        } else {
+            0.0
+        }
+    };
+    let converged = |gn: f32| gn <= settings.epsilon * grad_norm0;
+
+    let mut report = Report {
+        iterations: 0,
+        cg_iterations: 0,
+        line_search_trials: 0,
+        objective: f,
+        grad_norm,
+        grad_norm0,
+        grad_rel: relative(grad_norm),
+        status: Status::MaxIterations,
+        solver,
+        cholesky_failures: 0,
+        rejected_directions: 0,
+    };
+    if converged(grad_norm) {
+        report.status = Status::Converged;
+        return Ok(report);
+    }
+
+    for iter in 1..=settings.max_iter {
+        // Newton direction: Cholesky of the explicit Hessian, or CG (also the fallback when
+        // the f32 factorisation breaks down).
+        let mut cg_iters = 0;
+        let mut solved = false;
+        if solver == SolverKind::Cholesky {
+            obj.hessian_packed(dd, u, h)?;
+            match cholesky_packed(h, dim) {
+                Ok(()) => {
+                    for (dj, gj) in d.iter_mut().zip(g.iter()) {
+                        *dj = -*gj;
+                    }
+                    solved = solve_packed(h, dim, d).is_ok();
+                }
+                Err(CholeskyError::NotPositiveDefinite { .. }) => report.cholesky_failures += 1,
+                Err(CholeskyError::ShapeMismatch) => {
+                    return Err(Error::TriangleTooSmall {
+                        needed: triangle,
+                        capacity: T,
+                    })
+                }
+            }
+        }
+        if !solved {
+            obj.hess_diag(dd, u, diag)?;
+            preconditioner_from_diag(diag);
+            let outcome = pcg(
+                |v, out| obj.hess_vec(dd, v, u, out),
+                g,
+                diag,
+                d,
+                r,
+                p,
+                q,
+                forcing_tolerance(grad_norm, grad_norm0),
+                settings.max_cg_iter,
+            )?;
+            cg_iters = outcome.iterations;
+        }
+        let mut slope = dot(g, d);
+        // H is positive definite, so only round-off (or NaN) gets here.
+        if !(slope.is_finite() && slope < 0.0) {
+            for (dj, gj) in d.iter_mut().zip(g.iter()) {
+                *dj = -*gj;
+            }
+            slope = -(grad_norm * grad_norm);
+            report.rejected_directions += 1;
+        }
+        obj.x_times(d, u, xd)?;
+
+        // Armijo backtracking on the cached margins: each trial is O(n + m). The test uses
+        // the accurately computed change f(w+αd) − f(w) (`value_change`), not a difference
+        // of two rounded objective values, so it stays meaningful below f's last place.
+        let mut alpha = 1.0f32;
+        let mut trials = 0;
+        let mut accepted = None;
+        while trials < settings.max_line_search {
+            trials += 1;
+            let change = obj.value_change(w, d, alpha, z, xd)?;
+            if change <= ARMIJO_ETA * alpha * slope {
+                accepted = Some(change);
+                break;
+            }
+            alpha *= 0.5;
+        }
+        report.cg_iterations += cg_iters;
+        report.line_search_trials += trials;
+        let Some(change) = accepted else {
+            report.status = Status::LineSearchFailed;
+            break;
+        };
+        obj.step(w, d, alpha, z, xd)?;
+        let (f_old, grad_norm_old) = (f, grad_norm);
+        // Re-evaluated at the stored weights and margins (O(n + m)), so the reported f is
+        // the compensated value at the final weights, not a running sum of changes.
+        f = obj.value(w, z)?;
+        obj.grad(w, z, g, dd)?;
+        grad_norm = norm2(g);
+        report.iterations = iter;
+        report.objective = f;
+        report.grad_norm = grad_norm;
+        report.grad_rel = relative(grad_norm);
+        on_iteration(&Iteration {
+            iter,
+            f,
+            grad_norm,
+            grad_rel: report.grad_rel,
+            step: alpha,
+            cg_iters,
+            ls_trials: trials,
+        });
+        if converged(grad_norm) {
+            report.status = Status::Converged;
+            break;
+        }
+        if libm::fabsf(change) <= F32_NOISE * libm::fabsf(f_old) && grad_norm > 0.5 * grad_norm_old
+        {
+            report.status = Status::NoProgress;
+            break;
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{DenseRows, Dequant};
+    use crate::settings::BiasMode;
+    use std::vec::Vec;
+
+    const N: usize = 240;
+    const F: usize = 12;
+    type Ws = Workspace<16, N, { packed_len(16) }>;
+
+    /// A deterministic, overlapping two-class problem: features uniform in [0, 1) from a
+    /// fixed LCG, label = sign of a fixed linear rule plus noise (so the classes overlap and
+    /// the optimum is finite even without the regulariser's pull).
+    fn synthetic() -> (Vec<f32>, Vec<i8>) {
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 40) as f32) / (1u64 << 24) as f32
+        };
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for _ in 0..N {
+            let row: Vec<f32> = (0..F).map(|_| next()).collect();
+            let score: f32 = row
+                .iter()
+                .enumerate()
+                .map(|(j, v)| {
+                    if j % 3 == 0 {
+                        2.0 * v
+                    } else {
+                        -v * (j as f32 / 6.0)
+                    }
+                })
+                .sum::<f32>()
+                + 1.5
+                + 1.5 * (next() - 0.5);
+            y.push(if score > 0.0 { 1 } else { -1 });
+            x.extend(row);
+        }
+        (x, y)
+    }
+
+    /// f and ∇f in f64 from the formulas, independent of the f32 kernels.
+    fn f64_objective(x: &[f32], y: &[i8], w: &[f32], s: &Settings) -> (f64, Vec<f64>) {
+        let reg_b = if s.bias == BiasMode::Regularized {
+            1.0
+        } else {
+            0.0
+        };
+        let w: Vec<f64> = w.iter().map(|v| *v as f64).collect();
+        let mut f = 0.5 * (w[..F].iter().map(|v| v * v).sum::<f64>() + reg_b * w[F] * w[F]);
+        let mut g: Vec<f64> = w.clone();
+        g[F] *= reg_b;
+        for (row, yi) in x.chunks(F).zip(y) {
+            let yi = *yi as f64;
+            let c = if yi > 0.0 { s.c_pos } else { s.c_neg } as f64;
+            let z: f64 = row.iter().zip(&w).map(|(a, b)| *a as f64 * b).sum::<f64>() + w[F];
+            f += c * (1.0 + (-yi * z).exp()).ln();
+            let a = -c * yi / (1.0 + (yi * z).exp());
+            for (gj, xj) in g.iter_mut().zip(row) {
+                *gj += a * *xj as f64;
+            }
+            g[F] += a;
+        }
+        (f, g)
+    }
+
+    fn norm(v: &[f64]) -> f64 {
+        v.iter().map(|a| a * a).sum::<f64>().sqrt()
+    }
+
+    #[test]
+    fn both_solvers_reach_the_same_optimum() {
+        let (x, y) = synthetic();
+        let data = DenseRows::new(&x, &y, F).unwrap();
+        let cases = [
+            Settings::DEFAULT,
+            Settings {
+                bias: BiasMode::Free,
+                ..Settings::DEFAULT
+            },
+            Settings {
+                c_pos: 2.0,
+                c_neg: 0.5,
+                ..Settings::DEFAULT
+            },
+        ];
+        for base in cases {
+            let mut results = Vec::new();
+            for solver in [SolverKind::Cholesky, SolverKind::Cg] {
+                let settings = Settings { solver, ..base };
+                let mut ws = Ws::new();
+                let mut log = Vec::new();
+                let report = ws
+                    .train(&data, &settings, |it: &Iteration| log.push(*it))
+                    .unwrap();
+                assert_eq!(report.status, Status::Converged, "{settings:?} {report:?}");
+                assert_eq!(report.solver, solver);
+                assert_eq!(log.len() as u32, report.iterations);
+                // Newton from 0 on a 13-weight logistic problem: a handful of iterations.
+                assert!(report.iterations <= 10, "{report:?}");
+                if solver == SolverKind::Cg {
+                    assert!(report.cg_iterations >= report.iterations);
+                } else {
+                    assert_eq!(report.cg_iterations, 0);
+                }
+                // Measured in f64 at the f32 weights: the gradient is below the tolerance
+                // (the f32 gradient the solver saw differs from the f64 one by round-off
+                // ≈ 1e-6·‖g0‖, well under ε·‖g0‖ = 1e-5·‖g0‖, so 2ε is the safe bound).
+                let w = ws.weights().to_vec();
+                let (_, g0) = f64_objective(&x, &y, &[0.0; F + 1], &settings);
+                let (f, g) = f64_objective(&x, &y, &w, &settings);
+                assert!(
+                    norm(&g) <= 2.0 * settings.epsilon as f64 * norm(&g0),
+                    "{settings:?}: ‖g‖/‖g0‖ = {:e}",
+                    norm(&g) / norm(&g0)
+                );
+                // The f32 objective reported is the f64 one at the same weights up to the
+                // compensated sum's error (≈ ε_f32 relative, a few ulps).
+                assert!(((report.objective as f64) - f).abs() <= 1e-6 * f, "{f}");
+                // The last iterations show quadratic convergence: ‖g‖ at least squares
+                // (relative to ‖g0‖) from the second-last to the last step, or the last step
+                // drops it by ≥ 100×.
+                // The last step shows Newton's fast local convergence: quadratic with the
+                // exact Hessian solve (‖g⁺‖ ≤ K‖g‖², K ≈ 0.015 measured here, so K = 1 has
+                // ample room); with CG the forcing term ‖r‖ ≤ √‖g‖·‖g‖ allows order 1.5.
+                if let [.., a, b] = log[..] {
+                    let bound = match solver {
+                        SolverKind::Cholesky => a.grad_norm * a.grad_norm,
+                        _ => a.grad_norm * libm::sqrtf(a.grad_norm) + a.grad_norm * a.grad_norm,
+                    };
+                    assert!(b.grad_norm <= bound, "{solver:?}: {a:?} → {b:?}");
+                }
+                results.push((w, f));
+            }
+            let ((w1, f1), (w2, f2)) = (&results[0], &results[1]);
+            // Both solvers stop with ‖g‖ ≤ ε‖g0‖; f − f* ≤ ½‖g‖² (λ_min(H) ≥ 1), so the two
+            // objectives agree to far below 1e-6 relative.
+            assert!((f1 - f2).abs() <= 1e-6 * f1, "{f1} vs {f2}");
+            // ‖w − w*‖ ≤ ‖g‖/λ_min ≤ ε‖g0‖ (λ_min ≥ 1 with the bias regularised; in the free
+            // mode the bias direction has curvature Σ D_i ≫ 1 here).
+            let (_, g0) = f64_objective(&x, &y, &[0.0; F + 1], &base);
+            let dist = w1
+                .iter()
+                .zip(w2)
+                .map(|(a, b)| ((a - b) as f64).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            assert!(dist <= 2.0 * base.epsilon as f64 * norm(&g0), "{dist:e}");
+        }
+    }
+
+    #[test]
+    fn auto_picks_by_size_and_warm_start_stops_at_once() {
+        let (x, y) = synthetic();
+        let data = DenseRows::new(&x, &y, F).unwrap();
+        let mut ws = Ws::new();
+        let cold = ws
+            .train(&data, &Settings::DEFAULT, |_: &Iteration| {})
+            .unwrap();
+        assert_eq!(cold.solver, SolverKind::Cholesky);
+        let fingerprint = ws.model().fingerprint();
+        let warm = Settings {
+            warm_start: true,
+            ..Settings::DEFAULT
+        };
+        let again = ws.train(&data, &warm, |_: &Iteration| {}).unwrap();
+        assert_eq!(again.status, Status::Converged);
+        assert_eq!(again.iterations, 0);
+        // ‖∇f(0)‖ is the reference for warm starts too.
+        assert_eq!(again.grad_norm0, cold.grad_norm0);
+        assert_eq!(ws.model().fingerprint(), fingerprint);
+
+        // From the C = 0.5 optimum, the C = 1 run needs no more iterations than from 0.
+        let mut ws = Ws::new();
+        ws.train(&data, &Settings::with_c(0.5), |_: &Iteration| {})
+            .unwrap();
+        let from_half = ws.train(&data, &warm, |_: &Iteration| {}).unwrap();
+        assert_eq!(from_half.status, Status::Converged);
+        assert!(
+            from_half.iterations <= cold.iterations,
+            "{from_half:?} {cold:?}"
+        );
+
+        // Without a triangle, Auto falls back to CG.
+        let mut cg_only = Workspace::<16, N, 0>::new();
+        let r = cg_only
+            .train(&data, &Settings::DEFAULT, |_: &Iteration| {})
+            .unwrap();
+        assert_eq!(r.solver, SolverKind::Cg);
+        assert_eq!(r.status, Status::Converged);
+    }
+
+    #[test]
+    fn same_input_same_bits() {
+        let (x, y) = synthetic();
+        let data = DenseRows::new(&x, &y, F).unwrap();
+        let mut a = Ws::new();
+        let mut b = Ws::new();
+        a.train(&data, &Settings::DEFAULT, |_: &Iteration| {})
+            .unwrap();
+        b.train(&data, &Settings::DEFAULT, |_: &Iteration| {})
+            .unwrap();
+        assert_eq!(a.model().fingerprint(), b.model().fingerprint());
+        // The model's decision on a training row is the training margin bit for bit.
+        let model = a.model();
+        let mut u = [0.0f32; 16];
+        let mut z = [0.0f32; N];
+        Objective::new(&data, &Settings::DEFAULT)
+            .margins(a.weights(), &mut u, &mut z)
+            .unwrap();
+        for (i, zi) in z.iter().enumerate() {
+            assert_eq!(
+                model.decision_row(&data, i).unwrap().to_bits(),
+                zi.to_bits()
+            );
+        }
+    }
+
+    /// Rows with arbitrary labels, codes and dequantisation, to reach the checks `DenseRows`
+    /// already refuses at construction.
+    struct Raw {
+        codes: [f32; 4],
+        labels: [f32; 2],
+        offset: f32,
+        scale: f32,
+    }
+    impl Rows for Raw {
+        fn n_samples(&self) -> usize {
+            2
+        }
+        fn n_features(&self) -> usize {
+            2
+        }
+        fn label(&self, i: usize) -> f32 {
+            self.labels[i]
+        }
+        fn dequant(&self) -> Dequant<'_> {
+            Dequant::Shared {
+                offset: self.offset,
+                scale: self.scale,
+            }
+        }
+        fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
+            self.codes[2 * i..2 * i + 2]
+                .iter()
+                .zip(u)
+                .map(|(q, u)| q * u)
+                .sum()
+        }
+        fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]) {
+            for (o, q) in out.iter_mut().zip(&self.codes[2 * i..2 * i + 2]) {
+                *o += a * q;
+            }
+        }
+    }
+
+    #[test]
+    fn every_refusal_is_a_typed_error() {
+        let ok = Raw {
+            codes: [1.0, 2.0, 3.0, 4.0],
+            labels: [1.0, -1.0],
+            offset: 0.0,
+            scale: 1.0,
+        };
+        let s = Settings::DEFAULT;
+        let run = |data: &Raw, settings: &Settings| {
+            Workspace::<3, 2, 6>::new().train(data, settings, |_: &Iteration| {})
+        };
+        assert!(run(&ok, &s).is_ok());
+
+        // Capacities.
+        let too_many = Workspace::<3, 1, 6>::new().train(&ok, &s, |_: &Iteration| {});
+        assert_eq!(
+            too_many,
+            Err(Error::TooManySamples {
+                samples: 2,
+                capacity: 1
+            })
+        );
+        let too_wide = Workspace::<2, 2, 6>::new().train(&ok, &s, |_: &Iteration| {});
+        assert_eq!(
+            too_wide,
+            Err(Error::TooManyWeights {
+                weights: 3,
+                capacity: 2
+            })
+        );
+        let chol = Settings {
+            solver: SolverKind::Cholesky,
+            ..s
+        };
+        let no_triangle = Workspace::<3, 2, 5>::new().train(&ok, &chol, |_: &Iteration| {});
+        assert_eq!(
+            no_triangle,
+            Err(Error::TriangleTooSmall {
+                needed: 6,
+                capacity: 5
+            })
+        );
+
+        // Data.
+        let empty = DenseRows::new(&[], &[], 2).unwrap();
+        assert_eq!(
+            Workspace::<3, 2, 6>::new().train(&empty, &s, |_: &Iteration| {}),
+            Err(Error::Empty)
+        );
+        let one_class = Raw {
+            labels: [1.0, 1.0],
+            ..ok
+        };
+        assert_eq!(run(&one_class, &s), Err(Error::SingleClass));
+        let bad_label = Raw {
+            labels: [1.0, 0.5],
+            ..ok
+        };
+        assert_eq!(run(&bad_label, &s), Err(Error::BadLabel { sample: 1 }));
+        let nan = Raw {
+            codes: [1.0, 2.0, f32::NAN, 4.0],
+            ..ok
+        };
+        assert_eq!(
+            run(&nan, &s),
+            Err(Error::NonFiniteData {
+                sample: 1,
+                feature: 0
+            })
+        );
+        let inf = Raw {
+            codes: [1.0, f32::INFINITY, 3.0, 4.0],
+            ..ok
+        };
+        assert_eq!(
+            run(&inf, &s),
+            Err(Error::NonFiniteData {
+                sample: 0,
+                feature: 1
+            })
+        );
+        // Finite codes and scale whose product overflows: the value is not finite.
+        let overflow = Raw {
+            scale: f32::MAX,
+            ..ok
+        };
+        assert_eq!(
+            run(&overflow, &s),
+            Err(Error::NonFiniteData {
+                sample: 0,
+                feature: 1
+            })
+        );
+        let bad_pair = Raw {
+            offset: f32::NAN,
+            ..ok
+        };
+        assert_eq!(
+            run(&bad_pair, &s),
+            Err(Error::NonFiniteDequant { feature: 0 })
+        );
+
+        // Settings.
+        for c in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+            assert_eq!(run(&ok, &Settings::with_c(c)), Err(Error::BadCost));
+            let neg_only = Settings { c_neg: c, ..s };
+            assert_eq!(run(&ok, &neg_only), Err(Error::BadCost));
+        }
+        for epsilon in [0.0, -1e-3, f32::NAN, f32::INFINITY] {
+            assert_eq!(run(&ok, &Settings { epsilon, ..s }), Err(Error::BadEpsilon));
+        }
+        for limits in [
+            Settings { max_iter: 0, ..s },
+            Settings {
+                max_cg_iter: 0,
+                ..s
+            },
+            Settings {
+                max_line_search: 0,
+                ..s
+            },
+        ] {
+            assert_eq!(run(&ok, &limits), Err(Error::BadIterationLimit));
+        }
+
+        // Warm starts.
+        let warm = Settings {
+            warm_start: true,
+            ..s
+        };
+        let mut ws = Workspace::<3, 2, 6>::new();
+        assert_eq!(
+            ws.train(&ok, &warm, |_: &Iteration| {}),
+            Err(Error::LengthMismatch {
+                expected: 3,
+                got: 0
+            })
+        );
+        assert_eq!(
+            ws.set_weights(&[0.0, f32::NAN, 0.0]),
+            Err(Error::NonFiniteWeights { index: 1 })
+        );
+        assert_eq!(
+            ws.set_weights(&[0.0; 4]),
+            Err(Error::TooManyWeights {
+                weights: 4,
+                capacity: 3
+            })
+        );
+        ws.set_weights(&[0.0; 2]).unwrap();
+        assert_eq!(
+            ws.train(&ok, &warm, |_: &Iteration| {}),
+            Err(Error::LengthMismatch {
+                expected: 3,
+                got: 2
+            })
+        );
+        // A refused run leaves the weights alone.
+        assert_eq!(ws.weights(), &[0.0, 0.0]);
+        ws.set_weights(&[0.1, -0.1, 0.0]).unwrap();
+        assert!(ws.train(&ok, &warm, |_: &Iteration| {}).is_ok());
+    }
+
+    #[test]
+    fn limits_are_reported_as_statuses() {
+        let (x, y) = synthetic();
+        let data = DenseRows::new(&x, &y, F).unwrap();
+        let one = Settings {
+            max_iter: 1,
+            ..Settings::DEFAULT
+        };
+        let r = Ws::new().train(&data, &one, |_: &Iteration| {}).unwrap();
+        assert_eq!((r.status, r.iterations), (Status::MaxIterations, 1));
+        // ε far below the f32 noise floor of ‖g‖/‖g0‖ (≈ 1e-7 here): the run cannot meet it
+        // and must say so rather than claim convergence.
+        let tight = Settings {
+            epsilon: 1e-12,
+            ..Settings::DEFAULT
+        };
+        let r = Ws::new().train(&data, &tight, |_: &Iteration| {}).unwrap();
+        assert!(
+            matches!(r.status, Status::NoProgress | Status::LineSearchFailed),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn workspace_sizes_for_the_mnist_configurations() {
+        type Cholesky7x7 = Workspace<50, 1757, { packed_len(50) }>;
+        type Cg14x14 = Workspace<197, 1757, 0>;
+        std::println!(
+            "Workspace<50, 1757, packed_len(50) = {}> (Cholesky): {} bytes",
+            packed_len(50),
+            Cholesky7x7::SIZE_BYTES
+        );
+        std::println!(
+            "Workspace<197, 1757, 0> (CG): {} bytes",
+            Cg14x14::SIZE_BYTES
+        );
+        // The acceptance bound: each ≤ 32 KiB.
+        const { assert!(Cholesky7x7::SIZE_BYTES <= 32 * 1024) };
+        const { assert!(Cg14x14::SIZE_BYTES <= 32 * 1024) };
+        // Eight M-vectors, three N-vectors, the triangle, and the length (plus alignment
+        // padding of less than one usize).
+        let payload = 4 * (8 * 197 + 3 * 1757) + core::mem::size_of::<usize>();
+        assert!(Cg14x14::SIZE_BYTES >= payload);
+        assert!(Cg14x14::SIZE_BYTES < payload + core::mem::size_of::<usize>());
+    }
+}

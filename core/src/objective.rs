@@ -1,0 +1,654 @@
+//! The objective, written once for both solvers:
+//!
+//! ```text
+//! f(w)  = ½‖w‖² + Σ_i C_{y_i} · log(1 + exp(−y_i · x̃_iᵀw))
+//! ∇f    = w + X̃ᵀ(C ⊙ (σ(y⊙z) − 1) ⊙ y),          z = X̃w
+//! ∇²f   = I + X̃ᵀDX̃,                              D_ii = C_{y_i} σ(z_i)(1 − σ(z_i))
+//! ```
+//!
+//! `x̃_i` is sample `i` with the constant bias feature 1 appended (weight index `m`). With
+//! [`BiasMode::Free`] the bias is left out of `½‖w‖²` and of the `I` in the Hessian.
+//!
+//! Rows are read only through [`Rows`]; the dequantisation `x_ij = o_j + s_j q_ij` is folded
+//! into the vector once per pass: `x_i·v = Σ_j (s_j v_j) q_ij + Σ_j o_j v_j` and
+//! `Σ_i a_i x_i = s ⊙ (Σ_i a_i q_i) + o · Σ_i a_i`.
+//!
+//! Every method checks its slice lengths first and answers [`Error::LengthMismatch`]
+//! instead of panicking. Sums run in a fixed order with no fused multiply-add and `libm` for
+//! `exp`/`log1p`, so every target computes the same bits.
+
+use crate::data::{Dequant, Rows};
+use crate::error::Error;
+use crate::linalg::CompensatedSum;
+use crate::settings::{BiasMode, Settings};
+
+/// `log(1 + exp(−t))` without overflow or cancellation, branching on the sign of `t = y·z`:
+/// `log1p(exp(−t))` for `t ≥ 0`, `−t + log1p(exp(t))` otherwise (both are
+/// `max(−t, 0) + log1p(exp(−|t|))`).
+#[inline]
+pub fn logistic_loss(t: f32) -> f32 {
+    let tail = libm::log1pf(libm::expf(-libm::fabsf(t)));
+    if t >= 0.0 {
+        tail
+    } else {
+        -t + tail
+    }
+}
+
+/// `(σ(t), σ(−t)) = (1/(1+e^{−t}), 1/(1+e^{t}))`, each computed from `e^{−|t|} ≤ 1` so that
+/// neither overflows and `σ(−t) = 1 − σ(t)` keeps its relative accuracy when it is tiny
+/// (subtracting from 1 would round it to 0).
+#[inline]
+pub fn sigmoid_pair(t: f32) -> (f32, f32) {
+    let e = libm::expf(-libm::fabsf(t));
+    let big = 1.0 / (1.0 + e);
+    let small = e / (1.0 + e);
+    if t >= 0.0 {
+        (big, small)
+    } else {
+        (small, big)
+    }
+}
+
+fn expect_len(got: usize, expected: usize) -> Result<(), Error> {
+    if got == expected {
+        Ok(())
+    } else {
+        Err(Error::LengthMismatch { expected, got })
+    }
+}
+
+fn expect_at_least(got: usize, expected: usize) -> Result<(), Error> {
+    if got >= expected {
+        Ok(())
+    } else {
+        Err(Error::LengthMismatch { expected, got })
+    }
+}
+
+/// The regularised logistic objective over a dataset, with its costs and bias mode.
+///
+/// Vectors of weights (`w`, `v`, `g`, `out`, `diag`) have length [`n_weights`]
+/// (`= n_features() + 1`, bias last); per-sample vectors (`z`, `xd`, `dd`) have length
+/// [`n_samples`]; the scratch `u` has at least `n_features()` entries.
+///
+/// [`n_weights`]: Objective::n_weights
+/// [`n_samples`]: Objective::n_samples
+pub struct Objective<'a, R: Rows + ?Sized> {
+    data: &'a R,
+    dequant: Dequant<'a>,
+    m: usize,
+    n: usize,
+    c_pos: f32,
+    c_neg: f32,
+    bias: BiasMode,
+}
+
+impl<'a, R: Rows + ?Sized> Objective<'a, R> {
+    /// The objective of `data` with the costs and bias mode of `settings` (not validated
+    /// here: [`train`](crate::train) validates settings and data before using this).
+    pub fn new(data: &'a R, settings: &Settings) -> Self {
+        Self {
+            data,
+            dequant: data.dequant(),
+            m: data.n_features(),
+            n: data.n_samples(),
+            c_pos: settings.c_pos,
+            c_neg: settings.c_neg,
+            bias: settings.bias,
+        }
+    }
+
+    /// Number of weights: features + 1 (the bias, last).
+    pub fn n_weights(&self) -> usize {
+        self.m + 1
+    }
+
+    /// Number of samples.
+    pub fn n_samples(&self) -> usize {
+        self.n
+    }
+
+    /// Number of weights inside `½‖w‖²`: all of them, or all but the bias.
+    fn n_regularized(&self) -> usize {
+        match self.bias {
+            BiasMode::Regularized => self.m + 1,
+            BiasMode::Free => self.m,
+        }
+    }
+
+    /// 1 if the bias is in the regulariser, 0 otherwise.
+    fn bias_reg(&self) -> f32 {
+        match self.bias {
+            BiasMode::Regularized => 1.0,
+            BiasMode::Free => 0.0,
+        }
+    }
+
+    #[inline]
+    fn cost(&self, y: f32) -> f32 {
+        if y > 0.0 {
+            self.c_pos
+        } else {
+            self.c_neg
+        }
+    }
+
+    /// Folds the dequantisation into `v`: `u_j = s_j v_j` for the features, and returns the
+    /// offset term `Σ_j o_j v_j` and the bias weight `v_m`.
+    fn fold(&self, v: &[f32], u: &mut [f32]) -> (f32, f32) {
+        let mut offset = 0.0f32;
+        for (j, (uj, vj)) in u.iter_mut().zip(v).take(self.m).enumerate() {
+            let (o, s) = self.dequant.pair(j);
+            *uj = s * vj;
+            offset += o * vj;
+        }
+        (offset, v.get(self.m).copied().unwrap_or(0.0))
+    }
+
+    /// Turns accumulated codes `acc = Σ_i a_i q_i` (in `out[..m]`) into
+    /// `out = reg ⊙ v + s ⊙ acc + o·Σa` and the bias entry `reg_b·v_m + Σa`.
+    fn unfold(&self, v: &[f32], sum_a: f32, out: &mut [f32]) {
+        for (j, (oj, vj)) in out.iter_mut().zip(v).take(self.m).enumerate() {
+            let (o, s) = self.dequant.pair(j);
+            *oj = *vj + (s * *oj + o * sum_a);
+        }
+        if let (Some(ob), Some(vb)) = (out.get_mut(self.m), v.get(self.m)) {
+            *ob = self.bias_reg() * *vb + sum_a;
+        }
+    }
+
+    /// Writes the codes of row `i` into `u[..m]` and dequantises them in place:
+    /// `u_j = o_j + s_j q_ij`.
+    fn row_values(&self, i: usize, u: &mut [f32]) {
+        let u = u.get_mut(..self.m).unwrap_or(&mut []);
+        u.fill(0.0);
+        // 0 + 1·q = q exactly: the scratch receives the stored codes bit for bit.
+        self.data.axpy_codes(i, 1.0, u);
+        for (j, uj) in u.iter_mut().enumerate() {
+            let (o, s) = self.dequant.pair(j);
+            *uj = o + s * *uj;
+        }
+    }
+
+    /// Margins `z = X̃w` (one pass over the rows).
+    pub fn margins(&self, w: &[f32], u: &mut [f32], z: &mut [f32]) -> Result<(), Error> {
+        expect_len(w.len(), self.m + 1)?;
+        expect_at_least(u.len(), self.m)?;
+        expect_len(z.len(), self.n)?;
+        let (offset, wb) = self.fold(w, u);
+        for (i, zi) in z.iter_mut().enumerate() {
+            *zi = (self.data.dot_codes(i, u) + offset) + wb;
+        }
+        Ok(())
+    }
+
+    /// `Σ_i C_{y_i} log(1 + exp(−y_i margin_i))`, compensated.
+    fn loss_sum(&self, margin: impl Fn(usize) -> f32) -> f32 {
+        let mut sum = CompensatedSum::new();
+        for i in 0..self.n {
+            let y = self.data.label(i);
+            sum.add(self.cost(y) * logistic_loss(y * margin(i)));
+        }
+        sum.total()
+    }
+
+    /// `f(w)` given the margins `z = X̃w` (from [`margins`](Objective::margins)).
+    pub fn value(&self, w: &[f32], z: &[f32]) -> Result<f32, Error> {
+        expect_len(w.len(), self.m + 1)?;
+        expect_len(z.len(), self.n)?;
+        let mut reg = CompensatedSum::new();
+        for wj in w.iter().take(self.n_regularized()) {
+            reg.add(wj * wj);
+        }
+        Ok(0.5 * reg.total() + self.loss_sum(|i| z.get(i).copied().unwrap_or(0.0)))
+    }
+
+    /// `f(w + αd)` from the cached margins `z = X̃w` and `xd = X̃d`: `O(n + m)`, no pass over
+    /// the rows. The trial weights are `w_j + α·d_j` and the trial margins `z_i + α·xd_i`,
+    /// exactly the expressions [`step`](Objective::step) stores when the step is accepted.
+    pub fn value_along(
+        &self,
+        w: &[f32],
+        d: &[f32],
+        alpha: f32,
+        z: &[f32],
+        xd: &[f32],
+    ) -> Result<f32, Error> {
+        expect_len(w.len(), self.m + 1)?;
+        expect_len(d.len(), self.m + 1)?;
+        expect_len(z.len(), self.n)?;
+        expect_len(xd.len(), self.n)?;
+        let mut reg = CompensatedSum::new();
+        for (wj, dj) in w.iter().zip(d).take(self.n_regularized()) {
+            let t = *wj + alpha * *dj;
+            reg.add(t * t);
+        }
+        let loss = self.loss_sum(|i| match (z.get(i), xd.get(i)) {
+            (Some(zi), Some(xdi)) => *zi + alpha * *xdi,
+            _ => 0.0,
+        });
+        Ok(0.5 * reg.total() + loss)
+    }
+
+    /// `f(w + αd) − f(w)` from the cached margins, accurate relative to the *change* itself
+    /// (`O(n + m)`, no pass over the rows).
+    ///
+    /// Near the optimum the change is far below one unit in the last place of `f`, so
+    /// subtracting two f32 objective values measures only round-off and an Armijo test on
+    /// them fails at random. Per sample, with `t = y·z` and `δ = α·y·xd`,
+    /// `loss(t+δ) − loss(t) = log((1+e^{−t−δ})/(1+e^{−t})) = log1p(σ(−t)·expm1(−δ))`, which has
+    /// no cancellation; the regulariser changes by `α·w·d + ½α²·d·d` (regularised entries).
+    /// Where `σ(−t)·expm1(−δ)` overflows or nears −1 (a huge step) the plain difference of the
+    /// two losses is used: it is then large and accurate.
+    pub fn value_change(
+        &self,
+        w: &[f32],
+        d: &[f32],
+        alpha: f32,
+        z: &[f32],
+        xd: &[f32],
+    ) -> Result<f32, Error> {
+        expect_len(w.len(), self.m + 1)?;
+        expect_len(d.len(), self.m + 1)?;
+        expect_len(z.len(), self.n)?;
+        expect_len(xd.len(), self.n)?;
+        let k = self.n_regularized();
+        let w_dot_d = crate::linalg::dot(w.get(..k).unwrap_or(&[]), d);
+        let d_dot_d = crate::linalg::dot(d.get(..k).unwrap_or(&[]), d);
+        let mut change = CompensatedSum::new();
+        change.add(alpha * w_dot_d + 0.5 * (alpha * alpha) * d_dot_d);
+        for (i, (zi, xdi)) in z.iter().zip(xd).enumerate() {
+            let y = self.data.label(i);
+            let t = y * *zi;
+            let delta = alpha * (y * *xdi);
+            let (_, s_neg) = sigmoid_pair(t);
+            let a = s_neg * libm::expm1f(-delta);
+            let dl = if a.is_finite() && a > -0.5 {
+                libm::log1pf(a)
+            } else {
+                logistic_loss(y * (*zi + alpha * *xdi)) - logistic_loss(t)
+            };
+            change.add(self.cost(y) * dl);
+        }
+        Ok(change.total())
+    }
+
+    /// Takes the step: `w += α·d`, `z += α·xd` (the same expressions as
+    /// [`value_along`](Objective::value_along), so the stored state is the evaluated one).
+    pub fn step(
+        &self,
+        w: &mut [f32],
+        d: &[f32],
+        alpha: f32,
+        z: &mut [f32],
+        xd: &[f32],
+    ) -> Result<(), Error> {
+        expect_len(w.len(), self.m + 1)?;
+        expect_len(d.len(), self.m + 1)?;
+        expect_len(z.len(), self.n)?;
+        expect_len(xd.len(), self.n)?;
+        for (wj, dj) in w.iter_mut().zip(d) {
+            *wj += alpha * *dj;
+        }
+        for (zi, xdi) in z.iter_mut().zip(xd) {
+            *zi += alpha * *xdi;
+        }
+        Ok(())
+    }
+
+    /// Gradient `g = ∇f(w)` and the Hessian weights `dd_i = D_ii = C_{y_i} σ(z_i)(1 − σ(z_i))`
+    /// in one pass, given the margins `z = X̃w`.
+    pub fn grad(&self, w: &[f32], z: &[f32], g: &mut [f32], dd: &mut [f32]) -> Result<(), Error> {
+        expect_len(w.len(), self.m + 1)?;
+        expect_len(z.len(), self.n)?;
+        expect_len(g.len(), self.m + 1)?;
+        expect_len(dd.len(), self.n)?;
+        let acc = g.get_mut(..self.m).unwrap_or(&mut []);
+        acc.fill(0.0);
+        // Σ_i a_i is the bias component of the gradient, a cancellation of n terms at the
+        // optimum: compensated so its round-off does not set the gradient's noise floor.
+        let mut sum_a = CompensatedSum::new();
+        for (i, (zi, di)) in z.iter().zip(dd.iter_mut()).enumerate() {
+            let y = self.data.label(i);
+            let c = self.cost(y);
+            let (s_pos, s_neg) = sigmoid_pair(y * *zi);
+            // C (σ(yz) − 1) y = −C σ(−yz) y, without the cancellation of σ(yz) − 1.
+            let a = -(c * s_neg) * y;
+            *di = c * s_pos * s_neg;
+            self.data.axpy_codes(i, a, acc);
+            sum_a.add(a);
+        }
+        let sum_a = sum_a.total();
+        // g = reg ⊙ w + s ⊙ acc + o·Σa; for the features reg = 1.
+        self.unfold(w, sum_a, g);
+        Ok(())
+    }
+
+    /// Hessian-vector product `out = ∇²f · v = reg ⊙ v + X̃ᵀ(D ⊙ X̃v)` in one fused pass over
+    /// the rows (`t_i = D_i x̃_i·v; out += t_i x̃_i`), with `dd` from [`grad`](Objective::grad).
+    pub fn hess_vec(
+        &self,
+        dd: &[f32],
+        v: &[f32],
+        u: &mut [f32],
+        out: &mut [f32],
+    ) -> Result<(), Error> {
+        expect_len(dd.len(), self.n)?;
+        expect_len(v.len(), self.m + 1)?;
+        expect_at_least(u.len(), self.m)?;
+        expect_len(out.len(), self.m + 1)?;
+        let (offset, vb) = self.fold(v, u);
+        let acc = out.get_mut(..self.m).unwrap_or(&mut []);
+        acc.fill(0.0);
+        let mut sum_t = 0.0f32;
+        for (i, di) in dd.iter().enumerate() {
+            let xv = (self.data.dot_codes(i, u) + offset) + vb;
+            let t = *di * xv;
+            self.data.axpy_codes(i, t, acc);
+            sum_t += t;
+        }
+        self.unfold(v, sum_t, out);
+        Ok(())
+    }
+
+    /// `X̃v` (one pass), e.g. `xd = X̃d` for the line search.
+    pub fn x_times(&self, v: &[f32], u: &mut [f32], out: &mut [f32]) -> Result<(), Error> {
+        self.margins(v, u, out)
+    }
+
+    /// The Hessian's diagonal `diag_j = reg_j + Σ_i D_i x̃_ij²` (one pass; row values are
+    /// dequantised into the scratch `u`).
+    pub fn hess_diag(&self, dd: &[f32], u: &mut [f32], diag: &mut [f32]) -> Result<(), Error> {
+        expect_len(dd.len(), self.n)?;
+        expect_at_least(u.len(), self.m)?;
+        expect_len(diag.len(), self.m + 1)?;
+        diag.fill(0.0);
+        let mut sum_d = 0.0f32;
+        for (i, di) in dd.iter().enumerate() {
+            self.row_values(i, u);
+            for (hj, xj) in diag.iter_mut().zip(u.iter()).take(self.m) {
+                *hj += (*di * *xj) * *xj;
+            }
+            sum_d += *di;
+        }
+        for hj in diag.iter_mut().take(self.m) {
+            *hj += 1.0;
+        }
+        if let Some(hb) = diag.get_mut(self.m) {
+            *hb = self.bias_reg() + sum_d;
+        }
+        Ok(())
+    }
+
+    /// The explicit Hessian `reg·I + X̃ᵀDX̃` as a packed lower triangle in
+    /// `h[..packed_len(m+1)]` (one pass, `O(n·m²/2)`): a rank-one update `D_i x̃_i x̃_iᵀ` per row.
+    pub fn hessian_packed(&self, dd: &[f32], u: &mut [f32], h: &mut [f32]) -> Result<(), Error> {
+        let dim = self.m + 1;
+        let len = crate::cholesky::packed_len(dim);
+        expect_len(dd.len(), self.n)?;
+        expect_at_least(u.len(), self.m)?;
+        expect_at_least(h.len(), len)?;
+        let h = h.get_mut(..len).unwrap_or(&mut []);
+        h.fill(0.0);
+        for (i, di) in dd.iter().enumerate() {
+            self.row_values(i, u);
+            let x = u.get(..self.m).unwrap_or(&[]);
+            let mut rest = &mut *h;
+            for j in 0..dim {
+                let Some((row, tail)) = rest.split_at_mut_checked(j + 1) else {
+                    break;
+                };
+                rest = tail;
+                // x̃_j: the bias feature is the constant 1.
+                let xj = x.get(j).copied().unwrap_or(1.0);
+                let t = *di * xj;
+                let (feat, bias) = row.split_at_mut(j.min(self.m));
+                for (hjk, xk) in feat.iter_mut().zip(x) {
+                    *hjk += t * *xk;
+                }
+                // The diagonal entry when j < m (x̃_j), or the bias column/corner (x̃_m = 1).
+                if let Some(last) = bias.first_mut() {
+                    *last += t * if j < self.m { xj } else { 1.0 };
+                }
+            }
+        }
+        for j in 0..dim {
+            let reg = if j < self.m { 1.0 } else { self.bias_reg() };
+            if let Some(hjj) = h.get_mut(crate::cholesky::packed_index(j, j)) {
+                *hjj += reg;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::DenseRows;
+
+    #[test]
+    fn loss_is_finite_and_accurate_at_large_margins() {
+        for t in [-100.0f32, -30.0, -1.0, 0.0, 1.0, 30.0, 100.0] {
+            let l = logistic_loss(t);
+            let exact = if t >= 0.0 {
+                (-(t as f64)).exp().ln_1p()
+            } else {
+                -(t as f64) + (t as f64).exp().ln_1p()
+            };
+            assert!(l.is_finite(), "loss({t}) = {l}");
+            // libm's expf/log1pf are within 1 ulp, plus one rounding for the sum: 4 ulps
+            // relative is a safe bound (the values themselves range over 1e-44..100).
+            // Below 2⁻¹²⁶ (e.g. exp(−100) ≈ 3.7e-44) f32 is subnormal and only the absolute
+            // spacing 2⁻¹⁴⁹ is resolvable, so the bound adds one subnormal step.
+            let tol = |exact: f64| 4.0 * f32::EPSILON as f64 * exact + 2f64.powi(-149);
+            assert!(
+                ((l as f64) - exact).abs() <= tol(exact),
+                "t = {t}: {l} vs {exact}"
+            );
+            let (sp, sn) = sigmoid_pair(t);
+            assert!(sp.is_finite() && sn.is_finite());
+            let exact_sp = 1.0 / (1.0 + (-(t as f64)).exp());
+            let exact_sn = 1.0 / (1.0 + (t as f64).exp());
+            // Same bound: one libm exp (≤ 1 ulp), one add, one divide.
+            assert!(((sp as f64) - exact_sp).abs() <= tol(exact_sp), "σ({t})");
+            assert!(((sn as f64) - exact_sn).abs() <= tol(exact_sn), "σ(−{t})");
+        }
+        // exp(-100) is subnormal in f32 (3.7e-44): the loss is that tiny value, not 0 or NaN.
+        assert!(logistic_loss(100.0) > 0.0);
+        assert_eq!(logistic_loss(-100.0), 100.0);
+    }
+
+    /// Three samples, two features, quantised with an offset and a per-feature scale through a
+    /// hand-written `Rows`, so the folding of the dequantisation is exercised.
+    struct Quantised;
+    const CODES: [[f32; 2]; 3] = [[1.0, 2.0], [3.0, 0.0], [2.0, 5.0]];
+    const LABELS: [f32; 3] = [1.0, -1.0, 1.0];
+    const TABLE: [(f32, f32); 2] = [(0.5, 0.25), (-1.0, 2.0)];
+    static TABLE_BYTES: [u8; 16] = {
+        let mut b = [0u8; 16];
+        let vals = [0.5f32, 0.25, -1.0, 2.0];
+        let mut k = 0;
+        while k < 4 {
+            let bytes = vals[k].to_le_bytes();
+            b[4 * k] = bytes[0];
+            b[4 * k + 1] = bytes[1];
+            b[4 * k + 2] = bytes[2];
+            b[4 * k + 3] = bytes[3];
+            k += 1;
+        }
+        b
+    };
+    impl Rows for Quantised {
+        fn n_samples(&self) -> usize {
+            3
+        }
+        fn n_features(&self) -> usize {
+            2
+        }
+        fn label(&self, i: usize) -> f32 {
+            LABELS[i]
+        }
+        fn dequant(&self) -> Dequant<'_> {
+            Dequant::PerFeature(crate::data::FeatureTable::new(&TABLE_BYTES).unwrap())
+        }
+        fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
+            CODES[i].iter().zip(u).map(|(q, u)| q * u).sum()
+        }
+        fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]) {
+            for (o, q) in out.iter_mut().zip(CODES[i]) {
+                *o += a * q;
+            }
+        }
+    }
+
+    /// x̃_i in f64, dequantised by hand.
+    fn x_tilde(i: usize) -> [f64; 3] {
+        let x = |j: usize| TABLE[j].0 as f64 + TABLE[j].1 as f64 * CODES[i][j] as f64;
+        [x(0), x(1), 1.0]
+    }
+
+    #[test]
+    fn pieces_match_an_f64_computation_with_per_feature_dequant() {
+        for bias in [BiasMode::Regularized, BiasMode::Free] {
+            let settings = Settings {
+                c_pos: 2.0,
+                c_neg: 0.5,
+                bias,
+                ..Settings::DEFAULT
+            };
+            let obj = Objective::new(&Quantised, &settings);
+            let w = [0.3f32, -0.2, 0.1];
+            let v = [1.0f32, 0.5, -2.0];
+            let mut u = [0.0f32; 2];
+            let mut z = [0.0f32; 3];
+            obj.margins(&w, &mut u, &mut z).unwrap();
+            let f = obj.value(&w, &z).unwrap();
+            let mut g = [0.0f32; 3];
+            let mut dd = [0.0f32; 3];
+            obj.grad(&w, &z, &mut g, &mut dd).unwrap();
+            let mut hv = [0.0f32; 3];
+            obj.hess_vec(&dd, &v, &mut u, &mut hv).unwrap();
+            let mut diag = [0.0f32; 3];
+            obj.hess_diag(&dd, &mut u, &mut diag).unwrap();
+            let mut h = [0.0f32; 6];
+            obj.hessian_packed(&dd, &mut u, &mut h).unwrap();
+
+            // f64 reference, written from the formulas directly.
+            let reg = [1.0, 1.0, if bias == BiasMode::Free { 0.0 } else { 1.0 }];
+            let w64 = w.map(f64::from);
+            let mut f64v = 0.5 * (0..3).map(|j| reg[j] * w64[j] * w64[j]).sum::<f64>();
+            let mut g64 = [0.0f64; 3];
+            let mut h64 = [[0.0f64; 3]; 3];
+            for j in 0..3 {
+                g64[j] = reg[j] * w64[j];
+                h64[j][j] = reg[j];
+            }
+            for i in 0..3 {
+                let x = x_tilde(i);
+                let y = LABELS[i] as f64;
+                let c = if y > 0.0 { 2.0 } else { 0.5 };
+                let zi: f64 = (0..3).map(|j| x[j] * w64[j]).sum();
+                assert!((z[i] as f64 - zi).abs() <= 1e-6, "z");
+                f64v += c * (1.0 + (-y * zi).exp()).ln();
+                let s = 1.0 / (1.0 + (-y * zi).exp());
+                for j in 0..3 {
+                    g64[j] += c * (s - 1.0) * y * x[j];
+                    for k in 0..3 {
+                        h64[j][k] += c * s * (1.0 - s) * x[j] * x[k];
+                    }
+                }
+            }
+            // All quantities are O(1)-O(10) sums of 3 terms: a few f32 roundings each, so
+            // 1e-5 relative to the largest entry is a bound with ample room (f32 ε ≈ 1.2e-7).
+            let close = |a: f32, b: f64, scale: f64| (a as f64 - b).abs() <= 1e-5 * scale.max(1.0);
+            assert!(close(f, f64v, f64v), "f {f} vs {f64v}");
+            let gmax = g64.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+            for j in 0..3 {
+                assert!(close(g[j], g64[j], gmax), "g[{j}] {} vs {}", g[j], g64[j]);
+                let hv64: f64 = (0..3).map(|k| h64[j][k] * v[k] as f64).sum();
+                assert!(close(hv[j], hv64, 10.0), "Hv[{j}] {} vs {hv64}", hv[j]);
+                assert!(close(diag[j], h64[j][j], h64[j][j]), "diag[{j}]");
+                for k in 0..=j {
+                    let p = crate::cholesky::packed_index(j, k);
+                    assert!(close(h[p], h64[j][k], h64[j][j]), "H[{j}][{k}]");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn short_vectors_are_length_errors() {
+        let x = [1.0f32, 2.0, 3.0, 4.0];
+        let data = DenseRows::new(&x, &[1, -1], 2).unwrap();
+        let obj = Objective::new(&data, &Settings::DEFAULT);
+        let mut u = [0.0f32; 2];
+        let mut z = [0.0f32; 2];
+        assert_eq!(
+            obj.margins(&[0.0, 0.0], &mut u, &mut z),
+            Err(Error::LengthMismatch {
+                expected: 3,
+                got: 2
+            })
+        );
+        assert_eq!(
+            obj.value(&[0.0; 3], &[0.0]),
+            Err(Error::LengthMismatch {
+                expected: 2,
+                got: 1
+            })
+        );
+        let mut h = [0.0f32; 5];
+        assert_eq!(
+            obj.hessian_packed(&[0.0; 2], &mut u, &mut h),
+            Err(Error::LengthMismatch {
+                expected: 6,
+                got: 5
+            })
+        );
+    }
+
+    #[test]
+    fn value_change_resolves_changes_below_the_last_place_of_f() {
+        let x = [0.2f32, 0.9, 0.7, 0.1, 0.5, 0.5, 0.3, 0.8];
+        let data = DenseRows::new(&x, &[1, -1, 1, -1], 2).unwrap();
+        let obj = Objective::new(&data, &Settings::DEFAULT);
+        let w = [1.5f32, -2.0, 0.25];
+        let d = [0.3f32, 0.1, -0.2];
+        let (mut u, mut z, mut xd) = ([0.0f32; 2], [0.0f32; 4], [0.0f32; 4]);
+        obj.margins(&w, &mut u, &mut z).unwrap();
+        obj.x_times(&d, &mut u, &mut xd).unwrap();
+        let f64_value = |alpha: f64| {
+            let wt: Vec<f64> = w
+                .iter()
+                .zip(d)
+                .map(|(a, b)| *a as f64 + alpha * b as f64)
+                .collect();
+            let mut f = 0.5 * wt.iter().map(|v| v * v).sum::<f64>();
+            for (i, y) in [1.0f64, -1.0, 1.0, -1.0].iter().enumerate() {
+                let zi = x[2 * i] as f64 * wt[0] + x[2 * i + 1] as f64 * wt[1] + wt[2];
+                f += (1.0 + (-y * zi).exp()).ln();
+            }
+            f
+        };
+        for alpha in [1.0f32, 1e-3, 1e-6] {
+            let change = obj.value_change(&w, &d, alpha, &z, &xd).unwrap() as f64;
+            let exact = f64_value(alpha as f64) - f64_value(0.0);
+            // Accurate relative to the change itself: each term has a few ulps of error
+            // (expm1, log1p, σ ≤ 1 ulp each) and the inputs z, xd one f32 rounding (relative
+            // 6e-8 of |z| ≈ 1, i.e. ≈ 6e-8·α·|xd| in δ): 1e-5 relative covers both.
+            assert!(
+                (change - exact).abs() <= 1e-5 * exact.abs(),
+                "α = {alpha}: {change:e} vs {exact:e}"
+            );
+        }
+        // The naive difference of two f32 objective values near f ≈ 7.08 (one ulp = 4.8e-7)
+        // cannot resolve a change of order 1e-6: it is off by 2.3e-7 here, four orders more
+        // than `value_change` (≤ 1e-5 relative, i.e. ~1e-11).
+        let f0 = obj.value(&w, &z).unwrap();
+        let f1 = obj.value_along(&w, &d, 1e-6, &z, &xd).unwrap();
+        let naive_err = ((f1 - f0) as f64 - (f64_value(1e-6) - f64_value(0.0))).abs();
+        assert!(naive_err > 1e-8, "{naive_err:e}");
+    }
+}

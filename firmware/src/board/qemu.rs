@@ -1,0 +1,125 @@
+//! The emulated STM32F405 (QEMU `netduinoplus2`).
+//!
+//! QEMU models only the core peripherals faithfully (a HAL's clock setup would hang), so this
+//! board uses none of the STM32 peripherals: SysTick is the clock, the LED is a pin that only
+//! remembers its state, and defmt frames leave through semihosting.
+//!
+//! Instruction counting: under `-icount shift=10,align=off` virtual time advances exactly
+//! 2^10 ns per guest instruction, and SysTick on the processor clock ticks at 168 MHz of that
+//! virtual time, so `instructions = ticks · 1e9 / (168e6 · 2^10) = ticks · 125 / 21504`.
+//! SysTick is 24 bits wide; its exception counts the wraps.
+
+use core::convert::Infallible;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use cortex_m::peripheral::{syst::SystClkSource, SCB, SYST};
+use cortex_m_rt::exception;
+use defmt_semihosting as _;
+
+use crate::counter::Counter;
+
+/// Printed in the banner.
+pub const NAME: &str = "STM32F405 (QEMU netduinoplus2)";
+
+/// SysTick reload: the full 24-bit range, so the wrap exception is rare (every 2^24 ticks).
+const RELOAD: u32 = 0x00FF_FFFF;
+
+/// Number of SysTick wraps since `init`.
+static WRAPS: AtomicU32 = AtomicU32::new(0);
+
+#[exception]
+fn SysTick() {
+    WRAPS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// SysTick ticks (168 MHz of virtual time) since `init`, extended to 64 bits.
+fn ticks() -> u64 {
+    cortex_m::interrupt::free(|_| {
+        let mut wraps = WRAPS.load(Ordering::Relaxed);
+        let mut current = SYST::get_current();
+        // With interrupts masked a wrap may have happened without its exception having run
+        // yet: count it here and re-read the (reloaded) current value after it.
+        if SCB::is_pendst_pending() {
+            wraps += 1;
+            current = SYST::get_current();
+        }
+        u64::from(wraps) * u64::from(RELOAD + 1) + u64::from(RELOAD - current)
+    })
+}
+
+/// Guest instructions derived from SysTick under `-icount shift=10`.
+pub struct InstructionCounter {
+    _private: (),
+}
+
+impl Counter for InstructionCounter {
+    const UNIT: &'static str = "instructions";
+
+    fn now(&mut self) -> u64 {
+        // 1e9 / (168e6 · 2^10) = 125 / 21504, exact.
+        ticks() * 125 / 21504
+    }
+}
+
+/// `DelayNs` by busy-waiting on SysTick (168 ticks per µs of virtual time).
+pub struct Delay {
+    _private: (),
+}
+
+impl embedded_hal::delay::DelayNs for Delay {
+    fn delay_ns(&mut self, ns: u32) {
+        // 168 MHz: 0.168 ticks per ns = 21/125.
+        let until = ticks() + (u64::from(ns) * 21).div_ceil(125);
+        while ticks() < until {}
+    }
+}
+
+/// The status LED: the emulated board has none, so the pin only keeps its level (the app logs
+/// how often it toggled).
+pub struct Led {
+    high: bool,
+}
+
+impl embedded_hal::digital::ErrorType for Led {
+    type Error = Infallible;
+}
+
+impl embedded_hal::digital::OutputPin for Led {
+    fn set_low(&mut self) -> Result<(), Infallible> {
+        self.high = false;
+        Ok(())
+    }
+    fn set_high(&mut self) -> Result<(), Infallible> {
+        self.high = true;
+        Ok(())
+    }
+}
+
+/// What the app needs from the board.
+pub struct Board {
+    /// Status LED (no-op pin).
+    pub led: Led,
+    /// Busy-wait delay on SysTick.
+    pub delay: Delay,
+    /// Instruction counter.
+    pub counter: InstructionCounter,
+}
+
+/// Starts SysTick on the processor clock with the full reload and its wrap exception.
+pub fn init() -> Board {
+    // `take` is `None` only on a second call; `init` runs once, from `main`.
+    let Some(cp) = cortex_m::Peripherals::take() else {
+        crate::fail("core peripherals already taken");
+    };
+    let mut syst = cp.SYST;
+    syst.set_clock_source(SystClkSource::Core);
+    syst.set_reload(RELOAD);
+    syst.clear_current();
+    syst.enable_interrupt();
+    syst.enable_counter();
+    Board {
+        led: Led { high: false },
+        delay: Delay { _private: () },
+        counter: InstructionCounter { _private: () },
+    }
+}

@@ -1,0 +1,194 @@
+//! The training runs, shared word for word by the firmware (`mod runs`) and the host parity
+//! check (`#[path = "../../src/runs.rs"] mod runs;` in `firmware/host-parity`), so both sides
+//! train the same bytes with the same settings and the same workspace capacities, and print the
+//! same `result` fields. Keep this module free of anything board- or host-specific.
+
+use tinynewton::format::{self, FormatError, PackedDataset};
+use tinynewton::{packed_len, Error, Iteration, ModelError, Report, Settings, SolverKind, Status};
+use tinynewton::{Rows, Workspace};
+
+/// `u32` field of a packed header at byte `at` (little-endian), at compile time: the workspace
+/// capacities are read from the very files the firmware embeds, so they always fit exactly.
+/// A file shorter than its header fails the build (const evaluation), which is what we want for
+/// a committed data file.
+const fn header_u32(file: &[u8], at: usize) -> usize {
+    (file[at] as usize)
+        | (file[at + 1] as usize) << 8
+        | (file[at + 2] as usize) << 16
+        | (file[at + 3] as usize) << 24
+}
+
+/// Samples `n` of a packed file (header bytes 8..12).
+const fn samples(file: &[u8]) -> usize {
+    header_u32(file, 8)
+}
+
+/// Weights `m + 1` (features from header bytes 12..16, plus the bias).
+const fn weights(file: &[u8]) -> usize {
+    header_u32(file, 12) + 1
+}
+
+/// One dataset: its name in the result line and its train and test files, 4-byte aligned in
+/// flash as the format asks (`include_packed!` wraps `include_bytes!` in `Aligned`).
+pub struct Files {
+    /// `mnist-7v1-<size>-<encoding>`.
+    pub name: &'static str,
+    /// Training split.
+    pub train: &'static [u8],
+    /// Test split.
+    pub test: &'static [u8],
+}
+
+// Compile-time copies of the files, used only to size the workspaces (never linked: no
+// run-time use). The aligned run-time copies are in the `Files` below.
+const MNIST7_U8_TRAIN: &[u8] = include_bytes!("../../data/mnist-7v1-7x7-u8-train.tnds");
+const MNIST14_U8_TRAIN: &[u8] = include_bytes!("../../data/mnist-7v1-14x14-u8-train.tnds");
+const MNIST14_U4_TRAIN: &[u8] = include_bytes!("../../data/mnist-7v1-14x14-u4-train.tnds");
+
+/// 7×7 `u8`: 49 features + bias, trained with the explicit Hessian and Cholesky.
+pub fn mnist7_u8() -> Files {
+    Files {
+        name: "mnist-7v1-7x7-u8",
+        train: tinynewton::include_packed!("../../data/mnist-7v1-7x7-u8-train.tnds"),
+        test: tinynewton::include_packed!("../../data/mnist-7v1-7x7-u8-test.tnds"),
+    }
+}
+
+/// 14×14 `u8`: 196 features + bias, trained with Newton-CG.
+pub fn mnist14_u8() -> Files {
+    Files {
+        name: "mnist-7v1-14x14-u8",
+        train: tinynewton::include_packed!("../../data/mnist-7v1-14x14-u8-train.tnds"),
+        test: tinynewton::include_packed!("../../data/mnist-7v1-14x14-u8-test.tnds"),
+    }
+}
+
+/// 14×14 `u4` (half the flash of `u8`): for boards whose flash cannot hold the `u8` file.
+pub fn mnist14_u4() -> Files {
+    Files {
+        name: "mnist-7v1-14x14-u4",
+        train: tinynewton::include_packed!("../../data/mnist-7v1-14x14-u4-train.tnds"),
+        test: tinynewton::include_packed!("../../data/mnist-7v1-14x14-u4-test.tnds"),
+    }
+}
+
+/// Workspace for 7×7 with Cholesky: the packed triangle holds the whole Hessian.
+pub type Ws7 = Workspace<
+    { weights(MNIST7_U8_TRAIN) },
+    { samples(MNIST7_U8_TRAIN) },
+    { packed_len(weights(MNIST7_U8_TRAIN)) },
+>;
+/// Workspace for 14×14 `u8` with CG: no triangle.
+pub type Ws14U8 = Workspace<{ weights(MNIST14_U8_TRAIN) }, { samples(MNIST14_U8_TRAIN) }, 0>;
+/// Workspace for 14×14 `u4` with CG: no triangle.
+pub type Ws14U4 = Workspace<{ weights(MNIST14_U4_TRAIN) }, { samples(MNIST14_U4_TRAIN) }, 0>;
+
+/// 7×7: LIBLINEAR's `-s 0 -c 1 -B 1` defaults, explicit-Hessian solver.
+pub const SETTINGS_CHOLESKY: Settings = Settings {
+    solver: SolverKind::Cholesky,
+    ..Settings::DEFAULT
+};
+
+/// 14×14: the same defaults, matrix-free Newton-CG.
+pub const SETTINGS_CG: Settings = Settings {
+    solver: SolverKind::Cg,
+    ..Settings::DEFAULT
+};
+
+/// Why a run could not produce a result.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(target_os = "none", derive(defmt::Format))]
+pub enum RunError {
+    /// A packed file failed to parse or its CRC check.
+    Format {
+        /// `train` or `test`.
+        split: &'static str,
+        /// The check that failed.
+        error: FormatError,
+    },
+    /// The file parsed but is not the split it is embedded as, or the test file's feature count
+    /// differs from the training file's.
+    WrongFile {
+        /// `train` or `test`.
+        split: &'static str,
+    },
+    /// The solver refused the data, settings or capacities.
+    Train(Error),
+    /// Evaluating the trained model failed.
+    Model(ModelError),
+}
+
+/// Parses and CRC-checks both files (in place: nothing is copied out of flash).
+pub fn parse(files: &Files) -> Result<(PackedDataset<'static>, PackedDataset<'static>), RunError> {
+    let train = format::parse(files.train).map_err(|error| RunError::Format {
+        split: "train",
+        error,
+    })?;
+    let test = format::parse(files.test).map_err(|error| RunError::Format {
+        split: "test",
+        error,
+    })?;
+    if train.header().split != format::Split::Train {
+        return Err(RunError::WrongFile { split: "train" });
+    }
+    if test.header().split != format::Split::Test || test.n_features() != train.n_features() {
+        return Err(RunError::WrongFile { split: "test" });
+    }
+    Ok((train, test))
+}
+
+/// Trains on `train` from zero (or from the workspace's weights if `settings.warm_start`);
+/// `on_iteration` runs after every accepted Newton step.
+pub fn train<const M: usize, const N: usize, const T: usize>(
+    ws: &mut Workspace<M, N, T>,
+    train: &PackedDataset<'_>,
+    settings: &Settings,
+    on_iteration: impl FnMut(&Iteration),
+) -> Result<Report, RunError> {
+    ws.train(train, settings, on_iteration)
+        .map_err(RunError::Train)
+}
+
+/// How the trained model does on the test split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Evaluation {
+    /// Correctly classified test samples.
+    pub test_correct: usize,
+    /// Test samples.
+    pub test_total: usize,
+    /// FNV-1a of the trained weights' bits: equal on host and device iff bit-identical.
+    pub fingerprint: u64,
+}
+
+/// Evaluates the workspace's model on `test`.
+pub fn evaluate<const M: usize, const N: usize, const T: usize>(
+    ws: &Workspace<M, N, T>,
+    test: &PackedDataset<'_>,
+) -> Result<Evaluation, RunError> {
+    let model = ws.model();
+    let (test_correct, test_total) = model.accuracy(test).map_err(RunError::Model)?;
+    Ok(Evaluation {
+        test_correct,
+        test_total,
+        fingerprint: model.fingerprint(),
+    })
+}
+
+/// `status=` value of the result line.
+pub fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Converged => "converged",
+        Status::MaxIterations => "max_iterations",
+        Status::NoProgress => "no_progress",
+        Status::LineSearchFailed => "line_search_failed",
+    }
+}
+
+/// `solver=` value of the result line.
+pub fn solver_name(solver: SolverKind) -> &'static str {
+    match solver {
+        SolverKind::Auto => "auto",
+        SolverKind::Cholesky => "cholesky",
+        SolverKind::Cg => "cg",
+    }
+}

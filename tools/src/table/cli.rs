@@ -1,0 +1,231 @@
+//! The command-line side of tables: the `pack` options for CSV and LIBSVM input, and `export`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, ensure, Context, Result};
+use tinynewton::format::{self, Encoding};
+
+use super::csv::{self, CsvOptions, LabelColumn};
+use super::export::{self, TextFormat};
+use super::libsvm;
+use super::prepare::{self, Classes, PackOptions};
+use super::scale::Scaling;
+use crate::output;
+
+/// `--delimiter`: one character, or `tab` / `\t`.
+fn parse_delimiter(s: &str) -> Result<char, String> {
+    match s {
+        "tab" | "\\t" => Ok('\t'),
+        _ => {
+            let mut chars = s.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) if c != '"' && c != '\n' && c != '\r' => Ok(c),
+                _ => Err(format!(
+                    "expected one character (or `tab`) other than a quote or a line end, got {s:?}"
+                )),
+            }
+        }
+    }
+}
+
+/// `pack` options for users' own tables (flattened into `pack`'s arguments).
+#[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("table_input").args(["csv", "libsvm"])))]
+pub struct TableArgs {
+    /// CSV file (plain or gzip), one sample per line, the class in --label-column.
+    #[arg(long, value_name = "PATH")]
+    pub csv: Option<PathBuf>,
+    /// LIBSVM/svmlight file (plain or gzip): `label index:value …`, 1-based increasing indices.
+    #[arg(long, value_name = "PATH")]
+    pub libsvm: Option<PathBuf>,
+    /// Test samples from this file (same format and columns) instead of a seeded split; they are
+    /// scaled with the transform learned on the training file.
+    #[arg(long, value_name = "PATH", requires = "table_input")]
+    pub test: Option<PathBuf>,
+    /// CSV field separator: one character, or `tab`.
+    #[arg(long, default_value = ",", value_parser = parse_delimiter, requires = "csv")]
+    pub delimiter: char,
+    /// CSV lines to skip before the data (a header row; a --label-column name is looked up in the
+    /// last of them).
+    #[arg(long, default_value_t = 0, value_name = "N", requires = "csv")]
+    pub skip_rows: usize,
+    /// CSV label column: an index counting from 1, `last`, or a header name.
+    #[arg(
+        long,
+        default_value = "last",
+        value_name = "K|last|NAME",
+        requires = "csv"
+    )]
+    pub label_column: LabelColumn,
+    /// LIBSVM feature count (an index above it is an error); default: the largest index seen.
+    #[arg(long, value_name = "M", requires = "libsvm")]
+    pub features: Option<usize>,
+    /// Per-feature scaling learned on the training split: minmax (to [0, 1], test values clipped),
+    /// standard (mean 0, unit variance) or none.
+    #[arg(
+        long,
+        default_value = "minmax",
+        value_name = "minmax|standard|none",
+        requires = "table_input"
+    )]
+    pub scale: Scaling,
+    /// Also write the raw → scaled transform learned on the training split as CSV
+    /// (`feature,shift,factor,lo,hi`: x' = clamp((x − shift)·factor, lo, hi)), for classifying
+    /// raw readings.
+    #[arg(long, value_name = "PATH", requires = "table_input")]
+    pub transform_out: Option<PathBuf>,
+}
+
+impl TableArgs {
+    /// True when a table (not MNIST) is the input.
+    pub fn is_table(&self) -> bool {
+        self.csv.is_some() || self.libsvm.is_some()
+    }
+}
+
+/// What `pack` hands over for a table: the options it shares with the MNIST path.
+#[derive(Debug)]
+pub struct Common<'a> {
+    /// `--pos`.
+    pub pos: &'a str,
+    /// `--neg` (`rest` for one-vs-rest).
+    pub neg: &'a str,
+    /// `--encoding`.
+    pub encoding: Encoding,
+    /// `--test-fraction` (seeded split only).
+    pub test_fraction: f64,
+    /// `--seed`.
+    pub seed: u64,
+    /// `--train-out`.
+    pub train_out: &'a Path,
+    /// `--test-out`.
+    pub test_out: &'a Path,
+}
+
+/// Runs `pack` on a CSV or LIBSVM table; prints one line per file written.
+pub fn run_pack(args: &TableArgs, common: &Common<'_>) -> Result<()> {
+    ensure!(
+        args.test.is_some() || (common.test_fraction > 0.0 && common.test_fraction < 1.0),
+        "--test-fraction {} is outside (0, 1): a table needs a test split (or --test FILE)",
+        common.test_fraction
+    );
+    let (train, test) = match (&args.csv, &args.libsvm) {
+        (Some(path), None) => {
+            let options = CsvOptions {
+                delimiter: args.delimiter,
+                skip_rows: args.skip_rows,
+                label: args.label_column.clone(),
+            };
+            let train = csv::read(path, &options)?;
+            let test = args
+                .test
+                .as_deref()
+                .map(|p| csv::read(p, &options))
+                .transpose()?;
+            (train, test)
+        }
+        (None, Some(path)) => libsvm::read_pair(path, args.test.as_deref(), args.features)?,
+        _ => return Err(anyhow!("give one of --csv and --libsvm")),
+    };
+    let options = PackOptions {
+        classes: Classes {
+            pos: common.pos.to_owned(),
+            neg: (common.neg != "rest").then(|| common.neg.to_owned()),
+        },
+        scaling: args.scale,
+        encoding: common.encoding,
+        test_fraction: common.test_fraction,
+        seed: common.seed,
+    };
+    let packed = prepare::pack(&train, test.as_ref(), &options)?;
+    let transform = packed.transform.to_csv();
+    let mut files: Vec<(&Path, &[u8])> = vec![
+        (common.train_out, &packed.train),
+        (common.test_out, &packed.test),
+    ];
+    if let Some(path) = &args.transform_out {
+        files.push((path, transform.as_bytes()));
+    }
+    output::write_all_or_nothing(&files)?;
+    for (path, bytes, (pos, neg)) in [
+        (common.train_out, &packed.train, packed.train_counts),
+        (common.test_out, &packed.test, packed.test_counts),
+    ] {
+        println!(
+            "wrote {}: {} samples ({pos} +1, {neg} -1), {} features {} {}, {} bytes",
+            path.display(),
+            pos + neg,
+            packed.m,
+            args.scale.name(),
+            common.encoding.name(),
+            bytes.len()
+        );
+    }
+    if let Some(path) = &args.transform_out {
+        println!(
+            "wrote {}: {} scaling of {} features, learned on {} training samples",
+            path.display(),
+            args.scale.name(),
+            packed.m,
+            packed.train_counts.0 + packed.train_counts.1
+        );
+    }
+    Ok(())
+}
+
+/// Arguments of `tinynewton export`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("format").required(true).args(["libsvm", "csv"])))]
+pub struct ExportArgs {
+    /// A packed file (`.tnds`).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// LIBSVM text: `+1 index:value …` (zero values left out).
+    #[arg(long)]
+    pub libsvm: bool,
+    /// CSV: a header `label,x1,…,xm`, then one sample per line, label first.
+    #[arg(long)]
+    pub csv: bool,
+    /// Write here instead of standard output (nothing is left behind on failure).
+    #[arg(long, short, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+/// Runs `tinynewton export`.
+pub fn run_export(args: &ExportArgs) -> Result<()> {
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("{}: cannot read", args.file.display()))?;
+    let data = format::parse(&bytes).map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
+    let format = if args.libsvm {
+        TextFormat::Libsvm
+    } else {
+        TextFormat::Csv
+    };
+    let mut text = Vec::new();
+    export::write(&data, format, &mut text).context("cannot format the export")?;
+    match &args.output {
+        Some(path) => output::write_all_or_nothing(&[(path, &text)]),
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&text)
+                .and_then(|()| out.flush())
+                .context("cannot write to standard output")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimiters() {
+        assert_eq!(parse_delimiter(";"), Ok(';'));
+        assert_eq!(parse_delimiter("tab"), Ok('\t'));
+        assert_eq!(parse_delimiter("\t"), Ok('\t'));
+        assert!(parse_delimiter(",,").is_err());
+        assert!(parse_delimiter("\"").is_err());
+        assert!(parse_delimiter("").is_err());
+    }
+}

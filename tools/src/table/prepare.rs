@@ -1,0 +1,427 @@
+//! From tables to packed files: select two classes, split (seeded, or a given test file), learn the
+//! scaling on the training part only, quantise, and write both files with the core's writer.
+
+use tinynewton::format::{self, Codes, DatasetSpec, Encoding, Split, REST};
+use tinynewton::{Dequant, FeatureTable};
+
+use super::scale::{FeatureTransform, Quantiser, Scaling};
+use super::{ErrorKind, Table, TableError};
+
+/// The classes to keep: `--pos A --neg B`, or `--pos A --neg rest`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Classes {
+    /// The `+1` class as given.
+    pub pos: String,
+    /// The `-1` class as given, or `None` for every class but `pos`.
+    pub neg: Option<String>,
+}
+
+/// A class as a number (compared as `f64`, so `1` and `1.0` agree) and as the header's `i32`.
+fn class_value(path: &std::path::Path, text: &str) -> Result<(f64, i32), TableError> {
+    let not_integer = || {
+        TableError::file(
+            path,
+            ErrorKind::ClassNotInteger {
+                class: text.to_owned(),
+            },
+        )
+    };
+    let v = super::parse_label(text).map_err(|kind| TableError::file(path, kind))?;
+    // Integral and inside i32 (i32::MIN is the format's REST marker), so the cast is exact.
+    if v.fract() != 0.0 || v <= f64::from(i32::MIN) || v > f64::from(i32::MAX) {
+        return Err(not_integer());
+    }
+    Ok((v, v as i32))
+}
+
+/// `(row, ±1 label)` of every selected sample of `table`, in file order; each class must have a
+/// sample.
+fn select(
+    table: &Table,
+    pos: f64,
+    neg: Option<f64>,
+    classes: &Classes,
+) -> Result<(Vec<usize>, Vec<i8>), TableError> {
+    let mut rows = Vec::new();
+    let mut labels = Vec::new();
+    for (i, &c) in table.labels.iter().enumerate() {
+        let y = if c == pos {
+            1
+        } else if neg.is_none_or(|neg| c == neg) {
+            -1
+        } else {
+            continue;
+        };
+        rows.push(i);
+        labels.push(y);
+    }
+    let none = |role, class: &str| {
+        TableError::file(
+            &table.path,
+            ErrorKind::NoSamples {
+                role,
+                class: class.to_owned(),
+            },
+        )
+    };
+    if !labels.contains(&1) {
+        return Err(none("positive", &classes.pos));
+    }
+    if !labels.contains(&-1) {
+        return Err(none("negative", classes.neg.as_deref().unwrap_or("rest")));
+    }
+    Ok((rows, labels))
+}
+
+/// How to pack.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PackOptions {
+    /// Which classes, and which is `+1`.
+    pub classes: Classes,
+    /// The scaling learned on the training part.
+    pub scaling: Scaling,
+    /// `u8`, `u4` (per-feature table) or `f32` (the scaled values themselves).
+    pub encoding: Encoding,
+    /// Fraction of the selected samples held out for testing (no `--test` file).
+    pub test_fraction: f64,
+    /// Seed of the shuffle (no `--test` file).
+    pub seed: u64,
+}
+
+/// The two packed files and what went into them.
+#[derive(Clone, Debug)]
+pub struct Packed {
+    /// The training file's bytes.
+    pub train: Vec<u8>,
+    /// The test file's bytes.
+    pub test: Vec<u8>,
+    /// The raw → scaled transform a model needs to classify raw readings.
+    pub transform: FeatureTransform,
+    /// Samples `(positive, negative)` in the training file.
+    pub train_counts: (usize, usize),
+    /// Samples `(positive, negative)` in the test file.
+    pub test_counts: (usize, usize),
+    /// Features per sample.
+    pub m: usize,
+}
+
+/// Samples of one split: raw rows and labels.
+struct Part {
+    x: Vec<f32>,
+    labels: Vec<i8>,
+}
+
+impl Part {
+    fn gather(table: &Table, rows: impl Iterator<Item = usize>, labels: &[i8]) -> Self {
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for (i, &label) in rows.zip(labels) {
+            x.extend_from_slice(table.row(i));
+            y.push(label);
+        }
+        Self { x, labels: y }
+    }
+
+    fn counts(&self) -> (usize, usize) {
+        let pos = self.labels.iter().filter(|&&y| y == 1).count();
+        (pos, self.labels.len() - pos)
+    }
+}
+
+/// Selects, splits, scales, quantises and writes `train` (and `test`, when given; otherwise a
+/// seeded split of `train` as [`crate::split::split`] makes it).
+pub fn pack(
+    train: &Table,
+    test: Option<&Table>,
+    options: &PackOptions,
+) -> Result<Packed, TableError> {
+    let classes = &options.classes;
+    let (pos, pos_label) = class_value(&train.path, &classes.pos)?;
+    let (neg, neg_label) = match &classes.neg {
+        Some(text) => {
+            let (v, label) = class_value(&train.path, text)?;
+            (Some(v), label)
+        }
+        None => (None, REST),
+    };
+    if neg == Some(pos) {
+        return Err(TableError::file(
+            &train.path,
+            ErrorKind::SameClass {
+                class: classes.pos.clone(),
+            },
+        ));
+    }
+    let (rows, labels) = select(train, pos, neg, classes)?;
+    let (train_part, test_part) = match test {
+        Some(test) => {
+            if test.m != train.m {
+                let line = test.lines.first().copied().unwrap_or(1);
+                return Err(TableError::line(
+                    &test.path,
+                    line,
+                    ErrorKind::FeatureCountMismatch {
+                        train: train.m,
+                        found: test.m,
+                    },
+                ));
+            }
+            let (test_rows, test_labels) = select(test, pos, neg, classes)?;
+            (
+                Part::gather(train, rows.iter().copied(), &labels),
+                Part::gather(test, test_rows.iter().copied(), &test_labels),
+            )
+        }
+        None => {
+            let (train_k, test_k) =
+                crate::split::split(rows.len(), options.test_fraction, options.seed);
+            if train_k.is_empty() || test_k.is_empty() {
+                return Err(TableError::file(
+                    &train.path,
+                    ErrorKind::SplitTooSmall {
+                        n: rows.len(),
+                        train: train_k.len(),
+                        test: test_k.len(),
+                    },
+                ));
+            }
+            let pick = |ks: &[usize]| -> (Vec<usize>, Vec<i8>) {
+                ks.iter().map(|&k| (rows[k], labels[k])).unzip()
+            };
+            let (tr, tr_y) = pick(&train_k);
+            let (te, te_y) = pick(&test_k);
+            (
+                Part::gather(train, tr.into_iter(), &tr_y),
+                Part::gather(train, te.into_iter(), &te_y),
+            )
+        }
+    };
+    let m = train.m;
+    let transform = FeatureTransform::learn(&train_part.x, m, options.scaling);
+    let write = |part: &Part, split: Split| -> Result<Vec<u8>, TableError> {
+        encode(
+            part,
+            split,
+            m,
+            &transform,
+            options.encoding,
+            (pos_label, neg_label),
+        )
+        .map_err(|e| TableError::file(&train.path, ErrorKind::Format(e)))
+    };
+    Ok(Packed {
+        train: write(&train_part, Split::Train)?,
+        test: write(&test_part, Split::Test)?,
+        train_counts: train_part.counts(),
+        test_counts: test_part.counts(),
+        transform,
+        m,
+    })
+}
+
+/// Scales, quantises and writes one split.
+fn encode(
+    part: &Part,
+    split: Split,
+    m: usize,
+    transform: &FeatureTransform,
+    encoding: Encoding,
+    (pos_label, neg_label): (i32, i32),
+) -> Result<Vec<u8>, format::FormatError> {
+    let scaled: Vec<f32> = part
+        .x
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| transform.apply(k % m, v))
+        .collect();
+    let quantiser = encoding.max_code().map(|k| Quantiser::new(transform, k));
+    let table_bytes = quantiser
+        .as_ref()
+        .map(Quantiser::table_bytes)
+        .unwrap_or_default();
+    let codes: Vec<u8> = match &quantiser {
+        Some(q) => scaled
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| q.code(k % m, v))
+            .collect(),
+        None => Vec::new(),
+    };
+    let dequant = match FeatureTable::new(&table_bytes) {
+        Some(table) if quantiser.is_some() => Dequant::PerFeature(table),
+        _ => Dequant::Identity,
+    };
+    let spec = DatasetSpec {
+        m,
+        width: 0,
+        height: 0,
+        split,
+        pos_label,
+        neg_label,
+        dequant,
+        labels: &part.labels,
+        codes: match encoding {
+            Encoding::F32 => Codes::F32(&scaled),
+            Encoding::U8 => Codes::U8(&codes),
+            Encoding::U4 => Codes::U4(&codes),
+        },
+    };
+    let mut out = vec![0u8; format::encoded_len(&spec)?];
+    format::write(&spec, &mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tinynewton::Rows;
+
+    fn table(path: &str, x: Vec<f32>, labels: Vec<f64>) -> Table {
+        let n = labels.len();
+        Table {
+            path: path.into(),
+            m: x.len() / n,
+            x,
+            labels,
+            lines: (1..=n).collect(),
+        }
+    }
+
+    fn options(pos: &str, neg: Option<&str>) -> PackOptions {
+        PackOptions {
+            classes: Classes {
+                pos: pos.into(),
+                neg: neg.map(Into::into),
+            },
+            scaling: Scaling::MinMax,
+            encoding: Encoding::U8,
+            test_fraction: 0.2,
+            seed: 0,
+        }
+    }
+
+    /// 20 samples, 2 features: feature 0 = i, feature 1 = 7 (constant); classes cycle 0, 1, 2.
+    fn three_classes() -> Table {
+        let x = (0..20).flat_map(|i| [i as f32, 7.0]).collect();
+        let labels = (0..20).map(|i| f64::from(i % 3)).collect();
+        table("t.csv", x, labels)
+    }
+
+    #[test]
+    fn pairs_and_one_vs_rest_select_the_right_samples() {
+        let t = three_classes();
+        let p = pack(&t, None, &options("1", Some("2.0"))).unwrap();
+        // Classes 1 and 2: 7 + 6 = 13 samples, 3 of them (⌈0.2·13⌉) held out.
+        let (train, test) = (
+            format::parse(&p.train).unwrap(),
+            format::parse(&p.test).unwrap(),
+        );
+        assert_eq!((train.n_samples(), test.n_samples()), (10, 3));
+        assert_eq!(p.train_counts.0 + p.test_counts.0, 7);
+        assert_eq!((train.header().pos_label, train.header().neg_label), (1, 2));
+        let rest = pack(&t, None, &options("0", None)).unwrap();
+        assert_eq!(rest.train_counts.0 + rest.test_counts.0, 7);
+        assert_eq!(rest.train_counts.1 + rest.test_counts.1, 13);
+        let h = *format::parse(&rest.test).unwrap().header();
+        assert_eq!((h.neg_label, h.split), (REST, Split::Test));
+    }
+
+    #[test]
+    fn scaling_is_learned_on_the_training_part_only() {
+        let t = three_classes();
+        let p = pack(&t, None, &options("0", None)).unwrap();
+        // One-vs-rest keeps all 20 samples in file order, so the split's training indices are
+        // the raw values of feature 0.
+        let (train_k, test_k) = crate::split::split(20, 0.2, 0);
+        let lo = *train_k.iter().min().unwrap() as f32;
+        let hi = *train_k.iter().max().unwrap() as f32;
+        // Seed 0 holds out a sample outside the training range, so the check below can fail.
+        assert!(test_k.iter().any(|&k| (k as f32) < lo || (k as f32) > hi));
+        assert_eq!(p.transform.shift[0], lo);
+        assert_eq!(p.transform.factor[0], 1.0 / (hi - lo));
+        let train = format::parse(&p.train).unwrap();
+        let test = format::parse(&p.test).unwrap();
+        // Packed in permutation order; raw k maps to (k - lo)/(hi - lo), clipped to [0, 1].
+        for (d, ks) in [(&train, &train_k), (&test, &test_k)] {
+            for (i, &k) in ks.iter().enumerate() {
+                let want = ((k as f32 - lo) / (hi - lo)).clamp(0.0, 1.0);
+                let got = d.value(i, 0).unwrap();
+                // Half a u8 step (1/510) plus f32 rounding of o + s·q (values ≤ 1: 1e-7).
+                assert!(
+                    (got - want).abs() <= 1.0 / 510.0 + 1e-7,
+                    "k={k}: {got} vs {want}"
+                );
+            }
+            // The constant feature: kept, every value 0.
+            assert_eq!(d.n_features(), 2);
+            assert!((0..d.n_samples()).all(|i| d.value(i, 1) == Some(0.0)));
+        }
+    }
+
+    #[test]
+    fn split_is_seeded_and_deterministic() {
+        let t = three_classes();
+        let a = pack(&t, None, &options("0", None)).unwrap();
+        let b = pack(&t, None, &options("0", None)).unwrap();
+        assert_eq!((&a.train, &a.test), (&b.train, &b.test));
+        let mut o = options("0", None);
+        o.seed = 1;
+        let c = pack(&t, None, &o).unwrap();
+        assert_ne!(a.test, c.test);
+    }
+
+    #[test]
+    fn a_test_file_is_scaled_with_the_training_transform_and_clipped() {
+        let train = table(
+            "a.csv",
+            vec![0.0, 1.0, 2.0, 3.0],
+            vec![1.0, -1.0, 1.0, -1.0],
+        );
+        let test = table("b.csv", vec![-5.0, 1.5, 9.0], vec![1.0, -1.0, -1.0]);
+        let mut o = options("1", Some("-1"));
+        o.encoding = Encoding::F32;
+        let p = pack(&train, Some(&test), &o).unwrap();
+        let d = format::parse(&p.test).unwrap();
+        assert_eq!((d.n_samples(), d.header().neg_label), (3, -1));
+        let v: Vec<f32> = (0..3).map(|i| d.value(i, 0).unwrap()).collect();
+        assert_eq!(v, vec![0.0, 0.5, 1.0]);
+        assert_eq!(format::parse(&p.train).unwrap().n_samples(), 4);
+        let wide = table("c.csv", vec![1.0, 2.0], vec![1.0]);
+        let err = pack(&train, Some(&wide), &o).unwrap_err().to_string();
+        assert_eq!(err, "c.csv:1: 2 features, but the training file has 1");
+    }
+
+    #[test]
+    fn class_errors() {
+        let t = three_classes();
+        let msg = |o: PackOptions| pack(&t, None, &o).unwrap_err().to_string();
+        assert_eq!(
+            msg(options("5", None)),
+            "t.csv: no sample of the positive class 5"
+        );
+        assert_eq!(
+            msg(options("1", Some("9"))),
+            "t.csv: no sample of the negative class 9"
+        );
+        assert!(msg(options("1.5", None)).contains("class 1.5 cannot be stored"));
+        assert!(msg(options("-2147483648", None)).contains("cannot be stored"));
+        assert!(msg(options("x", None)).contains("label: \"x\" is not a number"));
+        assert_eq!(
+            msg(options("1", Some("1.0"))),
+            "t.csv: class 1 is both the positive and the negative class"
+        );
+        let only = table("o.csv", vec![1.0, 2.0], vec![3.0, 3.0]);
+        let err = pack(&only, None, &options("3", None))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "o.csv: no sample of the negative class rest");
+        let two = table("w.csv", vec![1.0, 2.0], vec![1.0, 0.0]);
+        let mut o = options("1", None);
+        o.test_fraction = 0.0;
+        let err = pack(&two, None, &o).unwrap_err().to_string();
+        assert!(
+            err.contains("2 selected samples split into 2 for training and 0"),
+            "{err}"
+        );
+    }
+}

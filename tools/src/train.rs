@@ -1,0 +1,899 @@
+//! `tinynewton train`: the same `no_std` core the firmware runs, trained on the host.
+//!
+//! Parses a packed file in place, trains with [`tinynewton::train`] in a workspace whose
+//! capacities are picked at run time among three classes ([`CLASSES`]), prints a LIBLINEAR-like
+//! log line per Newton iteration, the final report and the train/test accuracy, and optionally
+//! writes the model's byte image (`--model`) and a JSON report (`--report-json`) that
+//! `tinynewton plot` reads back.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use tinynewton::format::{self, Encoding, PackedDataset, Split, REST};
+use tinynewton::settings::DEFAULT_EPSILON;
+use tinynewton::{
+    linalg, packed_len, BiasMode, Iteration, Model, ModelError, Report, Rows, Settings, SolverKind,
+    Status, Workspace,
+};
+
+use crate::output::write_all_or_nothing;
+
+/// `println!` that ignores a closed or failing stdout (`tinynewton train … | head` must still
+/// write its files, and a panic on `EPIPE` would be no better than silence).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
+/// Identifies a report file written by this tool (checked by `plot`).
+pub const REPORT_KIND: &str = "tinynewton-train-report";
+/// Version of the report layout below.
+pub const REPORT_VERSION: u32 = 1;
+
+/// Host capacity classes `(M, N)`: weight capacity (features + bias) and sample capacity.
+/// Each class also holds the full packed triangle `T = packed_len(M)`, so Cholesky is always
+/// available. The smallest class that fits the data is used, so the printed workspace size stays
+/// meaningful; the largest fits 32×32 images (1024 features) and all 70 000 MNIST digits in about
+/// 3 MiB.
+pub const CLASSES: [(usize, usize); 3] = [(65, 4_096), (257, 16_384), (1_025, 70_000)];
+
+type Small = Workspace<{ CLASSES[0].0 }, { CLASSES[0].1 }, { packed_len(CLASSES[0].0) }>;
+type Medium = Workspace<{ CLASSES[1].0 }, { CLASSES[1].1 }, { packed_len(CLASSES[1].0) }>;
+type Large = Workspace<{ CLASSES[2].0 }, { CLASSES[2].1 }, { packed_len(CLASSES[2].0) }>;
+
+// The classes grow in both capacities, so "the first that fits" is the smallest that fits.
+const _: () = assert!(CLASSES[0].0 < CLASSES[1].0 && CLASSES[1].0 < CLASSES[2].0);
+const _: () = assert!(CLASSES[0].1 < CLASSES[1].1 && CLASSES[1].1 < CLASSES[2].1);
+
+/// Feature capacity of a model read for a warm start: the largest class's weights less the bias.
+const MAX_FEATURES: usize = CLASSES[2].0 - 1;
+
+/// Command-line arguments of `tinynewton train`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Packed training file (`.tnds`, written by `tinynewton pack`).
+    pub file: PathBuf,
+    /// Packed test file, evaluated with the trained model (same feature count).
+    #[arg(long, value_name = "FILE")]
+    pub test: Option<PathBuf>,
+    /// Cost C of both classes.
+    #[arg(long = "c", value_name = "C", default_value_t = 1.0)]
+    pub c: f32,
+    /// Cost C₊ of the positive class (with --c-neg; overrides --c).
+    #[arg(long, value_name = "X", requires = "c_neg")]
+    pub c_pos: Option<f32>,
+    /// Cost C₋ of the negative class (with --c-pos; overrides --c).
+    #[arg(long, value_name = "Y", requires = "c_pos")]
+    pub c_neg: Option<f32>,
+    /// Leave the bias out of the regulariser (scikit-learn's convention, LIBLINEAR's -R).
+    #[arg(long)]
+    pub bias_free: bool,
+    /// Newton-direction solver: auto (Cholesky up to 64 weights), cholesky or cg.
+    #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
+    pub solver: SolverArg,
+    /// Stop when ‖∇f(w)‖ ≤ ε‖∇f(0)‖.
+    #[arg(long, value_name = "E", default_value_t = DEFAULT_EPSILON)]
+    pub epsilon: f32,
+    /// Bound on Newton iterations.
+    #[arg(long, value_name = "K", default_value_t = Settings::DEFAULT.max_iter)]
+    pub max_iter: u32,
+    /// Bound on CG iterations per Newton iteration.
+    #[arg(long, value_name = "K", default_value_t = Settings::DEFAULT.max_cg_iter)]
+    pub max_cg_iter: u32,
+    /// Start from the weights of a model file (written by --model) instead of zero.
+    #[arg(long, value_name = "MODEL")]
+    pub warm_start: Option<PathBuf>,
+    /// Write the trained model's byte image (header + CRC) here.
+    #[arg(long, value_name = "OUT")]
+    pub model: Option<PathBuf>,
+    /// Write the report, settings, per-iteration history, accuracies, fingerprint and weights
+    /// as JSON here.
+    #[arg(long, value_name = "PATH")]
+    pub report_json: Option<PathBuf>,
+    /// Print no per-iteration log, only the summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `--solver` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SolverArg {
+    /// Cholesky for small weight counts, CG otherwise.
+    Auto,
+    /// Explicit Hessian, packed Cholesky factorisation.
+    Cholesky,
+    /// Matrix-free preconditioned conjugate gradients.
+    Cg,
+}
+
+impl From<SolverArg> for SolverKind {
+    fn from(s: SolverArg) -> Self {
+        match s {
+            SolverArg::Auto => SolverKind::Auto,
+            SolverArg::Cholesky => SolverKind::Cholesky,
+            SolverArg::Cg => SolverKind::Cg,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report file (read back by `plot`).
+
+/// Everything `--report-json` writes. `f32` fields are serialised by serde_json's shortest
+/// round-trip `f32` formatting, so the weights read back bit for bit.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// Always [`REPORT_KIND`].
+    pub kind: String,
+    /// Always [`REPORT_VERSION`].
+    pub version: u32,
+    /// The training file.
+    pub data: DatasetInfo,
+    /// The test file, if any.
+    pub test_data: Option<DatasetInfo>,
+    /// The settings handed to the core.
+    pub settings: SettingsJson,
+    /// Model file the run started from, if any.
+    pub warm_start: Option<String>,
+    /// The core's report.
+    pub report: ReportJson,
+    /// Iteration 0 (the starting point) then one entry per Newton iteration.
+    pub history: Vec<IterationJson>,
+    /// Accuracies of the trained model.
+    pub accuracy: AccuracyJson,
+    /// Workspace memory.
+    pub workspace: WorkspaceJson,
+    /// FNV-1a fingerprint of the weights and bias (`Model::fingerprint`), as `0x%016x`.
+    pub fingerprint: String,
+    /// Feature weights (row-major pixels for images).
+    pub weights: Vec<f32>,
+    /// The bias weight.
+    pub bias: f32,
+}
+
+/// What the header of a packed file says.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    /// Path as given on the command line.
+    pub path: String,
+    /// Samples.
+    pub n: u32,
+    /// Features (no bias).
+    pub m: u32,
+    /// Image width, 0 when the rows are not images.
+    pub width: u16,
+    /// Image height, 0 when the rows are not images.
+    pub height: u16,
+    /// `f32`, `u8` or `u4`.
+    pub encoding: String,
+    /// `train`, `test` or `all`.
+    pub split: String,
+    /// Original class of the `+1` samples.
+    pub pos_label: i32,
+    /// Original class of the `-1` samples; `None` for one-vs-rest.
+    pub neg_label: Option<i32>,
+    /// Samples labelled `+1`.
+    pub positives: usize,
+    /// Samples labelled `-1`.
+    pub negatives: usize,
+}
+
+/// The core's `Settings`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SettingsJson {
+    /// `C₊`.
+    pub c_pos: f32,
+    /// `C₋`.
+    pub c_neg: f32,
+    /// `regularized` or `free`.
+    pub bias: String,
+    /// Relative gradient tolerance.
+    pub epsilon: f32,
+    /// Bound on Newton iterations.
+    pub max_iter: u32,
+    /// Bound on CG iterations per Newton iteration.
+    pub max_cg_iter: u32,
+    /// Bound on line-search trials per Newton iteration.
+    pub max_line_search: u32,
+    /// Requested solver: `auto`, `cholesky` or `cg`.
+    pub solver: String,
+    /// Whether the run started from given weights.
+    pub warm_start: bool,
+}
+
+/// The core's `Report`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReportJson {
+    /// `converged`, `max-iterations`, `no-progress` or `line-search-failed`.
+    pub status: String,
+    /// The solver used: `cholesky` or `cg`.
+    pub solver: String,
+    /// Newton iterations.
+    pub iterations: u32,
+    /// Total CG iterations.
+    pub cg_iterations: u32,
+    /// Total line-search trials.
+    pub line_search_trials: u32,
+    /// Final objective.
+    pub objective: f32,
+    /// Final `‖∇f‖`.
+    pub grad_norm: f32,
+    /// `‖∇f(0)‖`.
+    pub grad_norm0: f32,
+    /// Final `‖∇f‖/‖∇f(0)‖`.
+    pub grad_rel: f32,
+    /// Cholesky factorisations that failed and fell back to CG.
+    pub cholesky_failures: u32,
+    /// Directions rejected as not descending.
+    pub rejected_directions: u32,
+}
+
+/// One point of the convergence history.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct IterationJson {
+    /// Newton iteration (0 = the starting point).
+    pub iter: u32,
+    /// Objective.
+    pub f: f32,
+    /// `‖∇f‖`.
+    pub grad_norm: f32,
+    /// `‖∇f‖/‖∇f(0)‖`.
+    pub grad_rel: f32,
+    /// Accepted step (0 at iteration 0).
+    pub step: f32,
+    /// CG iterations of this Newton iteration.
+    pub cg_iters: u32,
+    /// Line-search trials of this Newton iteration.
+    pub ls_trials: u32,
+}
+
+impl From<&Iteration> for IterationJson {
+    fn from(it: &Iteration) -> Self {
+        Self {
+            iter: it.iter,
+            f: it.f,
+            grad_norm: it.grad_norm,
+            grad_rel: it.grad_rel,
+            step: it.step,
+            cg_iters: it.cg_iters,
+            ls_trials: it.ls_trials,
+        }
+    }
+}
+
+/// `correct / total` on the training and the test file.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AccuracyJson {
+    /// Training accuracy in [0, 1].
+    pub train: f64,
+    /// Correctly classified training samples.
+    pub train_correct: usize,
+    /// Training samples.
+    pub train_total: usize,
+    /// Test accuracy in [0, 1], if a test file was given.
+    pub test: Option<f64>,
+    /// Correctly classified test samples.
+    pub test_correct: Option<usize>,
+    /// Test samples.
+    pub test_total: Option<usize>,
+}
+
+/// Workspace memory: the host's capacity class and what this data set needs at least.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WorkspaceJson {
+    /// Weight capacity `M` of the class used.
+    pub capacity_m: usize,
+    /// Sample capacity `N` of the class used.
+    pub capacity_n: usize,
+    /// Triangle capacity `T` of the class used.
+    pub capacity_t: usize,
+    /// `size_of` the workspace used.
+    pub bytes: usize,
+    /// Bytes of a workspace sized exactly for this data and solver
+    /// (`M = m + 1`, `N = n`, `T = packed_len(M)` for Cholesky, 0 for CG).
+    pub fitted_bytes: usize,
+}
+
+impl TrainReport {
+    /// Reads and checks a report file.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text =
+            fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let report: TrainReport = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a train report", path.display()))?;
+        if report.kind != REPORT_KIND || report.version != REPORT_VERSION {
+            bail!(
+                "{}: not a version {REPORT_VERSION} {REPORT_KIND}",
+                path.display()
+            );
+        }
+        if report.weights.len() != report.data.m as usize {
+            bail!(
+                "{}: {} weights for {} features",
+                path.display(),
+                report.weights.len(),
+                report.data.m
+            );
+        }
+        Ok(report)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names and number formatting.
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Converged => "converged",
+        Status::MaxIterations => "max-iterations",
+        Status::NoProgress => "no-progress",
+        Status::LineSearchFailed => "line-search-failed",
+    }
+}
+
+fn solver_name(s: SolverKind) -> &'static str {
+    match s {
+        SolverKind::Auto => "auto",
+        SolverKind::Cholesky => "cholesky",
+        SolverKind::Cg => "cg",
+    }
+}
+
+fn bias_name(b: BiasMode) -> &'static str {
+    match b {
+        BiasMode::Regularized => "regularized",
+        BiasMode::Free => "free",
+    }
+}
+
+fn encoding_name(e: Encoding) -> &'static str {
+    e.name()
+}
+
+fn split_name(s: Split) -> &'static str {
+    s.name()
+}
+
+/// `ModelError` has no `Display` (the core is `no_std` and keeps it small): name it here.
+fn model_error(e: ModelError) -> String {
+    match e {
+        ModelError::TooManyWeights { weights, capacity } => {
+            format!("{weights} feature weights exceed the capacity {capacity}")
+        }
+        ModelError::NonFinite => "a weight or the bias is NaN or infinite".into(),
+        ModelError::FeatureCountMismatch { expected, got } => {
+            format!("the model has {expected} features, the data {got}")
+        }
+        ModelError::SampleOutOfRange => "sample index out of range".into(),
+        ModelError::BufferTooSmall { needed } => format!("buffer too small ({needed} bytes)"),
+        ModelError::BadMagic => "not a tinynewton model (bad magic)".into(),
+        ModelError::UnsupportedVersion { version } => {
+            format!("unsupported model version {version}")
+        }
+        ModelError::BadLength => "model length disagrees with its header".into(),
+        ModelError::BadChecksum => "model CRC mismatch: the file is corrupt".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// C-like `%.{prec}e`: `1.234e+03`, `5.0e-07` (Rust's `{:e}` writes `1.234e3`).
+pub fn sci(x: f32, prec: usize) -> String {
+    if !x.is_finite() {
+        return format!("{x}");
+    }
+    let s = format!("{x:.prec$e}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) => {
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exp),
+            };
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => s,
+    }
+}
+
+/// One LIBLINEAR-like log line: `iter  1 f 1.234e+03 |g|/|g0| 1.2e-01 step 1.00 CG   5`.
+pub fn log_line(it: &IterationJson) -> String {
+    format!(
+        "iter {:>2} f {} |g|/|g0| {} step {:.2} CG {:>3} LS {}",
+        it.iter,
+        sci(it.f, 3),
+        sci(it.grad_rel, 1),
+        it.step,
+        it.cg_iters,
+        it.ls_trials
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workspace sizing.
+
+/// Bytes of a `Workspace<M, N, T>`: its eight `M`-vectors, three `N`-vectors and triangle of
+/// `f32`, then the `usize` weight count, padded to the `usize` alignment. Checked against the
+/// core's `SIZE_BYTES` for several capacities in this module's tests, so it cannot drift from
+/// the real layout unnoticed.
+pub fn workspace_bytes(m: usize, n: usize, t: usize) -> usize {
+    let floats = (8 * m + 3 * n + t) * std::mem::size_of::<f32>();
+    let align = std::mem::align_of::<usize>();
+    floats.div_ceil(align) * align + std::mem::size_of::<usize>()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run.
+
+/// What a training run produced, independent of the workspace class.
+struct Outcome {
+    report: Report,
+    history: Vec<IterationJson>,
+    weights: Vec<f32>,
+    bias: f32,
+    fingerprint: u64,
+    model_bytes: Vec<u8>,
+    train_acc: (usize, usize),
+    test_acc: Option<(usize, usize)>,
+    ws_bytes: usize,
+    capacity: (usize, usize, usize),
+}
+
+/// Inputs of one run, shared by every workspace class.
+struct Job<'a> {
+    train: &'a PackedDataset<'a>,
+    test: Option<&'a PackedDataset<'a>>,
+    settings: Settings,
+    warm: Option<Vec<f32>>,
+    quiet: bool,
+}
+
+fn dataset_info(path: &Path, ds: &PackedDataset<'_>) -> DatasetInfo {
+    let h = ds.header();
+    let (positives, negatives) = ds.class_counts();
+    DatasetInfo {
+        path: path.display().to_string(),
+        n: h.n,
+        m: h.m,
+        width: h.width,
+        height: h.height,
+        encoding: encoding_name(h.encoding).into(),
+        split: split_name(h.split).into(),
+        pos_label: h.pos_label,
+        neg_label: (h.neg_label != REST).then_some(h.neg_label),
+        positives,
+        negatives,
+    }
+}
+
+fn read_packed(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
+}
+
+fn parse_packed<'a>(path: &Path, bytes: &'a [u8]) -> Result<PackedDataset<'a>> {
+    format::parse(bytes).map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+/// Trains in a `Workspace<M, N, T>` allocated on the heap.
+fn run_in<const M: usize, const N: usize, const T: usize>(job: &Job<'_>) -> Result<Outcome> {
+    // `Workspace::new()` is built on this thread's stack before it is boxed (in a debug build at
+    // least): the caller runs this on a thread whose stack is sized for it.
+    let mut ws: Box<Workspace<M, N, T>> = Box::new(Workspace::new());
+    let data = job.train;
+    let dim = data.n_features() + 1;
+    let w0 = job.warm.clone().unwrap_or_else(|| vec![0.0; dim]);
+    // The starting point of the convergence history: the core reports after each step only.
+    let mut g0 = vec![0.0f32; dim];
+    let f0 = ws
+        .gradient(data, &job.settings, &w0, &mut g0)
+        .map_err(|e| anyhow!("training: {e}"))?;
+    let gnorm_start = linalg::norm2(&g0);
+    if job.warm.is_some() {
+        ws.set_weights(&w0)
+            .map_err(|e| anyhow!("warm start: {e}"))?;
+    }
+    let mut history = vec![IterationJson {
+        iter: 0,
+        f: f0,
+        grad_norm: gnorm_start,
+        grad_rel: 1.0, // fixed below once ‖∇f(0)‖ is known
+        step: 0.0,
+        cg_iters: 0,
+        ls_trials: 0,
+    }];
+    let quiet = job.quiet;
+    let report = ws
+        .train(data, &job.settings, |it| {
+            let entry = IterationJson::from(it);
+            if !quiet {
+                say!("{}", log_line(&entry));
+            }
+            history.push(entry);
+        })
+        .map_err(|e| anyhow!("training: {e}"))?;
+    if let Some(start) = history.first_mut() {
+        start.grad_rel = if report.grad_norm0 > 0.0 {
+            start.grad_norm / report.grad_norm0
+        } else {
+            0.0
+        };
+    }
+    let model = ws.model();
+    let mut model_bytes = vec![0u8; Model::<M>::encoded_len(model.n_features())];
+    let written = model
+        .to_bytes(&mut model_bytes)
+        .map_err(|e| anyhow!("model image: {}", model_error(e)))?;
+    model_bytes.truncate(written);
+    let train_acc = model
+        .accuracy(data)
+        .map_err(|e| anyhow!("training accuracy: {}", model_error(e)))?;
+    let test_acc = job
+        .test
+        .map(|t| {
+            model
+                .accuracy(t)
+                .map_err(|e| anyhow!("test accuracy: {}", model_error(e)))
+        })
+        .transpose()?;
+    Ok(Outcome {
+        report,
+        history,
+        weights: model.weights().to_vec(),
+        bias: model.bias(),
+        fingerprint: model.fingerprint(),
+        model_bytes,
+        train_acc,
+        test_acc,
+        ws_bytes: ws.size_bytes(),
+        capacity: (M, N, T),
+    })
+}
+
+/// Picks the smallest capacity class that fits, and trains on a thread with room for it.
+fn run_job(job: &Job<'_>) -> Result<Outcome> {
+    let (n, dim) = (job.train.n_samples(), job.train.n_features() + 1);
+    let class = CLASSES
+        .iter()
+        .position(|&(m_cap, n_cap)| dim <= m_cap && n <= n_cap);
+    let Some(class) = class else {
+        let (m_cap, n_cap) = CLASSES[CLASSES.len() - 1];
+        bail!(
+            "{n} samples of {} features exceed this tool's largest workspace \
+             (N = {n_cap} samples, M = {m_cap} weights including the bias)",
+            dim - 1
+        );
+    };
+    let bytes = [Small::SIZE_BYTES, Medium::SIZE_BYTES, Large::SIZE_BYTES][class];
+    // Room for a few temporaries of the workspace in an unoptimised build, plus the usual.
+    let stack = 4 * bytes + (8 << 20);
+    std::thread::scope(|s| {
+        let handle = std::thread::Builder::new()
+            .name("train".into())
+            .stack_size(stack)
+            .spawn_scoped(s, || match class {
+                0 => {
+                    run_in::<{ CLASSES[0].0 }, { CLASSES[0].1 }, { packed_len(CLASSES[0].0) }>(job)
+                }
+                1 => {
+                    run_in::<{ CLASSES[1].0 }, { CLASSES[1].1 }, { packed_len(CLASSES[1].0) }>(job)
+                }
+                _ => {
+                    run_in::<{ CLASSES[2].0 }, { CLASSES[2].1 }, { packed_len(CLASSES[2].0) }>(job)
+                }
+            })
+            .context("cannot start the training thread")?;
+        handle
+            .join()
+            .map_err(|_| anyhow!("the training thread panicked"))?
+    })
+}
+
+fn read_warm_start(path: &Path, m: usize) -> Result<Vec<f32>> {
+    let bytes = fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let model = Model::<MAX_FEATURES>::from_bytes(&bytes)
+        .map_err(|e| anyhow!("{}: {}", path.display(), model_error(e)))?;
+    if model.n_features() != m {
+        bail!(
+            "{}: the model has {} features, the data {m}",
+            path.display(),
+            model.n_features()
+        );
+    }
+    let mut w = model.weights().to_vec();
+    w.push(model.bias());
+    Ok(w)
+}
+
+fn percent((correct, total): (usize, usize)) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        correct as f64 / total as f64
+    }
+}
+
+/// `tinynewton train`.
+pub fn run(args: &Args) -> Result<()> {
+    let (c_pos, c_neg) = match (args.c_pos, args.c_neg) {
+        (Some(p), Some(n)) => (p, n),
+        _ => (args.c, args.c),
+    };
+    let mut settings = Settings {
+        c_pos,
+        c_neg,
+        bias: if args.bias_free {
+            BiasMode::Free
+        } else {
+            BiasMode::Regularized
+        },
+        epsilon: args.epsilon,
+        max_iter: args.max_iter,
+        max_cg_iter: args.max_cg_iter,
+        solver: args.solver.into(),
+        ..Settings::DEFAULT
+    };
+    // Refuse bad settings before reading any file.
+    settings.validate().map_err(|e| anyhow!("settings: {e}"))?;
+
+    let train_bytes = read_packed(&args.file)?;
+    let train = parse_packed(&args.file, &train_bytes)?;
+    let m = train.n_features();
+    let test_bytes = args.test.as_deref().map(read_packed).transpose()?;
+    let test = match (&args.test, &test_bytes) {
+        (Some(path), Some(bytes)) => {
+            let t = parse_packed(path, bytes)?;
+            if t.n_features() != m {
+                bail!(
+                    "{}: {} features, the training file has {m}",
+                    path.display(),
+                    t.n_features()
+                );
+            }
+            Some(t)
+        }
+        _ => None,
+    };
+    let warm = args
+        .warm_start
+        .as_deref()
+        .map(|p| read_warm_start(p, m))
+        .transpose()?;
+    settings.warm_start = warm.is_some();
+
+    let h = train.header();
+    if !args.quiet {
+        let geometry = h
+            .image()
+            .map(|(w, hh)| format!(" ({w}x{hh} images)"))
+            .unwrap_or_default();
+        let (pos, neg) = train.class_counts();
+        say!(
+            "{}: n {} m {}{geometry}, {} codes, {pos} positive / {neg} negative",
+            args.file.display(),
+            h.n,
+            h.m,
+            encoding_name(h.encoding)
+        );
+        say!(
+            "C+ {} C- {} bias {} epsilon {} solver {}{}",
+            settings.c_pos,
+            settings.c_neg,
+            bias_name(settings.bias),
+            sci(settings.epsilon, 1),
+            solver_name(settings.solver),
+            if settings.warm_start {
+                " (warm start)"
+            } else {
+                ""
+            }
+        );
+    }
+
+    let job = Job {
+        train: &train,
+        test: test.as_ref(),
+        settings,
+        warm,
+        quiet: args.quiet,
+    };
+    let out = run_job(&job)?;
+    let r = &out.report;
+    let dim = m + 1;
+    let fitted_bytes = workspace_bytes(
+        dim,
+        train.n_samples(),
+        if r.solver == SolverKind::Cholesky {
+            packed_len(dim)
+        } else {
+            0
+        },
+    );
+
+    let mut summary = String::new();
+    // Writing to a String cannot fail.
+    let _ = writeln!(
+        summary,
+        "status {} after {} Newton iterations ({} CG iterations, {} line-search trials), solver {}",
+        status_name(r.status),
+        r.iterations,
+        r.cg_iterations,
+        r.line_search_trials,
+        solver_name(r.solver)
+    );
+    if r.cholesky_failures > 0 || r.rejected_directions > 0 {
+        let _ = writeln!(
+            summary,
+            "cholesky failures {} rejected directions {}",
+            r.cholesky_failures, r.rejected_directions
+        );
+    }
+    let _ = writeln!(
+        summary,
+        "f {} |g| {} |g|/|g0| {}",
+        sci(r.objective, 6),
+        sci(r.grad_norm, 3),
+        sci(r.grad_rel, 2)
+    );
+    let _ = writeln!(
+        summary,
+        "train accuracy {:.2} % ({}/{})",
+        100.0 * percent(out.train_acc),
+        out.train_acc.0,
+        out.train_acc.1
+    );
+    if let Some(t) = out.test_acc {
+        let _ = writeln!(
+            summary,
+            "test accuracy {:.2} % ({}/{})",
+            100.0 * percent(t),
+            t.0,
+            t.1
+        );
+    }
+    let (cm, cn, ct) = out.capacity;
+    let _ = writeln!(
+        summary,
+        "workspace {} bytes (host class M = {cm}, N = {cn}, T = {ct}); \
+         fitted to this data (M = {dim}, N = {}, T = {}): {fitted_bytes} bytes",
+        out.ws_bytes,
+        train.n_samples(),
+        if r.solver == SolverKind::Cholesky {
+            packed_len(dim)
+        } else {
+            0
+        },
+    );
+    let _ = write!(summary, "fingerprint 0x{:016x}", out.fingerprint);
+
+    let json = args
+        .report_json
+        .as_ref()
+        .map(|_| {
+            let report = TrainReport {
+                kind: REPORT_KIND.into(),
+                version: REPORT_VERSION,
+                data: dataset_info(&args.file, &train),
+                test_data: args
+                    .test
+                    .as_deref()
+                    .zip(test.as_ref())
+                    .map(|(p, t)| dataset_info(p, t)),
+                settings: SettingsJson {
+                    c_pos: settings.c_pos,
+                    c_neg: settings.c_neg,
+                    bias: bias_name(settings.bias).into(),
+                    epsilon: settings.epsilon,
+                    max_iter: settings.max_iter,
+                    max_cg_iter: settings.max_cg_iter,
+                    max_line_search: settings.max_line_search,
+                    solver: solver_name(settings.solver).into(),
+                    warm_start: settings.warm_start,
+                },
+                warm_start: args.warm_start.as_deref().map(|p| p.display().to_string()),
+                report: ReportJson {
+                    status: status_name(r.status).into(),
+                    solver: solver_name(r.solver).into(),
+                    iterations: r.iterations,
+                    cg_iterations: r.cg_iterations,
+                    line_search_trials: r.line_search_trials,
+                    objective: r.objective,
+                    grad_norm: r.grad_norm,
+                    grad_norm0: r.grad_norm0,
+                    grad_rel: r.grad_rel,
+                    cholesky_failures: r.cholesky_failures,
+                    rejected_directions: r.rejected_directions,
+                },
+                history: out.history.clone(),
+                accuracy: AccuracyJson {
+                    train: percent(out.train_acc),
+                    train_correct: out.train_acc.0,
+                    train_total: out.train_acc.1,
+                    test: out.test_acc.map(percent),
+                    test_correct: out.test_acc.map(|t| t.0),
+                    test_total: out.test_acc.map(|t| t.1),
+                },
+                workspace: WorkspaceJson {
+                    capacity_m: cm,
+                    capacity_n: cn,
+                    capacity_t: ct,
+                    bytes: out.ws_bytes,
+                    fitted_bytes,
+                },
+                fingerprint: format!("0x{:016x}", out.fingerprint),
+                weights: out.weights.clone(),
+                bias: out.bias,
+            };
+            serde_json::to_vec_pretty(&report).map(|mut v| {
+                v.push(b'\n');
+                v
+            })
+        })
+        .transpose()
+        .context("cannot serialise the report")?;
+
+    let mut files: Vec<(&Path, &[u8])> = Vec::new();
+    if let Some(path) = &args.model {
+        files.push((path, &out.model_bytes));
+    }
+    if let (Some(path), Some(bytes)) = (&args.report_json, &json) {
+        files.push((path, bytes));
+    }
+    write_all_or_nothing(&files)?;
+    say!("{summary}");
+    for (path, bytes) in &files {
+        say!("wrote {} ({} bytes)", path.display(), bytes.len());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_bytes_matches_the_core_layout() {
+        assert_eq!(
+            workspace_bytes(50, 1757, packed_len(50)),
+            Workspace::<50, 1757, { packed_len(50) }>::SIZE_BYTES
+        );
+        assert_eq!(
+            workspace_bytes(197, 1757, 0),
+            Workspace::<197, 1757, 0>::SIZE_BYTES
+        );
+        // Odd float counts exercise the padding before the `usize`.
+        assert_eq!(workspace_bytes(3, 1, 0), Workspace::<3, 1, 0>::SIZE_BYTES);
+        assert_eq!(
+            workspace_bytes(CLASSES[1].0, CLASSES[1].1, packed_len(CLASSES[1].0)),
+            Medium::SIZE_BYTES
+        );
+    }
+
+    #[test]
+    fn sci_is_c_like() {
+        assert_eq!(sci(1234.5678, 3), "1.235e+03");
+        assert_eq!(sci(5.0e-7, 1), "5.0e-07");
+        assert_eq!(sci(0.0, 2), "0.00e+00");
+        assert_eq!(sci(-1.5e12, 1), "-1.5e+12");
+    }
+
+    #[test]
+    fn log_line_reads_like_liblinear() {
+        let it = IterationJson {
+            iter: 1,
+            f: 1234.0,
+            grad_norm: 3.0,
+            grad_rel: 0.12,
+            step: 1.0,
+            cg_iters: 5,
+            ls_trials: 1,
+        };
+        assert_eq!(
+            log_line(&it),
+            "iter  1 f 1.234e+03 |g|/|g0| 1.2e-01 step 1.00 CG   5 LS 1"
+        );
+    }
+}

