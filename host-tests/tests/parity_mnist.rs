@@ -33,6 +33,9 @@ static TRAIN_7: &[u8] = tinynewton::include_packed!("../../data/mnist-7v1-7x7-u8
 static TEST_7: &[u8] = tinynewton::include_packed!("../../data/mnist-7v1-7x7-u8-test.tnds");
 static TRAIN_14: &[u8] = tinynewton::include_packed!("../../data/mnist-7v1-14x14-u8-train.tnds");
 static TEST_14: &[u8] = tinynewton::include_packed!("../../data/mnist-7v1-14x14-u8-test.tnds");
+static TRAIN_14_U4: &[u8] =
+    tinynewton::include_packed!("../../data/mnist-7v1-14x14-u4-train.tnds");
+static TEST_14_U4: &[u8] = tinynewton::include_packed!("../../data/mnist-7v1-14x14-u4-test.tnds");
 
 fn parse(bytes: &'static [u8]) -> PackedDataset<'static> {
     format::parse(bytes).expect("the committed files parse")
@@ -194,9 +197,7 @@ fn parity<const M: usize, const T: usize>(
             config.bias,
         );
         let test_problem = problem_from_rows(&test, 1.0, 1.0, config.bias);
-        let t0 = std::time::Instant::now();
         let reference = problem.solve(None, REF_TOL);
-        eprintln!("TIME ref {:?}", t0.elapsed());
         assert_eq!(
             reference.status,
             RefStatus::Converged,
@@ -232,7 +233,7 @@ fn parity<const M: usize, const T: usize>(
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "\n{:<6} {:<14} {:<8} {:>16} {:>18} {:>9} {:>9} {:>9} {:>11} {:>7} {:>10} {:>11} {:>5}",
+        "\n{:<9} {:<14} {:<8} {:>16} {:>18} {:>9} {:>9} {:>9} {:>10} {:>6} {:>8} {:>8} {:>8} {:>5}",
         "data",
         "config",
         "solver",
@@ -244,13 +245,14 @@ fn parity<const M: usize, const T: usize>(
         "status",
         "CG its",
         "test ok",
-        "agree w/ ref",
+        "ref ok",
+        "agree",
         "order"
     );
     for r in &rows {
         let _ = writeln!(
             table,
-            "{:<6} {:<14} {:<8} {:>16.7} {:>18.10} {:>9.2e} {:>9.2e} {:>6}/{:<2} {:>11} {:>7} {:>6}/{:<3} {:>7}/{:<3} {:>5}",
+            "{:<9} {:<14} {:<8} {:>16.7} {:>18.10} {:>9.2e} {:>9.2e} {:>6}/{:<2} {:>10} {:>6} {:>4}/{:<3} {:>4}/{:<3} {:>4}/{:<3} {:>5}",
             r.data,
             r.config,
             format!("{:?}", r.report.solver),
@@ -263,6 +265,8 @@ fn parity<const M: usize, const T: usize>(
             format!("{:?}", r.report.status),
             r.report.cg_iterations,
             r.test_correct,
+            r.n_test,
+            r.ref_test_correct,
             r.n_test,
             r.test_agree,
             r.n_test,
@@ -337,4 +341,99 @@ fn parity_mnist_14x14() {
         TEST_14,
         [SolverKind::Cg, SolverKind::Cholesky],
     );
+}
+
+#[test]
+fn parity_mnist_14x14_u4() {
+    // Not an acceptance line: the u4 path (two codes per byte) on real data, same checks.
+    parity::<M14, { packed_len(M14) }>(
+        "14x14u4",
+        TRAIN_14_U4,
+        TEST_14_U4,
+        [SolverKind::Cg, SolverKind::Cholesky],
+    );
+}
+
+/// Warm starts on one resolution and solver: from the converged weights, and from a C = 0.5
+/// optimum into the C = 1 problem.
+fn warm_start<const M: usize, const T: usize>(
+    data: &'static str,
+    train_bytes: &'static [u8],
+    solver: SolverKind,
+) -> String {
+    let train = parse(train_bytes);
+    let config = &CONFIGS[0];
+    let c1 = settings(config, solver);
+    let half = Settings {
+        c_pos: 0.5,
+        c_neg: 0.5,
+        ..c1
+    };
+    let warm = |s: Settings| Settings {
+        warm_start: true,
+        ..s
+    };
+    let f_star = problem_from_rows(&train, 1.0, 1.0, Bias::Regularized)
+        .solve(None, REF_TOL)
+        .objective;
+
+    let mut ws: Box<Workspace<M, N_TRAIN, T>> = Box::new(Workspace::new());
+    let cold = ws.train(&train, &c1, |_| {}).expect("cold C = 1");
+    let again = ws.train(&train, &warm(c1), |_| {}).expect("warm from converged");
+    let mut ws_half: Box<Workspace<M, N_TRAIN, T>> = Box::new(Workspace::new());
+    let from_half_start = ws_half.train(&train, &half, |_| {}).expect("cold C = 0.5");
+    let from_half = ws_half.train(&train, &warm(c1), |_| {}).expect("warm C = 1 from C = 0.5");
+
+    let rel = |r: &Report| (f64::from(r.objective) - f_star).abs() / f_star;
+    let line = format!(
+        "warm start {data:<6} {solver:?}: C=1 from zero {} iters ({:?}); again from its optimum \
+         {} iters ({:?}); C=0.5 from zero {} iters; C=1 from the C=0.5 optimum {} iters ({:?}, \
+         rel err {:.1e})",
+        cold.iterations,
+        cold.status,
+        again.iterations,
+        again.status,
+        from_half_start.iterations,
+        from_half.iterations,
+        from_half.status,
+        rel(&from_half),
+    );
+    assert_eq!(cold.status, tinynewton::Status::Converged, "{line}");
+    assert!(again.iterations <= 1, "{line}");
+    assert_eq!(again.status, tinynewton::Status::Converged, "{line}");
+    assert!(from_half.iterations < cold.iterations, "{line}");
+    assert_eq!(from_half.status, tinynewton::Status::Converged, "{line}");
+    // The warm-started run reaches the same optimum (same acceptance bound as the cold runs).
+    assert!(rel(&from_half) <= OBJECTIVE_REL_TOL, "{line}");
+    line
+}
+
+#[test]
+fn parity_mnist_warm_start() {
+    let a = warm_start::<M7, { packed_len(M7) }>("7x7", TRAIN_7, SolverKind::Cholesky);
+    let b = warm_start::<M7, 0>("7x7", TRAIN_7, SolverKind::Cg);
+    let c = warm_start::<M14, 0>("14x14", TRAIN_14, SolverKind::Cg);
+    println!("\n{a}\n{b}\n{c}");
+}
+
+#[test]
+fn parity_mnist_workspace_sizes() {
+    type Cholesky7 = Workspace<M7, N_TRAIN, { packed_len(M7) }>;
+    type Cg14 = Workspace<M14, N_TRAIN, 0>;
+    type Cholesky14 = Workspace<M14, N_TRAIN, { packed_len(M14) }>;
+    println!(
+        "\nworkspace bytes: (M=50, N=1757) Cholesky {} B = {:.1} KiB; (M=197, N=1757) CG {} B = \
+         {:.1} KiB; (M=197, N=1757) Cholesky {} B = {:.1} KiB (host only)",
+        Cholesky7::SIZE_BYTES,
+        Cholesky7::SIZE_BYTES as f64 / 1024.0,
+        Cg14::SIZE_BYTES,
+        Cg14::SIZE_BYTES as f64 / 1024.0,
+        Cholesky14::SIZE_BYTES,
+        Cholesky14::SIZE_BYTES as f64 / 1024.0,
+    );
+    // Acceptance: both embedded configurations fit in 32 KiB of RAM.
+    assert!(Cholesky7::SIZE_BYTES <= 32 * 1024);
+    assert!(Cg14::SIZE_BYTES <= 32 * 1024);
+    // The size is what the buffers need: the triangle alone is packed_len(M)·4 bytes.
+    assert!(Cholesky14::SIZE_BYTES >= packed_len(M14) * 4);
 }
