@@ -14,6 +14,7 @@ pub mod model;
 pub mod newton;
 pub mod objective;
 pub mod settings;
+pub mod transform;
 pub mod workspace;
 
 pub use data::{DataError, DenseRows, Dequant, FeatureTable, Rows};
@@ -24,4 +25,5 @@ pub use model::{Model, ModelError};
 pub use newton::{train, Iteration, Report, Status};
 pub use objective::Objective;
 pub use settings::{BiasMode, Settings, SolverKind};
+pub use transform::{FeatureTransform, OwnedTransform, TransformError, TransformKind};
 pub use workspace::Workspace;

@@ -1,23 +1,36 @@
-//! A trained model: feature weights and a bias, for inference, comparison and storage.
+//! A trained model: feature weights, a bias and an optional raw-feature transform, for
+//! inference, comparison and storage.
 //!
-//! Byte image (little-endian), [`Model::encoded_len`]`(m) = 20 + 4m` bytes:
+//! The weights act on *scaled* features `x'` (what the training data held):
+//! `decision(x') = w·x' + b`. A model trained on a packed file whose packer scaled raw readings
+//! carries that transform ([`Model::with_transform`], [`crate::transform`]), so
+//! [`Model::decision_raw`] and friends classify a raw reading `x` as `w·T(x) + b`; the model is
+//! self-contained (the transform is stored by value, capacity `M`).
+//!
+//! Byte image (little-endian), [`Model::byte_len`] bytes: `20 + 4m` without a transform
+//! ([`Model::encoded_len`]), `20 + 12m` with one ([`Model::encoded_len_with_transform`]):
 //!
 //! | offset | size | field |
 //! | --- | --- | --- |
 //! | 0 | 4 | magic `b"TNMD"` |
-//! | 4 | 2 | version (1) |
-//! | 6 | 2 | reserved, 0 |
+//! | 4 | 2 | version (2, [`MODEL_VERSION`]) |
+//! | 6 | 2 | transform kind: `0` none, `1` affine, `2` affine + clip to `[0, 1]` ([`TransformKind`]) |
 //! | 8 | 4 | `m`, the feature count |
 //! | 12 | 4m | weights, `f32` |
 //! | 12 + 4m | 4 | bias, `f32` |
-//! | 16 + 4m | 4 | CRC-32 (ISO-HDLC, as zlib) of the bytes before it |
+//! | 16 + 4m | 8m, kind ≠ 0 only | transform pairs `(shift a_j: f32, factor b_j: f32)`, feature order |
+//! | end − 4 | 4 | CRC-32 (ISO-HDLC, as zlib) of the bytes before it |
+//!
+//! Version 1 images (bytes 6..8 reserved, never a transform, otherwise the same) still decode.
 
 use crate::data::Rows;
+use crate::transform::{FeatureTransform, OwnedTransform, TransformError, TransformKind};
 
 /// Magic bytes opening a model image.
 pub const MODEL_MAGIC: [u8; 4] = *b"TNMD";
-/// Version of the model image this crate writes and reads.
-pub const MODEL_VERSION: u16 = 1;
+/// Version of the model image this crate writes (it also reads version 1, which has no
+/// transform).
+pub const MODEL_VERSION: u16 = 2;
 
 const HEADER_LEN: usize = 12;
 const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
@@ -68,14 +81,30 @@ pub enum ModelError {
     BadLength,
     /// The CRC-32 does not match: the image is corrupt.
     BadChecksum,
+    /// The image's transform kind is unknown.
+    BadTransformKind {
+        /// The stored kind.
+        kind: u16,
+    },
+    /// The raw-feature transform refused its table or a raw vector.
+    Transform(TransformError),
 }
 
-/// Feature weights `w` (up to `M` of them) and a bias `b`: `decision(x) = w·x + b`.
+impl From<TransformError> for ModelError {
+    fn from(e: TransformError) -> Self {
+        Self::Transform(e)
+    }
+}
+
+/// Feature weights `w` (up to `M` of them), a bias `b` and an optional raw-feature transform
+/// `T`: `decision(x') = w·x' + b` on scaled features, `decision_raw(x) = w·T(x) + b` on raw ones.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Model<const M: usize> {
     weights: heapless::Vec<f32, M>,
     bias: f32,
+    /// `None`: raw features are the scaled features (never a transform of kind `None`).
+    transform: Option<OwnedTransform<M>>,
 }
 
 /// `1/(1 + e^{-t})` from `e^{-|t|}` so nothing overflows.
@@ -117,7 +146,11 @@ impl<const M: usize> Model<M> {
                 weights: weights.len(),
                 capacity: M,
             })?;
-        Ok(Self { weights, bias })
+        Ok(Self {
+            weights,
+            bias,
+            transform: None,
+        })
     }
 
     /// From a workspace's weights, which never exceed its capacity `M` (truncated otherwise,
@@ -129,7 +162,38 @@ impl<const M: usize> Model<M> {
                 break;
             }
         }
-        Self { weights: v, bias }
+        Self {
+            weights: v,
+            bias,
+            transform: None,
+        }
+    }
+
+    /// The same model carrying a copy of `t` (e.g. [`PackedDataset::transform`] of the file it
+    /// was trained on), so [`decision_raw`](Self::decision_raw) classifies raw readings. The
+    /// table must have the model's feature count; a transform of kind [`TransformKind::None`]
+    /// removes any transform.
+    ///
+    /// [`PackedDataset::transform`]: crate::format::PackedDataset::transform
+    pub fn with_transform(self, t: &FeatureTransform<'_>) -> Result<Self, ModelError> {
+        self.with_owned_transform(OwnedTransform::from_view(t)?)
+    }
+
+    /// As [`with_transform`](Self::with_transform), from a table stored by value.
+    pub fn with_owned_transform(mut self, t: OwnedTransform<M>) -> Result<Self, ModelError> {
+        if t.len() != self.weights.len() {
+            return Err(ModelError::FeatureCountMismatch {
+                expected: self.weights.len(),
+                got: t.len(),
+            });
+        }
+        self.transform = (t.kind() != TransformKind::None).then_some(t);
+        Ok(self)
+    }
+
+    /// The raw-feature transform, if the model carries one.
+    pub fn transform(&self) -> Option<&OwnedTransform<M>> {
+        self.transform.as_ref()
     }
 
     /// Feature weights.
@@ -167,6 +231,43 @@ impl<const M: usize> Model<M> {
     /// `+1` if `w·x + b > 0`, else `-1` (LIBLINEAR's rule).
     pub fn label(&self, x: &[f32]) -> Result<i8, ModelError> {
         Ok(if self.decision(x)? > 0.0 { 1 } else { -1 })
+    }
+
+    /// `w·T(x) + b` for a raw reading `x`: the transform (if any) into a stack buffer of `M`
+    /// floats, then [`decision`](Self::decision). Every reading must be finite
+    /// ([`TransformError::NonFiniteInput`]), with or without a transform.
+    pub fn decision_raw(&self, raw: &[f32]) -> Result<f32, ModelError> {
+        let m = self.weights.len();
+        if raw.len() != m {
+            return Err(ModelError::FeatureCountMismatch {
+                expected: m,
+                got: raw.len(),
+            });
+        }
+        match &self.transform {
+            Some(t) => {
+                let mut scaled = [0.0f32; M];
+                let scaled = scaled.get_mut(..m).unwrap_or(&mut []);
+                t.apply(raw, scaled)?;
+                self.decision(scaled)
+            }
+            None => {
+                if let Some(feature) = raw.iter().position(|v| !v.is_finite()) {
+                    return Err(TransformError::NonFiniteInput { feature }.into());
+                }
+                self.decision(raw)
+            }
+        }
+    }
+
+    /// `P(y = +1 | x) = σ(w·T(x) + b)` for a raw reading (see [`probability`](Self::probability)).
+    pub fn probability_raw(&self, raw: &[f32]) -> Result<f32, ModelError> {
+        Ok(sigmoid_with(self.decision_raw(raw)?, inference_exp))
+    }
+
+    /// `+1` if `w·T(x) + b > 0`, else `-1`, for a raw reading.
+    pub fn label_raw(&self, raw: &[f32]) -> Result<i8, ModelError> {
+        Ok(if self.decision_raw(raw)? > 0.0 { 1 } else { -1 })
     }
 
     fn check_rows<R: Rows + ?Sized>(&self, data: &R) -> Result<(), ModelError> {
@@ -232,6 +333,10 @@ impl<const M: usize> Model<M> {
 
     /// FNV-1a (64-bit) over the little-endian bytes of the weights, then the bias: equal
     /// fingerprints mean bit-identical models (to compare a firmware run with a host run).
+    ///
+    /// The transform is deliberately left out: it is an input of training (the packer's), not a
+    /// result, so a model with and without its transform attached has one fingerprint and
+    /// training-parity comparisons stay meaningful.
     pub fn fingerprint(&self) -> u64 {
         const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
         const PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -242,29 +347,54 @@ impl<const M: usize> Model<M> {
             .fold(OFFSET_BASIS, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME))
     }
 
-    /// Bytes of the image of a model with `m` features: `20 + 4m`.
+    /// Bytes of the image of a model with `m` features and no transform: `20 + 4m`.
     pub const fn encoded_len(m: usize) -> usize {
         HEADER_LEN + 4 * m + 8
     }
 
-    /// Writes the byte image into `out`; returns the bytes written.
+    /// Bytes of the image of a model with `m` features and a transform: `20 + 12m`.
+    pub const fn encoded_len_with_transform(m: usize) -> usize {
+        HEADER_LEN + 12 * m + 8
+    }
+
+    /// Bytes of this model's image.
+    pub fn byte_len(&self) -> usize {
+        let m = self.weights.len();
+        match self.transform {
+            Some(_) => Self::encoded_len_with_transform(m),
+            None => Self::encoded_len(m),
+        }
+    }
+
+    /// Writes the byte image (version [`MODEL_VERSION`]) into `out`; returns the bytes written,
+    /// [`byte_len`](Self::byte_len).
     pub fn to_bytes(&self, out: &mut [u8]) -> Result<usize, ModelError> {
         let m = self.weights.len();
-        let needed = Self::encoded_len(m);
+        let needed = self.byte_len();
         let image = out
             .get_mut(..needed)
             .ok_or(ModelError::BufferTooSmall { needed })?;
         let m32 = u32::try_from(m).map_err(|_| ModelError::BadLength)?;
+        let kind = self
+            .transform
+            .as_ref()
+            .map_or(TransformKind::None, |t| t.kind());
         let header = MODEL_MAGIC
             .into_iter()
             .chain(MODEL_VERSION.to_le_bytes())
-            .chain([0, 0])
+            .chain(u16::from(kind.to_byte()).to_le_bytes())
             .chain(m32.to_le_bytes());
+        let pairs = self
+            .transform
+            .iter()
+            .flat_map(|t| t.pairs().iter().flat_map(|&(a, b)| [a, b]));
         let values = self
             .weights
             .iter()
-            .chain([&self.bias])
-            .flat_map(|v| v.to_le_bytes());
+            .copied()
+            .chain([self.bias])
+            .chain(pairs)
+            .flat_map(f32::to_le_bytes);
         let body_len = needed - 4;
         for (dst, src) in image.iter_mut().zip(header.chain(values)) {
             *dst = src;
@@ -274,19 +404,29 @@ impl<const M: usize> Model<M> {
         Ok(needed)
     }
 
-    /// Reads a byte image written by [`to_bytes`](Self::to_bytes) (exactly: trailing bytes are
-    /// [`ModelError::BadLength`]).
+    /// Reads a byte image written by [`to_bytes`](Self::to_bytes), version 2 or 1 (exactly:
+    /// trailing bytes are [`ModelError::BadLength`]).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
         if bytes.get(..4) != Some(&MODEL_MAGIC[..]) {
             return Err(ModelError::BadMagic);
         }
-        let version = bytes
-            .get(4..6)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]))
-            .ok_or(ModelError::BadLength)?;
-        if version != MODEL_VERSION {
-            return Err(ModelError::UnsupportedVersion { version });
-        }
+        let u16_at = |at: usize| match bytes.get(at..at + 2) {
+            Some(&[lo, hi]) => Ok(u16::from_le_bytes([lo, hi])),
+            _ => Err(ModelError::BadLength),
+        };
+        let version = u16_at(4)?;
+        let kind = match version {
+            // Version 1: bytes 6..8 were reserved and no transform existed.
+            1 => TransformKind::None,
+            MODEL_VERSION => {
+                let kind = u16_at(6)?;
+                u8::try_from(kind)
+                    .ok()
+                    .and_then(TransformKind::from_byte)
+                    .ok_or(ModelError::BadTransformKind { kind })?
+            }
+            _ => return Err(ModelError::UnsupportedVersion { version }),
+        };
         let m = read_u32(bytes, 8).ok_or(ModelError::BadLength)? as usize;
         if m > M {
             return Err(ModelError::TooManyWeights {
@@ -294,7 +434,12 @@ impl<const M: usize> Model<M> {
                 capacity: M,
             });
         }
-        let len = Self::encoded_len(m);
+        let len = match kind {
+            TransformKind::None => Self::encoded_len(m),
+            TransformKind::Affine | TransformKind::AffineClip01 => {
+                Self::encoded_len_with_transform(m)
+            }
+        };
         if bytes.len() != len {
             return Err(ModelError::BadLength);
         }
@@ -313,7 +458,15 @@ impl<const M: usize> Model<M> {
                 })?;
         }
         let bias = f32::from_bits(read_u32(body, HEADER_LEN + 4 * m).ok_or(ModelError::BadLength)?);
-        Self::new(&weights, bias)
+        let model = Self::new(&weights, bias)?;
+        match kind {
+            TransformKind::None => Ok(model),
+            kind => {
+                let at = HEADER_LEN + 4 * m + 4;
+                let table = body.get(at..).ok_or(ModelError::BadLength)?;
+                model.with_transform(&FeatureTransform::new(kind, table)?)
+            }
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use crate::mem;
 use crate::runs::{self, Evaluation, Files, RunError};
 
 /// Issue 4's accuracy floors, as `correct / total ≥ num / den`, integer arithmetic.
-const MIN_ACCURACY_CHOLESKY: (usize, usize) = (970, 1000); // 98.0 % on 7×7
+const MIN_ACCURACY_CHOLESKY: (usize, usize) = (980, 1000); // 98.0 % on 7×7
 const MIN_ACCURACY_CG: (usize, usize) = (990, 1000); // 99.0 % on 14×14
 
 /// Issue 4's budgets: statics + peak stack, and flash without the datasets.

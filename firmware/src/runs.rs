@@ -83,13 +83,19 @@ pub type Ws14U8 = Workspace<{ weights(MNIST14_U8_TRAIN) }, { samples(MNIST14_U8_
 /// Workspace for 14×14 `u4` with CG: no triangle.
 pub type Ws14U4 = Workspace<{ weights(MNIST14_U4_TRAIN) }, { samples(MNIST14_U4_TRAIN) }, 0>;
 
-/// 7×7: LIBLINEAR's `-s 0 -c 1 -B 1` defaults, explicit-Hessian solver.
+/// 7×7: explicit-Hessian solver, `C = 30` chosen by 5-fold cross-validation on the training
+/// split only (`host-tests/tests/model_selection.rs` recomputes the choice and fails if this
+/// constant drifts from it). LIBLINEAR's default `C = 1` underfits 49 coarse pixels: its f64
+/// optimum classifies 430/440 test samples, below the 98 % the device must reach.
 pub const SETTINGS_CHOLESKY: Settings = Settings {
     solver: SolverKind::Cholesky,
+    c_pos: 30.0,
+    c_neg: 30.0,
     ..Settings::DEFAULT
 };
 
-/// 14×14: the same defaults, matrix-free Newton-CG.
+/// 14×14: LIBLINEAR's `-s 0 -c 1 -B 1` defaults (also the cross-validated choice: see
+/// `host-tests/tests/model_selection.rs`), matrix-free Newton-CG.
 pub const SETTINGS_CG: Settings = Settings {
     solver: SolverKind::Cg,
     ..Settings::DEFAULT

@@ -303,7 +303,11 @@ impl Problem {
             }
         }
         DMatrix::from_fn(dim, dim, |j, k| {
-            let v = if k <= j { h[j * dim + k] } else { h[k * dim + j] };
+            let v = if k <= j {
+                h[j * dim + k]
+            } else {
+                h[k * dim + j]
+            };
             if j == k {
                 v + self.reg(j)
             } else {

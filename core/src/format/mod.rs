@@ -22,13 +22,13 @@
 //! | 20     | `u8`      | encoding         | [`Encoding`]: `0` `f32`, `1` `u8`, `2` `u4` (two codes per byte, low nibble first) |
 //! | 21     | `u8`      | split            | [`Split`]: `0` train, `1` test, `2` all |
 //! | 22     | `u8`      | dequant kind     | [`DequantKind`]: `0` shared (the pair at 32..40), `1` per feature (a table follows the header) |
-//! | 23     | `u8`      | reserved         | `0` |
+//! | 23     | `u8`      | transform kind   | [`TransformKind`] of the raw → scaled feature transform: `0` none (no section), `1` affine `x' = (x − a)·b`, `2` affine then clipped to `[0, 1]` |
 //! | 24..28 | `i32`     | pos_label        | original class of the `+1` samples (e.g. `7`) |
 //! | 28..32 | `i32`     | neg_label        | original class of the `-1` samples (e.g. `1`), or [`REST`] for one-vs-rest |
 //! | 32..36 | `f32`     | offset           | shared offset `o` (finite); `0.0` when the dequant kind is per feature |
 //! | 36..40 | `f32`     | scale            | shared scale `s` (finite); `1.0` when the dequant kind is per feature |
 //! | 40..44 | `u32`     | row_stride       | bytes per row: `4m` (`f32`), `m` (`u8`), `⌈m/2⌉` (`u4`) |
-//! | 44..48 | `u32`     | labels offset    | `64`, plus `8m` when a per-feature table is present |
+//! | 44..48 | `u32`     | labels offset    | `64`, plus `8m` when a per-feature table is present, plus `8m` when a transform is present |
 //! | 48..52 | `u32`     | payload offset   | labels offset + `n`, rounded up to a multiple of 4 |
 //! | 52..56 | `u32`     | payload len      | `n · row_stride` |
 //! | 56..60 | `u32`     | payload CRC      | CRC-32 (ISO-HDLC, the zlib/PNG CRC) of every byte after the header, 64..end |
@@ -38,9 +38,12 @@
 //!
 //! 1. dequant kind `1` only: a table of `m` pairs `(offset_j: f32, scale_j: f32)`, 8 bytes per
 //!    feature, all finite;
-//! 2. `n` label bytes, each an `i8` that is `+1` (`0x01`) or `-1` (`0xFF`);
-//! 3. zero bytes up to the payload offset (a multiple of 4);
-//! 4. `n` rows of `row_stride` bytes: `f32` values (finite), `u8` codes, or `u4` codes packed two
+//! 2. transform kind `1` or `2` only: the raw-transform table of `m` pairs
+//!    `(shift a_j: f32, factor b_j: f32)`, 8 bytes per feature, all finite (bytes
+//!    `64 + 8m·[dequant kind 1] + 8j ..+4` hold `a_j`, the next 4 bytes `b_j`);
+//! 3. `n` label bytes, each an `i8` that is `+1` (`0x01`) or `-1` (`0xFF`);
+//! 4. zero bytes up to the payload offset (a multiple of 4);
+//! 5. `n` rows of `row_stride` bytes: `f32` values (finite), `u8` codes, or `u4` codes packed two
 //!    per byte, feature `2k` in the low nibble and `2k+1` in the high nibble; every row starts on
 //!    a byte boundary, so when `m` is odd the last byte's high nibble is an unused `0`.
 //!
@@ -50,6 +53,17 @@
 //! (the value itself for `f32`), and `(o_j, s_j)` is the shared pair or the table's `j`-th pair.
 //! [`PackedDataset`] exposes the codes and this dequantisation through [`Rows`], so a
 //! solver folds the scale into its vector once per pass.
+//!
+//! # Raw-feature transform
+//!
+//! The values `x_ij` are *scaled* features. When the packer scaled raw readings `r_j` (min-max or
+//! standard scaling learned on the training split), it records how in the optional transform
+//! section, so a model trained on this file can classify raw readings
+//! ([`PackedDataset::transform`], [`Model::with_transform`](crate::Model::with_transform)):
+//! `x_j = (r_j − a_j) · b_j`, clipped to `[0, 1]` for kind `2`, and `0` whenever `b_j = 0` (a
+//! constant feature); see [`crate::transform`]. The section is covered by the payload CRC. A file
+//! with byte 23 = `0` has no section and reads exactly as before the section existed (byte 23
+//! was a reserved zero).
 //!
 //! # Alignment
 //!
@@ -70,12 +84,16 @@ use core::fmt;
 use crc::{Crc, CRC_32_ISO_HDLC};
 
 use crate::data::{Dequant, FeatureTable, Rows};
+use crate::transform::{FeatureTransform, TransformKind, TRANSFORM_PAIR_LEN};
 
 mod aligned;
 mod write;
 
 pub use aligned::Aligned;
-pub use write::{encoded_len, write, Codes, DatasetSpec};
+pub use write::{
+    encoded_len, encoded_len_with_transform, write, write_with_transform, Codes, DatasetSpec,
+    RawTransform,
+};
 
 /// The four magic bytes a packed file starts with.
 pub const MAGIC: [u8; 4] = *b"TNDS";
@@ -105,7 +123,7 @@ pub(crate) mod field {
     pub const ENCODING: usize = 20;
     pub const SPLIT: usize = 21;
     pub const DEQUANT_KIND: usize = 22;
-    pub const RESERVED: usize = 23;
+    pub const TRANSFORM_KIND: usize = 23;
     pub const POS_LABEL: usize = 24;
     pub const NEG_LABEL: usize = 28;
     pub const OFFSET: usize = 32;
@@ -143,8 +161,11 @@ pub enum FormatError {
     BadSplit,
     /// Unknown dequantisation kind byte.
     BadDequantKind,
-    /// The reserved header byte is not zero.
-    NonZeroReserved,
+    /// Unknown raw-transform kind (header byte 23).
+    BadTransformKind,
+    /// A raw-transform shift or factor is not finite, or (writer) a transform of kind
+    /// [`TransformKind::None`] came with pairs.
+    BadTransform,
     /// `n` or `m` is zero.
     Empty,
     /// Width and height are neither `0 × 0` nor a factorisation of `m`.
@@ -187,7 +208,8 @@ impl fmt::Display for FormatError {
             Self::BadEncoding => "unknown encoding",
             Self::BadSplit => "unknown split",
             Self::BadDequantKind => "unknown dequantisation kind",
-            Self::NonZeroReserved => "reserved header byte is not zero",
+            Self::BadTransformKind => "unknown raw-transform kind",
+            Self::BadTransform => "bad raw-transform shift or factor",
             Self::Empty => "no samples or no features",
             Self::BadGeometry => "image width x height does not equal the feature count",
             Self::BadClasses => "positive and negative class are the same",
@@ -354,6 +376,8 @@ pub struct Header {
     pub split: Split,
     /// Shared pair or per-feature table.
     pub dequant_kind: DequantKind,
+    /// The raw-feature transform's kind ([`TransformKind::None`]: no transform section).
+    pub transform_kind: TransformKind,
     /// Original class of the `+1` samples.
     pub pos_label: i32,
     /// Original class of the `-1` samples, or [`REST`].
@@ -393,6 +417,8 @@ impl Header {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub row_stride: usize,
+    /// Start of the raw-transform section (its end is `labels_offset`).
+    pub transform_offset: usize,
     pub labels_offset: usize,
     pub payload_offset: usize,
     pub payload_len: usize,
@@ -406,6 +432,7 @@ impl Layout {
         m: usize,
         encoding: Encoding,
         kind: DequantKind,
+        transform: TransformKind,
     ) -> Result<Self, FormatError> {
         let table_len = match kind {
             DequantKind::Shared => 0,
@@ -413,9 +440,18 @@ impl Layout {
                 .checked_mul(FEATURE_PAIR_LEN)
                 .ok_or(FormatError::Overflow)?,
         };
+        let transform_len = match transform {
+            TransformKind::None => 0,
+            TransformKind::Affine | TransformKind::AffineClip01 => m
+                .checked_mul(TRANSFORM_PAIR_LEN)
+                .ok_or(FormatError::Overflow)?,
+        };
         let row_stride = encoding.row_stride(m).ok_or(FormatError::Overflow)?;
-        let labels_offset = HEADER_LEN
+        let transform_offset = HEADER_LEN
             .checked_add(table_len)
+            .ok_or(FormatError::Overflow)?;
+        let labels_offset = transform_offset
+            .checked_add(transform_len)
             .ok_or(FormatError::Overflow)?;
         let labels_end = labels_offset.checked_add(n).ok_or(FormatError::Overflow)?;
         // Round up to a multiple of 4 so `f32` rows are 4-aligned when the buffer is.
@@ -432,6 +468,7 @@ impl Layout {
         }
         Ok(Self {
             row_stride,
+            transform_offset,
             labels_offset,
             payload_offset,
             payload_len,
@@ -481,9 +518,10 @@ fn usize_of(v: u32) -> Result<usize, FormatError> {
 /// Validates `bytes` as a packed dataset and borrows it in place.
 ///
 /// Checks, in order: magic, version, header length, header CRC, the enumerations and reserved
-/// byte, `n, m ≥ 1`, geometry, distinct classes, finite shared pair, the layout implied by `n`, `m`
-/// and the encoding (overflow-checked) against the header's offsets and the buffer length, the
-/// payload CRC, then the per-feature table (finite), labels (`±1`), zero padding and unused
+/// transform kind, `n, m ≥ 1`, geometry, distinct classes, finite shared pair, the layout implied by
+/// `n`, `m`, the encoding and the optional sections (overflow-checked) against the header's offsets
+/// and the buffer length, the payload CRC, then the per-feature table and the transform table
+/// (finite), labels (`±1`), zero padding and unused
 /// nibbles, and finite `f32` values. Never panics.
 pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
     let magic = bytes
@@ -514,7 +552,13 @@ pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
 
     let n = usize_of(header.n)?;
     let m = usize_of(header.m)?;
-    let layout = Layout::new(n, m, header.encoding, header.dequant_kind)?;
+    let layout = Layout::new(
+        n,
+        m,
+        header.encoding,
+        header.dequant_kind,
+        header.transform_kind,
+    )?;
     if usize_of(header.row_stride)? != layout.row_stride {
         return Err(FormatError::BadStride);
     }
@@ -537,7 +581,8 @@ pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
 
     let section = |a: usize, b: usize| bytes.get(a..b).ok_or(FormatError::Truncated);
     let labels_end = layout.labels_offset + n; // ≤ payload_offset, checked by Layout::new
-    let table = section(HEADER_LEN, layout.labels_offset)?;
+    let table = section(HEADER_LEN, layout.transform_offset)?;
+    let transform_table = section(layout.transform_offset, layout.labels_offset)?;
     let labels = section(layout.labels_offset, labels_end)?;
     let padding = section(labels_end, layout.payload_offset)?;
     let payload = section(layout.payload_offset, layout.total_len)?;
@@ -560,6 +605,12 @@ pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
             offset: header.offset,
             scale: header.scale,
         },
+    };
+    let transform = match header.transform_kind {
+        TransformKind::None => None,
+        kind => Some(
+            FeatureTransform::new(kind, transform_table).map_err(|_| FormatError::BadTransform)?,
+        ),
     };
     if labels.iter().any(|&b| b != 0x01 && b != 0xFF) {
         return Err(FormatError::BadLabel);
@@ -587,6 +638,7 @@ pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
     Ok(PackedDataset {
         header,
         dequant,
+        transform,
         labels,
         payload,
         n,
@@ -602,9 +654,8 @@ fn decode_header(h: &[u8; HEADER_LEN]) -> Result<Header, FormatError> {
     let split = Split::from_byte(byte(field::SPLIT)).ok_or(FormatError::BadSplit)?;
     let dequant_kind =
         DequantKind::from_byte(byte(field::DEQUANT_KIND)).ok_or(FormatError::BadDequantKind)?;
-    if byte(field::RESERVED) != 0 {
-        return Err(FormatError::NonZeroReserved);
-    }
+    let transform_kind = TransformKind::from_byte(byte(field::TRANSFORM_KIND))
+        .ok_or(FormatError::BadTransformKind)?;
     let header = Header {
         n: u32_at(h, field::N),
         m: u32_at(h, field::M),
@@ -613,6 +664,7 @@ fn decode_header(h: &[u8; HEADER_LEN]) -> Result<Header, FormatError> {
         encoding,
         split,
         dequant_kind,
+        transform_kind,
         pos_label: i32_at(h, field::POS_LABEL),
         neg_label: i32_at(h, field::NEG_LABEL),
         offset: f32_at(h, field::OFFSET),
@@ -674,6 +726,7 @@ pub(crate) fn check_shared_pair(
 pub struct PackedDataset<'a> {
     header: Header,
     dequant: Dequant<'a>,
+    transform: Option<FeatureTransform<'a>>,
     labels: &'a [u8],
     payload: &'a [u8],
     n: usize,
@@ -685,6 +738,12 @@ impl<'a> PackedDataset<'a> {
     /// The decoded header.
     pub fn header(&self) -> &Header {
         &self.header
+    }
+
+    /// The raw → scaled feature transform the packer applied (`None` when the file has no
+    /// transform section, header byte 23 = 0), read in place.
+    pub fn transform(&self) -> Option<FeatureTransform<'a>> {
+        self.transform
     }
 
     /// The label bytes (`i8`, `+1` or `-1`), one per sample.

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::data::{Dequant, FeatureTable, Rows};
+use crate::transform::TransformKind;
 
 extern crate std;
 use std::vec;
@@ -286,7 +287,12 @@ fn semantic_checks_behind_the_crcs() {
     assert_eq!(edit(field::ENCODING, &[3]), FormatError::BadEncoding);
     assert_eq!(edit(field::SPLIT, &[3]), FormatError::BadSplit);
     assert_eq!(edit(field::DEQUANT_KIND, &[2]), FormatError::BadDequantKind);
-    assert_eq!(edit(field::RESERVED, &[1]), FormatError::NonZeroReserved);
+    assert_eq!(
+        edit(field::TRANSFORM_KIND, &[3]),
+        FormatError::BadTransformKind
+    );
+    // A transform kind without its section: the offsets no longer add up.
+    assert_eq!(edit(field::TRANSFORM_KIND, &[1]), FormatError::BadLayout);
     assert_eq!(edit(field::N, &0u32.to_le_bytes()), FormatError::Empty);
     assert_eq!(
         edit(field::WIDTH, &7u16.to_le_bytes()),
@@ -339,14 +345,22 @@ fn non_finite_f32_values_are_refused() {
 
 #[test]
 fn layout_arithmetic_is_overflow_checked() {
-    let e = Layout::new(usize::MAX, 1, Encoding::U8, DequantKind::Shared);
+    let e = Layout::new(usize::MAX, 1, Encoding::U8, DequantKind::Shared, TransformKind::None);
     assert_eq!(e, Err(FormatError::Overflow));
-    let e = Layout::new(1, usize::MAX, Encoding::F32, DequantKind::Shared);
+    let e = Layout::new(1, usize::MAX, Encoding::F32, DequantKind::Shared, TransformKind::None);
     assert_eq!(e, Err(FormatError::Overflow));
-    let e = Layout::new(1, usize::MAX / 4, Encoding::U8, DequantKind::PerFeature);
+    let e = Layout::new(1, usize::MAX / 4, Encoding::U8, DequantKind::PerFeature, TransformKind::None);
+    assert_eq!(e, Err(FormatError::Overflow));
+    let e = Layout::new(
+        1,
+        usize::MAX / 8,
+        Encoding::U4,
+        DequantKind::PerFeature,
+        TransformKind::Affine,
+    );
     assert_eq!(e, Err(FormatError::Overflow));
     // Every size must fit the header's u32 fields.
-    let e = Layout::new(1 << 20, 1 << 12, Encoding::U8, DequantKind::Shared);
+    let e = Layout::new(1 << 20, 1 << 12, Encoding::U8, DequantKind::Shared, TransformKind::None);
     assert_eq!(e, Err(FormatError::Overflow));
 }
 
@@ -355,4 +369,157 @@ fn include_packed_is_four_byte_aligned() {
     let bytes: &'static [u8] = crate::include_packed!("tests.rs");
     assert_eq!(bytes.as_ptr() as usize % 4, 0);
     assert_eq!(bytes, include_bytes!("tests.rs"));
+}
+
+/// Min-max pairs of 3 features (one constant: factor 0), for the transform-section tests.
+const PAIRS: [(f32, f32); 3] = [(2.0, 0.25), (5.0, 0.0), (-1.5, 0.125)];
+
+fn encode_with(spec: &DatasetSpec<'_>, t: Option<RawTransform<'_>>) -> Vec<u8> {
+    let len = encoded_len_with_transform(spec, t).unwrap();
+    let mut out = vec![0xAA; len + 2];
+    assert_eq!(write_with_transform(spec, t, &mut out).unwrap(), len);
+    assert_eq!(out[len..], [0xAA; 2]);
+    out.truncate(len);
+    out
+}
+
+#[test]
+fn transform_section_round_trip() {
+    let q = codes(LABELS.len(), 3, 255);
+    let qf: Vec<f32> = q.iter().map(|&c| f32::from(c)).collect();
+    let mut table_bytes = Vec::new();
+    for j in 0..3 {
+        table_bytes.extend_from_slice(&(j as f32 * 0.5).to_le_bytes());
+        table_bytes.extend_from_slice(&(1.0f32 / 255.0).to_le_bytes());
+    }
+    let per_feature = Dequant::PerFeature(FeatureTable::new(&table_bytes).unwrap());
+    for dequant in [per_feature, spec(&LABELS, Codes::U8(&q), 3).dequant] {
+        for kind in [TransformKind::Affine, TransformKind::AffineClip01] {
+            let s = DatasetSpec {
+                dequant,
+                ..spec(&LABELS, Codes::U8(&q), 3)
+            };
+            let t = RawTransform {
+                kind,
+                pairs: &PAIRS,
+            };
+            let bytes = encode_with(&s, Some(t));
+            let plain = encode(&s);
+            // Exactly 8m more bytes than the file without the section, before the labels.
+            let table_len = if matches!(dequant, Dequant::PerFeature(_)) { 24 } else { 0 };
+            let at = HEADER_LEN + table_len;
+            assert_eq!(bytes[field::TRANSFORM_KIND], kind.to_byte());
+            assert_eq!(&bytes[at..at + 4], &2.0f32.to_le_bytes());
+            assert_eq!(&bytes[at + 20..at + 24], &0.125f32.to_le_bytes());
+            let ds = parse(&bytes).unwrap();
+            assert_eq!(ds.header().transform_kind, kind);
+            assert_eq!(ds.header().labels_offset as usize, at + 24);
+            assert_eq!(ds.header().file_len(), bytes.len());
+            let tr = ds.transform().unwrap();
+            assert_eq!(tr.kind(), kind);
+            assert_eq!(tr.pairs().collect::<Vec<_>>(), PAIRS.to_vec());
+            // The rows read exactly as in the file without the section.
+            check_rows(&ds, &qf, 3);
+            let p = parse(&plain).unwrap();
+            assert_eq!(p.transform(), None);
+            assert_eq!(p.header().transform_kind, TransformKind::None);
+            assert_eq!(p.payload(), ds.payload());
+            // 24 is a multiple of 4, so the padding before the payload is unchanged.
+            assert_eq!(bytes.len(), plain.len() + 24);
+        }
+    }
+    // Kind `None` without pairs is the file without a section, byte for byte.
+    let s = spec(&LABELS, Codes::U8(&q), 3);
+    let none = RawTransform {
+        kind: TransformKind::None,
+        pairs: &[],
+    };
+    assert_eq!(encode_with(&s, Some(none)), encode(&s));
+}
+
+#[test]
+fn transform_section_writer_refusals() {
+    let q = codes(LABELS.len(), 3, 15);
+    let s = spec(&LABELS, Codes::U4(&q), 3);
+    let nan = [(0.0, 1.0), (f32::NAN, 1.0), (0.0, 1.0)];
+    let inf = [(0.0, 1.0), (0.0, 1.0), (0.0, f32::NEG_INFINITY)];
+    let cases: [(RawTransform<'_>, FormatError); 4] = [
+        (
+            RawTransform {
+                kind: TransformKind::Affine,
+                pairs: &PAIRS[..2],
+            },
+            FormatError::ShapeMismatch,
+        ),
+        (
+            RawTransform {
+                kind: TransformKind::AffineClip01,
+                pairs: &nan,
+            },
+            FormatError::BadTransform,
+        ),
+        (
+            RawTransform {
+                kind: TransformKind::Affine,
+                pairs: &inf,
+            },
+            FormatError::BadTransform,
+        ),
+        (
+            RawTransform {
+                kind: TransformKind::None,
+                pairs: &PAIRS,
+            },
+            FormatError::BadTransform,
+        ),
+    ];
+    for (t, err) in cases {
+        assert_eq!(encoded_len_with_transform(&s, Some(t)), Err(err), "{t:?}");
+        let mut out = vec![0x5A; 512];
+        assert_eq!(write_with_transform(&s, Some(t), &mut out), Err(err));
+        assert!(out.iter().all(|&b| b == 0x5A), "{t:?} touched out");
+    }
+}
+
+#[test]
+fn transform_section_corruption_is_refused() {
+    let q = codes(LABELS.len(), 3, 15);
+    let t = RawTransform {
+        kind: TransformKind::AffineClip01,
+        pairs: &PAIRS,
+    };
+    let bytes = encode_with(&spec(&LABELS, Codes::U4(&q), 3), Some(t));
+    // Any single-bit flip, in the section or anywhere else, is caught (CRC-32 detects every
+    // single-bit error; flips in the CRC fields themselves break the match too).
+    for k in 0..bytes.len() * 8 {
+        let mut bad = bytes.clone();
+        bad[k / 8] ^= 1 << (k % 8);
+        assert!(parse(&bad).is_err(), "accepted a flip of bit {k}");
+    }
+    // A flip inside the section, CRCs intact otherwise: the payload CRC fires.
+    let mut bad = bytes.clone();
+    bad[HEADER_LEN + 9] ^= 0x04;
+    assert_eq!(parse(&bad).unwrap_err(), FormatError::PayloadCrc);
+    // Non-finite shift or factor behind consistent CRCs: the section check fires.
+    for (at, v) in [(HEADER_LEN, f32::NAN), (HEADER_LEN + 20, f32::INFINITY)] {
+        let mut bad = bytes.clone();
+        bad[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        refresh_crcs(&mut bad);
+        assert_eq!(parse(&bad).unwrap_err(), FormatError::BadTransform);
+    }
+    // Unknown kind, and "no transform" while the section is present (the offsets disagree).
+    for (kind, err) in [
+        (3, FormatError::BadTransformKind),
+        (0xFF, FormatError::BadTransformKind),
+        (0, FormatError::BadLayout),
+    ] {
+        let mut bad = bytes.clone();
+        bad[field::TRANSFORM_KIND] = kind;
+        refresh_crcs(&mut bad);
+        assert_eq!(parse(&bad).unwrap_err(), err, "kind byte {kind}");
+    }
+    // Truncation anywhere is refused.
+    for len in 0..bytes.len() {
+        assert!(parse(&bytes[..len]).is_err(), "accepted {len} bytes");
+    }
 }

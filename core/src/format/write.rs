@@ -1,11 +1,42 @@
 //! The writer: validates everything first, then writes the whole file (both CRCs included) into a
 //! caller's buffer, with no allocator.
+//!
+//! [`write`] writes a file without a raw-feature transform (header byte 23 = 0);
+//! [`write_with_transform`] adds the optional transform section:
+//!
+//! ```
+//! use tinynewton::format::{self, Codes, DatasetSpec, RawTransform, Split};
+//! use tinynewton::{Dequant, TransformKind};
+//! // Two features min-max scaled from raw ranges [10, 20] and [-1, 1]; f32 scaled values.
+//! let pairs = [(10.0, 0.1), (-1.0, 0.5)];
+//! let spec = DatasetSpec {
+//!     m: 2, width: 0, height: 0, split: Split::Train, pos_label: 1, neg_label: 0,
+//!     dequant: Dequant::Identity, labels: &[1, -1], codes: Codes::F32(&[0.0, 1.0, 1.0, 0.5]),
+//! };
+//! let t = Some(RawTransform { kind: TransformKind::AffineClip01, pairs: &pairs });
+//! let mut out = vec![0; format::encoded_len_with_transform(&spec, t).unwrap()];
+//! format::write_with_transform(&spec, t, &mut out).unwrap();
+//! let ds = format::parse(&out).unwrap();
+//! assert_eq!(ds.transform().unwrap().pair(1), Some((-1.0, 0.5)));
+//! ```
 
 use super::{
     check_geometry, check_shared_pair, field, DequantKind, Encoding, FormatError, Layout, Split,
     CRC32, FEATURE_PAIR_LEN, HEADER_LEN, MAGIC, VERSION,
 };
 use crate::data::Dequant;
+use crate::transform::{TransformKind, TRANSFORM_PAIR_LEN};
+
+/// A raw → scaled feature transform to store in a packed file: `m` pairs `(a_j, b_j)` and the
+/// kind (see [`crate::transform`]). Kind [`TransformKind::None`] with no pairs writes no section
+/// (the same file as [`write`]); kind `None` with pairs is refused, so one file has one reading.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RawTransform<'a> {
+    /// Affine or affine-then-clip-to-`[0, 1]`.
+    pub kind: TransformKind,
+    /// `(shift a_j, factor b_j)` per feature, each finite; `b_j = 0` for a constant feature.
+    pub pairs: &'a [(f32, f32)],
+}
 
 /// The codes of `n` rows of `m` features, row-major (`n · m` entries); the variant picks the
 /// encoding.
@@ -77,13 +108,36 @@ impl DatasetSpec<'_> {
     }
 
     /// Every check the parser makes, on the inputs; returns the layout.
-    fn validate(&self) -> Result<Layout, FormatError> {
+    fn validate(&self, transform: Option<RawTransform<'_>>) -> Result<Layout, FormatError> {
         let n = self.labels.len();
         let m = self.m;
         if n == 0 || m == 0 {
             return Err(FormatError::Empty);
         }
-        let layout = Layout::new(n, m, self.codes.encoding(), self.dequant_kind())?;
+        let transform_kind = transform.map_or(TransformKind::None, |t| t.kind);
+        let layout = Layout::new(
+            n,
+            m,
+            self.codes.encoding(),
+            self.dequant_kind(),
+            transform_kind,
+        )?;
+        if let Some(t) = transform {
+            match t.kind {
+                TransformKind::None if !t.pairs.is_empty() => {
+                    return Err(FormatError::BadTransform)
+                }
+                TransformKind::None => {}
+                TransformKind::Affine | TransformKind::AffineClip01 => {
+                    if t.pairs.len() != m {
+                        return Err(FormatError::ShapeMismatch);
+                    }
+                    if !t.pairs.iter().all(|(a, b)| a.is_finite() && b.is_finite()) {
+                        return Err(FormatError::BadTransform);
+                    }
+                }
+            }
+        }
         check_geometry(
             self.width,
             self.height,
@@ -122,7 +176,15 @@ impl DatasetSpec<'_> {
 
 /// Exact length in bytes of the file [`write()`] produces for `spec`, after validating `spec`.
 pub fn encoded_len(spec: &DatasetSpec<'_>) -> Result<usize, FormatError> {
-    spec.validate().map(|l| l.total_len)
+    encoded_len_with_transform(spec, None)
+}
+
+/// Exact length in bytes of the file [`write_with_transform`] produces, after validating both.
+pub fn encoded_len_with_transform(
+    spec: &DatasetSpec<'_>,
+    transform: Option<RawTransform<'_>>,
+) -> Result<usize, FormatError> {
+    spec.validate(transform).map(|l| l.total_len)
 }
 
 /// Writes the packed file for `spec` into `out[..len]` and returns `len` ([`encoded_len`]).
@@ -130,7 +192,18 @@ pub fn encoded_len(spec: &DatasetSpec<'_>) -> Result<usize, FormatError> {
 /// Everything is validated before the first byte is written, so on `Err` `out` is untouched.
 /// Bytes of `out` past `len` are never touched.
 pub fn write(spec: &DatasetSpec<'_>, out: &mut [u8]) -> Result<usize, FormatError> {
-    let layout = spec.validate()?;
+    write_with_transform(spec, None, out)
+}
+
+/// As [`write()`], plus the raw-feature transform section when `transform` is `Some` (header
+/// byte 23 = its kind; `m` pairs after the per-feature dequantisation table, before the labels).
+/// Returns the length, [`encoded_len_with_transform`].
+pub fn write_with_transform(
+    spec: &DatasetSpec<'_>,
+    transform: Option<RawTransform<'_>>,
+    out: &mut [u8],
+) -> Result<usize, FormatError> {
+    let layout = spec.validate(transform)?;
     let out = out
         .get_mut(..layout.total_len)
         .ok_or(FormatError::BufferTooSmall)?;
@@ -147,6 +220,16 @@ pub fn write(spec: &DatasetSpec<'_>, out: &mut [u8]) -> Result<usize, FormatErro
             let (o, s) = table.pair(j);
             put(dst, 0, &o.to_le_bytes());
             put(dst, 4, &s.to_le_bytes());
+        }
+    }
+    let transform_kind = transform.map_or(TransformKind::None, |t| t.kind);
+    if let (Some(t), true) = (transform, transform_kind != TransformKind::None) {
+        let section = body
+            .get_mut(layout.transform_offset - HEADER_LEN..labels_at)
+            .unwrap_or(&mut []);
+        for (dst, (a, b)) in section.chunks_exact_mut(TRANSFORM_PAIR_LEN).zip(t.pairs) {
+            put(dst, 0, &a.to_le_bytes());
+            put(dst, 4, &b.to_le_bytes());
         }
     }
     for (dst, &y) in body.iter_mut().skip(labels_at).zip(spec.labels) {
@@ -198,7 +281,7 @@ pub fn write(spec: &DatasetSpec<'_>, out: &mut [u8]) -> Result<usize, FormatErro
         field::DEQUANT_KIND,
         &[spec.dequant_kind().to_byte()],
     );
-    put(header, field::RESERVED, &[0]);
+    put(header, field::TRANSFORM_KIND, &[transform_kind.to_byte()]);
     put(header, field::POS_LABEL, &spec.pos_label.to_le_bytes());
     put(header, field::NEG_LABEL, &spec.neg_label.to_le_bytes());
     put(header, field::OFFSET, &offset.to_le_bytes());
