@@ -90,6 +90,30 @@ pub enum ModelError {
     Transform(TransformError),
 }
 
+impl core::fmt::Display for ModelError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Self::TooManyWeights { weights, capacity } => {
+                write!(f, "{weights} feature weights exceed the capacity {capacity}")
+            }
+            Self::NonFinite => f.write_str("a weight or the bias is NaN or infinite"),
+            Self::FeatureCountMismatch { expected, got } => {
+                write!(f, "the model has {expected} features, the input {got}")
+            }
+            Self::SampleOutOfRange => f.write_str("sample index out of range"),
+            Self::BufferTooSmall { needed } => write!(f, "buffer too small ({needed} bytes)"),
+            Self::BadMagic => f.write_str("not a tinynewton model (bad magic)"),
+            Self::UnsupportedVersion { version } => {
+                write!(f, "unsupported model version {version}")
+            }
+            Self::BadLength => f.write_str("model length disagrees with its header"),
+            Self::BadChecksum => f.write_str("model CRC mismatch: the image is corrupt"),
+            Self::BadTransformKind { kind } => write!(f, "unknown transform kind {kind}"),
+            Self::Transform(e) => write!(f, "transform: {e}"),
+        }
+    }
+}
+
 impl From<TransformError> for ModelError {
     fn from(e: TransformError) -> Self {
         Self::Transform(e)
@@ -588,11 +612,11 @@ mod tests {
             Err(ModelError::BadLength)
         );
         assert_eq!(Model::<4>::from_bytes(b"nope"), Err(ModelError::BadMagic));
-        let mut v2 = buf;
-        v2[4] = 2;
+        let mut v3 = buf;
+        v3[4] = 3;
         assert_eq!(
-            Model::<4>::from_bytes(&v2[..len]),
-            Err(ModelError::UnsupportedVersion { version: 2 })
+            Model::<4>::from_bytes(&v3[..len]),
+            Err(ModelError::UnsupportedVersion { version: 3 })
         );
         assert_eq!(
             Model::<2>::from_bytes(&buf[..len]),
@@ -624,5 +648,154 @@ mod tests {
             4.0 * f32::EPSILON as f64
         };
         assert!(worst <= bound, "{worst:e}");
+    }
+
+    /// Min-max transform of 3 features: [2, 6] (factor 1/4), a constant, [-1, 1] (factor 1/2).
+    fn minmax() -> OwnedTransform<4> {
+        OwnedTransform::new(
+            TransformKind::AffineClip01,
+            &[(2.0, 0.25), (5.0, 0.0), (-1.0, 0.5)],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn raw_decisions_apply_the_transform_first() {
+        let plain = model();
+        let m = plain.clone().with_owned_transform(minmax()).unwrap();
+        // Raw (6, 123, 0) scales to (1, 0, 0.5): every step exact in f32.
+        let raw = [6.0, 123.0, 0.0];
+        assert_eq!(m.decision_raw(&raw), plain.decision(&[1.0, 0.0, 0.5]));
+        // 0.5·1 − 1.25·0 + 2·0.5 + 0.75 = 2.25.
+        assert_eq!(m.decision_raw(&raw), Ok(2.25));
+        assert_eq!(m.label_raw(&raw), Ok(1));
+        assert_eq!(m.probability_raw(&raw), plain.probability(&[1.0, 0.0, 0.5]));
+        // Out of the training range: clipped, so (−100, ·, 9) reads as (0, 0, 1).
+        assert_eq!(
+            m.decision_raw(&[-100.0, 0.0, 9.0]),
+            plain.decision(&[0.0, 0.0, 1.0])
+        );
+        // The scaled-space methods are unchanged by the transform.
+        assert_eq!(m.decision(&raw), plain.decision(&raw));
+        // Without a transform, raw is scaled.
+        assert_eq!(plain.decision_raw(&raw), plain.decision(&raw));
+        // Bad raw input: typed errors, with or without a transform.
+        assert_eq!(
+            m.decision_raw(&[1.0, 2.0]),
+            Err(ModelError::FeatureCountMismatch {
+                expected: 3,
+                got: 2
+            })
+        );
+        for mm in [&m, &plain] {
+            assert_eq!(
+                mm.label_raw(&[0.0, f32::NAN, 0.0]),
+                Err(ModelError::Transform(TransformError::NonFiniteInput {
+                    feature: 1
+                }))
+            );
+        }
+        // The fingerprint ignores the transform (see `fingerprint`).
+        assert_eq!(m.fingerprint(), plain.fingerprint());
+        assert_ne!(m, plain);
+        // A transform must have the model's feature count; kind None removes it.
+        let two = OwnedTransform::<4>::new(TransformKind::Affine, &[(0.0, 1.0); 2]).unwrap();
+        assert_eq!(
+            plain.clone().with_owned_transform(two),
+            Err(ModelError::FeatureCountMismatch {
+                expected: 3,
+                got: 2
+            })
+        );
+        let none = OwnedTransform::<4>::new(TransformKind::None, &[(0.0, 1.0); 3]).unwrap();
+        assert_eq!(m.clone().with_owned_transform(none).unwrap(), plain);
+    }
+
+    #[test]
+    fn bytes_with_transform_round_trip_and_corruption() {
+        let m = model().with_owned_transform(minmax()).unwrap();
+        let mut buf = [0u8; 64];
+        let len = m.to_bytes(&mut buf).unwrap();
+        assert_eq!(len, Model::<4>::encoded_len_with_transform(3));
+        assert_eq!((len, m.byte_len()), (56, 56));
+        // Version 2, kind 2, then the pairs after the bias.
+        assert_eq!(&buf[4..8], &[2, 0, 2, 0]);
+        assert_eq!(&buf[28..32], &2.0f32.to_le_bytes());
+        assert_eq!(&buf[48..52], &0.5f32.to_le_bytes());
+        let back = Model::<4>::from_bytes(&buf[..len]).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(
+            back.decision_raw(&[3.0, 1.0, -0.5]),
+            m.decision_raw(&[3.0, 1.0, -0.5])
+        );
+        assert_eq!(
+            m.to_bytes(&mut buf[..55]),
+            Err(ModelError::BufferTooSmall { needed: 56 })
+        );
+        for byte in 0..len {
+            for bit in 0..8 {
+                let mut bad = buf;
+                bad[byte] ^= 1 << bit;
+                assert!(Model::<4>::from_bytes(&bad[..len]).is_err(), "{byte}:{bit}");
+            }
+        }
+        // A flipped bit in a pair is a checksum error; every truncation a length error.
+        let mut bad = buf;
+        bad[40] ^= 0x01;
+        assert_eq!(
+            Model::<4>::from_bytes(&bad[..len]),
+            Err(ModelError::BadChecksum)
+        );
+        for short in 8..len {
+            assert!(Model::<4>::from_bytes(&buf[..short]).is_err(), "{short}");
+        }
+        // Checks behind a consistent CRC: unknown kind, kind without pairs, non-finite pair.
+        let recrc = |b: &mut [u8]| {
+            let n = b.len() - 4;
+            let crc = CRC32.checksum(&b[..n]).to_le_bytes();
+            b[n..].copy_from_slice(&crc);
+        };
+        let mut k3 = buf;
+        k3[6] = 3;
+        recrc(&mut k3[..len]);
+        assert_eq!(
+            Model::<4>::from_bytes(&k3[..len]),
+            Err(ModelError::BadTransformKind { kind: 3 })
+        );
+        let mut k0 = buf;
+        k0[6] = 0;
+        recrc(&mut k0[..len]);
+        assert_eq!(
+            Model::<4>::from_bytes(&k0[..len]),
+            Err(ModelError::BadLength)
+        );
+        let mut nan = buf;
+        nan[44..48].copy_from_slice(&f32::NAN.to_le_bytes());
+        recrc(&mut nan[..len]);
+        assert_eq!(
+            Model::<4>::from_bytes(&nan[..len]),
+            Err(ModelError::Transform(TransformError::NonFiniteParameter {
+                feature: 2
+            }))
+        );
+    }
+
+    /// A version-1 image (as written before transforms existed) still decodes.
+    #[test]
+    fn version_1_images_decode() {
+        // Hand-built: magic, version 1, reserved 0, m = 3, weights, bias, CRC.
+        let mut v1 = std::vec::Vec::new();
+        v1.extend_from_slice(b"TNMD");
+        v1.extend_from_slice(&1u16.to_le_bytes());
+        v1.extend_from_slice(&[0, 0]);
+        v1.extend_from_slice(&3u32.to_le_bytes());
+        for v in [0.5f32, -1.25, 2.0, 0.75] {
+            v1.extend_from_slice(&v.to_le_bytes());
+        }
+        let crc = CRC32.checksum(&v1);
+        v1.extend_from_slice(&crc.to_le_bytes());
+        let back = Model::<4>::from_bytes(&v1).unwrap();
+        assert_eq!(back, model());
+        assert_eq!(back.transform(), None);
     }
 }

@@ -84,9 +84,9 @@ impl TransformKind {
             // A constant feature: 0, and no `∞ · 0` even when `x − a` overflows.
             _ if b == 0.0 => 0.0,
             Self::Affine => (x - a) * b,
-            // max then min (not `clamp`, which panics on a NaN bound and is not what the
-            // exported C does): `±∞` lands on a bound.
-            Self::AffineClip01 => ((x - a) * b).max(0.0).min(1.0),
+            // `±∞` (an overflowed difference) lands on a bound; no NaN can reach here, since
+            // `b` is finite and non-zero and a finite `x` makes `x − a` finite or `±∞`.
+            Self::AffineClip01 => ((x - a) * b).clamp(0.0, 1.0),
         }
     }
 }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod export_model;
 mod inspect;
 mod mnist;
 mod output;
@@ -37,6 +38,9 @@ enum Command {
     Train(train::Args),
     /// Draw learned weights as a heat map or convergence curves as PNGs.
     Plot(plot::Args),
+    /// Write a trained model (weights, bias, raw-feature transform) as `no_std` Rust or C99
+    /// source for inference-only firmware.
+    ExportModel(export_model::Args),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -45,6 +49,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Plot(args) => plot::run(&args),
+        Command::ExportModel(args) => export_model::run(&args),
     }
 }
 

@@ -522,8 +522,15 @@ fn run_in<const M: usize, const N: usize, const T: usize>(job: &Job<'_>) -> Resu
             0.0
         };
     }
-    let model = ws.model();
-    let mut model_bytes = vec![0u8; Model::<M>::encoded_len(model.n_features())];
+    // The packed file's raw-feature transform goes into the model, so it classifies raw readings.
+    let model = match data.transform() {
+        Some(t) => ws
+            .model()
+            .with_transform(&t)
+            .map_err(|e| anyhow!("model: {}", model_error(e)))?,
+        None => ws.model(),
+    };
+    let mut model_bytes = vec![0u8; model.byte_len()];
     let written = model
         .to_bytes(&mut model_bytes)
         .map_err(|e| anyhow!("model image: {}", model_error(e)))?;
