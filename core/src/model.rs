@@ -94,7 +94,10 @@ impl core::fmt::Display for ModelError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
             Self::TooManyWeights { weights, capacity } => {
-                write!(f, "{weights} feature weights exceed the capacity {capacity}")
+                write!(
+                    f,
+                    "{weights} feature weights exceed the capacity {capacity}"
+                )
             }
             Self::NonFinite => f.write_str("a weight or the bias is NaN or infinite"),
             Self::FeatureCountMismatch { expected, got } => {

@@ -280,12 +280,10 @@ impl<const M: usize> OwnedTransform<M> {
     pub fn from_view(t: &FeatureTransform<'_>) -> Result<Self, TransformError> {
         let mut pairs = heapless::Vec::new();
         for p in t.pairs() {
-            pairs
-                .push(p)
-                .map_err(|_| TransformError::TooManyFeatures {
-                    features: t.len(),
-                    capacity: M,
-                })?;
+            pairs.push(p).map_err(|_| TransformError::TooManyFeatures {
+                features: t.len(),
+                capacity: M,
+            })?;
         }
         Ok(Self {
             kind: t.kind(),
@@ -315,13 +313,7 @@ impl<const M: usize> OwnedTransform<M> {
 
     /// As [`FeatureTransform::apply`].
     pub fn apply(&self, raw: &[f32], out: &mut [f32]) -> Result<(), TransformError> {
-        apply_pairs(
-            self.kind,
-            self.pairs.iter().copied(),
-            self.len(),
-            raw,
-            out,
-        )
+        apply_pairs(self.kind, self.pairs.iter().copied(), self.len(), raw, out)
     }
 }
 

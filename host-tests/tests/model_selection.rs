@@ -8,8 +8,9 @@
 //! training split prefers a weaker regulariser; the choice is recomputed here on every run, so
 //! nobody can tune `C` on the test split by hand.
 
+use host_tests::{feature_matrix, newton, problem_from_rows, Bias};
 use tinynewton::format::{self, PackedDataset};
-use tinynewton::{Dequant, Rows, Settings, Workspace};
+use tinynewton::{BiasMode, Dequant, Rows, Settings, Workspace};
 
 #[allow(dead_code)]
 #[path = "../../firmware/src/runs.rs"]
@@ -86,19 +87,78 @@ fn cross_validate<const M: usize, const N: usize, const T: usize>(
 /// The grid's best `C`; ties go to the smaller `C` (the stronger regulariser).
 fn best_c(correct: &[usize]) -> f32 {
     let best = correct.iter().max().expect("non-empty grid");
-    GRID[correct.iter().position(|c| c == best).expect("max is in the list")]
+    GRID[correct
+        .iter()
+        .position(|c| c == best)
+        .expect("max is in the list")]
 }
 
-fn check(name: &str, files: &runs::Files, firmware: &Settings, correct: Vec<usize>) {
-    let (train, _) = runs::parse(files).expect("committed files parse");
-    println!("{name}: {FOLDS}-fold CV on the {} training samples", train.n_samples());
+/// Test samples the f64 optimum (at the firmware's settings) classifies correctly, and its
+/// Newton iterations: the device must match the count (`scripts/firmware-test.sh` reads it).
+fn reference_test_correct(files: &runs::Files, settings: &Settings) -> (usize, usize) {
+    let (train, test) = runs::parse(files).expect("committed files parse");
+    let bias = match settings.bias {
+        BiasMode::Free => Bias::Free,
+        _ => Bias::Regularized,
+    };
+    let problem = problem_from_rows(
+        &train,
+        f64::from(settings.c_pos),
+        f64::from(settings.c_neg),
+        bias,
+    );
+    let solution = newton(&problem, None, 1e-10);
+    let x = feature_matrix(&test);
+    let m = test.n_features();
+    let correct = (0..test.n_samples())
+        .filter(|&i| {
+            let z = (0..m).map(|j| x[(i, j)] * solution.w[j]).sum::<f64>() + solution.w[m];
+            (z > 0.0) == (test.label(i) > 0.0)
+        })
+        .count();
+    (correct, solution.iterations)
+}
+
+fn check(name: &str, files: &runs::Files, firmware: &Settings, correct: Vec<usize>) -> usize {
+    let (train, test) = runs::parse(files).expect("committed files parse");
+    println!(
+        "{name}: {FOLDS}-fold CV on the {} training samples",
+        train.n_samples()
+    );
     for (c, k) in GRID.iter().zip(&correct) {
         println!("  C = {c:>5}: {k}/{} held-out correct", train.n_samples());
     }
     let chosen = best_c(&correct);
-    println!("  chosen C = {chosen}; firmware trains with C = {}", firmware.c_pos);
-    assert_eq!(firmware.c_pos, chosen, "{name}: the firmware's C is not the CV choice");
-    assert_eq!(firmware.c_neg, chosen, "{name}: the firmware's C is not the CV choice");
+    println!(
+        "  chosen C = {chosen}; firmware trains with C = {}",
+        firmware.c_pos
+    );
+    assert_eq!(
+        firmware.c_pos, chosen,
+        "{name}: the firmware's C is not the CV choice"
+    );
+    assert_eq!(
+        firmware.c_neg, chosen,
+        "{name}: the firmware's C is not the CV choice"
+    );
+    let (ref_correct, ref_iters) = reference_test_correct(files, firmware);
+    println!(
+        "  f64 optimum at the firmware's settings: test_correct={ref_correct}/{} in {ref_iters} Newton iterations",
+        test.n_samples()
+    );
+    ref_correct
+}
+
+/// The core (this host build, as the firmware runs it) at the firmware's settings.
+fn core_test_correct<const M: usize, const N: usize, const T: usize>(
+    files: &runs::Files,
+    settings: &Settings,
+) -> (usize, u32) {
+    let (train, test) = runs::parse(files).expect("committed files parse");
+    let mut ws: Box<Workspace<M, N, T>> = Box::new(Workspace::new());
+    let report = runs::train(&mut ws, &train, settings, |_| {}).expect("training");
+    let e = runs::evaluate(&ws, &test).expect("evaluating");
+    (e.test_correct, report.iterations)
 }
 
 #[test]
@@ -109,7 +169,16 @@ fn firmware_c_for_7x7_is_the_cross_validated_choice() {
         &train,
         &runs::SETTINGS_CHOLESKY,
     );
-    check("7x7 u8", &files, &runs::SETTINGS_CHOLESKY, correct);
+    let reference = check("7x7 u8", &files, &runs::SETTINGS_CHOLESKY, correct);
+    let (core, iters) = core_test_correct::<50, 1757, { tinynewton::packed_len(50) }>(
+        &files,
+        &runs::SETTINGS_CHOLESKY,
+    );
+    println!("  core at the firmware's settings: test_correct={core} in {iters} Newton iterations");
+    assert_eq!(
+        core, reference,
+        "7x7: the core and the f64 optimum disagree on the test split"
+    );
 }
 
 #[test]
@@ -117,14 +186,22 @@ fn firmware_c_for_14x14_is_the_cross_validated_choice() {
     let files = runs::mnist14_u8();
     let (train, _) = runs::parse(&files).unwrap();
     let correct = cross_validate::<197, 1757, 0>(&train, &runs::SETTINGS_CG);
-    check("14x14 u8", &files, &runs::SETTINGS_CG, correct);
+    let reference = check("14x14 u8", &files, &runs::SETTINGS_CG, correct);
+    let (core, iters) = core_test_correct::<197, 1757, 0>(&files, &runs::SETTINGS_CG);
+    println!("  core at the firmware's settings: test_correct={core} in {iters} Newton iterations");
+    assert_eq!(
+        core, reference,
+        "14x14: the core and the f64 optimum disagree on the test split"
+    );
 }
 
 #[test]
 fn folds_partition_the_training_split() {
     let bytes = std::fs::read("../data/mnist-7v1-7x7-u8-train.tnds").unwrap();
     let train = format::parse(&bytes).unwrap();
-    let n: usize = (0..FOLDS).map(|k| Fold::new(&train, k, true).n_samples()).sum();
+    let n: usize = (0..FOLDS)
+        .map(|k| Fold::new(&train, k, true).n_samples())
+        .sum();
     assert_eq!(n, train.n_samples());
     assert_eq!(
         Fold::new(&train, 0, true).n_samples() + Fold::new(&train, 0, false).n_samples(),

@@ -50,7 +50,10 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<()> {
     let model = read_model(&args.model)?;
     let source = args.model.display().to_string();
-    let rust = args.rust.as_ref().map(|p| (p, rust_source(&model, &source)));
+    let rust = args
+        .rust
+        .as_ref()
+        .map(|p| (p, rust_source(&model, &source)));
     let c = args.c.as_ref().map(|p| (p, c_source(&model, &source)));
     let files: Vec<(&Path, &[u8])> = rust
         .iter()
@@ -105,7 +108,7 @@ fn rust_f32(x: f32) -> String {
 /// `[a, b, ...]`, eight values a line.
 fn rust_array(values: &[f32]) -> String {
     let mut out = String::from("[\n");
-    for chunk in values.chunks(8) {
+    for chunk in values.chunks(6) {
         let line: Vec<String> = chunk.iter().map(|&v| rust_f32(v)).collect();
         let _ = writeln!(out, "    {},", line.join(", "));
     }
@@ -167,7 +170,9 @@ pub const FACTOR: [f32; M] = {};
             } else {
                 product.to_owned()
             };
-            format!("    if FACTOR[j] == 0.0 {{\n        0.0\n    }} else {{\n        {value}\n    }}")
+            format!(
+                "    if FACTOR[j] == 0.0 {{\n        0.0\n    }} else {{\n        {value}\n    }}"
+            )
         }
     };
     let _ = write!(
@@ -354,16 +359,28 @@ mod tests {
 
     #[test]
     fn rust_literals_read_back_bit_for_bit() {
-        for x in [0.1f32, -1e-7, 3.4028235e38, f32::from_bits(1), -0.0, 1.0, 123456.79] {
+        for x in [
+            0.1f32,
+            -1e-7,
+            3.4028235e38,
+            f32::from_bits(1),
+            -0.0,
+            1.0,
+            123456.79,
+        ] {
             let text = rust_f32(x);
-            assert_eq!(text.parse::<f32>().unwrap().to_bits(), x.to_bits(), "{text}");
+            assert_eq!(
+                text.parse::<f32>().unwrap().to_bits(),
+                x.to_bits(),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn sources_name_every_constant_once() {
-        let t = OwnedTransform::new(TransformKind::AffineClip01, &[(1.0, 0.5), (2.0, 0.0)])
-            .unwrap();
+        let t =
+            OwnedTransform::new(TransformKind::AffineClip01, &[(1.0, 0.5), (2.0, 0.0)]).unwrap();
         let model = Model::<MAX_FEATURES>::new(&[0.25, -4.0], 0.125)
             .unwrap()
             .with_owned_transform(t)

@@ -345,11 +345,29 @@ fn non_finite_f32_values_are_refused() {
 
 #[test]
 fn layout_arithmetic_is_overflow_checked() {
-    let e = Layout::new(usize::MAX, 1, Encoding::U8, DequantKind::Shared, TransformKind::None);
+    let e = Layout::new(
+        usize::MAX,
+        1,
+        Encoding::U8,
+        DequantKind::Shared,
+        TransformKind::None,
+    );
     assert_eq!(e, Err(FormatError::Overflow));
-    let e = Layout::new(1, usize::MAX, Encoding::F32, DequantKind::Shared, TransformKind::None);
+    let e = Layout::new(
+        1,
+        usize::MAX,
+        Encoding::F32,
+        DequantKind::Shared,
+        TransformKind::None,
+    );
     assert_eq!(e, Err(FormatError::Overflow));
-    let e = Layout::new(1, usize::MAX / 4, Encoding::U8, DequantKind::PerFeature, TransformKind::None);
+    let e = Layout::new(
+        1,
+        usize::MAX / 4,
+        Encoding::U8,
+        DequantKind::PerFeature,
+        TransformKind::None,
+    );
     assert_eq!(e, Err(FormatError::Overflow));
     let e = Layout::new(
         1,
@@ -360,7 +378,13 @@ fn layout_arithmetic_is_overflow_checked() {
     );
     assert_eq!(e, Err(FormatError::Overflow));
     // Every size must fit the header's u32 fields.
-    let e = Layout::new(1 << 20, 1 << 12, Encoding::U8, DequantKind::Shared, TransformKind::None);
+    let e = Layout::new(
+        1 << 20,
+        1 << 12,
+        Encoding::U8,
+        DequantKind::Shared,
+        TransformKind::None,
+    );
     assert_eq!(e, Err(FormatError::Overflow));
 }
 
@@ -406,7 +430,11 @@ fn transform_section_round_trip() {
             let bytes = encode_with(&s, Some(t));
             let plain = encode(&s);
             // Exactly 8m more bytes than the file without the section, before the labels.
-            let table_len = if matches!(dequant, Dequant::PerFeature(_)) { 24 } else { 0 };
+            let table_len = if matches!(dequant, Dequant::PerFeature(_)) {
+                24
+            } else {
+                0
+            };
             let at = HEADER_LEN + table_len;
             assert_eq!(bytes[field::TRANSFORM_KIND], kind.to_byte());
             assert_eq!(&bytes[at..at + 4], &2.0f32.to_le_bytes());

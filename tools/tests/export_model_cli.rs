@@ -1,0 +1,409 @@
+//! End to end: raw rows → scaled packed file carrying its transform (core writer) →
+//! `tinynewton train --model` → `tinynewton export-model --rust --c` → the generated C (gcc) and
+//! Rust (rustc for the host; cargo for `thumbv7em-none-eabihf`) classify the *raw* rows exactly as
+//! the host model's `decision_raw` does.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use tinynewton::format::{self, Codes, DatasetSpec, RawTransform, Split};
+use tinynewton::{Dequant, Model, TransformKind};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tinynewton");
+const M: usize = 6;
+
+/// The workspace root: its `rust-toolchain.toml` pins the toolchain for the nested builds.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The toolchain's own `cargo` (the one running this test) and the `rustc` beside it.
+fn cargo() -> PathBuf {
+    PathBuf::from(env!("CARGO"))
+}
+
+fn rustc() -> PathBuf {
+    let sibling = cargo().with_file_name("rustc");
+    if sibling.exists() {
+        sibling
+    } else {
+        PathBuf::from("rustc")
+    }
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let o = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?} cannot start: {e}"));
+    assert!(o.status.success(), "{cmd:?} failed:\n{}", show(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("temporary paths are UTF-8")
+}
+
+/// A deterministic generator (64-bit LCG, top 24 bits): the test data never changes.
+struct Lcg(u64);
+
+impl Lcg {
+    fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let u = (self.0 >> 40) as f32 / (1u64 << 24) as f32;
+        lo + (hi - lo) * u
+    }
+}
+
+/// Raw ranges of the six features: sensor-like scales, one constant feature (index 2).
+const RANGES: [(f32, f32); M] = [
+    (10.0, 30.0),
+    (-5.0, 5.0),
+    (42.0, 42.0),
+    (0.0, 1000.0),
+    (-0.01, 0.01),
+    (100.0, 101.0),
+];
+
+/// `n` raw rows and labels from a noisy linear rule on the normalised features; `widen` stretches
+/// each range (test rows outside the training range exercise the clipping).
+fn raw_rows(rng: &mut Lcg, n: usize, widen: f32) -> (Vec<f32>, Vec<i8>) {
+    let mut x = Vec::with_capacity(n * M);
+    let mut y = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut t = rng.uniform(-0.3, 0.3);
+        for (j, &(lo, hi)) in RANGES.iter().enumerate() {
+            let pad = (hi - lo) * widen;
+            let v = rng.uniform(lo - pad, hi + pad);
+            let unit = if hi > lo { (v - lo) / (hi - lo) } else { 0.0 };
+            t += [1.5, -1.0, 0.0, 0.8, -0.6, 0.3][j] * (unit - 0.5);
+            x.push(v);
+        }
+        y.push(if t > 0.0 { 1 } else { -1 });
+    }
+    (x, y)
+}
+
+/// Min-max (`AffineClip01`) or standard (`Affine`) pairs learned on `x`, in f64 then rounded;
+/// a constant feature gets factor 0.
+fn learn(x: &[f32], kind: TransformKind) -> Vec<(f32, f32)> {
+    let n = x.len() / M;
+    (0..M)
+        .map(|j| {
+            let col: Vec<f64> = x.iter().skip(j).step_by(M).map(|&v| f64::from(v)).collect();
+            let min = col.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = col.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let (shift, spread) = match kind {
+                TransformKind::AffineClip01 => (min, max - min),
+                _ => {
+                    let mean = col.iter().sum::<f64>() / n as f64;
+                    let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+                    (mean, var.sqrt())
+                }
+            };
+            let factor = if spread > 0.0 {
+                (1.0 / spread) as f32
+            } else {
+                0.0
+            };
+            (shift as f32, factor)
+        })
+        .collect()
+}
+
+/// Raw rows as the drivers read them: one line per row, each value's bits as 8 hex digits.
+fn bits_text(x: &[f32]) -> String {
+    x.chunks(M)
+        .map(|row| {
+            let words: Vec<String> = row.iter().map(|v| format!("{:08x}", v.to_bits())).collect();
+            words.join(" ") + "\n"
+        })
+        .collect()
+}
+
+/// Runs `exe` on `input`; returns its `label decision-bits` lines.
+fn run_driver(exe: &Path, input: &str) -> Vec<(i8, u32)> {
+    let mut child = Command::new(exe)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{exe:?} cannot start: {e}"));
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input.as_bytes())
+        .expect("the driver reads its input");
+    let o = child.wait_with_output().expect("the driver ends");
+    assert!(o.status.success(), "{exe:?} failed:\n{}", show(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|line| {
+            let (label, bits) = line.split_once(' ').expect("`label bits` lines");
+            (
+                label.parse().expect("a label"),
+                u32::from_str_radix(bits, 16).expect("hex bits"),
+            )
+        })
+        .collect()
+}
+
+const C_DRIVER: &str = r#"#include <stdio.h>
+#include <string.h>
+
+float tinynewton_decision(const float *raw);
+int tinynewton_label(const float *raw);
+
+/* Reads rows of NFEAT raw readings (their IEEE bits in hex), prints "label decision-bits". */
+int main(void)
+{
+    float raw[NFEAT];
+    unsigned int bits;
+    int j;
+    for (;;) {
+        float d;
+        for (j = 0; j < NFEAT; j++) {
+            if (scanf("%x", &bits) != 1) {
+                return 0;
+            }
+            memcpy(&raw[j], &bits, sizeof raw[j]);
+        }
+        d = tinynewton_decision(raw);
+        memcpy(&bits, &d, sizeof bits);
+        printf("%d %08x\n", tinynewton_label(raw), bits);
+    }
+}
+"#;
+
+const RUST_DRIVER: &str = r#"#[allow(dead_code)]
+#[path = "model.rs"]
+mod model;
+
+use std::io::Read;
+
+/// Reads rows of `model::M` raw readings (their IEEE bits in hex), prints "label decision-bits".
+fn main() {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).unwrap();
+    let values: Vec<f32> = text
+        .split_whitespace()
+        .map(|w| f32::from_bits(u32::from_str_radix(w, 16).unwrap()))
+        .collect();
+    for row in values.chunks_exact(model::M) {
+        let raw: [f32; model::M] = row.try_into().unwrap();
+        println!("{} {:08x}", model::label(&raw), model::decision(&raw).to_bits());
+    }
+}
+"#;
+
+/// Trains on a packed file carrying `kind`, exports, and checks both exports on every row.
+fn export_and_compare(kind: TransformKind) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let d = dir.path();
+    let mut rng = Lcg(0x5EED + u64::from(kind.to_byte()));
+    let (train_x, train_y) = raw_rows(&mut rng, 160, 0.0);
+    let (test_x, _) = raw_rows(&mut rng, 80, 0.15);
+
+    // Pack the scaled training rows with the core writer, the transform in the file.
+    let pairs = learn(&train_x, kind);
+    let scaled: Vec<f32> = train_x
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| {
+            let (a, b) = pairs[k % M];
+            kind.scale(a, b, v)
+        })
+        .collect();
+    let spec = DatasetSpec {
+        m: M,
+        width: 0,
+        height: 0,
+        split: Split::Train,
+        pos_label: 1,
+        neg_label: 0,
+        dequant: Dequant::Identity,
+        labels: &train_y,
+        codes: Codes::F32(&scaled),
+    };
+    let t = Some(RawTransform {
+        kind,
+        pairs: &pairs,
+    });
+    let mut packed = vec![0; format::encoded_len_with_transform(&spec, t).unwrap()];
+    format::write_with_transform(&spec, t, &mut packed).unwrap();
+    let train_file = d.join("train.tnds");
+    std::fs::write(&train_file, &packed).unwrap();
+
+    let model_file = d.join("model.bin");
+    ok(Command::new(BIN).args([
+        "train",
+        p(&train_file),
+        "--quiet",
+        "--model",
+        p(&model_file),
+    ]));
+    let model = Model::<64>::from_bytes(&std::fs::read(&model_file).unwrap()).unwrap();
+    let carried = model
+        .transform()
+        .expect("train attaches the file's transform");
+    assert_eq!((carried.kind(), carried.pairs()), (kind, &pairs[..]));
+
+    // On the training rows, raw and packed give the same decisions: the transform is the
+    // packer's own arithmetic, and `decision_row` on identity-dequantised f32 rows multiplies and
+    // sums the same products in the same order (its extra `+ 0.0` offset is exact).
+    let ds = format::parse(&packed).unwrap();
+    for (i, row) in train_x.chunks(M).enumerate() {
+        let raw = model.decision_raw(row).unwrap();
+        assert_eq!(
+            raw.to_bits(),
+            model.decision_row(&ds, i).unwrap().to_bits(),
+            "row {i}"
+        );
+    }
+
+    // The host model's answers on every row, training and (partly out-of-range) test.
+    let all: Vec<f32> = train_x.iter().chain(&test_x).copied().collect();
+    let host: Vec<(i8, u32)> = all
+        .chunks(M)
+        .map(|row| {
+            (
+                model.label_raw(row).unwrap(),
+                model.decision_raw(row).unwrap().to_bits(),
+            )
+        })
+        .collect();
+    let positives = host.iter().filter(|(l, _)| *l == 1).count();
+    assert!(
+        positives > 20 && positives < host.len() - 20,
+        "both classes predicted: {positives} of {}",
+        host.len()
+    );
+    let input = bits_text(&all);
+
+    let rs = d.join("model.rs");
+    let c = d.join("model.c");
+    ok(Command::new(BIN).args([
+        "export-model",
+        p(&model_file),
+        "--rust",
+        p(&rs),
+        "--c",
+        p(&c),
+    ]));
+
+    // C99: gcc, strict, then every row through the generated code.
+    let c_exe = d.join("c_driver");
+    std::fs::write(d.join("driver.c"), C_DRIVER).unwrap();
+    ok(Command::new("gcc").current_dir(d).args([
+        "-std=c99",
+        "-Wall",
+        "-Wextra",
+        "-pedantic",
+        "-Werror",
+        "-O2",
+        &format!("-DNFEAT={M}"),
+        "model.c",
+        "driver.c",
+        "-o",
+        p(&c_exe),
+    ]));
+    // Bit-identical decisions, hence identical labels: same constants (hex floats are exact),
+    // same operations in the same order, IEEE f32 with no contraction (-std=c99).
+    assert_eq!(run_driver(&c_exe, &input), host, "C export vs host model");
+
+    // Rust, host build of the same module text: bit-identical for the same reasons.
+    let rs_exe = d.join("rs_driver");
+    std::fs::write(d.join("main.rs"), RUST_DRIVER).unwrap();
+    ok(Command::new(rustc()).current_dir(root()).args([
+        "--edition",
+        "2021",
+        "-D",
+        "warnings",
+        p(&d.join("main.rs")),
+        "-o",
+        p(&rs_exe),
+    ]));
+    assert_eq!(
+        run_driver(&rs_exe, &input),
+        host,
+        "Rust export vs host model"
+    );
+
+    // Rust, `#![no_std]` library for the Cortex-M4F: the module needs nothing but `core`.
+    let krate = d.join("nostd");
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        "[package]\nname = \"exported-model\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n\
+         [lib]\npath = \"src/lib.rs\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        krate.join("src/lib.rs"),
+        "#![no_std]\n#![deny(warnings)]\n\npub mod model;\n\n\
+         /// The exported classifier, reachable from outside.\n\
+         pub fn classify(raw: &[f32; model::M]) -> i8 {\n    model::label(raw)\n}\n",
+    )
+    .unwrap();
+    std::fs::copy(&rs, krate.join("src/model.rs")).unwrap();
+    ok(Command::new(cargo())
+        .current_dir(root())
+        .env("RUSTC", rustc())
+        .env("CARGO_TARGET_DIR", d.join("target"))
+        .args([
+            "build",
+            "--offline",
+            "--target",
+            "thumbv7em-none-eabihf",
+            "--manifest-path",
+            p(&krate.join("Cargo.toml")),
+        ]));
+    let rlib = d.join("target/thumbv7em-none-eabihf/debug/libexported_model.rlib");
+    assert!(rlib.exists(), "{rlib:?} was not built");
+}
+
+#[test]
+fn minmax_model_exports_to_c_and_no_std_rust() {
+    export_and_compare(TransformKind::AffineClip01);
+}
+
+#[test]
+fn standard_model_exports_to_c_and_no_std_rust() {
+    export_and_compare(TransformKind::Affine);
+}
+
+/// The usual CLI failure contract: one line on stderr, non-zero exit, no output file.
+#[test]
+fn bad_inputs_fail_with_one_line_and_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = d.join("out.c");
+    let garbage = d.join("garbage.bin");
+    std::fs::write(&garbage, b"TNMD not really a model").unwrap();
+    let cases: [Vec<&str>; 3] = [
+        vec!["export-model", p(&garbage), "--c", p(&out)],
+        vec!["export-model", "/nonexistent/model.bin", "--c", p(&out)],
+        // No language chosen.
+        vec!["export-model", p(&garbage)],
+    ];
+    for args in cases {
+        let o = Command::new(BIN).args(&args).output().unwrap();
+        assert!(!o.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("tinynewton: error: "), "{err}");
+        assert!(!out.exists(), "{args:?} left {out:?}");
+    }
+}
