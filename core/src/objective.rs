@@ -382,44 +382,145 @@ impl<'a, R: Rows + ?Sized> Objective<'a, R> {
     }
 
     /// The explicit Hessian `reg·I + X̃ᵀDX̃` as a packed lower triangle in
-    /// `h[..packed_len(m+1)]` (one pass, `O(n·m²/2)`): a rank-one update `D_i x̃_i x̃_iᵀ` per row.
+    /// `h[..packed_len(m+1)]` (one pass): a rank-one update `D_i x̃_i x̃_iᵀ` per row, over the
+    /// row's nonzero values only.
+    ///
+    /// Skipping zeros changes no bit. Every entry receives, row by row in order, the product
+    /// `(D_i x̃_ij) x̃_ik`; when `D_i`, `x̃_ij` or `x̃_ik` is ±0 (and the others are finite, which
+    /// [`train`](crate::train) checks before any pass) that product is ±0. The triangle starts
+    /// at +0 and an IEEE sum that rounds to zero is +0 (round to nearest), so no entry is ever
+    /// −0, and `h + (±0) = h` exactly for every other `h`: leaving the addition out gives the
+    /// same triangle as the dense update. On MNIST rows (≈ 28 % nonzero pixels at 7×7) this
+    /// costs `O(n·nnz²/2)` instead of `O(n·m²/2)`.
     pub fn hessian_packed(&self, dd: &[f32], u: &mut [f32], h: &mut [f32]) -> Result<(), Error> {
-        let dim = self.m + 1;
+        let m = self.m;
+        let dim = m + 1;
         let len = crate::cholesky::packed_len(dim);
         expect_len(dd.len(), self.n)?;
-        expect_at_least(u.len(), self.m)?;
+        expect_at_least(u.len(), m)?;
         expect_at_least(h.len(), len)?;
         let h = h.get_mut(..len).unwrap_or(&mut []);
         h.fill(0.0);
-        for (i, di) in dd.iter().enumerate() {
-            self.row_values(i, u);
-            let x = u.get(..self.m).unwrap_or(&[]);
-            let mut rest = &mut *h;
-            for j in 0..dim {
-                let Some((row, tail)) = rest.split_at_mut_checked(j + 1) else {
-                    break;
-                };
-                rest = tail;
-                // x̃_j: the bias feature is the constant 1.
-                let xj = x.get(j).copied().unwrap_or(1.0);
-                let t = *di * xj;
-                let (feat, bias) = row.split_at_mut(j.min(self.m));
-                for (hjk, xk) in feat.iter_mut().zip(x) {
-                    *hjk += t * *xk;
+        // Rows 0..m (features) and row m (the bias feature x̃_m = 1, corner last).
+        let (features, bias_row) = h.split_at_mut(crate::cholesky::packed_len(m));
+        let mut support = [0u8; SUPPORT_CAPACITY];
+        for (i, &di) in dd.iter().enumerate() {
+            if di == 0.0 {
+                continue;
+            }
+            let x = u.get_mut(..m).unwrap_or(&mut []);
+            if m <= SUPPORT_CAPACITY {
+                let nnz = self.row_support(i, x, &mut support);
+                let (values, indices) = (x.get(..nnz).unwrap_or(&[]), &support[..nnz]);
+                rank_one_sparse(features, di, values, indices);
+                // x̃_m = 1: t = D_i·1, and the corner gets t·1 (the dense update's products).
+                let t = di * 1.0;
+                for (&k, &xk) in indices.iter().zip(values) {
+                    if let Some(h_mk) = bias_row.get_mut(usize::from(k)) {
+                        *h_mk += t * xk;
+                    }
                 }
-                // The diagonal entry when j < m (x̃_j), or the bias column/corner (x̃_m = 1).
-                if let Some(last) = bias.first_mut() {
-                    *last += t * if j < self.m { xj } else { 1.0 };
+            } else {
+                self.row_values(i, x);
+                rank_one_dense(features, di, x);
+                let t = di * 1.0;
+                for (h_mk, &xk) in bias_row.iter_mut().zip(x.iter()) {
+                    if xk != 0.0 {
+                        *h_mk += t * xk;
+                    }
                 }
+            }
+            if let Some(corner) = bias_row.last_mut() {
+                *corner += (di * 1.0) * 1.0;
             }
         }
         for j in 0..dim {
-            let reg = if j < self.m { 1.0 } else { self.bias_reg() };
+            let reg = if j < m { 1.0 } else { self.bias_reg() };
             if let Some(hjj) = h.get_mut(crate::cholesky::packed_index(j, j)) {
                 *hjj += reg;
             }
         }
         Ok(())
+    }
+
+    /// Reads row `i` (as [`row_values`](Self::row_values)) and compacts its nonzero values
+    /// `x_ij ≠ 0` into `x[..nnz]`, their feature indices into `support[..nnz]`, in increasing
+    /// `j`; returns `nnz`. Needs `x.len() ≤ support.len() ≤ 256` (indices are `u8`).
+    fn row_support(&self, i: usize, x: &mut [f32], support: &mut [u8; SUPPORT_CAPACITY]) -> usize {
+        x.fill(0.0);
+        // 0 + 1·q = q exactly: the scratch receives the stored codes bit for bit.
+        self.data.axpy_codes(i, 1.0, x);
+        let mut nnz = 0;
+        // In place: the write position `nnz` never passes the read position `j`.
+        for j in 0..x.len() {
+            let (o, s) = self.dequant.pair(j);
+            let xj = match x.get(j) {
+                Some(q) => o + s * *q,
+                None => break,
+            };
+            if xj != 0.0 {
+                if let (Some(xc), Some(kc)) = (x.get_mut(nnz), support.get_mut(nnz)) {
+                    *xc = xj;
+                    // j < x.len() ≤ SUPPORT_CAPACITY = 256: the index fits a u8.
+                    *kc = j as u8;
+                    nnz += 1;
+                }
+            }
+        }
+        nnz
+    }
+}
+
+/// Longest row whose nonzero indices [`Objective::hessian_packed`] collects on the stack
+/// (`u8` indices, 256 bytes of stack); longer rows take the dense update, which skips zero
+/// columns only.
+const SUPPORT_CAPACITY: usize = 256;
+
+/// `h_jk += (d x_j) x_k` for every pair `k ≤ j` of nonzero features, into the feature rows of
+/// the packed triangle; `values`/`indices` list the row's nonzero `x_j` in increasing `j`.
+fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u8]) {
+    let mut earlier = 0;
+    for (&j, &xj) in indices.iter().zip(values) {
+        let j = usize::from(j);
+        let t = d * xj;
+        let row =
+            features.get_mut(crate::cholesky::packed_len(j)..crate::cholesky::packed_len(j + 1));
+        if let Some(row) = row {
+            let before = indices.get(..earlier).unwrap_or(&[]);
+            for (&k, &xk) in before.iter().zip(values) {
+                if let Some(h_jk) = row.get_mut(usize::from(k)) {
+                    *h_jk += t * xk;
+                }
+            }
+            if let Some(h_jj) = row.last_mut() {
+                *h_jj += t * xj;
+            }
+        }
+        earlier += 1;
+    }
+}
+
+/// The dense rank-one update of the feature rows, `h_jk += (d x_j) x_k`, skipping the columns
+/// where `x_j = 0` (the products of the others' zeros are added: exact, see
+/// [`Objective::hessian_packed`]).
+fn rank_one_dense(features: &mut [f32], d: f32, x: &[f32]) {
+    let mut rest = features;
+    for (j, &xj) in x.iter().enumerate() {
+        let Some((row, tail)) = rest.split_at_mut_checked(j + 1) else {
+            break;
+        };
+        rest = tail;
+        if xj == 0.0 {
+            continue;
+        }
+        let t = d * xj;
+        let (off, diag) = row.split_at_mut(j);
+        for (h_jk, xk) in off.iter_mut().zip(x) {
+            *h_jk += t * *xk;
+        }
+        if let Some(h_jj) = diag.first_mut() {
+            *h_jj += t * xj;
+        }
     }
 }
 

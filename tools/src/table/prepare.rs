@@ -4,7 +4,7 @@
 use tinynewton::format::{self, Codes, DatasetSpec, Encoding, Split, REST};
 use tinynewton::{Dequant, FeatureTable};
 
-use super::scale::{FeatureTransform, Quantiser, Scaling};
+use super::scale::{Quantiser, Scaler, Scaling};
 use super::{ErrorKind, Table, TableError};
 
 /// The classes to keep: `--pos A --neg B`, or `--pos A --neg rest`.
@@ -95,8 +95,8 @@ pub struct Packed {
     pub train: Vec<u8>,
     /// The test file's bytes.
     pub test: Vec<u8>,
-    /// The raw → scaled transform a model needs to classify raw readings.
-    pub transform: FeatureTransform,
+    /// The scaling learned on the training part (its transform is in both files).
+    pub scaler: Scaler,
     /// Samples `(positive, negative)` in the training file.
     pub train_counts: (usize, usize),
     /// Samples `(positive, negative)` in the test file.
@@ -197,13 +197,13 @@ pub fn pack(
         }
     };
     let m = train.m;
-    let transform = FeatureTransform::learn(&train_part.x, m, options.scaling);
+    let scaler = Scaler::learn(&train_part.x, m, options.scaling);
     let write = |part: &Part, split: Split| -> Result<Vec<u8>, TableError> {
         encode(
             part,
             split,
             m,
-            &transform,
+            &scaler,
             options.encoding,
             (pos_label, neg_label),
         )
@@ -214,17 +214,17 @@ pub fn pack(
         test: write(&test_part, Split::Test)?,
         train_counts: train_part.counts(),
         test_counts: test_part.counts(),
-        transform,
+        scaler,
         m,
     })
 }
 
-/// Scales, quantises and writes one split.
+/// Scales, quantises and writes one split, with the scaling's transform section.
 fn encode(
     part: &Part,
     split: Split,
     m: usize,
-    transform: &FeatureTransform,
+    scaler: &Scaler,
     encoding: Encoding,
     (pos_label, neg_label): (i32, i32),
 ) -> Result<Vec<u8>, format::FormatError> {
@@ -232,9 +232,9 @@ fn encode(
         .x
         .iter()
         .enumerate()
-        .map(|(k, &v)| transform.apply(k % m, v))
+        .map(|(k, &v)| scaler.apply(k % m, v))
         .collect();
-    let quantiser = encoding.max_code().map(|k| Quantiser::new(transform, k));
+    let quantiser = encoding.max_code().map(|k| Quantiser::new(scaler, k));
     let table_bytes = quantiser
         .as_ref()
         .map(Quantiser::table_bytes)
@@ -266,15 +266,16 @@ fn encode(
             Encoding::U4 => Codes::U4(&codes),
         },
     };
-    let mut out = vec![0u8; format::encoded_len(&spec)?];
-    format::write(&spec, &mut out)?;
+    let transform = scaler.raw_transform();
+    let mut out = vec![0u8; format::encoded_len_with_transform(&spec, transform)?];
+    format::write_with_transform(&spec, transform, &mut out)?;
     Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tinynewton::Rows;
+    use tinynewton::{Rows, TransformKind};
 
     fn table(path: &str, x: Vec<f32>, labels: Vec<f64>) -> Table {
         let n = labels.len();
@@ -337,10 +338,15 @@ mod tests {
         let hi = *train_k.iter().max().unwrap() as f32;
         // Seed 0 holds out a sample outside the training range, so the check below can fail.
         assert!(test_k.iter().any(|&k| (k as f32) < lo || (k as f32) > hi));
-        assert_eq!(p.transform.shift[0], lo);
-        assert_eq!(p.transform.factor[0], 1.0 / (hi - lo));
+        assert_eq!(p.scaler.pairs[0], (lo, 1.0 / (hi - lo)));
         let train = format::parse(&p.train).unwrap();
         let test = format::parse(&p.test).unwrap();
+        // Both files carry the transform a model needs for raw readings.
+        for d in [&train, &test] {
+            let t = d.transform().unwrap();
+            assert_eq!(t.kind(), TransformKind::AffineClip01);
+            assert_eq!(t.pairs().collect::<Vec<_>>(), p.scaler.pairs);
+        }
         // Packed in permutation order; raw k maps to (k - lo)/(hi - lo), clipped to [0, 1].
         for (d, ks) in [(&train, &train_k), (&test, &test_k)] {
             for (i, &k) in ks.iter().enumerate() {
@@ -386,6 +392,18 @@ mod tests {
         let v: Vec<f32> = (0..3).map(|i| d.value(i, 0).unwrap()).collect();
         assert_eq!(v, vec![0.0, 0.5, 1.0]);
         assert_eq!(format::parse(&p.train).unwrap().n_samples(), 4);
+        // Standard scaling with f32 values: the test rows are (x − mean)·(1/σ) exactly as the
+        // core's Affine transform computes them, not clipped (mean 1.5, σ = √1.25).
+        o.scaling = Scaling::Standard;
+        let p = pack(&train, Some(&test), &o).unwrap();
+        let d = format::parse(&p.test).unwrap();
+        let t = d.transform().unwrap();
+        assert_eq!(t.kind(), TransformKind::Affine);
+        let (a, b) = t.pair(0).unwrap();
+        assert_eq!((a, b), (1.5, (1.0 / 1.25f64.sqrt()) as f32));
+        for (i, x) in [-5.0f32, 1.5, 9.0].into_iter().enumerate() {
+            assert_eq!(d.value(i, 0).unwrap(), (x - a) * b);
+        }
         let wide = table("c.csv", vec![1.0, 2.0], vec![1.0]);
         let err = pack(&train, Some(&wide), &o).unwrap_err().to_string();
         assert_eq!(err, "c.csv:1: 2 features, but the training file has 1");

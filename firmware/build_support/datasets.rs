@@ -1,0 +1,445 @@
+//! Build-time selection of the datasets the firmware trains, shared word for word by
+//! `firmware/build.rs` and `firmware/host-parity/build.rs` (`#[path]`), so the device and the
+//! host parity check embed the same files with the same capacities and settings.
+//!
+//! Which files: `TINYNEWTON_DATA` names one packed pair or several, comma-separated:
+//! `path/to/name` means `path/to/name-train.tnds` and `path/to/name-test.tnds` (a value ending
+//! in `-train.tnds` is accepted too). Relative paths are relative to `firmware/`, the directory
+//! cargo builds in; the scripts pass absolute paths. Unset: the committed 7-vs-1 MNIST runs.
+//! `TINYNEWTON_C` (default 1) and `TINYNEWTON_SOLVER` (`auto`, the default: Cholesky up to 64
+//! weights, CG above; or `cholesky`, `cg`) apply to `TINYNEWTON_DATA` runs.
+//!
+//! Every file is validated with the core's own parser; the capacities (`M = m + 1`, `N = n` of
+//! the training file, `T = m(m+1)/2`-style packed triangle for Cholesky, `0` for CG) come from
+//! its header. For a board, a dataset that does not fit (workspace + stack margin against the
+//! RAM budget, files + code estimate against the flash) is a build error that says by how much.
+//! The output is Rust source (`selection.rs` in `OUT_DIR`), included by `firmware/src/selection.rs`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::{env, fs};
+
+use tinynewton::format::{self, Split};
+use tinynewton::settings::AUTO_CHOLESKY_MAX_WEIGHTS;
+use tinynewton::{packed_len, Rows};
+
+/// Where the selection is compiled for.
+pub enum Target {
+    /// A board: its datasets must fit.
+    Board(Board),
+    /// The host parity check: no fit check; the default also runs the `u4` 14×14 file.
+    Host,
+}
+
+/// A board's memory, as the firmware's fit check sees it.
+pub struct Board {
+    /// Printed in errors.
+    pub name: &'static str,
+    /// Flash in bytes.
+    pub flash: usize,
+    /// The 14×14 MNIST default uses the `u4` file (a 512 KiB flash cannot hold the `u8` one).
+    pub mnist14_u4: bool,
+}
+
+/// RAM for statics + stack (issue 4: 64 KiB of the F405's 128 KiB), on every board.
+pub const RAM_BUDGET: usize = 64 * 1024;
+/// Flash the code may take (issue 4's budget; the firmware checks it at run time): the estimate
+/// of code flash in the build-time fit check.
+pub const CODE_FLASH_BUDGET: usize = 64 * 1024;
+/// RAM besides the largest workspace: statics, the solver's and the app's frames, defmt.
+/// Measured 4.3 KiB on the MNIST build (`ram_used` − workspace); twice that, so a data set
+/// that passes this check does not overflow its stack at run time.
+pub const STACK_MARGIN: usize = 8 * 1024;
+
+/// `size_of::<Workspace<M, N, T>>()` on a 32-bit target: eight `M`-vectors, three `N`-vectors
+/// and the triangle of `f32`, plus the `usize` dimension (the firmware asserts the formula
+/// against the real type at compile time).
+pub fn workspace_bytes(m: usize, n: usize, t: usize) -> usize {
+    4 * (8 * m + 3 * n + t) + 4
+}
+
+/// Which direction solver a run uses.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Solver {
+    Cholesky,
+    Cg,
+}
+
+/// One selected run, as found at build time.
+struct Run {
+    /// `dataset=` of the result line.
+    name: String,
+    /// Short label for the `cost`/`memory` lines (`7x7`, `14x14`, or the name).
+    label: String,
+    train: PathBuf,
+    test: PathBuf,
+    train_len: usize,
+    test_len: usize,
+    /// Capacities.
+    m: usize,
+    n: usize,
+    t: usize,
+    /// Rust expression of the `Settings`.
+    settings: String,
+    /// Accuracy floor `num/den`, the MNIST runs only.
+    floor: Option<(usize, usize)>,
+}
+
+/// Validates `path` with the core's parser as split `split`; returns (bytes, n, m).
+fn read_packed(path: &Path, split: Split) -> Result<(usize, usize, usize), String> {
+    let bytes = fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let data = format::parse(&bytes)
+        .map_err(|e| format!("{} is not a valid packed dataset: {e}", path.display()))?;
+    if data.header().split != split {
+        return Err(format!(
+            "{} holds the {} split, expected {}",
+            path.display(),
+            data.header().split.name(),
+            split.name()
+        ));
+    }
+    Ok((bytes.len(), data.n_samples(), data.n_features()))
+}
+
+/// Reads both files of a pair and sizes the workspace for `solver`.
+fn make_run(
+    name: String,
+    label: String,
+    train: PathBuf,
+    test: PathBuf,
+    solver: Solver,
+    settings: String,
+    floor: Option<(usize, usize)>,
+) -> Result<Run, String> {
+    // Canonical paths: shorter in the generated source and in `cargo:rerun-if-changed`.
+    let train = fs::canonicalize(&train).unwrap_or(train);
+    let test = fs::canonicalize(&test).unwrap_or(test);
+    let (train_len, n, m) = read_packed(&train, Split::Train)?;
+    let (test_len, _, m_test) = read_packed(&test, Split::Test)?;
+    if m_test != m {
+        return Err(format!(
+            "{} has {m_test} features but {} has {m}: not a pair",
+            test.display(),
+            train.display()
+        ));
+    }
+    let weights = m + 1;
+    let t = match solver {
+        Solver::Cholesky => packed_len(weights),
+        Solver::Cg => 0,
+    };
+    for path in [&train, &test] {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+    Ok(Run {
+        name,
+        label,
+        train,
+        test,
+        train_len,
+        test_len,
+        m: weights,
+        n,
+        t,
+        settings,
+        floor,
+    })
+}
+
+/// The committed 7-vs-1 MNIST runs (issue 4), with their cross-validated settings.
+fn default_runs(firmware_dir: &Path, target: &Target) -> Result<Vec<Run>, String> {
+    let data = firmware_dir.join("../data");
+    let pair = |stem: &str| {
+        (
+            data.join(format!("{stem}-train.tnds")),
+            data.join(format!("{stem}-test.tnds")),
+        )
+    };
+    let mut stems = vec![(
+        "mnist-7v1-7x7-u8",
+        "7x7",
+        Solver::Cholesky,
+        "SETTINGS_CHOLESKY",
+        (980, 1000),
+    )];
+    let u8_14 = (
+        "mnist-7v1-14x14-u8",
+        "14x14",
+        Solver::Cg,
+        "SETTINGS_CG",
+        (990, 1000),
+    );
+    let u4_14 = ("mnist-7v1-14x14-u4", "14x14", Solver::Cg, "SETTINGS_CG", (990, 1000));
+    match target {
+        Target::Board(b) if b.mnist14_u4 => stems.push(u4_14),
+        Target::Board(_) => stems.push(u8_14),
+        Target::Host => stems.extend([u8_14, ("mnist-7v1-14x14-u4", "14x14-u4", Solver::Cg, "SETTINGS_CG", (990, 1000))]),
+    }
+    stems
+        .into_iter()
+        .map(|(stem, label, solver, settings, floor)| {
+            let (train, test) = pair(stem);
+            make_run(
+                stem.to_owned(),
+                label.to_owned(),
+                train,
+                test,
+                solver,
+                format!("crate::runs::{settings}"),
+                Some(floor),
+            )
+        })
+        .collect()
+}
+
+/// `TINYNEWTON_C`: a finite, positive cost.
+fn cost_from_env() -> Result<f32, String> {
+    match env::var("TINYNEWTON_C") {
+        Err(_) => Ok(1.0),
+        Ok(s) => match s.trim().parse::<f32>() {
+            Ok(c) if c.is_finite() && c > 0.0 => Ok(c),
+            _ => Err(format!(
+                "TINYNEWTON_C={s:?} is not a finite, positive number"
+            )),
+        },
+    }
+}
+
+/// `TINYNEWTON_SOLVER`: `None` for auto.
+fn solver_from_env() -> Result<Option<Solver>, String> {
+    match env::var("TINYNEWTON_SOLVER").as_deref() {
+        Err(_) | Ok("") | Ok("auto") => Ok(None),
+        Ok("cholesky") => Ok(Some(Solver::Cholesky)),
+        Ok("cg") => Ok(Some(Solver::Cg)),
+        Ok(other) => Err(format!(
+            "TINYNEWTON_SOLVER={other:?}: expected auto, cholesky or cg"
+        )),
+    }
+}
+
+/// The runs `TINYNEWTON_DATA` names.
+fn user_runs(firmware_dir: &Path, value: &str) -> Result<Vec<Run>, String> {
+    let c = cost_from_env()?;
+    let forced = solver_from_env()?;
+    let mut runs = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let item = item.strip_suffix("-train.tnds").unwrap_or(item);
+        let prefix = firmware_dir.join(item);
+        let name = prefix
+            .file_name()
+            .and_then(|s| s.to_str())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("TINYNEWTON_DATA entry {item:?} names no file"))?
+            .to_owned();
+        let with = |suffix: &str| {
+            let mut p = prefix.clone().into_os_string();
+            p.push(suffix);
+            PathBuf::from(p)
+        };
+        let (train, test) = (with("-train.tnds"), with("-test.tnds"));
+        // Auto: the core's own rule (Cholesky up to AUTO_CHOLESKY_MAX_WEIGHTS weights).
+        let (_, _, m) = read_packed(&train, Split::Train)?;
+        let weights = m + 1;
+        let solver = forced.unwrap_or(if weights <= AUTO_CHOLESKY_MAX_WEIGHTS {
+            Solver::Cholesky
+        } else {
+            Solver::Cg
+        });
+        let kind = match solver {
+            Solver::Cholesky => "Cholesky",
+            Solver::Cg => "Cg",
+        };
+        let settings = format!(
+            "tinynewton::Settings {{ c_pos: {c:?}, c_neg: {c:?}, solver: tinynewton::SolverKind::{kind}, ..tinynewton::Settings::DEFAULT }}"
+        );
+        let label = name.clone();
+        runs.push(make_run(name, label, train, test, solver, settings, None)?);
+    }
+    if runs.is_empty() {
+        return Err(format!("TINYNEWTON_DATA={value:?} names no dataset"));
+    }
+    Ok(runs)
+}
+
+/// Fit check: RAM per run (the runs reuse one stack region), flash for all files together.
+fn check_fit(board: &Board, runs: &[Run]) -> Result<(), String> {
+    let mut errors = Vec::new();
+    for r in runs {
+        let ws = workspace_bytes(r.m, r.n, r.t);
+        let need = ws + STACK_MARGIN;
+        if need > RAM_BUDGET {
+            // Each training sample costs three f32 (z, X̃d, D): how many would fit.
+            let fixed = workspace_bytes(r.m, 0, r.t) + STACK_MARGIN;
+            let max_n = RAM_BUDGET.saturating_sub(fixed) / 12;
+            let hint = if r.t > 0 {
+                format!("; the Cholesky triangle alone takes {} bytes: TINYNEWTON_SOLVER=cg drops it", 4 * r.t)
+            } else {
+                format!("; at most {max_n} training samples fit with this solver")
+            };
+            errors.push(format!(
+                "{}: does not fit the RAM of the {}: workspace {ws} bytes (M={} weights, N={} samples, T={} triangle floats) + {STACK_MARGIN} bytes stack margin = {need} bytes, {} bytes over the {RAM_BUDGET}-byte budget{hint}",
+                r.name, board.name, r.m, r.n, r.t, need - RAM_BUDGET
+            ));
+        }
+    }
+    let files: usize = runs.iter().map(|r| r.train_len + r.test_len).sum();
+    let need = files + CODE_FLASH_BUDGET;
+    if need > board.flash {
+        errors.push(format!(
+            "the datasets do not fit the flash of the {}: files {files} bytes + code estimate {CODE_FLASH_BUDGET} bytes = {need} bytes, {} bytes over its {} bytes",
+            board.name,
+            need - board.flash,
+            board.flash
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("\n"))
+    }
+}
+
+/// Keeps a label usable in a defmt format string and a `key=value` field.
+fn sanitize(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Writes a copy of `source` with the middle payload byte flipped (header and sizes intact, so
+/// only the payload CRC catches it) to `dest`.
+fn write_corrupt_copy(source: &Path, dest: &Path) -> Result<(), String> {
+    let mut bytes = fs::read(source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+    let field = |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize;
+    // Header layout (core/src/format): payload offset at 48..52, payload length at 52..56.
+    let (offset, len) = (field(&bytes, 48), field(&bytes, 52));
+    if len == 0 || offset + len != bytes.len() {
+        return Err(format!("{}: unexpected layout", source.display()));
+    }
+    bytes[offset + len / 2] ^= 0xFF;
+    fs::write(dest, bytes).map_err(|e| format!("cannot write {}: {e}", dest.display()))
+}
+
+/// Selects the runs, checks them against `target` and writes `OUT_DIR/selection.rs`.
+/// `corrupt_first`: embed the first run's training file with one payload byte flipped.
+pub fn generate(
+    firmware_dir: &Path,
+    out_dir: &Path,
+    target: &Target,
+    corrupt_first: bool,
+) -> Result<(), String> {
+    for var in ["TINYNEWTON_DATA", "TINYNEWTON_C", "TINYNEWTON_SOLVER"] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+    let data = env::var("TINYNEWTON_DATA").ok().filter(|v| !v.trim().is_empty());
+    let mut runs = match &data {
+        Some(value) => user_runs(firmware_dir, value)?,
+        None => {
+            for var in ["TINYNEWTON_C", "TINYNEWTON_SOLVER"] {
+                if env::var_os(var).is_some() {
+                    println!(
+                        "cargo:warning={var} is ignored without TINYNEWTON_DATA: the MNIST runs use their cross-validated settings"
+                    );
+                }
+            }
+            default_runs(firmware_dir, target)?
+        }
+    };
+    if let Target::Board(board) = target {
+        check_fit(board, &runs)?;
+    }
+    if corrupt_first {
+        let first = &mut runs[0];
+        let dest = out_dir.join("corrupt-train.tnds");
+        write_corrupt_copy(&first.train, &dest)?;
+        first.train = dest;
+        first.name.push_str(" (one payload byte flipped)");
+    }
+
+    let source = match &data {
+        Some(v) => format!("TINYNEWTON_DATA={v}"),
+        None => "the committed 7-vs-1 MNIST files".to_owned(),
+    };
+    let data_flash: usize = runs.iter().map(|r| r.train_len + r.test_len).sum();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "// Generated by firmware/build_support/datasets.rs from {source}: do not edit.\n\
+         /// Where the runs come from.\n\
+         pub const SOURCE: &str = {source:?};\n\
+         /// Bytes of every embedded packed file.\n\
+         pub const DATA_FLASH: usize = {data_flash};\n"
+    );
+    let _ = writeln!(
+        s,
+        "/// Calls `visitor` once per run, with that run's capacities.\n\
+         pub fn for_each_run<V: RunVisitor>(visitor: &mut V) {{"
+    );
+    for r in &runs {
+        let ws = workspace_bytes(r.m, r.n, r.t);
+        let floor = match r.floor {
+            Some((a, b)) => format!("Some(({a}, {b}))"),
+            None => "None".to_owned(),
+        };
+        let _ = writeln!(
+            s,
+            "    #[cfg(target_pointer_width = \"32\")]\n    \
+             const _: () = assert!(tinynewton::Workspace::<{m}, {n}, {t}>::SIZE_BYTES == {ws});\n    \
+             visitor.visit::<{m}, {n}, {t}>(&RunSpec {{\n        \
+             label: {label:?},\n        \
+             files: crate::runs::Files {{\n            \
+             name: {name:?},\n            \
+             train: tinynewton::include_packed!({train:?}),\n            \
+             test: tinynewton::include_packed!({test:?}),\n        \
+             }},\n        \
+             settings: {settings},\n        \
+             floor: {floor},\n    \
+             }});",
+            m = r.m,
+            n = r.n,
+            t = r.t,
+            label = sanitize(&r.label),
+            name = r.name,
+            train = r.train.display().to_string(),
+            test = r.test.display().to_string(),
+            settings = r.settings,
+        );
+    }
+    let _ = writeln!(s, "}}\n");
+    // One `ws_<label>=` field per run in the memory line: a literal defmt format string.
+    let mut fields = String::new();
+    let mut args = String::new();
+    for r in &runs {
+        let _ = write!(fields, " ws_{}={{=usize}}", sanitize(&r.label));
+        let _ = write!(args, ", {}", workspace_bytes(r.m, r.n, r.t));
+    }
+    let _ = writeln!(
+        s,
+        "/// Logs the memory line.\n\
+         #[cfg(target_os = \"none\")]\n\
+         pub fn log_memory(static_ram: usize, peak_stack: usize, code_flash: usize) {{\n    \
+         defmt::info!(\n        \
+         \"memory static_ram={{=usize}} peak_stack={{=usize}} ram_used={{=usize}} ram_budget={{=usize}} code_flash={{=usize}} code_flash_budget={{=usize}} data_flash={{=usize}}{fields}\",\n        \
+         static_ram, peak_stack, static_ram + peak_stack, {RAM_BUDGET}usize, code_flash, {CODE_FLASH_BUDGET}usize, DATA_FLASH{args}\n    \
+         );\n\
+         }}"
+    );
+    fs::write(out_dir.join("selection.rs"), s)
+        .map_err(|e| format!("cannot write selection.rs: {e}"))
+}
+
+/// Entry point for a build script: reports an error as a readable build failure.
+pub fn generate_or_exit(firmware_dir: &Path, out_dir: &Path, target: &Target, corrupt_first: bool) {
+    println!("cargo:rerun-if-changed={}", firmware_dir.join("build_support").display());
+    if let Err(e) = generate(firmware_dir, out_dir, target, corrupt_first) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,30 @@
+//! The runs this build trains, chosen at build time (`build_support/datasets.rs`): the
+//! committed 7-vs-1 MNIST pair by default, or the packed pairs `TINYNEWTON_DATA` names.
+//! Shared by the firmware and the host parity check (`#[path]`), so both iterate over the same
+//! files, capacities and settings.
+
+use tinynewton::Settings;
+
+use crate::runs::Files;
+
+/// One run: what to train and how.
+pub struct RunSpec {
+    /// Short label for the `cost` and `memory` lines (`7x7`, `14x14`, or the dataset's name).
+    pub label: &'static str,
+    /// The embedded train/test pair (4-byte aligned in flash).
+    pub files: Files,
+    /// Costs, solver, tolerances.
+    pub settings: Settings,
+    /// Minimum test accuracy `num/den` (the MNIST runs, issue 4); `None` for users' data,
+    /// whose runs must only converge.
+    pub floor: Option<(usize, usize)>,
+}
+
+/// Receives each run with its workspace capacities (`M` weights including the bias, `N`
+/// samples, `T` packed-triangle floats, `0` for CG), read from the files' headers at build time.
+pub trait RunVisitor {
+    /// Trains and reports one run.
+    fn visit<const M: usize, const N: usize, const T: usize>(&mut self, run: &RunSpec);
+}
+
+include!(concat!(env!("OUT_DIR"), "/selection.rs"));
