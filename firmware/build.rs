@@ -105,7 +105,13 @@ fn write_hv_files(out: &Path) {
         .map(|_| (splitmix64(&mut state) >> 56) as u8)
         .collect();
     let labels: Vec<i8> = (0..HV_N)
-        .map(|_| if splitmix64(&mut state) & 1 == 1 { 1 } else { -1 })
+        .map(|_| {
+            if splitmix64(&mut state) & 1 == 1 {
+                1
+            } else {
+                -1
+            }
+        })
         .collect();
     let mut table = Vec::with_capacity(8 * HV_M);
     for j in 0..HV_M {
@@ -119,7 +125,10 @@ fn write_hv_files(out: &Path) {
         offset: 0.0,
         scale: 1.0 / 255.0,
     };
-    for (file, dequant) in [("hv-shared.tnds", shared), ("hv-per-feature.tnds", per_feature)] {
+    for (file, dequant) in [
+        ("hv-shared.tnds", shared),
+        ("hv-per-feature.tnds", per_feature),
+    ] {
         let spec = DatasetSpec {
             m: HV_M,
             width: 0,

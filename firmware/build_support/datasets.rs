@@ -169,11 +169,26 @@ fn default_runs(firmware_dir: &Path, target: &Target) -> Result<Vec<Run>, String
         "SETTINGS_CG",
         (990, 1000),
     );
-    let u4_14 = ("mnist-7v1-14x14-u4", "14x14", Solver::Cg, "SETTINGS_CG", (990, 1000));
+    let u4_14 = (
+        "mnist-7v1-14x14-u4",
+        "14x14",
+        Solver::Cg,
+        "SETTINGS_CG",
+        (990, 1000),
+    );
     match target {
         Target::Board(b) if b.mnist14_u4 => stems.push(u4_14),
         Target::Board(_) => stems.push(u8_14),
-        Target::Host => stems.extend([u8_14, ("mnist-7v1-14x14-u4", "14x14-u4", Solver::Cg, "SETTINGS_CG", (990, 1000))]),
+        Target::Host => stems.extend([
+            u8_14,
+            (
+                "mnist-7v1-14x14-u4",
+                "14x14-u4",
+                Solver::Cg,
+                "SETTINGS_CG",
+                (990, 1000),
+            ),
+        ]),
     }
     stems
         .into_iter()
@@ -272,7 +287,10 @@ fn check_fit(board: &Board, runs: &[Run]) -> Result<(), String> {
             let fixed = workspace_bytes(r.m, 0, r.t) + STACK_MARGIN;
             let max_n = RAM_BUDGET.saturating_sub(fixed) / 12;
             let hint = if r.t > 0 {
-                format!("; the Cholesky triangle alone takes {} bytes: TINYNEWTON_SOLVER=cg drops it", 4 * r.t)
+                format!(
+                    "; the Cholesky triangle alone takes {} bytes: TINYNEWTON_SOLVER=cg drops it",
+                    4 * r.t
+                )
             } else {
                 format!("; at most {max_n} training samples fit with this solver")
             };
@@ -316,8 +334,10 @@ fn sanitize(label: &str) -> String {
 /// Writes a copy of `source` with the middle payload byte flipped (header and sizes intact, so
 /// only the payload CRC catches it) to `dest`.
 fn write_corrupt_copy(source: &Path, dest: &Path) -> Result<(), String> {
-    let mut bytes = fs::read(source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
-    let field = |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize;
+    let mut bytes =
+        fs::read(source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+    let field =
+        |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize;
     // Header layout (core/src/format): payload offset at 48..52, payload length at 52..56.
     let (offset, len) = (field(&bytes, 48), field(&bytes, 52));
     if len == 0 || offset + len != bytes.len() {
@@ -338,7 +358,9 @@ pub fn generate(
     for var in ["TINYNEWTON_DATA", "TINYNEWTON_C", "TINYNEWTON_SOLVER"] {
         println!("cargo:rerun-if-env-changed={var}");
     }
-    let data = env::var("TINYNEWTON_DATA").ok().filter(|v| !v.trim().is_empty());
+    let data = env::var("TINYNEWTON_DATA")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
     let mut runs = match &data {
         Some(value) => user_runs(firmware_dir, value)?,
         None => {
@@ -437,7 +459,10 @@ pub fn generate(
 
 /// Entry point for a build script: reports an error as a readable build failure.
 pub fn generate_or_exit(firmware_dir: &Path, out_dir: &Path, target: &Target, corrupt_first: bool) {
-    println!("cargo:rerun-if-changed={}", firmware_dir.join("build_support").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        firmware_dir.join("build_support").display()
+    );
     if let Err(e) = generate(firmware_dir, out_dir, target, corrupt_first) {
         eprintln!("error: {e}");
         std::process::exit(1);

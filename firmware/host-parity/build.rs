@@ -13,7 +13,10 @@ mod datasets;
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let here = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let firmware = here.parent().expect("host-parity lives in firmware/").to_path_buf();
+    let firmware = here
+        .parent()
+        .expect("host-parity lives in firmware/")
+        .to_path_buf();
     println!("cargo:rerun-if-changed=build.rs");
     datasets::generate_or_exit(&firmware, &out, &datasets::Target::Host, false);
 }

@@ -522,3 +522,161 @@ fn committed_tables_have_the_published_sizes() {
         assert_eq!(pos, n_pos, "{name}");
     }
 }
+
+/// Deterministic pseudo-random numbers in [0, 1) (a 32-bit LCG; the test needs spread, not
+/// quality).
+fn uniform(state: &mut u32) -> f64 {
+    *state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+    f64::from(*state >> 8) / f64::from(1u32 << 24)
+}
+
+/// `n` CSV rows of five raw features on very different scales (one constant), label last: class
+/// 1 when a linear score of the features, plus noise, is positive. `widen` stretches the ranges so
+/// test rows fall outside the training range (clipped by minmax).
+fn raw_rows(n: usize, seed: u32, widen: f64) -> (String, Vec<Vec<f32>>) {
+    let mut s = seed;
+    let mut text = String::new();
+    let mut rows = Vec::new();
+    for _ in 0..n {
+        let mut u = || (uniform(&mut s) - 0.5) * widen + 0.5;
+        let x = [
+            (u() * 1000.0) as f32,
+            (u() * 10.0 - 5.0) as f32,
+            3.3f32,
+            (1e-3 + u() * 1e-3) as f32,
+            (u() * 2.0 - 1.0) as f32,
+        ];
+        let score = f64::from(x[0]) / 500.0 - 1.0 + f64::from(x[1]) / 3.0
+            - (f64::from(x[3]) - 1.5e-3) * 2e3
+            + f64::from(x[4])
+            + (uniform(&mut s) - 0.5);
+        let label = u8::from(score > 0.0);
+        text += &format!("{},{},{},{},{},{label}\n", x[0], x[1], x[2], x[3], x[4]);
+        rows.push(x.to_vec());
+    }
+    (text, rows)
+}
+
+#[test]
+fn a_model_on_raw_rows_gives_the_packed_rows_labels() {
+    use tinynewton::{packed_len, Settings, Workspace};
+    const U: f64 = f32::EPSILON as f64 / 2.0; // unit roundoff of f32
+    let (train_text, _) = raw_rows(200, 1, 1.0);
+    let (test_text, test_raw) = raw_rows(80, 2, 1.3);
+    let (dir, train_csv) = input("train.csv", train_text.as_bytes());
+    let test_csv = dir.path().join("test.csv");
+    std::fs::write(&test_csv, test_text).unwrap();
+    let out = pack(
+        dir.path(),
+        &[
+            "--csv",
+            train_csv.to_str().unwrap(),
+            "--test",
+            test_csv.to_str().unwrap(),
+            "--pos",
+            "1",
+            "--neg",
+            "0",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let train_bytes = read(&dir.path().join("train.tnds"));
+    let test_bytes = read(&dir.path().join("test.tnds"));
+    let (train, test) = (
+        format::parse(&train_bytes).unwrap(),
+        format::parse(&test_bytes).unwrap(),
+    );
+    assert_eq!((train.n_samples(), test.n_samples()), (200, 80));
+
+    let mut ws = Box::new(Workspace::<6, 200, { packed_len(6) }>::new());
+    ws.train(&train, &Settings::default(), |_| {}).unwrap();
+    let model = ws
+        .model()
+        .with_transform(&train.transform().unwrap())
+        .unwrap();
+    let w = model.weights();
+    let magnitude =
+        w.iter().map(|v| f64::from(v.abs())).sum::<f64>() + f64::from(model.bias().abs());
+    let mut clipped = 0;
+    for (i, raw) in test_raw.iter().enumerate() {
+        let d_raw = f64::from(model.decision_raw(raw).unwrap());
+        let d_packed = f64::from(model.decision_row(&test, i).unwrap());
+        // Scaled and dequantised features differ by at most half a code step s_j/2 (both in
+        // [0, 1] after minmax's clip); each decision is a sum of m + 1 terms of magnitude
+        // ≤ |w_j|·1 (or |b|), so each carries at most (m + 3)u·Σ|terms| of f32 rounding.
+        let quant: f64 = (0..5)
+            .map(|j| f64::from(w[j].abs()) * f64::from(test.dequant().pair(j).1) / 2.0)
+            .sum();
+        let bound = quant + 2.0 * 8.0 * U * magnitude;
+        assert!(
+            (d_raw - d_packed).abs() <= bound,
+            "sample {i}: raw {d_raw} packed {d_packed} bound {bound}"
+        );
+        assert_eq!(
+            model.label_raw(raw).unwrap(),
+            model.label_row(&test, i).unwrap(),
+            "sample {i}"
+        );
+        clipped += usize::from(raw[0] < 0.0 || raw[0] > 1000.0);
+    }
+    // The test rows reach beyond the training range, so minmax's clip is exercised.
+    assert!(clipped > 0);
+}
+
+#[test]
+fn options_that_do_not_apply_are_refused_in_one_line() {
+    let (dir, path) = input("t.csv", csv_text().as_bytes());
+    let p = path.to_str().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--csv", p, "--pos", "1", "--neg", "0", "--pool", "2"],
+            "--pool applies to MNIST images",
+        ),
+        (
+            &["--csv", p, "--pos", "1", "--neg", "0", "--features", "3"],
+            "cannot be used with '--features",
+        ),
+        (
+            &[
+                "--mnist-json-dir",
+                p,
+                "--pos",
+                "7",
+                "--neg",
+                "1",
+                "--scale",
+                "standard",
+            ],
+            "cannot be used with '--scale",
+        ),
+        (
+            &["--mnist-json-dir", p, "--pos", "seven", "--neg", "1"],
+            "--pos: expected an MNIST class 0..=255, got `seven`",
+        ),
+        (
+            &[
+                "--csv",
+                p,
+                "--pos",
+                "1",
+                "--neg",
+                "0",
+                "--test-fraction",
+                "0",
+            ],
+            "--test-fraction 0 is outside (0, 1)",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = pack(dir.path(), args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(expected), "{expected:?} not in {stderr}");
+        assert_eq!(files_in(dir.path()), vec!["t.csv".to_owned()]);
+    }
+}

@@ -28,6 +28,9 @@ fn parse_delimiter(s: &str) -> Result<char, String> {
     }
 }
 
+/// `pack`'s MNIST inputs, which the table options do not combine with.
+const MNIST_INPUTS: [&str; 3] = ["images", "labels", "mnist_json_dir"];
+
 /// `pack` options for users' own tables (flattened into `pack`'s arguments).
 #[derive(Debug, Clone, clap::Args)]
 #[command(group(clap::ArgGroup::new("table_input").args(["csv", "libsvm"])))]
@@ -40,25 +43,25 @@ pub struct TableArgs {
     pub libsvm: Option<PathBuf>,
     /// Test samples from this file (same format and columns) instead of a seeded split; they are
     /// scaled with the transform learned on the training file.
-    #[arg(long, value_name = "PATH", requires = "table_input")]
+    #[arg(long, value_name = "PATH", conflicts_with_all = MNIST_INPUTS)]
     pub test: Option<PathBuf>,
     /// CSV field separator: one character, or `tab`.
-    #[arg(long, default_value = ",", value_parser = parse_delimiter, requires = "csv")]
+    #[arg(long, default_value = ",", value_parser = parse_delimiter, conflicts_with = "libsvm")]
     pub delimiter: char,
     /// CSV lines to skip before the data (a header row; a --label-column name is looked up in the
     /// last of them).
-    #[arg(long, default_value_t = 0, value_name = "N", requires = "csv")]
+    #[arg(long, default_value_t = 0, value_name = "N", conflicts_with = "libsvm")]
     pub skip_rows: usize,
     /// CSV label column: an index counting from 1, `last`, or a header name.
     #[arg(
         long,
         default_value = "last",
         value_name = "K|last|NAME",
-        requires = "csv"
+        conflicts_with = "libsvm"
     )]
     pub label_column: LabelColumn,
     /// LIBSVM feature count (an index above it is an error); default: the largest index seen.
-    #[arg(long, value_name = "M", requires = "libsvm")]
+    #[arg(long, value_name = "M", conflicts_with = "csv")]
     pub features: Option<usize>,
     /// Per-feature scaling learned on the training split: minmax (to [0, 1], test values clipped),
     /// standard (mean 0, unit variance) or none.
@@ -66,7 +69,7 @@ pub struct TableArgs {
         long,
         default_value = "minmax",
         value_name = "minmax|standard|none",
-        requires = "table_input"
+        conflicts_with_all = MNIST_INPUTS
     )]
     pub scale: Scaling,
 }
