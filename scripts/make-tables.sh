@@ -6,6 +6,9 @@
 #   iris.csv            150 x 4  (first line "150,4,setosa,versicolor,virginica") -> setosa (0) vs rest
 # Each: label in the last column, --scale minmax learned on the training split, u8 codes with a
 # per-feature dequantisation table, seeded 80/20 split (seed 0).
+# breast_cancer.csv and iris.csv are also copied, byte for byte, to data/tables/raw/ (committed:
+# tools/tests/breast_cancer.rs checks raw rows against the packed ones, and the README walkthrough
+# packs them) and packed from there; digits.csv.gz is packed from the wheel's copy only.
 # Deterministic: the same wheel and seed give the same bytes; run it twice and compare the sums.
 # Needs pip (only to download the wheel; nothing is installed), python3 (to unzip) and cargo.
 set -euo pipefail
@@ -40,14 +43,16 @@ SUMS
 cargo build --quiet -p tinynewton-tools
 tool() { cargo run --quiet -p tinynewton-tools -- "$@"; }
 
-mkdir -p data/tables
+mkdir -p data/tables/raw
+cp "$work/breast_cancer.csv" "$work/iris.csv" data/tables/raw/
+
 pack() { # input skip-rows pos neg name
-    tool pack --csv "$work/$1" --skip-rows "$2" --label-column last --pos "$3" --neg "$4" \
+    tool pack --csv "$1" --skip-rows "$2" --label-column last --pos "$3" --neg "$4" \
         --scale minmax --encoding u8 --test-fraction 0.2 --seed 0 \
         --train-out "data/tables/$5-train.tnds" --test-out "data/tables/$5-test.tnds"
 }
-pack digits.csv.gz 0 6 rest digits6-vs-rest
-pack breast_cancer.csv 1 0 1 breast-cancer
-pack iris.csv 1 0 rest iris-setosa
+pack "$work/digits.csv.gz" 0 6 rest digits6-vs-rest
+pack data/tables/raw/breast_cancer.csv 1 0 1 breast-cancer
+pack data/tables/raw/iris.csv 1 0 rest iris-setosa
 
-sha256sum data/tables/*.tnds
+sha256sum data/tables/raw/*.csv data/tables/*.tnds

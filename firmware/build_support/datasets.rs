@@ -10,7 +10,7 @@
 //! weights, CG above; or `cholesky`, `cg`) apply to `TINYNEWTON_DATA` runs.
 //!
 //! Every file is validated with the core's own parser; the capacities (`M = m + 1`, `N = n` of
-//! the training file, `T = m(m+1)/2`-style packed triangle for Cholesky, `0` for CG) come from
+//! the training file, `T = M(M+1)/2` packed-triangle floats for Cholesky, `0` for CG) come from
 //! its header. For a board, a dataset that does not fit (workspace + stack margin against the
 //! RAM budget, files + code estimate against the flash) is a build error that says by how much.
 //! The output is Rust source (`selection.rs` in `OUT_DIR`), included by `firmware/src/selection.rs`.

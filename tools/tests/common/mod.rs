@@ -1,0 +1,214 @@
+//! Helpers for integration tests that run the `tinynewton` binary and build the source code
+//! `tinynewton export-model` writes: the C with gcc, the Rust with rustc for the host and with
+//! cargo as a `#![no_std]` library for `thumbv7em-none-eabihf`. Each driver reads raw rows (the
+//! IEEE bits of each reading, in hex, so nothing is lost in decimal text) and prints
+//! `label decision-bits` per row, which the tests compare with the host model.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_tinynewton");
+
+/// The workspace root: its `rust-toolchain.toml` pins the toolchain for the nested builds.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The toolchain's own `cargo` (the one running this test).
+fn cargo() -> PathBuf {
+    PathBuf::from(env!("CARGO"))
+}
+
+/// The `rustc` beside that `cargo`, else the one on `PATH`.
+fn rustc() -> PathBuf {
+    let sibling = cargo().with_file_name("rustc");
+    if sibling.exists() {
+        sibling
+    } else {
+        PathBuf::from("rustc")
+    }
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Runs `cmd`, asserts it succeeds, returns its stdout.
+pub fn ok(cmd: &mut Command) -> String {
+    let o = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?} cannot start: {e}"));
+    assert!(o.status.success(), "{cmd:?} failed:\n{}", show(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A path as a command-line argument.
+pub fn p(path: &Path) -> &str {
+    path.to_str().expect("test paths are UTF-8")
+}
+
+/// Rows of `m` raw readings as the drivers read them: one line per row, each value's bits as 8
+/// hex digits.
+pub fn bits_text(x: &[f32], m: usize) -> String {
+    x.chunks(m)
+        .map(|row| {
+            let words: Vec<String> = row.iter().map(|v| format!("{:08x}", v.to_bits())).collect();
+            words.join(" ") + "\n"
+        })
+        .collect()
+}
+
+/// Runs `exe` on `input`; returns its `(label, decision bits)` lines.
+pub fn run_driver(exe: &Path, input: &str) -> Vec<(i8, u32)> {
+    let mut child = Command::new(exe)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{exe:?} cannot start: {e}"));
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input.as_bytes())
+        .expect("the driver reads its input");
+    let o = child.wait_with_output().expect("the driver ends");
+    assert!(o.status.success(), "{exe:?} failed:\n{}", show(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|line| {
+            let (label, bits) = line.split_once(' ').expect("`label bits` lines");
+            (
+                label.parse().expect("a label"),
+                u32::from_str_radix(bits, 16).expect("hex bits"),
+            )
+        })
+        .collect()
+}
+
+const C_DRIVER: &str = r#"#include <stdio.h>
+#include <string.h>
+
+float tinynewton_decision(const float *raw);
+int tinynewton_label(const float *raw);
+
+/* Reads rows of NFEAT raw readings (their IEEE bits in hex), prints "label decision-bits". */
+int main(void)
+{
+    float raw[NFEAT];
+    unsigned int bits;
+    int j;
+    for (;;) {
+        float d;
+        for (j = 0; j < NFEAT; j++) {
+            if (scanf("%x", &bits) != 1) {
+                return 0;
+            }
+            memcpy(&raw[j], &bits, sizeof raw[j]);
+        }
+        d = tinynewton_decision(raw);
+        memcpy(&bits, &d, sizeof bits);
+        printf("%d %08x\n", tinynewton_label(raw), bits);
+    }
+}
+"#;
+
+const RUST_DRIVER: &str = r#"#[allow(dead_code)]
+#[path = "model.rs"]
+mod model;
+
+use std::io::Read;
+
+/// Reads rows of `model::M` raw readings (their IEEE bits in hex), prints "label decision-bits".
+fn main() {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).unwrap();
+    let values: Vec<f32> = text
+        .split_whitespace()
+        .map(|w| f32::from_bits(u32::from_str_radix(w, 16).unwrap()))
+        .collect();
+    for row in values.chunks_exact(model::M) {
+        let raw: [f32; model::M] = row.try_into().unwrap();
+        println!("{} {:08x}", model::label(&raw), model::decision(&raw).to_bits());
+    }
+}
+"#;
+
+/// Compiles the exported `model.c` in `dir` with a driver for `m` features, as strict C99 (gcc
+/// `-std=c99 -Wall -Wextra -pedantic -Werror`); returns the executable.
+pub fn build_c_driver(dir: &Path, m: usize) -> PathBuf {
+    let exe = dir.join("c_driver");
+    std::fs::write(dir.join("driver.c"), C_DRIVER).unwrap();
+    ok(Command::new("gcc").current_dir(dir).args([
+        "-std=c99",
+        "-Wall",
+        "-Wextra",
+        "-pedantic",
+        "-Werror",
+        "-O2",
+        &format!("-DNFEAT={m}"),
+        "model.c",
+        "driver.c",
+        "-o",
+        p(&exe),
+    ]));
+    exe
+}
+
+/// Compiles the exported `model.rs` in `dir` into a host driver with rustc (`-D warnings`);
+/// returns the executable.
+pub fn build_rust_driver(dir: &Path) -> PathBuf {
+    let exe = dir.join("rs_driver");
+    std::fs::write(dir.join("main.rs"), RUST_DRIVER).unwrap();
+    ok(Command::new(rustc()).current_dir(root()).args([
+        "--edition",
+        "2021",
+        "-D",
+        "warnings",
+        p(&dir.join("main.rs")),
+        "-o",
+        p(&exe),
+    ]));
+    exe
+}
+
+/// Builds the exported `model.rs` in `dir` as the module of a `#![no_std]` library for the
+/// Cortex-M4F (`thumbv7em-none-eabihf`), `deny(warnings)`; asserts the library was written.
+pub fn build_no_std_thumb(dir: &Path) {
+    let krate = dir.join("nostd");
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        "[package]\nname = \"exported-model\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n\
+         [lib]\npath = \"src/lib.rs\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        krate.join("src/lib.rs"),
+        "#![no_std]\n#![deny(warnings)]\n\npub mod model;\n\n\
+         /// The exported classifier, reachable from outside.\n\
+         pub fn classify(raw: &[f32; model::M]) -> i8 {\n    model::label(raw)\n}\n",
+    )
+    .unwrap();
+    std::fs::copy(dir.join("model.rs"), krate.join("src/model.rs")).unwrap();
+    ok(Command::new(cargo())
+        .current_dir(root())
+        .env("RUSTC", rustc())
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .args([
+            "build",
+            "--offline",
+            "--target",
+            "thumbv7em-none-eabihf",
+            "--manifest-path",
+            p(&krate.join("Cargo.toml")),
+        ]));
+    let rlib = dir.join("target/thumbv7em-none-eabihf/debug/libexported_model.rlib");
+    assert!(rlib.exists(), "{rlib:?} was not built");
+}
