@@ -158,13 +158,19 @@ impl<'a, R: Rows + ?Sized> Objective<'a, R> {
         }
     }
 
+    /// Writes the codes of row `i` into `u[..m]`: `0 + 1·q = q` exactly, so the scratch
+    /// receives the stored codes bit for bit.
+    fn row_codes(&self, i: usize, u: &mut [f32]) {
+        let u = u.get_mut(..self.m).unwrap_or(&mut []);
+        u.fill(0.0);
+        self.data.axpy_codes(i, 1.0, u);
+    }
+
     /// Writes the codes of row `i` into `u[..m]` and dequantises them in place:
     /// `u_j = o_j + s_j q_ij`.
     fn row_values(&self, i: usize, u: &mut [f32]) {
+        self.row_codes(i, u);
         let u = u.get_mut(..self.m).unwrap_or(&mut []);
-        u.fill(0.0);
-        // 0 + 1·q = q exactly: the scratch receives the stored codes bit for bit.
-        self.data.axpy_codes(i, 1.0, u);
         for (j, uj) in u.iter_mut().enumerate() {
             let (o, s) = self.dequant.pair(j);
             *uj = o + s * *uj;
@@ -357,20 +363,29 @@ impl<'a, R: Rows + ?Sized> Objective<'a, R> {
         self.margins(v, u, out)
     }
 
-    /// The Hessian's diagonal `diag_j = reg_j + Σ_i D_i x̃_ij²` (one pass; row values are
-    /// dequantised into the scratch `u`).
+    /// The Hessian's diagonal `diag_j = reg_j + Σ_i D_i x̃_ij²` (one pass; row codes are read
+    /// into the scratch `u` and dequantised on the fly). Zero values are skipped: their term
+    /// `(D_i·0)·0` is ±0 and adding it changes no bit (see
+    /// [`hessian_packed`](Objective::hessian_packed)).
     pub fn hess_diag(&self, dd: &[f32], u: &mut [f32], diag: &mut [f32]) -> Result<(), Error> {
         expect_len(dd.len(), self.n)?;
         expect_at_least(u.len(), self.m)?;
         expect_len(diag.len(), self.m + 1)?;
         diag.fill(0.0);
         let mut sum_d = 0.0f32;
-        for (i, di) in dd.iter().enumerate() {
-            self.row_values(i, u);
-            for (hj, xj) in diag.iter_mut().zip(u.iter()).take(self.m) {
-                *hj += (*di * *xj) * *xj;
+        let features = diag.get_mut(..self.m).unwrap_or(&mut []);
+        for (i, &di) in dd.iter().enumerate() {
+            self.row_codes(i, u);
+            let q = u.get(..self.m).unwrap_or(&[]);
+            // One loop per kind of dequantisation, so the shared pair stays in registers.
+            match self.dequant {
+                Dequant::Identity => add_squares(features, di, q, |_| (0.0, 1.0)),
+                Dequant::Shared { offset, scale } => {
+                    add_squares(features, di, q, |_| (offset, scale))
+                }
+                Dequant::PerFeature(table) => add_squares(features, di, q, |j| table.pair(j)),
             }
-            sum_d += *di;
+            sum_d += di;
         }
         for hj in diag.iter_mut().take(self.m) {
             *hj += 1.0;
@@ -447,28 +462,56 @@ impl<'a, R: Rows + ?Sized> Objective<'a, R> {
     /// `x_ij ≠ 0` into `x[..nnz]`, their feature indices into `support[..nnz]`, in increasing
     /// `j`; returns `nnz`. Needs `x.len() ≤ support.len() ≤ 256` (indices are `u8`).
     fn row_support(&self, i: usize, x: &mut [f32], support: &mut [u8; SUPPORT_CAPACITY]) -> usize {
-        x.fill(0.0);
-        // 0 + 1·q = q exactly: the scratch receives the stored codes bit for bit.
-        self.data.axpy_codes(i, 1.0, x);
-        let mut nnz = 0;
-        // In place: the write position `nnz` never passes the read position `j`.
-        for j in 0..x.len() {
-            let (o, s) = self.dequant.pair(j);
-            let xj = match x.get(j) {
-                Some(q) => o + s * *q,
-                None => break,
-            };
-            if xj != 0.0 {
-                if let (Some(xc), Some(kc)) = (x.get_mut(nnz), support.get_mut(nnz)) {
-                    *xc = xj;
-                    // j < x.len() ≤ SUPPORT_CAPACITY = 256: the index fits a u8.
-                    *kc = j as u8;
-                    nnz += 1;
-                }
+        self.row_codes(i, x);
+        // One loop per kind of dequantisation, so the shared pair stays in registers.
+        match self.dequant {
+            Dequant::Identity => compact_nonzeros(x, support, |_| (0.0, 1.0)),
+            Dequant::Shared { offset, scale } => compact_nonzeros(x, support, |_| (offset, scale)),
+            Dequant::PerFeature(table) => compact_nonzeros(x, support, |j| table.pair(j)),
+        }
+    }
+}
+
+/// `diag_j += (d x_j) x_j` with `x_j = o_j + s_j q_j`, leaving out the exact ±0 terms of the
+/// zero values.
+#[inline]
+fn add_squares(diag: &mut [f32], d: f32, q: &[f32], pair: impl Fn(usize) -> (f32, f32)) {
+    for (j, (hj, qj)) in diag.iter_mut().zip(q).enumerate() {
+        let (o, s) = pair(j);
+        let xj = o + s * *qj;
+        if xj != 0.0 {
+            *hj += (d * xj) * xj;
+        }
+    }
+}
+
+/// Dequantises the codes in `x` (`x_j = o_j + s_j q_j`) and compacts the nonzero values into
+/// `x[..nnz]`, their indices into `support[..nnz]`, in increasing `j`; returns `nnz`. Needs
+/// `x.len() ≤ 256` (indices are `u8`; longer rows stop at 256).
+#[inline]
+fn compact_nonzeros(
+    x: &mut [f32],
+    support: &mut [u8; SUPPORT_CAPACITY],
+    pair: impl Fn(usize) -> (f32, f32),
+) -> usize {
+    let mut nnz = 0;
+    // In place: the write position `nnz` never passes the read position `j`.
+    for j in 0..x.len().min(SUPPORT_CAPACITY) {
+        let (o, s) = pair(j);
+        let xj = match x.get(j) {
+            Some(q) => o + s * *q,
+            None => break,
+        };
+        if xj != 0.0 {
+            if let (Some(xc), Some(kc)) = (x.get_mut(nnz), support.get_mut(nnz)) {
+                *xc = xj;
+                // j < SUPPORT_CAPACITY = 256: the index fits a u8.
+                *kc = j as u8;
+                nnz += 1;
             }
         }
-        nnz
     }
+    nnz
 }
 
 /// Longest row whose nonzero indices [`Objective::hessian_packed`] collects on the stack
@@ -479,24 +522,24 @@ const SUPPORT_CAPACITY: usize = 256;
 /// `h_jk += (d x_j) x_k` for every pair `k ≤ j` of nonzero features, into the feature rows of
 /// the packed triangle; `values`/`indices` list the row's nonzero `x_j` in increasing `j`.
 fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u8]) {
-    let mut earlier = 0;
-    for (&j, &xj) in indices.iter().zip(values) {
+    for (a, (&j, &xj)) in indices.iter().zip(values).enumerate() {
         let j = usize::from(j);
+        // j ≤ 255 (a u8): the row start j(j+1)/2 cannot overflow.
+        let start = j * (j + 1) / 2;
+        let Some((h_jj, row)) = features
+            .get_mut(start..start + j + 1)
+            .and_then(<[f32]>::split_last_mut)
+        else {
+            break;
+        };
         let t = d * xj;
-        let row =
-            features.get_mut(crate::cholesky::packed_len(j)..crate::cholesky::packed_len(j + 1));
-        if let Some(row) = row {
-            let before = indices.get(..earlier).unwrap_or(&[]);
-            for (&k, &xk) in before.iter().zip(values) {
-                if let Some(h_jk) = row.get_mut(usize::from(k)) {
-                    *h_jk += t * xk;
-                }
-            }
-            if let Some(h_jj) = row.last_mut() {
-                *h_jj += t * xj;
+        let earlier = indices.get(..a).unwrap_or(&[]);
+        for (&k, &xk) in earlier.iter().zip(values) {
+            if let Some(h_jk) = row.get_mut(usize::from(k)) {
+                *h_jk += t * xk;
             }
         }
-        earlier += 1;
+        *h_jj += t * xj;
     }
 }
 
