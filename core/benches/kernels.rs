@@ -69,30 +69,40 @@ fn hessian_weights<const M: usize, const T: usize>(
     dd
 }
 
-/// The dense Hessian build the core used before: one rank-one update `D_i x̃_i x̃_iᵀ` per row
-/// over every entry of the triangle, zeros included, in the same order of operations
-/// (`(D_i x̃_ij) x̃_ik` added row by row), so its bits must equal the core's.
-fn hessian_dense(data: &PackedDataset<'_>, dd: &[f32], x: &mut [f32], h: &mut [f32]) {
+/// The dense Hessian build the core used before (its loop structure, over the public
+/// [`Rows`] API): one rank-one update `D_i x̃_i x̃_iᵀ` per row over every entry of the triangle,
+/// zeros included, with the same products `(D_i x̃_ij) x̃_ik` added row by row, so its bits must
+/// equal the core's.
+fn hessian_dense(data: &PackedDataset<'_>, dd: &[f32], u: &mut [f32], h: &mut [f32]) {
     let m = data.n_features();
     let dim = m + 1;
     let dequant: Dequant<'_> = data.dequant();
     let h = &mut h[..packed_len(dim)];
     h.fill(0.0);
-    for (i, &di) in dd.iter().enumerate() {
+    for (i, di) in dd.iter().enumerate() {
+        let x = &mut u[..m];
         x.fill(0.0);
         data.axpy_codes(i, 1.0, x);
         for (j, xj) in x.iter_mut().enumerate() {
             let (o, s) = dequant.pair(j);
             *xj = o + s * *xj;
         }
+        let x = &u[..m];
+        let mut rest = &mut *h;
         for j in 0..dim {
-            let xj = if j < m { x[j] } else { 1.0 };
-            let t = di * xj;
-            let row = &mut h[packed_len(j)..packed_len(j + 1)];
-            for (hjk, xk) in row[..j.min(m)].iter_mut().zip(x.iter()) {
+            let Some((row, tail)) = rest.split_at_mut_checked(j + 1) else {
+                break;
+            };
+            rest = tail;
+            let xj = x.get(j).copied().unwrap_or(1.0);
+            let t = *di * xj;
+            let (feat, bias) = row.split_at_mut(j.min(m));
+            for (hjk, xk) in feat.iter_mut().zip(x) {
                 *hjk += t * *xk;
             }
-            row[j] += t * xj;
+            if let Some(last) = bias.first_mut() {
+                *last += t * if j < m { xj } else { 1.0 };
+            }
         }
     }
     for j in 0..dim {
@@ -152,7 +162,11 @@ fn bench_hessian_packed(c: &mut Criterion) {
     let (mut h, mut h_dense) = (vec![0.0f32; packed_len(M7)], vec![0.0f32; packed_len(M7)]);
     obj.hessian_packed(&dd, &mut u, &mut h).expect("hessian");
     hessian_dense(&data, &dd, &mut u, &mut h_dense);
-    assert_eq!(bits(&h), bits(&h_dense), "the kernels must agree bit for bit");
+    assert_eq!(
+        bits(&h),
+        bits(&h_dense),
+        "the kernels must agree bit for bit"
+    );
 
     let mut group = c.benchmark_group("hessian_packed/7x7-u8");
     group.bench_function("core", |b| {
@@ -188,7 +202,11 @@ fn bench_hess_vec(c: &mut Criterion) {
     obj_skip
         .hess_vec(&dd, &v, &mut u, &mut out_skip)
         .expect("hess_vec");
-    assert_eq!(bits(&out), bits(&out_skip), "the kernels must agree bit for bit");
+    assert_eq!(
+        bits(&out),
+        bits(&out_skip),
+        "the kernels must agree bit for bit"
+    );
 
     let mut group = c.benchmark_group("hess_vec/14x14-u8");
     group.bench_function("core", |b| {
@@ -228,7 +246,10 @@ fn bench_train(c: &mut Criterion) {
     let mut group = c.benchmark_group("train");
     group.sample_size(20);
     group.bench_function("7x7-u8/cholesky", |b| {
-        b.iter(|| ws7.train(black_box(&data7), &CHOLESKY_7, |_| {}).expect("train"))
+        b.iter(|| {
+            ws7.train(black_box(&data7), &CHOLESKY_7, |_| {})
+                .expect("train")
+        })
     });
     let cg_7 = Settings {
         solver: SolverKind::Cg,
@@ -238,10 +259,16 @@ fn bench_train(c: &mut Criterion) {
         b.iter(|| ws7.train(black_box(&data7), &cg_7, |_| {}).expect("train"))
     });
     group.bench_function("14x14-u8/cg", |b| {
-        b.iter(|| ws14.train(black_box(&data14), &CG_14, |_| {}).expect("train"))
+        b.iter(|| {
+            ws14.train(black_box(&data14), &CG_14, |_| {})
+                .expect("train")
+        })
     });
     group.bench_function("14x14-u4/cg", |b| {
-        b.iter(|| ws14.train(black_box(&data14_u4), &CG_14, |_| {}).expect("train"))
+        b.iter(|| {
+            ws14.train(black_box(&data14_u4), &CG_14, |_| {})
+                .expect("train")
+        })
     });
     group.finish();
 }
