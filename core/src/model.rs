@@ -506,6 +506,18 @@ mod tests {
         Model::new(&[0.5, -1.25, 2.0], 0.75).unwrap()
     }
 
+    /// Every single-bit flip of the byte image is refused: in the weights, bias, pairs or CRC by
+    /// the checksum (CRC-32 detects all single-bit errors), in the header by the header checks.
+    fn assert_every_bit_flip_rejected(image: &[u8]) {
+        for byte in 0..image.len() {
+            for bit in 0..8 {
+                let mut bad = image.to_vec();
+                bad[byte] ^= 1 << bit;
+                assert!(Model::<4>::from_bytes(&bad).is_err(), "{byte}:{bit}");
+            }
+        }
+    }
+
     #[test]
     fn decision_probability_label() {
         let m = model();
@@ -591,15 +603,7 @@ mod tests {
             m.to_bytes(&mut buf[..31]),
             Err(ModelError::BufferTooSmall { needed: 32 })
         );
-        // Every single-bit flip in the weights, bias or CRC is caught by the checksum (CRC-32
-        // detects all single-bit errors); flips in the header by the header checks.
-        for byte in 0..len {
-            for bit in 0..8 {
-                let mut bad = buf;
-                bad[byte] ^= 1 << bit;
-                assert!(Model::<4>::from_bytes(&bad[..len]).is_err(), "{byte}:{bit}");
-            }
-        }
+        assert_every_bit_flip_rejected(&buf[..len]);
         let mut bad = buf;
         bad[12] ^= 0x10;
         assert_eq!(
@@ -735,13 +739,7 @@ mod tests {
             m.to_bytes(&mut buf[..55]),
             Err(ModelError::BufferTooSmall { needed: 56 })
         );
-        for byte in 0..len {
-            for bit in 0..8 {
-                let mut bad = buf;
-                bad[byte] ^= 1 << bit;
-                assert!(Model::<4>::from_bytes(&bad[..len]).is_err(), "{byte}:{bit}");
-            }
-        }
+        assert_every_bit_flip_rejected(&buf[..len]);
         // A flipped bit in a pair is a checksum error; every truncation a length error.
         let mut bad = buf;
         bad[40] ^= 0x01;

@@ -109,6 +109,15 @@ impl<'a, R: Rows + ?Sized> Objective<'a, R> {
         self.n
     }
 
+    /// The lengths of a step's operands: weights `w` and direction `d` of `m + 1`, margins
+    /// `z = X̃w` and `xd = X̃d` of `n`.
+    fn expect_step_lens(&self, w: usize, d: usize, z: usize, xd: usize) -> Result<(), Error> {
+        expect_len(w, self.m + 1)?;
+        expect_len(d, self.m + 1)?;
+        expect_len(z, self.n)?;
+        expect_len(xd, self.n)
+    }
+
     /// Number of weights inside `½‖w‖²`: all of them, or all but the bias.
     fn n_regularized(&self) -> usize {
         match self.bias {
@@ -221,10 +230,7 @@ impl<'a, R: Rows + ?Sized> Objective<'a, R> {
         z: &[f32],
         xd: &[f32],
     ) -> Result<f32, Error> {
-        expect_len(w.len(), self.m + 1)?;
-        expect_len(d.len(), self.m + 1)?;
-        expect_len(z.len(), self.n)?;
-        expect_len(xd.len(), self.n)?;
+        self.expect_step_lens(w.len(), d.len(), z.len(), xd.len())?;
         let mut reg = CompensatedSum::new();
         for (wj, dj) in w.iter().zip(d).take(self.n_regularized()) {
             let t = *wj + alpha * *dj;
@@ -255,10 +261,7 @@ impl<'a, R: Rows + ?Sized> Objective<'a, R> {
         z: &[f32],
         xd: &[f32],
     ) -> Result<f32, Error> {
-        expect_len(w.len(), self.m + 1)?;
-        expect_len(d.len(), self.m + 1)?;
-        expect_len(z.len(), self.n)?;
-        expect_len(xd.len(), self.n)?;
+        self.expect_step_lens(w.len(), d.len(), z.len(), xd.len())?;
         let k = self.n_regularized();
         let w_dot_d = crate::linalg::dot(w.get(..k).unwrap_or(&[]), d);
         let d_dot_d = crate::linalg::dot(d.get(..k).unwrap_or(&[]), d);
@@ -290,10 +293,7 @@ impl<'a, R: Rows + ?Sized> Objective<'a, R> {
         z: &mut [f32],
         xd: &[f32],
     ) -> Result<(), Error> {
-        expect_len(w.len(), self.m + 1)?;
-        expect_len(d.len(), self.m + 1)?;
-        expect_len(z.len(), self.n)?;
-        expect_len(xd.len(), self.n)?;
+        self.expect_step_lens(w.len(), d.len(), z.len(), xd.len())?;
         for (wj, dj) in w.iter_mut().zip(d) {
             *wj += alpha * *dj;
         }

@@ -173,16 +173,7 @@ impl<const M: usize, const N: usize, const T: usize> Workspace<M, N, T> {
         v: &[f32],
         out: &mut [f32],
     ) -> Result<(), Error> {
-        Self::check_capacity(data)?;
-        let obj = Objective::new(data, settings);
-        let n = obj.n_samples();
-        let dim = obj.n_weights();
-        let z = self.z.get_mut(..n).unwrap_or(&mut []);
-        let dd = self.dd.get_mut(..n).unwrap_or(&mut []);
-        let g = self.g.get_mut(..dim).unwrap_or(&mut []);
-        obj.margins(w, &mut self.u, z)?;
-        obj.grad(w, z, g, dd)?;
-        obj.hess_vec(dd, v, &mut self.u, out)
+        self.at_curvature(data, settings, w, |obj, dd, u| obj.hess_vec(dd, v, u, out))
     }
 
     /// The Hessian's diagonal at `w` into `diag` (length features + 1).
@@ -193,6 +184,18 @@ impl<const M: usize, const N: usize, const T: usize> Workspace<M, N, T> {
         w: &[f32],
         diag: &mut [f32],
     ) -> Result<(), Error> {
+        self.at_curvature(data, settings, w, |obj, dd, u| obj.hess_diag(dd, u, diag))
+    }
+
+    /// Evaluates margins and gradient at `w`, which leave the Hessian weights `D` in `dd`, then
+    /// runs `hessian` on the objective, `D` and the fold scratch `u`.
+    fn at_curvature<R: Rows + ?Sized, Out>(
+        &mut self,
+        data: &R,
+        settings: &Settings,
+        w: &[f32],
+        hessian: impl FnOnce(&Objective<'_, R>, &[f32], &mut [f32]) -> Result<Out, Error>,
+    ) -> Result<Out, Error> {
         Self::check_capacity(data)?;
         let obj = Objective::new(data, settings);
         let n = obj.n_samples();
@@ -202,7 +205,7 @@ impl<const M: usize, const N: usize, const T: usize> Workspace<M, N, T> {
         let g = self.g.get_mut(..dim).unwrap_or(&mut []);
         obj.margins(w, &mut self.u, z)?;
         obj.grad(w, z, g, dd)?;
-        obj.hess_diag(dd, &mut self.u, diag)
+        hessian(&obj, dd, &mut self.u)
     }
 }
 

@@ -200,6 +200,28 @@ fn widen(v: &[f32]) -> DVector<f64> {
     DVector::from_iterator(v.len(), v.iter().map(|&x| f64::from(x)))
 }
 
+/// `‖Hv − H_ref v‖ / ‖H_ref v‖` of the core's `∇²f(w)·v` against the reference's explicit
+/// Hessian, at `w` with entries `scale` × standard normal and a standard normal `v`. The core
+/// works on f32 vectors; the reference gets the same values widened exactly, so the comparison
+/// measures the core's arithmetic only.
+fn hess_vec_rel_error<const M: usize, const N: usize, const T: usize, R: Rows + ?Sized>(
+    ws: &mut Workspace<M, N, T>,
+    rows: &R,
+    settings: &Settings,
+    problem: &Problem,
+    rng: &mut SplitMix64,
+    scale: f64,
+) -> f64 {
+    let m = rows.n_features();
+    let w: Vec<f32> = (0..=m).map(|_| (scale * rng.normal()) as f32).collect();
+    let v: Vec<f32> = (0..=m).map(|_| rng.normal() as f32).collect();
+    let mut hv = vec![0.0f32; m + 1];
+    ws.hess_vec(rows, settings, &w, &v, &mut hv)
+        .expect("shapes fit the workspace");
+    let exact = problem.hessian(&widen(&w)) * widen(&v);
+    (widen(&hv) - &exact).norm() / exact.norm()
+}
+
 #[test]
 fn core_hess_vec_matches_explicit_hessian_to_1e5() {
     let mut ws = SmallWorkspace::new();
@@ -213,15 +235,8 @@ fn core_hess_vec_matches_explicit_hessian_to_1e5() {
                 let settings = settings_for(&problem);
                 let mut rng = SplitMix64::new(seed ^ 0x5eed);
                 for scale in [0.0, 0.3, 1.0, 3.0] {
-                    // The core works on f32 vectors; the reference gets the same values widened
-                    // exactly, so the comparison measures the core's arithmetic only.
-                    let w: Vec<f32> = (0..=m).map(|_| (scale * rng.normal()) as f32).collect();
-                    let v: Vec<f32> = (0..=m).map(|_| rng.normal() as f32).collect();
-                    let mut hv = vec![0.0f32; m + 1];
-                    ws.hess_vec(&rows, &settings, &w, &v, &mut hv)
-                        .expect("shapes fit the workspace");
-                    let exact = problem.hessian(&widen(&w)) * widen(&v);
-                    let rel = (widen(&hv) - &exact).norm() / exact.norm();
+                    let rel =
+                        hess_vec_rel_error(&mut ws, &rows, &settings, &problem, &mut rng, scale);
                     worst = worst.max(rel);
                     // Acceptance: ≤ 1e-5 in f32. The core's product is one pass of f32 sums:
                     // margins x̃ᵀw and x̃ᵀv over ≤ 21 terms, D_i from libm's expf (a margin error
@@ -309,20 +324,13 @@ fn core_hess_vec_matches_explicit_hessian_on_packed_data() {
     let mut rng = SplitMix64::new(22);
     for (name, bytes) in sets {
         let rows = tinynewton::format::parse(bytes).expect("valid packed data");
-        let m = rows.n_features();
         for bias in [Bias::Regularized, Bias::Free] {
             let problem = problem_from_rows(&rows, 2.0, 0.5, bias);
             let settings = settings_for(&problem);
             // w = 0 (every D_i = C_i/4) and a point with margins of order 1–10 (weights of
             // 0.05 over ~100 active pixels of value ≤ 1).
             for scale in [0.0, 0.05] {
-                let w: Vec<f32> = (0..=m).map(|_| (scale * rng.normal()) as f32).collect();
-                let v: Vec<f32> = (0..=m).map(|_| rng.normal() as f32).collect();
-                let mut hv = vec![0.0f32; m + 1];
-                ws.hess_vec(&rows, &settings, &w, &v, &mut hv)
-                    .expect("shapes fit the workspace");
-                let exact = problem.hessian(&widen(&w)) * widen(&v);
-                let rel = (widen(&hv) - &exact).norm() / exact.norm();
+                let rel = hess_vec_rel_error(&mut *ws, &rows, &settings, &problem, &mut rng, scale);
                 // Acceptance: ≤ 1e-5. Here n = 1757 rows are accumulated in f32: a random walk
                 // of √n·u ≈ 2.5e-6 of ‖X̃ᵀDX̃‖‖v‖ (the worst case n·u ≈ 1e-4 needs every
                 // rounding to go one way, which a correct kernel does not produce).

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{bits_text, ok, p, run_driver, BIN};
+use common::{bits_text, host_answers, ok, p, run_driver, BIN};
 use tinynewton::format::{self, Encoding, PackedDataset};
 use tinynewton::{Model, Rows};
 
@@ -402,15 +402,7 @@ fn exported_c_and_rust_give_the_host_labels() {
     let (model_file, model) = train_model(d);
 
     // The host model's answer on every raw row (the 114 test samples' rows among them).
-    let host: Vec<(i8, u32)> = x
-        .chunks_exact(M)
-        .map(|row| {
-            (
-                model.label_raw(row).unwrap(),
-                model.decision_raw(row).unwrap().to_bits(),
-            )
-        })
-        .collect();
+    let host = host_answers(&model, &x, M);
     let positives = host.iter().filter(|(l, _)| *l == 1).count();
     // Both classes predicted, so equal labels are not a constant answer.
     assert!(

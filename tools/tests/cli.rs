@@ -1,55 +1,16 @@
 //! Tests of the built `tinynewton` binary: pack → parse round trips on synthetic IDX and JSON
 //! inputs, one-line failures with no output left behind, and `inspect` on the committed files.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
+use common::{assert_one_line_failure, assert_success, files_in, run};
 use tinynewton::format::{self, Encoding, Split};
 use tinynewton::Rows;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tinynewton");
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data");
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .unwrap()
-}
-
-/// Exit status 1 and exactly one line on stderr, in our format, with no panic or backtrace.
-fn assert_one_line_failure(out: &Output, must_mention: &[&str]) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    assert!(
-        out.stdout.is_empty(),
-        "stdout: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert_eq!(stderr.lines().count(), 1, "stderr: {stderr}");
-    assert!(
-        stderr.starts_with("tinynewton: error: "),
-        "stderr: {stderr}"
-    );
-    for bad in ["panicked", "backtrace", "RUST_BACKTRACE", "internal error"] {
-        assert!(!stderr.contains(bad), "stderr: {stderr}");
-    }
-    for word in must_mention {
-        assert!(stderr.contains(word), "{word:?} not in: {stderr}");
-    }
-    stderr
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
 
 /// Deterministic synthetic 28x28 digits: `n` images with classes cycling through `classes`.
 fn synthetic(n: usize, classes: &[u8]) -> (Vec<u8>, Vec<u8>) {
@@ -146,7 +107,7 @@ fn pack_idx_round_trip_u8_and_u4_within_half_a_step() {
     // Images gzipped, labels plain: both forms are read.
     let images = dir.path().join("imgs-idx3-ubyte.gz");
     let label_file = dir.path().join("labels-idx1-ubyte");
-    std::fs::write(&images, gzip(&idx_images(&pixels, n as u32))).unwrap();
+    std::fs::write(images.clone(), gzip(&idx_images(&pixels, n as u32))).unwrap();
     std::fs::write(&label_file, idx_labels(&labels)).unwrap();
     // Classes 7 and 1 only: 17 sevens, 17 ones of the 50.
     let selected: Vec<usize> = (0..n).filter(|&i| labels[i] != 3).collect();
@@ -181,11 +142,7 @@ fn pack_idx_round_trip_u8_and_u4_within_half_a_step() {
             "--test-out",
             test.to_str().unwrap(),
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         let sources: Vec<(Vec<f64>, i8)> = selected
             .iter()
             .map(|&i| {
@@ -261,11 +218,7 @@ fn pack_json_digits_and_deterministic() {
             "--test-out",
             test.to_str().unwrap(),
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         (std::fs::read(train).unwrap(), std::fs::read(test).unwrap())
     };
     let a = pack("a");
@@ -299,96 +252,62 @@ fn pack_json_digits_and_deterministic() {
 fn truncated_idx_fails_in_one_line_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (pixels, labels) = synthetic(10, &[7, 1]);
-    let mut images = idx_images(&pixels, 10);
-    images.truncate(images.len() - 100);
-    std::fs::write(dir.path().join("t-images-idx3-ubyte"), images).unwrap();
-    std::fs::write(dir.path().join("t-labels-idx1-ubyte"), idx_labels(&labels)).unwrap();
-    let before = files_in(dir.path());
+    let images = idx_images(&pixels, 10);
+    let mut truncated = images.clone();
+    truncated.truncate(truncated.len() - 100);
+    let (image_file, label_file) = ("t-images-idx3-ubyte", "t-labels-idx1-ubyte");
     let p = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
-    let out = run(&[
-        "pack",
-        "--images",
-        &p("t-images-idx3-ubyte"),
-        "--labels",
-        &p("t-labels-idx1-ubyte"),
-        "--pos",
-        "7",
-        "--neg",
-        "1",
-        "--train-out",
-        &p("tr.tnds"),
-        "--test-out",
-        &p("te.tnds"),
-    ]);
-    assert_one_line_failure(&out, &["t-images-idx3-ubyte", "truncated"]);
-    assert_eq!(files_in(dir.path()), before);
-
-    // A label file that disagrees with the image count, and a bad magic.
-    std::fs::write(
-        dir.path().join("t-images-idx3-ubyte"),
-        idx_images(&pixels, 10),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("t-labels-idx1-ubyte"),
-        idx_labels(&labels[..9]),
-    )
-    .unwrap();
-    let out = run(&[
-        "pack",
-        "--images",
-        &p("t-images-idx3-ubyte"),
-        "--labels",
-        &p("t-labels-idx1-ubyte"),
-        "--pos",
-        "7",
-        "--neg",
-        "1",
-        "--train-out",
-        &p("tr.tnds"),
-        "--test-out",
-        &p("te.tnds"),
-    ]);
-    assert_one_line_failure(&out, &["t-labels-idx1-ubyte", "9 labels for the 10 images"]);
-    std::fs::write(
-        dir.path().join("t-labels-idx1-ubyte"),
-        idx_images(&pixels, 10),
-    )
-    .unwrap();
-    let out = run(&[
-        "pack",
-        "--images",
-        &p("t-images-idx3-ubyte"),
-        "--labels",
-        &p("t-labels-idx1-ubyte"),
-        "--pos",
-        "7",
-        "--neg",
-        "1",
-        "--train-out",
-        &p("tr.tnds"),
-        "--test-out",
-        &p("te.tnds"),
-    ]);
-    assert_one_line_failure(&out, &["t-labels-idx1-ubyte", "bad IDX magic"]);
-    // A class with no samples.
-    std::fs::write(dir.path().join("t-labels-idx1-ubyte"), idx_labels(&labels)).unwrap();
-    let out = run(&[
-        "pack",
-        "--images",
-        &p("t-images-idx3-ubyte"),
-        "--labels",
-        &p("t-labels-idx1-ubyte"),
-        "--pos",
-        "7",
-        "--neg",
-        "4",
-        "--train-out",
-        &p("tr.tnds"),
-        "--test-out",
-        &p("te.tnds"),
-    ]);
-    assert_one_line_failure(&out, &["t-images-idx3-ubyte", "no samples of class 4"]);
+    // (image file, label file, negative class, what the one line names)
+    let cases = [
+        (
+            truncated,
+            idx_labels(&labels),
+            "1",
+            [image_file, "truncated"],
+        ),
+        // A label file that disagrees with the image count, and a bad magic.
+        (
+            images.clone(),
+            idx_labels(&labels[..9]),
+            "1",
+            [label_file, "9 labels for the 10 images"],
+        ),
+        (
+            images.clone(),
+            images.clone(),
+            "1",
+            [label_file, "bad IDX magic"],
+        ),
+        // A class with no samples.
+        (
+            images.clone(),
+            idx_labels(&labels),
+            "4",
+            [image_file, "no samples of class 4"],
+        ),
+    ];
+    for (image_bytes, label_bytes, neg, words) in cases {
+        std::fs::write(dir.path().join(image_file), image_bytes).unwrap();
+        std::fs::write(dir.path().join(label_file), label_bytes).unwrap();
+        let before = files_in(dir.path());
+        let out = run(&[
+            "pack",
+            "--images",
+            &p(image_file),
+            "--labels",
+            &p(label_file),
+            "--pos",
+            "7",
+            "--neg",
+            neg,
+            "--train-out",
+            &p("tr.tnds"),
+            "--test-out",
+            &p("te.tnds"),
+        ]);
+        assert_one_line_failure(&out, &words);
+        assert_eq!(files_in(dir.path()), before);
+    }
     assert!(!dir.path().join("tr.tnds").exists() && !dir.path().join("te.tnds").exists());
 }
 
@@ -478,11 +397,7 @@ fn inspect_refuses_a_corrupt_packed_file_in_one_line() {
 
 fn inspect_json(name: &str) -> serde_json::Value {
     let out = run(&["inspect", "--json", &format!("{DATA}/{name}")]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -531,11 +446,7 @@ fn inspect_png_draws_a_grid() {
         "--count",
         "10",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let img = image::open(&png).unwrap();
     // 4x3 grid of 7·8 = 56 px images, each framed by 2 px, 2 px gaps: 4·60 + 5·2 by 3·60 + 4·2.
     assert_eq!((img.width(), img.height()), (250, 188));

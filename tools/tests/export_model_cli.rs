@@ -3,54 +3,18 @@
 //! Rust (rustc for the host; cargo for `thumbv7em-none-eabihf`) classify the *raw* rows exactly as
 //! the host model's `decision_raw` does.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
+use std::process::Command;
+
+use common::{
+    assert_one_line_failure, bits_text, build_c_driver, build_no_std_thumb, build_rust_driver,
+    host_answers, ok, p, run, run_driver, BIN,
+};
 use tinynewton::format::{self, Codes, DatasetSpec, RawTransform, Split};
 use tinynewton::{Dequant, Model, TransformKind};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tinynewton");
 const M: usize = 6;
-
-/// The workspace root: its `rust-toolchain.toml` pins the toolchain for the nested builds.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The toolchain's own `cargo` (the one running this test) and the `rustc` beside it.
-fn cargo() -> PathBuf {
-    PathBuf::from(env!("CARGO"))
-}
-
-fn rustc() -> PathBuf {
-    let sibling = cargo().with_file_name("rustc");
-    if sibling.exists() {
-        sibling
-    } else {
-        PathBuf::from("rustc")
-    }
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let o = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?} cannot start: {e}"));
-    assert!(o.status.success(), "{cmd:?} failed:\n{}", show(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("temporary paths are UTF-8")
-}
 
 /// A deterministic generator (64-bit LCG, top 24 bits): the test data never changes.
 struct Lcg(u64);
@@ -122,92 +86,6 @@ fn learn(x: &[f32], kind: TransformKind) -> Vec<(f32, f32)> {
         .collect()
 }
 
-/// Raw rows as the drivers read them: one line per row, each value's bits as 8 hex digits.
-fn bits_text(x: &[f32]) -> String {
-    x.chunks(M)
-        .map(|row| {
-            let words: Vec<String> = row.iter().map(|v| format!("{:08x}", v.to_bits())).collect();
-            words.join(" ") + "\n"
-        })
-        .collect()
-}
-
-/// Runs `exe` on `input`; returns its `label decision-bits` lines.
-fn run_driver(exe: &Path, input: &str) -> Vec<(i8, u32)> {
-    let mut child = Command::new(exe)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{exe:?} cannot start: {e}"));
-    child
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(input.as_bytes())
-        .expect("the driver reads its input");
-    let o = child.wait_with_output().expect("the driver ends");
-    assert!(o.status.success(), "{exe:?} failed:\n{}", show(&o));
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|line| {
-            let (label, bits) = line.split_once(' ').expect("`label bits` lines");
-            (
-                label.parse().expect("a label"),
-                u32::from_str_radix(bits, 16).expect("hex bits"),
-            )
-        })
-        .collect()
-}
-
-const C_DRIVER: &str = r#"#include <stdio.h>
-#include <string.h>
-
-float tinynewton_decision(const float *raw);
-int tinynewton_label(const float *raw);
-
-/* Reads rows of NFEAT raw readings (their IEEE bits in hex), prints "label decision-bits". */
-int main(void)
-{
-    float raw[NFEAT];
-    unsigned int bits;
-    int j;
-    for (;;) {
-        float d;
-        for (j = 0; j < NFEAT; j++) {
-            if (scanf("%x", &bits) != 1) {
-                return 0;
-            }
-            memcpy(&raw[j], &bits, sizeof raw[j]);
-        }
-        d = tinynewton_decision(raw);
-        memcpy(&bits, &d, sizeof bits);
-        printf("%d %08x\n", tinynewton_label(raw), bits);
-    }
-}
-"#;
-
-const RUST_DRIVER: &str = r#"#[allow(dead_code)]
-#[path = "model.rs"]
-mod model;
-
-use std::io::Read;
-
-/// Reads rows of `model::M` raw readings (their IEEE bits in hex), prints "label decision-bits".
-fn main() {
-    let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text).unwrap();
-    let values: Vec<f32> = text
-        .split_whitespace()
-        .map(|w| f32::from_bits(u32::from_str_radix(w, 16).unwrap()))
-        .collect();
-    for row in values.chunks_exact(model::M) {
-        let raw: [f32; model::M] = row.try_into().unwrap();
-        println!("{} {:08x}", model::label(&raw), model::decision(&raw).to_bits());
-    }
-}
-"#;
-
 /// Trains on a packed file carrying `kind`, exports, and checks both exports on every row.
 fn export_and_compare(kind: TransformKind) {
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -275,22 +153,14 @@ fn export_and_compare(kind: TransformKind) {
 
     // The host model's answers on every row, training and (partly out-of-range) test.
     let all: Vec<f32> = train_x.iter().chain(&test_x).copied().collect();
-    let host: Vec<(i8, u32)> = all
-        .chunks(M)
-        .map(|row| {
-            (
-                model.label_raw(row).unwrap(),
-                model.decision_raw(row).unwrap().to_bits(),
-            )
-        })
-        .collect();
+    let host = host_answers(&model, &all, M);
     let positives = host.iter().filter(|(l, _)| *l == 1).count();
     assert!(
         positives > 20 && positives < host.len() - 20,
         "both classes predicted: {positives} of {}",
         host.len()
     );
-    let input = bits_text(&all);
+    let input = bits_text(&all, M);
 
     let rs = d.join("model.rs");
     let c = d.join("model.c");
@@ -304,37 +174,13 @@ fn export_and_compare(kind: TransformKind) {
     ]));
 
     // C99: gcc, strict, then every row through the generated code.
-    let c_exe = d.join("c_driver");
-    std::fs::write(d.join("driver.c"), C_DRIVER).unwrap();
-    ok(Command::new("gcc").current_dir(d).args([
-        "-std=c99",
-        "-Wall",
-        "-Wextra",
-        "-pedantic",
-        "-Werror",
-        "-O2",
-        &format!("-DNFEAT={M}"),
-        "model.c",
-        "driver.c",
-        "-o",
-        p(&c_exe),
-    ]));
+    let c_exe = build_c_driver(d, M);
     // Bit-identical decisions, hence identical labels: same constants (hex floats are exact),
     // same operations in the same order, IEEE f32 with no contraction (-std=c99).
     assert_eq!(run_driver(&c_exe, &input), host, "C export vs host model");
 
     // Rust, host build of the same module text: bit-identical for the same reasons.
-    let rs_exe = d.join("rs_driver");
-    std::fs::write(d.join("main.rs"), RUST_DRIVER).unwrap();
-    ok(Command::new(rustc()).current_dir(root()).args([
-        "--edition",
-        "2021",
-        "-D",
-        "warnings",
-        p(&d.join("main.rs")),
-        "-o",
-        p(&rs_exe),
-    ]));
+    let rs_exe = build_rust_driver(d);
     assert_eq!(
         run_driver(&rs_exe, &input),
         host,
@@ -342,36 +188,7 @@ fn export_and_compare(kind: TransformKind) {
     );
 
     // Rust, `#![no_std]` library for the Cortex-M4F: the module needs nothing but `core`.
-    let krate = d.join("nostd");
-    std::fs::create_dir_all(krate.join("src")).unwrap();
-    std::fs::write(
-        krate.join("Cargo.toml"),
-        "[package]\nname = \"exported-model\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n\
-         [lib]\npath = \"src/lib.rs\"\n\n[workspace]\n",
-    )
-    .unwrap();
-    std::fs::write(
-        krate.join("src/lib.rs"),
-        "#![no_std]\n#![deny(warnings)]\n\npub mod model;\n\n\
-         /// The exported classifier, reachable from outside.\n\
-         pub fn classify(raw: &[f32; model::M]) -> i8 {\n    model::label(raw)\n}\n",
-    )
-    .unwrap();
-    std::fs::copy(&rs, krate.join("src/model.rs")).unwrap();
-    ok(Command::new(cargo())
-        .current_dir(root())
-        .env("RUSTC", rustc())
-        .env("CARGO_TARGET_DIR", d.join("target"))
-        .args([
-            "build",
-            "--offline",
-            "--target",
-            "thumbv7em-none-eabihf",
-            "--manifest-path",
-            p(&krate.join("Cargo.toml")),
-        ]));
-    let rlib = d.join("target/thumbv7em-none-eabihf/debug/libexported_model.rlib");
-    assert!(rlib.exists(), "{rlib:?} was not built");
+    build_no_std_thumb(d);
 }
 
 #[test]
@@ -399,11 +216,7 @@ fn bad_inputs_fail_with_one_line_and_no_output() {
         vec!["export-model", p(&garbage)],
     ];
     for args in cases {
-        let o = Command::new(BIN).args(&args).output().unwrap();
-        assert!(!o.status.success(), "{args:?} succeeded");
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-        assert!(err.starts_with("tinynewton: error: "), "{err}");
+        assert_one_line_failure(&run(&args), &[]);
         assert!(!out.exists(), "{args:?} left {out:?}");
     }
 }

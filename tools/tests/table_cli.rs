@@ -2,28 +2,17 @@
 //! `--test`, gzip, header names), one-line failures naming file, line and column with no output
 //! left behind, `export` round trips bit for bit, and the committed scikit-learn tables.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::{assert_one_line_failure, assert_success, files_in, run};
 use tinynewton::format::{self, Encoding, Split, REST};
 use tinynewton::Rows;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tinynewton");
 const TABLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/tables");
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
 
 /// A directory holding one input file `name` with `content`.
 fn input(name: &str, content: &[u8]) -> (tempfile::TempDir, PathBuf) {
@@ -63,6 +52,18 @@ fn pack(dir: &Path, extra: &[&str]) -> Output {
     run(&args)
 }
 
+/// Runs [`pack`] and asserts it succeeded; returns its stdout.
+fn pack_ok(dir: &Path, extra: &[&str]) -> String {
+    let out = pack(dir, extra);
+    assert_success(&out);
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The training and test files [`pack`] wrote into `dir`.
+fn packed(dir: &Path) -> (Vec<u8>, Vec<u8>) {
+    (read(&dir.join("train.tnds")), read(&dir.join("test.tnds")))
+}
+
 fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
@@ -70,7 +71,7 @@ fn read(path: &Path) -> Vec<u8> {
 #[test]
 fn csv_packs_with_per_feature_scaling() {
     let (dir, path) = input("t.csv", csv_text().as_bytes());
-    let out = pack(
+    let stdout = pack_ok(
         dir.path(),
         &[
             "--csv",
@@ -81,12 +82,6 @@ fn csv_packs_with_per_feature_scaling() {
             "rest",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
     // 30 samples, ⌈0.2·30⌉ = 6 held out; class 1 (+1) is every third sample: 10 in all.
     assert!(
         stdout.contains("24 samples (") && stdout.contains("6 samples ("),
@@ -96,10 +91,11 @@ fn csv_packs_with_per_feature_scaling() {
         stdout.contains("3 features minmax u8 (transform affine-clip01)"),
         "{stdout}"
     );
-    let test_bytes = read(&dir.path().join("test.tnds"));
-    let test = format::parse(&test_bytes).unwrap();
-    let train_bytes = read(&dir.path().join("train.tnds"));
-    let train = format::parse(&train_bytes).unwrap();
+    let (train_bytes, test_bytes) = packed(dir.path());
+    let (train, test) = (
+        format::parse(&train_bytes).unwrap(),
+        format::parse(&test_bytes).unwrap(),
+    );
     let h = train.header();
     assert_eq!(
         (h.n, h.m, h.encoding, h.split),
@@ -138,7 +134,7 @@ fn header_names_gzip_delimiters_and_test_files() {
     let (dir, train) = input("train.csv.gz", &gz.finish().unwrap());
     let test = dir.path().join("test.csv");
     std::fs::write(&test, "x;y;z;target\n-100;0;7;2\n100;0;7;0\n").unwrap();
-    let out = pack(
+    pack_ok(
         dir.path(),
         &[
             "--csv",
@@ -159,13 +155,7 @@ fn header_names_gzip_delimiters_and_test_files() {
             "u4",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let train_bytes = read(&dir.path().join("train.tnds"));
-    let test_bytes = read(&dir.path().join("test.tnds"));
+    let (train_bytes, test_bytes) = packed(dir.path());
     let (tr, te) = (
         format::parse(&train_bytes).unwrap(),
         format::parse(&test_bytes).unwrap(),
@@ -184,7 +174,7 @@ fn header_names_gzip_delimiters_and_test_files() {
 fn libsvm_packs_sparse_rows() {
     let text = "+1 1:0.5 3:2\n-1 2:1\n+1 1:1.5 # comment\n-1 3:-1\n+1 2:4\n-1 1:2 2:2 3:2\n";
     let (dir, path) = input("t.svm", text.as_bytes());
-    let out = pack(
+    pack_ok(
         dir.path(),
         &[
             "--libsvm",
@@ -202,11 +192,6 @@ fn libsvm_packs_sparse_rows() {
             "--test-fraction",
             "0.5",
         ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let bytes = read(&dir.path().join("train.tnds"));
     let d = format::parse(&bytes).unwrap();
@@ -232,10 +217,7 @@ fn assert_bad(name: &str, content: &str, extra: &[&str], expected: &str) {
         args.extend(["--pos", "1", "--neg", "0"]);
     }
     let out = pack(dir.path(), &args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(out.stdout.is_empty());
+    let stderr = assert_one_line_failure(&out, &[]);
     let want = format!("tinynewton: error: {p}{expected}");
     assert!(stderr.starts_with(&want), "got  {stderr}want {want}");
     assert_eq!(
@@ -398,7 +380,7 @@ fn parse_libsvm(text: &str) -> Vec<(f32, Vec<(usize, f32)>)> {
 fn export_round_trips_bit_for_bit() {
     let (dir, path) = input("t.csv", csv_text().as_bytes());
     for scale in ["minmax", "standard", "none"] {
-        let out = pack(
+        pack_ok(
             dir.path(),
             &[
                 "--csv",
@@ -411,11 +393,6 @@ fn export_round_trips_bit_for_bit() {
                 scale,
             ],
         );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         for file in ["train.tnds", "test.tnds"] {
             let packed = dir.path().join(file);
             let bytes = read(&packed);
@@ -423,11 +400,7 @@ fn export_round_trips_bit_for_bit() {
             let (n, m) = (data.n_samples(), data.n_features());
 
             let out = run(&["export", packed.to_str().unwrap(), "--libsvm"]);
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert_success(&out);
             let rows = parse_libsvm(&String::from_utf8(out.stdout).unwrap());
             assert_eq!(rows.len(), n);
             for (i, (label, pairs)) in rows.iter().enumerate() {
@@ -453,11 +426,7 @@ fn export_round_trips_bit_for_bit() {
                 "-o",
                 csv_path.to_str().unwrap(),
             ]);
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert_success(&out);
             let text = std::fs::read_to_string(&csv_path).unwrap();
             std::fs::remove_file(&csv_path).unwrap();
             let mut lines = text.lines();
@@ -480,7 +449,7 @@ fn export_round_trips_bit_for_bit() {
         "-o",
         out_path.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_one_line_failure(&out, &["nope.tnds"]);
     assert!(!out_path.exists());
 }
 
@@ -566,7 +535,7 @@ fn a_model_on_raw_rows_gives_the_packed_rows_labels() {
     let (dir, train_csv) = input("train.csv", train_text.as_bytes());
     let test_csv = dir.path().join("test.csv");
     std::fs::write(&test_csv, test_text).unwrap();
-    let out = pack(
+    pack_ok(
         dir.path(),
         &[
             "--csv",
@@ -579,13 +548,7 @@ fn a_model_on_raw_rows_gives_the_packed_rows_labels() {
             "0",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let train_bytes = read(&dir.path().join("train.tnds"));
-    let test_bytes = read(&dir.path().join("test.tnds"));
+    let (train_bytes, test_bytes) = packed(dir.path());
     let (train, test) = (
         format::parse(&train_bytes).unwrap(),
         format::parse(&test_bytes).unwrap(),
@@ -672,11 +635,7 @@ fn options_that_do_not_apply_are_refused_in_one_line() {
         ),
     ];
     for (args, expected) in cases {
-        let out = pack(dir.path(), args);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.contains(expected), "{expected:?} not in {stderr}");
+        assert_one_line_failure(&pack(dir.path(), args), &[expected]);
         assert_eq!(files_in(dir.path()), vec!["t.csv".to_owned()]);
     }
 }

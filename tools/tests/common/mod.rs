@@ -2,11 +2,17 @@
 //! `tinynewton export-model` writes: the C with gcc, the Rust with rustc for the host and with
 //! cargo as a `#![no_std]` library for `thumbv7em-none-eabihf`. Each driver reads raw rows (the
 //! IEEE bits of each reading, in hex, so nothing is lost in decimal text) and prints
-//! `label decision-bits` per row, which the tests compare with the host model.
+//! `label decision-bits` per row, which the tests compare with the host model. Also the CLI
+//! failure contract every command keeps: exit 1, one line on stderr, no output left behind.
+
+// Each test crate includes this module and uses a part of it.
+#![allow(dead_code)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+use tinynewton::Model;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_tinynewton");
@@ -48,6 +54,55 @@ pub fn ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Runs the binary with `args`. `RUST_BACKTRACE=1`, so a panic would print a backtrace that
+/// [`assert_one_line_failure`] rejects.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("{BIN} cannot start: {e}"))
+}
+
+/// Asserts that the run `out` succeeded, showing its output otherwise.
+pub fn assert_success(out: &Output) {
+    assert!(out.status.success(), "failed:\n{}", show(out));
+}
+
+/// Exit status 1 and exactly one line on stderr, in our format, with no panic or backtrace,
+/// nothing on stdout, and each of `must_mention` in the line; returns the line.
+pub fn assert_one_line_failure(out: &Output, must_mention: &[&str]) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(stderr.lines().count(), 1, "stderr: {stderr}");
+    assert!(
+        stderr.starts_with("tinynewton: error: "),
+        "stderr: {stderr}"
+    );
+    for bad in ["panicked", "backtrace", "RUST_BACKTRACE", "internal error"] {
+        assert!(!stderr.contains(bad), "stderr: {stderr}");
+    }
+    for word in must_mention {
+        assert!(stderr.contains(word), "{word:?} not in: {stderr}");
+    }
+    stderr
+}
+
+/// The names of the files in `dir`, sorted: what a failed command must leave unchanged.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// A path as a command-line argument.
 pub fn p(path: &Path) -> &str {
     path.to_str().expect("test paths are UTF-8")
@@ -60,6 +115,19 @@ pub fn bits_text(x: &[f32], m: usize) -> String {
         .map(|row| {
             let words: Vec<String> = row.iter().map(|v| format!("{:08x}", v.to_bits())).collect();
             words.join(" ") + "\n"
+        })
+        .collect()
+}
+
+/// The host model's answer on each row of `m` raw readings in `x`, as the drivers print it:
+/// `(label_raw, decision_raw bits)`.
+pub fn host_answers<const C: usize>(model: &Model<C>, x: &[f32], m: usize) -> Vec<(i8, u32)> {
+    x.chunks_exact(m)
+        .map(|row| {
+            (
+                model.label_raw(row).unwrap(),
+                model.decision_raw(row).unwrap().to_bits(),
+            )
         })
         .collect()
 }
