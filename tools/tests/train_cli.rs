@@ -1,12 +1,12 @@
 //! End-to-end tests of `tinynewton train` and `tinynewton plot` on the committed 7-vs-1 files.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 use tinynewton::Model;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tinynewton");
+mod common;
+use common::{assert_one_line_failure, assert_success, p, run};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -14,47 +14,15 @@ fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("the tinynewton binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 fn ok(args: &[&str]) -> String {
     let o = run(args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed:\n{}\n{}",
-        stdout(&o),
-        stderr(&o)
-    );
-    stdout(&o)
+    assert_success(&o);
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// A failure is exactly one line on stderr, `tinynewton: error: …`, and no panic text.
 fn fails_with_one_line(args: &[&str]) -> String {
-    let o = run(args);
-    assert!(!o.status.success(), "{args:?} succeeded:\n{}", stdout(&o));
-    let err = stderr(&o);
-    assert_eq!(err.lines().count(), 1, "{args:?}: not one line:\n{err}");
-    assert!(err.starts_with("tinynewton: error: "), "{err}");
-    for bad in ["panicked", "internal error", "RUST_BACKTRACE"] {
-        assert!(!err.contains(bad), "{args:?}: {err}");
-    }
-    err
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("temporary paths are UTF-8")
+    assert_one_line_failure(&run(args), &[])
 }
 
 fn read_json(path: &Path) -> Value {
@@ -348,7 +316,7 @@ fn plots_decode_with_the_right_dimensions() {
 fn a_closed_stdout_does_not_stop_the_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m.tnm");
-    let mut child = Command::new(BIN)
+    let mut child = std::process::Command::new(common::BIN)
         .args([
             "train",
             p(&data("mnist-7v1-7x7-u8-train.tnds")),
@@ -362,6 +330,6 @@ fn a_closed_stdout_does_not_stop_the_outputs() {
     // Close the reading end at once, like `| head -0`: every later print meets EPIPE.
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_success(&out);
     assert!(Model::<64>::from_bytes(&std::fs::read(&model).unwrap()).is_ok());
 }
