@@ -25,5 +25,7 @@ pub use model::{Model, ModelError};
 pub use newton::{train, Iteration, Report, Status};
 pub use objective::Objective;
 pub use settings::{BiasMode, Settings, SolverKind};
-pub use transform::{FeatureTransform, OwnedTransform, TransformError, TransformKind};
+pub use transform::{
+    FeatureParams, FeatureTransform, OwnedTransform, TransformError, TransformKind,
+};
 pub use workspace::Workspace;

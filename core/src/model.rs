@@ -8,29 +8,42 @@
 //! self-contained (the transform is stored by value, capacity `M`).
 //!
 //! Byte image (little-endian), [`Model::byte_len`] bytes: `20 + 4m` without a transform
-//! ([`Model::encoded_len`]), `20 + 12m` with one ([`Model::encoded_len_with_transform`]):
+//! ([`Model::encoded_len`]), `20 + 4m + R·m` with one, `R` the transform's record length
+//! ([`TransformKind::record_len`]: 8 for kinds 1 and 2, 16 for kind 3;
+//! [`Model::encoded_len_with_transform`]):
 //!
 //! | offset | size | field |
 //! | --- | --- | --- |
 //! | 0 | 4 | magic `b"TNMD"` |
-//! | 4 | 2 | version (2, [`MODEL_VERSION`]) |
-//! | 6 | 2 | transform kind: `0` none, `1` affine, `2` affine + clip to `[0, 1]` ([`TransformKind`]) |
+//! | 4 | 2 | version: 2, or 3 when the transform kind is 3 (see below) |
+//! | 6 | 2 | transform kind: `0` none, `1` affine, `2` affine + clip to `[0, 1]`, `3` affine + clamp to `[lo_j, hi_j]` ([`TransformKind`]) |
 //! | 8 | 4 | `m`, the feature count |
 //! | 12 | 4m | weights, `f32` |
 //! | 12 + 4m | 4 | bias, `f32` |
-//! | 16 + 4m | 8m, kind ≠ 0 only | transform pairs `(shift a_j: f32, factor b_j: f32)`, feature order |
+//! | 16 + 4m | R·m, kind ≠ 0 only | transform records in feature order: `(shift a_j: f32, factor b_j: f32)`, then for kind 3 `(lo_j: f32, hi_j: f32)` in the same record |
 //! | end − 4 | 4 | CRC-32 (ISO-HDLC, as zlib) of the bytes before it |
 //!
-//! Version 1 images (bytes 6..8 reserved, never a transform, otherwise the same) still decode.
+//! Versions: 1 had bytes 6..8 reserved and never a transform; 2 added kinds 0–2 (8-byte
+//! records); 3 ([`MODEL_VERSION`]) adds kind 3, whose records are 16 bytes, so the record length
+//! now depends on the kind. The writer stamps the lowest version that describes the image
+//! (3 only for kind 3), so an image without kind 3 is byte for byte what version 2 wrote and a
+//! version-2 reader still reads it; this reader decodes versions 1, 2 and 3 (a version-2 image
+//! claiming kind 3 is refused as [`ModelError::BadTransformKind`]).
 
 use crate::data::Rows;
-use crate::transform::{FeatureTransform, OwnedTransform, TransformError, TransformKind};
+use crate::transform::{
+    FeatureParams, FeatureTransform, OwnedTransform, TransformError, TransformKind,
+};
 
 /// Magic bytes opening a model image.
 pub const MODEL_MAGIC: [u8; 4] = *b"TNMD";
-/// Version of the model image this crate writes (it also reads version 1, which has no
-/// transform).
-pub const MODEL_VERSION: u16 = 2;
+/// The newest model-image version this crate reads and writes: 3, which added the clamping
+/// transform kind (16-byte records). It reads versions 1 and 2 as well, and writes version 2
+/// for an image without a clamping transform (see the [module docs](self)).
+pub const MODEL_VERSION: u16 = 3;
+
+/// The version that introduced transforms (kinds 0–2, 8-byte records).
+const VERSION_TRANSFORM: u16 = 2;
 
 const HEADER_LEN: usize = 12;
 const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
@@ -379,21 +392,27 @@ impl<const M: usize> Model<M> {
         HEADER_LEN + 4 * m + 8
     }
 
-    /// Bytes of the image of a model with `m` features and a transform: `20 + 12m`.
-    pub const fn encoded_len_with_transform(m: usize) -> usize {
-        HEADER_LEN + 12 * m + 8
+    /// Bytes of the image of a model with `m` features and a transform of `kind`:
+    /// `20 + 4m + m·kind.record_len()` (`20 + 12m` for kinds 1 and 2, `20 + 20m` for kind 3;
+    /// `20 + 4m` for kind [`TransformKind::None`], which stores nothing).
+    pub const fn encoded_len_with_transform(kind: TransformKind, m: usize) -> usize {
+        match kind {
+            TransformKind::None => Self::encoded_len(m),
+            _ => HEADER_LEN + (4 + kind.record_len()) * m + 8,
+        }
     }
 
     /// Bytes of this model's image.
     pub fn byte_len(&self) -> usize {
-        let m = self.weights.len();
-        match self.transform {
-            Some(_) => Self::encoded_len_with_transform(m),
-            None => Self::encoded_len(m),
-        }
+        let kind = self
+            .transform
+            .as_ref()
+            .map_or(TransformKind::None, |t| t.kind());
+        Self::encoded_len_with_transform(kind, self.weights.len())
     }
 
-    /// Writes the byte image (version [`MODEL_VERSION`]) into `out`; returns the bytes written,
+    /// Writes the byte image into `out` (version 3 when the transform clamps to stored bounds,
+    /// else version 2: see the [module docs](self)); returns the bytes written,
     /// [`byte_len`](Self::byte_len).
     pub fn to_bytes(&self, out: &mut [u8]) -> Result<usize, ModelError> {
         let m = self.weights.len();
@@ -406,15 +425,25 @@ impl<const M: usize> Model<M> {
             .transform
             .as_ref()
             .map_or(TransformKind::None, |t| t.kind());
+        let version = if kind.stores_bounds() {
+            MODEL_VERSION
+        } else {
+            VERSION_TRANSFORM
+        };
         let header = MODEL_MAGIC
             .into_iter()
-            .chain(MODEL_VERSION.to_le_bytes())
+            .chain(version.to_le_bytes())
             .chain(u16::from(kind.to_byte()).to_le_bytes())
             .chain(m32.to_le_bytes());
+        // One record per feature: (a, b), then (lo, hi) when the kind stores bounds.
+        let record = |p: &FeatureParams| {
+            let bounds = kind.stores_bounds().then_some([p.lo, p.hi]);
+            [p.a, p.b].into_iter().chain(bounds.into_iter().flatten())
+        };
         let pairs = self
             .transform
             .iter()
-            .flat_map(|t| t.pairs().iter().flat_map(|&(a, b)| [a, b]));
+            .flat_map(|t| t.params().iter().flat_map(record));
         let values = self
             .weights
             .iter()
@@ -431,7 +460,7 @@ impl<const M: usize> Model<M> {
         Ok(needed)
     }
 
-    /// Reads a byte image written by [`to_bytes`](Self::to_bytes), version 2 or 1 (exactly:
+    /// Reads a byte image written by [`to_bytes`](Self::to_bytes), version 3, 2 or 1 (exactly:
     /// trailing bytes are [`ModelError::BadLength`]).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
         if bytes.get(..4) != Some(&MODEL_MAGIC[..]) {
@@ -445,11 +474,13 @@ impl<const M: usize> Model<M> {
         let kind = match version {
             // Version 1: bytes 6..8 were reserved and no transform existed.
             1 => TransformKind::None,
-            MODEL_VERSION => {
+            VERSION_TRANSFORM | MODEL_VERSION => {
                 let kind = u16_at(6)?;
                 u8::try_from(kind)
                     .ok()
                     .and_then(TransformKind::from_byte)
+                    // Version 2 predates the clamping kind and its 16-byte records.
+                    .filter(|k| version == MODEL_VERSION || !k.stores_bounds())
                     .ok_or(ModelError::BadTransformKind { kind })?
             }
             _ => return Err(ModelError::UnsupportedVersion { version }),
@@ -461,12 +492,7 @@ impl<const M: usize> Model<M> {
                 capacity: M,
             });
         }
-        let len = match kind {
-            TransformKind::None => Self::encoded_len(m),
-            TransformKind::Affine | TransformKind::AffineClip01 => {
-                Self::encoded_len_with_transform(m)
-            }
-        };
+        let len = Self::encoded_len_with_transform(kind, m);
         if bytes.len() != len {
             return Err(ModelError::BadLength);
         }
@@ -619,11 +645,11 @@ mod tests {
             Err(ModelError::BadLength)
         );
         assert_eq!(Model::<4>::from_bytes(b"nope"), Err(ModelError::BadMagic));
-        let mut v3 = buf;
-        v3[4] = 3;
+        let mut v4 = buf;
+        v4[4] = 4;
         assert_eq!(
-            Model::<4>::from_bytes(&v3[..len]),
-            Err(ModelError::UnsupportedVersion { version: 3 })
+            Model::<4>::from_bytes(&v4[..len]),
+            Err(ModelError::UnsupportedVersion { version: 4 })
         );
         assert_eq!(
             Model::<2>::from_bytes(&buf[..len]),
@@ -723,7 +749,10 @@ mod tests {
         let m = model().with_owned_transform(minmax()).unwrap();
         let mut buf = [0u8; 64];
         let len = m.to_bytes(&mut buf).unwrap();
-        assert_eq!(len, Model::<4>::encoded_len_with_transform(3));
+        assert_eq!(
+            len,
+            Model::<4>::encoded_len_with_transform(TransformKind::AffineClip01, 3)
+        );
         assert_eq!((len, m.byte_len()), (56, 56));
         // Version 2, kind 2, then the pairs after the bias.
         assert_eq!(&buf[4..8], &[2, 0, 2, 0]);
@@ -751,11 +780,6 @@ mod tests {
             assert!(Model::<4>::from_bytes(&buf[..short]).is_err(), "{short}");
         }
         // Checks behind a consistent CRC: unknown kind, kind without pairs, non-finite pair.
-        let recrc = |b: &mut [u8]| {
-            let n = b.len() - 4;
-            let crc = CRC32.checksum(&b[..n]).to_le_bytes();
-            b[n..].copy_from_slice(&crc);
-        };
         let mut k3 = buf;
         k3[6] = 3;
         recrc(&mut k3[..len]);
@@ -779,6 +803,126 @@ mod tests {
                 feature: 2
             }))
         );
+    }
+
+    /// Rewrites the CRC of an edited image, so the checks behind it are reached.
+    fn recrc(b: &mut [u8]) {
+        let n = b.len() - 4;
+        let crc = CRC32.checksum(&b[..n]).to_le_bytes();
+        b[n..].copy_from_slice(&crc);
+    }
+
+    /// Standard scaling clamped to the scaled training ranges: mean 10, factor 1/4 over
+    /// [−1.5, 2]; a constant feature, [0, 0]; the identity (`--scale none`) over [−3, 7.5].
+    fn clamp() -> OwnedTransform<4> {
+        OwnedTransform::from_params(
+            TransformKind::AffineClamp,
+            &[
+                FeatureParams::clamped(10.0, 0.25, -1.5, 2.0),
+                FeatureParams::clamped(1.5, 0.0, 0.0, 0.0),
+                FeatureParams::clamped(0.0, 1.0, -3.0, 7.5),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn clamped_transform_image_is_version_3_and_round_trips() {
+        let plain = model();
+        let m = plain.clone().with_owned_transform(clamp()).unwrap();
+        // Raw (30, 9, 8) is beyond every upper bound: it reads as (2, 0, 7.5), and
+        // 0.5·2 − 1.25·0 + 2·7.5 + 0.75 = 16.75 (exact in f32).
+        assert_eq!(m.decision_raw(&[30.0, 9.0, 8.0]), Ok(16.75));
+        assert_eq!(
+            m.decision_raw(&[30.0, 9.0, 8.0]),
+            plain.decision(&[2.0, 0.0, 7.5])
+        );
+        // Below every lower bound: (−1.5, 0, −3).
+        assert_eq!(
+            m.decision_raw(&[-50.0, -9.0, -8.0]),
+            plain.decision(&[-1.5, 0.0, -3.0])
+        );
+        let mut buf = [0u8; 96];
+        let len = m.to_bytes(&mut buf).unwrap();
+        // 20 + 4m + 16m with m = 3.
+        assert_eq!((len, m.byte_len()), (80, 80));
+        assert_eq!(
+            len,
+            Model::<4>::encoded_len_with_transform(TransformKind::AffineClamp, 3)
+        );
+        // Version 3, kind 3; feature 2's record at 16 + 4m + 16·2 = 60: a, b, lo, hi.
+        assert_eq!(&buf[4..8], &[3, 0, 3, 0]);
+        let record: std::vec::Vec<u8> = [0.0f32, 1.0, -3.0, 7.5]
+            .into_iter()
+            .flat_map(f32::to_le_bytes)
+            .collect();
+        assert_eq!(&buf[60..76], &record[..]);
+        let back = Model::<4>::from_bytes(&buf[..len]).unwrap();
+        assert_eq!(back, m);
+        for raw in [[11.3f32, 0.7, 1.1], [-1e30, 1e30, 1e30]] {
+            assert_eq!(
+                back.decision_raw(&raw).map(f32::to_bits),
+                m.decision_raw(&raw).map(f32::to_bits)
+            );
+        }
+        assert_eq!(
+            m.to_bytes(&mut buf[..79]),
+            Err(ModelError::BufferTooSmall { needed: 80 })
+        );
+        assert_every_bit_flip_rejected(&buf[..len]);
+        for short in 0..len {
+            assert!(Model::<4>::from_bytes(&buf[..short]).is_err(), "{short}");
+        }
+        // Version 2 had no kind 3: a version-2 stamp on this image is refused.
+        let mut v2 = buf;
+        v2[4] = 2;
+        recrc(&mut v2[..len]);
+        assert_eq!(
+            Model::<4>::from_bytes(&v2[..len]),
+            Err(ModelError::BadTransformKind { kind: 3 })
+        );
+        // A NaN bound, and lo > hi, behind a consistent CRC: the table checks fire.
+        let mut nan = buf;
+        nan[68..72].copy_from_slice(&f32::NAN.to_le_bytes());
+        recrc(&mut nan[..len]);
+        assert_eq!(
+            Model::<4>::from_bytes(&nan[..len]),
+            Err(ModelError::Transform(TransformError::NonFiniteParameter {
+                feature: 2
+            }))
+        );
+        let mut inverted = buf;
+        inverted[68..72].copy_from_slice(&8.0f32.to_le_bytes());
+        recrc(&mut inverted[..len]);
+        assert_eq!(
+            Model::<4>::from_bytes(&inverted[..len]),
+            Err(ModelError::Transform(TransformError::BoundsOutOfOrder {
+                feature: 2
+            }))
+        );
+        // Kind 3 with 8-byte records (a version-2-sized image) has the wrong length.
+        let short_records = model().with_owned_transform(minmax()).unwrap();
+        let mut b = [0u8; 64];
+        let n = short_records.to_bytes(&mut b).unwrap();
+        b[4] = 3;
+        b[6] = 3;
+        recrc(&mut b[..n]);
+        assert_eq!(Model::<4>::from_bytes(&b[..n]), Err(ModelError::BadLength));
+    }
+
+    /// Images without a clamping transform keep the version-2 bytes; a version-3 stamp on the same
+    /// layout reads the same model.
+    #[test]
+    fn images_without_clamp_stay_version_2() {
+        for m in [model(), model().with_owned_transform(minmax()).unwrap()] {
+            let mut buf = [0u8; 64];
+            let len = m.to_bytes(&mut buf).unwrap();
+            assert_eq!(&buf[4..6], &[2, 0]);
+            let mut v3 = buf;
+            v3[4] = 3;
+            recrc(&mut v3[..len]);
+            assert_eq!(Model::<4>::from_bytes(&v3[..len]).unwrap(), m);
+        }
     }
 
     /// A version-1 image (as written before transforms existed) still decodes.

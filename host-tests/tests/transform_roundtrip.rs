@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 use tinynewton::format::{self, Codes, DatasetSpec, RawTransform, Split};
-use tinynewton::{Dequant, FeatureTable, Model, Rows, TransformKind};
+use tinynewton::{Dequant, FeatureParams, FeatureTable, Model, Rows, TransformKind};
 
 /// Unit roundoff of f32, `2^-24`: one correctly rounded operation errs by at most this, relatively.
 const U: f64 = f32::EPSILON as f64 / 2.0;
@@ -24,7 +24,8 @@ fn case() -> impl Strategy<Value = (Vec<(f32, f32)>, Vec<Vec<f32>>, TransformKin
             prop::collection::vec(prop::collection::vec(-0.2f32..1.2, m), n),
             prop_oneof![
                 Just(TransformKind::Affine),
-                Just(TransformKind::AffineClip01)
+                Just(TransformKind::AffineClip01),
+                Just(TransformKind::AffineClamp)
             ],
         )
             .prop_map(|(ranges, fractions, kind)| {
@@ -43,7 +44,7 @@ fn case() -> impl Strategy<Value = (Vec<(f32, f32)>, Vec<Vec<f32>>, TransformKin
 }
 
 /// Min-max pairs (`a = lo`, `b = 1/(hi − lo)`) or standard pairs over the rows (f64, rounded);
-/// factor 0 for a constant feature.
+/// factor 0 for a constant feature. The clamping kind uses the standard pairs.
 fn pairs(ranges: &[(f32, f32)], rows: &[Vec<f32>], kind: TransformKind) -> Vec<(f32, f32)> {
     let n = rows.len() as f64;
     ranges
@@ -72,14 +73,34 @@ fn pairs(ranges: &[(f32, f32)], rows: &[Vec<f32>], kind: TransformKind) -> Vec<(
         .collect()
 }
 
+/// Each feature's parameters for `kind`; for the clamping kind the bounds are the scaled ends
+/// of the raw range `[lo, hi]` (the unclamped map of each end, as `f32`), so readings beyond the
+/// range are clamped; a constant feature's bounds are `[0, 0]`.
+fn params(ranges: &[(f32, f32)], p: &[(f32, f32)], kind: TransformKind) -> Vec<FeatureParams> {
+    ranges
+        .iter()
+        .zip(p)
+        .map(|(&(lo, hi), &(a, b))| {
+            if kind == TransformKind::AffineClamp {
+                let end =
+                    |x: f32| TransformKind::Affine.scale(FeatureParams::implied(kind, a, b), x);
+                FeatureParams::clamped(a, b, end(lo), end(hi))
+            } else {
+                FeatureParams::implied(kind, a, b)
+            }
+        })
+        .collect()
+}
+
 proptest! {
     /// `x' = fl(fl(x − a)·b)`: two correctly rounded operations, so within `(2u + u²)|exact|` of
-    /// the exact `(x − a)·b` (stored `a`, `b`); clipping is 1-Lipschitz and keeps the bound; a
-    /// constant feature is exactly 0.
+    /// the exact `(x − a)·b` (stored `a`, `b`); clipping (to `[0, 1]` or to the stored bounds) is
+    /// 1-Lipschitz and keeps the bound; a constant feature is exactly 0.
     #[test]
     fn transform_matches_an_f64_reference((ranges, rows, kind) in case()) {
         let p = pairs(&ranges, &rows, kind);
-        let t = tinynewton::OwnedTransform::<8>::new(kind, &p).unwrap();
+        let prm = params(&ranges, &p, kind);
+        let t = tinynewton::OwnedTransform::<8>::from_params(kind, &prm).unwrap();
         let mut out = vec![0.0f32; p.len()];
         for row in &rows {
             t.apply(row, &mut out).unwrap();
@@ -90,10 +111,12 @@ proptest! {
                     continue;
                 }
                 let exact = (f64::from(x) - f64::from(a)) * f64::from(b);
-                let want = if kind == TransformKind::AffineClip01 {
-                    exact.clamp(0.0, 1.0)
-                } else {
-                    exact
+                let want = match kind {
+                    TransformKind::AffineClip01 => exact.clamp(0.0, 1.0),
+                    TransformKind::AffineClamp => {
+                        exact.clamp(f64::from(prm[j].lo), f64::from(prm[j].hi))
+                    }
+                    _ => exact,
                 };
                 let bound = (2.0 * U + U * U) * exact.abs();
                 prop_assert!((got - want).abs() <= bound, "j={} x={} {} vs {}", j, x, got, want);
@@ -114,11 +137,12 @@ proptest! {
         let m = ranges.len();
         let n = rows.len();
         let p = pairs(&ranges, &rows, kind);
+        let prm = params(&ranges, &p, kind);
         // Scaled values with the core's arithmetic, then per-feature u8 codes over each
         // feature's scaled range (as `tinynewton pack` quantises).
         let scaled: Vec<Vec<f32>> = rows
             .iter()
-            .map(|r| r.iter().zip(&p).map(|(&x, &(a, b))| kind.scale(a, b, x)).collect())
+            .map(|r| r.iter().zip(&prm).map(|(&x, &q)| kind.scale(q, x)).collect())
             .collect();
         let mut table = Vec::new();
         let mut steps = Vec::new();
@@ -147,7 +171,12 @@ proptest! {
             labels: &labels,
             codes: Codes::U8(&codes),
         };
-        let t = Some(RawTransform { kind, pairs: &p });
+        let bounds: Vec<(f32, f32)> = if kind.stores_bounds() {
+            prm.iter().map(FeatureParams::bounds).collect()
+        } else {
+            Vec::new()
+        };
+        let t = Some(RawTransform { kind, pairs: &p, bounds: &bounds });
         let mut bytes = vec![0; format::encoded_len_with_transform(&spec, t).unwrap()];
         format::write_with_transform(&spec, t, &mut bytes).unwrap();
         let ds = format::parse(&bytes).unwrap();
@@ -155,6 +184,8 @@ proptest! {
         prop_assert_eq!(ft.kind(), kind);
         let bits = |v: &[(f32, f32)]| v.iter().map(|(a, b)| (a.to_bits(), b.to_bits())).collect::<Vec<_>>();
         prop_assert_eq!(bits(&ft.pairs().collect::<Vec<_>>()), bits(&p));
+        let stored: Vec<(f32, f32)> = ft.params().map(|q| q.bounds()).collect();
+        prop_assert_eq!(bits(&stored), bits(&prm.iter().map(FeatureParams::bounds).collect::<Vec<_>>()));
 
         let model = Model::<8>::new(&w[..m], bias).unwrap().with_transform(&ft).unwrap();
         let mut image = vec![0; model.byte_len()];

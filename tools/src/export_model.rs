@@ -78,15 +78,35 @@ fn read_model(path: &Path) -> Result<Model<MAX_FEATURES>> {
     Ok(model)
 }
 
-/// The transform as `(kind, shifts, factors)`; kind `None` has no tables.
-fn transform_tables(model: &Model<MAX_FEATURES>) -> (TransformKind, Vec<f32>, Vec<f32>) {
-    match model.transform() {
-        Some(t) => (
-            t.kind(),
-            t.pairs().iter().map(|p| p.0).collect(),
-            t.pairs().iter().map(|p| p.1).collect(),
-        ),
-        None => (TransformKind::None, Vec::new(), Vec::new()),
+/// The transform's constants, one table per parameter; kind `None` has no tables, and only
+/// [`TransformKind::AffineClamp`] has bounds.
+struct Tables {
+    kind: TransformKind,
+    shift: Vec<f32>,
+    factor: Vec<f32>,
+    lo: Vec<f32>,
+    hi: Vec<f32>,
+}
+
+fn transform_tables(model: &Model<MAX_FEATURES>) -> Tables {
+    let (kind, params) = match model.transform() {
+        Some(t) => (t.kind(), t.params()),
+        None => (TransformKind::None, &[][..]),
+    };
+    let column = |f: fn(&tinynewton::FeatureParams) -> f32| params.iter().map(f).collect();
+    let bounds = |f| {
+        if kind.stores_bounds() {
+            column(f)
+        } else {
+            Vec::new()
+        }
+    };
+    Tables {
+        kind,
+        shift: column(|p| p.a),
+        factor: column(|p| p.b),
+        lo: bounds(|p| p.lo),
+        hi: bounds(|p| p.hi),
     }
 }
 
@@ -96,6 +116,10 @@ fn transform_doc(kind: TransformKind) -> &'static str {
         TransformKind::Affine => "affine: x'_j = (x_j - SHIFT_j) * FACTOR_j (0 when FACTOR_j = 0)",
         TransformKind::AffineClip01 => {
             "affine, clipped: x'_j = clamp((x_j - SHIFT_j) * FACTOR_j, 0, 1) (0 when FACTOR_j = 0)"
+        }
+        TransformKind::AffineClamp => {
+            "affine, clamped to the training range: x'_j = clamp(v, LO_j, HI_j) with \
+             v = (x_j - SHIFT_j) * FACTOR_j (0 when FACTOR_j = 0)"
         }
     }
 }
@@ -119,7 +143,13 @@ fn rust_array(values: &[f32]) -> String {
 /// The Rust module text (see the [module docs](self)).
 pub fn rust_source(model: &Model<MAX_FEATURES>, source: &str) -> String {
     let m = model.n_features();
-    let (kind, shift, factor) = transform_tables(model);
+    let Tables {
+        kind,
+        shift,
+        factor,
+        lo,
+        hi,
+    } = transform_tables(model);
     let mut s = String::new();
     let _ = write!(
         s,
@@ -133,7 +163,12 @@ pub fn rust_source(model: &Model<MAX_FEATURES>, source: &str) -> String {
 //! values bit for bit (IEEE f32, no fused multiply-add). Readings must be finite.
 //! Model fingerprint (weights and bias, FNV-1a 64): {fingerprint:#018x}.
 //! Transform: {doc}.
-#![allow(clippy::approx_constant, clippy::excessive_precision, clippy::unreadable_literal)]
+#![allow(
+    clippy::approx_constant,
+    clippy::excessive_precision,
+    clippy::manual_clamp,
+    clippy::unreadable_literal
+)]
 
 /// Number of features (raw readings per sample).
 pub const M: usize = {m};
@@ -149,21 +184,37 @@ pub const BIAS: f32 = {bias};
         weights = rust_array(model.weights()),
         bias = rust_f32(model.bias()),
     );
-    let scale_body = match kind {
-        TransformKind::None => "    let _ = j;\n    x".to_owned(),
-        TransformKind::Affine | TransformKind::AffineClip01 => {
-            let _ = write!(
-                s,
-                "
+    if kind != TransformKind::None {
+        let _ = write!(
+            s,
+            "
 /// Shift `a_j` subtracted from raw reading `j`.
 pub const SHIFT: [f32; M] = {};
 
 /// Factor `b_j` multiplying the shifted reading (`0`: a constant feature, scaled to `0`).
 pub const FACTOR: [f32; M] = {};
 ",
-                rust_array(&shift),
-                rust_array(&factor)
-            );
+            rust_array(&shift),
+            rust_array(&factor)
+        );
+    }
+    if kind.stores_bounds() {
+        let _ = write!(
+            s,
+            "
+/// Lower bound `lo_j` of scaled feature `j` (the smallest scaled training value).
+pub const LO: [f32; M] = {};
+
+/// Upper bound `hi_j` of scaled feature `j` (the largest scaled training value).
+pub const HI: [f32; M] = {};
+",
+            rust_array(&lo),
+            rust_array(&hi)
+        );
+    }
+    let scale_body = match kind {
+        TransformKind::None => "    let _ = j;\n    x".to_owned(),
+        TransformKind::Affine | TransformKind::AffineClip01 => {
             let product = "(x - SHIFT[j]) * FACTOR[j]";
             let value = if kind == TransformKind::AffineClip01 {
                 format!("({product}).clamp(0.0, 1.0)")
@@ -174,6 +225,21 @@ pub const FACTOR: [f32; M] = {};
                 "    if FACTOR[j] == 0.0 {{\n        0.0\n    }} else {{\n        {value}\n    }}"
             )
         }
+        // `tinynewton::TransformKind::scale`'s two comparisons, in its order (no
+        // `f32::clamp`: the same result for LO ≤ HI, and no panic path in the firmware).
+        TransformKind::AffineClamp => "    let mut t = if FACTOR[j] == 0.0 {
+        0.0
+    } else {
+        (x - SHIFT[j]) * FACTOR[j]
+    };
+    if t < LO[j] {
+        t = LO[j];
+    }
+    if t > HI[j] {
+        t = HI[j];
+    }
+    t"
+        .to_owned(),
     };
     let _ = write!(
         s,
@@ -246,7 +312,13 @@ fn c_array(values: &[f32]) -> String {
 /// The C99 source text (see the [module docs](self)).
 pub fn c_source(model: &Model<MAX_FEATURES>, source: &str) -> String {
     let m = model.n_features();
-    let (kind, shift, factor) = transform_tables(model);
+    let Tables {
+        kind,
+        shift,
+        factor,
+        lo,
+        hi,
+    } = transform_tables(model);
     let mut s = String::new();
     let _ = write!(
         s,
@@ -283,21 +355,53 @@ static const float tinynewton_bias = {bias}; /* {bias_dec:?} */
         bias = c_hex(model.bias()),
         bias_dec = model.bias(),
     );
-    let scale_body = match kind {
-        TransformKind::None => "    (void)j;\n    return x;".to_owned(),
-        TransformKind::Affine | TransformKind::AffineClip01 => {
-            let _ = write!(
-                s,
-                "
+    if kind != TransformKind::None {
+        let _ = write!(
+            s,
+            "
 /* Shift a_j subtracted from raw reading j. */
 static const float tinynewton_shift[TINYNEWTON_M] = {};
 
 /* Factor b_j multiplying the shifted reading (0: a constant feature, scaled to 0). */
 static const float tinynewton_factor[TINYNEWTON_M] = {};
 ",
-                c_array(&shift),
-                c_array(&factor)
-            );
+            c_array(&shift),
+            c_array(&factor)
+        );
+    }
+    if kind.stores_bounds() {
+        let _ = write!(
+            s,
+            "
+/* Lower bound lo_j of scaled feature j (the smallest scaled training value). */
+static const float tinynewton_lo[TINYNEWTON_M] = {};
+
+/* Upper bound hi_j of scaled feature j (the largest scaled training value). */
+static const float tinynewton_hi[TINYNEWTON_M] = {};
+",
+            c_array(&lo),
+            c_array(&hi)
+        );
+    }
+    let scale_body = match kind {
+        TransformKind::None => "    (void)j;\n    return x;".to_owned(),
+        // tinynewton::TransformKind::scale: the affine value (0 for a constant feature), then
+        // the two comparisons in its order.
+        TransformKind::AffineClamp => "    float t;
+    if (tinynewton_factor[j] == 0.0f) {
+        t = 0.0f;
+    } else {
+        t = (x - tinynewton_shift[j]) * tinynewton_factor[j];
+    }
+    if (t < tinynewton_lo[j]) {
+        t = tinynewton_lo[j];
+    }
+    if (t > tinynewton_hi[j]) {
+        t = tinynewton_hi[j];
+    }
+    return t;"
+            .to_owned(),
+        TransformKind::Affine | TransformKind::AffineClip01 => {
             let clip = if kind == TransformKind::AffineClip01 {
                 "    if (t < 0.0f) {\n        t = 0.0f;\n    }\n    if (t > 1.0f) {\n        t = 1.0f;\n    }\n"
             } else {
@@ -340,7 +444,7 @@ int tinynewton_label(const float *raw)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tinynewton::OwnedTransform;
+    use tinynewton::{FeatureParams, OwnedTransform};
 
     #[test]
     fn hex_floats_are_exact_c99_literals() {
@@ -395,6 +499,34 @@ mod tests {
         assert!(c.contains("    0x1p-2f, /* 0.25 */\n    -0x1p+2f, /* -4.0 */"));
         assert!(c.contains("static const float tinynewton_bias = 0x1p-3f;"));
         assert!(c.contains("if (t > 1.0f)"));
+        // The clamping kind: bounds tables, and the clamp after the factor-0 branch (so a
+        // constant feature is clamped too, as in the core).
+        let params = [
+            FeatureParams::clamped(1.0, 0.5, -0.75, 2.0),
+            FeatureParams::clamped(2.0, 0.0, 0.0, 0.0),
+        ];
+        let t = OwnedTransform::from_params(TransformKind::AffineClamp, &params).unwrap();
+        let clamped = Model::<MAX_FEATURES>::new(&[0.25, -4.0], 0.125)
+            .unwrap()
+            .with_owned_transform(t)
+            .unwrap();
+        let rust = rust_source(&clamped, "m.bin");
+        assert!(rust.contains("pub const LO: [f32; M] = [\n    -0.75, 0.0,\n];"));
+        assert!(rust.contains("pub const HI: [f32; M] = [\n    2.0, 0.0,\n];"));
+        assert!(rust
+            .contains("    };\n    if t < LO[j] {\n        t = LO[j];\n    }\n    if t > HI[j]"));
+        assert!(!rust.contains(".clamp("));
+        let c = c_source(&clamped, "m.bin");
+        assert!(c.contains(
+            "static const float tinynewton_lo[TINYNEWTON_M] = {\n    -0x1.8p-1f, /* -0.75 */"
+        ));
+        assert!(c.contains(
+            "    }\n    if (t < tinynewton_lo[j]) {\n        t = tinynewton_lo[j];\n    }"
+        ));
+        assert!(c.contains("if (t > tinynewton_hi[j])"));
+        // The minmax model has no bounds tables.
+        assert!(!rust_source(&model, "m.bin").contains("pub const LO"));
+        assert!(!c_source(&model, "m.bin").contains("tinynewton_lo"));
         // Without a transform: no tables, the readings are the features.
         let plain = Model::<MAX_FEATURES>::new(&[1.0], 0.0).unwrap();
         assert!(!rust_source(&plain, "p").contains("SHIFT"));

@@ -7,7 +7,7 @@ use anyhow::{bail, ensure, Context, Result};
 use image::{ImageFormat, Rgb, RgbImage};
 use serde_json::json;
 use tinynewton::format::{self, DequantKind, PackedDataset, REST};
-use tinynewton::{Dequant, Rows};
+use tinynewton::{Dequant, Rows, TransformKind};
 
 use crate::output;
 
@@ -70,6 +70,36 @@ fn class_json(label: i32) -> serde_json::Value {
     }
 }
 
+/// The raw-feature transform as JSON: its kind and, when the file has a section, one object per
+/// feature with the shift `a` and factor `b` (and the bounds `lo`, `hi` the affine-clamp kind
+/// stores; the other kinds' bounds are implied, not stored, and JSON has no infinity).
+fn transform_json(ds: &PackedDataset<'_>) -> serde_json::Value {
+    let Some(t) = ds.transform() else {
+        return json!({"kind": TransformKind::None.name()});
+    };
+    let features: Vec<serde_json::Value> = t
+        .params()
+        .map(|p| {
+            if t.kind().stores_bounds() {
+                json!({"shift": p.a, "factor": p.b, "lo": p.lo, "hi": p.hi})
+            } else {
+                json!({"shift": p.a, "factor": p.b})
+            }
+        })
+        .collect();
+    json!({"kind": t.kind().name(), "formula": transform_formula(t.kind()), "features": features})
+}
+
+/// What a kind computes from a raw reading `x` of feature `j`.
+fn transform_formula(kind: TransformKind) -> &'static str {
+    match kind {
+        TransformKind::None => "x' = x",
+        TransformKind::Affine => "x' = (x - a_j) * b_j",
+        TransformKind::AffineClip01 => "x' = clamp((x - a_j) * b_j, 0, 1)",
+        TransformKind::AffineClamp => "x' = clamp((x - a_j) * b_j, lo_j, hi_j)",
+    }
+}
+
 /// Runs `tinynewton inspect`.
 pub fn run(args: &Args) -> Result<()> {
     let path = &args.file;
@@ -102,6 +132,7 @@ pub fn run(args: &Args) -> Result<()> {
             "positives": pos,
             "negatives": neg,
             "dequant": dequant,
+            "transform": transform_json(&ds),
             "code_min": r.code.0,
             "code_max": r.code.1,
             "value_min": r.value.0,
@@ -140,6 +171,22 @@ pub fn run(args: &Args) -> Result<()> {
             h.encoding.name(),
             h.row_stride
         );
+        match ds.transform() {
+            Some(t) => println!(
+                "transform: {}, {} (a_j, b_j{} per feature; 0 before any clamp when b_j = 0)",
+                t.kind().name(),
+                transform_formula(t.kind()),
+                if t.kind().stores_bounds() {
+                    ", lo_j, hi_j"
+                } else {
+                    ""
+                }
+            ),
+            None => println!(
+                "transform: {} (the values are the raw features)",
+                TransformKind::None.name()
+            ),
+        }
         println!("codes:     {} ..= {}", r.code.0, r.code.1);
         println!("values:    {} ..= {}", r.value.0, r.value.1);
         println!(

@@ -1,34 +1,29 @@
-//! End to end: raw rows → scaled packed file carrying its transform (core writer) →
-//! `tinynewton train --model` → `tinynewton export-model --rust --c` → the generated C (gcc) and
-//! Rust (rustc for the host; cargo for `thumbv7em-none-eabihf`) classify the *raw* rows exactly as
-//! the host model's `decision_raw` does.
+//! End to end: raw rows → scaled packed file carrying its transform → `tinynewton train
+//! --model` → `tinynewton export-model --rust --c` → the generated C (gcc) and Rust (rustc for
+//! the host; cargo for `thumbv7em-none-eabihf`) classify the *raw* rows exactly as the host
+//! model's `decision_raw` does.
+//!
+//! Min-max and standard with `f32` values are packed with the core writer (transform kinds
+//! affine-clip01 and affine). Standard with `u8` codes goes through `tinynewton pack --csv` with
+//! a `--test` file whose rows reach beyond the training range: its files carry the affine-clamp
+//! kind, so on every test sample the model's label on the raw row must equal its label on the
+//! packed row (the codes clamp such a reading, and so does the transform), with decision values
+//! within the quantisation bound of `common/raw_packed.rs`.
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
 
+use common::raw_packed::{self, beyond_training_range, write_csv, Lcg};
 use common::{
     assert_one_line_failure, bits_text, build_c_driver, build_no_std_thumb, build_rust_driver,
     host_answers, ok, p, run, run_driver, BIN,
 };
 use tinynewton::format::{self, Codes, DatasetSpec, RawTransform, Split};
-use tinynewton::{Dequant, Model, TransformKind};
+use tinynewton::{Dequant, Model, Rows, TransformKind};
 
 const M: usize = 6;
-
-/// A deterministic generator (64-bit LCG, top 24 bits): the test data never changes.
-struct Lcg(u64);
-
-impl Lcg {
-    fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        let u = (self.0 >> 40) as f32 / (1u64 << 24) as f32;
-        lo + (hi - lo) * u
-    }
-}
 
 /// Raw ranges of the six features: sensor-like scales, one constant feature (index 2).
 const RANGES: [(f32, f32); M] = [
@@ -101,7 +96,7 @@ fn export_and_compare(kind: TransformKind) {
         .enumerate()
         .map(|(k, &v)| {
             let (a, b) = pairs[k % M];
-            kind.scale(a, b, v)
+            kind.scale(tinynewton::FeatureParams::implied(kind, a, b), v)
         })
         .collect();
     let spec = DatasetSpec {
@@ -118,6 +113,7 @@ fn export_and_compare(kind: TransformKind) {
     let t = Some(RawTransform {
         kind,
         pairs: &pairs,
+        bounds: &[],
     });
     let mut packed = vec![0; format::encoded_len_with_transform(&spec, t).unwrap()];
     format::write_with_transform(&spec, t, &mut packed).unwrap();
@@ -136,7 +132,8 @@ fn export_and_compare(kind: TransformKind) {
     let carried = model
         .transform()
         .expect("train attaches the file's transform");
-    assert_eq!((carried.kind(), carried.pairs()), (kind, &pairs[..]));
+    assert_eq!(carried.kind(), kind);
+    assert!(carried.pairs().eq(pairs.iter().copied()));
 
     // On the training rows, raw and packed give the same decisions: the transform is the
     // packer's own arithmetic, and `decision_row` on identity-dequantised f32 rows multiplies and
@@ -151,22 +148,29 @@ fn export_and_compare(kind: TransformKind) {
         );
     }
 
-    // The host model's answers on every row, training and (partly out-of-range) test.
     let all: Vec<f32> = train_x.iter().chain(&test_x).copied().collect();
-    let host = host_answers(&model, &all, M);
+    exports_agree(d, &model_file, &model, &all);
+}
+
+/// `export-model --rust --c` of `model_file`: the generated C and Rust give the host model's
+/// answers, bit for bit, on every raw row of `all`; the Rust also builds as a `#![no_std]`
+/// library for the Cortex-M4F.
+fn exports_agree(d: &Path, model_file: &Path, model: &Model<64>, all: &[f32]) {
+    // The host model's answers on every row, training and (partly out-of-range) test.
+    let host = host_answers(model, all, M);
     let positives = host.iter().filter(|(l, _)| *l == 1).count();
     assert!(
         positives > 20 && positives < host.len() - 20,
         "both classes predicted: {positives} of {}",
         host.len()
     );
-    let input = bits_text(&all, M);
+    let input = bits_text(all, M);
 
     let rs = d.join("model.rs");
     let c = d.join("model.c");
     ok(Command::new(BIN).args([
         "export-model",
-        p(&model_file),
+        p(model_file),
         "--rust",
         p(&rs),
         "--c",
@@ -197,8 +201,71 @@ fn minmax_model_exports_to_c_and_no_std_rust() {
 }
 
 #[test]
-fn standard_model_exports_to_c_and_no_std_rust() {
+fn standard_f32_model_exports_to_c_and_no_std_rust() {
     export_and_compare(TransformKind::Affine);
+}
+
+/// Standard scaling on `u8` codes through the real packer: the affine-clamp kind. Raw and packed
+/// labels agree on every test sample, out-of-range rows included, and the exports repeat the
+/// clamp bit for bit.
+#[test]
+fn standard_model_exports_to_c_and_no_std_rust() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let d = dir.path();
+    let mut rng = Lcg(0x5EED + 3);
+    let (train_x, train_y) = raw_rows(&mut rng, 160, 0.0);
+    let (test_x, test_y) = raw_rows(&mut rng, 80, 0.15);
+    let beyond = beyond_training_range(&train_x, &test_x, M);
+    assert!(beyond >= 20, "{beyond} test rows beyond the training range");
+    let (train_csv, test_csv) = (d.join("train.csv"), d.join("test.csv"));
+    write_csv(&train_csv, &train_x, &train_y, M);
+    write_csv(&test_csv, &test_x, &test_y, M);
+    let (train_file, test_file) = (d.join("train.tnds"), d.join("test.tnds"));
+    ok(Command::new(BIN).args([
+        "pack",
+        "--csv",
+        p(&train_csv),
+        "--test",
+        p(&test_csv),
+        "--pos",
+        "1",
+        "--neg",
+        "0",
+        "--scale",
+        "standard",
+        "--encoding",
+        "u8",
+        "--train-out",
+        p(&train_file),
+        "--test-out",
+        p(&test_file),
+    ]));
+    let model_file = d.join("model.bin");
+    ok(Command::new(BIN).args([
+        "train",
+        p(&train_file),
+        "--quiet",
+        "--model",
+        p(&model_file),
+    ]));
+    let model = Model::<64>::from_bytes(&std::fs::read(&model_file).unwrap()).unwrap();
+    let carried = model.transform().expect("train attaches the transform");
+    assert_eq!(carried.kind(), TransformKind::AffineClamp);
+
+    // Raw test rows against the packed test file (the packer keeps the test file's row order).
+    let test_bytes = std::fs::read(&test_file).unwrap();
+    let test_ds = format::parse(&test_bytes).unwrap();
+    assert_eq!(test_ds.n_samples(), 80);
+    let a = raw_packed::compare(&model, &test_ds, &test_x);
+    println!(
+        "standard u8: labels raw = packed on {}/{} test samples ({beyond} with a reading beyond \
+         the training range); max |Δdecision| {:.3e} ({:.2} of its bound)",
+        a.labels_agree, a.samples, a.max_delta, a.max_ratio
+    );
+    assert_eq!((a.labels_agree, a.near_boundary), (80, 0));
+
+    let all: Vec<f32> = train_x.iter().chain(&test_x).copied().collect();
+    exports_agree(d, &model_file, &model, &all);
 }
 
 /// The usual CLI failure contract: one line on stderr, non-zero exit, no output file.

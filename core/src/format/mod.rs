@@ -22,13 +22,13 @@
 //! | 20     | `u8`      | encoding         | [`Encoding`]: `0` `f32`, `1` `u8`, `2` `u4` (two codes per byte, low nibble first) |
 //! | 21     | `u8`      | split            | [`Split`]: `0` train, `1` test, `2` all |
 //! | 22     | `u8`      | dequant kind     | [`DequantKind`]: `0` shared (the pair at 32..40), `1` per feature (a table follows the header) |
-//! | 23     | `u8`      | transform kind   | [`TransformKind`] of the raw → scaled feature transform: `0` none (no section), `1` affine `x' = (x − a)·b`, `2` affine then clipped to `[0, 1]` |
+//! | 23     | `u8`      | transform kind   | [`TransformKind`] of the raw → scaled feature transform: `0` none (no section), `1` affine `x' = (x − a)·b`, `2` affine then clipped to `[0, 1]`, `3` affine then clamped to per-feature bounds `[lo, hi]` |
 //! | 24..28 | `i32`     | pos_label        | original class of the `+1` samples (e.g. `7`) |
 //! | 28..32 | `i32`     | neg_label        | original class of the `-1` samples (e.g. `1`), or [`REST`] for one-vs-rest |
 //! | 32..36 | `f32`     | offset           | shared offset `o` (finite); `0.0` when the dequant kind is per feature |
 //! | 36..40 | `f32`     | scale            | shared scale `s` (finite); `1.0` when the dequant kind is per feature |
 //! | 40..44 | `u32`     | row_stride       | bytes per row: `4m` (`f32`), `m` (`u8`), `⌈m/2⌉` (`u4`) |
-//! | 44..48 | `u32`     | labels offset    | `64`, plus `8m` when a per-feature table is present, plus `8m` when a transform is present |
+//! | 44..48 | `u32`     | labels offset    | `64`, plus `8m` when a per-feature table is present, plus the transform section's length: `8m` for kinds `1` and `2`, `16m` for kind `3` |
 //! | 48..52 | `u32`     | payload offset   | labels offset + `n`, rounded up to a multiple of 4 |
 //! | 52..56 | `u32`     | payload len      | `n · row_stride` |
 //! | 56..60 | `u32`     | payload CRC      | CRC-32 (ISO-HDLC, the zlib/PNG CRC) of every byte after the header, 64..end |
@@ -38,9 +38,9 @@
 //!
 //! 1. dequant kind `1` only: a table of `m` pairs `(offset_j: f32, scale_j: f32)`, 8 bytes per
 //!    feature, all finite;
-//! 2. transform kind `1` or `2` only: the raw-transform table of `m` pairs
-//!    `(shift a_j: f32, factor b_j: f32)`, 8 bytes per feature, all finite (bytes
-//!    `64 + 8m·[dequant kind 1] + 8j ..+4` hold `a_j`, the next 4 bytes `b_j`);
+//! 2. transform kind `1`, `2` or `3` only: the raw-transform section, `m` records in feature
+//!    order whose size depends on the kind ([`TransformKind::record_len`]); see
+//!    [the section's layout](#the-transform-section-byte-by-byte);
 //! 3. `n` label bytes, each an `i8` that is `+1` (`0x01`) or `-1` (`0xFF`);
 //! 4. zero bytes up to the payload offset (a multiple of 4);
 //! 5. `n` rows of `row_stride` bytes: `f32` values (finite), `u8` codes, or `u4` codes packed two
@@ -60,10 +60,34 @@
 //! standard scaling learned on the training split), it records how in the optional transform
 //! section, so a model trained on this file can classify raw readings
 //! ([`PackedDataset::transform`], [`Model::with_transform`](crate::Model::with_transform)):
-//! `x_j = (r_j − a_j) · b_j`, clipped to `[0, 1]` for kind `2`, and `0` whenever `b_j = 0` (a
-//! constant feature); see [`crate::transform`]. The section is covered by the payload CRC. A file
-//! with byte 23 = `0` has no section and reads exactly as before the section existed (byte 23
-//! was a reserved zero).
+//! `x_j = (r_j − a_j) · b_j` (`0` whenever `b_j = 0`, a constant feature), clipped to `[0, 1]`
+//! for kind `2` and clamped to `[lo_j, hi_j]` for kind `3`; see [`crate::transform`]. The section
+//! is covered by the payload CRC. A file with byte 23 = `0` has no section and reads exactly as
+//! before the section existed (byte 23 was a reserved zero).
+//!
+//! Kind `3` is what the packer writes for standard scaling and for no scaling when the features
+//! are quantised (`u8`, `u4`): `[lo_j, hi_j]` is then the scaled training range that the codes of
+//! feature `j` span (`lo_j = o_j`, the value of code 0; `hi_j` the value the top code stands
+//! for), so a raw reading beyond the training range is clamped to what its code says, and a model
+//! applied to raw readings agrees with the model applied to the packed rows up to quantisation.
+//!
+//! ## The transform section, byte by byte
+//!
+//! It starts at `S = 64 + 8m` when the dequant kind is `1` (after the per-feature table), else at
+//! `S = 64`, and ends at the labels offset. With `R` the record length, `8` for kinds `1` and `2`
+//! and `16` for kind `3`, feature `j`'s record occupies bytes `S + R·j .. S + R·(j + 1)`:
+//!
+//! | bytes within the record | type  | field | kinds |
+//! | ----------------------- | ----- | ----- | ----- |
+//! | 0..4                    | `f32` | shift `a_j`, finite | 1, 2, 3 |
+//! | 4..8                    | `f32` | factor `b_j`, finite (`0`: a constant feature) | 1, 2, 3 |
+//! | 8..12                   | `f32` | lower bound `lo_j` of the scaled value, finite | 3 |
+//! | 12..16                  | `f32` | upper bound `hi_j`, finite, `lo_j ≤ hi_j` | 3 |
+//!
+//! The parser refuses a non-finite parameter or `lo_j > hi_j` with [`FormatError::BadTransform`].
+//! Files of kinds `0`–`2` are byte for byte what they were before kind `3` existed (same version
+//! `1`); a reader that predates kind `3` refuses such a file ([`FormatError::BadTransformKind`])
+//! rather than misread it.
 //!
 //! # Alignment
 //!
@@ -84,7 +108,7 @@ use core::fmt;
 use crc::{Crc, CRC_32_ISO_HDLC};
 
 use crate::data::{Dequant, FeatureTable, Rows};
-use crate::transform::{FeatureTransform, TransformKind, TRANSFORM_PAIR_LEN};
+use crate::transform::{FeatureTransform, TransformKind};
 
 mod aligned;
 mod write;
@@ -163,8 +187,9 @@ pub enum FormatError {
     BadDequantKind,
     /// Unknown raw-transform kind (header byte 23).
     BadTransformKind,
-    /// A raw-transform shift or factor is not finite, or (writer) a transform of kind
-    /// [`TransformKind::None`] came with pairs.
+    /// A raw-transform shift, factor or bound is not finite, a lower bound is above its upper
+    /// bound, or (writer) a transform came with parameters its kind does not store (pairs for
+    /// [`TransformKind::None`], bounds for a kind other than [`TransformKind::AffineClamp`]).
     BadTransform,
     /// `n` or `m` is zero.
     Empty,
@@ -209,7 +234,7 @@ impl fmt::Display for FormatError {
             Self::BadSplit => "unknown split",
             Self::BadDequantKind => "unknown dequantisation kind",
             Self::BadTransformKind => "unknown raw-transform kind",
-            Self::BadTransform => "bad raw-transform shift or factor",
+            Self::BadTransform => "bad raw-transform shift, factor or bounds",
             Self::Empty => "no samples or no features",
             Self::BadGeometry => "image width x height does not equal the feature count",
             Self::BadClasses => "positive and negative class are the same",
@@ -442,8 +467,8 @@ impl Layout {
         };
         let transform_len = match transform {
             TransformKind::None => 0,
-            TransformKind::Affine | TransformKind::AffineClip01 => m
-                .checked_mul(TRANSFORM_PAIR_LEN)
+            kind => m
+                .checked_mul(kind.record_len())
                 .ok_or(FormatError::Overflow)?,
         };
         let row_stride = encoding.row_stride(m).ok_or(FormatError::Overflow)?;
@@ -521,7 +546,7 @@ fn usize_of(v: u32) -> Result<usize, FormatError> {
 /// transform kind, `n, m ≥ 1`, geometry, distinct classes, finite shared pair, the layout implied by
 /// `n`, `m`, the encoding and the optional sections (overflow-checked) against the header's offsets
 /// and the buffer length, the payload CRC, then the per-feature table and the transform table
-/// (finite), labels (`±1`), zero padding and unused
+/// (finite; ordered bounds), labels (`±1`), zero padding and unused
 /// nibbles, and finite `f32` values. Never panics.
 pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
     let magic = bytes

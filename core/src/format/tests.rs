@@ -288,7 +288,7 @@ fn semantic_checks_behind_the_crcs() {
     assert_eq!(edit(field::SPLIT, &[3]), FormatError::BadSplit);
     assert_eq!(edit(field::DEQUANT_KIND, &[2]), FormatError::BadDequantKind);
     assert_eq!(
-        edit(field::TRANSFORM_KIND, &[3]),
+        edit(field::TRANSFORM_KIND, &[4]),
         FormatError::BadTransformKind
     );
     // A transform kind without its section: the offsets no longer add up.
@@ -426,6 +426,7 @@ fn transform_section_round_trip() {
             let t = RawTransform {
                 kind,
                 pairs: &PAIRS,
+                bounds: &[],
             };
             let bytes = encode_with(&s, Some(t));
             let plain = encode(&s);
@@ -461,6 +462,7 @@ fn transform_section_round_trip() {
     let none = RawTransform {
         kind: TransformKind::None,
         pairs: &[],
+        bounds: &[],
     };
     assert_eq!(encode_with(&s, Some(none)), encode(&s));
 }
@@ -476,6 +478,7 @@ fn transform_section_writer_refusals() {
             RawTransform {
                 kind: TransformKind::Affine,
                 pairs: &PAIRS[..2],
+                bounds: &[],
             },
             FormatError::ShapeMismatch,
         ),
@@ -483,6 +486,7 @@ fn transform_section_writer_refusals() {
             RawTransform {
                 kind: TransformKind::AffineClip01,
                 pairs: &nan,
+                bounds: &[],
             },
             FormatError::BadTransform,
         ),
@@ -490,6 +494,7 @@ fn transform_section_writer_refusals() {
             RawTransform {
                 kind: TransformKind::Affine,
                 pairs: &inf,
+                bounds: &[],
             },
             FormatError::BadTransform,
         ),
@@ -497,6 +502,7 @@ fn transform_section_writer_refusals() {
             RawTransform {
                 kind: TransformKind::None,
                 pairs: &PAIRS,
+                bounds: &[],
             },
             FormatError::BadTransform,
         ),
@@ -515,6 +521,7 @@ fn transform_section_corruption_is_refused() {
     let t = RawTransform {
         kind: TransformKind::AffineClip01,
         pairs: &PAIRS,
+        bounds: &[],
     };
     let bytes = encode_with(&spec(&LABELS, Codes::U4(&q), 3), Some(t));
     // Any single-bit flip, in the section or anywhere else, is caught (CRC-32 detects every
@@ -537,9 +544,11 @@ fn transform_section_corruption_is_refused() {
     }
     // Unknown kind, and "no transform" while the section is present (the offsets disagree).
     for (kind, err) in [
-        (3, FormatError::BadTransformKind),
+        (4, FormatError::BadTransformKind),
         (0xFF, FormatError::BadTransformKind),
         (0, FormatError::BadLayout),
+        // Kind 3 has 16-byte records: an 8-byte-record section no longer adds up.
+        (3, FormatError::BadLayout),
     ] {
         let mut bad = bytes.clone();
         bad[field::TRANSFORM_KIND] = kind;
@@ -547,6 +556,158 @@ fn transform_section_corruption_is_refused() {
         assert_eq!(parse(&bad).unwrap_err(), err, "kind byte {kind}");
     }
     // Truncation anywhere is refused.
+    for len in 0..bytes.len() {
+        assert!(parse(&bytes[..len]).is_err(), "accepted {len} bytes");
+    }
+}
+
+/// Scaled training ranges of the three features of [`PAIRS`], for the clamping kind: standard
+/// scaling's `[lo_j, hi_j]`, the constant feature's `[0, 0]`, and a third range.
+const BOUNDS: [(f32, f32); 3] = [(-1.5, 2.0), (0.0, 0.0), (-0.25, 0.75)];
+
+fn clamp_transform() -> RawTransform<'static> {
+    RawTransform {
+        kind: TransformKind::AffineClamp,
+        pairs: &PAIRS,
+        bounds: &BOUNDS,
+    }
+}
+
+#[test]
+fn clamp_section_round_trip() {
+    let q = codes(LABELS.len(), 3, 255);
+    let qf: Vec<f32> = q.iter().map(|&c| f32::from(c)).collect();
+    let mut table_bytes = Vec::new();
+    for j in 0..3 {
+        table_bytes.extend_from_slice(&(j as f32 * 0.5).to_le_bytes());
+        table_bytes.extend_from_slice(&(1.0f32 / 255.0).to_le_bytes());
+    }
+    let per_feature = Dequant::PerFeature(FeatureTable::new(&table_bytes).unwrap());
+    for (dequant, section_at) in [
+        (per_feature, HEADER_LEN + 24),
+        (Dequant::Identity, HEADER_LEN),
+    ] {
+        let s = DatasetSpec {
+            dequant,
+            ..spec(&LABELS, Codes::U8(&q), 3)
+        };
+        let bytes = encode_with(&s, Some(clamp_transform()));
+        assert_eq!(bytes[field::TRANSFORM_KIND], 3);
+        // 16 bytes a feature, (a, b, lo, hi), right after the per-feature table (if any).
+        for (j, (&(a, b), &(lo, hi))) in PAIRS.iter().zip(&BOUNDS).enumerate() {
+            let at = section_at + 16 * j;
+            let want: Vec<u8> = [a, b, lo, hi]
+                .into_iter()
+                .flat_map(f32::to_le_bytes)
+                .collect();
+            assert_eq!(&bytes[at..at + 16], &want[..], "feature {j}");
+        }
+        let ds = parse(&bytes).unwrap();
+        assert_eq!(ds.header().transform_kind, TransformKind::AffineClamp);
+        assert_eq!(ds.header().labels_offset as usize, section_at + 48);
+        let tr = ds.transform().unwrap();
+        assert_eq!((tr.kind(), tr.len()), (TransformKind::AffineClamp, 3));
+        assert_eq!(tr.pairs().collect::<Vec<_>>(), PAIRS.to_vec());
+        let bounds: Vec<(f32, f32)> = tr.params().map(|p| p.bounds()).collect();
+        assert_eq!(bounds, BOUNDS.to_vec());
+        check_rows(&ds, &qf, 3);
+        // 48 more bytes than the file without a section (a multiple of 4: same padding).
+        assert_eq!(bytes.len(), encode(&s).len() + 48);
+    }
+}
+
+#[test]
+fn clamp_section_writer_refusals() {
+    let q = codes(LABELS.len(), 3, 15);
+    let s = spec(&LABELS, Codes::U4(&q), 3);
+    let nan_lo = [(-1.5, 2.0), (f32::NAN, 0.0), (-0.25, 0.75)];
+    let inf_hi = [(-1.5, f32::INFINITY), (0.0, 0.0), (-0.25, 0.75)];
+    let inverted = [(-1.5, 2.0), (0.0, 0.0), (0.75, -0.25)];
+    let clamp = |bounds| RawTransform {
+        bounds,
+        ..clamp_transform()
+    };
+    let cases: [(RawTransform<'_>, FormatError); 6] = [
+        (clamp(&[]), FormatError::ShapeMismatch),
+        (clamp(&BOUNDS[..2]), FormatError::ShapeMismatch),
+        (clamp(&nan_lo), FormatError::BadTransform),
+        (clamp(&inf_hi), FormatError::BadTransform),
+        (clamp(&inverted), FormatError::BadTransform),
+        // Bounds given to a kind that stores none.
+        (
+            RawTransform {
+                kind: TransformKind::Affine,
+                ..clamp_transform()
+            },
+            FormatError::BadTransform,
+        ),
+    ];
+    for (t, err) in cases {
+        assert_eq!(encoded_len_with_transform(&s, Some(t)), Err(err), "{t:?}");
+        let mut out = vec![0x5A; 512];
+        assert_eq!(write_with_transform(&s, Some(t), &mut out), Err(err));
+        assert!(out.iter().all(|&b| b == 0x5A), "{t:?} touched out");
+    }
+}
+
+#[test]
+fn clamp_section_corruption_is_refused() {
+    let q = codes(LABELS.len(), 3, 15);
+    let bytes = encode_with(&spec(&LABELS, Codes::U4(&q), 3), Some(clamp_transform()));
+    assert!(parse(&bytes).is_ok());
+    // Every single-bit flip anywhere (section, header, CRCs) is refused.
+    for k in 0..bytes.len() * 8 {
+        let mut bad = bytes.clone();
+        bad[k / 8] ^= 1 << (k % 8);
+        assert!(parse(&bad).is_err(), "accepted a flip of bit {k}");
+    }
+    // Behind consistent CRCs: a NaN or infinite bound, and lo > hi, are each BadTransform.
+    // Feature j's lo is at 64 + 16j + 8, its hi at 64 + 16j + 12 (no per-feature table here).
+    let lo = |j: usize| HEADER_LEN + 16 * j + 8;
+    for (at, v) in [
+        (lo(0), f32::NAN),
+        (lo(1) + 4, f32::NAN),
+        (lo(2), f32::NEG_INFINITY),
+        (lo(2) + 4, f32::INFINITY),
+        // lo_0 = 2.5 > hi_0 = 2.
+        (lo(0), 2.5),
+        // hi_1 = −1e-30 < lo_1 = 0.
+        (lo(1) + 4, -1e-30),
+    ] {
+        let mut bad = bytes.clone();
+        bad[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        refresh_crcs(&mut bad);
+        assert_eq!(
+            parse(&bad).unwrap_err(),
+            FormatError::BadTransform,
+            "byte {at} = {v}"
+        );
+    }
+    // lo = hi is a valid (degenerate) range.
+    let mut equal = bytes.clone();
+    equal[lo(0)..lo(0) + 4].copy_from_slice(&2.0f32.to_le_bytes());
+    refresh_crcs(&mut equal);
+    assert_eq!(
+        parse(&equal)
+            .unwrap()
+            .transform()
+            .unwrap()
+            .param(0)
+            .unwrap()
+            .bounds(),
+        (2.0, 2.0)
+    );
+    // An older kind on 16-byte records: the offsets disagree.
+    for kind in [1, 2] {
+        let mut bad = bytes.clone();
+        bad[field::TRANSFORM_KIND] = kind;
+        refresh_crcs(&mut bad);
+        assert_eq!(
+            parse(&bad).unwrap_err(),
+            FormatError::BadLayout,
+            "kind {kind}"
+        );
+    }
     for len in 0..bytes.len() {
         assert!(parse(&bytes[..len]).is_err(), "accepted {len} bytes");
     }

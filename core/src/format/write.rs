@@ -13,11 +13,19 @@
 //!     m: 2, width: 0, height: 0, split: Split::Train, pos_label: 1, neg_label: 0,
 //!     dequant: Dequant::Identity, labels: &[1, -1], codes: Codes::F32(&[0.0, 1.0, 1.0, 0.5]),
 //! };
-//! let t = Some(RawTransform { kind: TransformKind::AffineClip01, pairs: &pairs });
+//! let t = Some(RawTransform { kind: TransformKind::AffineClip01, pairs: &pairs, bounds: &[] });
 //! let mut out = vec![0; format::encoded_len_with_transform(&spec, t).unwrap()];
 //! format::write_with_transform(&spec, t, &mut out).unwrap();
 //! let ds = format::parse(&out).unwrap();
 //! assert_eq!(ds.transform().unwrap().pair(1), Some((-1.0, 0.5)));
+//!
+//! // Standard scaling of quantised values: the same pairs, clamped to the scaled training range.
+//! let bounds = [(-1.5, 2.0), (-1.0, 1.0)];
+//! let t = Some(RawTransform { kind: TransformKind::AffineClamp, pairs: &pairs, bounds: &bounds });
+//! let mut out = vec![0; format::encoded_len_with_transform(&spec, t).unwrap()];
+//! format::write_with_transform(&spec, t, &mut out).unwrap();
+//! let p = format::parse(&out).unwrap().transform().unwrap().param(0).unwrap();
+//! assert_eq!((p.a, p.b, p.lo, p.hi), (10.0, 0.1, -1.5, 2.0));
 //! ```
 
 use super::{
@@ -25,17 +33,22 @@ use super::{
     CRC32, FEATURE_PAIR_LEN, HEADER_LEN, MAGIC, VERSION,
 };
 use crate::data::Dequant;
-use crate::transform::{TransformKind, TRANSFORM_PAIR_LEN};
+use crate::transform::TransformKind;
 
-/// A raw → scaled feature transform to store in a packed file: `m` pairs `(a_j, b_j)` and the
-/// kind (see [`crate::transform`]). Kind [`TransformKind::None`] with no pairs writes no section
-/// (the same file as [`write`]); kind `None` with pairs is refused, so one file has one reading.
+/// A raw → scaled feature transform to store in a packed file: `m` pairs `(a_j, b_j)`, for
+/// [`TransformKind::AffineClamp`] also `m` bounds `(lo_j, hi_j)`, and the kind (see
+/// [`crate::transform`]). Kind [`TransformKind::None`] with no pairs writes no section (the same
+/// file as [`write()`]); parameters a kind does not store (pairs for `None`, bounds for a kind other
+/// than `AffineClamp`) are refused, so one file has one reading.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RawTransform<'a> {
-    /// Affine or affine-then-clip-to-`[0, 1]`.
+    /// Affine, affine-then-clip-to-`[0, 1]`, or affine-then-clamp-to-`[lo_j, hi_j]`.
     pub kind: TransformKind,
     /// `(shift a_j, factor b_j)` per feature, each finite; `b_j = 0` for a constant feature.
     pub pairs: &'a [(f32, f32)],
+    /// `(lo_j, hi_j)` per feature for [`TransformKind::AffineClamp`] (finite, `lo_j ≤ hi_j`);
+    /// empty for every other kind.
+    pub bounds: &'a [(f32, f32)],
 }
 
 /// The codes of `n` rows of `m` features, row-major (`n · m` entries); the variant picks the
@@ -123,20 +136,7 @@ impl DatasetSpec<'_> {
             transform_kind,
         )?;
         if let Some(t) = transform {
-            match t.kind {
-                TransformKind::None if !t.pairs.is_empty() => {
-                    return Err(FormatError::BadTransform)
-                }
-                TransformKind::None => {}
-                TransformKind::Affine | TransformKind::AffineClip01 => {
-                    if t.pairs.len() != m {
-                        return Err(FormatError::ShapeMismatch);
-                    }
-                    if !t.pairs.iter().all(|(a, b)| a.is_finite() && b.is_finite()) {
-                        return Err(FormatError::BadTransform);
-                    }
-                }
-            }
+            check_transform(t, m)?;
         }
         check_geometry(
             self.width,
@@ -174,6 +174,30 @@ impl DatasetSpec<'_> {
     }
 }
 
+/// The parser's checks of a transform section, on the writer's inputs.
+fn check_transform(t: RawTransform<'_>, m: usize) -> Result<(), FormatError> {
+    let finite = |&(x, y): &(f32, f32)| x.is_finite() && y.is_finite();
+    match t.kind {
+        TransformKind::None if t.pairs.is_empty() && t.bounds.is_empty() => Ok(()),
+        TransformKind::None => Err(FormatError::BadTransform),
+        kind => {
+            let bounds_len = if kind.stores_bounds() { m } else { 0 };
+            if !kind.stores_bounds() && !t.bounds.is_empty() {
+                return Err(FormatError::BadTransform);
+            }
+            if t.pairs.len() != m || t.bounds.len() != bounds_len {
+                return Err(FormatError::ShapeMismatch);
+            }
+            let ordered = t.bounds.iter().all(|&(lo, hi)| lo <= hi);
+            if t.pairs.iter().all(finite) && t.bounds.iter().all(finite) && ordered {
+                Ok(())
+            } else {
+                Err(FormatError::BadTransform)
+            }
+        }
+    }
+}
+
 /// Exact length in bytes of the file [`write()`] produces for `spec`, after validating `spec`.
 pub fn encoded_len(spec: &DatasetSpec<'_>) -> Result<usize, FormatError> {
     encoded_len_with_transform(spec, None)
@@ -196,7 +220,8 @@ pub fn write(spec: &DatasetSpec<'_>, out: &mut [u8]) -> Result<usize, FormatErro
 }
 
 /// As [`write()`], plus the raw-feature transform section when `transform` is `Some` (header
-/// byte 23 = its kind; `m` pairs after the per-feature dequantisation table, before the labels).
+/// byte 23 = its kind; `m` records after the per-feature dequantisation table, before the
+/// labels: `(a_j, b_j)`, and `(lo_j, hi_j)` after it for [`TransformKind::AffineClamp`]).
 /// Returns the length, [`encoded_len_with_transform`].
 pub fn write_with_transform(
     spec: &DatasetSpec<'_>,
@@ -227,9 +252,14 @@ pub fn write_with_transform(
         let section = body
             .get_mut(layout.transform_offset - HEADER_LEN..labels_at)
             .unwrap_or(&mut []);
-        for (dst, (a, b)) in section.chunks_exact_mut(TRANSFORM_PAIR_LEN).zip(t.pairs) {
+        let records = section.chunks_exact_mut(transform_kind.record_len());
+        for (j, (dst, (a, b))) in records.zip(t.pairs).enumerate() {
             put(dst, 0, &a.to_le_bytes());
             put(dst, 4, &b.to_le_bytes());
+            if let Some((lo, hi)) = t.bounds.get(j) {
+                put(dst, 8, &lo.to_le_bytes());
+                put(dst, 12, &hi.to_le_bytes());
+            }
         }
     }
     for (dst, &y) in body.iter_mut().skip(labels_at).zip(spec.labels) {

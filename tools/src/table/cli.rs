@@ -64,7 +64,9 @@ pub struct TableArgs {
     #[arg(long, value_name = "M", conflicts_with = "csv")]
     pub features: Option<usize>,
     /// Per-feature scaling learned on the training split: minmax (to [0, 1], test values clipped),
-    /// standard (mean 0, unit variance) or none.
+    /// standard (mean 0, unit variance) or none. With u8/u4 codes, standard and none clamp each
+    /// feature to its training range, as the codes do (the transform the files and models carry
+    /// says so); f32 values are not clamped.
     #[arg(
         long,
         default_value = "minmax",

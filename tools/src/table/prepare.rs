@@ -197,7 +197,8 @@ pub fn pack(
         }
     };
     let m = train.m;
-    let scaler = Scaler::learn(&train_part.x, m, options.scaling);
+    let quantised = options.encoding.max_code().is_some();
+    let scaler = Scaler::learn(&train_part.x, m, options.scaling, quantised);
     let write = |part: &Part, split: Split| -> Result<Vec<u8>, TableError> {
         encode(
             part,

@@ -1,16 +1,20 @@
 //! Per-feature scaling learned on the training split, and per-feature quantisation.
 //!
 //! The raw → scaled transform is the core's ([`tinynewton::transform`]): per feature a shift
-//! `a_j` and a factor `b_j`, applied by [`TransformKind::scale`] (the one definition of that
-//! arithmetic, so the packed values are exactly what a model computes from a raw reading, before
-//! quantisation):
+//! `a_j`, a factor `b_j` and, for the clamping kind, bounds `[lo_j, hi_j]`, applied by
+//! [`TransformKind::scale`] (the one definition of that arithmetic, so the packed values are
+//! exactly what a model computes from a raw reading, before quantisation):
 //!
 //! - `minmax`: `a = min`, `b = 1 / (max − min)`, kind [`TransformKind::AffineClip01`]:
 //!   `clamp((x − a)·b, 0, 1)`, as `svm-scale -l 0 -u 1`; test values outside the training range
 //!   are clipped to `[0, 1]`.
-//! - `standard`: `a = mean`, `b = 1 / σ` (population σ, as scikit-learn's `StandardScaler`),
-//!   kind [`TransformKind::Affine`]: `(x − a)·b`.
-//! - `none`: kind [`TransformKind::None`], no transform section.
+//! - `standard`: `a = mean`, `b = 1 / σ` (population σ, as scikit-learn's `StandardScaler`):
+//!   `(x − a)·b`, kind [`TransformKind::Affine`] for `f32` values; for quantised values (`u8`,
+//!   `u4`) kind [`TransformKind::AffineClamp`], clamped to the scaled training range
+//!   `[lo_j, hi_j]` that the codes span.
+//! - `none`: no transform section for `f32` values; for quantised values kind
+//!   [`TransformKind::AffineClamp`] with `a = 0`, `b = 1` (`(x − 0)·1 = x` exactly), clamped to
+//!   the raw training range.
 //!
 //! A constant feature (or one whose range is too narrow for `1 / range` to be a finite `f32`)
 //! gets `b = 0` and maps to 0 (minmax, standard): it is kept, and nothing is divided by zero.
@@ -19,16 +23,18 @@
 //! format's per-feature pair `(o_j, s_j) = (lo_j, (hi_j − lo_j) / K)`, where `[lo_j, hi_j]` is the
 //! training range of the scaled feature (`[0, 1]` for minmax), so the dequantised value
 //! `o_j + s_j q_j` is within half a step `s_j / 2` of the scaled value (plus the `f32` rounding of
-//! that sum). A scaled test value outside `[lo_j, hi_j]` gets the nearest end code: for minmax
-//! that is the transform's own clip; for standard and none (no clip in the transform) it is a clip
-//! the codes impose, which a model applied to raw readings does not repeat. A feature with
-//! `lo_j = hi_j` has `s_j = 1` and every code `0`. The `f32` encoding stores the scaled values
-//! themselves.
+//! that sum). A scaled test value outside `[lo_j, hi_j]` gets the nearest end code, the code of
+//! `clamp(v, lo_j, hi_j)`: for minmax that clamp is the transform's own clip to `[0, 1]`, for
+//! standard and none it is [`TransformKind::AffineClamp`]'s, so the file's transform (which a
+//! model carries to classify raw readings) clamps exactly where the codes do, and raw-reading
+//! inference agrees with packed-row inference up to quantisation. A feature with `lo_j = hi_j`
+//! has `s_j = 1` and every code `0`. The `f32` encoding stores the scaled values themselves,
+//! unclamped (nothing limits them), so standard keeps [`TransformKind::Affine`] there.
 
 use std::str::FromStr;
 
 use tinynewton::format::RawTransform;
-use tinynewton::TransformKind;
+use tinynewton::{FeatureParams, TransformKind};
 
 /// Which scaling `--scale` selects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,19 +73,24 @@ impl FromStr for Scaling {
     }
 }
 
-/// A scaling learned on the training split: the core transform's kind and pairs, and the
+/// A scaling learned on the training split: the core transform's kind and parameters, and the
 /// training range of each scaled feature (the range the codes span).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scaler {
-    /// How the pairs apply ([`TransformKind::None`] for `--scale none`).
+    /// How the pairs apply: [`TransformKind::AffineClip01`] (minmax),
+    /// [`TransformKind::AffineClamp`] (standard or none, quantised), [`TransformKind::Affine`]
+    /// (standard, `f32`), [`TransformKind::None`] (none, `f32`).
     pub kind: TransformKind,
-    /// `(shift a_j, factor b_j)` per feature (`b_j = 0` for a constant feature); empty for
-    /// [`TransformKind::None`].
+    /// `(shift a_j, factor b_j)` per feature (`b_j = 0` for a constant feature; `(0, 1)` for
+    /// none, quantised); empty for [`TransformKind::None`].
     pub pairs: Vec<(f32, f32)>,
     /// Smallest scaled training value of each feature.
     pub lo: Vec<f32>,
     /// Largest scaled training value of each feature.
     pub hi: Vec<f32>,
+    /// `(lo_j, hi_j)` per feature for [`TransformKind::AffineClamp`] (the bounds the files
+    /// store); empty for every other kind.
+    pub bounds: Vec<(f32, f32)>,
 }
 
 /// `1 / range` as an `f32`, or `0` when the range is empty or too narrow for a finite reciprocal.
@@ -93,8 +104,9 @@ fn reciprocal(range: f64) -> f32 {
 }
 
 impl Scaler {
-    /// Learns the scaling from the training rows `x` (`n · m` values, row-major, `n ≥ 1`).
-    pub fn learn(x: &[f32], m: usize, scaling: Scaling) -> Self {
+    /// Learns the scaling from the training rows `x` (`n · m` values, row-major, `n ≥ 1`), for
+    /// quantised codes (`quantised`: `u8`, `u4`) or for the `f32` values themselves.
+    pub fn learn(x: &[f32], m: usize, scaling: Scaling, quantised: bool) -> Self {
         let n = x.len() / m;
         let column = |j: usize| x.iter().skip(j).step_by(m).copied();
         let (kind, pairs) = match scaling {
@@ -130,6 +142,7 @@ impl Scaler {
             pairs,
             lo: vec![f32::INFINITY; m],
             hi: vec![f32::NEG_INFINITY; m],
+            bounds: Vec::new(),
         };
         for (k, &v) in x.iter().enumerate() {
             let j = k % m;
@@ -137,27 +150,55 @@ impl Scaler {
             scaler.lo[j] = scaler.lo[j].min(s);
             scaler.hi[j] = scaler.hi[j].max(s);
         }
-        if scaling == Scaling::MinMax {
-            // svm-scale's target interval exactly (the computed maximum may be 1 − 1 ulp), so
-            // codes 0 and K are 0 and 1; a constant feature stays [0, 0].
-            for (j, &(_, b)) in scaler.pairs.iter().enumerate() {
-                (scaler.lo[j], scaler.hi[j]) = (0.0, if b > 0.0 { 1.0 } else { 0.0 });
+        match scaling {
+            Scaling::MinMax => {
+                // svm-scale's target interval exactly (the computed maximum may be 1 − 1 ulp),
+                // so codes 0 and K are 0 and 1; a constant feature stays [0, 0].
+                for (j, &(_, b)) in scaler.pairs.iter().enumerate() {
+                    (scaler.lo[j], scaler.hi[j]) = (0.0, if b > 0.0 { 1.0 } else { 0.0 });
+                }
             }
+            // Quantised codes span [lo_j, hi_j], the range just measured with the unclamped map:
+            // clamp to it, so a raw reading beyond it scales to what its end code stands for.
+            // On the training rows the clamp changes nothing (every value is inside its range).
+            Scaling::Standard | Scaling::None if quantised => {
+                if scaling == Scaling::None {
+                    // The identity as an affine map: (x − 0)·1 = x exactly for finite x.
+                    scaler.pairs = vec![(0.0, 1.0); m];
+                }
+                scaler.kind = TransformKind::AffineClamp;
+                scaler.bounds = scaler
+                    .lo
+                    .iter()
+                    .copied()
+                    .zip(scaler.hi.iter().copied())
+                    .collect();
+            }
+            Scaling::Standard | Scaling::None => {}
         }
         scaler
     }
 
-    /// The scaled value of raw feature `j`, by the core's [`TransformKind::scale`].
-    pub fn apply(&self, j: usize, v: f32) -> f32 {
+    /// Feature `j`'s parameters for the core's [`TransformKind::scale`].
+    fn params(&self, j: usize) -> FeatureParams {
         let (a, b) = self.pairs.get(j).copied().unwrap_or((0.0, 1.0));
-        self.kind.scale(a, b, v)
+        match self.bounds.get(j) {
+            Some(&(lo, hi)) => FeatureParams::clamped(a, b, lo, hi),
+            None => FeatureParams::implied(self.kind, a, b),
+        }
     }
 
-    /// The transform section of the packed files (`None` for `--scale none`).
+    /// The scaled value of raw feature `j`, by the core's [`TransformKind::scale`].
+    pub fn apply(&self, j: usize, v: f32) -> f32 {
+        self.kind.scale(self.params(j), v)
+    }
+
+    /// The transform section of the packed files (`None` for `--scale none` with `f32` values).
     pub fn raw_transform(&self) -> Option<RawTransform<'_>> {
         (self.kind != TransformKind::None).then_some(RawTransform {
             kind: self.kind,
             pairs: &self.pairs,
+            bounds: &self.bounds,
         })
     }
 }
@@ -230,7 +271,7 @@ mod tests {
 
     #[test]
     fn minmax_maps_the_training_range_onto_unit_interval_and_clips() {
-        let t = Scaler::learn(&X, 4, Scaling::MinMax);
+        let t = Scaler::learn(&X, 4, Scaling::MinMax, true);
         assert_eq!(t.kind, TransformKind::AffineClip01);
         let shifts: Vec<f32> = t.pairs.iter().map(|p| p.0).collect();
         assert_eq!(shifts, vec![1.0, 5.0, -9.0, -1e6]);
@@ -262,7 +303,7 @@ mod tests {
 
     #[test]
     fn standard_has_zero_mean_and_unit_variance_on_training_data() {
-        let t = Scaler::learn(&X, 4, Scaling::Standard);
+        let t = Scaler::learn(&X, 4, Scaling::Standard, false);
         assert_eq!(t.kind, TransformKind::Affine);
         for j in [0, 2, 3] {
             let s: Vec<f64> = (0..3)
@@ -289,7 +330,7 @@ mod tests {
 
     #[test]
     fn none_keeps_raw_values_and_writes_no_section() {
-        let t = Scaler::learn(&X, 4, Scaling::None);
+        let t = Scaler::learn(&X, 4, Scaling::None, false);
         assert_eq!((t.kind, t.pairs.len()), (TransformKind::None, 0));
         assert!(t.raw_transform().is_none());
         assert_eq!((t.apply(3, 12.5), t.apply(1, 6.0)), (12.5, 6.0));
@@ -299,11 +340,11 @@ mod tests {
     #[test]
     fn tiny_ranges_never_divide_by_zero() {
         let x = [1.0, f32::from_bits(1.0f32.to_bits() + 1)];
-        let t = Scaler::learn(&x, 1, Scaling::MinMax);
+        let t = Scaler::learn(&x, 1, Scaling::MinMax, true);
         assert!(t.pairs[0].1.is_finite() && t.pairs[0].1 > 0.0);
         let sub = [0.0, f32::from_bits(1)];
         for scaling in [Scaling::MinMax, Scaling::Standard] {
-            let t = Scaler::learn(&sub, 1, scaling);
+            let t = Scaler::learn(&sub, 1, scaling, true);
             // 1 / 1.4e-45 overflows f32: the feature is treated as constant, not made infinite.
             assert_eq!(
                 (t.pairs[0].1, t.apply(0, sub[1])),
@@ -316,7 +357,7 @@ mod tests {
     #[test]
     fn codes_dequantise_within_half_a_step() {
         for scaling in [Scaling::MinMax, Scaling::Standard, Scaling::None] {
-            let t = Scaler::learn(&X, 4, scaling);
+            let t = Scaler::learn(&X, 4, scaling, true);
             for max_code in [255, 15] {
                 let q = Quantiser::new(&t, max_code);
                 for j in 0..4 {
@@ -345,7 +386,7 @@ mod tests {
                 assert_eq!((q.scale[1], q.max_code[1]), (1.0, 0));
             }
         }
-        let t = Scaler::learn(&X, 4, Scaling::MinMax);
+        let t = Scaler::learn(&X, 4, Scaling::MinMax, true);
         let q = Quantiser::new(&t, 255);
         // 0.25·255 = 63.75 and 0.75·255 = 191.25: nearest codes 64 and 191 (0.5 would be a tie).
         assert_eq!(
@@ -359,6 +400,65 @@ mod tests {
         );
         assert_eq!(q.table_bytes().len(), 32);
         assert_eq!(&q.table_bytes()[4..8], &(1.0f32 / 255.0).to_le_bytes());
+    }
+
+    /// Quantised standard and none scaling clamp to the code range: a reading beyond the training
+    /// range scales to the value its end code stands for, the training values are untouched, and
+    /// every code is the one the unclamped map's value gets (the codes clamp there anyway).
+    #[test]
+    fn quantised_standard_and_none_clamp_to_the_code_range() {
+        for scaling in [Scaling::Standard, Scaling::None] {
+            let unclamped = Scaler::learn(&X, 4, scaling, false);
+            let t = Scaler::learn(&X, 4, scaling, true);
+            assert_eq!(t.kind, TransformKind::AffineClamp, "{scaling:?}");
+            assert_eq!((&t.lo, &t.hi), (&unclamped.lo, &unclamped.hi));
+            let ranges: Vec<(f32, f32)> = t.lo.iter().copied().zip(t.hi.clone()).collect();
+            assert_eq!(t.bounds, ranges);
+            let section = t.raw_transform().unwrap();
+            assert_eq!(
+                (section.kind, section.pairs.len(), section.bounds.len()),
+                (TransformKind::AffineClamp, 4, 4)
+            );
+            if scaling == Scaling::None {
+                // The identity, (x − 0)·1, then the raw training range.
+                assert_eq!(t.pairs, vec![(0.0, 1.0); 4]);
+                assert_eq!(t.bounds[3], (-1e6, 1e6));
+                assert_eq!(t.bounds[1], (5.0, 5.0));
+            } else {
+                assert_eq!(t.pairs, unclamped.pairs);
+                assert_eq!(t.bounds[1], (0.0, 0.0));
+            }
+            for (k, &v) in X.iter().enumerate() {
+                assert_eq!(
+                    t.apply(k % 4, v).to_bits(),
+                    unclamped.apply(k % 4, v).to_bits(),
+                    "{scaling:?} training value {k}"
+                );
+            }
+            for j in 0..4 {
+                // ±3e7 lies beyond every feature's training range (the widest is ±1e6).
+                assert_eq!(t.apply(j, 3e7), t.hi[j], "{scaling:?} feature {j}");
+                assert_eq!(t.apply(j, -3e7), t.lo[j], "{scaling:?} feature {j}");
+                // Inside the range the clamp is the unclamped map, bit for bit.
+                let mid = 0.5 * (X[j] + X[4 + j]);
+                assert_eq!(t.apply(j, mid).to_bits(), unclamped.apply(j, mid).to_bits());
+            }
+            for max_code in [255, 15] {
+                let q = Quantiser::new(&t, max_code);
+                for j in 0..4 {
+                    for v in [-3e7, -2e6, -9.5, -3.0, 0.0, 1.5, 2.5, 7.0, 2e6, 3e7] {
+                        assert_eq!(
+                            q.code(j, t.apply(j, v)),
+                            q.code(j, unclamped.apply(j, v)),
+                            "{scaling:?} K={max_code} j={j} v={v}"
+                        );
+                    }
+                    // The clamped extremes are exactly the end codes.
+                    assert_eq!(q.code(j, t.apply(j, -3e7)), 0);
+                    assert_eq!(q.code(j, t.apply(j, 3e7)), q.max_code[j]);
+                }
+            }
+        }
     }
 
     #[test]

@@ -14,6 +14,8 @@ use std::process::{Command, Output, Stdio};
 
 use tinynewton::Model;
 
+pub mod raw_packed;
+
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_tinynewton");
 
