@@ -78,36 +78,52 @@ fn read_model(path: &Path) -> Result<Model<MAX_FEATURES>> {
     Ok(model)
 }
 
-/// The transform's constants, one table per parameter; kind `None` has no tables, and only
-/// [`TransformKind::AffineClamp`] has bounds.
-struct Tables {
-    kind: TransformKind,
-    shift: Vec<f32>,
-    factor: Vec<f32>,
-    lo: Vec<f32>,
-    hi: Vec<f32>,
+/// One constant table of the transform: the Rust name (the C name is `tinynewton_` and the name
+/// in lower case), what it holds (Markdown; C comments drop the code marks) and its values.
+struct Table {
+    name: &'static str,
+    doc: &'static str,
+    values: Vec<f32>,
 }
 
-fn transform_tables(model: &Model<MAX_FEATURES>) -> Tables {
+/// The transform's kind and its tables, in declaration order: none for kind `None`, the shift
+/// and the factor for the affine kinds, and the bounds for [`TransformKind::AffineClamp`] only.
+fn transform_tables(model: &Model<MAX_FEATURES>) -> (TransformKind, Vec<Table>) {
     let (kind, params) = match model.transform() {
         Some(t) => (t.kind(), t.params()),
         None => (TransformKind::None, &[][..]),
     };
-    let column = |f: fn(&tinynewton::FeatureParams) -> f32| params.iter().map(f).collect();
-    let bounds = |f| {
-        if kind.stores_bounds() {
-            column(f)
-        } else {
-            Vec::new()
-        }
+    let table = |name, doc, f: fn(&tinynewton::FeatureParams) -> f32| Table {
+        name,
+        doc,
+        values: params.iter().map(f).collect(),
     };
-    Tables {
-        kind,
-        shift: column(|p| p.a),
-        factor: column(|p| p.b),
-        lo: bounds(|p| p.lo),
-        hi: bounds(|p| p.hi),
+    let mut tables = Vec::new();
+    if kind != TransformKind::None {
+        tables.push(table(
+            "SHIFT",
+            "Shift `a_j` subtracted from raw reading `j`.",
+            |p| p.a,
+        ));
+        tables.push(table(
+            "FACTOR",
+            "Factor `b_j` multiplying the shifted reading (`0`: a constant feature, scaled to `0`).",
+            |p| p.b,
+        ));
     }
+    if kind.stores_bounds() {
+        tables.push(table(
+            "LO",
+            "Lower bound `lo_j` of scaled feature `j` (the smallest scaled training value).",
+            |p| p.lo,
+        ));
+        tables.push(table(
+            "HI",
+            "Upper bound `hi_j` of scaled feature `j` (the largest scaled training value).",
+            |p| p.hi,
+        ));
+    }
+    (kind, tables)
 }
 
 fn transform_doc(kind: TransformKind) -> &'static str {
@@ -129,7 +145,7 @@ fn rust_f32(x: f32) -> String {
     format!("{x:?}")
 }
 
-/// `[a, b, ...]`, eight values a line.
+/// `[a, b, ...]`, six values a line.
 fn rust_array(values: &[f32]) -> String {
     let mut out = String::from("[\n");
     for chunk in values.chunks(6) {
@@ -143,13 +159,7 @@ fn rust_array(values: &[f32]) -> String {
 /// The Rust module text (see the [module docs](self)).
 pub fn rust_source(model: &Model<MAX_FEATURES>, source: &str) -> String {
     let m = model.n_features();
-    let Tables {
-        kind,
-        shift,
-        factor,
-        lo,
-        hi,
-    } = transform_tables(model);
+    let (kind, tables) = transform_tables(model);
     let mut s = String::new();
     let _ = write!(
         s,
@@ -184,32 +194,13 @@ pub const BIAS: f32 = {bias};
         weights = rust_array(model.weights()),
         bias = rust_f32(model.bias()),
     );
-    if kind != TransformKind::None {
+    for t in &tables {
         let _ = write!(
             s,
-            "
-/// Shift `a_j` subtracted from raw reading `j`.
-pub const SHIFT: [f32; M] = {};
-
-/// Factor `b_j` multiplying the shifted reading (`0`: a constant feature, scaled to `0`).
-pub const FACTOR: [f32; M] = {};
-",
-            rust_array(&shift),
-            rust_array(&factor)
-        );
-    }
-    if kind.stores_bounds() {
-        let _ = write!(
-            s,
-            "
-/// Lower bound `lo_j` of scaled feature `j` (the smallest scaled training value).
-pub const LO: [f32; M] = {};
-
-/// Upper bound `hi_j` of scaled feature `j` (the largest scaled training value).
-pub const HI: [f32; M] = {};
-",
-            rust_array(&lo),
-            rust_array(&hi)
+            "\n/// {}\npub const {}: [f32; M] = {};\n",
+            t.doc,
+            t.name,
+            rust_array(&t.values)
         );
     }
     let scale_body = match kind {
@@ -299,7 +290,7 @@ pub fn c_hex(x: f32) -> String {
     }
 }
 
-/// `{ a, b, ... }`, four values a line, each with its decimal value in a comment.
+/// `{ a, b, ... }`, one value a line, with its decimal value in a comment.
 fn c_array(values: &[f32]) -> String {
     let mut out = String::from("{\n");
     for &v in values {
@@ -312,13 +303,7 @@ fn c_array(values: &[f32]) -> String {
 /// The C99 source text (see the [module docs](self)).
 pub fn c_source(model: &Model<MAX_FEATURES>, source: &str) -> String {
     let m = model.n_features();
-    let Tables {
-        kind,
-        shift,
-        factor,
-        lo,
-        hi,
-    } = transform_tables(model);
+    let (kind, tables) = transform_tables(model);
     let mut s = String::new();
     let _ = write!(
         s,
@@ -355,32 +340,13 @@ static const float tinynewton_bias = {bias}; /* {bias_dec:?} */
         bias = c_hex(model.bias()),
         bias_dec = model.bias(),
     );
-    if kind != TransformKind::None {
+    for t in &tables {
         let _ = write!(
             s,
-            "
-/* Shift a_j subtracted from raw reading j. */
-static const float tinynewton_shift[TINYNEWTON_M] = {};
-
-/* Factor b_j multiplying the shifted reading (0: a constant feature, scaled to 0). */
-static const float tinynewton_factor[TINYNEWTON_M] = {};
-",
-            c_array(&shift),
-            c_array(&factor)
-        );
-    }
-    if kind.stores_bounds() {
-        let _ = write!(
-            s,
-            "
-/* Lower bound lo_j of scaled feature j (the smallest scaled training value). */
-static const float tinynewton_lo[TINYNEWTON_M] = {};
-
-/* Upper bound hi_j of scaled feature j (the largest scaled training value). */
-static const float tinynewton_hi[TINYNEWTON_M] = {};
-",
-            c_array(&lo),
-            c_array(&hi)
+            "\n/* {} */\nstatic const float tinynewton_{}[TINYNEWTON_M] = {};\n",
+            t.doc.replace('`', ""),
+            t.name.to_lowercase(),
+            c_array(&t.values)
         );
     }
     let scale_body = match kind {

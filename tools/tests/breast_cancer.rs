@@ -186,14 +186,7 @@ fn matched() -> Matched {
 /// `tinynewton train TRAIN --model` (C = 1 default) into `dir`; the model file and the model.
 fn train_model(dir: &Path) -> (PathBuf, Model<M>) {
     let model_file = dir.join("model.bin");
-    ok(Command::new(BIN).args([
-        "train",
-        p(&data("breast-cancer-train.tnds")),
-        "--quiet",
-        "--model",
-        p(&model_file),
-    ]));
-    let model = Model::<M>::from_bytes(&read(&model_file)).expect("a model image");
+    let model: Model<M> = common::train_model(&data("breast-cancer-train.tnds"), &model_file);
     assert!(model.transform().is_some(), "train attaches the transform");
     (model_file, model)
 }

@@ -15,10 +15,10 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::raw_packed::{self, beyond_training_range, write_csv, Lcg};
+use common::raw_packed::{self, beyond_training_range, pack_csv, rule_rows, write_csv, Lcg};
 use common::{
     assert_one_line_failure, bits_text, build_c_driver, build_no_std_thumb, build_rust_driver,
-    host_answers, ok, p, run, run_driver, BIN,
+    host_answers, ok, p, run, run_driver, train_model, BIN,
 };
 use tinynewton::format::{self, Codes, DatasetSpec, RawTransform, Split};
 use tinynewton::{Dequant, Model, Rows, TransformKind};
@@ -35,24 +35,9 @@ const RANGES: [(f32, f32); M] = [
     (100.0, 101.0),
 ];
 
-/// `n` raw rows and labels from a noisy linear rule on the normalised features; `widen` stretches
-/// each range (test rows outside the training range exercise the clipping).
-fn raw_rows(rng: &mut Lcg, n: usize, widen: f32) -> (Vec<f32>, Vec<i8>) {
-    let mut x = Vec::with_capacity(n * M);
-    let mut y = Vec::with_capacity(n);
-    for _ in 0..n {
-        let mut t = rng.uniform(-0.3, 0.3);
-        for (j, &(lo, hi)) in RANGES.iter().enumerate() {
-            let pad = (hi - lo) * widen;
-            let v = rng.uniform(lo - pad, hi + pad);
-            let unit = if hi > lo { (v - lo) / (hi - lo) } else { 0.0 };
-            t += [1.5, -1.0, 0.0, 0.8, -0.6, 0.3][j] * (unit - 0.5);
-            x.push(v);
-        }
-        y.push(if t > 0.0 { 1 } else { -1 });
-    }
-    (x, y)
-}
+/// Weights of the noisy linear rule on the features normalised to [0, 1] (see
+/// [`rule_rows`]); test rows outside the training range exercise the clipping.
+const RULE: [f32; M] = [1.5, -1.0, 0.0, 0.8, -0.6, 0.3];
 
 /// Min-max (`AffineClip01`) or standard (`Affine`) pairs learned on `x`, in f64 then rounded;
 /// a constant feature gets factor 0.
@@ -86,8 +71,8 @@ fn export_and_compare(kind: TransformKind) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let d = dir.path();
     let mut rng = Lcg(0x5EED + u64::from(kind.to_byte()));
-    let (train_x, train_y) = raw_rows(&mut rng, 160, 0.0);
-    let (test_x, _) = raw_rows(&mut rng, 80, 0.15);
+    let (train_x, train_y) = rule_rows(&mut rng, &RANGES, &RULE, 160, 0.0);
+    let (test_x, _) = rule_rows(&mut rng, &RANGES, &RULE, 80, 0.15);
 
     // Pack the scaled training rows with the core writer, the transform in the file.
     let pairs = learn(&train_x, kind);
@@ -121,14 +106,7 @@ fn export_and_compare(kind: TransformKind) {
     std::fs::write(&train_file, &packed).unwrap();
 
     let model_file = d.join("model.bin");
-    ok(Command::new(BIN).args([
-        "train",
-        p(&train_file),
-        "--quiet",
-        "--model",
-        p(&model_file),
-    ]));
-    let model = Model::<64>::from_bytes(&std::fs::read(&model_file).unwrap()).unwrap();
+    let model: Model<64> = train_model(&train_file, &model_file);
     let carried = model
         .transform()
         .expect("train attaches the file's transform");
@@ -213,42 +191,22 @@ fn standard_model_exports_to_c_and_no_std_rust() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let d = dir.path();
     let mut rng = Lcg(0x5EED + 3);
-    let (train_x, train_y) = raw_rows(&mut rng, 160, 0.0);
-    let (test_x, test_y) = raw_rows(&mut rng, 80, 0.15);
+    let (train_x, train_y) = rule_rows(&mut rng, &RANGES, &RULE, 160, 0.0);
+    let (test_x, test_y) = rule_rows(&mut rng, &RANGES, &RULE, 80, 0.15);
     let beyond = beyond_training_range(&train_x, &test_x, M);
     assert!(beyond >= 20, "{beyond} test rows beyond the training range");
     let (train_csv, test_csv) = (d.join("train.csv"), d.join("test.csv"));
     write_csv(&train_csv, &train_x, &train_y, M);
     write_csv(&test_csv, &test_x, &test_y, M);
     let (train_file, test_file) = (d.join("train.tnds"), d.join("test.tnds"));
-    ok(Command::new(BIN).args([
-        "pack",
-        "--csv",
-        p(&train_csv),
-        "--test",
-        p(&test_csv),
-        "--pos",
-        "1",
-        "--neg",
-        "0",
-        "--scale",
+    pack_csv(
+        (&train_csv, &test_csv),
         "standard",
-        "--encoding",
         "u8",
-        "--train-out",
-        p(&train_file),
-        "--test-out",
-        p(&test_file),
-    ]));
+        (&train_file, &test_file),
+    );
     let model_file = d.join("model.bin");
-    ok(Command::new(BIN).args([
-        "train",
-        p(&train_file),
-        "--quiet",
-        "--model",
-        p(&model_file),
-    ]));
-    let model = Model::<64>::from_bytes(&std::fs::read(&model_file).unwrap()).unwrap();
+    let model: Model<64> = train_model(&train_file, &model_file);
     let carried = model.transform().expect("train attaches the transform");
     assert_eq!(carried.kind(), TransformKind::AffineClamp);
 

@@ -15,8 +15,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::raw_packed::{self, beyond_training_range, write_csv, Lcg};
-use common::{ok, p, BIN};
+use common::raw_packed::{self, beyond_training_range, pack_csv, rule_rows, write_csv, Lcg};
+use common::{ok, p, train_model, BIN};
 use tinynewton::format::{self, Encoding};
 use tinynewton::{Model, OwnedTransform, Rows, TransformKind};
 
@@ -31,32 +31,13 @@ const RANGES: [(f32, f32); M] = [
     (100.0, 101.0),
 ];
 
-/// Weights of the noisy linear rule on the features normalised to [0, 1].
+/// Weights of the noisy linear rule on the features normalised to [0, 1] (see [`rule_rows`]).
 const RULE: [f32; M] = [1.5, -1.0, 0.0, 0.8, 0.3];
-
-/// `n` rows uniform over each range widened by `widen` times its width on both sides, labelled
-/// by the rule plus noise.
-fn rows(rng: &mut Lcg, n: usize, widen: f32) -> (Vec<f32>, Vec<i8>) {
-    let mut x = Vec::with_capacity(n * M);
-    let mut y = Vec::with_capacity(n);
-    for _ in 0..n {
-        let mut t = rng.uniform(-0.3, 0.3);
-        for (j, &(lo, hi)) in RANGES.iter().enumerate() {
-            let pad = (hi - lo) * widen;
-            let v = rng.uniform(lo - pad, hi + pad);
-            let unit = if hi > lo { (v - lo) / (hi - lo) } else { 0.0 };
-            t += RULE[j] * (unit - 0.5);
-            x.push(v);
-        }
-        y.push(if t > 0.0 { 1 } else { -1 });
-    }
-    (x, y)
-}
 
 /// Test rows: 60 from ranges widened by half their width, then rows far beyond both ends of
 /// every feature (ten widths out), mixed, and with the constant feature off its training value.
 fn test_rows(rng: &mut Lcg) -> (Vec<f32>, Vec<i8>) {
-    let (mut x, mut y) = rows(rng, 60, 0.5);
+    let (mut x, mut y) = rule_rows(rng, &RANGES, &RULE, 60, 0.5);
     let far = |side: [f32; M]| -> Vec<f32> {
         RANGES
             .iter()
@@ -93,7 +74,7 @@ struct Data {
 
 fn data(dir: &Path) -> Data {
     let mut rng = Lcg(0xC1A9);
-    let (train_x, train_y) = rows(&mut rng, 200, 0.0);
+    let (train_x, train_y) = rule_rows(&mut rng, &RANGES, &RULE, 200, 0.0);
     let (test_x, test_y) = test_rows(&mut rng);
     let (train_csv, test_csv) = (dir.join("train.csv"), dir.join("test.csv"));
     write_csv(&train_csv, &train_x, &train_y, M);
@@ -110,34 +91,14 @@ fn data(dir: &Path) -> Data {
 fn pack(dir: &Path, d: &Data, scale: &str, encoding: &str) -> (Vec<u8>, Vec<u8>, PathBuf) {
     let train_out = dir.join(format!("{scale}-{encoding}-train.tnds"));
     let test_out = dir.join(format!("{scale}-{encoding}-test.tnds"));
-    ok(Command::new(BIN).args([
-        "pack",
-        "--csv",
-        p(&d.train_csv),
-        "--test",
-        p(&d.test_csv),
-        "--pos",
-        "1",
-        "--neg",
-        "0",
-        "--scale",
+    pack_csv(
+        (&d.train_csv, &d.test_csv),
         scale,
-        "--encoding",
         encoding,
-        "--train-out",
-        p(&train_out),
-        "--test-out",
-        p(&test_out),
-    ]));
+        (&train_out, &test_out),
+    );
     let read = |path: &Path| std::fs::read(path).unwrap();
     (read(&train_out), read(&test_out), train_out)
-}
-
-/// `tinynewton train FILE --model` (defaults); the model.
-fn train(dir: &Path, train_file: &Path, name: &str) -> Model<8> {
-    let model_file = dir.join(format!("{name}.model"));
-    ok(Command::new(BIN).args(["train", p(train_file), "--quiet", "--model", p(&model_file)]));
-    Model::from_bytes(&std::fs::read(&model_file).unwrap()).expect("a model image")
 }
 
 /// The whole path for one scaling and quantised encoding.
@@ -186,7 +147,8 @@ fn check_quantised(scale: &str, encoding: &str, max_code: u8) {
         }
     }
 
-    let model = train(dir, &train_file, &format!("{scale}-{encoding}"));
+    let model_file = dir.join(format!("{scale}-{encoding}.model"));
+    let model: Model<8> = train_model(&train_file, &model_file);
     let carried = model.transform().expect("train attaches the transform");
     assert_eq!(carried.kind(), TransformKind::AffineClamp);
     assert!(carried

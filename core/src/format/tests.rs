@@ -241,15 +241,30 @@ fn small_file() -> Vec<u8> {
     encode(&spec(&LABELS, Codes::U4(&q), 7))
 }
 
-#[test]
-fn every_truncation_and_extension_is_refused() {
-    let bytes = small_file();
+/// Every proper prefix of the file `bytes` is refused.
+fn assert_every_truncation_refused(bytes: &[u8]) {
     for len in 0..bytes.len() {
         assert!(
             parse(&bytes[..len]).is_err(),
             "accepted a prefix of {len} bytes"
         );
     }
+}
+
+/// Every single-bit flip anywhere in the file `bytes` is refused: CRC-32 detects every
+/// single-bit error, and a flip in a CRC field itself breaks the match.
+fn assert_every_bit_flip_refused(bytes: &[u8]) {
+    for k in 0..bytes.len() * 8 {
+        let mut bad = bytes.to_vec();
+        bad[k / 8] ^= 1 << (k % 8);
+        assert!(parse(&bad).is_err(), "accepted a flip of bit {k}");
+    }
+}
+
+#[test]
+fn every_truncation_and_extension_is_refused() {
+    let bytes = small_file();
+    assert_every_truncation_refused(&bytes);
     let mut longer = bytes.clone();
     longer.push(0);
     assert_eq!(parse(&longer).unwrap_err(), FormatError::LengthMismatch);
@@ -257,12 +272,7 @@ fn every_truncation_and_extension_is_refused() {
 
 #[test]
 fn every_single_bit_flip_is_refused() {
-    let bytes = small_file();
-    for k in 0..bytes.len() * 8 {
-        let mut bad = bytes.clone();
-        bad[k / 8] ^= 1 << (k % 8);
-        assert!(parse(&bad).is_err(), "accepted a flip of bit {k}");
-    }
+    assert_every_bit_flip_refused(&small_file());
 }
 
 /// Field edits with consistent CRCs reach the semantic checks behind them.
@@ -345,47 +355,24 @@ fn non_finite_f32_values_are_refused() {
 
 #[test]
 fn layout_arithmetic_is_overflow_checked() {
-    let e = Layout::new(
-        usize::MAX,
-        1,
-        Encoding::U8,
-        DequantKind::Shared,
-        TransformKind::None,
-    );
-    assert_eq!(e, Err(FormatError::Overflow));
-    let e = Layout::new(
-        1,
-        usize::MAX,
-        Encoding::F32,
-        DequantKind::Shared,
-        TransformKind::None,
-    );
-    assert_eq!(e, Err(FormatError::Overflow));
-    let e = Layout::new(
-        1,
-        usize::MAX / 4,
-        Encoding::U8,
-        DequantKind::PerFeature,
-        TransformKind::None,
-    );
-    assert_eq!(e, Err(FormatError::Overflow));
-    let e = Layout::new(
-        1,
-        usize::MAX / 8,
-        Encoding::U4,
-        DequantKind::PerFeature,
-        TransformKind::Affine,
-    );
-    assert_eq!(e, Err(FormatError::Overflow));
-    // Every size must fit the header's u32 fields.
-    let e = Layout::new(
-        1 << 20,
-        1 << 12,
-        Encoding::U8,
-        DequantKind::Shared,
-        TransformKind::None,
-    );
-    assert_eq!(e, Err(FormatError::Overflow));
+    use DequantKind::{PerFeature, Shared};
+    use Encoding::{F32, U4, U8};
+    // (n, m, encoding, dequant, transform)
+    let cases = [
+        (usize::MAX, 1, U8, Shared, TransformKind::None),
+        (1, usize::MAX, F32, Shared, TransformKind::None),
+        (1, usize::MAX / 4, U8, PerFeature, TransformKind::None),
+        (1, usize::MAX / 8, U4, PerFeature, TransformKind::Affine),
+        // Fits a usize, but every size must also fit the header's u32 fields.
+        (1 << 20, 1 << 12, U8, Shared, TransformKind::None),
+    ];
+    for (n, m, encoding, dequant, transform) in cases {
+        assert_eq!(
+            Layout::new(n, m, encoding, dequant, transform),
+            Err(FormatError::Overflow),
+            "n = {n}, m = {m}, {encoding:?}, {dequant:?}, {transform:?}"
+        );
+    }
 }
 
 #[test]
@@ -407,15 +394,32 @@ fn encode_with(spec: &DatasetSpec<'_>, t: Option<RawTransform<'_>>) -> Vec<u8> {
     out
 }
 
+/// Both the length query and the writer refuse each transform with its error, and the writer
+/// leaves `out` untouched.
+fn assert_writer_refuses(s: &DatasetSpec<'_>, cases: &[(RawTransform<'_>, FormatError)]) {
+    for &(t, err) in cases {
+        assert_eq!(encoded_len_with_transform(s, Some(t)), Err(err), "{t:?}");
+        let mut out = vec![0x5A; 512];
+        assert_eq!(write_with_transform(s, Some(t), &mut out), Err(err));
+        assert!(out.iter().all(|&b| b == 0x5A), "{t:?} touched out");
+    }
+}
+
+/// A per-feature table of 3 features, `(o_j, s_j) = (j/2, 1/255)`, as the file stores it.
+fn table_bytes() -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for j in 0..3 {
+        bytes.extend_from_slice(&(j as f32 * 0.5).to_le_bytes());
+        bytes.extend_from_slice(&(1.0f32 / 255.0).to_le_bytes());
+    }
+    bytes
+}
+
 #[test]
 fn transform_section_round_trip() {
     let q = codes(LABELS.len(), 3, 255);
     let qf: Vec<f32> = q.iter().map(|&c| f32::from(c)).collect();
-    let mut table_bytes = Vec::new();
-    for j in 0..3 {
-        table_bytes.extend_from_slice(&(j as f32 * 0.5).to_le_bytes());
-        table_bytes.extend_from_slice(&(1.0f32 / 255.0).to_le_bytes());
-    }
+    let table_bytes = table_bytes();
     let per_feature = Dequant::PerFeature(FeatureTable::new(&table_bytes).unwrap());
     for dequant in [per_feature, spec(&LABELS, Codes::U8(&q), 3).dequant] {
         for kind in [TransformKind::Affine, TransformKind::AffineClip01] {
@@ -507,12 +511,7 @@ fn transform_section_writer_refusals() {
             FormatError::BadTransform,
         ),
     ];
-    for (t, err) in cases {
-        assert_eq!(encoded_len_with_transform(&s, Some(t)), Err(err), "{t:?}");
-        let mut out = vec![0x5A; 512];
-        assert_eq!(write_with_transform(&s, Some(t), &mut out), Err(err));
-        assert!(out.iter().all(|&b| b == 0x5A), "{t:?} touched out");
-    }
+    assert_writer_refuses(&s, &cases);
 }
 
 #[test]
@@ -524,13 +523,8 @@ fn transform_section_corruption_is_refused() {
         bounds: &[],
     };
     let bytes = encode_with(&spec(&LABELS, Codes::U4(&q), 3), Some(t));
-    // Any single-bit flip, in the section or anywhere else, is caught (CRC-32 detects every
-    // single-bit error; flips in the CRC fields themselves break the match too).
-    for k in 0..bytes.len() * 8 {
-        let mut bad = bytes.clone();
-        bad[k / 8] ^= 1 << (k % 8);
-        assert!(parse(&bad).is_err(), "accepted a flip of bit {k}");
-    }
+    // Any single-bit flip, in the section or anywhere else, is caught.
+    assert_every_bit_flip_refused(&bytes);
     // A flip inside the section, CRCs intact otherwise: the payload CRC fires.
     let mut bad = bytes.clone();
     bad[HEADER_LEN + 9] ^= 0x04;
@@ -556,9 +550,7 @@ fn transform_section_corruption_is_refused() {
         assert_eq!(parse(&bad).unwrap_err(), err, "kind byte {kind}");
     }
     // Truncation anywhere is refused.
-    for len in 0..bytes.len() {
-        assert!(parse(&bytes[..len]).is_err(), "accepted {len} bytes");
-    }
+    assert_every_truncation_refused(&bytes);
 }
 
 /// Scaled training ranges of the three features of [`PAIRS`], for the clamping kind: standard
@@ -577,11 +569,7 @@ fn clamp_transform() -> RawTransform<'static> {
 fn clamp_section_round_trip() {
     let q = codes(LABELS.len(), 3, 255);
     let qf: Vec<f32> = q.iter().map(|&c| f32::from(c)).collect();
-    let mut table_bytes = Vec::new();
-    for j in 0..3 {
-        table_bytes.extend_from_slice(&(j as f32 * 0.5).to_le_bytes());
-        table_bytes.extend_from_slice(&(1.0f32 / 255.0).to_le_bytes());
-    }
+    let table_bytes = table_bytes();
     let per_feature = Dequant::PerFeature(FeatureTable::new(&table_bytes).unwrap());
     for (dequant, section_at) in [
         (per_feature, HEADER_LEN + 24),
@@ -642,12 +630,7 @@ fn clamp_section_writer_refusals() {
             FormatError::BadTransform,
         ),
     ];
-    for (t, err) in cases {
-        assert_eq!(encoded_len_with_transform(&s, Some(t)), Err(err), "{t:?}");
-        let mut out = vec![0x5A; 512];
-        assert_eq!(write_with_transform(&s, Some(t), &mut out), Err(err));
-        assert!(out.iter().all(|&b| b == 0x5A), "{t:?} touched out");
-    }
+    assert_writer_refuses(&s, &cases);
 }
 
 #[test]
@@ -656,11 +639,7 @@ fn clamp_section_corruption_is_refused() {
     let bytes = encode_with(&spec(&LABELS, Codes::U4(&q), 3), Some(clamp_transform()));
     assert!(parse(&bytes).is_ok());
     // Every single-bit flip anywhere (section, header, CRCs) is refused.
-    for k in 0..bytes.len() * 8 {
-        let mut bad = bytes.clone();
-        bad[k / 8] ^= 1 << (k % 8);
-        assert!(parse(&bad).is_err(), "accepted a flip of bit {k}");
-    }
+    assert_every_bit_flip_refused(&bytes);
     // Behind consistent CRCs: a NaN or infinite bound, and lo > hi, are each BadTransform.
     // Feature j's lo is at 64 + 16j + 8, its hi at 64 + 16j + 12 (no per-feature table here).
     let lo = |j: usize| HEADER_LEN + 16 * j + 8;
@@ -708,7 +687,5 @@ fn clamp_section_corruption_is_refused() {
             "kind {kind}"
         );
     }
-    for len in 0..bytes.len() {
-        assert!(parse(&bytes[..len]).is_err(), "accepted {len} bytes");
-    }
+    assert_every_truncation_refused(&bytes);
 }

@@ -110,6 +110,12 @@ pub fn p(path: &Path) -> &str {
     path.to_str().expect("test paths are UTF-8")
 }
 
+/// `tinynewton train TRAIN --quiet --model MODEL` with the default settings; the model it wrote.
+pub fn train_model<const C: usize>(train_file: &Path, model_file: &Path) -> Model<C> {
+    ok(Command::new(BIN).args(["train", p(train_file), "--quiet", "--model", p(model_file)]));
+    Model::from_bytes(&std::fs::read(model_file).unwrap()).expect("a model image")
+}
+
 /// Rows of `m` raw readings as the drivers read them: one line per row, each value's bits as 8
 /// hex digits.
 pub fn bits_text(x: &[f32], m: usize) -> String {

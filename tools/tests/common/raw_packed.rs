@@ -5,9 +5,12 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::process::Command;
 
 use tinynewton::format::PackedDataset;
 use tinynewton::{Model, Rows};
+
+use super::{ok, p, BIN};
 
 /// Unit round-off of `f32` (round to nearest): `2^-24`.
 pub const F32_UNIT_ROUNDOFF: f64 = 1.0 / (1u64 << 24) as f64;
@@ -29,6 +32,34 @@ impl Lcg {
     }
 }
 
+/// `n` rows of raw readings, one per range of `ranges`, each uniform over its range widened by
+/// `widen` times its width on both sides; labelled `+1` where the noisy linear rule
+/// `Σ_j rule_j·(unit_j − ½) + noise > 0` holds, with `unit_j` the reading normalised by its
+/// training range (0 for a constant feature) and the noise uniform in `[−0.3, 0.3)`.
+pub fn rule_rows(
+    rng: &mut Lcg,
+    ranges: &[(f32, f32)],
+    rule: &[f32],
+    n: usize,
+    widen: f32,
+) -> (Vec<f32>, Vec<i8>) {
+    assert_eq!(ranges.len(), rule.len(), "one rule weight per feature");
+    let mut x = Vec::with_capacity(n * ranges.len());
+    let mut y = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut t = rng.uniform(-0.3, 0.3);
+        for (&(lo, hi), &r) in ranges.iter().zip(rule) {
+            let pad = (hi - lo) * widen;
+            let v = rng.uniform(lo - pad, hi + pad);
+            let unit = if hi > lo { (v - lo) / (hi - lo) } else { 0.0 };
+            t += r * (unit - 0.5);
+            x.push(v);
+        }
+        y.push(if t > 0.0 { 1 } else { -1 });
+    }
+    (x, y)
+}
+
 /// Writes rows of `m` raw readings and their class (`1` for `+1`, `0` for `-1`, last column) as
 /// CSV; each reading is the shortest text that reads back to the same `f32` (`{:?}`), so the
 /// packer reads exactly these values.
@@ -41,6 +72,35 @@ pub fn write_csv(path: &Path, x: &[f32], y: &[i8], m: usize) {
         let _ = writeln!(text, "{}", if label > 0 { 1 } else { 0 });
     }
     std::fs::write(path, text).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+}
+
+/// `tinynewton pack --csv TRAIN --test TEST` of two [`write_csv`] tables (classes `1` and `0`)
+/// with `--scale scale --encoding encoding`, into `train_out` and `test_out`.
+pub fn pack_csv(
+    (train_csv, test_csv): (&Path, &Path),
+    scale: &str,
+    encoding: &str,
+    (train_out, test_out): (&Path, &Path),
+) {
+    ok(Command::new(BIN).args([
+        "pack",
+        "--csv",
+        p(train_csv),
+        "--test",
+        p(test_csv),
+        "--pos",
+        "1",
+        "--neg",
+        "0",
+        "--scale",
+        scale,
+        "--encoding",
+        encoding,
+        "--train-out",
+        p(train_out),
+        "--test-out",
+        p(test_out),
+    ]));
 }
 
 /// The decisions of one sample on its raw row and on its packed row, and the bound on their
