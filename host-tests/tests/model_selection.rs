@@ -8,7 +8,7 @@
 //! training split prefers a weaker regulariser; the choice is recomputed here on every run, so
 //! nobody can tune `C` on the test split by hand.
 
-use host_tests::{feature_matrix, newton, problem_from_rows, Bias};
+use host_tests::{newton, problem_from_rows, Bias};
 use tinynewton::format::{self, PackedDataset};
 use tinynewton::{BiasMode, Dequant, Rows, Settings, Workspace};
 
@@ -108,13 +108,10 @@ fn reference_test_correct(files: &runs::Files, settings: &Settings) -> (usize, u
         bias,
     );
     let solution = newton(&problem, None, 1e-10);
-    let x = feature_matrix(&test);
-    let m = test.n_features();
+    // The test split as a reference problem, only for its decision values `X̃w`.
+    let z = problem_from_rows(&test, 1.0, 1.0, bias).decisions(&solution.w);
     let correct = (0..test.n_samples())
-        .filter(|&i| {
-            let z = (0..m).map(|j| x[(i, j)] * solution.w[j]).sum::<f64>() + solution.w[m];
-            (z > 0.0) == (test.label(i) > 0.0)
-        })
+        .filter(|&i| (z[i] > 0.0) == (test.label(i) > 0.0))
         .count();
     (correct, solution.iterations)
 }

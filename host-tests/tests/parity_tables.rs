@@ -9,9 +9,9 @@
 //!
 //! `cargo test -p host-tests --release --test parity_tables -- --nocapture` prints the table.
 
-use host_tests::{feature_matrix, newton, problem_from_rows, Bias};
+use host_tests::{newton, problem_from_rows, Bias};
 use tinynewton::format::{self, PackedDataset};
-use tinynewton::{packed_len, Rows, Settings, Workspace};
+use tinynewton::{packed_len, Settings, Workspace};
 
 /// The reference stops at ‖∇f‖ ≤ 1e-10·‖∇f(0)‖: its own optimality gap (≤ ½‖∇f‖², as
 /// λ_min(H) ≥ 1 with the bias regularised) is negligible against the 1e-6 bound.
@@ -56,15 +56,6 @@ fn parse(bytes: &'static [u8]) -> PackedDataset<'static> {
     format::parse(bytes).expect("the committed tables parse")
 }
 
-/// Decision value of the f64 optimum on every sample of `rows`.
-fn reference_decisions<R: Rows>(rows: &R, w: &nalgebra::DVector<f64>) -> Vec<f64> {
-    let x = feature_matrix(rows);
-    let m = rows.n_features();
-    (0..rows.n_samples())
-        .map(|i| (0..m).map(|j| x[(i, j)] * w[j]).sum::<f64>() + w[m])
-        .collect()
-}
-
 #[test]
 fn tables_reach_the_f64_optimum() {
     let mut ws: Box<Ws> = Box::new(Workspace::new());
@@ -91,7 +82,8 @@ fn tables_reach_the_f64_optimum() {
         let problem = problem_from_rows(&train, 1.0, 1.0, Bias::Regularized);
         let reference = newton(&problem, None, REF_TOL);
         let rel = (f64::from(report.objective) - reference.objective).abs() / reference.objective;
-        let z_ref = reference_decisions(&test, &reference.w);
+        // The test split as a reference problem, only for its decision values `X̃w`.
+        let z_ref = problem_from_rows(&test, 1.0, 1.0, Bias::Regularized).decisions(&reference.w);
         let mut agree = 0;
         for (i, z) in z_ref.iter().enumerate() {
             let ours = model.label_row(&test, i).expect("a test row");
