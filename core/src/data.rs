@@ -83,8 +83,26 @@ pub trait Rows {
     fn n_samples(&self) -> usize;
     /// Number of features `m`, without the bias.
     fn n_features(&self) -> usize;
-    /// Label of sample `i`: `+1.0` or `-1.0`.
+    /// Label of sample `i` for a two-class problem: `+1.0` or `-1.0`. A dataset of more than
+    /// two classes answers NaN here (binary training then refuses it as a bad label); read
+    /// its labels with [`class`](Rows::class).
     fn label(&self, i: usize) -> f32;
+    /// Number of classes `K ≥ 2` (class indices `0..K`). Two-class data: 2.
+    fn n_classes(&self) -> usize {
+        2
+    }
+    /// Class index of sample `i` in `0..n_classes()`. Two-class data: `+1 → 0`, `−1 → 1`
+    /// (anything else: `n_classes()`, out of range, so a check refuses it rather than guessing).
+    fn class(&self, i: usize) -> usize {
+        let y = self.label(i);
+        if y == 1.0 {
+            0
+        } else if y == -1.0 {
+            1
+        } else {
+            self.n_classes()
+        }
+    }
     /// How codes map to values.
     fn dequant(&self) -> Dequant<'_>;
     /// `Σ_j q_ij · u_j` over the stored codes of row `i` (`u.len() ≥ m`).
