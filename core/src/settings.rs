@@ -29,6 +29,41 @@ pub enum SolverKind {
     Cg,
 }
 
+impl SolverKind {
+    /// The solver a run of `weights` weights uses with a packed-triangle capacity of
+    /// `triangle_capacity` floats: the one home of the rule. `Auto` → Cholesky when
+    /// `weights ≤` [`AUTO_CHOLESKY_MAX_WEIGHTS`] and the triangle fits, CG otherwise; `Cholesky`
+    /// without room for the triangle is [`Error::TriangleTooSmall`]. Never answers `Auto`.
+    pub const fn resolve(self, weights: usize, triangle_capacity: usize) -> Result<Self, Error> {
+        let needed = crate::cholesky::packed_len(weights);
+        match self {
+            SolverKind::Cg => Ok(SolverKind::Cg),
+            SolverKind::Auto
+                if weights <= AUTO_CHOLESKY_MAX_WEIGHTS && needed <= triangle_capacity =>
+            {
+                Ok(SolverKind::Cholesky)
+            }
+            SolverKind::Auto => Ok(SolverKind::Cg),
+            SolverKind::Cholesky if needed <= triangle_capacity => Ok(SolverKind::Cholesky),
+            SolverKind::Cholesky => Err(Error::TriangleTooSmall {
+                needed,
+                capacity: triangle_capacity,
+            }),
+        }
+    }
+
+    /// Whether a run of `weights` weights with this setting wants the explicit Hessian's
+    /// triangle (what a caller sizing buffers asks: `Auto` wants it up to
+    /// [`AUTO_CHOLESKY_MAX_WEIGHTS`]).
+    pub const fn wants_triangle(self, weights: usize) -> bool {
+        match self {
+            SolverKind::Cg => false,
+            SolverKind::Cholesky => true,
+            SolverKind::Auto => weights <= AUTO_CHOLESKY_MAX_WEIGHTS,
+        }
+    }
+}
+
 /// `SolverKind::Auto` picks Cholesky up to this many weights (features + bias): building the
 /// explicit Hessian costs `n·m²/2` multiply-adds, which at 64 weights is about as many as the
 /// 10–20 Hessian-vector products a CG solve takes, and the triangle then fits in 8 KiB.
