@@ -34,4 +34,4 @@ pub use trainer::{
 pub use transform::{
     FeatureParams, FeatureTransform, OwnedTransform, TransformError, TransformKind,
 };
-pub use workspace::{workspace_bytes, Buffers, Sizes, Workspace};
+pub use workspace::{workspace_bytes, workspace_bytes_for, Buffers, Sizes, Workspace};

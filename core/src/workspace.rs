@@ -73,16 +73,21 @@ impl Sizes {
     }
 }
 
-/// Bytes of a `Workspace<M, N, T>`: the [`Sizes::floats`] of its capacities plus the
-/// weight-count field, rounded up to the struct's alignment. Checked against
-/// `size_of` at compile time below and in the tests.
+/// Bytes of a `Workspace<M, N, T>` on this target: [`workspace_bytes_for`] with this target's
+/// `usize`. Checked against `size_of` at compile time below.
 pub const fn workspace_bytes(m: usize, n: usize, t: usize) -> usize {
+    workspace_bytes_for(m, n, t, core::mem::size_of::<usize>())
+}
+
+/// Bytes of a `Workspace<M, N, T>` on a target whose `usize` is `word` bytes (a build script
+/// sizing a 32-bit board's workspace runs on a 64-bit host): the [`Sizes::floats`] of its
+/// capacities and the weight-count field, rounded up to the struct's alignment (`word`).
+pub const fn workspace_bytes_for(m: usize, n: usize, t: usize, word: usize) -> usize {
     let sizes = Sizes {
         weights: m,
         samples: n,
         triangle: t,
     };
-    let word = core::mem::size_of::<usize>();
     let raw = sizes.floats().saturating_mul(4).saturating_add(word);
     raw.div_ceil(word).saturating_mul(word)
 }
