@@ -162,7 +162,7 @@ fn newton_converges_in_a_handful_of_iterations_to_optimality() {
         assert_eq!(sol.status, RefStatus::Converged, "{seed}");
         let rel = sol.grad_rel();
         assert!(*rel.last().unwrap() <= REF_TOL, "{seed}: {rel:?}");
-        // Measured 6–8 on these problems (Newton from 0 on overlapping classes); 10 leaves room
+        // Measured: 6 on each of these problems (Newton from 0 on overlapping classes); 10 leaves room
         // for a seed change without admitting a first-order method's hundreds.
         assert!(
             sol.iterations <= 10,
@@ -178,7 +178,8 @@ fn newton_converges_in_a_handful_of_iterations_to_optimality() {
         );
         // The objective recomputed from the weights is the one reported.
         assert_eq!(problem.objective(&sol.w), sol.objective);
-        // Every optimum classifies better than chance on this well-separated data.
+        // The classes overlap (Gumbel noise), but every optimum beats chance by half again
+        // (measured 50–67 % training accuracy for K = 3 and 5).
         assert!(problem.accuracy(&sol.w) > 1.5 / k as f64, "{seed}");
     }
 }
