@@ -508,10 +508,24 @@ impl SoftmaxProblem {
         terms: HvTerms,
         max_newton: usize,
     ) -> CgSolution {
+        self.newton_cg_forced(w0, tol, terms, max_newton, |g_norm| {
+            0.5f64.min(g_norm.sqrt()) * g_norm
+        })
+    }
+
+    /// [`Self::newton_cg`] with another CG stopping test: CG stops once
+    /// `‖r‖ ≤ forcing(‖g‖)` (e.g. `|g| 1e-10 * g` for near-exact inner solves).
+    pub fn newton_cg_forced(
+        &self,
+        w0: Option<&DVector<f64>>,
+        tol: f64,
+        terms: HvTerms,
+        max_newton: usize,
+        forcing: impl Fn(f64) -> f64,
+    ) -> CgSolution {
         self.newton_loop(w0, tol, max_newton, |w, g| {
             let p = self.probabilities(w);
-            let g_norm = g.norm();
-            let target = 0.5f64.min(g_norm.sqrt()) * g_norm;
+            let target = forcing(g.norm());
             let mut d = DVector::zeros(self.dim());
             let mut r = -g;
             let mut dir = r.clone();

@@ -324,3 +324,39 @@ fn predictions_are_the_argmax_and_data_helpers_read_classes() {
     }
     assert_eq!(stratified_split(&data.classes, 3, 0.8, 7), (train, test));
 }
+
+static TRAIN_7: &[u8] = tinynewton::include_packed!("../../data/mnist-7v1-7x7-u8-train.tnds");
+
+/// The same correspondence on real data: the committed 7-vs-1 7×7 MNIST file read through the
+/// trait's default class indices (`+1 → 0`, `−1 → 1`), `K(m+1) = 100`.
+#[test]
+fn two_classes_on_mnist_7v1_match_the_binary_reference() {
+    let rows = tinynewton::format::parse(TRAIN_7).expect("the committed file parses");
+    let classes = classes_of(&rows);
+    assert_eq!(classes.len(), 1757);
+    assert!(classes.contains(&0) && classes.contains(&1));
+    for bias in [Bias::Regularized, Bias::Free] {
+        let soft = softmax_problem_from_rows(&rows, vec![1.0, 1.0], bias);
+        let binary = problem_from_rows(&rows, 2.0, 2.0, bias);
+        let s = soft.solve(None, REF_TOL);
+        let b = binary.solve(None, REF_TOL);
+        assert_eq!(s.status, RefStatus::Converged);
+        assert_eq!(b.status, RefStatus::Converged);
+        let width = soft.width();
+        let v = s.w.rows(0, width) - s.w.rows(width, width);
+        let mu_s = curvature_floor(soft.hessian(&s.w));
+        let mu_b = curvature_floor(binary.hessian(&b.w));
+        let (g_s, g_b) = (*s.grad_norms.last().unwrap(), *b.grad_norms.last().unwrap());
+        // As in the synthetic test: distance to the common optimum from each residual gradient,
+        // plus 1e-12 relative for the round-off floor of the computed gradients.
+        let bound = 2f64.sqrt() * g_s / mu_s + g_b / mu_b + 1e-12 * b.w.norm();
+        let err = (&v - &b.w).norm();
+        assert!(err <= bound, "{bias:?}: {err:e} > {bound:e}");
+        let f_bound = g_s * g_s / (2.0 * mu_s) + g_b * g_b / (4.0 * mu_b) + 1e-14 * s.objective;
+        let f_err = (s.objective - 0.5 * b.objective).abs();
+        assert!(f_err <= f_bound, "{bias:?}: {f_err:e} > {f_bound:e}");
+        // Newton is affine invariant and the two problems are the same up to the map
+        // v ↦ (v/2, −v/2): the iteration counts agree.
+        assert_eq!(s.iterations, b.iterations, "{bias:?}");
+    }
+}
