@@ -20,6 +20,8 @@ Not used by any test (tests must not need Python). Two subcommands:
       `LinearModelLoss`, whose objective is the *mean* loss plus `l2_reg_strength / 2 ||coef||^2`
       (intercept excluded), i.e. (1 / (C n)) * (C * sum_i CE_i + 1/2 ||coef||^2). With C = 1 it
       has the minimiser and (times n) the value of the reference's free-bias objective.
+      With K = 2 scikit-learn fits a binary model instead; the script then fits C = 2 and halves
+      the value (the two-class softmax correspondence), which the reference must also match.
 
 The companion Rust side: `cargo run -p host-tests --release --example softmax_oneoff -- objective
 IN.csv` (and `csv-from-packed` to write IN.csv from a packed file).
@@ -54,29 +56,40 @@ def read_csv(path):
 
 
 def fit(path, solver):
+    import math
+
     import sklearn
     from sklearn.linear_model import LogisticRegression
 
     x, y = read_csv(path)
     k = len(np.unique(y))
-    model = LogisticRegression(C=1.0, tol=1e-10, max_iter=10000, solver=solver)
+    # K = 2: scikit-learn fits one binary vector, not two softmax columns. The two-class softmax
+    # optimum is w_0 = -w_1 = v/2 with v the binary optimum at doubled cost, and its value is
+    # half the binary one (softmax_reference.rs module doc), so fit C = 2 and halve.
+    c = 2.0 if k == 2 else 1.0
+    model = LogisticRegression(C=c, tol=1e-10, max_iter=10000, solver=solver)
     model.fit(x, y)
     coef, intercept = model.coef_, model.intercept_
-    assert coef.shape == (k, x.shape[1]), "multinomial: one weight vector per class"
     s = x @ coef.T + intercept
-    smax = s.max(axis=1, keepdims=True)
-    lse = smax[:, 0] + np.log(np.exp(s - smax).sum(axis=1))
-    ce = lse - s[np.arange(len(y)), y]
+    if k == 2:
+        # s is the logit of class 1; the loss of class y is log(1 + exp(-(2y - 1) s)).
+        t = (2 * y - 1) * s[:, 0]
+        ce = c * np.logaddexp(0.0, -t)
+        scale = 0.5
+    else:
+        assert coef.shape == (k, x.shape[1]), "multinomial: one weight vector per class"
+        smax = s.max(axis=1, keepdims=True)
+        lse = smax[:, 0] + np.log(np.exp(s - smax).sum(axis=1))
+        ce = lse - s[np.arange(len(y)), y]
+        scale = 1.0
     reg = 0.5 * np.sum(coef * coef)
-    # Neumaier-free but exact enough: math.fsum rounds the sum once.
-    import math
-
-    objective = math.fsum([reg] + list(ce))
+    # math.fsum rounds the sum once: the printed value carries only the terms' own round-off.
+    objective = scale * math.fsum([reg] + list(ce))
     print(f"scikit-learn {sklearn.__version__}, solver {solver}, n_iter {model.n_iter_}")
-    print(f"n = {x.shape[0]}, m = {x.shape[1]}, K = {k}")
+    print(f"n = {x.shape[0]}, m = {x.shape[1]}, K = {k}" + (" (binary fit at C = 2, value halved)" if k == 2 else ""))
     print(f"objective {objective:.17g}")
-    print(f"regulariser {reg:.17g}")
-    print(f"loss {math.fsum(ce):.17g}")
+    print(f"regulariser {scale * reg:.17g}")
+    print(f"loss {scale * math.fsum(ce):.17g}")
     print(f"sum of intercepts {intercept.sum():.3e}")
     print(f"training accuracy {np.mean(model.predict(x) == y):.6f}")
 
