@@ -1,4 +1,4 @@
-//! Shared helpers of the host tests: the independent `f64` references ([`reference`] binary,
+//! Shared helpers of the host tests: the independent `f64` references ([`reference`](mod@reference) binary,
 //! [`softmax_reference`] multinomial) and the test data ([`data`]: dequantised rows, seeded synthetic problems).
 
 pub mod data;
