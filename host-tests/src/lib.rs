@@ -1,5 +1,6 @@
-//! Shared helpers of the host tests: the independent `f64` references ([`reference`](mod@reference) binary,
-//! [`softmax_reference`] multinomial) and the test data ([`data`]: dequantised rows, seeded synthetic problems).
+//! Shared helpers of the host tests: the independent `f64` references
+//! ([`reference`](mod@reference) binary, [`softmax_reference`] multinomial) and the test data
+//! ([`data`]: dequantised rows, class indices, seeded synthetic problems and splits).
 
 pub mod data;
 pub mod reference;

@@ -32,11 +32,12 @@
 //! definite along the bad direction and leaves `f` alone on the hyperplane `Σ_k b_k = 0`. Newton
 //! from `W = 0` never leaves that hyperplane: the loss gradient's bias entries are
 //! `Σ_i C_{y_i} (p_ik − [y_i = k])`, which sum over `k` to `Σ_i C_{y_i} (1 − 1) = 0`; the added
-//! term's gradient is zero there; and the Hessian maps the hyperplane into itself (the loss
-//! part's bias block annihilates `1` and is symmetric, `11ᵀ` maps it to 0), so the direction
-//! `−H⁻¹g` keeps `Σ_k d_bk = 0`. Every `f` has a minimiser on the hyperplane (shift any
-//! minimiser by the mean bias), so the gauge-fixed optimum *is* a minimiser of the un-fixed `f`
-//! with the same value — scikit-learn's multinomial optimum, whose intercepts are not penalised.
+//! term's gradient is zero there; and with `u` the vector of ones on the `K` bias entries (zero
+//! elsewhere), the loss Hessian and `R` annihilate `u` while `uuᵀu = Ku`, so `u` is an
+//! eigenvector of the gauge-fixed Hessian `H` (eigenvalue `K`), `H⁻¹` preserves `u⊥`, and the
+//! direction `−H⁻¹g` (or any CG iterate from 0) keeps `Σ_k d_bk = uᵀd = 0`. Shifting any
+//! minimiser of `f` by its mean bias gives one on the hyperplane, where the added term is 0, so
+//! the gauge-fixed optimum *is* a minimiser of the un-fixed `f` with the same value — scikit-learn's multinomial optimum, whose intercepts are not penalised.
 //! [`SoftmaxProblem::objective_unfixed`] and [`SoftmaxProblem::gauge`] expose the two parts.
 //!
 //! **Two classes.** With `K = 2`, the loss depends on `v = w_0 − w_1` only
