@@ -37,7 +37,8 @@
 //! eigenvector of the gauge-fixed Hessian `H` (eigenvalue `K`), `H⁻¹` preserves `u⊥`, and the
 //! direction `−H⁻¹g` (or any CG iterate from 0) keeps `Σ_k d_bk = uᵀd = 0`. Shifting any
 //! minimiser of `f` by its mean bias gives one on the hyperplane, where the added term is 0, so
-//! the gauge-fixed optimum *is* a minimiser of the un-fixed `f` with the same value — scikit-learn's multinomial optimum, whose intercepts are not penalised.
+//! the gauge-fixed optimum *is* a minimiser of the un-fixed `f` with the same value —
+//! scikit-learn's multinomial optimum, whose intercepts are not penalised.
 //! [`SoftmaxProblem::objective_unfixed`] and [`SoftmaxProblem::gauge`] expose the two parts.
 //!
 //! **Two classes.** With `K = 2`, the loss depends on `v = w_0 − w_1` only
