@@ -138,9 +138,9 @@ pub enum DataError {
 impl core::fmt::Display for DataError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
-            DataError::ShapeMismatch => f.write_str(
-                "the value count is not (number of labels) x (number of features)",
-            ),
+            DataError::ShapeMismatch => {
+                f.write_str("the value count is not (number of labels) x (number of features)")
+            }
             DataError::BadLabel { sample } => {
                 write!(f, "the label of sample {sample} is neither +1 nor -1")
             }
@@ -238,6 +238,9 @@ mod tests {
             sample: 1,
             feature: 2,
         };
-        assert_eq!(std::format!("{e}"), "sample 1, feature 2 is NaN or infinite");
+        assert_eq!(
+            std::format!("{e}"),
+            "sample 1, feature 2 is NaN or infinite"
+        );
     }
 }

@@ -109,7 +109,10 @@ mod tests {
         assert_eq!(norm2(&[1e-30]), 1e-30);
         // 3e-25, 4e-25: exact products in f64, one rounding of sqrt then of the cast.
         let small = norm2(&[3e-25, 4e-25]);
-        assert!((small as f64 - 5e-25).abs() <= 5e-25 * f32::EPSILON as f64, "{small:e}");
+        assert!(
+            (small as f64 - 5e-25).abs() <= 5e-25 * f32::EPSILON as f64,
+            "{small:e}"
+        );
         assert!(norm2(&[f32::MIN_POSITIVE / 4.0]) > 0.0);
         assert_eq!(norm2(&[]), 0.0);
         assert_eq!(norm2(&[0.0, -0.0]), 0.0);
