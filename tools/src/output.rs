@@ -61,18 +61,27 @@ pub fn declare(inputs: &[(&str, &Path)], outputs: &[(&str, &Path)], force: bool)
     FORCE.store(force, Ordering::Relaxed);
 }
 
-/// `--train-out tr.tnds` if the path was declared as an output, else just the path.
-fn named(path: &Path) -> String {
+/// `--train-out tr.tnds` if the path was declared as an output, else just the path; `skip`
+/// passes over that many declarations of the same spelling (one path given twice).
+fn named_nth(path: &Path, skip: usize) -> String {
+    // Spelling, not `Path` equality (which ignores `.` components): the option the user wrote.
     let flag = DECLARED.lock().ok().and_then(|d| {
-        d.outputs
+        let flags: Vec<&String> = d
+            .outputs
             .iter()
-            .find(|(_, p)| p == path)
-            .map(|(f, _)| f.clone())
+            .filter(|(_, p)| p.as_os_str() == path.as_os_str())
+            .map(|(f, _)| f)
+            .collect();
+        flags.get(skip).or(flags.first()).map(|f| (*f).clone())
     });
     match flag {
         Some(f) => format!("{f} {}", path.display()),
         None => path.display().to_string(),
     }
+}
+
+fn named(path: &Path) -> String {
+    named_nth(path, 0)
 }
 
 /// How a target is written.
@@ -206,10 +215,11 @@ fn plan(paths: &[&Path]) -> Result<Vec<Target>> {
     let files: Vec<&Target> = targets.iter().filter(|t| t.kind != Kind::InPlace).collect();
     for (k, a) in files.iter().enumerate() {
         if let Some(b) = files[..k].iter().find(|b| b.identity == a.identity) {
+            let twice = usize::from(a.shown.as_os_str() == b.shown.as_os_str());
             bail!(
                 "{} and {} are the same file: give two different output paths",
                 named(&b.shown),
-                named(&a.shown)
+                named_nth(&a.shown, twice)
             );
         }
     }

@@ -346,8 +346,11 @@ fn item6_two_outputs_that_are_one_file_are_refused_naming_both() {
     let a2 = dir.path().join(".").join("a.tnds");
     let out = pack_iris(&iris_csv(), &["--train-out", p(&a), "--test-out", p(&a2)]);
     let line = assert_one_line_failure(&out, &["--train-out", "--test-out", "same file"]);
-    assert!(!line.contains(".tmp"), "{line}");
+    assert!(!line.contains(".a.tnds.tmp"), "{line}");
     assert!(!a.exists());
+    // One path given twice: both options named.
+    let out = pack_iris(&iris_csv(), &["--train-out", p(&a), "--test-out", p(&a)]);
+    assert_one_line_failure(&out, &["--train-out", "--test-out", "same file"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -520,7 +523,7 @@ fn item12_errors_name_the_users_path_and_say_what_to_do() {
         ),
         &["--train-out", "nodir", "does not exist", "create it"],
     );
-    assert!(!line.contains(".tmp"), "{line}");
+    assert!(!line.contains(".x.tnds.tmp"), "{line}");
 
     // `plot weights` on a file that is neither a model nor a report.
     let garbage = dir.path().join("garbage.bin");
