@@ -11,12 +11,13 @@ pub const fn packed_len(m: usize) -> usize {
 }
 
 /// Position of element `(j, k)`, `k ≤ j`, in the packed lower triangle. For `k > j` the
-/// symmetric element `(k, j)` is meant: the index of that one is returned.
+/// symmetric element `(k, j)` is meant: the index of that one is returned. Saturating like
+/// [`packed_len`]: an index past any real slice is an index a `get` refuses, never an overflow.
 pub const fn packed_index(j: usize, k: usize) -> usize {
     if k <= j {
-        packed_len(j) + k
+        packed_len(j).saturating_add(k)
     } else {
-        packed_len(k) + j
+        packed_len(k).saturating_add(j)
     }
 }
 
@@ -34,6 +35,22 @@ pub enum CholeskyError {
     /// The packed slice is shorter than `packed_len(m)` or a vector shorter than `m`.
     ShapeMismatch,
 }
+
+impl core::fmt::Display for CholeskyError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            CholeskyError::NotPositiveDefinite { column } => write!(
+                f,
+                "the matrix is not positive definite: pivot of column {column} is <= 0 or not finite"
+            ),
+            CholeskyError::ShapeMismatch => {
+                f.write_str("the packed triangle or a vector is shorter than the matrix size")
+            }
+        }
+    }
+}
+
+impl core::error::Error for CholeskyError {}
 
 /// Factors the symmetric positive-definite matrix whose lower triangle is packed in
 /// `a[..packed_len(m)]` into `L` (same storage, in place), `A = LLᵀ`.
@@ -135,6 +152,24 @@ mod tests {
             assert_eq!(packed_index(j, k), p);
             assert_eq!(packed_index(k, j), p);
         }
+    }
+
+    #[test]
+    fn packed_index_saturates_instead_of_overflowing() {
+        // Issue 12, item 11: `packed_len(MAX) + MAX` overflowed (a panic with overflow checks).
+        assert_eq!(packed_index(usize::MAX, usize::MAX), usize::MAX);
+        assert_eq!(packed_index(0, usize::MAX), usize::MAX / 2);
+        assert_eq!(packed_index(usize::MAX, 0), usize::MAX / 2);
+    }
+
+    #[test]
+    fn errors_say_what_failed_in_words() {
+        assert_eq!(
+            std::format!("{}", CholeskyError::NotPositiveDefinite { column: 3 }),
+            "the matrix is not positive definite: pivot of column 3 is <= 0 or not finite"
+        );
+        let e: &dyn core::error::Error = &CholeskyError::ShapeMismatch;
+        assert!(std::format!("{e}").contains("shorter than"));
     }
 
     /// A = L Lᵀ with L = [[2,0,0],[6,1,0],[-8,5,3]] (the textbook example):

@@ -61,13 +61,16 @@ impl<'a> FeatureTable<'a> {
     /// `(offset_j, scale_j)`; `(0, 1)` past the end (never a panic).
     #[inline]
     pub fn pair(&self, j: usize) -> (f32, f32) {
-        let at = |k: usize| {
+        // Checked arithmetic: `j` near `usize::MAX` is past the end, not an overflow.
+        let at = |k: Option<usize>| {
+            let k = k?;
             self.bytes
-                .get(k..k + 4)
+                .get(k..k.checked_add(4)?)
                 .and_then(|b| b.try_into().ok())
                 .map(f32::from_le_bytes)
         };
-        match (at(8 * j), at(8 * j + 4)) {
+        let start = j.checked_mul(8);
+        match (at(start), at(start.and_then(|k| k.checked_add(4)))) {
             (Some(o), Some(s)) => (o, s),
             _ => (0.0, 1.0),
         }
@@ -158,6 +161,24 @@ pub enum DataError {
     },
 }
 
+impl core::fmt::Display for DataError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            DataError::ShapeMismatch => {
+                f.write_str("the value count is not (number of labels) x (number of features)")
+            }
+            DataError::BadLabel { sample } => {
+                write!(f, "the label of sample {sample} is neither +1 nor -1")
+            }
+            DataError::NonFinite { sample, feature } => {
+                write!(f, "sample {sample}, feature {feature} is NaN or infinite")
+            }
+        }
+    }
+}
+
+impl core::error::Error for DataError {}
+
 /// Plain row-major `f32` samples with `±1` labels, borrowed (e.g. a `static` array).
 #[derive(Clone, Copy, Debug)]
 pub struct DenseRows<'a> {
@@ -211,5 +232,41 @@ impl Rows for DenseRows<'_> {
         for (o, x) in out.iter_mut().zip(self.row(i)) {
             *o += a * x;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pair_past_the_end_never_overflows() {
+        // Issue 12, item 11: `8 * j + 4` overflowed for these `j` (a panic with overflow
+        // checks on, as in `cargo test` without `--release`).
+        let bytes: [u8; 8] = [0, 0, 128, 63, 0, 0, 0, 64]; // (1.0, 2.0)
+        let table = FeatureTable::new(&bytes).unwrap();
+        assert_eq!(table.pair(0), (1.0, 2.0));
+        assert_eq!(table.pair(1), (0.0, 1.0));
+        assert_eq!(table.pair(usize::MAX), (0.0, 1.0));
+        assert_eq!(table.pair(usize::MAX / 8), (0.0, 1.0));
+        let dequant = Dequant::PerFeature(table);
+        assert_eq!(dequant.pair(usize::MAX / 8), (0.0, 1.0));
+        assert_eq!(dequant.pair(usize::MAX), (0.0, 1.0));
+    }
+
+    #[test]
+    fn data_errors_display_in_words() {
+        assert_eq!(
+            std::format!("{}", DataError::BadLabel { sample: 4 }),
+            "the label of sample 4 is neither +1 nor -1"
+        );
+        let e: &dyn core::error::Error = &DataError::NonFinite {
+            sample: 1,
+            feature: 2,
+        };
+        assert_eq!(
+            std::format!("{e}"),
+            "sample 1, feature 2 is NaN or infinite"
+        );
     }
 }

@@ -19,9 +19,31 @@ pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
 }
 
 /// Euclidean norm `‖x‖₂` (`libm::sqrtf`, identical on every target).
+///
+/// The plain f32 sum of squares overflows to `inf` once `‖x‖ ≳ 1.8e19` and underflows to a
+/// subnormal or 0 once `‖x‖ ≲ 1.1e-19`; a stopping test `‖g‖ ≤ ε‖g0‖` then passes or fails
+/// for the wrong reason. Only in those cases is the sum redone in f64, where squares of f32
+/// values can neither overflow (`f32::MAX² ≈ 1.2e77`) nor underflow (smallest subnormal²
+/// `≈ 2e-90`): whenever the f32 sum is finite and normal the result is the f32 one, bit for bit,
+/// so trained weights (and their fingerprints) do not move.
 #[inline]
 pub fn norm2(x: &[f32]) -> f32 {
-    libm::sqrtf(dot(x, x))
+    let plain = dot(x, x);
+    if plain.is_normal() {
+        libm::sqrtf(plain)
+    } else {
+        norm2_wide(x)
+    }
+}
+
+/// `‖x‖₂` summed in f64 and rounded once to f32 (inf or NaN entries give inf or NaN).
+#[cold]
+fn norm2_wide(x: &[f32]) -> f32 {
+    let sum = x.iter().fold(0.0f64, |s, &v| {
+        let v = f64::from(v);
+        s + v * v
+    });
+    libm::sqrt(sum) as f32
 }
 
 /// A compensated (Kahan–Babuška–Neumaier) sum: the error stays near one rounding of the
@@ -76,6 +98,53 @@ mod tests {
         axpy(2.0, &[3.0, -4.0], &mut y);
         assert_eq!(y, [7.0, -7.0]);
         assert_eq!(norm2(&[3.0, 4.0]), 5.0);
+    }
+
+    #[test]
+    fn norm2_neither_overflows_nor_underflows() {
+        // Issue 12, item 1: the f32 sum of squares gave inf for 1e20 and 0 for 1e-30.
+        assert_eq!(norm2(&[1e20]), 1e20);
+        assert_eq!(norm2(&[3e30, -4e30]), 5e30);
+        assert_eq!(norm2(&[f32::MAX]), f32::MAX);
+        assert_eq!(norm2(&[1e-30]), 1e-30);
+        // 3e-25, 4e-25: exact products in f64, one rounding of sqrt then of the cast.
+        let small = norm2(&[3e-25, 4e-25]);
+        assert!(
+            (small as f64 - 5e-25).abs() <= 5e-25 * f32::EPSILON as f64,
+            "{small:e}"
+        );
+        assert!(norm2(&[f32::MIN_POSITIVE / 4.0]) > 0.0);
+        assert_eq!(norm2(&[]), 0.0);
+        assert_eq!(norm2(&[0.0, -0.0]), 0.0);
+        assert_eq!(norm2(&[1.0, f32::INFINITY]), f32::INFINITY);
+        assert!(norm2(&[1.0, f32::NAN]).is_nan());
+    }
+
+    #[test]
+    fn norm2_is_the_plain_f32_norm_whenever_that_is_normal() {
+        // The trained-weights fingerprints depend on these bits: for every vector whose f32
+        // sum of squares is finite and normal, the result is sqrtf of that sum exactly.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..2000 {
+            let len = (next() % 40) as usize;
+            let exponent = (next() % 60) as i32 - 30;
+            let v: std::vec::Vec<f32> = (0..len)
+                .map(|_| {
+                    let u = (next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+                    u * 10f32.powi(exponent)
+                })
+                .collect();
+            let plain = dot(&v, &v);
+            if plain.is_normal() {
+                assert_eq!(norm2(&v).to_bits(), libm::sqrtf(plain).to_bits(), "{v:?}");
+            }
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use tinynewton::{Model, TransformKind};
 
-use crate::output;
+use crate::output::{self, say};
 
 /// The largest model this command reads (features).
 const MAX_FEATURES: usize = 4096;
@@ -62,7 +62,7 @@ pub fn run(args: &Args) -> Result<()> {
         .collect();
     output::write_all_or_nothing(&files)?;
     for (path, _) in &files {
-        println!("wrote {}", path.display());
+        say!("wrote {}", path.display());
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use tinynewton::format::{self, DequantKind, PackedDataset, REST};
 use tinynewton::{Dequant, Rows, TransformKind};
 
-use crate::output;
+use crate::output::{self, say};
 
 /// Arguments of `tinynewton inspect`.
 #[derive(Debug, clap::Args)]
@@ -143,15 +143,15 @@ pub fn run(args: &Args) -> Result<()> {
             "payload_crc": format!("0x{:08x}", h.payload_crc),
             "crc_ok": true,
         });
-        println!("{report}");
+        say!("{report}");
     } else {
-        println!(
+        say!(
             "file:      {} ({} bytes, format version {})",
             path.display(),
             bytes.len(),
             format::VERSION
         );
-        println!(
+        say!(
             "samples:   {} ({pos} +1 = class {}, {neg} -1 = class {}), split {}",
             h.n,
             class_name(h.pos_label),
@@ -159,20 +159,20 @@ pub fn run(args: &Args) -> Result<()> {
             h.split.name()
         );
         match h.image() {
-            Some((w, ht)) => println!("features:  {} ({w}x{ht} image)", h.m),
-            None => println!("features:  {}", h.m),
+            Some((w, ht)) => say!("features:  {} ({w}x{ht} image)", h.m),
+            None => say!("features:  {}", h.m),
         }
         let dq = match h.dequant_kind {
             DequantKind::Shared => format!("value = {offset} + {scale} * q"),
             DequantKind::PerFeature => "value = o_j + s_j * q (per-feature table)".to_owned(),
         };
-        println!(
+        say!(
             "encoding:  {}, row stride {} bytes, {dq}",
             h.encoding.name(),
             h.row_stride
         );
         match ds.transform() {
-            Some(t) => println!(
+            Some(t) => say!(
                 "transform: {}, {} (a_j, b_j{} per feature; 0 before any clamp when b_j = 0)",
                 t.kind().name(),
                 transform_formula(t.kind()),
@@ -182,22 +182,23 @@ pub fn run(args: &Args) -> Result<()> {
                     ""
                 }
             ),
-            None => println!(
+            None => say!(
                 "transform: {} (the values are the raw features)",
                 TransformKind::None.name()
             ),
         }
-        println!("codes:     {} ..= {}", r.code.0, r.code.1);
-        println!("values:    {} ..= {}", r.value.0, r.value.1);
-        println!(
+        say!("codes:     {} ..= {}", r.code.0, r.code.1);
+        say!("values:    {} ..= {}", r.value.0, r.value.1);
+        say!(
             "crc:       header 0x{:08x} ok, payload 0x{:08x} ok",
-            h.header_crc, h.payload_crc
+            h.header_crc,
+            h.payload_crc
         );
     }
     if let Some(png) = &args.png {
         draw(&ds, r, args.count, args.scale, png)?;
         if !args.json {
-            println!(
+            say!(
                 "png:       {} (first {} samples)",
                 png.display(),
                 args.count.min(ds.n_samples())

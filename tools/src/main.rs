@@ -4,9 +4,13 @@
 //! `tinynewton: error: <context>: <cause>`, and exit status 1.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use output::Named;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod export_model;
 mod inspect;
@@ -20,9 +24,17 @@ mod table;
 mod train;
 
 /// Host tools for tinynewton: pack and inspect datasets.
+///
+/// Output files are checked before any is written, written all or nothing, and never replace an
+/// input: a command that fails leaves every file as it was. An existing output is replaced
+/// atomically (a symbolic link is written through and stays a link; a device such as /dev/null
+/// is written in place); a read-only one only with --force.
 #[derive(Debug, Parser)]
 #[command(name = "tinynewton", version, about)]
 struct Cli {
+    /// Replace existing read-only output files (as `cp --force` does).
+    #[arg(long, global = true)]
+    force: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -48,7 +60,65 @@ enum Command {
     Export(table::cli::ExportArgs),
 }
 
+/// `(option, path)` of every input and every output file the command names.
+fn paths(command: &Command) -> (Named<'_>, Named<'_>) {
+    fn some<'a>(list: &[(&'static str, Option<&'a PathBuf>)]) -> Named<'a> {
+        list.iter()
+            .filter_map(|(f, p)| p.map(|p| (*f, p.as_path())))
+            .collect()
+    }
+    match command {
+        Command::Pack(a) => (
+            some(&[
+                ("--images", a.images.as_ref()),
+                ("--labels", a.labels.as_ref()),
+                ("--csv", a.table.csv.as_ref()),
+                ("--libsvm", a.table.libsvm.as_ref()),
+                ("--test", a.table.test.as_ref()),
+            ]),
+            some(&[
+                ("--train-out", a.train_out.as_ref()),
+                ("--test-out", a.test_out.as_ref()),
+                ("--out", a.out.as_ref()),
+            ]),
+        ),
+        Command::Inspect(a) => (
+            vec![("FILE", a.file.as_path())],
+            some(&[("--png", a.png.as_ref())]),
+        ),
+        Command::Train(a) => {
+            let mut inputs = vec![("FILE", a.file.as_path())];
+            inputs.extend(some(&[
+                ("--test", a.test.as_ref()),
+                ("--warm-start", a.warm_start.as_ref()),
+            ]));
+            (
+                inputs,
+                some(&[
+                    ("--model", a.model.as_ref()),
+                    ("--report-json", a.report_json.as_ref()),
+                ]),
+            )
+        }
+        Command::Plot(a) => a.paths(),
+        Command::ExportModel(a) => (
+            vec![("MODEL", a.model.as_path())],
+            some(&[("--rust", a.rust.as_ref()), ("--c", a.c.as_ref())]),
+        ),
+        Command::Export(a) => (
+            vec![("FILE", a.file.as_path())],
+            some(&[("--output", a.output.as_ref())]),
+        ),
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let (inputs, outputs) = paths(&cli.command);
+    output::declare(&inputs, &outputs, cli.force);
+    // Refuse unusable outputs before reading or computing anything; they are checked again
+    // when written.
+    let targets: Vec<&Path> = outputs.iter().map(|(_, p)| *p).collect();
+    output::check_targets(&targets)?;
     match cli.command {
         Command::Pack(args) => pack::run(&args),
         Command::Inspect(args) => inspect::run(&args),
@@ -56,7 +126,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plot(args) => plot::run(&args),
         Command::ExportModel(args) => export_model::run(&args),
         Command::Export(args) => table::cli::run_export(&args),
-    }
+    }?;
+    output::finish_stdout()
 }
 
 /// Prints `tinynewton: error: <message>` as exactly one line.
@@ -75,6 +146,16 @@ fn main() -> ExitCode {
             .map(|s| (*s).to_owned())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
+        // `println!` panics when standard output fails. Every command writes through
+        // `output::say_line`, which does not; this keeps any `println!` left behind consistent with
+        // it: a closed pipe ends quietly with success, other errors are one line.
+        if let Some(cause) = what.strip_prefix("failed printing to stdout: ") {
+            if cause.contains("Broken pipe") {
+                std::process::exit(0);
+            }
+            report(&format!("cannot write to standard output: {cause}"));
+            return;
+        }
         let at = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
@@ -83,8 +164,18 @@ fn main() -> ExitCode {
             "internal error (a bug, please report it): {what}{at}"
         ));
     }));
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)));
+    let cli = match parsed {
+        Ok((mut cli, matches)) => {
+            if let (Command::Train(args), Some(m)) =
+                (&mut cli.command, matches.subcommand_matches("train"))
+            {
+                args.max_iter_given = m.value_source("max_iter") == Some(ValueSource::CommandLine);
+            }
+            cli
+        }
         Err(e) if !e.use_stderr() => {
             // --help and --version: clap's own output, success.
             let _ = e.print();
@@ -104,6 +195,8 @@ fn main() -> ExitCode {
     };
     match std::panic::catch_unwind(|| run(cli)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
+        // A closed standard output (`| head`): quiet success, as Unix tools do.
+        Ok(Err(e)) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             // `{:#}` joins anyhow's context chain with ": ".
             report(&format!("{e:#}"));

@@ -407,7 +407,7 @@ pub fn run(args: &Args) -> Result<()> {
         .collect();
     output::write_all_or_nothing(&refs)?;
     for (path, bytes) in &files {
-        println!("{}", describe(path, bytes)?);
+        output::say_line(&describe(path, bytes)?);
     }
     Ok(())
 }

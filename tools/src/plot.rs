@@ -13,8 +13,8 @@ use plotters::style::FontStyle;
 use tinynewton::model::MODEL_MAGIC;
 use tinynewton::Model;
 
-use crate::output::write_all_or_nothing;
-use crate::train::{say, TrainReport};
+use crate::output::{say, write_all_or_nothing, Named};
+use crate::train::TrainReport;
 
 /// Command-line arguments of `tinynewton plot`.
 #[derive(Debug, clap::Args)]
@@ -65,6 +65,22 @@ struct ConvergenceArgs {
     /// Picture size in pixels, `WIDTHxHEIGHT`.
     #[arg(long, default_value = "900x560", value_parser = parse_size)]
     size: (u32, u32),
+}
+
+impl Args {
+    /// `(option, path)` of the inputs and the output, for the output checks.
+    pub fn paths(&self) -> (Named<'_>, Named<'_>) {
+        match &self.what {
+            What::Weights(a) => (
+                vec![("INPUT", a.input.as_path())],
+                vec![("--out", a.out.as_path())],
+            ),
+            What::Convergence(a) => (
+                a.reports.iter().map(|r| ("REPORT", r.as_path())).collect(),
+                vec![("--out", a.out.as_path())],
+            ),
+        }
+    }
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -161,8 +177,12 @@ fn load_weights(a: &WeightsArgs) -> Result<WeightImage> {
     let bytes =
         std::fs::read(&a.input).with_context(|| format!("{}: cannot read", a.input.display()))?;
     let (weights, bias, geometry, classes, note) = if bytes.starts_with(&MODEL_MAGIC) {
-        let model = Model::<{ crate::train::MAX_FEATURES }>::from_bytes(&bytes)
-            .map_err(|e| anyhow!("{}: bad model file ({e:?})", a.input.display()))?;
+        let model = Model::<{ crate::train::MAX_FEATURES }>::from_bytes(&bytes).map_err(|e| {
+            anyhow!(
+                "{}: not a usable model file ({e}): give a file written by train --model",
+                a.input.display()
+            )
+        })?;
         let m = model.n_features();
         let side = (1..=m).find(|s| s * s >= m).unwrap_or(0);
         let geometry = (side * side == m).then_some((side, side));
@@ -174,6 +194,12 @@ fn load_weights(a: &WeightsArgs) -> Result<WeightImage> {
             String::from("model file"),
         )
     } else {
+        if std::str::from_utf8(&bytes).is_err() {
+            bail!(
+                "{}: neither a model file (train --model) nor a train report (train --report-json)",
+                a.input.display()
+            );
+        }
         let r = TrainReport::read(&a.input)?;
         let geometry =
             (r.data.width != 0).then_some((usize::from(r.data.width), usize::from(r.data.height)));

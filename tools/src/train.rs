@@ -21,15 +21,9 @@ use tinynewton::{
 
 use crate::output::write_all_or_nothing;
 
-/// `println!` that ignores a closed or failing stdout (`tinynewton train … | head` must still
-/// write its files, and a panic on `EPIPE` would be no better than silence).
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-pub(crate) use say;
+// `say!` keeps going on a closed or failing stdout (`tinynewton train … | head` must still
+// write its files); `main` reports the failure at the end (a closed pipe is quiet success).
+use crate::output::say;
 
 /// Identifies a report file written by this tool (checked by `plot`).
 pub const REPORT_KIND: &str = "tinynewton-train-report";
@@ -62,12 +56,18 @@ pub struct Args {
     /// Newton-direction solver: auto (Cholesky up to 64 weights), cholesky or cg.
     #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
     pub solver: SolverArg,
-    /// Stop when ‖∇f(w)‖ ≤ ε‖∇f(0)‖.
+    /// Stop when ‖∇f(w)‖ ≤ ε‖∇f(0)‖. The gradient is computed in f32, so the reported
+    /// |g|/|g0| has a floor near 1e-7 and reads up to 4× low below about 5e-7 (the rounding of
+    /// the f32 gradient at the optimum); an ε under ≈ 1e-6 asks for more than f32 can show.
     #[arg(long, value_name = "E", default_value_t = DEFAULT_EPSILON)]
     pub epsilon: f32,
-    /// Bound on Newton iterations.
+    /// Bound on Newton iterations. Given explicitly, it is a budget: ending on it is a success
+    /// (exit 0); otherwise every end but `converged` is a failure (exit 1, no file written).
     #[arg(long, value_name = "K", default_value_t = Settings::DEFAULT.max_iter)]
     pub max_iter: u32,
+    /// Whether `--max-iter` was given on the command line (set by `main` from clap's matches).
+    #[arg(skip)]
+    pub max_iter_given: bool,
     /// Bound on CG iterations per Newton iteration.
     #[arg(long, value_name = "K", default_value_t = Settings::DEFAULT.max_cg_iter)]
     pub max_cg_iter: u32,
@@ -343,26 +343,9 @@ fn split_name(s: Split) -> &'static str {
     s.name()
 }
 
-/// `ModelError` has no `Display` (the core is `no_std` and keeps it small): name it here.
+/// A model error in words (its `Display`), never its `Debug` form.
 fn model_error(e: ModelError) -> String {
-    match e {
-        ModelError::TooManyWeights { weights, capacity } => {
-            format!("{weights} feature weights exceed the capacity {capacity}")
-        }
-        ModelError::NonFinite => "a weight or the bias is NaN or infinite".into(),
-        ModelError::FeatureCountMismatch { expected, got } => {
-            format!("the model has {expected} features, the data {got}")
-        }
-        ModelError::SampleOutOfRange => "sample index out of range".into(),
-        ModelError::BufferTooSmall { needed } => format!("buffer too small ({needed} bytes)"),
-        ModelError::BadMagic => "not a tinynewton model (bad magic)".into(),
-        ModelError::UnsupportedVersion { version } => {
-            format!("unsupported model version {version}")
-        }
-        ModelError::BadLength => "model length disagrees with its header".into(),
-        ModelError::BadChecksum => "model CRC mismatch: the file is corrupt".into(),
-        other => format!("{other:?}"),
-    }
+    e.to_string()
 }
 
 /// C-like `%.{prec}e`: `1.234e+03`, `5.0e-07` (Rust's `{:e}` writes `1.234e3`).
@@ -535,12 +518,19 @@ fn run_job(job: &Job<'_>) -> Result<Outcome> {
 }
 
 fn read_warm_start(path: &Path, m: usize) -> Result<Vec<f32>> {
-    let bytes = fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let model = Model::<MAX_FEATURES>::from_bytes(&bytes)
-        .map_err(|e| anyhow!("{}: {}", path.display(), model_error(e)))?;
+    let bytes =
+        fs::read(path).with_context(|| format!("--warm-start {}: cannot read", path.display()))?;
+    let model = Model::<MAX_FEATURES>::from_bytes(&bytes).map_err(|e| {
+        anyhow!(
+            "--warm-start {}: not a usable model ({}): give a file written by train --model",
+            path.display(),
+            model_error(e)
+        )
+    })?;
     if model.n_features() != m {
         bail!(
-            "{}: the model has {} features, the data {m}",
+            "--warm-start {}: the model has {} features, the training data {m}: \
+             warm-start from a model trained on data like this",
             path.display(),
             model.n_features()
         );
@@ -548,6 +538,110 @@ fn read_warm_start(path: &Path, m: usize) -> Result<Vec<f32>> {
     let mut w = model.weights().to_vec();
     w.push(model.bias());
     Ok(w)
+}
+
+fn class_pair(h: &format::Header) -> String {
+    let name = |l: i32| {
+        if l == REST {
+            "rest".to_owned()
+        } else {
+            l.to_string()
+        }
+    };
+    format!("{} vs {}", name(h.pos_label), name(h.neg_label))
+}
+
+fn geometry(h: &format::Header) -> String {
+    h.image()
+        .map_or_else(|| "none".to_owned(), |(w, ht)| format!("{w}x{ht}"))
+}
+
+/// A test file must describe the same features, scaled the same way, and the same classes as
+/// the training file: otherwise the test accuracy measures nothing (issue 12, item 7).
+fn check_test_matches(
+    train_path: &Path,
+    train: &PackedDataset<'_>,
+    test_path: &Path,
+    test: &PackedDataset<'_>,
+) -> Result<()> {
+    let (tp, sp) = (train_path.display(), test_path.display());
+    let (th, sh) = (train.header(), test.header());
+    if th.m != sh.m {
+        bail!(
+            "--test {sp}: {} features, the training file {tp} has {}: pack both from the same table",
+            sh.m,
+            th.m
+        );
+    }
+    if (th.pos_label, th.neg_label) != (sh.pos_label, sh.neg_label) {
+        bail!(
+            "--test {sp}: classes {}, the training file {tp} has classes {}: pack both with the same --pos and --neg",
+            class_pair(sh),
+            class_pair(th)
+        );
+    }
+    if th.image() != sh.image() {
+        bail!(
+            "--test {sp}: images {}, the training file {tp} has {}: pack both with the same --pool",
+            geometry(sh),
+            geometry(th)
+        );
+    }
+    const HINT: &str = "pack the test file together with the training file \
+                        (pack --test, or --train-out and --test-out), so both are scaled alike";
+    match (train.transform(), test.transform()) {
+        (None, None) => {}
+        (Some(_), None) | (None, Some(_)) => bail!(
+            "--test {sp}: {} a raw-feature transform and the training file {tp} {}: {HINT}",
+            if test.transform().is_some() {
+                "has"
+            } else {
+                "has no"
+            },
+            if train.transform().is_some() {
+                "has one"
+            } else {
+                "has none"
+            },
+        ),
+        (Some(a), Some(b)) => {
+            if a.kind() != b.kind() {
+                bail!(
+                    "--test {sp}: features scaled by {}, the training file {tp} by {}: {HINT}",
+                    b.kind().name(),
+                    a.kind().name()
+                );
+            }
+            if a.as_bytes() != b.as_bytes() {
+                let j = a
+                    .params()
+                    .zip(b.params())
+                    .position(|(p, q)| p != q)
+                    .unwrap_or(0);
+                bail!(
+                    "--test {sp}: feature {j} is scaled with other parameters than in the training file {tp}: {HINT}"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The hint that goes with a training run that ended without converging.
+fn status_hint(status: Status) -> &'static str {
+    match status {
+        Status::Converged => "",
+        Status::MaxIterations => {
+            "raise --max-iter or --epsilon (an explicit --max-iter accepts the budget's result)"
+        }
+        Status::NoProgress => {
+            "the objective stopped changing at f32 precision before |g|/|g0| reached epsilon: \
+             raise --epsilon"
+        }
+        Status::LineSearchFailed => {
+            "no step decreased the objective: check the feature scale, C and any --warm-start"
+        }
+    }
 }
 
 fn percent((correct, total): (usize, usize)) -> f64 {
@@ -579,7 +673,16 @@ pub fn run(args: &Args) -> Result<()> {
         ..Settings::DEFAULT
     };
     // Refuse bad settings before reading any file.
-    settings.validate().map_err(|e| anyhow!("settings: {e}"))?;
+    settings.validate().map_err(|e| match e {
+        tinynewton::Error::BadCost => {
+            anyhow!("--c (or --c-pos and --c-neg) must be a finite number > 0: {e}")
+        }
+        tinynewton::Error::BadEpsilon => anyhow!("--epsilon must be a finite number > 0: {e}"),
+        tinynewton::Error::BadIterationLimit => {
+            anyhow!("--max-iter and --max-cg-iter must be at least 1: {e}")
+        }
+        other => anyhow!("settings: {other}"),
+    })?;
 
     let train_bytes = read_packed(&args.file)?;
     let train = parse_packed(&args.file, &train_bytes)?;
@@ -588,13 +691,7 @@ pub fn run(args: &Args) -> Result<()> {
     let test = match (&args.test, &test_bytes) {
         (Some(path), Some(bytes)) => {
             let t = parse_packed(path, bytes)?;
-            if t.n_features() != m {
-                bail!(
-                    "{}: {} features, the training file has {m}",
-                    path.display(),
-                    t.n_features()
-                );
-            }
+            check_test_matches(&args.file, &train, path, &t)?;
             Some(t)
         }
         _ => None,
@@ -759,6 +856,26 @@ pub fn run(args: &Args) -> Result<()> {
         })
         .transpose()
         .context("cannot serialise the report")?;
+
+    // Only `converged` with finite numbers is a result; a budget the user set is one too.
+    let finite = r.objective.is_finite() && r.grad_norm.is_finite() && r.grad_norm0.is_finite();
+    let accepted = finite
+        && (r.status == Status::Converged
+            || (r.status == Status::MaxIterations && args.max_iter_given));
+    if !accepted {
+        bail!(
+            "training did not converge (status {} after {} Newton iterations, |g|/|g0| {}), \
+             so no file was written: {}",
+            status_name(r.status),
+            r.iterations,
+            sci(r.grad_rel, 2),
+            if finite {
+                status_hint(r.status)
+            } else {
+                "the objective or gradient is not finite: check the feature scale and C"
+            }
+        );
+    }
 
     let mut files: Vec<(&Path, &[u8])> = Vec::new();
     if let Some(path) = &args.model {
