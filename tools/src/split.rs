@@ -65,6 +65,33 @@ pub fn split(n: usize, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
     (train, p)
 }
 
+/// `(train, test)` indices of a *stratified* split of samples of classes `classes[i]`: the
+/// permutation of `seed` (as in [`split`]), then, class by class, the first
+/// `⌈fraction · n_c⌉` samples of class `c` in permutation order are held out — but never all of
+/// them: a class keeps at least one training sample. Both parts are in permutation order.
+pub fn stratified(classes: &[u8], fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut per_class = [0usize; 256];
+    for &c in classes {
+        per_class[usize::from(c)] += 1;
+    }
+    let quota: Vec<usize> = per_class
+        .iter()
+        .map(|&n| test_count(n, fraction).min(n.saturating_sub(1)))
+        .collect();
+    let mut taken = [0usize; 256];
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for i in permutation(classes.len(), seed) {
+        let c = usize::from(classes[i]);
+        if taken[c] < quota[c] {
+            taken[c] += 1;
+            test.push(i);
+        } else {
+            train.push(i);
+        }
+    }
+    (train, test)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +128,38 @@ mod tests {
         assert_eq!(test_count(3, 0.7), 3);
         let (train, test) = split(2197, 0.2, 0);
         assert_eq!((train.len(), test.len()), (1757, 440));
+    }
+
+    #[test]
+    fn stratified_split_keeps_class_proportions() {
+        // 10 of class 0, 5 of class 1, 1 of class 2, interleaved.
+        let classes: Vec<u8> = (0..16)
+            .map(|i| match i {
+                15 => 2,
+                _ if i % 3 == 0 => 1,
+                _ => 0,
+            })
+            .collect();
+        let (train, test) = stratified(&classes, 0.2, 7);
+        let count = |part: &[usize], c: u8| part.iter().filter(|&&i| classes[i] == c).count();
+        // ⌈0.2·10⌉ = 2, ⌈0.2·5⌉ = 1, and the single sample of class 2 stays for training.
+        assert_eq!(
+            (count(&test, 0), count(&test, 1), count(&test, 2)),
+            (2, 1, 0)
+        );
+        assert_eq!(
+            (count(&train, 0), count(&train, 1), count(&train, 2)),
+            (8, 4, 1)
+        );
+        let mut all: Vec<usize> = train.iter().chain(&test).copied().collect();
+        all.sort_unstable();
+        assert!(all.into_iter().eq(0..16));
+        // Seeded: the same seed gives the same parts, another seed other ones.
+        assert_eq!(stratified(&classes, 0.2, 7), (train.clone(), test.clone()));
+        assert_ne!(stratified(&classes, 0.2, 8).1, test);
+        // Test samples in permutation order.
+        let p = permutation(16, 7);
+        let pos = |i: usize| p.iter().position(|&k| k == i).unwrap();
+        assert!(test.windows(2).all(|w| pos(w[0]) < pos(w[1])));
     }
 }
