@@ -65,19 +65,42 @@ pub fn split(n: usize, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
     (train, p)
 }
 
-/// `(train, test)` indices of a *stratified* split of samples of classes `classes[i]`: the
-/// permutation of `seed` (as in [`split`]), then, class by class, the first
-/// `⌈fraction · n_c⌉` samples of class `c` in permutation order are held out — but never all of
-/// them: a class keeps at least one training sample. Both parts are in permutation order.
+/// `(train, test)` indices of a *stratified* split of samples of classes `classes[i]`, seeded.
+///
+/// The test part holds `⌈fraction · n⌉` samples in all ([`test_count`], as [`split`]), shared
+/// out as scikit-learn's `StratifiedShuffleSplit` does: class `c` first gets `⌊fraction · n_c⌋`,
+/// and the samples left over go one each to the classes with the largest fractional parts
+/// `fraction · n_c − ⌊fraction · n_c⌋` (ties: the lower class index) — but a class never gives
+/// up its last sample, so every class keeps a training sample. Then, with the permutation of
+/// `seed` (as in [`split`]), the first quota samples of each class in permutation order are
+/// held out. Both parts are in permutation order.
 pub fn stratified(classes: &[u8], fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut per_class = [0usize; 256];
     for &c in classes {
         per_class[usize::from(c)] += 1;
     }
-    let quota: Vec<usize> = per_class
-        .iter()
-        .map(|&n| test_count(n, fraction).min(n.saturating_sub(1)))
+    let cap = |c: usize| per_class[c].saturating_sub(1);
+    // The same 1e-9 guard as `test_count`: 0.2 · 15 must floor to 3.
+    let exact: Vec<f64> = per_class.iter().map(|&n| fraction * n as f64).collect();
+    let mut quota: Vec<usize> = (0..256)
+        .map(|c| ((exact[c] + 1e-9).floor().max(0.0) as usize).min(cap(c)))
         .collect();
+    let mut left = test_count(classes.len(), fraction).saturating_sub(quota.iter().sum());
+    let mut order: Vec<usize> = (0..256).filter(|&c| per_class[c] > 0).collect();
+    // Largest fractional part first; `sort_by` is stable, so ties keep the class order.
+    order.sort_by(|&a, &b| {
+        let frac = |c: usize| exact[c] - quota[c] as f64;
+        frac(b).total_cmp(&frac(a))
+    });
+    for c in order {
+        if left == 0 {
+            break;
+        }
+        if quota[c] < cap(c) {
+            quota[c] += 1;
+            left -= 1;
+        }
+    }
     let mut taken = [0usize; 256];
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for i in permutation(classes.len(), seed) {
@@ -142,15 +165,20 @@ mod tests {
             .collect();
         let (train, test) = stratified(&classes, 0.2, 7);
         let count = |part: &[usize], c: u8| part.iter().filter(|&&i| classes[i] == c).count();
-        // ⌈0.2·10⌉ = 2, ⌈0.2·5⌉ = 1, and the single sample of class 2 stays for training.
+        // ⌈0.2·16⌉ = 4 in all: ⌊0.2·10⌋ = 2, ⌊0.2·5⌋ = 1, ⌊0.2·1⌋ = 0; the one left over goes
+        // to class 2 (fraction 0.2) but would take its only sample, so to class 0 (tie with
+        // class 1 at 0.0, lower index).
         assert_eq!(
             (count(&test, 0), count(&test, 1), count(&test, 2)),
-            (2, 1, 0)
+            (3, 1, 0)
         );
         assert_eq!(
             (count(&train, 0), count(&train, 1), count(&train, 2)),
-            (8, 4, 1)
+            (7, 4, 1)
         );
+        // scikit-learn's digits: 1797 samples, 360 held out (1437 for training).
+        let digits: Vec<u8> = (0..1797).map(|i| (i % 10) as u8).collect();
+        assert_eq!(stratified(&digits, 0.2, 0).1.len(), 360);
         let mut all: Vec<usize> = train.iter().chain(&test).copied().collect();
         all.sort_unstable();
         assert!(all.into_iter().eq(0..16));

@@ -58,16 +58,20 @@ fn counts(ds: &PackedDataset<'_>) -> Vec<usize> {
     ds.class_counts_into(&mut c).unwrap().to_vec()
 }
 
-/// Class counts per part are `n_c − ⌈0.2 n_c⌉` and `⌈0.2 n_c⌉` (stratified).
+/// A stratified 80/20 split: `⌈0.2 n⌉` test samples in all, each class `⌊0.2 n_c⌋` or
+/// `⌈0.2 n_c⌉` of them, and at least one training sample per class.
 fn assert_stratified(train: &PackedDataset<'_>, test: &PackedDataset<'_>, per_class: &[usize]) {
-    let want_test: Vec<usize> = per_class.iter().map(|&n| (n * 2).div_ceil(10)).collect();
-    let want_train: Vec<usize> = per_class
-        .iter()
-        .zip(&want_test)
-        .map(|(n, t)| n - t)
-        .collect();
-    assert_eq!(counts(train), want_train);
-    assert_eq!(counts(test), want_test);
+    let (tr, te) = (counts(train), counts(test));
+    let n: usize = per_class.iter().sum();
+    assert_eq!(te.iter().sum::<usize>(), (2 * n).div_ceil(10), "{te:?}");
+    for (c, &n_c) in per_class.iter().enumerate() {
+        assert_eq!(tr[c] + te[c], n_c, "class {c}");
+        assert!(tr[c] >= 1, "class {c}");
+        assert!(
+            te[c] == n_c * 2 / 10 || te[c] == (n_c * 2).div_ceil(10),
+            "class {c}: {te:?}"
+        );
+    }
 }
 
 #[test]

@@ -627,10 +627,11 @@ mod tests {
         o.classes = Selection::All;
         let p = pack(&t, None, &o).unwrap();
         assert_eq!((p.version, p.class_table.clone()), (2, vec![0, 1, 2]));
-        // 7, 7, 6 samples: ⌈0.2·7⌉ = 2, 2, ⌈0.2·6⌉ = 2 held out per class.
+        // 7, 7, 6 samples, ⌈0.2·20⌉ = 4 held out: ⌊1.4⌋, ⌊1.4⌋, ⌊1.2⌋ = 1 each, and the one
+        // left over to class 0 (largest fraction 0.4, tied with class 1: lower index).
         assert_eq!(
             (p.train_counts.clone(), p.test_counts.clone()),
-            (vec![5, 5, 4], vec![2, 2, 2])
+            (vec![5, 6, 5], vec![2, 1, 1])
         );
         let d = format::parse(&p.train).unwrap();
         assert_eq!((d.n_classes(), d.class_table().get(2)), (3, Some(2)));
