@@ -356,3 +356,47 @@ fn bad_class_choices_fail_in_one_line_and_write_nothing() {
     assert_eq!(read(&dir.path().join("train.tnds")), b"OLD");
     assert!(!dir.path().join("test.tnds").exists());
 }
+
+/// The committed multi-class files: version 2, their class tables, sizes and stratified splits.
+#[test]
+fn committed_multi_class_files() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../data");
+    let cases: [(&str, usize, usize, &[i32], usize); 3] = [
+        (
+            "tables/digits10",
+            1437,
+            360,
+            &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+            64,
+        ),
+        ("tables/iris3", 120, 30, &[0, 1, 2], 4),
+        (
+            "mnist-10-7x7-u8",
+            8000,
+            2000,
+            &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+            49,
+        ),
+    ];
+    for (name, n_train, n_test, table, m) in cases {
+        let tr = read(Path::new(&format!("{root}/{name}-train.tnds")));
+        let te = read(Path::new(&format!("{root}/{name}-test.tnds")));
+        let (train, test) = (format::parse(&tr).unwrap(), format::parse(&te).unwrap());
+        assert_eq!(
+            (train.n_samples(), test.n_samples()),
+            (n_train, n_test),
+            "{name}"
+        );
+        for ds in [&train, &test] {
+            assert_eq!(ds.header().version, VERSION_CLASSES, "{name}");
+            assert_eq!(ds.n_features(), m, "{name}");
+            assert_eq!(ds.class_table().iter().collect::<Vec<_>>(), table, "{name}");
+        }
+        let per_class: Vec<usize> = counts(&train)
+            .iter()
+            .zip(counts(&test))
+            .map(|(a, b)| a + b)
+            .collect();
+        assert_stratified(&train, &test, &per_class);
+    }
+}
