@@ -32,6 +32,8 @@ pub const F32_NOISE: f32 = f32::EPSILON;
 /// Why training stopped. Only `Converged` means the tolerance was met.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Status {
     /// `‖∇f(w)‖ ≤ ε‖∇f(0)‖`.
     Converged,
@@ -49,6 +51,7 @@ pub enum Status {
 /// One Newton iteration, handed to the caller's callback after the step is taken.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Iteration {
     /// Iteration number, from 1.
     pub iter: u32,
@@ -69,6 +72,7 @@ pub struct Iteration {
 /// What a training run did.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Report {
     /// Newton iterations taken (accepted steps).
     pub iterations: u32,

@@ -5,6 +5,8 @@ use crate::error::Error;
 /// Whether the bias weight is part of the regulariser `½‖w‖²`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum BiasMode {
     /// The bias is an ordinary weight of a constant feature 1, regularised like the others
     /// (LIBLINEAR's `-B 1`, its default).
@@ -18,6 +20,8 @@ pub enum BiasMode {
 /// Which Newton-direction solver to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum SolverKind {
     /// Cholesky when the weight count is at most [`AUTO_CHOLESKY_MAX_WEIGHTS`] and the packed
     /// triangle capacity `T` holds the Hessian, matrix-free CG otherwise.
@@ -88,6 +92,7 @@ pub const DEFAULT_EPSILON: f32 = 1e-5;
 /// Training settings. `Settings::default()` is LIBLINEAR's `-s 0 -c 1 -B 1`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Settings {
     /// Cost `C₊` of the positive class (label `+1`).
     pub c_pos: f32,

@@ -207,6 +207,7 @@ impl<R: Rows + ?Sized> Rows for OneVsRest<'_, R> {
 /// not `Converged` (`Converged` if all were).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct OvrReport {
     /// Classes trained.
     pub classes: u32,
