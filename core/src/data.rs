@@ -117,25 +117,48 @@ pub trait Rows {
     /// once for all of them). The default calls [`dot_codes`](Rows::dot_codes) per vector;
     /// vectors that do not fit `u` get 0.
     fn dot_codes_multi(&self, i: usize, u: &[f32], stride: usize, out: &mut [f32]) {
-        let m = self.n_features();
-        for (k, ok) in out.iter_mut().enumerate() {
-            let start = k.saturating_mul(stride);
-            *ok = match u.get(start..start.saturating_add(m)) {
-                Some(uk) => self.dot_codes(i, uk),
-                None => 0.0,
-            };
-        }
+        dot_codes_each(self, i, u, stride, out)
     }
     /// `out[k·stride + j] += a_k · q_ij` for every `k < a.len()` and feature `j` (the
     /// transpose of [`dot_codes_multi`](Rows::dot_codes_multi)). The default calls
     /// [`axpy_codes`](Rows::axpy_codes) per vector; vectors that do not fit `out` are skipped.
     fn axpy_codes_multi(&self, i: usize, a: &[f32], stride: usize, out: &mut [f32]) {
-        let m = self.n_features();
-        for (k, ak) in a.iter().enumerate() {
-            let start = k.saturating_mul(stride);
-            if let Some(ok) = out.get_mut(start..start.saturating_add(m)) {
-                self.axpy_codes(i, *ak, ok);
-            }
+        axpy_codes_each(self, i, a, stride, out)
+    }
+}
+
+/// [`Rows::dot_codes_multi`] by one [`Rows::dot_codes`] per vector (the trait's default; an
+/// implementation falls back to it for layouts it has no row-once kernel for).
+pub fn dot_codes_each<R: Rows + ?Sized>(
+    rows: &R,
+    i: usize,
+    u: &[f32],
+    stride: usize,
+    out: &mut [f32],
+) {
+    let m = rows.n_features();
+    for (k, ok) in out.iter_mut().enumerate() {
+        let start = k.saturating_mul(stride);
+        *ok = match u.get(start..start.saturating_add(m)) {
+            Some(uk) => rows.dot_codes(i, uk),
+            None => 0.0,
+        };
+    }
+}
+
+/// [`Rows::axpy_codes_multi`] by one [`Rows::axpy_codes`] per vector (the trait's default).
+pub fn axpy_codes_each<R: Rows + ?Sized>(
+    rows: &R,
+    i: usize,
+    a: &[f32],
+    stride: usize,
+    out: &mut [f32],
+) {
+    let m = rows.n_features();
+    for (k, ak) in a.iter().enumerate() {
+        let start = k.saturating_mul(stride);
+        if let Some(ok) = out.get_mut(start..start.saturating_add(m)) {
+            rows.axpy_codes(i, *ak, ok);
         }
     }
 }

@@ -79,6 +79,9 @@ pub enum Error {
         /// The largest class count supported.
         capacity: usize,
     },
+    /// The objective or its gradient at the starting point is NaN or infinite in f32: the
+    /// features, the costs or the warm-start weights are too large (or too small) for f32.
+    NonFiniteStart,
     /// A class of a multi-class dataset has no training sample: its weights would be
     /// pushed towards −∞ with nothing to say where to stop short.
     EmptyClass {
@@ -127,6 +130,9 @@ impl core::fmt::Display for Error {
             Error::TooManyClasses { classes, capacity } => {
                 write!(f, "{classes} classes exceed the supported {capacity}")
             }
+            Error::NonFiniteStart => f.write_str(
+                "the objective or its gradient at the starting point overflows f32: rescale the features (e.g. pack --scale minmax), lower C, or start from smaller weights",
+            ),
             Error::EmptyClass { class } => {
                 write!(f, "class {class} has no training sample")
             }

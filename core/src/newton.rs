@@ -46,6 +46,30 @@ pub enum Status {
     /// `max_line_search` trials did not find a sufficient decrease; the weights are those
     /// before the failed search.
     LineSearchFailed,
+    /// The objective or its gradient became NaN or infinite after a step: the problem's scale
+    /// (features, `C`, weights) is beyond what f32 represents along this path. The weights are
+    /// those of the step that produced it; rescale the features or lower `C`.
+    NonFinite,
+}
+
+impl Status {
+    /// The status's name, one word in snake case (`converged`, `max_iterations`, …): the
+    /// spelling every log line and report uses.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Status::Converged => "converged",
+            Status::MaxIterations => "max_iterations",
+            Status::NoProgress => "no_progress",
+            Status::LineSearchFailed => "line_search_failed",
+            Status::NonFinite => "non_finite",
+        }
+    }
+}
+
+impl core::fmt::Display for Status {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// One Newton iteration, handed to the caller's callback after the step is taken.
@@ -156,7 +180,11 @@ pub fn newton<O: Objective + ?Sized>(
     };
     let mut f = obj.value_grad(w, g)?;
     let mut grad_norm = norm2(g);
-    let mut report = Report::start(f, grad_norm, warm_norm0.unwrap_or(grad_norm), solver);
+    let grad_norm0 = warm_norm0.unwrap_or(grad_norm);
+    if !(f.is_finite() && grad_norm.is_finite() && grad_norm0.is_finite()) {
+        return Err(Error::NonFiniteStart);
+    }
+    let mut report = Report::start(f, grad_norm, grad_norm0, solver);
     if report.meets(settings.epsilon, grad_norm) {
         report.status = Status::Converged;
         return Ok(report);
@@ -172,15 +200,7 @@ pub fn newton<O: Objective + ?Sized>(
             h: &mut *h,
         };
         let cg_iters = newton_direction(obj, solver, g, dir, tol, settings, &mut report)?;
-        let mut slope = dot(g, d);
-        // H is positive definite, so only round-off (or NaN) gets here.
-        if !(slope.is_finite() && slope < 0.0) {
-            for (dj, gj) in d.iter_mut().zip(g.iter()) {
-                *dj = -*gj;
-            }
-            slope = -(grad_norm * grad_norm);
-            report.rejected_directions += 1;
-        }
+        let slope = ensure_descent(g, d, grad_norm, &mut report);
         obj.prepare_line(d)?;
         let (accepted, trials) = line_search(obj, w, d, slope, settings.max_line_search)?;
         report.cg_iterations += cg_iters;
@@ -196,6 +216,10 @@ pub fn newton<O: Objective + ?Sized>(
         f = obj.value_grad(w, g)?;
         grad_norm = norm2(g);
         report.record(iter, f, grad_norm);
+        if !(f.is_finite() && grad_norm.is_finite()) {
+            report.status = Status::NonFinite;
+            break;
+        }
         on_iteration(&Iteration {
             iter,
             f,
@@ -209,15 +233,33 @@ pub fn newton<O: Objective + ?Sized>(
             report.status = Status::Converged;
             break;
         }
-        // Both signs of stagnation at once: f no longer moves at f32 resolution *and* the
-        // gradient stopped shrinking. Either alone is normal for an inexact (CG) Newton step
-        // far above the f32 gradient floor, and stopping on it left runs at ‖g‖/‖g0‖ ~ 1e-4.
-        if libm::fabsf(change) <= F32_NOISE * libm::fabsf(f_old) && grad_norm >= grad_norm_old {
+        if stagnated(change, f_old, grad_norm, grad_norm_old) {
             report.status = Status::NoProgress;
             break;
         }
     }
     Ok(report)
+}
+
+/// Both signs of stagnation at once: f no longer moves at f32 resolution *and* the gradient
+/// stopped shrinking. Either alone is normal for an inexact (CG) Newton step far above the f32
+/// gradient floor, and stopping on it left runs at ‖g‖/‖g0‖ ~ 1e-4.
+fn stagnated(change: f32, f_old: f32, grad_norm: f32, grad_norm_old: f32) -> bool {
+    libm::fabsf(change) <= F32_NOISE * libm::fabsf(f_old) && grad_norm >= grad_norm_old
+}
+
+/// `d ← −g` when `d` is not a descent direction (`∇fᵀd` not negative, or NaN: only round-off
+/// gets here, H being positive definite); returns the slope `∇fᵀd` of the direction kept.
+fn ensure_descent(g: &[f32], d: &mut [f32], grad_norm: f32, report: &mut Report) -> f32 {
+    let slope = dot(g, d);
+    if slope.is_finite() && slope < 0.0 {
+        return slope;
+    }
+    for (dj, gj) in d.iter_mut().zip(g) {
+        *dj = -*gj;
+    }
+    report.rejected_directions += 1;
+    -(grad_norm * grad_norm)
 }
 
 impl Report {
@@ -250,9 +292,12 @@ impl Report {
         };
     }
 
-    /// The stopping test `‖∇f‖ ≤ ε‖∇f(0)‖`.
+    /// The stopping test `‖∇f‖ ≤ ε‖∇f(0)‖`, with finite numbers only (an infinite `‖∇f(0)‖`
+    /// would pass anything).
     fn meets(&self, epsilon: f32, grad_norm: f32) -> bool {
-        grad_norm <= epsilon * self.grad_norm0
+        grad_norm.is_finite()
+            && self.grad_norm0.is_finite()
+            && grad_norm <= epsilon * self.grad_norm0
     }
 }
 

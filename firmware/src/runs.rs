@@ -145,12 +145,7 @@ pub fn evaluate<const M: usize, const N: usize, const T: usize>(
 
 /// `status=` value of the result line.
 pub fn status_name(status: Status) -> &'static str {
-    match status {
-        Status::Converged => "converged",
-        Status::MaxIterations => "max_iterations",
-        Status::NoProgress => "no_progress",
-        Status::LineSearchFailed => "line_search_failed",
-    }
+    status.name()
 }
 
 /// `solver=` value of the result line.

@@ -312,12 +312,7 @@ impl TrainReport {
 // Names and number formatting.
 
 fn status_name(s: Status) -> &'static str {
-    match s {
-        Status::Converged => "converged",
-        Status::MaxIterations => "max-iterations",
-        Status::NoProgress => "no-progress",
-        Status::LineSearchFailed => "line-search-failed",
-    }
+    s.name()
 }
 
 fn solver_name(s: SolverKind) -> &'static str {
@@ -640,6 +635,10 @@ fn status_hint(status: Status) -> &'static str {
         }
         Status::LineSearchFailed => {
             "no step decreased the objective: check the feature scale, C and any --warm-start"
+        }
+        Status::NonFinite => {
+            "the objective or gradient overflowed f32 during training: rescale the features \
+             (pack --scale minmax) or lower C"
         }
     }
 }

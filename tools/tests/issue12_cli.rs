@@ -503,7 +503,7 @@ fn item9_not_converged_is_a_failure_unless_a_budget_was_given() {
         p(&model),
     ]);
     assert_success(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("status max-iterations"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("status max_iterations"));
     assert!(model.exists());
 }
 

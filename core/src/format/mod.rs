@@ -1129,6 +1129,46 @@ impl Rows for PackedDataset<'_> {
         self.dequant
     }
 
+    /// `u8` rows are read once for all the vectors, zero codes skipped: per class the sum runs
+    /// over the non-zero features in increasing order, the same terms in the same order as
+    /// [`dot_codes`](Rows::dot_codes), so the bits are those of one `dot_codes` per class.
+    fn dot_codes_multi(&self, i: usize, u: &[f32], stride: usize, out: &mut [f32]) {
+        if self.header.encoding != Encoding::U8 || stride < self.m {
+            return crate::data::dot_codes_each(self, i, u, stride, out);
+        }
+        out.fill(0.0);
+        for (j, &q) in self.row(i).iter().enumerate().take(self.m) {
+            if q != 0 {
+                let q = f32::from(q);
+                let column = u.get(j..).unwrap_or(&[]).iter().step_by(stride);
+                for (ok, uk) in out.iter_mut().zip(column) {
+                    *ok += q * *uk;
+                }
+            }
+        }
+    }
+
+    /// `u8` rows read once for all the vectors, zero codes skipped (adding `a·0` to an
+    /// accumulator that started at +0 changes no bit, as in [`axpy_codes`](Rows::axpy_codes)).
+    fn axpy_codes_multi(&self, i: usize, a: &[f32], stride: usize, out: &mut [f32]) {
+        if self.header.encoding != Encoding::U8 || stride < self.m {
+            return crate::data::axpy_codes_each(self, i, a, stride, out);
+        }
+        for (j, &q) in self.row(i).iter().enumerate().take(self.m) {
+            if q != 0 {
+                let q = f32::from(q);
+                let column = out
+                    .get_mut(j..)
+                    .unwrap_or(&mut [])
+                    .iter_mut()
+                    .step_by(stride);
+                for (ok, ak) in column.zip(a) {
+                    *ok += *ak * q;
+                }
+            }
+        }
+    }
+
     #[inline]
     fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
         let row = self.row(i);
