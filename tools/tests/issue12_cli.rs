@@ -78,9 +78,14 @@ fn item2_fifo_output_is_written_in_place() {
     let fifo = dir.path().join("out.fifo");
     mkfifo(&fifo);
     let copy = dir.path().join("copy.csv");
+    // `exec`, so that killing the child kills the reader itself; no inherited stdout, so a
+    // reader left blocked could not hold the test's output open.
     let mut reader = Command::new("sh")
         .arg("-c")
-        .arg(format!("cat '{}' > '{}'", p(&fifo), p(&copy)))
+        .arg(format!("exec cat '{}' > '{}'", p(&fifo), p(&copy)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let out = run(&["export", p(&iris_test()), "--csv", "--output", p(&fifo)]);
