@@ -104,6 +104,46 @@ fn item2_fifo_output_is_written_in_place() {
     assert_eq!(fs::read(&copy).unwrap(), expected.stdout);
 }
 
+/// A character device (a private copy of /dev/null, made with `mknod c 1 3`, so that a
+/// regression cannot destroy the machine's own) stays a device, for one output and for two.
+/// Before: it became a regular file holding the packed bytes. Needs root (for `mknod`); skipped
+/// with a note otherwise.
+#[test]
+fn item2_device_output_stays_a_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let null = dir.path().join("null");
+    let made = Command::new("mknod")
+        .arg(&null)
+        .args(["c", "1", "3"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        eprintln!("skipped: mknod needs root");
+        return;
+    }
+    let is_device = |path: &Path| {
+        fs::symlink_metadata(path)
+            .map(|m| m.file_type().is_char_device())
+            .unwrap_or(false)
+    };
+    assert_success(&run(&[
+        "export",
+        p(&iris_test()),
+        "--libsvm",
+        "--output",
+        p(&null),
+    ]));
+    assert!(is_device(&null), "the device node was replaced");
+    // Both outputs of one command to the same device: nothing is replaced, so it is allowed.
+    let out = pack_iris(
+        &iris_csv(),
+        &["--train-out", p(&null), "--test-out", p(&null)],
+    );
+    assert_success(&out);
+    assert!(is_device(&null), "the device node was replaced");
+}
+
 /// A symbolic link to an existing output is written through and stays a link. Before: the
 /// link was replaced by a regular file and its target left as it was.
 #[test]
