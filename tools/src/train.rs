@@ -704,7 +704,8 @@ fn status_hint(status: Status) -> &'static str {
              raise --epsilon"
         }
         Status::LineSearchFailed => {
-            "no step decreased the objective: check the feature scale, C and any --warm-start"
+            "no step decreased the objective in f32: if |g|/|g0| is already small, raise \
+             --epsilon; otherwise check the feature scale, C and any --warm-start"
         }
     }
 }
