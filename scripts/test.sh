@@ -15,12 +15,13 @@ cargo fmt --manifest-path firmware/Cargo.toml --all --check
 
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
-cargo clippy -p tinynewton --all-targets --features defmt,fast-math -- -D warnings
+cargo clippy -p tinynewton --all-targets --features defmt,fast-math,serde -- -D warnings
 
 step "no_std builds of the core"
 for target in thumbv7em-none-eabihf thumbv6m-none-eabi; do
     cargo build -p tinynewton --target "$target"
     cargo build -p tinynewton --target "$target" --features defmt,fast-math
+    cargo build -p tinynewton --target "$target" --features serde
 done
 
 step "host tests"

@@ -19,7 +19,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use tinynewton::format::{self, PackedDataset};
 use tinynewton::{
-    packed_index, packed_len, Dequant, Objective, Rows, Settings, SolverKind, Workspace,
+    packed_index, packed_len, Dequant, Logistic, Rows, Settings, SolverKind, Workspace,
 };
 
 /// Weights including the bias, and samples, of the committed training files.
@@ -59,9 +59,9 @@ fn hessian_weights<const M: usize, const T: usize>(
     settings: &Settings,
 ) -> Vec<f32> {
     let mut ws = Box::new(Workspace::<M, N, T>::new());
-    ws.train(data, settings, |_| {}).expect("training succeeds");
+    tinynewton::train(ws.buffers(), data, settings, |_| {}).expect("training succeeds");
     let w = ws.weights().to_vec();
-    let obj = Objective::new(data, settings);
+    let obj = Logistic::new(data, settings);
     let n = data.n_samples();
     let (mut u, mut z, mut g, mut dd) = (vec![0.0; M], vec![0.0; n], vec![0.0; M], vec![0.0; n]);
     obj.margins(&w, &mut u, &mut z).expect("margins");
@@ -157,7 +157,7 @@ fn bench_hessian_packed(c: &mut Criterion) {
     let bytes = read("mnist-7v1-7x7-u8-train.tnds");
     let data = parse(&bytes);
     let dd = hessian_weights::<M7, { packed_len(M7) }>(&data, &CHOLESKY_7);
-    let obj = Objective::new(&data, &CHOLESKY_7);
+    let obj = Logistic::new(&data, &CHOLESKY_7);
     let mut u = vec![0.0f32; M7];
     let (mut h, mut h_dense) = (vec![0.0f32; packed_len(M7)], vec![0.0f32; packed_len(M7)]);
     obj.hessian_packed(&dd, &mut u, &mut h).expect("hessian");
@@ -190,8 +190,8 @@ fn bench_hess_vec(c: &mut Criterion) {
     let data = parse(&bytes);
     let dd = hessian_weights::<M14, 0>(&data, &CG_14);
     let skipping = SkipZeroCodes(parse(&bytes));
-    let obj = Objective::new(&data, &CG_14);
-    let obj_skip = Objective::new(&skipping, &CG_14);
+    let obj = Logistic::new(&data, &CG_14);
+    let obj_skip = Logistic::new(&skipping, &CG_14);
     // A fixed, sign-mixed direction of unit-order entries, like a CG search direction.
     let v: Vec<f32> = (0..M14)
         .map(|j| ((j * 37 % 101) as f32 - 50.0) / 50.0)
@@ -235,20 +235,19 @@ fn bench_train(c: &mut Criterion) {
     let mut ws7 = Box::new(Ws7::new());
     let mut ws14 = Box::new(Ws14::new());
     // Print the fingerprints once: equal to the firmware's when the kernels keep their bits.
-    ws7.train(&data7, &CHOLESKY_7, |_| {}).expect("train");
-    ws14.train(&data14, &CG_14, |_| {}).expect("train");
+    tinynewton::train(ws7.buffers(), &data7, &CHOLESKY_7, |_| {}).expect("train");
+    tinynewton::train(ws14.buffers(), &data14, &CG_14, |_| {}).expect("train");
     println!(
         "fingerprints: 7x7 cholesky {:#018x}, 14x14 cg {:#018x}",
-        ws7.model().fingerprint(),
-        ws14.model().fingerprint()
+        tinynewton::Model::of_workspace(&ws7).fingerprint(),
+        tinynewton::Model::of_workspace(&ws14).fingerprint()
     );
 
     let mut group = c.benchmark_group("train");
     group.sample_size(20);
     group.bench_function("7x7-u8/cholesky", |b| {
         b.iter(|| {
-            ws7.train(black_box(&data7), &CHOLESKY_7, |_| {})
-                .expect("train")
+            tinynewton::train(ws7.buffers(), black_box(&data7), &CHOLESKY_7, |_| {}).expect("train")
         })
     });
     let cg_7 = Settings {
@@ -256,18 +255,18 @@ fn bench_train(c: &mut Criterion) {
         ..CHOLESKY_7
     };
     group.bench_function("7x7-u8/cg", |b| {
-        b.iter(|| ws7.train(black_box(&data7), &cg_7, |_| {}).expect("train"))
+        b.iter(|| {
+            tinynewton::train(ws7.buffers(), black_box(&data7), &cg_7, |_| {}).expect("train")
+        })
     });
     group.bench_function("14x14-u8/cg", |b| {
         b.iter(|| {
-            ws14.train(black_box(&data14), &CG_14, |_| {})
-                .expect("train")
+            tinynewton::train(ws14.buffers(), black_box(&data14), &CG_14, |_| {}).expect("train")
         })
     });
     group.bench_function("14x14-u4/cg", |b| {
         b.iter(|| {
-            ws14.train(black_box(&data14_u4), &CG_14, |_| {})
-                .expect("train")
+            tinynewton::train(ws14.buffers(), black_box(&data14_u4), &CG_14, |_| {}).expect("train")
         })
     });
     group.finish();

@@ -112,6 +112,32 @@ pub trait Rows {
     fn dot_codes(&self, i: usize, u: &[f32]) -> f32;
     /// `out_j += a · q_ij` for every feature `j` of row `i` (`out.len() ≥ m`).
     fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]);
+    /// `out_k = Σ_j q_ij · u[k·stride + j]` for every `k < out.len()`: the dot products of
+    /// row `i` with several vectors laid `stride ≥ m` apart (a multi-class pass reads the row
+    /// once for all of them). The default calls [`dot_codes`](Rows::dot_codes) per vector;
+    /// vectors that do not fit `u` get 0.
+    fn dot_codes_multi(&self, i: usize, u: &[f32], stride: usize, out: &mut [f32]) {
+        let m = self.n_features();
+        for (k, ok) in out.iter_mut().enumerate() {
+            let start = k.saturating_mul(stride);
+            *ok = match u.get(start..start.saturating_add(m)) {
+                Some(uk) => self.dot_codes(i, uk),
+                None => 0.0,
+            };
+        }
+    }
+    /// `out[k·stride + j] += a_k · q_ij` for every `k < a.len()` and feature `j` (the
+    /// transpose of [`dot_codes_multi`](Rows::dot_codes_multi)). The default calls
+    /// [`axpy_codes`](Rows::axpy_codes) per vector; vectors that do not fit `out` are skipped.
+    fn axpy_codes_multi(&self, i: usize, a: &[f32], stride: usize, out: &mut [f32]) {
+        let m = self.n_features();
+        for (k, ak) in a.iter().enumerate() {
+            let start = k.saturating_mul(stride);
+            if let Some(ok) = out.get_mut(start..start.saturating_add(m)) {
+                self.axpy_codes(i, *ak, ok);
+            }
+        }
+    }
 }
 
 /// Why a plain `f32` dataset was refused.

@@ -71,6 +71,20 @@ pub enum Error {
         /// The length that was given.
         got: usize,
     },
+    /// More classes than a multi-class objective handles
+    /// ([`MAX_CLASSES`](crate::objective::softmax::MAX_CLASSES)).
+    TooManyClasses {
+        /// Classes in the dataset.
+        classes: usize,
+        /// The largest class count supported.
+        capacity: usize,
+    },
+    /// A class of a multi-class dataset has no training sample: its weights would be
+    /// pushed towards −∞ with nothing to say where to stop short.
+    EmptyClass {
+        /// Index of the class.
+        class: usize,
+    },
 }
 
 impl core::fmt::Display for Error {
@@ -109,6 +123,12 @@ impl core::fmt::Display for Error {
             }
             Error::LengthMismatch { expected, got } => {
                 write!(f, "length {got} given, {expected} expected")
+            }
+            Error::TooManyClasses { classes, capacity } => {
+                write!(f, "{classes} classes exceed the supported {capacity}")
+            }
+            Error::EmptyClass { class } => {
+                write!(f, "class {class} has no training sample")
             }
         }
     }

@@ -14,6 +14,7 @@ pub mod model;
 pub mod newton;
 pub mod objective;
 pub mod settings;
+pub mod trainer;
 pub mod transform;
 pub mod workspace;
 
@@ -22,10 +23,15 @@ pub use data::{DataError, DenseRows, Dequant, FeatureTable, Rows};
 pub use cholesky::{cholesky_packed, packed_index, packed_len, solve_packed, CholeskyError};
 pub use error::Error;
 pub use model::{Model, ModelError};
-pub use newton::{train, Iteration, Report, Status};
+pub use newton::{Iteration, Report, Status};
+pub use objective::logistic::{check_data, Logistic, LogisticObjective};
+pub use objective::softmax::{Softmax, SoftmaxObjective, MAX_CLASSES};
 pub use objective::Objective;
 pub use settings::{BiasMode, Settings, SolverKind};
+pub use trainer::{
+    argmax_row, evaluate, train, train_one_vs_rest, train_softmax, Evaluate, OneVsRest, OvrReport,
+};
 pub use transform::{
     FeatureParams, FeatureTransform, OwnedTransform, TransformError, TransformKind,
 };
-pub use workspace::Workspace;
+pub use workspace::{workspace_bytes, workspace_bytes_for, Buffers, Sizes, Workspace};

@@ -195,6 +195,22 @@ impl<const M: usize> Model<M> {
 
     /// From a workspace's weights, which never exceed its capacity `M` (truncated otherwise,
     /// never a panic).
+    /// The model of trained weights `w` (features, then the bias last), e.g.
+    /// [`Workspace::weights`](crate::Workspace::weights); at most `M` feature weights are kept.
+    pub fn from_weights(w: &[f32]) -> Self {
+        match w.split_last() {
+            Some((bias, features)) => Self::from_parts(features, *bias),
+            None => Self::from_parts(&[], 0.0),
+        }
+    }
+
+    /// The model of the weights a workspace holds after training (binary: `m + 1` weights).
+    pub fn of_workspace<const N: usize, const T: usize>(
+        ws: &crate::workspace::Workspace<M, N, T>,
+    ) -> Self {
+        Self::from_weights(ws.weights())
+    }
+
     pub(crate) fn from_parts(weights: &[f32], bias: f32) -> Self {
         let mut v = heapless::Vec::new();
         for w in weights {

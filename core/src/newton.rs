@@ -14,12 +14,10 @@
 
 use crate::cg::{forcing_tolerance, pcg, preconditioner_from_diag};
 use crate::cholesky::{cholesky_packed, packed_len, solve_packed, CholeskyError};
-use crate::data::Rows;
 use crate::error::Error;
 use crate::linalg::{dot, norm2};
 use crate::objective::Objective;
-use crate::settings::{Settings, SolverKind, AUTO_CHOLESKY_MAX_WEIGHTS};
-use crate::workspace::Workspace;
+use crate::settings::{Settings, SolverKind};
 
 /// Armijo's sufficient-decrease constant η in `f(w+αd) ≤ f(w) + η α ∇fᵀd`.
 pub const ARMIJO_ETA: f32 = 0.01;
@@ -34,6 +32,8 @@ pub const F32_NOISE: f32 = f32::EPSILON;
 /// Why training stopped. Only `Converged` means the tolerance was met.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Status {
     /// `‖∇f(w)‖ ≤ ε‖∇f(0)‖`.
     Converged,
@@ -51,6 +51,7 @@ pub enum Status {
 /// One Newton iteration, handed to the caller's callback after the step is taken.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Iteration {
     /// Iteration number, from 1.
     pub iter: u32,
@@ -71,6 +72,7 @@ pub struct Iteration {
 /// What a training run did.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Report {
     /// Newton iterations taken (accepted steps).
     pub iterations: u32,
@@ -96,229 +98,80 @@ pub struct Report {
     pub rejected_directions: u32,
 }
 
-/// The leading `len` entries (empty if `len` exceeds the buffer: the kernels then answer a
-/// length error rather than anything panicking).
-fn prefix(buf: &mut [f32], len: usize) -> &mut [f32] {
-    buf.get_mut(..len).unwrap_or(&mut [])
+/// The vectors the Newton loop works on, each of the objective's weight count (`h`: the packed
+/// triangle, used by [`SolverKind::Cholesky`] only): weights, gradient, direction, and CG's
+/// residual, search direction, product and preconditioner.
+pub struct Vectors<'a> {
+    /// Weights `w` (the starting point on a warm start).
+    pub w: &'a mut [f32],
+    /// Gradient `∇f(w)`.
+    pub g: &'a mut [f32],
+    /// Newton direction `d`.
+    pub d: &'a mut [f32],
+    /// CG residual.
+    pub r: &'a mut [f32],
+    /// CG search direction.
+    pub p: &'a mut [f32],
+    /// CG product `Hp`.
+    pub q: &'a mut [f32],
+    /// Hessian diagonal, then the preconditioner.
+    pub diag: &'a mut [f32],
+    /// Packed lower triangle of the explicit Hessian.
+    pub h: &'a mut [f32],
 }
 
-/// Scans the dataset once before training: labels `±1`, both classes present, finite
-/// dequantisation pairs, and every stored code and dequantised value finite. The codes are
-/// read through `Rows::axpy_codes` into the zeroed scratch `u` (`0 + 1·q = q` exactly).
-pub fn check_data<R: Rows + ?Sized>(data: &R, u: &mut [f32]) -> Result<(), Error> {
-    let (n, m) = (data.n_samples(), data.n_features());
-    if n == 0 {
-        return Err(Error::Empty);
-    }
-    let got = u.len();
-    let u = u
-        .get_mut(..m)
-        .ok_or(Error::LengthMismatch { expected: m, got })?;
-    let dequant = data.dequant();
-    for feature in 0..m {
-        let (o, s) = dequant.pair(feature);
-        if !o.is_finite() || !s.is_finite() {
-            return Err(Error::NonFiniteDequant { feature });
-        }
-    }
-    let (mut pos, mut neg) = (false, false);
-    for sample in 0..n {
-        let y = data.label(sample);
-        if y == 1.0 {
-            pos = true;
-        } else if y == -1.0 {
-            neg = true;
-        } else {
-            return Err(Error::BadLabel { sample });
-        }
-        u.fill(0.0);
-        data.axpy_codes(sample, 1.0, u);
-        for (feature, q) in u.iter().enumerate() {
-            let (o, s) = dequant.pair(feature);
-            if !q.is_finite() || !(o + s * q).is_finite() {
-                return Err(Error::NonFiniteData { sample, feature });
-            }
-        }
-    }
-    if pos && neg {
-        Ok(())
-    } else {
-        Err(Error::SingleClass)
-    }
-}
-
-/// Trains L2-regularised logistic regression on `data` by Newton's method, in `ws`.
-///
-/// Checks, in order, before touching the weights: settings ([`Settings::validate`]),
-/// capacities (`n ≤ N`, `m + 1 ≤ M`), the data ([`check_data`]), the triangle capacity
-/// when Cholesky is demanded, and on a warm start the workspace's weights (length `m + 1`,
-/// finite). Then runs the Newton loop (module docs), calling `on_iteration` after every
-/// accepted step, and leaves the final weights in `ws` ([`Workspace::weights`],
-/// [`Workspace::model`]). A non-`Converged` [`Status`] is reported in `Ok`, not as an error.
-pub fn train<const M: usize, const N: usize, const T: usize, R: Rows + ?Sized>(
-    ws: &mut Workspace<M, N, T>,
-    data: &R,
+/// Minimises `obj` by Newton's method from `v.w` (a warm start) or from 0, with directions
+/// from `solver` (already resolved: [`SolverKind::resolve`]); the loop of the module docs.
+/// Calls `on_iteration` after every accepted step and leaves the final weights in `v.w`. A
+/// non-`Converged` [`Status`] is reported in `Ok`, not as an error.
+pub fn newton<O: Objective + ?Sized>(
+    obj: &mut O,
+    v: Vectors<'_>,
+    solver: SolverKind,
     settings: &Settings,
+    warm_start: bool,
     mut on_iteration: impl FnMut(&Iteration),
 ) -> Result<Report, Error> {
-    settings.validate()?;
-    let (n, m) = (data.n_samples(), data.n_features());
-    if n > N {
-        return Err(Error::TooManySamples {
-            samples: n,
-            capacity: N,
-        });
-    }
-    let dim = m.saturating_add(1);
-    if dim > M {
-        return Err(Error::TooManyWeights {
-            weights: dim,
-            capacity: M,
-        });
-    }
-    check_data(data, &mut ws.u)?;
-    let triangle = packed_len(dim);
-    let solver = match settings.solver {
-        SolverKind::Cg => SolverKind::Cg,
-        SolverKind::Auto if dim <= AUTO_CHOLESKY_MAX_WEIGHTS && triangle <= T => {
-            SolverKind::Cholesky
-        }
-        SolverKind::Auto => SolverKind::Cg,
-        SolverKind::Cholesky if triangle <= T => SolverKind::Cholesky,
-        SolverKind::Cholesky => {
-            return Err(Error::TriangleTooSmall {
-                needed: triangle,
-                capacity: T,
-            })
-        }
-    };
-    if settings.warm_start {
-        if ws.dim != dim {
-            return Err(Error::LengthMismatch {
-                expected: dim,
-                got: ws.dim,
-            });
-        }
-        if let Some(index) = ws.weights().iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteWeights { index });
-        }
-    }
-
-    let Workspace {
+    let Vectors {
         w,
         g,
         d,
-        u,
         r,
         p,
         q,
         diag,
-        z,
-        xd,
-        dd,
         h,
-        dim: ws_dim,
-    } = ws;
-    let (w, g, d) = (prefix(w, dim), prefix(g, dim), prefix(d, dim));
-    let (r, p, q, diag) = (
-        prefix(r, dim),
-        prefix(p, dim),
-        prefix(q, dim),
-        prefix(diag, dim),
-    );
-    let (z, xd, dd) = (prefix(z, n), prefix(xd, n), prefix(dd, n));
-    let u = &mut u[..];
-    let h = &mut h[..];
-    let obj = Objective::new(data, settings);
-
+    } = v;
     // ‖∇f(0)‖: the reference of the stopping test, the same for cold and warm starts.
-    z.fill(0.0);
-    let grad_norm0 = if settings.warm_start {
+    obj.set_point(None)?;
+    let warm_norm0 = if warm_start {
         d.fill(0.0);
-        obj.grad(d, z, g, dd)?;
+        obj.value_grad(d, g)?;
         let g0 = norm2(g);
-        obj.margins(w, u, z)?;
-        g0
+        obj.set_point(Some(w))?;
+        Some(g0)
     } else {
         w.fill(0.0);
-        *ws_dim = dim;
-        // z = X̃·0 = 0 already.
-        0.0
+        None
     };
-    let mut f = obj.value(w, z)?;
-    obj.grad(w, z, g, dd)?;
+    let mut f = obj.value_grad(w, g)?;
     let mut grad_norm = norm2(g);
-    let grad_norm0 = if settings.warm_start {
-        grad_norm0
-    } else {
-        grad_norm
-    };
-    let relative = |gn: f32| {
-        if grad_norm0 > 0.0 {
-            gn / grad_norm0
-        } else {
-            0.0
-        }
-    };
-    let converged = |gn: f32| gn <= settings.epsilon * grad_norm0;
-
-    let mut report = Report {
-        iterations: 0,
-        cg_iterations: 0,
-        line_search_trials: 0,
-        objective: f,
-        grad_norm,
-        grad_norm0,
-        grad_rel: relative(grad_norm),
-        status: Status::MaxIterations,
-        solver,
-        cholesky_failures: 0,
-        rejected_directions: 0,
-    };
-    if converged(grad_norm) {
+    let mut report = Report::start(f, grad_norm, warm_norm0.unwrap_or(grad_norm), solver);
+    if report.meets(settings.epsilon, grad_norm) {
         report.status = Status::Converged;
         return Ok(report);
     }
-
     for iter in 1..=settings.max_iter {
-        // Newton direction: Cholesky of the explicit Hessian, or CG (also the fallback when
-        // the f32 factorisation breaks down).
-        let mut cg_iters = 0;
-        let mut solved = false;
-        if solver == SolverKind::Cholesky {
-            obj.hessian_packed(dd, u, h)?;
-            match cholesky_packed(h, dim) {
-                Ok(()) => {
-                    for (dj, gj) in d.iter_mut().zip(g.iter()) {
-                        *dj = -*gj;
-                    }
-                    solved = solve_packed(h, dim, d).is_ok();
-                }
-                Err(CholeskyError::NotPositiveDefinite { .. }) => report.cholesky_failures += 1,
-                Err(CholeskyError::ShapeMismatch) => {
-                    return Err(Error::TriangleTooSmall {
-                        needed: triangle,
-                        capacity: T,
-                    })
-                }
-            }
-        }
-        if !solved {
-            obj.hess_diag(dd, u, diag)?;
-            preconditioner_from_diag(diag);
-            let outcome = pcg(
-                |v, out| obj.hess_vec(dd, v, u, out),
-                g,
-                diag,
-                d,
-                r,
-                p,
-                q,
-                forcing_tolerance(grad_norm, grad_norm0),
-                settings.max_cg_iter,
-            )?;
-            cg_iters = outcome.iterations;
-        }
+        let tol = forcing_tolerance(grad_norm, report.grad_norm0);
+        let dir = Direction {
+            d: &mut *d,
+            r: &mut *r,
+            p: &mut *p,
+            q: &mut *q,
+            diag: &mut *diag,
+            h: &mut *h,
+        };
+        let cg_iters = newton_direction(obj, solver, g, dir, tol, settings, &mut report)?;
         let mut slope = dot(g, d);
         // H is positive definite, so only round-off (or NaN) gets here.
         if !(slope.is_finite() && slope < 0.0) {
@@ -328,40 +181,21 @@ pub fn train<const M: usize, const N: usize, const T: usize, R: Rows + ?Sized>(
             slope = -(grad_norm * grad_norm);
             report.rejected_directions += 1;
         }
-        obj.x_times(d, u, xd)?;
-
-        // Armijo backtracking on the cached margins: each trial is O(n + m). The test uses
-        // the accurately computed change f(w+αd) − f(w) (`value_change`), not a difference
-        // of two rounded objective values, so it stays meaningful below f's last place.
-        let mut alpha = 1.0f32;
-        let mut trials = 0;
-        let mut accepted = None;
-        while trials < settings.max_line_search {
-            trials += 1;
-            let change = obj.value_change(w, d, alpha, z, xd)?;
-            if change <= ARMIJO_ETA * alpha * slope {
-                accepted = Some(change);
-                break;
-            }
-            alpha *= 0.5;
-        }
+        obj.prepare_line(d)?;
+        let (accepted, trials) = line_search(obj, w, d, slope, settings.max_line_search)?;
         report.cg_iterations += cg_iters;
         report.line_search_trials += trials;
-        let Some(change) = accepted else {
+        let Some((alpha, change)) = accepted else {
             report.status = Status::LineSearchFailed;
             break;
         };
-        obj.step(w, d, alpha, z, xd)?;
+        obj.step(w, d, alpha)?;
         let (f_old, grad_norm_old) = (f, grad_norm);
-        // Re-evaluated at the stored weights and margins (O(n + m)), so the reported f is
-        // the compensated value at the final weights, not a running sum of changes.
-        f = obj.value(w, z)?;
-        obj.grad(w, z, g, dd)?;
+        // Re-evaluated at the stored weights (O(n + m) for cached margins), so the reported
+        // f is the compensated value at the final weights, not a running sum of changes.
+        f = obj.value_grad(w, g)?;
         grad_norm = norm2(g);
-        report.iterations = iter;
-        report.objective = f;
-        report.grad_norm = grad_norm;
-        report.grad_rel = relative(grad_norm);
+        report.record(iter, f, grad_norm);
         on_iteration(&Iteration {
             iter,
             f,
@@ -371,7 +205,7 @@ pub fn train<const M: usize, const N: usize, const T: usize, R: Rows + ?Sized>(
             cg_iters,
             ls_trials: trials,
         });
-        if converged(grad_norm) {
+        if report.meets(settings.epsilon, grad_norm) {
             report.status = Status::Converged;
             break;
         }
@@ -386,11 +220,144 @@ pub fn train<const M: usize, const N: usize, const T: usize, R: Rows + ?Sized>(
     Ok(report)
 }
 
+impl Report {
+    fn start(f: f32, grad_norm: f32, grad_norm0: f32, solver: SolverKind) -> Report {
+        let mut report = Report {
+            iterations: 0,
+            cg_iterations: 0,
+            line_search_trials: 0,
+            objective: f,
+            grad_norm,
+            grad_norm0,
+            grad_rel: 0.0,
+            status: Status::MaxIterations,
+            solver,
+            cholesky_failures: 0,
+            rejected_directions: 0,
+        };
+        report.record(0, f, grad_norm);
+        report
+    }
+
+    fn record(&mut self, iter: u32, f: f32, grad_norm: f32) {
+        self.iterations = iter;
+        self.objective = f;
+        self.grad_norm = grad_norm;
+        self.grad_rel = if self.grad_norm0 > 0.0 {
+            grad_norm / self.grad_norm0
+        } else {
+            0.0
+        };
+    }
+
+    /// The stopping test `‖∇f‖ ≤ ε‖∇f(0)‖`.
+    fn meets(&self, epsilon: f32, grad_norm: f32) -> bool {
+        grad_norm <= epsilon * self.grad_norm0
+    }
+}
+
+/// The scratch of one direction solve: the direction itself and CG's vectors and the triangle.
+pub struct Direction<'a> {
+    /// The direction (output).
+    pub d: &'a mut [f32],
+    /// CG residual.
+    pub r: &'a mut [f32],
+    /// CG search direction.
+    pub p: &'a mut [f32],
+    /// CG product.
+    pub q: &'a mut [f32],
+    /// Hessian diagonal / preconditioner.
+    pub diag: &'a mut [f32],
+    /// Packed triangle.
+    pub h: &'a mut [f32],
+}
+
+/// Solves `∇²f(w) d = −∇f(w)`: by Cholesky of the explicit Hessian when `solver` says so (and
+/// the f32 factorisation succeeds: a failure is counted in `report` and falls back), otherwise
+/// by preconditioned CG to the residual `tol`. Returns the CG iterations taken.
+pub fn newton_direction<O: Objective + ?Sized>(
+    obj: &mut O,
+    solver: SolverKind,
+    g: &[f32],
+    s: Direction<'_>,
+    tol: f32,
+    settings: &Settings,
+    report: &mut Report,
+) -> Result<u32, Error> {
+    let dim = g.len();
+    if solver == SolverKind::Cholesky {
+        obj.hessian_packed(s.h)?;
+        match cholesky_packed(s.h, dim) {
+            Ok(()) => {
+                for (dj, gj) in s.d.iter_mut().zip(g) {
+                    *dj = -*gj;
+                }
+                if solve_packed(s.h, dim, s.d).is_ok() {
+                    return Ok(0);
+                }
+            }
+            Err(CholeskyError::NotPositiveDefinite { .. }) => report.cholesky_failures += 1,
+            Err(CholeskyError::ShapeMismatch) => {
+                return Err(Error::TriangleTooSmall {
+                    needed: packed_len(dim),
+                    capacity: s.h.len(),
+                })
+            }
+        }
+    }
+    obj.hess_diag(s.diag)?;
+    preconditioner_from_diag(s.diag);
+    let outcome = pcg(
+        |v, out| obj.hess_vec(v, out),
+        g,
+        s.diag,
+        s.d,
+        s.r,
+        s.p,
+        s.q,
+        tol,
+        settings.max_cg_iter,
+    )?;
+    Ok(outcome.iterations)
+}
+
+/// Armijo backtracking along `d` from `w`: `α = 1, ½, ¼, …` until
+/// `f(w+αd) − f(w) ≤ η α ∇fᵀd` ([`ARMIJO_ETA`]; `slope = ∇fᵀd < 0`), at most `max_trials`
+/// trials. Each trial costs what the objective's cached products allow (`O(n)` for the binary
+/// objective). The test uses the accurately computed change ([`Objective::value_change`]), not
+/// a difference of two rounded objective values, so it stays meaningful below f's last place.
+/// Returns the accepted `(α, change)` (or `None`) and the trials taken.
+pub fn line_search<O: Objective + ?Sized>(
+    obj: &mut O,
+    w: &[f32],
+    d: &[f32],
+    slope: f32,
+    max_trials: u32,
+) -> Result<(Option<(f32, f32)>, u32), Error> {
+    let mut alpha = 1.0f32;
+    let mut trials = 0;
+    while trials < max_trials {
+        trials += 1;
+        let change = obj.value_change(w, d, alpha)?;
+        if change <= ARMIJO_ETA * alpha * slope {
+            return Ok((Some((alpha, change)), trials));
+        }
+        alpha *= 0.5;
+    }
+    Ok((None, trials))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cholesky::packed_len;
+    use crate::data::Rows;
     use crate::data::{DenseRows, Dequant};
+    use crate::model::Model;
+    use crate::objective::logistic::Logistic;
     use crate::settings::BiasMode;
+    use crate::trainer::train;
+    use crate::workspace::Workspace;
     use std::vec::Vec;
 
     const N: usize = 240;
@@ -482,9 +449,8 @@ mod tests {
                 let settings = Settings { solver, ..base };
                 let mut ws = Ws::new();
                 let mut log = Vec::new();
-                let report = ws
-                    .train(&data, &settings, |it: &Iteration| log.push(*it))
-                    .unwrap();
+                let report =
+                    train(&mut ws, &data, &settings, |it: &Iteration| log.push(*it)).unwrap();
                 assert_eq!(report.status, Status::Converged, "{settings:?} {report:?}");
                 assert_eq!(report.solver, solver);
                 assert_eq!(log.len() as u32, report.iterations);
@@ -546,27 +512,27 @@ mod tests {
         let (x, y) = synthetic();
         let data = DenseRows::new(&x, &y, F).unwrap();
         let mut ws = Ws::new();
-        let cold = ws
-            .train(&data, &Settings::DEFAULT, |_: &Iteration| {})
-            .unwrap();
+        let cold = train(&mut ws, &data, &Settings::DEFAULT, |_: &Iteration| {}).unwrap();
         assert_eq!(cold.solver, SolverKind::Cholesky);
-        let fingerprint = ws.model().fingerprint();
+        let fingerprint = Model::<16>::from_weights(ws.weights()).fingerprint();
         let warm = Settings {
             warm_start: true,
             ..Settings::DEFAULT
         };
-        let again = ws.train(&data, &warm, |_: &Iteration| {}).unwrap();
+        let again = train(&mut ws, &data, &warm, |_: &Iteration| {}).unwrap();
         assert_eq!(again.status, Status::Converged);
         assert_eq!(again.iterations, 0);
         // ‖∇f(0)‖ is the reference for warm starts too.
         assert_eq!(again.grad_norm0, cold.grad_norm0);
-        assert_eq!(ws.model().fingerprint(), fingerprint);
+        assert_eq!(
+            Model::<16>::from_weights(ws.weights()).fingerprint(),
+            fingerprint
+        );
 
         // From the C = 0.5 optimum, the C = 1 run needs no more iterations than from 0.
         let mut ws = Ws::new();
-        ws.train(&data, &Settings::with_c(0.5), |_: &Iteration| {})
-            .unwrap();
-        let from_half = ws.train(&data, &warm, |_: &Iteration| {}).unwrap();
+        train(&mut ws, &data, &Settings::with_c(0.5), |_: &Iteration| {}).unwrap();
+        let from_half = train(&mut ws, &data, &warm, |_: &Iteration| {}).unwrap();
         assert_eq!(from_half.status, Status::Converged);
         assert!(
             from_half.iterations <= cold.iterations,
@@ -575,9 +541,7 @@ mod tests {
 
         // Without a triangle, Auto falls back to CG.
         let mut cg_only = Workspace::<16, N, 0>::new();
-        let r = cg_only
-            .train(&data, &Settings::DEFAULT, |_: &Iteration| {})
-            .unwrap();
+        let r = train(&mut cg_only, &data, &Settings::DEFAULT, |_: &Iteration| {}).unwrap();
         assert_eq!(r.solver, SolverKind::Cg);
         assert_eq!(r.status, Status::Converged);
     }
@@ -588,16 +552,17 @@ mod tests {
         let data = DenseRows::new(&x, &y, F).unwrap();
         let mut a = Ws::new();
         let mut b = Ws::new();
-        a.train(&data, &Settings::DEFAULT, |_: &Iteration| {})
-            .unwrap();
-        b.train(&data, &Settings::DEFAULT, |_: &Iteration| {})
-            .unwrap();
-        assert_eq!(a.model().fingerprint(), b.model().fingerprint());
+        train(&mut a, &data, &Settings::DEFAULT, |_: &Iteration| {}).unwrap();
+        train(&mut b, &data, &Settings::DEFAULT, |_: &Iteration| {}).unwrap();
+        assert_eq!(
+            Model::<16>::from_weights(a.weights()).fingerprint(),
+            Model::<16>::from_weights(b.weights()).fingerprint()
+        );
         // The model's decision on a training row is the training margin bit for bit.
-        let model = a.model();
+        let model = Model::<16>::from_weights(a.weights());
         let mut u = [0.0f32; 16];
         let mut z = [0.0f32; N];
-        Objective::new(&data, &Settings::DEFAULT)
+        Logistic::new(&data, &Settings::DEFAULT)
             .margins(a.weights(), &mut u, &mut z)
             .unwrap();
         for (i, zi) in z.iter().enumerate() {
@@ -656,12 +621,22 @@ mod tests {
         };
         let s = Settings::DEFAULT;
         let run = |data: &Raw, settings: &Settings| {
-            Workspace::<3, 2, 6>::new().train(data, settings, |_: &Iteration| {})
+            train(
+                &mut Workspace::<3, 2, 6>::new(),
+                data,
+                settings,
+                |_: &Iteration| {},
+            )
         };
         assert!(run(&ok, &s).is_ok());
 
         // Capacities.
-        let too_many = Workspace::<3, 1, 6>::new().train(&ok, &s, |_: &Iteration| {});
+        let too_many = train(
+            &mut Workspace::<3, 1, 6>::new(),
+            &ok,
+            &s,
+            |_: &Iteration| {},
+        );
         assert_eq!(
             too_many,
             Err(Error::TooManySamples {
@@ -669,7 +644,12 @@ mod tests {
                 capacity: 1
             })
         );
-        let too_wide = Workspace::<2, 2, 6>::new().train(&ok, &s, |_: &Iteration| {});
+        let too_wide = train(
+            &mut Workspace::<2, 2, 6>::new(),
+            &ok,
+            &s,
+            |_: &Iteration| {},
+        );
         assert_eq!(
             too_wide,
             Err(Error::TooManyWeights {
@@ -681,7 +661,12 @@ mod tests {
             solver: SolverKind::Cholesky,
             ..s
         };
-        let no_triangle = Workspace::<3, 2, 5>::new().train(&ok, &chol, |_: &Iteration| {});
+        let no_triangle = train(
+            &mut Workspace::<3, 2, 5>::new(),
+            &ok,
+            &chol,
+            |_: &Iteration| {},
+        );
         assert_eq!(
             no_triangle,
             Err(Error::TriangleTooSmall {
@@ -693,7 +678,12 @@ mod tests {
         // Data.
         let empty = DenseRows::new(&[], &[], 2).unwrap();
         assert_eq!(
-            Workspace::<3, 2, 6>::new().train(&empty, &s, |_: &Iteration| {}),
+            train(
+                &mut Workspace::<3, 2, 6>::new(),
+                &empty,
+                &s,
+                |_: &Iteration| {}
+            ),
             Err(Error::Empty)
         );
         let one_class = Raw {
@@ -779,7 +769,7 @@ mod tests {
         };
         let mut ws = Workspace::<3, 2, 6>::new();
         assert_eq!(
-            ws.train(&ok, &warm, |_: &Iteration| {}),
+            train(&mut ws, &ok, &warm, |_: &Iteration| {}),
             Err(Error::LengthMismatch {
                 expected: 3,
                 got: 0
@@ -798,7 +788,7 @@ mod tests {
         );
         ws.set_weights(&[0.0; 2]).unwrap();
         assert_eq!(
-            ws.train(&ok, &warm, |_: &Iteration| {}),
+            train(&mut ws, &ok, &warm, |_: &Iteration| {}),
             Err(Error::LengthMismatch {
                 expected: 3,
                 got: 2
@@ -807,7 +797,7 @@ mod tests {
         // A refused run leaves the weights alone.
         assert_eq!(ws.weights(), &[0.0, 0.0]);
         ws.set_weights(&[0.1, -0.1, 0.0]).unwrap();
-        assert!(ws.train(&ok, &warm, |_: &Iteration| {}).is_ok());
+        assert!(train(&mut ws, &ok, &warm, |_: &Iteration| {}).is_ok());
     }
 
     #[test]
@@ -818,7 +808,7 @@ mod tests {
             max_iter: 1,
             ..Settings::DEFAULT
         };
-        let r = Ws::new().train(&data, &one, |_: &Iteration| {}).unwrap();
+        let r = train(&mut Ws::new(), &data, &one, |_: &Iteration| {}).unwrap();
         assert_eq!((r.status, r.iterations), (Status::MaxIterations, 1));
         // ε far below the f32 noise floor of ‖g‖/‖g0‖ (≈ 1e-7 here): the run cannot meet it
         // and must say so rather than claim convergence.
@@ -826,7 +816,7 @@ mod tests {
             epsilon: 1e-12,
             ..Settings::DEFAULT
         };
-        let r = Ws::new().train(&data, &tight, |_: &Iteration| {}).unwrap();
+        let r = train(&mut Ws::new(), &data, &tight, |_: &Iteration| {}).unwrap();
         assert!(
             matches!(r.status, Status::NoProgress | Status::LineSearchFailed),
             "{r:?}"

@@ -5,6 +5,8 @@ use crate::error::Error;
 /// Whether the bias weight is part of the regulariser `½‖w‖²`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum BiasMode {
     /// The bias is an ordinary weight of a constant feature 1, regularised like the others
     /// (LIBLINEAR's `-B 1`, its default).
@@ -18,6 +20,8 @@ pub enum BiasMode {
 /// Which Newton-direction solver to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum SolverKind {
     /// Cholesky when the weight count is at most [`AUTO_CHOLESKY_MAX_WEIGHTS`] and the packed
     /// triangle capacity `T` holds the Hessian, matrix-free CG otherwise.
@@ -27,6 +31,41 @@ pub enum SolverKind {
     Cholesky,
     /// Matrix-free preconditioned conjugate gradients (`O(n·m)` per CG iteration).
     Cg,
+}
+
+impl SolverKind {
+    /// The solver a run of `weights` weights uses with a packed-triangle capacity of
+    /// `triangle_capacity` floats: the one home of the rule. `Auto` → Cholesky when
+    /// `weights ≤` [`AUTO_CHOLESKY_MAX_WEIGHTS`] and the triangle fits, CG otherwise; `Cholesky`
+    /// without room for the triangle is [`Error::TriangleTooSmall`]. Never answers `Auto`.
+    pub const fn resolve(self, weights: usize, triangle_capacity: usize) -> Result<Self, Error> {
+        let needed = crate::cholesky::packed_len(weights);
+        match self {
+            SolverKind::Cg => Ok(SolverKind::Cg),
+            SolverKind::Auto
+                if weights <= AUTO_CHOLESKY_MAX_WEIGHTS && needed <= triangle_capacity =>
+            {
+                Ok(SolverKind::Cholesky)
+            }
+            SolverKind::Auto => Ok(SolverKind::Cg),
+            SolverKind::Cholesky if needed <= triangle_capacity => Ok(SolverKind::Cholesky),
+            SolverKind::Cholesky => Err(Error::TriangleTooSmall {
+                needed,
+                capacity: triangle_capacity,
+            }),
+        }
+    }
+
+    /// Whether a run of `weights` weights with this setting wants the explicit Hessian's
+    /// triangle (what a caller sizing buffers asks: `Auto` wants it up to
+    /// [`AUTO_CHOLESKY_MAX_WEIGHTS`]).
+    pub const fn wants_triangle(self, weights: usize) -> bool {
+        match self {
+            SolverKind::Cg => false,
+            SolverKind::Cholesky => true,
+            SolverKind::Auto => weights <= AUTO_CHOLESKY_MAX_WEIGHTS,
+        }
+    }
 }
 
 /// `SolverKind::Auto` picks Cholesky up to this many weights (features + bias): building the
@@ -53,6 +92,7 @@ pub const DEFAULT_EPSILON: f32 = 1e-5;
 /// Training settings. `Settings::default()` is LIBLINEAR's `-s 0 -c 1 -B 1`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Settings {
     /// Cost `C₊` of the positive class (label `+1`).
     pub c_pos: f32,

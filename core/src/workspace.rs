@@ -1,24 +1,108 @@
-//! Every buffer the solver needs, in one caller-owned struct with compile-time capacities.
+//! Storage for training: the buffers a solver borrows, in one caller-owned struct with
+//! compile-time capacities ([`Workspace`]) or carved from any `f32` slice ([`Buffers::carve`],
+//! e.g. a heap buffer on the host sized to the data). Nothing here knows the algorithm: the
+//! objective and the Newton loop borrow the slices [`Buffers`] hands out.
+//!
+//! The sizes a problem needs are computed in one place, [`Sizes`], and the byte formula of a
+//! workspace in another, [`workspace_bytes`]; the firmware's build script and the host tools
+//! call these rather than re-deriving them.
 
 use crate::cholesky::packed_len;
-use crate::data::Rows;
 use crate::error::Error;
-use crate::model::Model;
-use crate::newton::{train, Iteration, Report};
-use crate::objective::Objective;
-use crate::settings::Settings;
+
+/// Vectors of the weights' length a solver borrows: the weights, gradient and direction, the
+/// objective's fold scratch, CG's residual, search direction, product and preconditioner.
+pub const WEIGHT_VECTORS: usize = 8;
+
+/// Per-sample vectors of the binary objective (margins `X̃w`, `X̃d` and the Hessian weights
+/// `D`); a softmax objective uses the same storage, `3N` floats, for its `n × K`
+/// probabilities.
+pub const SAMPLE_VECTORS: usize = 3;
+
+/// What a problem needs from a workspace: weight capacity `M`, sample capacity `N` (in units of
+/// [`SAMPLE_VECTORS`] floats) and packed-triangle capacity `T`. The single home of these
+/// formulas: the trainers check against them, the firmware build script and the host tools size
+/// buffers from them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Sizes {
+    /// Weights (`M`): `m + 1` for two classes, `K(m + 1)` for softmax.
+    pub weights: usize,
+    /// Sample capacity (`N`): `n` for two classes, `⌈nK/3⌉` for softmax.
+    pub samples: usize,
+    /// Packed-triangle floats (`T`): `packed_len(weights)` for the explicit Hessian, else 0.
+    pub triangle: usize,
+}
+
+impl Sizes {
+    /// Binary logistic regression on `n` samples of `m` features, with (`explicit = true`) or
+    /// without the explicit Hessian's triangle.
+    pub const fn binary(n: usize, m: usize, explicit: bool) -> Sizes {
+        let weights = m.saturating_add(1);
+        Sizes {
+            weights,
+            samples: n,
+            triangle: if explicit { packed_len(weights) } else { 0 },
+        }
+    }
+
+    /// Softmax over `k` classes on `n` samples of `m` features: `K(m+1)` weights and the
+    /// `n × K` probabilities in the per-sample storage.
+    pub const fn softmax(n: usize, m: usize, k: usize, explicit: bool) -> Sizes {
+        let weights = m.saturating_add(1).saturating_mul(k);
+        let floats = n.saturating_mul(k);
+        Sizes {
+            weights,
+            samples: floats.div_ceil(SAMPLE_VECTORS),
+            triangle: if explicit { packed_len(weights) } else { 0 },
+        }
+    }
+
+    /// `f32`s of storage: [`WEIGHT_VECTORS`] weight vectors, [`SAMPLE_VECTORS`] sample vectors
+    /// and the triangle (saturating: an absurd size stays absurd, never wraps).
+    pub const fn floats(&self) -> usize {
+        WEIGHT_VECTORS
+            .saturating_mul(self.weights)
+            .saturating_add(SAMPLE_VECTORS.saturating_mul(self.samples))
+            .saturating_add(self.triangle)
+    }
+
+    /// True when a workspace of capacities `(m, n, t)` holds this problem.
+    pub const fn fit_in(&self, m: usize, n: usize, t: usize) -> bool {
+        self.weights <= m && self.samples <= n && self.triangle <= t
+    }
+}
+
+/// Bytes of a `Workspace<M, N, T>` on this target: [`workspace_bytes_for`] with this target's
+/// `usize`. Checked against `size_of` at compile time below.
+pub const fn workspace_bytes(m: usize, n: usize, t: usize) -> usize {
+    workspace_bytes_for(m, n, t, core::mem::size_of::<usize>())
+}
+
+/// Bytes of a `Workspace<M, N, T>` on a target whose `usize` is `word` bytes (a build script
+/// sizing a 32-bit board's workspace runs on a 64-bit host): the [`Sizes::floats`] of its
+/// capacities and the weight-count field, rounded up to the struct's alignment (`word`).
+pub const fn workspace_bytes_for(m: usize, n: usize, t: usize, word: usize) -> usize {
+    let sizes = Sizes {
+        weights: m,
+        samples: n,
+        triangle: t,
+    };
+    let raw = sizes.floats().saturating_mul(4).saturating_add(word);
+    raw.div_ceil(word).saturating_mul(word)
+}
 
 /// The solver's static memory.
 ///
-/// * `M`: weight capacity **including the bias** (a 7×7 image has 49 features, so `M ≥ 50`);
-/// * `N`: sample capacity;
+/// * `M`: weight capacity **including the bias** (a 7×7 image has 49 features, so `M ≥ 50`;
+///   softmax over `K` classes needs `K(m + 1)`);
+/// * `N`: sample capacity (softmax trains up to `⌊3N/K⌋` samples: it keeps its `n × K`
+///   probabilities where the binary objective keeps three per-sample vectors);
 /// * `T`: packed-triangle capacity for the explicit Hessian, at least
 ///   [`packed_len`]`(weights)` for Cholesky, `0` for a CG-only build.
 ///
-/// Holds eight `M`-vectors (weights, gradient, direction, the dequantisation fold scratch,
-/// and CG's residual, search direction, product and preconditioner), three `N`-vectors (the
-/// cached margins `z = X̃w`, `X̃d` and the Hessian weights `D`) and the triangle. `new` is a
-/// `const fn`, so a workspace can be a `static` (it is never built on the stack by the core).
+/// `new` is a `const fn`, so a workspace can be a `static` (it is never built on the stack by
+/// the core).
 ///
 /// ```
 /// use tinynewton::{packed_len, Workspace};
@@ -26,20 +110,12 @@ use crate::settings::Settings;
 /// assert!(Mnist7::SIZE_BYTES <= 32 * 1024);
 /// ```
 pub struct Workspace<const M: usize, const N: usize, const T: usize> {
-    pub(crate) w: [f32; M],
-    pub(crate) g: [f32; M],
-    pub(crate) d: [f32; M],
-    pub(crate) u: [f32; M],
-    pub(crate) r: [f32; M],
-    pub(crate) p: [f32; M],
-    pub(crate) q: [f32; M],
-    pub(crate) diag: [f32; M],
-    pub(crate) z: [f32; N],
-    pub(crate) xd: [f32; N],
-    pub(crate) dd: [f32; N],
-    pub(crate) h: [f32; T],
-    /// Weights in use (features + bias); 0 before any training or `set_weights`.
-    pub(crate) dim: usize,
+    vectors: [[f32; M]; WEIGHT_VECTORS],
+    samples: [[f32; N]; SAMPLE_VECTORS],
+    h: [f32; T],
+    /// Weights in use (features + bias, times classes for softmax); 0 before any training or
+    /// `set_weights`.
+    dim: usize,
 }
 
 impl<const M: usize, const N: usize, const T: usize> Workspace<M, N, T> {
@@ -52,17 +128,8 @@ impl<const M: usize, const N: usize, const T: usize> Workspace<M, N, T> {
     /// An all-zero workspace.
     pub const fn new() -> Self {
         Self {
-            w: [0.0; M],
-            g: [0.0; M],
-            d: [0.0; M],
-            u: [0.0; M],
-            r: [0.0; M],
-            p: [0.0; M],
-            q: [0.0; M],
-            diag: [0.0; M],
-            z: [0.0; N],
-            xd: [0.0; N],
-            dd: [0.0; N],
+            vectors: [[0.0; M]; WEIGHT_VECTORS],
+            samples: [[0.0; N]; SAMPLE_VECTORS],
             h: [0.0; T],
             dim: 0,
         }
@@ -73,144 +140,225 @@ impl<const M: usize, const N: usize, const T: usize> Workspace<M, N, T> {
         Self::SIZE_BYTES
     }
 
-    /// The current weights: features first, bias last (empty before any training).
+    /// The current weights (empty before any training or [`set_weights`](Self::set_weights)).
     pub fn weights(&self) -> &[f32] {
-        self.w.get(..self.dim).unwrap_or(&[])
+        let [w, ..] = &self.vectors;
+        w.get(..self.dim).unwrap_or(&[])
     }
 
-    /// Sets the weights (features, then bias) a warm start begins from.
-    ///
-    /// Errors: more than `M` weights ([`Error::TooManyWeights`]), a NaN or infinite weight
-    /// ([`Error::NonFiniteWeights`]).
+    /// Sets the weights a warm start begins from: see [`Buffers::set_weights`].
     pub fn set_weights(&mut self, w: &[f32]) -> Result<(), Error> {
-        let dst = self.w.get_mut(..w.len()).ok_or(Error::TooManyWeights {
-            weights: w.len(),
-            capacity: M,
-        })?;
-        if let Some(index) = w.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteWeights { index });
+        self.buffers().set_weights(w)
+    }
+
+    /// The buffers, borrowed for one training run.
+    pub fn buffers(&mut self) -> Buffers<'_> {
+        let [w, g, d, u, r, p, q, diag] = &mut self.vectors;
+        Buffers {
+            w,
+            g,
+            d,
+            u,
+            r,
+            p,
+            q,
+            diag,
+            samples: self.samples.as_flattened_mut(),
+            h: &mut self.h,
+            dim: &mut self.dim,
         }
-        dst.copy_from_slice(w);
-        self.dim = w.len();
-        Ok(())
-    }
-
-    /// The trained model (weights and bias) with capacity `M` feature weights.
-    pub fn model(&self) -> Model<M> {
-        match self.weights().split_last() {
-            Some((bias, features)) => Model::from_parts(features, *bias),
-            None => Model::from_parts(&[], 0.0),
-        }
-    }
-
-    /// Trains on `data`: see [`train`].
-    pub fn train<R: Rows + ?Sized>(
-        &mut self,
-        data: &R,
-        settings: &Settings,
-        on_iteration: impl FnMut(&Iteration),
-    ) -> Result<Report, Error> {
-        train(self, data, settings, on_iteration)
-    }
-
-    /// Checks that `data` fits this workspace's `N` and `M`.
-    fn check_capacity<R: Rows + ?Sized>(data: &R) -> Result<(), Error> {
-        if data.n_samples() > N {
-            return Err(Error::TooManySamples {
-                samples: data.n_samples(),
-                capacity: N,
-            });
-        }
-        let weights = data.n_features().saturating_add(1);
-        if weights > M {
-            return Err(Error::TooManyWeights {
-                weights,
-                capacity: M,
-            });
-        }
-        Ok(())
-    }
-
-    /// `f(w)` on `data` with the costs and bias mode of `settings` (`w`: features then bias).
-    /// Uses the workspace's margin buffer; no validation of data or settings beyond shapes.
-    pub fn objective<R: Rows + ?Sized>(
-        &mut self,
-        data: &R,
-        settings: &Settings,
-        w: &[f32],
-    ) -> Result<f32, Error> {
-        Self::check_capacity(data)?;
-        let obj = Objective::new(data, settings);
-        let z = self.z.get_mut(..obj.n_samples()).unwrap_or(&mut []);
-        obj.margins(w, &mut self.u, z)?;
-        obj.value(w, z)
-    }
-
-    /// `∇f(w)` into `g` (length features + 1); returns `f(w)`.
-    pub fn gradient<R: Rows + ?Sized>(
-        &mut self,
-        data: &R,
-        settings: &Settings,
-        w: &[f32],
-        g: &mut [f32],
-    ) -> Result<f32, Error> {
-        Self::check_capacity(data)?;
-        let obj = Objective::new(data, settings);
-        let n = obj.n_samples();
-        let z = self.z.get_mut(..n).unwrap_or(&mut []);
-        let dd = self.dd.get_mut(..n).unwrap_or(&mut []);
-        obj.margins(w, &mut self.u, z)?;
-        obj.grad(w, z, g, dd)?;
-        obj.value(w, z)
-    }
-
-    /// The Hessian-vector product `∇²f(w)·v` into `out` (all of length features + 1).
-    pub fn hess_vec<R: Rows + ?Sized>(
-        &mut self,
-        data: &R,
-        settings: &Settings,
-        w: &[f32],
-        v: &[f32],
-        out: &mut [f32],
-    ) -> Result<(), Error> {
-        self.at_curvature(data, settings, w, |obj, dd, u| obj.hess_vec(dd, v, u, out))
-    }
-
-    /// The Hessian's diagonal at `w` into `diag` (length features + 1).
-    pub fn hess_diag<R: Rows + ?Sized>(
-        &mut self,
-        data: &R,
-        settings: &Settings,
-        w: &[f32],
-        diag: &mut [f32],
-    ) -> Result<(), Error> {
-        self.at_curvature(data, settings, w, |obj, dd, u| obj.hess_diag(dd, u, diag))
-    }
-
-    /// Evaluates margins and gradient at `w`, which leave the Hessian weights `D` in `dd`, then
-    /// runs `hessian` on the objective, `D` and the fold scratch `u`.
-    fn at_curvature<R: Rows + ?Sized, Out>(
-        &mut self,
-        data: &R,
-        settings: &Settings,
-        w: &[f32],
-        hessian: impl FnOnce(&Objective<'_, R>, &[f32], &mut [f32]) -> Result<Out, Error>,
-    ) -> Result<Out, Error> {
-        Self::check_capacity(data)?;
-        let obj = Objective::new(data, settings);
-        let n = obj.n_samples();
-        let dim = obj.n_weights();
-        let z = self.z.get_mut(..n).unwrap_or(&mut []);
-        let dd = self.dd.get_mut(..n).unwrap_or(&mut []);
-        let g = self.g.get_mut(..dim).unwrap_or(&mut []);
-        obj.margins(w, &mut self.u, z)?;
-        obj.grad(w, z, g, dd)?;
-        hessian(&obj, dd, &mut self.u)
     }
 }
 
 impl<const M: usize, const N: usize, const T: usize> Default for Workspace<M, N, T> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl<'a, const M: usize, const N: usize, const T: usize> From<&'a mut Workspace<M, N, T>>
+    for Buffers<'a>
+{
+    fn from(ws: &'a mut Workspace<M, N, T>) -> Self {
+        ws.buffers()
+    }
+}
+
+/// Borrowed training storage: eight weight-length vectors, the per-sample storage, the packed
+/// triangle and the count of weights in use (what a warm start resumes from). Built from a
+/// [`Workspace`] or carved from one caller-owned slice ([`carve`](Buffers::carve)).
+pub struct Buffers<'a> {
+    /// Weights.
+    pub w: &'a mut [f32],
+    /// Gradient.
+    pub g: &'a mut [f32],
+    /// Newton direction.
+    pub d: &'a mut [f32],
+    /// The objective's scratch (dequantisation fold, a row's values).
+    pub u: &'a mut [f32],
+    /// CG residual.
+    pub r: &'a mut [f32],
+    /// CG search direction.
+    pub p: &'a mut [f32],
+    /// CG product `Hp`.
+    pub q: &'a mut [f32],
+    /// Hessian diagonal / preconditioner.
+    pub diag: &'a mut [f32],
+    /// Per-sample storage ([`SAMPLE_VECTORS`] × sample capacity floats).
+    pub samples: &'a mut [f32],
+    /// Packed lower triangle of the explicit Hessian.
+    pub h: &'a mut [f32],
+    /// Weights in use in `w`.
+    pub dim: &'a mut usize,
+}
+
+impl<'a> Buffers<'a> {
+    /// Carves buffers of the given sizes from `storage` (at least [`Sizes::floats`] long;
+    /// [`Error::LengthMismatch`] otherwise); `dim` is the weights-in-use count it reads and
+    /// updates (0 for a cold workspace).
+    pub fn carve(
+        storage: &'a mut [f32],
+        sizes: Sizes,
+        dim: &'a mut usize,
+    ) -> Result<Buffers<'a>, Error> {
+        let short = Error::LengthMismatch {
+            expected: sizes.floats(),
+            got: storage.len(),
+        };
+        let (vectors, rest) = storage
+            .split_at_mut_checked(WEIGHT_VECTORS.saturating_mul(sizes.weights))
+            .ok_or(short)?;
+        let (samples, rest) = rest
+            .split_at_mut_checked(SAMPLE_VECTORS.saturating_mul(sizes.samples))
+            .ok_or(short)?;
+        let h = rest.get_mut(..sizes.triangle).ok_or(short)?;
+        let mut chunks = vectors.chunks_exact_mut(sizes.weights.max(1));
+        let mut next = || chunks.next().unwrap_or(&mut []);
+        Ok(Buffers {
+            w: next(),
+            g: next(),
+            d: next(),
+            u: next(),
+            r: next(),
+            p: next(),
+            q: next(),
+            diag: next(),
+            samples,
+            h,
+            dim,
+        })
+    }
+
+    /// A shorter-lived copy of these borrowed buffers, to hand to one call (e.g. one
+    /// [`train`](crate::train) of several in the same storage).
+    pub fn reborrow(&mut self) -> Buffers<'_> {
+        Buffers {
+            w: &mut *self.w,
+            g: &mut *self.g,
+            d: &mut *self.d,
+            u: &mut *self.u,
+            r: &mut *self.r,
+            p: &mut *self.p,
+            q: &mut *self.q,
+            diag: &mut *self.diag,
+            samples: &mut *self.samples,
+            h: &mut *self.h,
+            dim: &mut *self.dim,
+        }
+    }
+
+    /// The sizes these buffers hold (weight capacity, sample capacity, triangle).
+    pub fn capacity(&self) -> Sizes {
+        Sizes {
+            weights: self.w.len(),
+            samples: self.samples.len() / SAMPLE_VECTORS,
+            triangle: self.h.len(),
+        }
+    }
+
+    /// The current weights (empty before any training or `set_weights`).
+    pub fn weights(&self) -> &[f32] {
+        self.w.get(..*self.dim).unwrap_or(&[])
+    }
+
+    /// Sets the weights a warm start begins from.
+    ///
+    /// Errors: more weights than the capacity ([`Error::TooManyWeights`]), a NaN or infinite
+    /// weight ([`Error::NonFiniteWeights`]); the buffers are unchanged then.
+    pub fn set_weights(&mut self, w: &[f32]) -> Result<(), Error> {
+        let capacity = self.w.len();
+        let dst = self.w.get_mut(..w.len()).ok_or(Error::TooManyWeights {
+            weights: w.len(),
+            capacity,
+        })?;
+        if let Some(index) = w.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteWeights { index });
+        }
+        dst.copy_from_slice(w);
+        *self.dim = w.len();
+        Ok(())
+    }
+
+    /// Checks that a problem of `sizes` fits: samples, then weights, then the triangle.
+    pub fn check_fits(&self, sizes: Sizes) -> Result<(), Error> {
+        let have = self.capacity();
+        if sizes.samples > have.samples {
+            return Err(Error::TooManySamples {
+                samples: sizes.samples,
+                capacity: have.samples,
+            });
+        }
+        if sizes.weights > have.weights {
+            return Err(Error::TooManyWeights {
+                weights: sizes.weights,
+                capacity: have.weights,
+            });
+        }
+        if sizes.triangle > have.triangle {
+            return Err(Error::TriangleTooSmall {
+                needed: sizes.triangle,
+                capacity: have.triangle,
+            });
+        }
+        Ok(())
+    }
+}
+
+const _: () = assert!(
+    workspace_bytes(50, 1757, packed_len(50))
+        == Workspace::<50, 1757, { packed_len(50) }>::SIZE_BYTES
+);
+const _: () = assert!(workspace_bytes(197, 1757, 0) == Workspace::<197, 1757, 0>::SIZE_BYTES);
+const _: () = assert!(workspace_bytes(3, 1, 0) == Workspace::<3, 1, 0>::SIZE_BYTES);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn carved_buffers_have_the_workspace_shapes() {
+        let sizes = Sizes::binary(10, 4, true);
+        let mut store = std::vec![0.0f32; sizes.floats()];
+        let mut dim = 0;
+        let b = Buffers::carve(&mut store, sizes, &mut dim).unwrap();
+        assert_eq!(b.capacity(), sizes);
+        assert_eq!(b.w.len(), 5);
+        assert_eq!(b.diag.len(), 5);
+        let mut short = std::vec![0.0f32; sizes.floats() - 1];
+        let mut dim = 0;
+        assert!(matches!(
+            Buffers::carve(&mut short, sizes, &mut dim),
+            Err(Error::LengthMismatch { .. })
+        ));
+        let mut ws = Workspace::<5, 10, 15>::new();
+        assert_eq!(ws.buffers().capacity(), sizes);
+    }
+
+    #[test]
+    fn softmax_sizes_hold_n_times_k_floats() {
+        let s = Sizes::softmax(1437, 64, 10, false);
+        assert_eq!(s.weights, 650);
+        assert!(SAMPLE_VECTORS * s.samples >= 14370);
+        assert!(SAMPLE_VECTORS * (s.samples - 1) < 14370);
     }
 }

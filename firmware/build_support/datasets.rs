@@ -20,8 +20,7 @@ use std::path::{Path, PathBuf};
 use std::{env, fs};
 
 use tinynewton::format::{self, Split};
-use tinynewton::settings::AUTO_CHOLESKY_MAX_WEIGHTS;
-use tinynewton::{packed_len, Rows};
+use tinynewton::{packed_len, Rows, SolverKind};
 
 /// Where the selection is compiled for.
 pub enum Target {
@@ -56,7 +55,8 @@ pub const STACK_MARGIN: usize = 12 * 1024;
 /// and the triangle of `f32`, plus the `usize` dimension (the firmware asserts the formula
 /// against the real type at compile time).
 pub fn workspace_bytes(m: usize, n: usize, t: usize) -> usize {
-    4 * (8 * m + 3 * n + t) + 4
+    // The board's usize is 4 bytes (thumbv7em), whatever the build host's is.
+    tinynewton::workspace_bytes_for(m, n, t, 4)
 }
 
 /// Which direction solver a run uses.
@@ -253,13 +253,12 @@ fn user_runs(firmware_dir: &Path, value: &str) -> Result<Vec<Run>, String> {
             PathBuf::from(p)
         };
         let (train, test) = (with("-train.tnds"), with("-test.tnds"));
-        // Auto: the core's own rule (Cholesky up to AUTO_CHOLESKY_MAX_WEIGHTS weights).
+        // Auto: the core's own rule, with room for whatever triangle it wants.
         let (_, _, m) = read_packed(&train, Split::Train)?;
         let weights = m + 1;
-        let solver = forced.unwrap_or(if weights <= AUTO_CHOLESKY_MAX_WEIGHTS {
-            Solver::Cholesky
-        } else {
-            Solver::Cg
+        let solver = forced.unwrap_or(match SolverKind::Auto.resolve(weights, usize::MAX) {
+            Ok(SolverKind::Cholesky) => Solver::Cholesky,
+            _ => Solver::Cg,
         });
         let kind = match solver {
             Solver::Cholesky => "Cholesky",
@@ -337,10 +336,13 @@ fn sanitize(label: &str) -> String {
 fn write_corrupt_copy(source: &Path, dest: &Path) -> Result<(), String> {
     let mut bytes =
         fs::read(source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
-    let field =
-        |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize;
-    // Header layout (core/src/format): payload offset at 48..52, payload length at 52..56.
-    let (offset, len) = (field(&bytes, 48), field(&bytes, 52));
+    let header = *tinynewton::format::parse(&bytes)
+        .map_err(|e| format!("{}: {e}", source.display()))?
+        .header();
+    let (offset, len) = (
+        header.payload_offset as usize,
+        header.payload_len as usize,
+    );
     if len == 0 || offset + len != bytes.len() {
         return Err(format!("{}: unexpected layout", source.display()));
     }
@@ -398,7 +400,11 @@ pub fn generate(
          /// Where the runs come from.\n\
          pub const SOURCE: &str = {source:?};\n\
          /// Bytes of every embedded packed file.\n\
-         pub const DATA_FLASH: usize = {data_flash};\n"
+         pub const DATA_FLASH: usize = {data_flash};\n\
+         /// RAM the firmware may take, statics + peak stack (checked at build time and on the board).\n\
+         pub const RAM_BUDGET: usize = {RAM_BUDGET};\n\
+         /// Flash the code may take, without the datasets.\n\
+         pub const CODE_FLASH_BUDGET: usize = {CODE_FLASH_BUDGET};\n"
     );
     let _ = writeln!(
         s,

@@ -9,7 +9,7 @@
 //! on each, at the same `w` and `v`, and fails the run if the two differ by more than 2 %.
 
 use tinynewton::format::{self, FormatError};
-use tinynewton::{Error, Objective, Settings};
+use tinynewton::{Error, Logistic, Settings};
 
 use crate::counter::Counter;
 
@@ -33,7 +33,7 @@ enum BenchError {
 #[inline(never)]
 fn one_pass<C: Counter>(bytes: &'static [u8], counter: &mut C) -> Result<u64, BenchError> {
     let data = format::parse(bytes).map_err(BenchError::Format)?;
-    let obj = Objective::new(&data, &Settings::DEFAULT);
+    let obj = Logistic::new(&data, &Settings::DEFAULT);
     let mut w = [0.0f32; M];
     let mut v = [0.0f32; M];
     for (j, (wj, vj)) in w.iter_mut().zip(v.iter_mut()).enumerate() {

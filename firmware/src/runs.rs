@@ -115,8 +115,7 @@ pub fn train<const M: usize, const N: usize, const T: usize>(
     settings: &Settings,
     on_iteration: impl FnMut(&Iteration),
 ) -> Result<Report, RunError> {
-    ws.train(train, settings, on_iteration)
-        .map_err(RunError::Train)
+    tinynewton::train(ws.buffers(), train, settings, on_iteration).map_err(RunError::Train)
 }
 
 /// How the trained model does on the test split.
@@ -135,7 +134,7 @@ pub fn evaluate<const M: usize, const N: usize, const T: usize>(
     ws: &Workspace<M, N, T>,
     test: &PackedDataset<'_>,
 ) -> Result<Evaluation, RunError> {
-    let model = ws.model();
+    let model = tinynewton::Model::of_workspace(ws);
     let (test_correct, test_total) = model.accuracy(test).map_err(RunError::Model)?;
     Ok(Evaluation {
         test_correct,

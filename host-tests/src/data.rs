@@ -5,6 +5,7 @@ use tinynewton::format::{self, Codes, DatasetSpec, Split};
 use tinynewton::{DenseRows, Dequant, Rows};
 
 use crate::reference::{Bias, Problem};
+use crate::softmax_reference::SoftmaxProblem;
 
 /// The feature values of sample `i`, `x_ij = o_j + s_j q_ij`, computed in `f64`.
 ///
@@ -53,6 +54,38 @@ pub fn problem_from_rows<R: Rows + ?Sized>(
     bias: Bias,
 ) -> Problem {
     Problem::new(&feature_matrix(rows), &labels(rows), c_pos, c_neg, bias)
+}
+
+/// Every sample's class index (`0..rows.n_classes()`), read through [`Rows::class`].
+///
+/// # Panics
+/// If a sample's class is out of range (two-class data with a label other than `±1`, or a
+/// corrupt multi-class file): the reference would otherwise index past its costs.
+pub fn classes_of<R: Rows + ?Sized>(rows: &R) -> Vec<usize> {
+    let k = rows.n_classes();
+    (0..rows.n_samples())
+        .map(|i| {
+            let c = rows.class(i);
+            assert!(c < k, "sample {i}: class {c} outside 0..{k}");
+            c
+        })
+        .collect()
+}
+
+/// The softmax reference problem on the dequantised data of `rows`, `K = rows.n_classes()`,
+/// one cost per class.
+pub fn softmax_problem_from_rows<R: Rows + ?Sized>(
+    rows: &R,
+    costs: Vec<f64>,
+    bias: Bias,
+) -> SoftmaxProblem {
+    SoftmaxProblem::new(
+        feature_matrix(rows),
+        classes_of(rows),
+        rows.n_classes(),
+        costs,
+        bias,
+    )
 }
 
 /// SplitMix64: a tiny, seedable, well-mixed generator, so a failing case is reproducible from
@@ -215,4 +248,129 @@ impl Synthetic {
         format::write(&spec, &mut out).expect("valid synthetic spec");
         out
     }
+}
+
+/// A synthetic `K`-class dataset held as plain `f32` rows; implements [`Rows`] with class
+/// indices (its `label` is NaN for `K > 2`, as the trait asks of multi-class data).
+#[derive(Clone, Debug)]
+pub struct SyntheticClasses {
+    /// Row-major `n × m` features, each in `[-bound, bound]`.
+    pub x: Vec<f32>,
+    /// Class index per sample, in `0..k`; every class is present.
+    pub classes: Vec<usize>,
+    /// Number of features.
+    pub m: usize,
+    /// Number of classes.
+    pub k: usize,
+}
+
+impl SyntheticClasses {
+    /// `n` samples of `m` features uniform in `[-bound, bound]`; classes drawn from a random
+    /// multinomial logistic model, `y = argmax_k (w_kᵀx/bound + b_k + g_k)` with standard Gumbel
+    /// noise `g_k = −log(−log u)` (the Gumbel-max trick samples `softmax(s)` exactly), so the
+    /// classes overlap and the optimum stays in the unit-cost regime. The first `k` samples
+    /// are forced to classes `0..k` so every class is present.
+    ///
+    /// # Panics
+    /// If `n < k`, `k < 2` or `m == 0` (a harness bug).
+    pub fn generate(seed: u64, n: usize, m: usize, k: usize, bound: f64) -> Self {
+        assert!(k >= 2 && n >= k && m >= 1);
+        let mut rng = SplitMix64::new(seed);
+        let w_true: Vec<f64> = (0..k * m)
+            .map(|_| 2.0 * rng.normal() / (m as f64).sqrt())
+            .collect();
+        let b_true: Vec<f64> = (0..k).map(|_| 0.5 * rng.normal()).collect();
+        let mut x = Vec::with_capacity(n * m);
+        let mut classes = Vec::with_capacity(n);
+        for i in 0..n {
+            let row: Vec<f32> = (0..m).map(|_| rng.range(-bound, bound) as f32).collect();
+            let noisy: Vec<f64> = (0..k)
+                .map(|c| {
+                    let s: f64 = row
+                        .iter()
+                        .zip(&w_true[c * m..(c + 1) * m])
+                        .map(|(&a, &b)| f64::from(a) * b)
+                        .sum::<f64>()
+                        / bound
+                        + b_true[c];
+                    let u = rng.range(1e-12, 1.0 - 1e-12);
+                    s - (-u.ln()).ln()
+                })
+                .collect();
+            let y = if i < k {
+                i
+            } else {
+                (0..k)
+                    .max_by(|&a, &b| noisy[a].total_cmp(&noisy[b]))
+                    .unwrap_or(0)
+            };
+            x.extend_from_slice(&row);
+            classes.push(y);
+        }
+        Self { x, classes, m, k }
+    }
+
+    fn row(&self, i: usize) -> &[f32] {
+        &self.x[i * self.m..(i + 1) * self.m]
+    }
+}
+
+impl Rows for SyntheticClasses {
+    fn n_samples(&self) -> usize {
+        self.classes.len()
+    }
+    fn n_features(&self) -> usize {
+        self.m
+    }
+    /// Two classes: `0 → +1`, `1 → −1` (the trait's mapping); more: NaN.
+    fn label(&self, i: usize) -> f32 {
+        match (self.k, self.classes[i]) {
+            (2, 0) => 1.0,
+            (2, _) => -1.0,
+            _ => f32::NAN,
+        }
+    }
+    fn n_classes(&self) -> usize {
+        self.k
+    }
+    fn class(&self, i: usize) -> usize {
+        self.classes[i]
+    }
+    fn dequant(&self) -> Dequant<'_> {
+        Dequant::Identity
+    }
+    fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
+        self.row(i).iter().zip(u).fold(0.0, |s, (x, u)| s + x * u)
+    }
+    fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]) {
+        for (o, x) in out.iter_mut().zip(self.row(i)) {
+            *o += a * x;
+        }
+    }
+}
+
+/// A seeded stratified split: within each class, a SplitMix64 Fisher–Yates shuffle of the
+/// sample indices, then the first `⌈train_fraction · n_k⌉` go to training. Returns the training
+/// and test indices, each in increasing order.
+pub fn stratified_split(
+    classes: &[usize],
+    k: usize,
+    train_fraction: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = SplitMix64::new(seed);
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for c in 0..k {
+        let mut members: Vec<usize> = (0..classes.len()).filter(|&i| classes[i] == c).collect();
+        for a in (1..members.len()).rev() {
+            let b = (rng.next_u64() % (a as u64 + 1)) as usize;
+            members.swap(a, b);
+        }
+        let n_train = (train_fraction * members.len() as f64).ceil() as usize;
+        train.extend_from_slice(&members[..n_train]);
+        test.extend_from_slice(&members[n_train..]);
+    }
+    train.sort_unstable();
+    test.sort_unstable();
+    (train, test)
 }

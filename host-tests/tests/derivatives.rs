@@ -216,8 +216,11 @@ fn hess_vec_rel_error<const M: usize, const N: usize, const T: usize, R: Rows + 
     let w: Vec<f32> = (0..=m).map(|_| (scale * rng.normal()) as f32).collect();
     let v: Vec<f32> = (0..=m).map(|_| rng.normal() as f32).collect();
     let mut hv = vec![0.0f32; m + 1];
-    ws.hess_vec(rows, settings, &w, &v, &mut hv)
-        .expect("shapes fit the workspace");
+    let at = tinynewton::Evaluate {
+        hess_vec: Some((&v, &mut hv)),
+        ..Default::default()
+    };
+    tinynewton::evaluate(ws.buffers(), rows, settings, &w, at).expect("shapes fit the workspace");
     let exact = problem.hessian(&widen(&w)) * widen(&v);
     (widen(&hv) - &exact).norm() / exact.norm()
 }
@@ -267,8 +270,11 @@ fn core_gradient_and_objective_match_reference_in_f32() {
             for scale in [0.0, 0.5, 2.0] {
                 let w: Vec<f32> = (0..=m).map(|_| (scale * rng.normal()) as f32).collect();
                 let mut g = vec![0.0f32; m + 1];
-                let f = ws
-                    .gradient(&rows, &settings, &w, &mut g)
+                let at = tinynewton::Evaluate {
+                    g: Some(&mut g),
+                    ..Default::default()
+                };
+                let f = tinynewton::evaluate(ws.buffers(), &rows, &settings, &w, at)
                     .expect("shapes fit the workspace");
                 let (f_ref, g_ref) = (problem.objective(&widen(&w)), problem.gradient(&widen(&w)));
                 // The objective: n + m + 1 positive terms, compensated sum in the core, each term

@@ -89,16 +89,15 @@ fn labels_f32() -> Vec<f32> {
 /// Trains `data` in a fresh workspace with `settings`; the error, if any.
 fn train_err<R: Rows + ?Sized>(data: &R, settings: &Settings) -> Option<Error> {
     let mut ws = Ws::new();
-    ws.train(data, settings, |_| {}).err()
+    tinynewton::train(ws.buffers(), data, settings, |_| {}).err()
 }
 
 #[test]
 fn the_well_formed_problem_trains() {
     // The control: every refusal below differs from this call in exactly one respect.
     let mut ws = Ws::new();
-    let report = ws
-        .train(&good(), &Settings::DEFAULT, |_| {})
-        .expect("trains");
+    let report =
+        tinynewton::train(ws.buffers(), &good(), &Settings::DEFAULT, |_| {}).expect("trains");
     assert_eq!(report.status, tinynewton::Status::Converged);
     let custom = Custom::new(&X, &labels_f32(), 2).with_table(&[(0.0, 1.0), (0.0, 1.0)]);
     assert!(train_err(&custom, &Settings::DEFAULT).is_none());
@@ -139,16 +138,15 @@ fn cholesky_without_room_for_the_triangle() {
         ..Settings::DEFAULT
     };
     assert_eq!(
-        ws.train(&good(), &settings, |_| {}).err(),
+        tinynewton::train(ws.buffers(), &good(), &settings, |_| {}).err(),
         Some(Error::TriangleTooSmall {
             needed: packed_len(3),
             capacity: 2
         })
     );
     // `Auto` (and `Cg`) need no triangle: the same workspace trains with CG.
-    let report = ws
-        .train(&good(), &Settings::DEFAULT, |_| {})
-        .expect("CG fits");
+    let report =
+        tinynewton::train(ws.buffers(), &good(), &Settings::DEFAULT, |_| {}).expect("CG fits");
     assert_eq!(report.solver, SolverKind::Cg);
 }
 
@@ -162,7 +160,7 @@ fn feature_count_mismatches() {
         ..Settings::DEFAULT
     };
     assert_eq!(
-        ws.train(&good(), &warm, |_| {}).err(),
+        tinynewton::train(ws.buffers(), &good(), &warm, |_| {}).err(),
         Some(Error::LengthMismatch {
             expected: 3,
             got: 4
@@ -181,7 +179,17 @@ fn feature_count_mismatches() {
     // The objective kernels check their vectors too.
     let mut out = [0.0f32; 3];
     assert_eq!(
-        ws.hess_vec(&good(), &Settings::DEFAULT, &[0.0; 2], &[0.0; 3], &mut out),
+        tinynewton::evaluate(
+            ws.buffers(),
+            &good(),
+            &Settings::DEFAULT,
+            &[0.0; 2],
+            tinynewton::Evaluate {
+                hess_vec: Some((&[0.0; 3], &mut out)),
+                ..Default::default()
+            }
+        )
+        .map(|_| ()),
         Err(Error::LengthMismatch {
             expected: 3,
             got: 2
@@ -352,8 +360,7 @@ fn zero_iteration_limits() {
 #[test]
 fn nan_and_infinite_warm_start_weights() {
     let mut ws = Ws::new();
-    ws.train(&good(), &Settings::DEFAULT, |_| {})
-        .expect("trains");
+    tinynewton::train(ws.buffers(), &good(), &Settings::DEFAULT, |_| {}).expect("trains");
     let trained = ws.weights().to_vec();
     for bad in [f32::NAN, f32::INFINITY] {
         assert_eq!(
@@ -365,7 +372,7 @@ fn nan_and_infinite_warm_start_weights() {
     }
     // A refused training call (bad settings) leaves the trained weights in place too.
     assert_eq!(
-        ws.train(&good(), &Settings::with_c(-1.0), |_| {}).err(),
+        tinynewton::train(ws.buffers(), &good(), &Settings::with_c(-1.0), |_| {}).err(),
         Some(Error::BadCost)
     );
     assert_eq!(ws.weights(), trained.as_slice());

@@ -76,8 +76,12 @@ fn cross_validate<const M: usize, const N: usize, const T: usize>(
                 .map(|k| {
                     let fit = Fold::new(train, k, false);
                     let held = Fold::new(train, k, true);
-                    ws.train(&fit, &settings, |_| {}).expect("training a fold");
-                    ws.model().accuracy(&held).expect("evaluating a fold").0
+                    tinynewton::train(ws.buffers(), &fit, &settings, |_| {})
+                        .expect("training a fold");
+                    tinynewton::Model::of_workspace(&ws)
+                        .accuracy(&held)
+                        .expect("evaluating a fold")
+                        .0
                 })
                 .sum()
         })

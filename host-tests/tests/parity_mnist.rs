@@ -153,14 +153,16 @@ fn run_core<const M: usize, const T: usize>(case: &Case<'_>, solver: SolverKind)
     } = *case;
     let mut ws: Box<Workspace<M, N_TRAIN, T>> = Box::new(Workspace::new());
     let mut history = Vec::new();
-    let report = ws
-        .train(train, &settings(config, solver), |it: &Iteration| {
-            history.push(it.grad_rel)
-        })
-        .expect("training the committed data succeeds");
+    let report = tinynewton::train(
+        ws.buffers(),
+        train,
+        &settings(config, solver),
+        |it: &Iteration| history.push(it.grad_rel),
+    )
+    .expect("training the committed data succeeds");
     let w_core = DVector::from_iterator(problem.dim(), ws.weights().iter().map(|&v| f64::from(v)));
     let f_ref = reference.objective;
-    let model = ws.model();
+    let model = tinynewton::Model::of_workspace(&ws);
     let ref_labels = reference_labels(test_problem, &reference.w);
     let core_labels: Vec<i8> = (0..test.n_samples())
         .map(|i| model.label_row(test, i).expect("test rows match the model"))
@@ -388,14 +390,13 @@ fn warm_start<const M: usize, const T: usize>(
         .objective;
 
     let mut ws: Box<Workspace<M, N_TRAIN, T>> = Box::new(Workspace::new());
-    let cold = ws.train(&train, &c1, |_| {}).expect("cold C = 1");
-    let again = ws
-        .train(&train, &warm(c1), |_| {})
-        .expect("warm from converged");
+    let cold = tinynewton::train(ws.buffers(), &train, &c1, |_| {}).expect("cold C = 1");
+    let again =
+        tinynewton::train(ws.buffers(), &train, &warm(c1), |_| {}).expect("warm from converged");
     let mut ws_half: Box<Workspace<M, N_TRAIN, T>> = Box::new(Workspace::new());
-    let from_half_start = ws_half.train(&train, &half, |_| {}).expect("cold C = 0.5");
-    let from_half = ws_half
-        .train(&train, &warm(c1), |_| {})
+    let from_half_start =
+        tinynewton::train(ws_half.buffers(), &train, &half, |_| {}).expect("cold C = 0.5");
+    let from_half = tinynewton::train(ws_half.buffers(), &train, &warm(c1), |_| {})
         .expect("warm C = 1 from C = 0.5");
 
     let rel = |r: &Report| (f64::from(r.objective) - f_star).abs() / f_star;

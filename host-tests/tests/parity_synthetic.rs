@@ -74,8 +74,7 @@ fn check<R: Rows + ?Sized>(
     settings: &Settings,
 ) -> Result<Figures, TestCaseError> {
     let mut ws = SmallWorkspace::new();
-    let report = ws
-        .train(rows, settings, |_| {})
+    let report = tinynewton::train(ws.buffers(), rows, settings, |_| {})
         .map_err(|e| TestCaseError::fail(format!("train failed: {e}")))?;
     let w_core = DVector::from_iterator(problem.dim(), ws.weights().iter().map(|&v| f64::from(v)));
     let w_star = &reference.w;
@@ -114,7 +113,7 @@ fn check<R: Rows + ?Sized>(
 
     // Predictions through the core's inference path, on every training sample: they may differ
     // from the reference's only where |z*_i| ≤ ‖x̃_i‖·‖w − w*‖ + the f32 evaluation error.
-    let model = ws.model();
+    let model = tinynewton::Model::of_workspace(&ws);
     let z_star = problem.decisions(w_star);
     let mut flips_outside_margin = 0;
     for i in 0..problem.n() {

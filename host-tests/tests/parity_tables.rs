@@ -75,10 +75,9 @@ fn tables_reach_the_f64_optimum() {
     );
     for table in &TABLES {
         let (train, test) = (parse(table.train), parse(table.test));
-        let report = ws
-            .train(&train, &settings, |_| {})
+        let report = tinynewton::train(ws.buffers(), &train, &settings, |_| {})
             .expect("training a committed table");
-        let model = ws.model();
+        let model = tinynewton::Model::of_workspace(&ws);
         let problem = problem_from_rows(&train, 1.0, 1.0, Bias::Regularized);
         let reference = newton(&problem, None, REF_TOL);
         let rel = (f64::from(report.objective) - reference.objective).abs() / reference.objective;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, ensure, Context, Result};
 use image::{ImageFormat, Rgb, RgbImage};
 use serde_json::json;
-use tinynewton::format::{self, DequantKind, PackedDataset, REST};
+use tinynewton::format::{self, DequantKind, PackedDataset, MAX_CLASSES, REST};
 use tinynewton::{Dequant, Rows, TransformKind};
 
 use crate::output::{self, say};
@@ -100,6 +100,16 @@ fn transform_formula(kind: TransformKind) -> &'static str {
     }
 }
 
+/// Each class's original label and sample count, in class-index order.
+fn classes(ds: &PackedDataset<'_>) -> Vec<(i32, usize)> {
+    let mut counts = [0; MAX_CLASSES];
+    let counts = ds.class_counts_into(&mut counts).unwrap_or(&[]);
+    ds.class_table()
+        .iter()
+        .zip(counts.iter().copied())
+        .collect()
+}
+
 /// Runs `tinynewton inspect`.
 pub fn run(args: &Args) -> Result<()> {
     let path = &args.file;
@@ -117,20 +127,30 @@ pub fn run(args: &Args) -> Result<()> {
             }
             Dequant::PerFeature(_) => json!({"kind": "per-feature", "features": h.m}),
         };
-        let report = json!({
+        let mut report = json!({
             "file": path.display().to_string(),
             "file_len": bytes.len(),
-            "version": format::VERSION,
+            "version": h.version,
             "n": h.n,
+            "n_classes": h.n_classes,
+            "classes": classes(&ds)
+                .into_iter()
+                .map(|(label, count)| json!({"label": class_json(label), "count": count}))
+                .collect::<Vec<_>>(),
             "m": h.m,
             "width": h.width,
             "height": h.height,
             "encoding": h.encoding.name(),
             "split": h.split.name(),
-            "pos_label": class_json(h.pos_label),
-            "neg_label": class_json(h.neg_label),
-            "positives": pos,
-            "negatives": neg,
+        });
+        if h.version == format::VERSION {
+            // The two-class fields exist only in a two-class (version 1) file.
+            report["pos_label"] = class_json(h.pos_label);
+            report["neg_label"] = class_json(h.neg_label);
+            report["positives"] = json!(pos);
+            report["negatives"] = json!(neg);
+        }
+        let rest = json!({
             "dequant": dequant,
             "transform": transform_json(&ds),
             "code_min": r.code.0,
@@ -143,21 +163,37 @@ pub fn run(args: &Args) -> Result<()> {
             "payload_crc": format!("0x{:08x}", h.payload_crc),
             "crc_ok": true,
         });
+        if let (Some(a), Some(b)) = (report.as_object_mut(), rest.as_object()) {
+            a.extend(b.clone());
+        }
         say!("{report}");
     } else {
         say!(
             "file:      {} ({} bytes, format version {})",
             path.display(),
             bytes.len(),
-            format::VERSION
+            h.version
         );
-        say!(
-            "samples:   {} ({pos} +1 = class {}, {neg} -1 = class {}), split {}",
-            h.n,
-            class_name(h.pos_label),
-            class_name(h.neg_label),
-            h.split.name()
-        );
+        if h.version == format::VERSION {
+            say!(
+                "samples:   {} ({pos} +1 = class {}, {neg} -1 = class {}), split {}",
+                h.n,
+                class_name(h.pos_label),
+                class_name(h.neg_label),
+                h.split.name()
+            );
+        } else {
+            say!("samples:   {}, split {}", h.n, h.split.name());
+            let each: Vec<String> = classes(&ds)
+                .into_iter()
+                .map(|(label, count)| format!("{label} ({count})"))
+                .collect();
+            say!(
+                "classes:   {} (label (samples) per class index): {}",
+                h.n_classes,
+                each.join(", ")
+            );
+        }
         match h.image() {
             Some((w, ht)) => say!("features:  {} ({w}x{ht} image)", h.m),
             None => say!("features:  {}", h.m),

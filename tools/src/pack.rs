@@ -1,10 +1,12 @@
-//! `tinynewton pack`: MNIST → two classes → average pooling → quantisation → seeded split →
+//! `tinynewton pack`: MNIST → two classes (`--pos/--neg`) or `K` classes (`--classes`) → average pooling → quantisation → seeded split →
 //! packed files (written by `tinynewton::format`, the format's one home). Users' CSV and LIBSVM
 //! tables (`--csv`, `--libsvm`) go through [`crate::table`] instead.
 //!
 //! Sample order before the shuffle is the input order: file order for IDX; for the JSON digits,
 //! the positive class's file, then the negative class's file (for `--neg rest`, every other class
-//! in ascending order). Pooling averages each `k × k` block of bytes; quantisation then rounds the
+//! in ascending order; for `--classes`, the classes' files in the order given, `all` = 0…9).
+//! With `--classes` the split is stratified ([`split::stratified`]) and the files are format
+//! version 2 (a class table, class-index labels). Pooling averages each `k × k` block of bytes; quantisation then rounds the
 //! exact rational block mean (half up), so the codes never depend on float rounding:
 //!
 //! | encoding | code `q`                    | value = `offset + scale · q`   |
@@ -17,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
 use clap::ValueEnum;
-use tinynewton::format::{self, Codes, DatasetSpec, Split, REST};
+use tinynewton::format::{self, ClassesSpec, Codes, DatasetSpec, Split, MAX_CLASSES, REST};
 use tinynewton::Dequant;
 
 use crate::mnist::{self, Digits};
@@ -53,12 +55,59 @@ fn parse_neg(s: &str) -> Result<NegClass, String> {
         .map_err(|_| format!("expected a class 0..=255 or `rest`, got `{s}`"))
 }
 
+/// `--classes`: every class present, or a list in class-index order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClassList {
+    /// Every class the training data holds, in ascending order.
+    All,
+    /// These classes (as written), class `k` = the `k`-th (boxed: `pack`'s arguments stay small).
+    Listed(Box<[String]>),
+}
+
+/// Parses `all` or a comma-separated list of at least two classes (boxed, so `pack`'s arguments
+/// stay small).
+fn parse_classes(s: &str) -> Result<Box<ClassList>, String> {
+    parse_class_list(s).map(Box::new)
+}
+
+/// A `--pos`/`--neg` value, boxed as `str` (16 bytes rather than a `String`'s 24).
+fn parse_class_text(s: &str) -> Result<Box<str>, String> {
+    Ok(s.into())
+}
+
+fn parse_class_list(s: &str) -> Result<ClassList, String> {
+    if s.trim() == "all" {
+        return Ok(ClassList::All);
+    }
+    let list: Vec<String> = s.split(',').map(|c| c.trim().to_owned()).collect();
+    if list.iter().any(String::is_empty) {
+        return Err(format!(
+            "expected `all` or classes separated by commas, got `{s}`"
+        ));
+    }
+    if list.len() < 2 {
+        return Err(format!("needs at least two classes, got `{s}`"));
+    }
+    if list.len() > MAX_CLASSES {
+        return Err(format!(
+            "{} classes: a packed file holds at most {MAX_CLASSES}",
+            list.len()
+        ));
+    }
+    Ok(ClassList::Listed(list.into_boxed_slice()))
+}
+
 /// Arguments of `tinynewton pack`.
 #[derive(Debug, clap::Args)]
 #[command(group(
     clap::ArgGroup::new("input")
         .required(true)
         .args(["images", "mnist_json_dir", "csv", "libsvm"])
+))]
+#[command(group(
+    clap::ArgGroup::new("class_choice")
+        .required(true)
+        .args(["pos", "classes"])
 ))]
 pub struct Args {
     /// MNIST IDX images (`*-images-idx3-ubyte`, plain or .gz); needs --labels.
@@ -72,11 +121,21 @@ pub struct Args {
     pub mnist_json_dir: Option<PathBuf>,
     /// Positive class (label +1): a digit for MNIST, a number as written in a table's label
     /// column (compared as a number: `1` and `1.0` are one class).
-    #[arg(long, allow_hyphen_values = true)]
-    pub pos: String,
+    #[arg(long, allow_hyphen_values = true, requires = "neg", value_parser = parse_class_text)]
+    pub pos: Option<Box<str>>,
     /// Negative class (label -1), or `rest` for every other class.
-    #[arg(long, allow_hyphen_values = true)]
-    pub neg: String,
+    #[arg(long, allow_hyphen_values = true, requires = "pos", value_parser = parse_class_text)]
+    pub neg: Option<Box<str>>,
+    /// K classes instead of two: `all`, or a list such as `3,5,8` (class 0 = 3, …; at most 64).
+    /// Writes format version 2 (a class table, class-index labels) with a stratified split.
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        value_parser = parse_classes,
+        conflicts_with_all = ["pos", "neg"],
+        value_name = "all|A,B,…"
+    )]
+    pub classes: Option<Box<ClassList>>,
     /// Average-pooling factor (1..=16): 28x28 → 14x14 (2) → 7x7 (4); must divide width and height.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub pool: u16,
@@ -124,26 +183,104 @@ pub struct Pooled {
     pub block: u32,
     /// `n · width · height` block sums of bytes.
     pub sums: Vec<u32>,
-    /// `+1` / `-1` per sample.
-    pub labels: Vec<i8>,
+    /// Class index per sample (two classes: `0` is `+1`, `1` is `-1`).
+    pub labels: Vec<u8>,
 }
 
-/// Keeps the samples of `pos` (→ +1) and `neg` (→ -1), in input order; `source` names the input.
-fn select(digits: &Digits, pos: u8, neg: NegClass, source: &str) -> Result<Vec<(usize, i8)>> {
-    let picked: Vec<(usize, i8)> = digits
+/// Which classes to keep and how to label them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Selection {
+    /// `--pos/--neg`: a version-1 file, `±1` labels.
+    Binary(u8, NegClass),
+    /// `--classes`: a version-2 file; the class table, in class-index order.
+    Classes(Vec<u8>),
+}
+
+impl Selection {
+    /// The digit files to read, in sample order.
+    fn json_files(&self) -> Vec<u8> {
+        match self {
+            Self::Binary(pos, NegClass::Class(n)) => vec![*pos, *n],
+            Self::Binary(pos, NegClass::Rest) => std::iter::once(*pos)
+                .chain((0..10).filter(|c| c != pos))
+                .collect(),
+            Self::Classes(table) => table.clone(),
+        }
+    }
+}
+
+/// The class table of `--classes` for MNIST: digits as given, or every label present.
+fn mnist_classes(list: &ClassList, present: impl Iterator<Item = u8>) -> Result<Vec<u8>> {
+    match list {
+        ClassList::All => {
+            let mut seen = [false; 256];
+            present.for_each(|c| seen[usize::from(c)] = true);
+            let table: Vec<u8> = (0..=255u8).filter(|&c| seen[usize::from(c)]).collect();
+            ensure!(
+                table.len() >= 2,
+                "--classes all: the data holds {} class(es), at least two are needed",
+                table.len()
+            );
+            ensure!(
+                table.len() <= MAX_CLASSES,
+                "--classes all: the data holds {} classes, a packed file at most {MAX_CLASSES}",
+                table.len()
+            );
+            Ok(table)
+        }
+        ClassList::Listed(list) => {
+            let mut table = Vec::new();
+            for c in list {
+                let d: u8 = c.parse().map_err(|_| {
+                    anyhow::anyhow!("--classes: expected MNIST classes 0..=255, got `{c}`")
+                })?;
+                ensure!(!table.contains(&d), "--classes names class {d} twice");
+                table.push(d);
+            }
+            Ok(table)
+        }
+    }
+}
+
+/// Keeps the samples of the `--classes` table, labelled by class index, in input order; every
+/// class must have a sample.
+fn select_classes(digits: &Digits, table: &[u8], source: &str) -> Result<Vec<(usize, u8)>> {
+    let mut index = [None; 256];
+    for (k, &c) in table.iter().enumerate() {
+        index[usize::from(c)] = u8::try_from(k).ok();
+    }
+    let picked: Vec<(usize, u8)> = digits
+        .labels
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &c)| index[usize::from(c)].map(|k| (i, k)))
+        .collect();
+    for (k, &c) in table.iter().enumerate() {
+        ensure!(
+            picked.iter().any(|&(_, l)| usize::from(l) == k),
+            "{source}: no samples of class {c}"
+        );
+    }
+    Ok(picked)
+}
+
+/// Keeps the samples of `pos` (→ class 0, `+1`) and `neg` (→ class 1, `-1`), in input order;
+/// `source` names the input.
+fn select(digits: &Digits, pos: u8, neg: NegClass, source: &str) -> Result<Vec<(usize, u8)>> {
+    let picked: Vec<(usize, u8)> = digits
         .labels
         .iter()
         .enumerate()
         .filter_map(|(i, &c)| match neg {
-            _ if c == pos => Some((i, 1)),
-            NegClass::Class(n) if c == n => Some((i, -1)),
-            NegClass::Rest => Some((i, -1)),
+            _ if c == pos => Some((i, 0)),
+            NegClass::Class(n) if c == n => Some((i, 1)),
+            NegClass::Rest => Some((i, 1)),
             NegClass::Class(_) => None,
         })
         .collect();
-    let count = |y: i8| picked.iter().filter(|&&(_, l)| l == y).count();
-    ensure!(count(1) > 0, "{source}: no samples of class {pos}");
-    if count(-1) == 0 {
+    let count = |y: u8| picked.iter().filter(|&&(_, l)| l == y).count();
+    ensure!(count(0) > 0, "{source}: no samples of class {pos}");
+    if count(1) == 0 {
         match neg {
             NegClass::Class(n) => bail!("{source}: no samples of class {n}"),
             NegClass::Rest => bail!("{source}: no samples of any class but {pos}"),
@@ -153,7 +290,7 @@ fn select(digits: &Digits, pos: u8, neg: NegClass, source: &str) -> Result<Vec<(
 }
 
 /// Average pooling by `k`: block sums of the selected images.
-fn pool(digits: &Digits, picked: &[(usize, i8)], k: usize, source: &str) -> Result<Pooled> {
+fn pool(digits: &Digits, picked: &[(usize, u8)], k: usize, source: &str) -> Result<Pooled> {
     ensure!(
         digits.width.is_multiple_of(k) && digits.height.is_multiple_of(k),
         "{source}: pooling factor {k} does not divide the {}x{} images",
@@ -249,7 +386,7 @@ fn quantise(sums: &[u32], block: u32, encoding: EncodingArg) -> (Quantised, Dequ
 fn pack_file(
     pooled: &Pooled,
     order: &[usize],
-    (args, pos, neg): (&Args, u8, NegClass),
+    (args, selection): (&Args, &Selection),
     split: Split,
 ) -> Result<Vec<u8>> {
     let m = pooled.width * pooled.height;
@@ -260,30 +397,81 @@ fn pack_file(
         labels.push(pooled.labels[i]);
     }
     let (quantised, dequant) = quantise(&sums, pooled.block, args.encoding);
-    let spec = DatasetSpec {
-        m,
-        width: u16::try_from(pooled.width).context("image too wide for the format")?,
-        height: u16::try_from(pooled.height).context("image too tall for the format")?,
-        split,
-        pos_label: i32::from(pos),
-        neg_label: match neg {
-            NegClass::Class(c) => i32::from(c),
-            NegClass::Rest => REST,
-        },
-        dequant,
-        labels: &labels,
-        codes: quantised.codes(),
-    };
-    let len = format::encoded_len(&spec).map_err(|e| anyhow::anyhow!("cannot pack: {e}"))?;
-    let mut out = vec![0; len];
-    format::write(&spec, &mut out).map_err(|e| anyhow::anyhow!("cannot pack: {e}"))?;
-    Ok(out)
+    let width = u16::try_from(pooled.width).context("image too wide for the format")?;
+    let height = u16::try_from(pooled.height).context("image too tall for the format")?;
+    let cannot = |e: format::FormatError| anyhow::anyhow!("cannot pack: {e}");
+    match selection {
+        Selection::Binary(pos, neg) => {
+            let signs: Vec<i8> = labels
+                .iter()
+                .map(|&c| if c == 0 { 1 } else { -1 })
+                .collect();
+            let spec = DatasetSpec {
+                m,
+                width,
+                height,
+                split,
+                pos_label: i32::from(*pos),
+                neg_label: match neg {
+                    NegClass::Class(c) => i32::from(*c),
+                    NegClass::Rest => REST,
+                },
+                dequant,
+                labels: &signs,
+                codes: quantised.codes(),
+            };
+            let mut out = vec![0; format::encoded_len(&spec).map_err(cannot)?];
+            format::write(&spec, &mut out).map_err(cannot)?;
+            Ok(out)
+        }
+        Selection::Classes(table) => {
+            let classes: Vec<i32> = table.iter().map(|&c| i32::from(c)).collect();
+            let spec = ClassesSpec {
+                m,
+                width,
+                height,
+                split,
+                dequant,
+                classes: &classes,
+                labels: &labels,
+                codes: quantised.codes(),
+            };
+            let mut out = vec![0; format::encoded_len_classes(&spec, None).map_err(cannot)?];
+            format::write_classes(&spec, None, &mut out).map_err(cannot)?;
+            Ok(out)
+        }
+    }
+}
+
+/// `3: 120, 5: 98, 8: 101`: each class's original label and its sample count.
+pub fn class_counts_text(ds: &format::PackedDataset<'_>) -> String {
+    let mut counts = [0; MAX_CLASSES];
+    let counts = ds.class_counts_into(&mut counts).unwrap_or(&[]);
+    ds.class_table()
+        .iter()
+        .zip(counts)
+        .map(|(c, n)| format!("{c}: {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn describe(path: &Path, bytes: &[u8]) -> Result<String> {
     let ds = format::parse(bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let (pos, neg) = ds.class_counts();
     let h = ds.header();
+    if h.version == format::VERSION_CLASSES {
+        return Ok(format!(
+            "wrote {}: {} samples in {} classes ({}), {}x{} {}, {} bytes",
+            path.display(),
+            h.n,
+            h.n_classes,
+            class_counts_text(&ds),
+            h.width,
+            h.height,
+            h.encoding.name(),
+            bytes.len()
+        ));
+    }
     Ok(format!(
         "wrote {}: {} samples ({pos} +1, {neg} -1), {}x{} {}, {} bytes",
         path.display(),
@@ -310,11 +498,15 @@ fn run_table(args: &Args) -> Result<()> {
         EncodingArg::U4 => format::Encoding::U4,
         EncodingArg::F32 => format::Encoding::F32,
     };
+    let classes = match (&args.classes, &args.pos, &args.neg) {
+        (Some(list), _, _) => table_cli::ClassChoice::Classes((**list).clone()),
+        (None, Some(pos), Some(neg)) => table_cli::ClassChoice::Binary(pos, neg),
+        _ => bail!("give --pos and --neg, or --classes"),
+    };
     table_cli::run_pack(
         &args.table,
         &table_cli::Common {
-            pos: &args.pos,
-            neg: &args.neg,
+            classes,
             encoding,
             test_fraction: args.test_fraction,
             seed: args.seed,
@@ -329,39 +521,57 @@ pub fn run(args: &Args) -> Result<()> {
     if args.table.is_table() {
         return run_table(args);
     }
-    let pos: u8 = args.pos.parse().map_err(|_| {
-        anyhow::anyhow!("--pos: expected an MNIST class 0..=255, got `{}`", args.pos)
-    })?;
-    let neg = parse_neg(&args.neg).map_err(|e| anyhow::anyhow!("--neg: {e}"))?;
-    ensure!(
-        NegClass::Class(pos) != neg,
-        "--pos and --neg name the same class {pos}"
-    );
+    let binary = match (&args.classes, &args.pos, &args.neg) {
+        (None, Some(pos_text), Some(neg_text)) => {
+            let pos: u8 = pos_text.parse().map_err(|_| {
+                anyhow::anyhow!("--pos: expected an MNIST class 0..=255, got `{pos_text}`")
+            })?;
+            let neg = parse_neg(neg_text).map_err(|e| anyhow::anyhow!("--neg: {e}"))?;
+            ensure!(
+                NegClass::Class(pos) != neg,
+                "--pos and --neg name the same class {pos}"
+            );
+            Some(Selection::Binary(pos, neg))
+        }
+        (Some(_), None, None) => None,
+        _ => bail!("give --pos and --neg, or --classes"),
+    };
     ensure!(
         (0.0..1.0).contains(&args.test_fraction),
         "--test-fraction {} is outside [0, 1)",
         args.test_fraction
     );
-    let (digits, source) = match (&args.images, &args.labels, &args.mnist_json_dir) {
-        (Some(images), Some(labels), None) => (
-            mnist::read_idx(images, labels)?,
-            images.display().to_string(),
-        ),
+    let (digits, source, selection) = match (&args.images, &args.labels, &args.mnist_json_dir) {
+        (Some(images), Some(labels), None) => {
+            let digits = mnist::read_idx(images, labels)?;
+            let selection = match (&binary, &args.classes) {
+                (Some(b), _) => b.clone(),
+                (None, Some(list)) => {
+                    Selection::Classes(mnist_classes(list, digits.labels.iter().copied())?)
+                }
+                (None, None) => bail!("give --pos and --neg, or --classes"),
+            };
+            (digits, images.display().to_string(), selection)
+        }
         (None, None, Some(dir)) => {
-            let classes: Vec<u8> = match neg {
-                NegClass::Class(n) => vec![pos, n],
-                NegClass::Rest => std::iter::once(pos)
-                    .chain((0..10).filter(|&c| c != pos))
-                    .collect(),
+            let selection = match (&binary, &args.classes) {
+                (Some(b), _) => b.clone(),
+                // The package holds the digits 0..=9, one file each.
+                (None, Some(list)) => Selection::Classes(mnist_classes(list, 0..10)?),
+                (None, None) => bail!("give --pos and --neg, or --classes"),
             };
             (
-                mnist::read_json_dir(dir, &classes)?,
+                mnist::read_json_dir(dir, &selection.json_files())?,
                 dir.display().to_string(),
+                selection,
             )
         }
         _ => bail!("give either --images and --labels, or --mnist-json-dir"),
     };
-    let picked = select(&digits, pos, neg, &source)?;
+    let picked = match &selection {
+        Selection::Binary(pos, neg) => select(&digits, *pos, *neg, &source)?,
+        Selection::Classes(table) => select_classes(&digits, table, &source)?,
+    };
     let pooled = pool(&digits, &picked, usize::from(args.pool), &source)?;
     let n = pooled.labels.len();
 
@@ -371,7 +581,12 @@ pub fn run(args: &Args) -> Result<()> {
                 args.test_fraction > 0.0,
                 "--test-fraction 0 writes one file: use --out"
             );
-            let (train, test) = split::split(n, args.test_fraction, args.seed);
+            let (train, test) = match &selection {
+                Selection::Binary(..) => split::split(n, args.test_fraction, args.seed),
+                Selection::Classes(_) => {
+                    split::stratified(&pooled.labels, args.test_fraction, args.seed)
+                }
+            };
             ensure!(
                 !train.is_empty(),
                 "{source}: {n} samples leave no training sample at --test-fraction {}",
@@ -380,11 +595,11 @@ pub fn run(args: &Args) -> Result<()> {
             vec![
                 (
                     train_out.clone(),
-                    pack_file(&pooled, &train, (args, pos, neg), Split::Train)?,
+                    pack_file(&pooled, &train, (args, &selection), Split::Train)?,
                 ),
                 (
                     test_out.clone(),
-                    pack_file(&pooled, &test, (args, pos, neg), Split::Test)?,
+                    pack_file(&pooled, &test, (args, &selection), Split::Test)?,
                 ),
             ]
         }
@@ -396,7 +611,7 @@ pub fn run(args: &Args) -> Result<()> {
             let all: Vec<usize> = (0..n).collect();
             vec![(
                 out.clone(),
-                pack_file(&pooled, &all, (args, pos, neg), Split::All)?,
+                pack_file(&pooled, &all, (args, &selection), Split::All)?,
             )]
         }
         _ => bail!("give --train-out and --test-out, or --out"),
@@ -436,11 +651,11 @@ mod tests {
             pixels: (0..16).map(|p| p * 10).collect(),
             labels: vec![7],
         };
-        let pooled = pool(&digits, &[(0, 1)], 2, "t").unwrap();
+        let pooled = pool(&digits, &[(0, 0)], 2, "t").unwrap();
         // Block (0,0) holds pixels 0, 1, 4, 5.
         assert_eq!(pooled.sums, vec![100, 180, 420, 500]);
         assert_eq!((pooled.width, pooled.height, pooled.block), (2, 2, 4));
-        assert!(pool(&digits, &[(0, 1)], 3, "t").is_err());
+        assert!(pool(&digits, &[(0, 0)], 3, "t").is_err());
     }
 
     #[test]
@@ -455,7 +670,22 @@ mod tests {
         assert_eq!(err.to_string(), "f: no samples of class 1");
         assert_eq!(
             select(&digits, 7, NegClass::Rest, "f").unwrap(),
-            vec![(0, 1), (1, 1), (2, -1)]
+            vec![(0, 0), (1, 0), (2, 1)]
+        );
+        let err = select_classes(&digits, &[7, 2, 4], "f").unwrap_err();
+        assert_eq!(err.to_string(), "f: no samples of class 4");
+        assert_eq!(
+            select_classes(&digits, &[2, 7], "f").unwrap(),
+            vec![(0, 1), (1, 1), (2, 0)]
+        );
+        let table = mnist_classes(&ClassList::All, digits.labels.iter().copied()).unwrap();
+        assert_eq!(table, vec![2, 7]);
+        assert!(mnist_classes(&ClassList::Listed(["3".into(), "3".into()].into()), 0..10).is_err());
+        assert!(parse_classes("3").is_err());
+        assert!(parse_classes("3,,5").is_err());
+        assert_eq!(
+            *parse_classes("3, 5").unwrap(),
+            ClassList::Listed(["3".into(), "5".into()].into())
         );
     }
 }

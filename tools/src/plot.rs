@@ -177,13 +177,12 @@ fn load_weights(a: &WeightsArgs) -> Result<WeightImage> {
     let bytes =
         std::fs::read(&a.input).with_context(|| format!("{}: cannot read", a.input.display()))?;
     let (weights, bias, geometry, classes, note) = if bytes.starts_with(&MODEL_MAGIC) {
-        let model =
-            Model::<{ crate::train::CLASSES[2].0 - 1 }>::from_bytes(&bytes).map_err(|e| {
-                anyhow!(
-                    "{}: not a usable model file ({e}): give a file written by train --model",
-                    a.input.display()
-                )
-            })?;
+        let model = Model::<{ crate::train::MAX_FEATURES }>::from_bytes(&bytes).map_err(|e| {
+            anyhow!(
+                "{}: not a usable model file ({e}): give a file written by train --model",
+                a.input.display()
+            )
+        })?;
         let m = model.n_features();
         let side = (1..=m).find(|s| s * s >= m).unwrap_or(0);
         let geometry = (side * side == m).then_some((side, side));

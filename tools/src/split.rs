@@ -65,6 +65,56 @@ pub fn split(n: usize, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
     (train, p)
 }
 
+/// `(train, test)` indices of a *stratified* split of samples of classes `classes[i]`, seeded.
+///
+/// The test part holds `⌈fraction · n⌉` samples in all ([`test_count`], as [`split`]), shared
+/// out as scikit-learn's `StratifiedShuffleSplit` does: class `c` first gets `⌊fraction · n_c⌋`,
+/// and the samples left over go one each to the classes with the largest fractional parts
+/// `fraction · n_c − ⌊fraction · n_c⌋` (ties: the lower class index) — but a class never gives
+/// up its last sample, so every class keeps a training sample. Then, with the permutation of
+/// `seed` (as in [`split`]), the first quota samples of each class in permutation order are
+/// held out. Both parts are in permutation order.
+pub fn stratified(classes: &[u8], fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut per_class = [0usize; 256];
+    for &c in classes {
+        per_class[usize::from(c)] += 1;
+    }
+    let cap = |c: usize| per_class[c].saturating_sub(1);
+    // The same 1e-9 guard as `test_count`: 0.2 · 15 must floor to 3.
+    let exact: Vec<f64> = per_class.iter().map(|&n| fraction * n as f64).collect();
+    let mut quota: Vec<usize> = (0..256)
+        .map(|c| ((exact[c] + 1e-9).floor().max(0.0) as usize).min(cap(c)))
+        .collect();
+    let mut left = test_count(classes.len(), fraction).saturating_sub(quota.iter().sum());
+    let mut order: Vec<usize> = (0..256).filter(|&c| per_class[c] > 0).collect();
+    // Largest fractional part first; `sort_by` is stable, so ties keep the class order.
+    order.sort_by(|&a, &b| {
+        let frac = |c: usize| exact[c] - quota[c] as f64;
+        frac(b).total_cmp(&frac(a))
+    });
+    for c in order {
+        if left == 0 {
+            break;
+        }
+        if quota[c] < cap(c) {
+            quota[c] += 1;
+            left -= 1;
+        }
+    }
+    let mut taken = [0usize; 256];
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for i in permutation(classes.len(), seed) {
+        let c = usize::from(classes[i]);
+        if taken[c] < quota[c] {
+            taken[c] += 1;
+            test.push(i);
+        } else {
+            train.push(i);
+        }
+    }
+    (train, test)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +151,43 @@ mod tests {
         assert_eq!(test_count(3, 0.7), 3);
         let (train, test) = split(2197, 0.2, 0);
         assert_eq!((train.len(), test.len()), (1757, 440));
+    }
+
+    #[test]
+    fn stratified_split_keeps_class_proportions() {
+        // 10 of class 0, 5 of class 1, 1 of class 2, interleaved.
+        let classes: Vec<u8> = (0..16)
+            .map(|i| match i {
+                15 => 2,
+                _ if i % 3 == 0 => 1,
+                _ => 0,
+            })
+            .collect();
+        let (train, test) = stratified(&classes, 0.2, 7);
+        let count = |part: &[usize], c: u8| part.iter().filter(|&&i| classes[i] == c).count();
+        // ⌈0.2·16⌉ = 4 in all: ⌊0.2·10⌋ = 2, ⌊0.2·5⌋ = 1, ⌊0.2·1⌋ = 0; the one left over goes
+        // to class 2 (fraction 0.2) but would take its only sample, so to class 0 (tie with
+        // class 1 at 0.0, lower index).
+        assert_eq!(
+            (count(&test, 0), count(&test, 1), count(&test, 2)),
+            (3, 1, 0)
+        );
+        assert_eq!(
+            (count(&train, 0), count(&train, 1), count(&train, 2)),
+            (7, 4, 1)
+        );
+        // scikit-learn's digits: 1797 samples, 360 held out (1437 for training).
+        let digits: Vec<u8> = (0..1797).map(|i| (i % 10) as u8).collect();
+        assert_eq!(stratified(&digits, 0.2, 0).1.len(), 360);
+        let mut all: Vec<usize> = train.iter().chain(&test).copied().collect();
+        all.sort_unstable();
+        assert!(all.into_iter().eq(0..16));
+        // Seeded: the same seed gives the same parts, another seed other ones.
+        assert_eq!(stratified(&classes, 0.2, 7), (train.clone(), test.clone()));
+        assert_ne!(stratified(&classes, 0.2, 8).1, test);
+        // Test samples in permutation order.
+        let p = permutation(16, 7);
+        let pos = |i: usize| p.iter().position(|&k| k == i).unwrap();
+        assert!(test.windows(2).all(|w| pos(w[0]) < pos(w[1])));
     }
 }

@@ -1,7 +1,7 @@
 //! `tinynewton train`: the same `no_std` core the firmware runs, trained on the host.
 //!
-//! Parses a packed file in place, trains with [`tinynewton::train`] in a workspace whose
-//! capacities are picked at run time among three classes ([`CLASSES`]), prints a LIBLINEAR-like
+//! Parses a packed file in place, trains with [`tinynewton::train`] in heap buffers sized to the
+//! data ([`tinynewton::Sizes`], [`tinynewton::Buffers::carve`]), prints a LIBLINEAR-like
 //! log line per Newton iteration, the final report and the train/test accuracy, and optionally
 //! writes the model's byte image (`--model`) and a JSON report (`--report-json`) that
 //! `tinynewton plot` reads back.
@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use tinynewton::format::{self, Encoding, PackedDataset, Split, REST};
 use tinynewton::settings::DEFAULT_EPSILON;
 use tinynewton::{
-    linalg, packed_len, BiasMode, Iteration, Model, ModelError, Report, Rows, Settings, SolverKind,
-    Status, Workspace,
+    linalg, BiasMode, Buffers, Iteration, Model, ModelError, Report, Rows, Settings, Sizes,
+    SolverKind, Status,
 };
 
 use crate::output::write_all_or_nothing;
@@ -30,23 +30,8 @@ pub const REPORT_KIND: &str = "tinynewton-train-report";
 /// Version of the report layout below.
 pub const REPORT_VERSION: u32 = 1;
 
-/// Host capacity classes `(M, N)`: weight capacity (features + bias) and sample capacity.
-/// Each class also holds the full packed triangle `T = packed_len(M)`, so Cholesky is always
-/// available. The smallest class that fits the data is used, so the printed workspace size stays
-/// meaningful; the largest fits 32×32 images (1024 features) and all 70 000 MNIST digits in about
-/// 3 MiB.
-pub const CLASSES: [(usize, usize); 3] = [(65, 4_096), (257, 16_384), (1_025, 70_000)];
-
-type Small = Workspace<{ CLASSES[0].0 }, { CLASSES[0].1 }, { packed_len(CLASSES[0].0) }>;
-type Medium = Workspace<{ CLASSES[1].0 }, { CLASSES[1].1 }, { packed_len(CLASSES[1].0) }>;
-type Large = Workspace<{ CLASSES[2].0 }, { CLASSES[2].1 }, { packed_len(CLASSES[2].0) }>;
-
-// The classes grow in both capacities, so "the first that fits" is the smallest that fits.
-const _: () = assert!(CLASSES[0].0 < CLASSES[1].0 && CLASSES[1].0 < CLASSES[2].0);
-const _: () = assert!(CLASSES[0].1 < CLASSES[1].1 && CLASSES[1].1 < CLASSES[2].1);
-
-/// Feature capacity of a model read for a warm start: the largest class's weights less the bias.
-const MAX_FEATURES: usize = CLASSES[2].0 - 1;
+/// Feature capacity of a model read for a warm start (the model format's host-side bound).
+pub const MAX_FEATURES: usize = 4096;
 
 /// Command-line arguments of `tinynewton train`.
 #[derive(Debug, clap::Args)]
@@ -284,20 +269,18 @@ pub struct AccuracyJson {
     pub test_total: Option<usize>,
 }
 
-/// Workspace memory: the host's capacity class and what this data set needs at least.
+/// Workspace memory: the host trains in heap buffers sized to the data (the core's
+/// [`Sizes`]); `bytes` is what a board's `Workspace<M, N, T>` of exactly these capacities takes.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct WorkspaceJson {
-    /// Weight capacity `M` of the class used.
+    /// Weight capacity `M` (`m + 1`).
     pub capacity_m: usize,
-    /// Sample capacity `N` of the class used.
+    /// Sample capacity `N` (`n`).
     pub capacity_n: usize,
-    /// Triangle capacity `T` of the class used.
+    /// Triangle capacity `T` (`packed_len(M)` for Cholesky, 0 for CG).
     pub capacity_t: usize,
-    /// `size_of` the workspace used.
+    /// Bytes of a `Workspace<M, N, T>` of these capacities ([`tinynewton::workspace_bytes`]).
     pub bytes: usize,
-    /// Bytes of a workspace sized exactly for this data and solver
-    /// (`M = m + 1`, `N = n`, `T = packed_len(M)` for Cholesky, 0 for CG).
-    pub fitted_bytes: usize,
 }
 
 impl TrainReport {
@@ -397,19 +380,6 @@ pub fn log_line(it: &IterationJson) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Workspace sizing.
-
-/// Bytes of a `Workspace<M, N, T>`: its eight `M`-vectors, three `N`-vectors and triangle of
-/// `f32`, then the `usize` weight count, padded to the `usize` alignment. Checked against the
-/// core's `SIZE_BYTES` for several capacities in this module's tests, so it cannot drift from
-/// the real layout unnoticed.
-pub fn workspace_bytes(m: usize, n: usize, t: usize) -> usize {
-    let floats = (8 * m + 3 * n + t) * std::mem::size_of::<f32>();
-    let align = std::mem::align_of::<usize>();
-    floats.div_ceil(align) * align + std::mem::size_of::<usize>()
-}
-
-// ---------------------------------------------------------------------------------------------
 // The run.
 
 /// What a training run produced, independent of the workspace class.
@@ -422,8 +392,7 @@ struct Outcome {
     model_bytes: Vec<u8>,
     train_acc: (usize, usize),
     test_acc: Option<(usize, usize)>,
-    ws_bytes: usize,
-    capacity: (usize, usize, usize),
+    sizes: Sizes,
 }
 
 /// Inputs of one run, shared by every workspace class.
@@ -461,18 +430,26 @@ fn parse_packed<'a>(path: &Path, bytes: &'a [u8]) -> Result<PackedDataset<'a>> {
     format::parse(bytes).map_err(|e| anyhow!("{}: {e}", path.display()))
 }
 
-/// Trains in a `Workspace<M, N, T>` allocated on the heap.
-fn run_in<const M: usize, const N: usize, const T: usize>(job: &Job<'_>) -> Result<Outcome> {
-    // `Workspace::new()` is built on this thread's stack before it is boxed (in a debug build at
-    // least): the caller runs this on a thread whose stack is sized for it.
-    let mut ws: Box<Workspace<M, N, T>> = Box::new(Workspace::new());
+/// Trains in heap buffers sized to the data: the weights, the samples, and the triangle when the
+/// solver can use it.
+fn run_job(job: &Job<'_>) -> Result<Outcome> {
+    let (n, m) = (job.train.n_samples(), job.train.n_features());
+    let explicit = job.settings.solver.wants_triangle(m + 1);
+    let sizes = Sizes::binary(n, m, explicit);
+    let mut storage = vec![0.0f32; sizes.floats()];
+    let mut weights_in_use = 0;
+    let mut ws = Buffers::carve(&mut storage, sizes, &mut weights_in_use)
+        .map_err(|e| anyhow!("workspace: {e}"))?;
     let data = job.train;
     let dim = data.n_features() + 1;
     let w0 = job.warm.clone().unwrap_or_else(|| vec![0.0; dim]);
     // The starting point of the convergence history: the core reports after each step only.
     let mut g0 = vec![0.0f32; dim];
-    let f0 = ws
-        .gradient(data, &job.settings, &w0, &mut g0)
+    let at = tinynewton::Evaluate {
+        g: Some(&mut g0),
+        ..Default::default()
+    };
+    let f0 = tinynewton::evaluate(ws.reborrow(), data, &job.settings, &w0, at)
         .map_err(|e| anyhow!("training: {e}"))?;
     let gnorm_start = linalg::norm2(&g0);
     if job.warm.is_some() {
@@ -489,15 +466,14 @@ fn run_in<const M: usize, const N: usize, const T: usize>(job: &Job<'_>) -> Resu
         ls_trials: 0,
     }];
     let quiet = job.quiet;
-    let report = ws
-        .train(data, &job.settings, |it| {
-            let entry = IterationJson::from(it);
-            if !quiet {
-                say!("{}", log_line(&entry));
-            }
-            history.push(entry);
-        })
-        .map_err(|e| anyhow!("training: {e}"))?;
+    let report = tinynewton::train(ws.reborrow(), data, &job.settings, |it| {
+        let entry = IterationJson::from(it);
+        if !quiet {
+            say!("{}", log_line(&entry));
+        }
+        history.push(entry);
+    })
+    .map_err(|e| anyhow!("training: {e}"))?;
     if let Some(start) = history.first_mut() {
         start.grad_rel = if report.grad_norm0 > 0.0 {
             start.grad_norm / report.grad_norm0
@@ -507,11 +483,10 @@ fn run_in<const M: usize, const N: usize, const T: usize>(job: &Job<'_>) -> Resu
     }
     // The packed file's raw-feature transform goes into the model, so it classifies raw readings.
     let model = match data.transform() {
-        Some(t) => ws
-            .model()
+        Some(t) => Model::<MAX_FEATURES>::from_weights(ws.weights())
             .with_transform(&t)
             .map_err(|e| anyhow!("model: {}", model_error(e)))?,
-        None => ws.model(),
+        None => Model::<MAX_FEATURES>::from_weights(ws.weights()),
     };
     let mut model_bytes = vec![0u8; model.byte_len()];
     let written = model
@@ -538,47 +513,7 @@ fn run_in<const M: usize, const N: usize, const T: usize>(job: &Job<'_>) -> Resu
         model_bytes,
         train_acc,
         test_acc,
-        ws_bytes: ws.size_bytes(),
-        capacity: (M, N, T),
-    })
-}
-
-/// Picks the smallest capacity class that fits, and trains on a thread with room for it.
-fn run_job(job: &Job<'_>) -> Result<Outcome> {
-    let (n, dim) = (job.train.n_samples(), job.train.n_features() + 1);
-    let class = CLASSES
-        .iter()
-        .position(|&(m_cap, n_cap)| dim <= m_cap && n <= n_cap);
-    let Some(class) = class else {
-        let (m_cap, n_cap) = CLASSES[CLASSES.len() - 1];
-        bail!(
-            "{n} samples of {} features exceed this tool's largest workspace \
-             (N = {n_cap} samples, M = {m_cap} weights including the bias)",
-            dim - 1
-        );
-    };
-    let bytes = [Small::SIZE_BYTES, Medium::SIZE_BYTES, Large::SIZE_BYTES][class];
-    // Room for a few temporaries of the workspace in an unoptimised build, plus the usual.
-    let stack = 4 * bytes + (8 << 20);
-    std::thread::scope(|s| {
-        let handle = std::thread::Builder::new()
-            .name("train".into())
-            .stack_size(stack)
-            .spawn_scoped(s, || match class {
-                0 => {
-                    run_in::<{ CLASSES[0].0 }, { CLASSES[0].1 }, { packed_len(CLASSES[0].0) }>(job)
-                }
-                1 => {
-                    run_in::<{ CLASSES[1].0 }, { CLASSES[1].1 }, { packed_len(CLASSES[1].0) }>(job)
-                }
-                _ => {
-                    run_in::<{ CLASSES[2].0 }, { CLASSES[2].1 }, { packed_len(CLASSES[2].0) }>(job)
-                }
-            })
-            .context("cannot start the training thread")?;
-        handle
-            .join()
-            .map_err(|_| anyhow!("the training thread panicked"))?
+        sizes,
     })
 }
 
@@ -807,16 +742,8 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let out = run_job(&job)?;
     let r = &out.report;
-    let dim = m + 1;
-    let fitted_bytes = workspace_bytes(
-        dim,
-        train.n_samples(),
-        if r.solver == SolverKind::Cholesky {
-            packed_len(dim)
-        } else {
-            0
-        },
-    );
+    let ws_bytes =
+        tinynewton::workspace_bytes(out.sizes.weights, out.sizes.samples, out.sizes.triangle);
 
     let mut summary = String::new();
     // Writing to a String cannot fail.
@@ -859,18 +786,10 @@ pub fn run(args: &Args) -> Result<()> {
             t.1
         );
     }
-    let (cm, cn, ct) = out.capacity;
     let _ = writeln!(
         summary,
-        "workspace {} bytes (host class M = {cm}, N = {cn}, T = {ct}); \
-         fitted to this data (M = {dim}, N = {}, T = {}): {fitted_bytes} bytes",
-        out.ws_bytes,
-        train.n_samples(),
-        if r.solver == SolverKind::Cholesky {
-            packed_len(dim)
-        } else {
-            0
-        },
+        "workspace {ws_bytes} bytes as a board's Workspace<M = {}, N = {}, T = {}> (the host trains in heap buffers of that size)",
+        out.sizes.weights, out.sizes.samples, out.sizes.triangle,
     );
     let _ = write!(summary, "fingerprint 0x{:016x}", out.fingerprint);
 
@@ -922,11 +841,10 @@ pub fn run(args: &Args) -> Result<()> {
                     test_total: out.test_acc.map(|t| t.1),
                 },
                 workspace: WorkspaceJson {
-                    capacity_m: cm,
-                    capacity_n: cn,
-                    capacity_t: ct,
-                    bytes: out.ws_bytes,
-                    fitted_bytes,
+                    capacity_m: out.sizes.weights,
+                    capacity_n: out.sizes.samples,
+                    capacity_t: out.sizes.triangle,
+                    bytes: ws_bytes,
                 },
                 fingerprint: format!("0x{:016x}", out.fingerprint),
                 weights: out.weights.clone(),
@@ -978,24 +896,6 @@ pub fn run(args: &Args) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn workspace_bytes_matches_the_core_layout() {
-        assert_eq!(
-            workspace_bytes(50, 1757, packed_len(50)),
-            Workspace::<50, 1757, { packed_len(50) }>::SIZE_BYTES
-        );
-        assert_eq!(
-            workspace_bytes(197, 1757, 0),
-            Workspace::<197, 1757, 0>::SIZE_BYTES
-        );
-        // Odd float counts exercise the padding before the `usize`.
-        assert_eq!(workspace_bytes(3, 1, 0), Workspace::<3, 1, 0>::SIZE_BYTES);
-        assert_eq!(
-            workspace_bytes(CLASSES[1].0, CLASSES[1].1, packed_len(CLASSES[1].0)),
-            Medium::SIZE_BYTES
-        );
-    }
 
     #[test]
     fn sci_is_c_like() {

@@ -556,9 +556,8 @@ fn a_model_on_raw_rows_gives_the_packed_rows_labels() {
     assert_eq!((train.n_samples(), test.n_samples()), (200, 80));
 
     let mut ws = Box::new(Workspace::<6, 200, { packed_len(6) }>::new());
-    ws.train(&train, &Settings::default(), |_| {}).unwrap();
-    let model = ws
-        .model()
+    tinynewton::train(ws.buffers(), &train, &Settings::default(), |_| {}).unwrap();
+    let model = tinynewton::Model::of_workspace(&ws)
         .with_transform(&train.transform().unwrap())
         .unwrap();
     let w = model.weights();

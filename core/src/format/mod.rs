@@ -49,6 +49,26 @@
 //!
 //! The file ends exactly after the last row: trailing bytes are an error, like missing ones.
 //!
+//! # Version 2: `K` classes
+//!
+//! A dataset of `K` classes (`2 ≤ K ≤` [`MAX_CLASSES`]) is written with version `2`
+//! ([`VERSION_CLASSES`]); two-class `±1` files stay version `1`, byte for byte. Version 2 differs
+//! from version 1 in exactly three places:
+//!
+//! | where | version 1 | version 2 |
+//! | ----- | --------- | --------- |
+//! | header 24..28 | `pos_label: i32` | `n_classes: u32`, `K`, `2 ≤ K ≤ 64` |
+//! | header 28..32 | `neg_label: i32` | reserved, `0` |
+//! | after the transform section | — | the *class table*: `K` `i32`s, the original label of each class (e.g. digit `3`), distinct, none [`REST`] |
+//! | label bytes | `i8` `+1`/`-1` | `u8` class index `< K` into the class table |
+//!
+//! so the labels offset is `64 + (8m) + (transform section) + 4K`; the class table is covered by
+//! the payload CRC and `K` by the header CRC. Everything else (rows, dequantisation, transform,
+//! padding, CRCs, alignment) is as in version 1. Through [`Rows`] a version-2 file reports
+//! `n_classes() = K` and `class(i)`, and `label(i)` is `+1`/`−1` for class `0`/`1` when `K = 2` and
+//! NaN when `K > 2` (binary training refuses it). A version-1 file has the class table
+//! `[pos_label, neg_label]` (class `0` is `+1`).
+//!
 //! Feature `j` of sample `i` has the value `x_ij = o_j + s_j · q_ij` where `q_ij` is the stored code
 //! (the value itself for `f32`), and `(o_j, s_j)` is the shared pair or the table's `j`-th pair.
 //! [`PackedDataset`] exposes the codes and this dequantisation through [`Rows`], so a
@@ -115,14 +135,20 @@ mod write;
 
 pub use aligned::Aligned;
 pub use write::{
-    encoded_len, encoded_len_with_transform, write, write_with_transform, Codes, DatasetSpec,
-    RawTransform,
+    encoded_len, encoded_len_classes, encoded_len_with_transform, write, write_classes,
+    write_with_transform, ClassesSpec, Codes, DatasetSpec, RawTransform,
 };
 
 /// The four magic bytes a packed file starts with.
 pub const MAGIC: [u8; 4] = *b"TNDS";
-/// The format version this module reads and writes.
+/// The format version of two-class (`±1` label) files, which this module reads and writes.
 pub const VERSION: u16 = 1;
+/// The format version of files with a class table and class-index labels (`K` classes).
+pub const VERSION_CLASSES: u16 = 2;
+/// The largest class count `K` a version-2 file may declare.
+pub const MAX_CLASSES: usize = 64;
+/// Bytes per class-table entry (the class's original label, `i32`).
+pub const CLASS_LABEL_LEN: usize = 4;
 /// Length of the fixed header in bytes.
 pub const HEADER_LEN: usize = 64;
 /// Bytes per entry of the per-feature dequantisation table (`offset: f32, scale: f32`).
@@ -150,6 +176,10 @@ pub(crate) mod field {
     pub const TRANSFORM_KIND: usize = 23;
     pub const POS_LABEL: usize = 24;
     pub const NEG_LABEL: usize = 28;
+    /// Version 2: `K` (`u32`) where version 1 has `pos_label`.
+    pub const N_CLASSES: usize = 24;
+    /// Version 2: reserved zero word where version 1 has `neg_label`.
+    pub const RESERVED: usize = 28;
     pub const OFFSET: usize = 32;
     pub const SCALE: usize = 36;
     pub const ROW_STRIDE: usize = 40;
@@ -195,10 +225,18 @@ pub enum FormatError {
     Empty,
     /// Width and height are neither `0 × 0` nor a factorisation of `m`.
     BadGeometry,
-    /// `pos_label == neg_label`.
+    /// `pos_label == neg_label`, or a class (a version-1 `pos_label`, a class-table entry) is
+    /// [`REST`], the one-vs-rest marker.
     BadClasses,
-    /// A dequantisation offset or scale is not finite, or the shared pair of a per-feature file
-    /// is not `(0, 1)`.
+    /// A version-2 class count `K` outside `2..=MAX_CLASSES`, or its reserved word is not zero.
+    BadClassCount,
+    /// The class table names the same original label twice.
+    DuplicateClass,
+    /// A version-2 label byte (a class index) is `≥ K`.
+    BadClassIndex,
+    /// A dequantisation offset or scale is not finite, the shared pair of a per-feature file
+    /// is not `(0, 1)`, or a feature's dequantised value `o_j + s_j·q` is not finite at an
+    /// extreme code (`q = 0` or the largest code; every stored value for `f32`).
     BadDequant,
     /// The row stride disagrees with the encoding and `m`.
     BadStride,
@@ -237,8 +275,15 @@ impl fmt::Display for FormatError {
             Self::BadTransform => "bad raw-transform shift, factor or bounds",
             Self::Empty => "no samples or no features",
             Self::BadGeometry => "image width x height does not equal the feature count",
-            Self::BadClasses => "positive and negative class are the same",
-            Self::BadDequant => "bad dequantisation offset or scale",
+            Self::BadClasses => {
+                "positive and negative class are the same, or a class is the reserved rest marker"
+            }
+            Self::BadClassCount => "class count is not between 2 and 64",
+            Self::DuplicateClass => "the class table names a class twice",
+            Self::BadClassIndex => "a class index is not below the class count",
+            Self::BadDequant => {
+                "bad dequantisation: an offset or scale, or a dequantised value, is not finite"
+            }
             Self::BadStride => "row stride disagrees with the encoding",
             Self::BadLayout => "section offsets disagree with the sample and feature counts",
             Self::Overflow => "sizes overflow",
@@ -387,6 +432,10 @@ impl DequantKind {
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Header {
+    /// Format version: [`VERSION`] (two classes, `±1` labels) or [`VERSION_CLASSES`].
+    pub version: u16,
+    /// Number of classes `K`: `2` for a version-1 file, bytes 24..28 of a version-2 file.
+    pub n_classes: u32,
     /// Number of samples `n`.
     pub n: u32,
     /// Number of features `m` (no bias).
@@ -403,9 +452,9 @@ pub struct Header {
     pub dequant_kind: DequantKind,
     /// The raw-feature transform's kind ([`TransformKind::None`]: no transform section).
     pub transform_kind: TransformKind,
-    /// Original class of the `+1` samples.
+    /// Original class of the `+1` samples (version 2: the label of class `0`).
     pub pos_label: i32,
-    /// Original class of the `-1` samples, or [`REST`].
+    /// Original class of the `-1` samples, or [`REST`] (version 2: the label of class `1`).
     pub neg_label: i32,
     /// Shared dequantisation offset (`0` for a per-feature file).
     pub offset: f32,
@@ -442,8 +491,10 @@ impl Header {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub row_stride: usize,
-    /// Start of the raw-transform section (its end is `labels_offset`).
+    /// Start of the raw-transform section (its end is `classes_offset`).
     pub transform_offset: usize,
+    /// Start of the class table (version 2; empty in version 1, its end is `labels_offset`).
+    pub classes_offset: usize,
     pub labels_offset: usize,
     pub payload_offset: usize,
     pub payload_len: usize,
@@ -451,13 +502,15 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    /// Overflow-checked: every size must also fit the header's `u32` fields.
+    /// Overflow-checked: every size must also fit the header's `u32` fields. `classes` is the
+    /// class-table length `K` of a version-2 file, `0` for version 1.
     pub fn new(
         n: usize,
         m: usize,
         encoding: Encoding,
         kind: DequantKind,
         transform: TransformKind,
+        classes: usize,
     ) -> Result<Self, FormatError> {
         let table_len = match kind {
             DequantKind::Shared => 0,
@@ -475,8 +528,12 @@ impl Layout {
         let transform_offset = HEADER_LEN
             .checked_add(table_len)
             .ok_or(FormatError::Overflow)?;
-        let labels_offset = transform_offset
+        let classes_offset = transform_offset
             .checked_add(transform_len)
+            .ok_or(FormatError::Overflow)?;
+        let labels_offset = classes
+            .checked_mul(CLASS_LABEL_LEN)
+            .and_then(|len| classes_offset.checked_add(len))
             .ok_or(FormatError::Overflow)?;
         let labels_end = labels_offset.checked_add(n).ok_or(FormatError::Overflow)?;
         // Round up to a multiple of 4 so `f32` rows are 4-aligned when the buffer is.
@@ -494,6 +551,7 @@ impl Layout {
         Ok(Self {
             row_stride,
             transform_offset,
+            classes_offset,
             labels_offset,
             payload_offset,
             payload_len,
@@ -542,12 +600,14 @@ fn usize_of(v: u32) -> Result<usize, FormatError> {
 
 /// Validates `bytes` as a packed dataset and borrows it in place.
 ///
-/// Checks, in order: magic, version, header length, header CRC, the enumerations and reserved
-/// transform kind, `n, m ≥ 1`, geometry, distinct classes, finite shared pair, the layout implied by
-/// `n`, `m`, the encoding and the optional sections (overflow-checked) against the header's offsets
-/// and the buffer length, the payload CRC, then the per-feature table and the transform table
-/// (finite; ordered bounds), labels (`±1`), zero padding and unused
-/// nibbles, and finite `f32` values. Never panics.
+/// Checks, in order: magic, version (`1` or `2`), header length, header CRC, the enumerations
+/// and reserved transform kind, `n, m ≥ 1`, geometry, the classes (version 1: distinct, the
+/// positive one not [`REST`]; version 2: `2 ≤ K ≤ 64`, reserved word zero), finite shared pair,
+/// the layout implied by `n`, `m`, `K`, the encoding and the optional sections
+/// (overflow-checked) against the header's offsets and the buffer length, the payload CRC, then
+/// the per-feature table and the transform table (finite; ordered bounds), the class table
+/// (distinct, none [`REST`]), finite dequantised values at the extreme codes, labels (`±1`, or a
+/// class index `< K`), zero padding and unused nibbles, and finite `f32` values. Never panics.
 pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
     let magic = bytes
         .get(field::MAGIC..field::MAGIC + 4)
@@ -559,7 +619,7 @@ pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
     let version = bytes
         .get(field::VERSION..field::VERSION + 2)
         .ok_or(FormatError::Truncated)?;
-    if version != VERSION.to_le_bytes() {
+    if version != VERSION.to_le_bytes() && version != VERSION_CLASSES.to_le_bytes() {
         return Err(FormatError::UnsupportedVersion);
     }
     let h: &[u8; HEADER_LEN] = bytes
@@ -573,16 +633,22 @@ pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
     if CRC32.checksum(h.get(..field::HEADER_CRC).unwrap_or(&[])) != header_crc {
         return Err(FormatError::HeaderCrc);
     }
-    let header = decode_header(h)?;
+    let mut header = decode_header(h)?;
 
     let n = usize_of(header.n)?;
     let m = usize_of(header.m)?;
+    let stored_classes = if header.version == VERSION_CLASSES {
+        usize_of(header.n_classes)?
+    } else {
+        0
+    };
     let layout = Layout::new(
         n,
         m,
         header.encoding,
         header.dequant_kind,
         header.transform_kind,
+        stored_classes,
     )?;
     if usize_of(header.row_stride)? != layout.row_stride {
         return Err(FormatError::BadStride);
@@ -607,7 +673,8 @@ pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
     let section = |a: usize, b: usize| bytes.get(a..b).ok_or(FormatError::Truncated);
     let labels_end = layout.labels_offset + n; // ≤ payload_offset, checked by Layout::new
     let table = section(HEADER_LEN, layout.transform_offset)?;
-    let transform_table = section(layout.transform_offset, layout.labels_offset)?;
+    let transform_table = section(layout.transform_offset, layout.classes_offset)?;
+    let class_table = section(layout.classes_offset, layout.labels_offset)?;
     let labels = section(layout.labels_offset, labels_end)?;
     let padding = section(labels_end, layout.payload_offset)?;
     let payload = section(layout.payload_offset, layout.total_len)?;
@@ -637,9 +704,22 @@ pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
             FeatureTransform::new(kind, transform_table).map_err(|_| FormatError::BadTransform)?,
         ),
     };
-    if labels.iter().any(|&b| b != 0x01 && b != 0xFF) {
-        return Err(FormatError::BadLabel);
-    }
+    let classes = if header.version == VERSION_CLASSES {
+        let t = ClassTable::stored(class_table);
+        check_class_table(t)?;
+        // Classes 0 and 1 stand in the two-class fields (K ≥ 2, checked by decode_header).
+        header.pos_label = t.get(0).unwrap_or(REST);
+        header.neg_label = t.get(1).unwrap_or(REST);
+        if labels.iter().any(|&b| usize::from(b) >= stored_classes) {
+            return Err(FormatError::BadClassIndex);
+        }
+        t
+    } else {
+        if labels.iter().any(|&b| b != 0x01 && b != 0xFF) {
+            return Err(FormatError::BadLabel);
+        }
+        ClassTable::binary(header.pos_label, header.neg_label)
+    };
     if padding.iter().any(|&b| b != 0) {
         return Err(FormatError::NonZeroPadding);
     }
@@ -660,10 +740,12 @@ pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
         }
         Encoding::U4 | Encoding::U8 => {}
     }
+    check_dequantised_extremes(&dequant, header.encoding, m, payload)?;
     Ok(PackedDataset {
         header,
         dequant,
         transform,
+        classes,
         labels,
         payload,
         n,
@@ -672,16 +754,69 @@ pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
     })
 }
 
+/// Class-table entries are distinct and none is [`REST`] (`K ≤ 64`: the quadratic scan is at
+/// most 2016 comparisons).
+pub(crate) fn check_class_table(t: ClassTable<'_>) -> Result<(), FormatError> {
+    for (k, c) in t.iter().enumerate() {
+        if c == REST {
+            return Err(FormatError::BadClasses);
+        }
+        if t.iter().skip(k + 1).any(|d| d == c) {
+            return Err(FormatError::DuplicateClass);
+        }
+    }
+    Ok(())
+}
+
+/// Every feature's dequantised value `o_j + s_j·q` is finite at both extreme codes (`q = 0` and
+/// the largest code; the map is monotone in `q`, so every code between is finite too), and for
+/// `f32` rows with a non-identity pair at every stored value.
+pub(crate) fn check_dequantised_extremes(
+    dequant: &Dequant<'_>,
+    encoding: Encoding,
+    m: usize,
+    payload: &[u8],
+) -> Result<(), FormatError> {
+    let finite_at = |j: usize, q: f32| {
+        let (o, s) = dequant.pair(j);
+        (o + s * q).is_finite()
+    };
+    let ok = match (encoding.max_code(), dequant) {
+        (_, Dequant::Identity) => true,
+        (Some(max), Dequant::Shared { .. }) => finite_at(0, 0.0) && finite_at(0, f32::from(max)),
+        (Some(max), Dequant::PerFeature(_)) => {
+            (0..m).all(|j| finite_at(j, 0.0) && finite_at(j, f32::from(max)))
+        }
+        (None, _) => payload
+            .chunks_exact(4)
+            .enumerate()
+            .all(|(k, c)| finite_at(k % m.max(1), le_f32(c))),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(FormatError::BadDequant)
+    }
+}
+
 /// Decodes and checks the header fields that need no buffer length.
 fn decode_header(h: &[u8; HEADER_LEN]) -> Result<Header, FormatError> {
     let byte = |at: usize| h.get(at).copied().unwrap_or(0);
+    let version = u16_at(h, field::VERSION);
     let encoding = Encoding::from_byte(byte(field::ENCODING)).ok_or(FormatError::BadEncoding)?;
     let split = Split::from_byte(byte(field::SPLIT)).ok_or(FormatError::BadSplit)?;
     let dequant_kind =
         DequantKind::from_byte(byte(field::DEQUANT_KIND)).ok_or(FormatError::BadDequantKind)?;
     let transform_kind = TransformKind::from_byte(byte(field::TRANSFORM_KIND))
         .ok_or(FormatError::BadTransformKind)?;
+    let classes = version == VERSION_CLASSES;
     let header = Header {
+        version,
+        n_classes: if classes {
+            u32_at(h, field::N_CLASSES)
+        } else {
+            2
+        },
         n: u32_at(h, field::N),
         m: u32_at(h, field::M),
         width: u16_at(h, field::WIDTH),
@@ -705,11 +840,34 @@ fn decode_header(h: &[u8; HEADER_LEN]) -> Result<Header, FormatError> {
         return Err(FormatError::Empty);
     }
     check_geometry(header.width, header.height, header.m)?;
-    if header.pos_label == header.neg_label {
-        return Err(FormatError::BadClasses);
+    if classes {
+        check_class_count(header.n_classes)?;
+        if u32_at(h, field::RESERVED) != 0 {
+            return Err(FormatError::BadClassCount);
+        }
+    } else {
+        check_binary_classes(header.pos_label, header.neg_label)?;
     }
     check_shared_pair(dequant_kind, header.offset, header.scale)?;
     Ok(header)
+}
+
+/// `2 ≤ K ≤ MAX_CLASSES`.
+pub(crate) fn check_class_count(k: u32) -> Result<(), FormatError> {
+    match usize::try_from(k) {
+        Ok(k) if (2..=MAX_CLASSES).contains(&k) => Ok(()),
+        _ => Err(FormatError::BadClassCount),
+    }
+}
+
+/// A version-1 pair of classes: distinct, and the positive class is not the [`REST`] marker
+/// (only the negative class may stand for "every other class").
+pub(crate) fn check_binary_classes(pos: i32, neg: i32) -> Result<(), FormatError> {
+    if pos == neg || pos == REST {
+        Err(FormatError::BadClasses)
+    } else {
+        Ok(())
+    }
 }
 
 /// `0 × 0` (not an image) or `width · height = m`.
@@ -746,12 +904,77 @@ pub(crate) fn check_shared_pair(
     }
 }
 
+/// The class table of a packed dataset: the original label of each class index `0..K`, read in
+/// place (version 2) or from the header's two-class fields (version 1: `[pos_label, neg_label]`,
+/// where `neg_label` may be [`REST`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClassTable<'a> {
+    repr: ClassRepr<'a>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClassRepr<'a> {
+    Binary([i32; 2]),
+    Stored(&'a [u8]),
+}
+
+impl<'a> ClassTable<'a> {
+    fn binary(pos: i32, neg: i32) -> Self {
+        Self {
+            repr: ClassRepr::Binary([pos, neg]),
+        }
+    }
+
+    fn stored(bytes: &'a [u8]) -> Self {
+        Self {
+            repr: ClassRepr::Stored(bytes),
+        }
+    }
+
+    /// Number of classes `K`.
+    pub fn len(&self) -> usize {
+        match self.repr {
+            ClassRepr::Binary(_) => 2,
+            ClassRepr::Stored(b) => b.len() / CLASS_LABEL_LEN,
+        }
+    }
+
+    /// Always false for a parsed file (`K ≥ 2`).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The original label of class `k` (e.g. digit `3`); `None` for `k ≥ K`.
+    pub fn get(&self, k: usize) -> Option<i32> {
+        match self.repr {
+            ClassRepr::Binary(pair) => pair.get(k).copied(),
+            ClassRepr::Stored(b) => {
+                let at = k.checked_mul(CLASS_LABEL_LEN)?;
+                b.get(at..at.checked_add(CLASS_LABEL_LEN)?)
+                    .map(|c| le_f32(c).to_bits() as i32) // the i32's little-endian bytes
+            }
+        }
+    }
+
+    /// The class index of the original label `label`, if the table names it.
+    pub fn index_of(&self, label: i32) -> Option<usize> {
+        self.iter().position(|c| c == label)
+    }
+
+    /// The original labels in class-index order.
+    pub fn iter(&self) -> impl Iterator<Item = i32> + 'a {
+        let t = *self;
+        (0..t.len()).map(move |k| t.get(k).unwrap_or(REST))
+    }
+}
+
 /// A validated packed dataset, borrowing the file's bytes (zero copy: rows are read in place).
 #[derive(Clone, Copy, Debug)]
 pub struct PackedDataset<'a> {
     header: Header,
     dequant: Dequant<'a>,
     transform: Option<FeatureTransform<'a>>,
+    classes: ClassTable<'a>,
     labels: &'a [u8],
     payload: &'a [u8],
     n: usize,
@@ -771,9 +994,51 @@ impl<'a> PackedDataset<'a> {
         self.transform
     }
 
-    /// The label bytes (`i8`, `+1` or `-1`), one per sample.
+    /// The label bytes, one per sample: `i8` `+1`/`-1` (version 1) or `u8` class indices
+    /// (version 2).
     pub fn label_bytes(&self) -> &'a [u8] {
         self.labels
+    }
+
+    /// Number of classes `K` (`2` for a version-1 file).
+    pub fn n_classes(&self) -> usize {
+        self.classes.len()
+    }
+
+    /// The class table: the original label of each class index.
+    pub fn class_table(&self) -> ClassTable<'a> {
+        self.classes
+    }
+
+    /// Class index of sample `i` in `0..K` (version 1: `+1 → 0`, `−1 → 1`); `None` for `i ≥ n`.
+    pub fn class_of(&self, i: usize) -> Option<usize> {
+        let b = *self.labels.get(i)?;
+        Some(match self.header.version {
+            VERSION_CLASSES => usize::from(b),
+            _ => usize::from(b != 0x01),
+        })
+    }
+
+    /// Number of samples of class `k` (`0` for `k ≥ K`).
+    pub fn class_count(&self, k: usize) -> usize {
+        (0..self.n).filter(|&i| self.class_of(i) == Some(k)).count()
+    }
+
+    /// Per-class counts in one pass: `counts[k]` = samples of class `k` for `k < K`
+    /// (`counts.len() ≥ K`, e.g. `[0; MAX_CLASSES]`; entries past `K` are set to `0`).
+    /// Returns the filled prefix `&counts[..K]`, or `None` when `counts` is shorter than `K`.
+    pub fn class_counts_into<'c>(&self, counts: &'c mut [usize]) -> Option<&'c [usize]> {
+        let k = self.n_classes();
+        if counts.len() < k {
+            return None;
+        }
+        counts.fill(0);
+        for i in 0..self.n {
+            if let Some(c) = self.class_of(i).and_then(|c| counts.get_mut(c)) {
+                *c += 1;
+            }
+        }
+        counts.get(..k)
     }
 
     /// The rows, `n · row_stride` bytes.
@@ -787,9 +1052,15 @@ impl<'a> PackedDataset<'a> {
         self.payload.get(start..start.checked_add(self.stride)?)
     }
 
-    /// Label of sample `i` as stored (`+1` or `-1`).
+    /// Two-class label of sample `i`: `+1` or `-1` (version 2 with `K = 2`: class `0` is `+1`,
+    /// class `1` is `-1`); `None` for `i ≥ n` and for every sample of a file with `K > 2`.
     pub fn label_i8(&self, i: usize) -> Option<i8> {
-        self.labels.get(i).map(|&b| b as i8)
+        let b = *self.labels.get(i)?;
+        match (self.header.version, self.header.n_classes) {
+            (VERSION_CLASSES, 2) => Some(if b == 0 { 1 } else { -1 }),
+            (VERSION_CLASSES, _) => None,
+            _ => Some(b as i8),
+        }
     }
 
     /// Code `q_ij` of feature `j` of sample `i` (the value itself for `f32`).
@@ -817,10 +1088,11 @@ impl<'a> PackedDataset<'a> {
         self.code(i, j).map(|q| o + s * q)
     }
 
-    /// Number of `+1` and `-1` samples.
+    /// Number of `+1` and `-1` samples: samples of class `0` and of every other class (see
+    /// [`class_counts_into`](Self::class_counts_into) for all `K` counts).
     pub fn class_counts(&self) -> (usize, usize) {
-        let pos = self.labels.iter().filter(|&&b| b == 0x01).count();
-        (pos, self.labels.len() - pos)
+        let pos = self.class_count(0);
+        (pos, self.n - pos)
     }
 
     fn row(&self, i: usize) -> &'a [u8] {
@@ -838,7 +1110,19 @@ impl Rows for PackedDataset<'_> {
     }
 
     fn label(&self, i: usize) -> f32 {
-        f32::from(self.label_i8(i).unwrap_or(1))
+        if self.header.version == VERSION {
+            f32::from(self.labels.get(i).map_or(1, |&b| b as i8))
+        } else {
+            self.label_i8(i).map_or(f32::NAN, f32::from)
+        }
+    }
+
+    fn n_classes(&self) -> usize {
+        self.classes.len()
+    }
+
+    fn class(&self, i: usize) -> usize {
+        self.class_of(i).unwrap_or(self.classes.len())
     }
 
     fn dequant(&self) -> Dequant<'_> {

@@ -287,7 +287,7 @@ fn semantic_checks_behind_the_crcs() {
     };
     assert_eq!(edit(0, b"TNDT"), FormatError::BadMagic);
     assert_eq!(
-        edit(field::VERSION, &2u16.to_le_bytes()),
+        edit(field::VERSION, &3u16.to_le_bytes()),
         FormatError::UnsupportedVersion
     );
     assert_eq!(
@@ -368,7 +368,7 @@ fn layout_arithmetic_is_overflow_checked() {
     ];
     for (n, m, encoding, dequant, transform) in cases {
         assert_eq!(
-            Layout::new(n, m, encoding, dequant, transform),
+            Layout::new(n, m, encoding, dequant, transform, 0),
             Err(FormatError::Overflow),
             "n = {n}, m = {m}, {encoding:?}, {dequant:?}, {transform:?}"
         );
@@ -688,4 +688,311 @@ fn clamp_section_corruption_is_refused() {
         );
     }
     assert_every_truncation_refused(&bytes);
+}
+
+// ---- Version 2: K classes ----
+
+/// Five samples of three classes with original labels 3, 5 and 8.
+const TABLE: [i32; 3] = [3, 5, 8];
+const CLASS_OF: [u8; 5] = [2, 0, 1, 2, 0];
+
+fn classes_spec<'a>(
+    classes: &'a [i32],
+    labels: &'a [u8],
+    codes: Codes<'a>,
+    m: usize,
+) -> ClassesSpec<'a> {
+    ClassesSpec {
+        m,
+        width: 0,
+        height: 0,
+        split: Split::Test,
+        dequant: Dequant::Shared {
+            offset: 0.0,
+            scale: 1.0 / 15.0,
+        },
+        classes,
+        labels,
+        codes,
+    }
+}
+
+fn encode_classes(spec: &ClassesSpec<'_>) -> Vec<u8> {
+    let len = encoded_len_classes(spec, None).unwrap();
+    let mut out = vec![0xAA; len + 3];
+    assert_eq!(write_classes(spec, None, &mut out).unwrap(), len);
+    assert_eq!(out[len..], [0xAA; 3]);
+    out.truncate(len);
+    out
+}
+
+fn classes_file() -> Vec<u8> {
+    let q = codes(CLASS_OF.len(), 7, 15);
+    encode_classes(&classes_spec(&TABLE, &CLASS_OF, Codes::U4(&q), 7))
+}
+
+#[test]
+fn classes_round_trip() {
+    let m = 7;
+    let q = codes(CLASS_OF.len(), m, 15);
+    let bytes = classes_file();
+    // 64 header + 12 class table + 5 labels + 3 padding + 5 rows of 4 bytes.
+    assert_eq!(bytes.len(), 64 + 12 + 8 + 5 * 4);
+    assert_eq!(&bytes[field::VERSION..field::VERSION + 2], &[2, 0]);
+    assert_eq!(
+        &bytes[field::N_CLASSES..field::N_CLASSES + 4],
+        &[3, 0, 0, 0]
+    );
+    assert_eq!(&bytes[field::RESERVED..field::RESERVED + 4], &[0; 4]);
+    assert_eq!(&bytes[64..68], &3i32.to_le_bytes());
+    assert_eq!(&bytes[72..76], &8i32.to_le_bytes());
+    assert_eq!(&bytes[76..81], &CLASS_OF);
+    let ds = parse(&bytes).unwrap();
+    let h = ds.header();
+    assert_eq!((h.version, h.n_classes, h.n, h.m), (2, 3, 5, 7));
+    assert_eq!((h.pos_label, h.neg_label), (3, 5));
+    assert_eq!((h.labels_offset, h.payload_offset), (76, 84));
+    assert_eq!((ds.n_classes(), Rows::n_classes(&ds)), (3, 3));
+    let t = ds.class_table();
+    assert_eq!((t.len(), t.is_empty()), (3, false));
+    assert_eq!(t.iter().collect::<Vec<_>>(), TABLE.to_vec());
+    assert_eq!(
+        (t.get(2), t.get(3), t.get(usize::MAX)),
+        (Some(8), None, None)
+    );
+    assert_eq!((t.index_of(5), t.index_of(4)), (Some(1), None));
+    for (i, &c) in CLASS_OF.iter().enumerate() {
+        assert_eq!(ds.class_of(i), Some(usize::from(c)));
+        assert_eq!(ds.class(i), usize::from(c));
+        // K > 2: no two-class label, so binary training refuses the file.
+        assert!(ds.label(i).is_nan());
+        assert_eq!(ds.label_i8(i), None);
+    }
+    assert_eq!(ds.class_of(5), None);
+    assert_eq!(ds.class(5), 3);
+    assert_eq!(
+        (0..4).map(|k| ds.class_count(k)).collect::<Vec<_>>(),
+        [2, 1, 2, 0]
+    );
+    let mut counts = [7; MAX_CLASSES];
+    assert_eq!(ds.class_counts_into(&mut counts), Some(&[2, 1, 2][..]));
+    assert_eq!(counts[3..], [0; MAX_CLASSES - 3]);
+    assert_eq!(ds.class_counts_into(&mut [0; 2]), None);
+    assert_eq!(ds.class_counts(), (2, 3));
+    // The rows read exactly as in a two-class file of the same codes.
+    let u: Vec<f32> = (0..m).map(|j| 0.5 - j as f32).collect();
+    for i in 0..CLASS_OF.len() {
+        let row = &q[i * m..(i + 1) * m];
+        let dot = row
+            .iter()
+            .zip(&u)
+            .fold(0.0, |s, (&q, u)| s + f32::from(q) * u);
+        assert_eq!(ds.dot_codes(i, &u), dot);
+        assert_eq!(ds.code(i, 6), Some(f32::from(row[6])));
+    }
+}
+
+#[test]
+fn two_class_version_2_and_version_1_read_alike() {
+    let q = codes(LABELS.len(), 3, 255);
+    let idx: Vec<u8> = LABELS.iter().map(|&y| u8::from(y != 1)).collect();
+    let v2 = encode_classes(&classes_spec(&[7, 1], &idx, Codes::U8(&q), 3));
+    let v1 = encode(&spec(&LABELS, Codes::U8(&q), 3));
+    assert_eq!(v1[field::VERSION], 1);
+    let (a, b) = (parse(&v1).unwrap(), parse(&v2).unwrap());
+    for ds in [a, b] {
+        assert_eq!(ds.n_classes(), 2);
+        assert_eq!(ds.class_table().iter().collect::<Vec<_>>(), [7, 1]);
+        assert_eq!((ds.header().pos_label, ds.header().neg_label), (7, 1));
+        assert_eq!(ds.class_counts(), (3, 2));
+        for (i, &y) in LABELS.iter().enumerate() {
+            assert_eq!(ds.label(i), f32::from(y));
+            assert_eq!(ds.label_i8(i), Some(y));
+            assert_eq!(ds.class(i), usize::from(y != 1));
+        }
+    }
+    // A version-1 one-vs-rest file: the rest class is REST in the table.
+    let rest = encode(&DatasetSpec {
+        neg_label: REST,
+        ..spec(&LABELS, Codes::U8(&q), 3)
+    });
+    let ds = parse(&rest).unwrap();
+    assert_eq!(ds.class_table().iter().collect::<Vec<_>>(), [7, REST]);
+}
+
+#[test]
+fn classes_up_to_64_and_u8_indices() {
+    let k = MAX_CLASSES;
+    let table: Vec<i32> = (0..k as i32).map(|c| c * 1000 - 7).collect();
+    let idx: Vec<u8> = (0..k as u8).rev().collect();
+    let q = codes(k, 2, 255);
+    let bytes = encode_classes(&classes_spec(&table, &idx, Codes::U8(&q), 2));
+    let ds = parse(&bytes).unwrap();
+    assert_eq!(ds.n_classes(), 64);
+    assert_eq!(ds.class_table().get(63), Some(63_000 - 7));
+    assert_eq!(ds.class_of(0), Some(63));
+    let mut counts = [0; 64];
+    assert_eq!(ds.class_counts_into(&mut counts), Some(&[1; 64][..]));
+}
+
+#[test]
+fn classes_writer_refusals_leave_out_untouched() {
+    let q = codes(CLASS_OF.len(), 3, 15);
+    let many: Vec<i32> = (0..65).collect();
+    let cases: [(&[i32], &[u8], FormatError); 7] = [
+        (&[3], &[0, 0, 0, 0, 0], FormatError::BadClassCount),
+        (&[], &[0, 0, 0, 0, 0], FormatError::BadClassCount),
+        (&many, &CLASS_OF, FormatError::BadClassCount),
+        (&[3, 5, 3], &CLASS_OF, FormatError::DuplicateClass),
+        (&[3, REST, 8], &CLASS_OF, FormatError::BadClasses),
+        (&TABLE, &[0, 1, 3, 2, 0], FormatError::BadClassIndex),
+        (&[3, 5], &CLASS_OF, FormatError::BadClassIndex),
+    ];
+    for (table, labels, err) in cases {
+        let s = classes_spec(table, labels, Codes::U4(&q), 3);
+        assert_eq!(
+            encoded_len_classes(&s, None),
+            Err(err),
+            "{table:?} {labels:?}"
+        );
+        let mut out = vec![0x5A; 512];
+        assert_eq!(write_classes(&s, None, &mut out), Err(err));
+        assert!(out.iter().all(|&b| b == 0x5A));
+    }
+}
+
+/// Every bad version-2 field behind valid CRCs is its own `FormatError`.
+#[test]
+fn classes_semantic_checks_behind_the_crcs() {
+    let bytes = classes_file();
+    assert!(parse(&bytes).is_ok());
+    let edit = |at: usize, new: &[u8]| {
+        let mut b = bytes.clone();
+        b[at..at + new.len()].copy_from_slice(new);
+        refresh_crcs(&mut b);
+        parse(&b).map(|_| ()).unwrap_err()
+    };
+    let k = |v: u32| v.to_le_bytes();
+    // K = 1, 0, 65 and huge: refused before any offset is computed from them.
+    for bad_k in [0, 1, 65, 256, u32::MAX] {
+        assert_eq!(
+            edit(field::N_CLASSES, &k(bad_k)),
+            FormatError::BadClassCount,
+            "K = {bad_k}"
+        );
+    }
+    // K = 2 or 4 with a 3-entry table: the offsets disagree.
+    assert_eq!(edit(field::N_CLASSES, &k(2)), FormatError::BadLayout);
+    assert_eq!(edit(field::N_CLASSES, &k(4)), FormatError::BadLayout);
+    assert_eq!(edit(field::RESERVED, &k(1)), FormatError::BadClassCount);
+    // The class table: a duplicate, the REST marker.
+    assert_eq!(edit(68, &3i32.to_le_bytes()), FormatError::DuplicateClass);
+    assert_eq!(edit(72, &5i32.to_le_bytes()), FormatError::DuplicateClass);
+    assert_eq!(edit(68, &REST.to_le_bytes()), FormatError::BadClasses);
+    // Class indices ≥ K (3, and the version-1 byte 0xFF).
+    assert_eq!(edit(76, &[3]), FormatError::BadClassIndex);
+    assert_eq!(edit(80, &[0xFF]), FormatError::BadClassIndex);
+    assert_eq!(edit(81, &[1]), FormatError::NonZeroPadding);
+    // A version-1 reading of a version-2 file (and back) does not add up.
+    assert_eq!(
+        edit(field::VERSION, &1u16.to_le_bytes()),
+        FormatError::BadLayout
+    );
+    let v1 = small_file();
+    let mut b = v1.clone();
+    b[field::VERSION] = 2;
+    refresh_crcs(&mut b);
+    // pos_label 7 read as K = 7, neg_label 1 as the reserved word: refused.
+    assert_eq!(parse(&b).unwrap_err(), FormatError::BadClassCount);
+}
+
+#[test]
+fn classes_truncation_extension_and_bit_flips_are_refused() {
+    let bytes = classes_file();
+    assert_every_truncation_refused(&bytes);
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(parse(&longer).unwrap_err(), FormatError::LengthMismatch);
+    assert_every_bit_flip_refused(&bytes);
+    // The class table is covered by the payload CRC, K by the header CRC.
+    let mut bad = bytes.clone();
+    bad[70] ^= 0x10;
+    assert_eq!(parse(&bad).unwrap_err(), FormatError::PayloadCrc);
+    let mut bad = bytes.clone();
+    bad[field::N_CLASSES] ^= 0x01;
+    assert_eq!(parse(&bad).unwrap_err(), FormatError::HeaderCrc);
+}
+
+// ---- Issue 12 item 8: dequantised values must be finite; REST is no positive class ----
+
+#[test]
+fn infinite_dequantised_extreme_codes_are_refused() {
+    let q = codes(LABELS.len(), 3, 255);
+    // Shared pair: 3e38 · 255 overflows; the offset is finite, so the old check passed.
+    let s = DatasetSpec {
+        dequant: Dequant::Shared {
+            offset: 0.0,
+            scale: 3e38,
+        },
+        ..spec(&LABELS, Codes::U8(&q), 3)
+    };
+    assert_eq!(encoded_len(&s), Err(FormatError::BadDequant));
+    // Forge the file (valid CRCs) from a good one: the parser must refuse it.
+    let good = encode(&spec(&LABELS, Codes::U8(&q), 3));
+    let mut bad = good.clone();
+    bad[field::SCALE..field::SCALE + 4].copy_from_slice(&3e38f32.to_le_bytes());
+    refresh_crcs(&mut bad);
+    assert_eq!(parse(&bad).unwrap_err(), FormatError::BadDequant);
+    // u4: 15 · 3e38 overflows too; 2e37 · 15 = 3e38 does not.
+    let q4 = codes(LABELS.len(), 3, 15);
+    let mut bad = encode(&spec(&LABELS, Codes::U4(&q4), 3));
+    bad[field::SCALE..field::SCALE + 4].copy_from_slice(&3e38f32.to_le_bytes());
+    refresh_crcs(&mut bad);
+    assert_eq!(parse(&bad).unwrap_err(), FormatError::BadDequant);
+    bad[field::SCALE..field::SCALE + 4].copy_from_slice(&2e37f32.to_le_bytes());
+    refresh_crcs(&mut bad);
+    assert!(parse(&bad).is_ok());
+    // Offset + scale·q: each finite and below the limit, the sum is not.
+    bad[field::OFFSET..field::OFFSET + 4].copy_from_slice(&f32::MAX.to_le_bytes());
+    refresh_crcs(&mut bad);
+    assert_eq!(parse(&bad).unwrap_err(), FormatError::BadDequant);
+    // Per feature: only feature 2's pair overflows at code 255 (the offset is finite).
+    let mut table = table_bytes();
+    table[2 * 8 + 4..2 * 8 + 8].copy_from_slice(&(-2e36f32).to_le_bytes());
+    let pf = DatasetSpec {
+        dequant: Dequant::PerFeature(FeatureTable::new(&table).unwrap()),
+        ..spec(&LABELS, Codes::U8(&q), 3)
+    };
+    assert_eq!(encoded_len(&pf), Err(FormatError::BadDequant));
+    let mut good_table = table_bytes();
+    let ok = DatasetSpec {
+        dequant: Dequant::PerFeature(FeatureTable::new(&good_table).unwrap()),
+        ..spec(&LABELS, Codes::U8(&q), 3)
+    };
+    let mut bad = encode(&ok);
+    bad[64 + 2 * 8 + 4..64 + 2 * 8 + 8].copy_from_slice(&(-2e36f32).to_le_bytes());
+    refresh_crcs(&mut bad);
+    assert_eq!(parse(&bad).unwrap_err(), FormatError::BadDequant);
+    // f32 rows with a scale: a large stored value times a large scale.
+    good_table[4..8].copy_from_slice(&1e30f32.to_le_bytes());
+    let x = [1.0f32, 2.0, 3.0, 1e10, 0.0, 0.0];
+    let f = DatasetSpec {
+        dequant: Dequant::PerFeature(FeatureTable::new(&good_table).unwrap()),
+        ..spec(&LABELS[..2], Codes::F32(&x), 3)
+    };
+    assert_eq!(encoded_len(&f), Err(FormatError::BadDequant));
+}
+
+#[test]
+fn rest_marker_is_no_positive_class() {
+    let q = codes(LABELS.len(), 3, 15);
+    let s = DatasetSpec {
+        pos_label: REST,
+        ..spec(&LABELS, Codes::U4(&q), 3)
+    };
+    assert_eq!(encoded_len(&s), Err(FormatError::BadClasses));
+    let mut bad = encode(&spec(&LABELS, Codes::U4(&q), 3));
+    bad[field::POS_LABEL..field::POS_LABEL + 4].copy_from_slice(&REST.to_le_bytes());
+    refresh_crcs(&mut bad);
+    assert_eq!(parse(&bad).unwrap_err(), FormatError::BadClasses);
 }

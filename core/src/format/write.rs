@@ -29,8 +29,9 @@
 //! ```
 
 use super::{
-    check_geometry, check_shared_pair, field, DequantKind, Encoding, FormatError, Layout, Split,
-    CRC32, FEATURE_PAIR_LEN, HEADER_LEN, MAGIC, VERSION,
+    check_binary_classes, check_class_count, check_dequantised_extremes, check_geometry,
+    check_shared_pair, field, DequantKind, Encoding, FormatError, Layout, Split, CRC32,
+    FEATURE_PAIR_LEN, HEADER_LEN, MAGIC, REST, VERSION, VERSION_CLASSES,
 };
 use crate::data::Dequant;
 use crate::transform::TransformKind;
@@ -105,7 +106,121 @@ pub struct DatasetSpec<'a> {
     pub codes: Codes<'a>,
 }
 
+/// A dataset of `K` classes (format version 2, see the [module docs](super#version-2-k-classes)),
+/// borrowed from the caller: like [`DatasetSpec`], with a class table and class-index labels in
+/// place of the `±1` labels and their two class names.
+///
+/// ```
+/// use tinynewton::format::{self, ClassesSpec, Codes, Split};
+/// use tinynewton::{Dequant, Rows};
+/// let spec = ClassesSpec {
+///     m: 2, width: 0, height: 0, split: Split::All,
+///     dequant: Dequant::Shared { offset: 0.0, scale: 1.0 / 255.0 },
+///     classes: &[3, 5, 8], labels: &[0, 2, 1, 2], codes: Codes::U8(&[0, 1, 2, 3, 4, 5, 6, 7]),
+/// };
+/// let mut out = vec![0; format::encoded_len_classes(&spec, None).unwrap()];
+/// format::write_classes(&spec, None, &mut out).unwrap();
+/// let ds = format::parse(&out).unwrap();
+/// assert_eq!((ds.n_classes(), ds.class_table().get(2), ds.class_of(1)), (3, Some(8), Some(2)));
+/// assert!(ds.label(0).is_nan()); // K > 2: no two-class label
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct ClassesSpec<'a> {
+    /// Features per sample (no bias).
+    pub m: usize,
+    /// Image width, or `0` when the rows are not images.
+    pub width: u16,
+    /// Image height, or `0`.
+    pub height: u16,
+    /// Train, test or all.
+    pub split: Split,
+    /// As in [`DatasetSpec::dequant`].
+    pub dequant: Dequant<'a>,
+    /// The class table: the original label of each class, `2 ≤ K ≤ 64` distinct values, none
+    /// [`REST`](super::REST).
+    pub classes: &'a [i32],
+    /// One class index `< K` per sample; `n = labels.len()`.
+    pub labels: &'a [u8],
+    /// `n · m` codes, row-major.
+    pub codes: Codes<'a>,
+}
+
+/// The labels of either layout.
+#[derive(Clone, Copy, Debug)]
+enum Labels<'a> {
+    /// Version 1: `±1` labels and the two classes' names.
+    Binary {
+        pos: i32,
+        neg: i32,
+        labels: &'a [i8],
+    },
+    /// Version 2: class indices into a class table.
+    Classes { table: &'a [i32], labels: &'a [u8] },
+}
+
+/// What both specs have in common, with their labels: the one thing validated and written.
+#[derive(Clone, Copy, Debug)]
+struct Body<'a> {
+    m: usize,
+    width: u16,
+    height: u16,
+    split: Split,
+    dequant: Dequant<'a>,
+    codes: Codes<'a>,
+    labels: Labels<'a>,
+}
+
 impl DatasetSpec<'_> {
+    fn body(&self) -> Body<'_> {
+        Body {
+            m: self.m,
+            width: self.width,
+            height: self.height,
+            split: self.split,
+            dequant: self.dequant,
+            codes: self.codes,
+            labels: Labels::Binary {
+                pos: self.pos_label,
+                neg: self.neg_label,
+                labels: self.labels,
+            },
+        }
+    }
+}
+
+impl ClassesSpec<'_> {
+    fn body(&self) -> Body<'_> {
+        Body {
+            m: self.m,
+            width: self.width,
+            height: self.height,
+            split: self.split,
+            dequant: self.dequant,
+            codes: self.codes,
+            labels: Labels::Classes {
+                table: self.classes,
+                labels: self.labels,
+            },
+        }
+    }
+}
+
+impl Body<'_> {
+    fn n(&self) -> usize {
+        match self.labels {
+            Labels::Binary { labels, .. } => labels.len(),
+            Labels::Classes { labels, .. } => labels.len(),
+        }
+    }
+
+    /// Class-table length stored in the file (`0` for version 1).
+    fn stored_classes(&self) -> usize {
+        match self.labels {
+            Labels::Binary { .. } => 0,
+            Labels::Classes { table, .. } => table.len(),
+        }
+    }
+
     fn dequant_kind(&self) -> DequantKind {
         match self.dequant {
             Dequant::PerFeature(_) => DequantKind::PerFeature,
@@ -122,10 +237,13 @@ impl DatasetSpec<'_> {
 
     /// Every check the parser makes, on the inputs; returns the layout.
     fn validate(&self, transform: Option<RawTransform<'_>>) -> Result<Layout, FormatError> {
-        let n = self.labels.len();
+        let n = self.n();
         let m = self.m;
         if n == 0 || m == 0 {
             return Err(FormatError::Empty);
+        }
+        if let Labels::Classes { table, .. } = self.labels {
+            check_class_count(u32::try_from(table.len()).unwrap_or(u32::MAX))?;
         }
         let transform_kind = transform.map_or(TransformKind::None, |t| t.kind);
         let layout = Layout::new(
@@ -134,6 +252,7 @@ impl DatasetSpec<'_> {
             self.codes.encoding(),
             self.dequant_kind(),
             transform_kind,
+            self.stored_classes(),
         )?;
         if let Some(t) = transform {
             check_transform(t, m)?;
@@ -143,8 +262,27 @@ impl DatasetSpec<'_> {
             self.height,
             u32::try_from(m).map_err(|_| FormatError::Overflow)?,
         )?;
-        if self.pos_label == self.neg_label {
-            return Err(FormatError::BadClasses);
+        match self.labels {
+            Labels::Binary { pos, neg, labels } => {
+                check_binary_classes(pos, neg)?;
+                if labels.iter().any(|&y| y != 1 && y != -1) {
+                    return Err(FormatError::BadLabel);
+                }
+            }
+            Labels::Classes { table, labels } => {
+                // The parser's class-table checks, on the values.
+                for (k, &c) in table.iter().enumerate() {
+                    if c == REST {
+                        return Err(FormatError::BadClasses);
+                    }
+                    if table.iter().skip(k + 1).any(|&d| d == c) {
+                        return Err(FormatError::DuplicateClass);
+                    }
+                }
+                if labels.iter().any(|&c| usize::from(c) >= table.len()) {
+                    return Err(FormatError::BadClassIndex);
+                }
+            }
         }
         let (offset, scale) = self.shared_pair();
         check_shared_pair(self.dequant_kind(), offset, scale)?;
@@ -160,16 +298,38 @@ impl DatasetSpec<'_> {
                 return Err(FormatError::BadDequant);
             }
         }
-        if self.labels.iter().any(|&y| y != 1 && y != -1) {
-            return Err(FormatError::BadLabel);
-        }
         if n.checked_mul(m) != Some(self.codes.len()) {
             return Err(FormatError::ShapeMismatch);
         }
         match self.codes {
-            Codes::F32(v) if !v.iter().all(|x| x.is_finite()) => Err(FormatError::NonFiniteValue),
-            Codes::U4(v) if v.iter().any(|&q| q > 15) => Err(FormatError::CodeOutOfRange),
-            _ => Ok(layout),
+            Codes::F32(v) if !v.iter().all(|x| x.is_finite()) => {
+                return Err(FormatError::NonFiniteValue)
+            }
+            Codes::U4(v) if v.iter().any(|&q| q > 15) => return Err(FormatError::CodeOutOfRange),
+            _ => {}
+        }
+        self.check_values_finite()?;
+        Ok(layout)
+    }
+
+    /// The parser's check of the dequantised values, on the inputs.
+    fn check_values_finite(&self) -> Result<(), FormatError> {
+        let encoding = self.codes.encoding();
+        match self.codes {
+            Codes::F32(v) => {
+                let ok = v.iter().enumerate().all(|(k, &x)| {
+                    let (o, s) = self.dequant.pair(k % self.m.max(1));
+                    (o + s * x).is_finite()
+                });
+                if ok {
+                    Ok(())
+                } else {
+                    Err(FormatError::BadDequant)
+                }
+            }
+            Codes::U8(_) | Codes::U4(_) => {
+                check_dequantised_extremes(&self.dequant, encoding, self.m, &[])
+            }
         }
     }
 }
@@ -208,7 +368,27 @@ pub fn encoded_len_with_transform(
     spec: &DatasetSpec<'_>,
     transform: Option<RawTransform<'_>>,
 ) -> Result<usize, FormatError> {
-    spec.validate(transform).map(|l| l.total_len)
+    spec.body().validate(transform).map(|l| l.total_len)
+}
+
+/// Exact length in bytes of the version-2 file [`write_classes`] produces, after validating.
+pub fn encoded_len_classes(
+    spec: &ClassesSpec<'_>,
+    transform: Option<RawTransform<'_>>,
+) -> Result<usize, FormatError> {
+    spec.body().validate(transform).map(|l| l.total_len)
+}
+
+/// Writes the version-2 (`K`-class) file for `spec`, with the optional raw-feature transform,
+/// into `out[..len]` and returns `len` ([`encoded_len_classes`]). As [`write_with_transform`],
+/// plus the class table (`K` little-endian `i32`s) after the transform section and class-index
+/// label bytes; `K` is stored at header bytes 24..28. On `Err`, `out` is untouched.
+pub fn write_classes(
+    spec: &ClassesSpec<'_>,
+    transform: Option<RawTransform<'_>>,
+    out: &mut [u8],
+) -> Result<usize, FormatError> {
+    spec.body().write(transform, out)
 }
 
 /// Writes the packed file for `spec` into `out[..len]` and returns `len` ([`encoded_len`]).
@@ -228,114 +408,145 @@ pub fn write_with_transform(
     transform: Option<RawTransform<'_>>,
     out: &mut [u8],
 ) -> Result<usize, FormatError> {
-    let layout = spec.validate(transform)?;
-    let out = out
-        .get_mut(..layout.total_len)
-        .ok_or(FormatError::BufferTooSmall)?;
-    out.fill(0);
-    let (header, body) = out.split_at_mut(HEADER_LEN);
-    let n = spec.labels.len();
-    let m = spec.m;
+    spec.body().write(transform, out)
+}
 
-    // Body offsets are relative to the end of the header.
-    let labels_at = layout.labels_offset - HEADER_LEN;
-    let payload_at = layout.payload_offset - HEADER_LEN;
-    if let Dequant::PerFeature(table) = spec.dequant {
-        for (j, dst) in body.chunks_exact_mut(FEATURE_PAIR_LEN).take(m).enumerate() {
-            let (o, s) = table.pair(j);
-            put(dst, 0, &o.to_le_bytes());
-            put(dst, 4, &s.to_le_bytes());
-        }
-    }
-    let transform_kind = transform.map_or(TransformKind::None, |t| t.kind);
-    if let (Some(t), true) = (transform, transform_kind != TransformKind::None) {
-        let section = body
-            .get_mut(layout.transform_offset - HEADER_LEN..labels_at)
-            .unwrap_or(&mut []);
-        let records = section.chunks_exact_mut(transform_kind.record_len());
-        for (j, (dst, (a, b))) in records.zip(t.pairs).enumerate() {
-            put(dst, 0, &a.to_le_bytes());
-            put(dst, 4, &b.to_le_bytes());
-            if let Some((lo, hi)) = t.bounds.get(j) {
-                put(dst, 8, &lo.to_le_bytes());
-                put(dst, 12, &hi.to_le_bytes());
+impl Body<'_> {
+    fn write(
+        &self,
+        transform: Option<RawTransform<'_>>,
+        out: &mut [u8],
+    ) -> Result<usize, FormatError> {
+        let spec = self;
+        let layout = spec.validate(transform)?;
+        let out = out
+            .get_mut(..layout.total_len)
+            .ok_or(FormatError::BufferTooSmall)?;
+        out.fill(0);
+        let (header, body) = out.split_at_mut(HEADER_LEN);
+        let n = spec.n();
+        let m = spec.m;
+
+        // Body offsets are relative to the end of the header.
+        let labels_at = layout.labels_offset - HEADER_LEN;
+        let payload_at = layout.payload_offset - HEADER_LEN;
+        if let Dequant::PerFeature(table) = spec.dequant {
+            for (j, dst) in body.chunks_exact_mut(FEATURE_PAIR_LEN).take(m).enumerate() {
+                let (o, s) = table.pair(j);
+                put(dst, 0, &o.to_le_bytes());
+                put(dst, 4, &s.to_le_bytes());
             }
         }
-    }
-    for (dst, &y) in body.iter_mut().skip(labels_at).zip(spec.labels) {
-        *dst = y as u8;
-    }
-    let rows = body.get_mut(payload_at..).unwrap_or(&mut []);
-    let stride = layout.row_stride;
-    match spec.codes {
-        Codes::F32(v) => {
-            for (dst, x) in rows.chunks_exact_mut(4).zip(v) {
-                put(dst, 0, &x.to_le_bytes());
-            }
-        }
-        Codes::U8(v) => {
-            for (dst, &q) in rows.iter_mut().zip(v) {
-                *dst = q;
-            }
-        }
-        Codes::U4(v) => {
-            // Per row, so that a row starts on a byte boundary when m is odd.
-            for (row, q) in rows.chunks_exact_mut(stride).zip(v.chunks_exact(m)) {
-                for (dst, pair) in row.iter_mut().zip(q.chunks(2)) {
-                    let lo = pair.first().copied().unwrap_or(0);
-                    let hi = pair.get(1).copied().unwrap_or(0);
-                    *dst = lo | (hi << 4);
+        let transform_kind = transform.map_or(TransformKind::None, |t| t.kind);
+        if let (Some(t), true) = (transform, transform_kind != TransformKind::None) {
+            let section = body
+                .get_mut(layout.transform_offset - HEADER_LEN..labels_at)
+                .unwrap_or(&mut []);
+            let records = section.chunks_exact_mut(transform_kind.record_len());
+            for (j, (dst, (a, b))) in records.zip(t.pairs).enumerate() {
+                put(dst, 0, &a.to_le_bytes());
+                put(dst, 4, &b.to_le_bytes());
+                if let Some((lo, hi)) = t.bounds.get(j) {
+                    put(dst, 8, &lo.to_le_bytes());
+                    put(dst, 12, &hi.to_le_bytes());
                 }
             }
         }
-    }
-    let payload_crc = CRC32.checksum(body);
+        let (version, word_24, word_28) = match spec.labels {
+            Labels::Binary { pos, neg, labels } => {
+                for (dst, &y) in body.iter_mut().skip(labels_at).zip(labels) {
+                    *dst = y as u8;
+                }
+                (VERSION, pos.to_le_bytes(), neg.to_le_bytes())
+            }
+            Labels::Classes { table, labels } => {
+                let classes_at = layout.classes_offset - HEADER_LEN;
+                let entries = body
+                    .iter_mut()
+                    .skip(classes_at)
+                    .take(labels_at - classes_at);
+                for (dst, c) in entries.zip(table.iter().flat_map(|c| c.to_le_bytes())) {
+                    *dst = c;
+                }
+                for (dst, &c) in body.iter_mut().skip(labels_at).zip(labels) {
+                    *dst = c;
+                }
+                let k = u32::try_from(table.len()).unwrap_or(0); // ≤ MAX_CLASSES, validated
+                (VERSION_CLASSES, k.to_le_bytes(), [0; 4])
+            }
+        };
+        let rows = body.get_mut(payload_at..).unwrap_or(&mut []);
+        let stride = layout.row_stride;
+        match spec.codes {
+            Codes::F32(v) => {
+                for (dst, x) in rows.chunks_exact_mut(4).zip(v) {
+                    put(dst, 0, &x.to_le_bytes());
+                }
+            }
+            Codes::U8(v) => {
+                for (dst, &q) in rows.iter_mut().zip(v) {
+                    *dst = q;
+                }
+            }
+            Codes::U4(v) => {
+                // Per row, so that a row starts on a byte boundary when m is odd.
+                for (row, q) in rows.chunks_exact_mut(stride).zip(v.chunks_exact(m)) {
+                    for (dst, pair) in row.iter_mut().zip(q.chunks(2)) {
+                        let lo = pair.first().copied().unwrap_or(0);
+                        let hi = pair.get(1).copied().unwrap_or(0);
+                        *dst = lo | (hi << 4);
+                    }
+                }
+            }
+        }
+        let payload_crc = CRC32.checksum(body);
 
-    let (offset, scale) = spec.shared_pair();
-    let u32_of = |v: usize| u32::try_from(v).unwrap_or(u32::MAX); // Layout::new checked the range
-    put(header, field::MAGIC, &MAGIC);
-    put(header, field::VERSION, &VERSION.to_le_bytes());
-    put(
-        header,
-        field::HEADER_LEN,
-        &(HEADER_LEN as u16).to_le_bytes(),
-    );
-    put(header, field::N, &u32_of(n).to_le_bytes());
-    put(header, field::M, &u32_of(m).to_le_bytes());
-    put(header, field::WIDTH, &spec.width.to_le_bytes());
-    put(header, field::HEIGHT, &spec.height.to_le_bytes());
-    put(header, field::ENCODING, &[spec.codes.encoding().to_byte()]);
-    put(header, field::SPLIT, &[spec.split.to_byte()]);
-    put(
-        header,
-        field::DEQUANT_KIND,
-        &[spec.dequant_kind().to_byte()],
-    );
-    put(header, field::TRANSFORM_KIND, &[transform_kind.to_byte()]);
-    put(header, field::POS_LABEL, &spec.pos_label.to_le_bytes());
-    put(header, field::NEG_LABEL, &spec.neg_label.to_le_bytes());
-    put(header, field::OFFSET, &offset.to_le_bytes());
-    put(header, field::SCALE, &scale.to_le_bytes());
-    put(header, field::ROW_STRIDE, &u32_of(stride).to_le_bytes());
-    put(
-        header,
-        field::LABELS_OFFSET,
-        &u32_of(layout.labels_offset).to_le_bytes(),
-    );
-    put(
-        header,
-        field::PAYLOAD_OFFSET,
-        &u32_of(layout.payload_offset).to_le_bytes(),
-    );
-    put(
-        header,
-        field::PAYLOAD_LEN,
-        &u32_of(layout.payload_len).to_le_bytes(),
-    );
-    put(header, field::PAYLOAD_CRC, &payload_crc.to_le_bytes());
-    let header_crc = CRC32.checksum(header.get(..field::HEADER_CRC).unwrap_or(&[]));
-    put(header, field::HEADER_CRC, &header_crc.to_le_bytes());
-    Ok(layout.total_len)
+        let (offset, scale) = spec.shared_pair();
+        let u32_of = |v: usize| u32::try_from(v).unwrap_or(u32::MAX); // Layout::new checked the range
+        put(header, field::MAGIC, &MAGIC);
+        put(header, field::VERSION, &version.to_le_bytes());
+        put(
+            header,
+            field::HEADER_LEN,
+            &(HEADER_LEN as u16).to_le_bytes(),
+        );
+        put(header, field::N, &u32_of(n).to_le_bytes());
+        put(header, field::M, &u32_of(m).to_le_bytes());
+        put(header, field::WIDTH, &spec.width.to_le_bytes());
+        put(header, field::HEIGHT, &spec.height.to_le_bytes());
+        put(header, field::ENCODING, &[spec.codes.encoding().to_byte()]);
+        put(header, field::SPLIT, &[spec.split.to_byte()]);
+        put(
+            header,
+            field::DEQUANT_KIND,
+            &[spec.dequant_kind().to_byte()],
+        );
+        put(header, field::TRANSFORM_KIND, &[transform_kind.to_byte()]);
+        put(header, field::POS_LABEL, &word_24);
+        put(header, field::NEG_LABEL, &word_28);
+        put(header, field::OFFSET, &offset.to_le_bytes());
+        put(header, field::SCALE, &scale.to_le_bytes());
+        put(header, field::ROW_STRIDE, &u32_of(stride).to_le_bytes());
+        put(
+            header,
+            field::LABELS_OFFSET,
+            &u32_of(layout.labels_offset).to_le_bytes(),
+        );
+        put(
+            header,
+            field::PAYLOAD_OFFSET,
+            &u32_of(layout.payload_offset).to_le_bytes(),
+        );
+        put(
+            header,
+            field::PAYLOAD_LEN,
+            &u32_of(layout.payload_len).to_le_bytes(),
+        );
+        put(header, field::PAYLOAD_CRC, &payload_crc.to_le_bytes());
+        let header_crc = CRC32.checksum(header.get(..field::HEADER_CRC).unwrap_or(&[]));
+        put(header, field::HEADER_CRC, &header_crc.to_le_bytes());
+        Ok(layout.total_len)
+    }
 }
 
 /// Copies `src` to `dst[at..]` (all call sites are in range by construction).

@@ -8,9 +8,10 @@ use tinynewton::format::{self, Encoding};
 use super::csv::{self, CsvOptions, LabelColumn};
 use super::export::{self, TextFormat};
 use super::libsvm;
-use super::prepare::{self, Classes, PackOptions};
+use super::prepare::{self, Classes, PackOptions, Selection};
 use super::scale::Scaling;
 use crate::output;
+use crate::pack::ClassList;
 
 /// `--delimiter`: one character, or `tab` / `\t`.
 fn parse_delimiter(s: &str) -> Result<char, String> {
@@ -83,13 +84,20 @@ impl TableArgs {
     }
 }
 
+/// The classes `pack` was asked for.
+#[derive(Debug)]
+pub enum ClassChoice<'a> {
+    /// `--pos A --neg B` (`B` may be `rest`).
+    Binary(&'a str, &'a str),
+    /// `--classes all` or `--classes A,B,…`.
+    Classes(ClassList),
+}
+
 /// What `pack` hands over for a table: the options it shares with the MNIST path.
 #[derive(Debug)]
 pub struct Common<'a> {
-    /// `--pos`.
-    pub pos: &'a str,
-    /// `--neg` (`rest` for one-vs-rest).
-    pub neg: &'a str,
+    /// `--pos/--neg` or `--classes`.
+    pub classes: ClassChoice<'a>,
     /// `--encoding`.
     pub encoding: Encoding,
     /// `--test-fraction` (seeded split only).
@@ -128,9 +136,13 @@ pub fn run_pack(args: &TableArgs, common: &Common<'_>) -> Result<()> {
         _ => return Err(anyhow!("give one of --csv and --libsvm")),
     };
     let options = PackOptions {
-        classes: Classes {
-            pos: common.pos.to_owned(),
-            neg: (common.neg != "rest").then(|| common.neg.to_owned()),
+        classes: match &common.classes {
+            ClassChoice::Binary(pos, neg) => Selection::Binary(Classes {
+                pos: (*pos).to_owned(),
+                neg: (*neg != "rest").then(|| (*neg).to_owned()),
+            }),
+            ClassChoice::Classes(ClassList::All) => Selection::All,
+            ClassChoice::Classes(ClassList::Listed(list)) => Selection::Listed(list.to_vec()),
         },
         scaling: args.scale,
         encoding: common.encoding,
@@ -142,14 +154,25 @@ pub fn run_pack(args: &TableArgs, common: &Common<'_>) -> Result<()> {
         (common.train_out, &packed.train),
         (common.test_out, &packed.test),
     ])?;
-    for (path, bytes, (pos, neg)) in [
-        (common.train_out, &packed.train, packed.train_counts),
-        (common.test_out, &packed.test, packed.test_counts),
+    for (path, bytes, counts) in [
+        (common.train_out, &packed.train, &packed.train_counts),
+        (common.test_out, &packed.test, &packed.test_counts),
     ] {
+        let n: usize = counts.iter().sum();
+        let classes = if packed.version == format::VERSION_CLASSES {
+            let each: Vec<String> = packed
+                .class_table
+                .iter()
+                .zip(counts)
+                .map(|(c, k)| format!("{c}: {k}"))
+                .collect();
+            format!("in {} classes ({})", counts.len(), each.join(", "))
+        } else {
+            format!("({} +1, {} -1)", counts[0], counts[1])
+        };
         println!(
-            "wrote {}: {} samples ({pos} +1, {neg} -1), {} features {} {} (transform {}), {} bytes",
+            "wrote {}: {n} samples {classes}, {} features {} {} (transform {}), {} bytes",
             path.display(),
-            pos + neg,
             packed.m,
             args.scale.name(),
             common.encoding.name(),

@@ -45,11 +45,18 @@ pub fn write(data: &PackedDataset<'_>, format: TextFormat, out: &mut impl Write)
         }
         writeln!(out)?;
     }
+    let classes = data.header().version == tinynewton::format::VERSION_CLASSES;
     for i in 0..data.n_samples() {
-        let positive = data.label_i8(i) == Some(1);
-        match format {
-            TextFormat::Libsvm => write!(out, "{}", if positive { "+1" } else { "-1" })?,
-            TextFormat::Csv => write!(out, "{}", if positive { "1" } else { "-1" })?,
+        if classes {
+            // K classes: each sample's original class label (e.g. digit 3).
+            let label = data.class_of(i).and_then(|k| data.class_table().get(k));
+            write!(out, "{}", label.unwrap_or(0))?;
+        } else {
+            let positive = data.label_i8(i) == Some(1);
+            match format {
+                TextFormat::Libsvm => write!(out, "{}", if positive { "+1" } else { "-1" })?,
+                TextFormat::Csv => write!(out, "{}", if positive { "1" } else { "-1" })?,
+            }
         }
         for j in 0..m {
             // `value` is `Some` for every i < n, j < m of a parsed dataset.
@@ -70,7 +77,7 @@ mod tests {
     use super::*;
     use crate::table::csv::{self, CsvOptions, LabelColumn};
     use crate::table::libsvm;
-    use crate::table::prepare::{pack, Classes, PackOptions};
+    use crate::table::prepare::{pack, Classes, PackOptions, Selection};
     use crate::table::scale::Scaling;
     use crate::table::Table;
     use std::path::Path;
@@ -127,10 +134,10 @@ mod tests {
 
     fn packed(scaling: Scaling, encoding: Encoding) -> Vec<u8> {
         let options = PackOptions {
-            classes: Classes {
+            classes: Selection::Binary(Classes {
                 pos: "1".into(),
                 neg: None,
-            },
+            }),
             scaling,
             encoding,
             test_fraction: 0.25,

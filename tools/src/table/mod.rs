@@ -174,6 +174,21 @@ pub enum ErrorKind {
         /// Test samples.
         test: usize,
     },
+    /// `--classes all` finds more classes than a packed file holds.
+    TooManyClasses {
+        /// Classes found.
+        k: usize,
+    },
+    /// `--classes` selects fewer than two classes.
+    TooFewClasses {
+        /// Classes selected.
+        k: usize,
+    },
+    /// A `--test` sample of a class the training file does not have (`--classes all`).
+    UnknownClass {
+        /// The class as read.
+        class: String,
+    },
     /// The packed-format writer refused the data (sizes beyond its `u32` fields).
     Format(tinynewton::format::FormatError),
 }
@@ -239,6 +254,18 @@ impl fmt::Display for ErrorKind {
             Self::SplitTooSmall { n, train, test } => write!(
                 f,
                 "{n} selected samples split into {train} for training and {test} for testing: both need at least one"
+            ),
+            Self::TooManyClasses { k } => write!(
+                f,
+                "{k} classes, but a packed file holds at most {}: select some with --classes A,B,…",
+                tinynewton::format::MAX_CLASSES
+            ),
+            Self::TooFewClasses { k } => {
+                write!(f, "{k} class(es) selected: --classes needs at least two")
+            }
+            Self::UnknownClass { class } => write!(
+                f,
+                "class {class} is not a class of the training file (--classes all)"
             ),
             Self::Format(e) => write!(f, "cannot pack: {e}"),
         }

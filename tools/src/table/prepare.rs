@@ -1,7 +1,11 @@
-//! From tables to packed files: select two classes, split (seeded, or a given test file), learn the
+//! From tables to packed files: select two classes (version-1 files) or `K` classes (version 2,
+//! a stratified split), split (seeded, or a given test file), learn the
 //! scaling on the training part only, quantise, and write both files with the core's writer.
 
-use tinynewton::format::{self, Codes, DatasetSpec, Encoding, Split, REST};
+use tinynewton::format::{
+    self, ClassesSpec, Codes, DatasetSpec, Encoding, Split, MAX_CLASSES, REST, VERSION,
+    VERSION_CLASSES,
+};
 use tinynewton::{Dequant, FeatureTable};
 
 use super::scale::{Quantiser, Scaler, Scaling};
@@ -14,6 +18,91 @@ pub struct Classes {
     pub pos: String,
     /// The `-1` class as given, or `None` for every class but `pos`.
     pub neg: Option<String>,
+}
+
+/// Which classes to pack.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Selection {
+    /// `--pos/--neg`: two classes, a version-1 file.
+    Binary(Classes),
+    /// `--classes all`: every class of the training file, ascending.
+    All,
+    /// `--classes A,B,…`: these classes, class `k` the `k`-th.
+    Listed(Vec<String>),
+}
+
+/// The class table of a `K`-class selection, as numbers (compare) and as `i32` (the file's).
+fn class_table(train: &Table, selection: &Selection) -> Result<Vec<(f64, i32)>, TableError> {
+    let path = &train.path;
+    let table: Vec<(f64, i32)> = match selection {
+        Selection::Binary(_) => Vec::new(),
+        Selection::All => {
+            let mut values: Vec<f64> = train.labels.clone();
+            values.sort_by(f64::total_cmp);
+            values.dedup();
+            if values.len() > MAX_CLASSES {
+                return Err(TableError::file(
+                    path,
+                    ErrorKind::TooManyClasses { k: values.len() },
+                ));
+            }
+            values
+                .iter()
+                .map(|&v| class_value(path, &v.to_string()))
+                .collect::<Result<_, _>>()?
+        }
+        Selection::Listed(list) => {
+            let mut table: Vec<(f64, i32)> = Vec::new();
+            for text in list {
+                let c = class_value(path, text)?;
+                if table.iter().any(|&(v, _)| v == c.0) {
+                    return Err(TableError::file(
+                        path,
+                        ErrorKind::SameClass {
+                            class: text.clone(),
+                        },
+                    ));
+                }
+                table.push(c);
+            }
+            table
+        }
+    };
+    if table.len() < 2 && !matches!(selection, Selection::Binary(_)) {
+        return Err(TableError::file(
+            path,
+            ErrorKind::TooFewClasses { k: table.len() },
+        ));
+    }
+    Ok(table)
+}
+
+/// `(row, class index)` of every sample of `table` whose class is in `classes`, in file order;
+/// every class must have a sample.
+fn select_classes(
+    table: &Table,
+    classes: &[(f64, i32)],
+) -> Result<(Vec<usize>, Vec<u8>), TableError> {
+    let mut rows = Vec::new();
+    let mut labels = Vec::new();
+    for (i, &c) in table.labels.iter().enumerate() {
+        if let Some(k) = classes.iter().position(|&(v, _)| v == c) {
+            rows.push(i);
+            labels.push(k as u8); // k < MAX_CLASSES
+        }
+    }
+    for (k, &(_, label)) in classes.iter().enumerate() {
+        if !labels.contains(&(k as u8)) {
+            return Err(TableError::file(
+                &table.path,
+                ErrorKind::NoSamples {
+                    role: "selected",
+                    class: label.to_string(),
+                },
+            ));
+        }
+    }
+    Ok((rows, labels))
 }
 
 /// A class as a number (compared as `f64`, so `1` and `1.0` agree) and as the header's `i32`.
@@ -34,21 +123,21 @@ fn class_value(path: &std::path::Path, text: &str) -> Result<(f64, i32), TableEr
     Ok((v, v as i32))
 }
 
-/// `(row, ±1 label)` of every selected sample of `table`, in file order; each class must have a
-/// sample.
+/// `(row, class index)` of every selected sample of `table`, in file order (class `0` is `+1`,
+/// class `1` is `-1`); each class must have a sample.
 fn select(
     table: &Table,
     pos: f64,
     neg: Option<f64>,
     classes: &Classes,
-) -> Result<(Vec<usize>, Vec<i8>), TableError> {
+) -> Result<(Vec<usize>, Vec<u8>), TableError> {
     let mut rows = Vec::new();
     let mut labels = Vec::new();
     for (i, &c) in table.labels.iter().enumerate() {
         let y = if c == pos {
-            1
+            0
         } else if neg.is_none_or(|neg| c == neg) {
-            -1
+            1
         } else {
             continue;
         };
@@ -64,10 +153,10 @@ fn select(
             },
         )
     };
-    if !labels.contains(&1) {
+    if !labels.contains(&0) {
         return Err(none("positive", &classes.pos));
     }
-    if !labels.contains(&-1) {
+    if !labels.contains(&1) {
         return Err(none("negative", classes.neg.as_deref().unwrap_or("rest")));
     }
     Ok((rows, labels))
@@ -76,8 +165,8 @@ fn select(
 /// How to pack.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PackOptions {
-    /// Which classes, and which is `+1`.
-    pub classes: Classes,
+    /// Which classes (two: which is `+1`).
+    pub classes: Selection,
     /// The scaling learned on the training part.
     pub scaling: Scaling,
     /// `u8`, `u4` (per-feature table) or `f32` (the scaled values themselves).
@@ -97,22 +186,26 @@ pub struct Packed {
     pub test: Vec<u8>,
     /// The scaling learned on the training part (its transform is in both files).
     pub scaler: Scaler,
-    /// Samples `(positive, negative)` in the training file.
-    pub train_counts: (usize, usize),
-    /// Samples `(positive, negative)` in the test file.
-    pub test_counts: (usize, usize),
+    /// Samples per class index in the training file (two classes: `[+1, -1]`).
+    pub train_counts: Vec<usize>,
+    /// Samples per class index in the test file.
+    pub test_counts: Vec<usize>,
+    /// The original label of each class index.
+    pub class_table: Vec<i32>,
+    /// The files' format version: [`VERSION`] (`--pos/--neg`) or [`VERSION_CLASSES`].
+    pub version: u16,
     /// Features per sample.
     pub m: usize,
 }
 
-/// Samples of one split: raw rows and labels.
+/// Samples of one split: raw rows and class indices.
 struct Part {
     x: Vec<f32>,
-    labels: Vec<i8>,
+    labels: Vec<u8>,
 }
 
 impl Part {
-    fn gather(table: &Table, rows: impl Iterator<Item = usize>, labels: &[i8]) -> Self {
+    fn gather(table: &Table, rows: impl Iterator<Item = usize>, labels: &[u8]) -> Self {
         let mut x = Vec::new();
         let mut y = Vec::new();
         for (i, &label) in rows.zip(labels) {
@@ -122,9 +215,12 @@ impl Part {
         Self { x, labels: y }
     }
 
-    fn counts(&self) -> (usize, usize) {
-        let pos = self.labels.iter().filter(|&&y| y == 1).count();
-        (pos, self.labels.len() - pos)
+    fn counts(&self, k: usize) -> Vec<usize> {
+        let mut counts = vec![0; k];
+        for &c in &self.labels {
+            counts[usize::from(c)] += 1;
+        }
+        counts
     }
 }
 
@@ -135,24 +231,34 @@ pub fn pack(
     test: Option<&Table>,
     options: &PackOptions,
 ) -> Result<Packed, TableError> {
-    let classes = &options.classes;
-    let (pos, pos_label) = class_value(&train.path, &classes.pos)?;
-    let (neg, neg_label) = match &classes.neg {
-        Some(text) => {
-            let (v, label) = class_value(&train.path, text)?;
-            (Some(v), label)
+    let (version, table, rows, labels) = match &options.classes {
+        Selection::Binary(classes) => {
+            let (pos, pos_label) = class_value(&train.path, &classes.pos)?;
+            let (neg, neg_label) = match &classes.neg {
+                Some(text) => {
+                    let (v, label) = class_value(&train.path, text)?;
+                    (Some(v), label)
+                }
+                None => (None, REST),
+            };
+            if neg == Some(pos) {
+                return Err(TableError::file(
+                    &train.path,
+                    ErrorKind::SameClass {
+                        class: classes.pos.clone(),
+                    },
+                ));
+            }
+            let (rows, labels) = select(train, pos, neg, classes)?;
+            let table = vec![(pos, pos_label), (neg.unwrap_or(f64::NAN), neg_label)];
+            (VERSION, table, rows, labels)
         }
-        None => (None, REST),
+        selection => {
+            let table = class_table(train, selection)?;
+            let (rows, labels) = select_classes(train, &table)?;
+            (VERSION_CLASSES, table, rows, labels)
+        }
     };
-    if neg == Some(pos) {
-        return Err(TableError::file(
-            &train.path,
-            ErrorKind::SameClass {
-                class: classes.pos.clone(),
-            },
-        ));
-    }
-    let (rows, labels) = select(train, pos, neg, classes)?;
     let (train_part, test_part) = match test {
         Some(test) => {
             if test.m != train.m {
@@ -166,15 +272,25 @@ pub fn pack(
                     },
                 ));
             }
-            let (test_rows, test_labels) = select(test, pos, neg, classes)?;
+            let (test_rows, test_labels) = match &options.classes {
+                Selection::Binary(classes) => {
+                    // `rest` is stored as NaN: no class equals it.
+                    let neg = Some(table[1].0).filter(|v| !v.is_nan());
+                    select(test, table[0].0, neg, classes)?
+                }
+                selection => select_test_classes(test, &table, selection)?,
+            };
             (
                 Part::gather(train, rows.iter().copied(), &labels),
                 Part::gather(test, test_rows.iter().copied(), &test_labels),
             )
         }
         None => {
-            let (train_k, test_k) =
-                crate::split::split(rows.len(), options.test_fraction, options.seed);
+            let (train_k, test_k) = if version == VERSION {
+                crate::split::split(rows.len(), options.test_fraction, options.seed)
+            } else {
+                crate::split::stratified(&labels, options.test_fraction, options.seed)
+            };
             if train_k.is_empty() || test_k.is_empty() {
                 return Err(TableError::file(
                     &train.path,
@@ -185,7 +301,7 @@ pub fn pack(
                     },
                 ));
             }
-            let pick = |ks: &[usize]| -> (Vec<usize>, Vec<i8>) {
+            let pick = |ks: &[usize]| -> (Vec<usize>, Vec<u8>) {
                 ks.iter().map(|&k| (rows[k], labels[k])).unzip()
             };
             let (tr, tr_y) = pick(&train_k);
@@ -199,6 +315,7 @@ pub fn pack(
     let m = train.m;
     let quantised = options.encoding.max_code().is_some();
     let scaler = Scaler::learn(&train_part.x, m, options.scaling, quantised);
+    let class_table: Vec<i32> = table.iter().map(|&(_, c)| c).collect();
     let write = |part: &Part, split: Split| -> Result<Vec<u8>, TableError> {
         encode(
             part,
@@ -206,18 +323,56 @@ pub fn pack(
             m,
             &scaler,
             options.encoding,
-            (pos_label, neg_label),
+            (version, &class_table),
         )
         .map_err(|e| TableError::file(&train.path, ErrorKind::Format(e)))
     };
     Ok(Packed {
         train: write(&train_part, Split::Train)?,
         test: write(&test_part, Split::Test)?,
-        train_counts: train_part.counts(),
-        test_counts: test_part.counts(),
+        train_counts: train_part.counts(table.len()),
+        test_counts: test_part.counts(table.len()),
+        class_table,
+        version,
         scaler,
         m,
     })
+}
+
+/// The `--test` file's samples of a `K`-class selection: with `--classes all` every sample must
+/// be of a training class; with a list, other classes are left out. A class may be absent from
+/// the test file.
+fn select_test_classes(
+    test: &Table,
+    table: &[(f64, i32)],
+    selection: &Selection,
+) -> Result<(Vec<usize>, Vec<u8>), TableError> {
+    let strict = matches!(selection, Selection::All);
+    let mut rows = Vec::new();
+    let mut labels = Vec::new();
+    for (i, &c) in test.labels.iter().enumerate() {
+        match table.iter().position(|&(v, _)| v == c) {
+            Some(k) => {
+                rows.push(i);
+                labels.push(k as u8);
+            }
+            None if strict => {
+                let line = test.lines.get(i).copied().unwrap_or(1);
+                return Err(TableError::line(
+                    &test.path,
+                    line,
+                    ErrorKind::UnknownClass {
+                        class: c.to_string(),
+                    },
+                ));
+            }
+            None => {}
+        }
+    }
+    if rows.is_empty() {
+        return Err(TableError::file(&test.path, ErrorKind::Empty));
+    }
+    Ok((rows, labels))
 }
 
 /// Scales, quantises and writes one split, with the scaling's transform section.
@@ -227,7 +382,7 @@ fn encode(
     m: usize,
     scaler: &Scaler,
     encoding: Encoding,
-    (pos_label, neg_label): (i32, i32),
+    (version, class_table): (u16, &[i32]),
 ) -> Result<Vec<u8>, format::FormatError> {
     let scaled: Vec<f32> = part
         .x
@@ -252,22 +407,43 @@ fn encode(
         Some(table) if quantiser.is_some() => Dequant::PerFeature(table),
         _ => Dequant::Identity,
     };
+    let codes = match encoding {
+        Encoding::F32 => Codes::F32(&scaled),
+        Encoding::U8 => Codes::U8(&codes),
+        Encoding::U4 => Codes::U4(&codes),
+    };
+    let transform = scaler.raw_transform();
+    if version == VERSION_CLASSES {
+        let spec = ClassesSpec {
+            m,
+            width: 0,
+            height: 0,
+            split,
+            dequant,
+            classes: class_table,
+            labels: &part.labels,
+            codes,
+        };
+        let mut out = vec![0u8; format::encoded_len_classes(&spec, transform)?];
+        format::write_classes(&spec, transform, &mut out)?;
+        return Ok(out);
+    }
+    let signs: Vec<i8> = part
+        .labels
+        .iter()
+        .map(|&c| if c == 0 { 1 } else { -1 })
+        .collect();
     let spec = DatasetSpec {
         m,
         width: 0,
         height: 0,
         split,
-        pos_label,
-        neg_label,
+        pos_label: class_table.first().copied().unwrap_or(0),
+        neg_label: class_table.get(1).copied().unwrap_or(REST),
         dequant,
-        labels: &part.labels,
-        codes: match encoding {
-            Encoding::F32 => Codes::F32(&scaled),
-            Encoding::U8 => Codes::U8(&codes),
-            Encoding::U4 => Codes::U4(&codes),
-        },
+        labels: &signs,
+        codes,
     };
-    let transform = scaler.raw_transform();
     let mut out = vec![0u8; format::encoded_len_with_transform(&spec, transform)?];
     format::write_with_transform(&spec, transform, &mut out)?;
     Ok(out)
@@ -291,10 +467,10 @@ mod tests {
 
     fn options(pos: &str, neg: Option<&str>) -> PackOptions {
         PackOptions {
-            classes: Classes {
+            classes: Selection::Binary(Classes {
                 pos: pos.into(),
                 neg: neg.map(Into::into),
-            },
+            }),
             scaling: Scaling::MinMax,
             encoding: Encoding::U8,
             test_fraction: 0.2,
@@ -319,11 +495,11 @@ mod tests {
             format::parse(&p.test).unwrap(),
         );
         assert_eq!((train.n_samples(), test.n_samples()), (10, 3));
-        assert_eq!(p.train_counts.0 + p.test_counts.0, 7);
+        assert_eq!(p.train_counts[0] + p.test_counts[0], 7);
         assert_eq!((train.header().pos_label, train.header().neg_label), (1, 2));
         let rest = pack(&t, None, &options("0", None)).unwrap();
-        assert_eq!(rest.train_counts.0 + rest.test_counts.0, 7);
-        assert_eq!(rest.train_counts.1 + rest.test_counts.1, 13);
+        assert_eq!(rest.train_counts[0] + rest.test_counts[0], 7);
+        assert_eq!(rest.train_counts[1] + rest.test_counts[1], 13);
         let h = *format::parse(&rest.test).unwrap().header();
         assert_eq!((h.neg_label, h.split), (REST, Split::Test));
     }
@@ -440,6 +616,55 @@ mod tests {
         let err = pack(&two, None, &o).unwrap_err().to_string();
         assert!(
             err.contains("2 selected samples split into 2 for training and 0"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn classes_all_and_listed_are_stratified_version_2() {
+        let t = three_classes();
+        let mut o = options("0", None);
+        o.classes = Selection::All;
+        let p = pack(&t, None, &o).unwrap();
+        assert_eq!((p.version, p.class_table.clone()), (2, vec![0, 1, 2]));
+        // 7, 7, 6 samples, ⌈0.2·20⌉ = 4 held out: ⌊1.4⌋, ⌊1.4⌋, ⌊1.2⌋ = 1 each, and the one
+        // left over to class 0 (largest fraction 0.4, tied with class 1: lower index).
+        assert_eq!(
+            (p.train_counts.clone(), p.test_counts.clone()),
+            (vec![5, 6, 5], vec![2, 1, 1])
+        );
+        let d = format::parse(&p.train).unwrap();
+        assert_eq!((d.n_classes(), d.class_table().get(2)), (3, Some(2)));
+        for i in 0..d.n_samples() {
+            assert!(d.class(i) < 3 && d.label(i).is_nan());
+        }
+        o.classes = Selection::Listed(vec!["2".into(), "0.0".into()]);
+        let p = pack(&t, None, &o).unwrap();
+        assert_eq!(p.class_table, vec![2, 0]);
+        assert_eq!(
+            p.train_counts.iter().sum::<usize>() + p.test_counts.iter().sum::<usize>(),
+            13
+        );
+        let msg = |sel: Selection| {
+            let mut o = options("0", None);
+            o.classes = sel;
+            pack(&t, None, &o).unwrap_err().to_string()
+        };
+        assert_eq!(
+            msg(Selection::Listed(vec!["2".into(), "9".into()])),
+            "t.csv: no sample of the selected class 9"
+        );
+        assert!(msg(Selection::Listed(vec!["2".into(), "2.0".into()])).contains("both"));
+        let many = table(
+            "m.csv",
+            (0..70).map(|i| i as f32).collect(),
+            (0..70).map(f64::from).collect(),
+        );
+        let mut o = options("0", None);
+        o.classes = Selection::All;
+        let err = pack(&many, None, &o).unwrap_err().to_string();
+        assert!(
+            err.starts_with("m.csv: 70 classes, but a packed file holds at most 64"),
             "{err}"
         );
     }

@@ -22,6 +22,8 @@ use crate::error::Error;
 use crate::linalg::CompensatedSum;
 use crate::settings::{BiasMode, Settings};
 
+use super::{expect_at_least, expect_len, Objective};
+
 /// `log(1 + exp(−t))` without overflow or cancellation, branching on the sign of `t = y·z`:
 /// `log1p(exp(−t))` for `t ≥ 0`, `−t + log1p(exp(t))` otherwise (both are
 /// `max(−t, 0) + log1p(exp(−|t|))`).
@@ -50,31 +52,15 @@ pub fn sigmoid_pair(t: f32) -> (f32, f32) {
     }
 }
 
-fn expect_len(got: usize, expected: usize) -> Result<(), Error> {
-    if got == expected {
-        Ok(())
-    } else {
-        Err(Error::LengthMismatch { expected, got })
-    }
-}
-
-fn expect_at_least(got: usize, expected: usize) -> Result<(), Error> {
-    if got >= expected {
-        Ok(())
-    } else {
-        Err(Error::LengthMismatch { expected, got })
-    }
-}
-
 /// The regularised logistic objective over a dataset, with its costs and bias mode.
 ///
 /// Vectors of weights (`w`, `v`, `g`, `out`, `diag`) have length [`n_weights`]
 /// (`= n_features() + 1`, bias last); per-sample vectors (`z`, `xd`, `dd`) have length
 /// [`n_samples`]; the scratch `u` has at least `n_features()` entries.
 ///
-/// [`n_weights`]: Objective::n_weights
-/// [`n_samples`]: Objective::n_samples
-pub struct Objective<'a, R: Rows + ?Sized> {
+/// [`n_weights`]: Logistic::n_weights
+/// [`n_samples`]: Logistic::n_samples
+pub struct Logistic<'a, R: Rows + ?Sized> {
     data: &'a R,
     dequant: Dequant<'a>,
     m: usize,
@@ -84,7 +70,7 @@ pub struct Objective<'a, R: Rows + ?Sized> {
     bias: BiasMode,
 }
 
-impl<'a, R: Rows + ?Sized> Objective<'a, R> {
+impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     /// The objective of `data` with the costs and bias mode of `settings` (not validated
     /// here: [`train`](crate::train) validates settings and data before using this).
     pub fn new(data: &'a R, settings: &Settings) -> Self {
@@ -208,7 +194,7 @@ impl<'a, R: Rows + ?Sized> Objective<'a, R> {
         sum.total()
     }
 
-    /// `f(w)` given the margins `z = X̃w` (from [`margins`](Objective::margins)).
+    /// `f(w)` given the margins `z = X̃w` (from [`margins`](Logistic::margins)).
     pub fn value(&self, w: &[f32], z: &[f32]) -> Result<f32, Error> {
         expect_len(w.len(), self.m + 1)?;
         expect_len(z.len(), self.n)?;
@@ -221,7 +207,7 @@ impl<'a, R: Rows + ?Sized> Objective<'a, R> {
 
     /// `f(w + αd)` from the cached margins `z = X̃w` and `xd = X̃d`: `O(n + m)`, no pass over
     /// the rows. The trial weights are `w_j + α·d_j` and the trial margins `z_i + α·xd_i`,
-    /// exactly the expressions [`step`](Objective::step) stores when the step is accepted.
+    /// exactly the expressions [`step`](Logistic::step) stores when the step is accepted.
     pub fn value_along(
         &self,
         w: &[f32],
@@ -284,7 +270,7 @@ impl<'a, R: Rows + ?Sized> Objective<'a, R> {
     }
 
     /// Takes the step: `w += α·d`, `z += α·xd` (the same expressions as
-    /// [`value_along`](Objective::value_along), so the stored state is the evaluated one).
+    /// [`value_along`](Logistic::value_along), so the stored state is the evaluated one).
     pub fn step(
         &self,
         w: &mut [f32],
@@ -332,7 +318,7 @@ impl<'a, R: Rows + ?Sized> Objective<'a, R> {
     }
 
     /// Hessian-vector product `out = ∇²f · v = reg ⊙ v + X̃ᵀ(D ⊙ X̃v)` in one fused pass over
-    /// the rows (`t_i = D_i x̃_i·v; out += t_i x̃_i`), with `dd` from [`grad`](Objective::grad).
+    /// the rows (`t_i = D_i x̃_i·v; out += t_i x̃_i`), with `dd` from [`grad`](Logistic::grad).
     pub fn hess_vec(
         &self,
         dd: &[f32],
@@ -510,7 +496,7 @@ fn compact_nonzeros(
     nnz
 }
 
-/// Longest row whose nonzero indices [`Objective::hessian_packed`] collects on the stack
+/// Longest row whose nonzero indices [`Logistic::hessian_packed`] collects on the stack
 /// (`u8` indices, 256 bytes of stack); longer rows take the dense update, which skips zero
 /// columns only.
 const SUPPORT_CAPACITY: usize = 256;
@@ -541,7 +527,7 @@ fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u8])
 
 /// The dense rank-one update of the feature rows, `h_jk += (d x_j) x_k`, skipping the columns
 /// where `x_j = 0` (the products of the others' zeros are added: exact, see
-/// [`Objective::hessian_packed`]).
+/// [`Logistic::hessian_packed`]).
 fn rank_one_dense(features: &mut [f32], d: f32, x: &[f32]) {
     let mut rest = features;
     for (j, &xj) in x.iter().enumerate() {
@@ -560,6 +546,110 @@ fn rank_one_dense(features: &mut [f32], d: f32, x: &[f32]) {
         if let Some(h_jj) = diag.first_mut() {
             *h_jj += t * xj;
         }
+    }
+}
+
+/// Scans the dataset once before training: labels `±1`, both classes present, finite
+/// dequantisation pairs, and every stored code and dequantised value finite. The codes are
+/// read through `Rows::axpy_codes` into the zeroed scratch `u` (`0 + 1·q = q` exactly).
+pub fn check_data<R: Rows + ?Sized>(data: &R, u: &mut [f32]) -> Result<(), Error> {
+    let mut pos = false;
+    let mut neg = false;
+    super::check_values(data, u, |sample| {
+        let y = data.label(sample);
+        if y == 1.0 {
+            pos = true;
+        } else if y == -1.0 {
+            neg = true;
+        } else {
+            return Err(Error::BadLabel { sample });
+        }
+        Ok(())
+    })?;
+    if pos && neg {
+        Ok(())
+    } else {
+        Err(Error::SingleClass)
+    }
+}
+
+/// The binary objective with its per-sample caches: margins `z = X̃w`, `xd = X̃d` and the
+/// Hessian weights `D` (each of length `n`), and the fold scratch `u` (at least `m`).
+pub struct LogisticObjective<'a, 'b, R: Rows + ?Sized> {
+    loss: Logistic<'a, R>,
+    z: &'b mut [f32],
+    xd: &'b mut [f32],
+    dd: &'b mut [f32],
+    u: &'b mut [f32],
+}
+
+impl<'a, 'b, R: Rows + ?Sized> LogisticObjective<'a, 'b, R> {
+    /// The objective of `data` and `settings` over borrowed caches: `samples` holds at least
+    /// `3n` floats (margins, `X̃d`, `D`), `u` at least `m`.
+    pub fn new(
+        data: &'a R,
+        settings: &Settings,
+        samples: &'b mut [f32],
+        u: &'b mut [f32],
+    ) -> Result<Self, Error> {
+        let loss = Logistic::new(data, settings);
+        let n = loss.n_samples();
+        let got = samples.len();
+        let short = Error::LengthMismatch {
+            expected: n.saturating_mul(3),
+            got,
+        };
+        let (z, rest) = samples.split_at_mut_checked(n).ok_or(short)?;
+        let (xd, rest) = rest.split_at_mut_checked(n).ok_or(short)?;
+        let dd = rest.get_mut(..n).ok_or(short)?;
+        expect_at_least(u.len(), data.n_features())?;
+        Ok(Self { loss, z, xd, dd, u })
+    }
+
+    /// The stateless passes.
+    pub fn loss(&self) -> &Logistic<'a, R> {
+        &self.loss
+    }
+}
+
+impl<R: Rows + ?Sized> Objective for LogisticObjective<'_, '_, R> {
+    fn n_weights(&self) -> usize {
+        self.loss.n_weights()
+    }
+    fn check_data(&mut self) -> Result<(), Error> {
+        check_data(self.loss.data, self.u)
+    }
+    fn set_point(&mut self, w: Option<&[f32]>) -> Result<(), Error> {
+        match w {
+            Some(w) => self.loss.margins(w, self.u, self.z),
+            None => {
+                self.z.fill(0.0);
+                Ok(())
+            }
+        }
+    }
+    fn value_grad(&mut self, w: &[f32], g: &mut [f32]) -> Result<f32, Error> {
+        let f = self.loss.value(w, self.z)?;
+        self.loss.grad(w, self.z, g, self.dd)?;
+        Ok(f)
+    }
+    fn hess_vec(&mut self, v: &[f32], out: &mut [f32]) -> Result<(), Error> {
+        self.loss.hess_vec(self.dd, v, self.u, out)
+    }
+    fn hess_diag(&mut self, diag: &mut [f32]) -> Result<(), Error> {
+        self.loss.hess_diag(self.dd, self.u, diag)
+    }
+    fn hessian_packed(&mut self, h: &mut [f32]) -> Result<(), Error> {
+        self.loss.hessian_packed(self.dd, self.u, h)
+    }
+    fn prepare_line(&mut self, d: &[f32]) -> Result<(), Error> {
+        self.loss.x_times(d, self.u, self.xd)
+    }
+    fn value_change(&mut self, w: &[f32], d: &[f32], alpha: f32) -> Result<f32, Error> {
+        self.loss.value_change(w, d, alpha, self.z, self.xd)
+    }
+    fn step(&mut self, w: &mut [f32], d: &[f32], alpha: f32) -> Result<(), Error> {
+        self.loss.step(w, d, alpha, self.z, self.xd)
     }
 }
 
@@ -658,7 +748,7 @@ mod tests {
                 bias,
                 ..Settings::DEFAULT
             };
-            let obj = Objective::new(&Quantised, &settings);
+            let obj = Logistic::new(&Quantised, &settings);
             let w = [0.3f32, -0.2, 0.1];
             let v = [1.0f32, 0.5, -2.0];
             let mut u = [0.0f32; 2];
@@ -859,14 +949,14 @@ mod tests {
                 let mut h = std::vec![0.0f32; crate::cholesky::packed_len(m + 1)];
                 let mut diag = std::vec![0.0f32; m + 1];
 
-                let obj = Objective::new(&dense, &settings);
+                let obj = Logistic::new(&dense, &settings);
                 obj.hessian_packed(&dd, &mut u, &mut h).unwrap();
                 obj.hess_diag(&dd, &mut u, &mut diag).unwrap();
                 let (h_ref, diag_ref) = dense_reference(&dense, &dd, reg_bias);
                 assert_eq!(bits(&h), bits(&h_ref), "identity, m = {m}");
                 assert_eq!(bits(&diag), bits(&diag_ref), "identity, m = {m}");
 
-                let obj = Objective::new(&tabled, &settings);
+                let obj = Logistic::new(&tabled, &settings);
                 obj.hessian_packed(&dd, &mut u, &mut h).unwrap();
                 obj.hess_diag(&dd, &mut u, &mut diag).unwrap();
                 let (h_ref, diag_ref) = dense_reference(&tabled, &dd, reg_bias);
@@ -880,7 +970,7 @@ mod tests {
     fn short_vectors_are_length_errors() {
         let x = [1.0f32, 2.0, 3.0, 4.0];
         let data = DenseRows::new(&x, &[1, -1], 2).unwrap();
-        let obj = Objective::new(&data, &Settings::DEFAULT);
+        let obj = Logistic::new(&data, &Settings::DEFAULT);
         let mut u = [0.0f32; 2];
         let mut z = [0.0f32; 2];
         assert_eq!(
@@ -911,7 +1001,7 @@ mod tests {
     fn value_change_resolves_changes_below_the_last_place_of_f() {
         let x = [0.2f32, 0.9, 0.7, 0.1, 0.5, 0.5, 0.3, 0.8];
         let data = DenseRows::new(&x, &[1, -1, 1, -1], 2).unwrap();
-        let obj = Objective::new(&data, &Settings::DEFAULT);
+        let obj = Logistic::new(&data, &Settings::DEFAULT);
         let w = [1.5f32, -2.0, 0.25];
         let d = [0.3f32, 0.1, -0.2];
         let (mut u, mut z, mut xd) = ([0.0f32; 2], [0.0f32; 4], [0.0f32; 4]);
