@@ -540,15 +540,19 @@ fn read_warm_start(path: &Path, m: usize) -> Result<Vec<f32>> {
     Ok(w)
 }
 
-fn class_pair(h: &format::Header) -> String {
-    let name = |l: i32| {
-        if l == REST {
-            "rest".to_owned()
-        } else {
-            l.to_string()
-        }
-    };
-    format!("{} vs {}", name(h.pos_label), name(h.neg_label))
+/// The class table in words: `7, 1` or `0, rest` (two classes), `3, 5, 8` (K classes).
+fn class_list(ds: &PackedDataset<'_>) -> String {
+    ds.class_table()
+        .iter()
+        .map(|l| {
+            if l == REST {
+                "rest".to_owned()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn geometry(h: &format::Header) -> String {
@@ -573,11 +577,13 @@ fn check_test_matches(
             th.m
         );
     }
-    if (th.pos_label, th.neg_label) != (sh.pos_label, sh.neg_label) {
+    let table = |ds: &PackedDataset<'_>| ds.class_table().iter().collect::<Vec<i32>>();
+    if table(train) != table(test) {
         bail!(
-            "--test {sp}: classes {}, the training file {tp} has classes {}: pack both with the same --pos and --neg",
-            class_pair(sh),
-            class_pair(th)
+            "--test {sp}: classes {}, the training file {tp} has classes {}: \
+             pack both with the same --pos and --neg (or --classes)",
+            class_list(test),
+            class_list(train)
         );
     }
     if th.image() != sh.image() {
