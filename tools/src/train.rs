@@ -694,7 +694,11 @@ pub fn run(args: &Args) -> Result<()> {
     let train_bytes = read_packed(&args.file)?;
     let train = parse_packed(&args.file, &train_bytes)?;
     let m = train.n_features();
-    let test_bytes = args.test.as_deref().map(read_packed).transpose()?;
+    let test_bytes = args
+        .test
+        .as_deref()
+        .map(|p| fs::read(p).with_context(|| format!("--test {}: cannot read", p.display())))
+        .transpose()?;
     let test = match (&args.test, &test_bytes) {
         (Some(path), Some(bytes)) => {
             let t = parse_packed(path, bytes)?;
