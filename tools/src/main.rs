@@ -26,7 +26,8 @@ mod train;
 /// Host tools for tinynewton: pack and inspect datasets.
 ///
 /// Output files are checked before any is written, written all or nothing, and never replace an
-/// input: a command that fails leaves every file as it was. An existing output is replaced
+/// input: a command that fails leaves every file as it was (a standard output that fails only
+/// after the files are written, as with a summary line into /dev/full, is still reported). An existing output is replaced
 /// atomically (a symbolic link is written through and stays a link; a device such as /dev/null
 /// is written in place); a read-only one only with --force.
 #[derive(Debug, Parser)]

@@ -335,47 +335,67 @@ pub fn write_all_or_nothing(files: &[(&Path, &[u8])]) -> Result<()> {
         }
     }
 
-    // Rename into place, keeping a hard-linked backup of each replaced file until all are done.
-    let mut done: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+    rename_all(&targets, &temps, &mut |from, to| fs::rename(from, to))
+}
+
+/// How to undo one rename.
+enum Undo {
+    /// Put the backup of the replaced file back.
+    Restore(PathBuf),
+    /// The file is new: remove it.
+    Remove,
+}
+
+/// Renames each staged temporary over its target, keeping a backup (a hard link, else a copy)
+/// of each replaced file until all are done; if a rename fails, every file renamed so far is
+/// put back as it was. `rename` is `fs::rename` (a parameter so the undo path can be tested).
+fn rename_all(
+    targets: &[Target],
+    temps: &[Option<PathBuf>],
+    rename: &mut dyn FnMut(&Path, &Path) -> io::Result<()>,
+) -> Result<()> {
+    let mut done: Vec<(PathBuf, Undo)> = Vec::new();
+    let undo_all = |done: &mut Vec<(PathBuf, Undo)>| {
+        for (real, undo) in done.drain(..).rev() {
+            // Best effort: the error being reported is the one that matters.
+            let _ = match undo {
+                Undo::Restore(b) => fs::rename(b, real),
+                Undo::Remove => fs::remove_file(real),
+            };
+        }
+    };
     for (k, t) in targets.iter().enumerate() {
         let Some(temp) = temps.get(k).cloned().flatten() else {
             continue;
         };
-        let backup = (t.kind == Kind::Replace)
-            .then(|| backup_name(&t.real))
-            .filter(|b| {
-                let _ = fs::remove_file(b);
-                fs::hard_link(&t.real, b).is_ok()
-            });
-        if let Err(e) = fs::rename(&temp, &t.real) {
-            for (real, backup) in done.iter().rev() {
-                match backup {
-                    Some(b) => {
-                        let _ = fs::rename(b, real);
-                    }
-                    None => {
-                        let _ = fs::remove_file(real);
-                    }
-                }
+        let undo = if t.kind == Kind::Replace {
+            let b = backup_name(&t.real);
+            let _ = fs::remove_file(&b);
+            let saved = fs::hard_link(&t.real, &b).or_else(|_| fs::copy(&t.real, &b).map(|_| ()));
+            if let Err(e) = saved {
+                undo_all(&mut done);
+                remove_all(&temps[k..].iter().flatten().cloned().collect::<Vec<_>>());
+                bail!(
+                    "{}: cannot keep a backup before replacing it: {e}",
+                    named(&t.shown)
+                );
             }
-            if let Some(b) = backup {
+            Undo::Restore(b)
+        } else {
+            Undo::Remove
+        };
+        if let Err(e) = rename(&temp, &t.real) {
+            if let Undo::Restore(b) = &undo {
                 let _ = fs::remove_file(b);
             }
-            cleanup(&temps[k..]);
+            undo_all(&mut done);
+            remove_all(&temps[k..].iter().flatten().cloned().collect::<Vec<_>>());
             bail!("{}: cannot replace: {e}", named(&t.shown));
         }
-        done.push((
-            t.real.clone(),
-            match t.kind {
-                Kind::Replace => backup,
-                _ => None,
-            },
-        ));
-        // A replaced file without a backup (no hard links on this file system) cannot be put
-        // back; a new one is removed on undo.
+        done.push((t.real.clone(), undo));
     }
-    for (_, backup) in &done {
-        if let Some(b) = backup {
+    for (_, undo) in &done {
+        if let Undo::Restore(b) = undo {
             let _ = fs::remove_file(b);
         }
     }
@@ -446,6 +466,45 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 12, item 3: when the last rename fails, the files renamed before it are put back
+    /// (a replaced one from its backup, a new one removed) and no temporary or backup is left.
+    #[test]
+    fn a_failed_rename_puts_every_earlier_file_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old.tnds");
+        fs::write(&old, b"OLD").unwrap();
+        let new = dir.path().join("new.tnds");
+        let third = dir.path().join("third.tnds");
+        let paths = [old.as_path(), new.as_path(), third.as_path()];
+        let targets = plan(&paths).unwrap();
+        let temps: Vec<Option<PathBuf>> = targets
+            .iter()
+            .map(|t| {
+                let (temp, mut f) = create_temp(&t.real).unwrap();
+                f.write_all(b"NEW").unwrap();
+                Some(temp)
+            })
+            .collect();
+        let mut calls = 0;
+        let err = rename_all(&targets, &temps, &mut |from, to| {
+            calls += 1;
+            if calls == 3 {
+                Err(io::Error::other("injected"))
+            } else {
+                fs::rename(from, to)
+            }
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("third.tnds"), "{err}");
+        assert_eq!(fs::read(&old).unwrap(), b"OLD");
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["old.tnds"]);
+    }
 
     #[test]
     fn temp_and_backup_names_stay_in_the_target_directory() {

@@ -535,15 +535,19 @@ fn read_warm_start(path: &Path, m: usize) -> Result<Vec<f32>> {
     Ok(w)
 }
 
-fn class_pair(h: &format::Header) -> String {
-    let name = |l: i32| {
-        if l == REST {
-            "rest".to_owned()
-        } else {
-            l.to_string()
-        }
-    };
-    format!("{} vs {}", name(h.pos_label), name(h.neg_label))
+/// The class table in words: `7, 1` or `0, rest` (two classes), `3, 5, 8` (K classes).
+fn class_list(ds: &PackedDataset<'_>) -> String {
+    ds.class_table()
+        .iter()
+        .map(|l| {
+            if l == REST {
+                "rest".to_owned()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn geometry(h: &format::Header) -> String {
@@ -568,11 +572,13 @@ fn check_test_matches(
             th.m
         );
     }
-    if (th.pos_label, th.neg_label) != (sh.pos_label, sh.neg_label) {
+    let table = |ds: &PackedDataset<'_>| ds.class_table().iter().collect::<Vec<i32>>();
+    if table(train) != table(test) {
         bail!(
-            "--test {sp}: classes {}, the training file {tp} has classes {}: pack both with the same --pos and --neg",
-            class_pair(sh),
-            class_pair(th)
+            "--test {sp}: classes {}, the training file {tp} has classes {}: \
+             pack both with the same --pos and --neg (or --classes)",
+            class_list(test),
+            class_list(train)
         );
     }
     if th.image() != sh.image() {
@@ -634,7 +640,8 @@ fn status_hint(status: Status) -> &'static str {
              raise --epsilon"
         }
         Status::LineSearchFailed => {
-            "no step decreased the objective: check the feature scale, C and any --warm-start"
+            "no step decreased the objective in f32: if |g|/|g0| is already small, raise \
+             --epsilon; otherwise check the feature scale, C and any --warm-start"
         }
         Status::NonFinite => {
             "the objective or gradient overflowed f32 during training: rescale the features \
@@ -686,7 +693,11 @@ pub fn run(args: &Args) -> Result<()> {
     let train_bytes = read_packed(&args.file)?;
     let train = parse_packed(&args.file, &train_bytes)?;
     let m = train.n_features();
-    let test_bytes = args.test.as_deref().map(read_packed).transpose()?;
+    let test_bytes = args
+        .test
+        .as_deref()
+        .map(|p| fs::read(p).with_context(|| format!("--test {}: cannot read", p.display())))
+        .transpose()?;
     let test = match (&args.test, &test_bytes) {
         (Some(path), Some(bytes)) => {
             let t = parse_packed(path, bytes)?;

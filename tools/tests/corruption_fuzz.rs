@@ -142,7 +142,8 @@ fn no_corrupt_packed_or_model_file_is_accepted() {
         p(&model_path),
     ]));
     let files = packed_files();
-    assert_eq!(files.len(), 12, "{files:?}");
+    // Every committed packed file (12 two-class files and the multi-class ones so far).
+    assert!(files.len() >= 12, "{files:?}");
 
     let mut packed = Counts::default();
     // What was accepted (should stay empty), for the failure message.

@@ -78,9 +78,14 @@ fn item2_fifo_output_is_written_in_place() {
     let fifo = dir.path().join("out.fifo");
     mkfifo(&fifo);
     let copy = dir.path().join("copy.csv");
+    // `exec`, so that killing the child kills the reader itself; no inherited stdout, so a
+    // reader left blocked could not hold the test's output open.
     let mut reader = Command::new("sh")
         .arg("-c")
-        .arg(format!("cat '{}' > '{}'", p(&fifo), p(&copy)))
+        .arg(format!("exec cat '{}' > '{}'", p(&fifo), p(&copy)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let out = run(&["export", p(&iris_test()), "--csv", "--output", p(&fifo)]);
@@ -97,6 +102,46 @@ fn item2_fifo_output_is_written_in_place() {
     let expected = run(&["export", p(&iris_test()), "--csv"]);
     assert_success(&expected);
     assert_eq!(fs::read(&copy).unwrap(), expected.stdout);
+}
+
+/// A character device (a private copy of /dev/null, made with `mknod c 1 3`, so that a
+/// regression cannot destroy the machine's own) stays a device, for one output and for two.
+/// Before: it became a regular file holding the packed bytes. Needs root (for `mknod`); skipped
+/// with a note otherwise.
+#[test]
+fn item2_device_output_stays_a_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let null = dir.path().join("null");
+    let made = Command::new("mknod")
+        .arg(&null)
+        .args(["c", "1", "3"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        eprintln!("skipped: mknod needs root");
+        return;
+    }
+    let is_device = |path: &Path| {
+        fs::symlink_metadata(path)
+            .map(|m| m.file_type().is_char_device())
+            .unwrap_or(false)
+    };
+    assert_success(&run(&[
+        "export",
+        p(&iris_test()),
+        "--libsvm",
+        "--output",
+        p(&null),
+    ]));
+    assert!(is_device(&null), "the device node was replaced");
+    // Both outputs of one command to the same device: nothing is replaced, so it is allowed.
+    let out = pack_iris(
+        &iris_csv(),
+        &["--train-out", p(&null), "--test-out", p(&null)],
+    );
+    assert_success(&out);
+    assert!(is_device(&null), "the device node was replaced");
 }
 
 /// A symbolic link to an existing output is written through and stays a link. Before: the
