@@ -6,8 +6,15 @@
  * Build: scripts/qemu-cycles/build.sh (plain gcc, no QEMU or glib headers needed: the few plugin
  * API declarations are written below, against QEMU 7.2's plugin API version 1).
  * Use:   qemu-system-arm ... -plugin scripts/qemu-cycles/libcycles.so,out=FILE[,refill=2][,div=12]
- *        at exit it prints one summary line to stderr and, with out=FILE, writes per-PC counts
- *        (pc, executions, cycles) that scripts/qemu-cycles/attribute.py maps to functions.
+ *            [,lmul=1][,mark=0xADDR ...][,epoch=0xADDR ...]
+ *        At exit it prints one summary line to stderr and, with out=FILE, writes the per-class
+ *        totals, the snapshots and per-PC counts that scripts/qemu-cycles/attribute.py reads.
+ *        mark=ADDR (repeatable): every execution of the instruction at ADDR records a snapshot
+ *          `S <mark#> <instructions so far> <cycles so far>` (the profile marks the firmware's
+ *          counter read, so instruction intervals can be matched with the logged counts).
+ *        epoch=ADDR (repeatable): every execution of ADDR starts a new epoch for the per-PC
+ *          counts (the profile marks each run's entry, giving one kernel table per run);
+ *          at most 15 epochs after the first (0 = before any epoch mark), later ones merge.
  *
  * Timing model (cycles per executed instruction; Cortex-M4 TRM "Processor instruction timings"
  * and the FPU's "FPU instruction set" table; P = pipeline refill of a taken branch, N = number
@@ -112,15 +119,26 @@ static const char *const cls_name[C_N] = {
 #define F_LOAD1 2u     /* a single LDR: the next single load/store pipelines behind it */
 #define F_PIPE 4u      /* a single load / register-offset store: 1 cycle less after an F_LOAD1 */
 
+#define F_MARK 8u      /* a mark= address: record a snapshot */
+#define F_EPOCH 16u    /* an epoch= address: start a new epoch */
+
+#define MAX_EPOCHS 16
+#define MAX_MARKS 16
+
 struct insn {
     uint64_t pc;
-    uint64_t fall;   /* fall-through address */
-    uint64_t n;      /* executions */
-    uint64_t cycles; /* modelled cycles of those executions */
-    uint64_t taken;
-    uint32_t base;   /* cycles of one execution before pipelining / refill */
-    uint8_t cls, flags;
+    uint64_t fall;               /* fall-through address */
+    uint64_t n[MAX_EPOCHS];      /* executions */
+    uint64_t cycles[MAX_EPOCHS]; /* modelled cycles of those executions */
+    uint64_t taken[MAX_EPOCHS];
+    uint32_t base;               /* cycles of one execution before pipelining / refill */
+    uint8_t cls, flags, mark;
     struct insn *next_alloc;
+};
+
+struct snap {
+    uint8_t mark;
+    uint64_t n, cycles;
 };
 
 static unsigned refill = 2, div_cycles = 12, lmul_cycles = 1;
@@ -129,6 +147,11 @@ static struct insn *all_insns;
 static struct insn *prev;
 static uint64_t total_n, total_cycles, class_n[C_N], class_cycles[C_N];
 static bool reported;
+static uint64_t marks[MAX_MARKS], epochs[MAX_MARKS];
+static int n_marks, n_epochs;
+static unsigned epoch;
+static struct snap *snaps;
+static size_t n_snaps, cap_snaps;
 
 static unsigned popcount16(uint32_t x) { return (unsigned)__builtin_popcount(x & 0xffffu); }
 
@@ -359,16 +382,30 @@ static void exec_cb(unsigned int vcpu, void *ud)
     uint32_t cy = c->base;
     if (p) {
         if ((p->flags & F_WRITES_PC) && c->pc != p->fall) {
-            p->cycles += refill;
-            p->taken++;
+            p->cycles[epoch] += refill;
+            p->taken[epoch]++;
             class_cycles[p->cls] += refill;
             total_cycles += refill;
         }
         if ((c->flags & F_PIPE) && (p->flags & F_LOAD1) && cy > 1)
             cy--;
     }
-    c->n++;
-    c->cycles += cy;
+    if (c->flags & (F_MARK | F_EPOCH)) {
+        if ((c->flags & F_EPOCH) && epoch + 1 < MAX_EPOCHS)
+            epoch++;
+        if (c->flags & F_MARK) {
+            if (n_snaps == cap_snaps) {
+                cap_snaps = cap_snaps ? 2 * cap_snaps : 1024;
+                snaps = realloc(snaps, cap_snaps * sizeof *snaps);
+                if (!snaps)
+                    abort();
+            }
+            /* the counts before this instruction */
+            snaps[n_snaps++] = (struct snap){c->mark, total_n, total_cycles};
+        }
+    }
+    c->n[epoch]++;
+    c->cycles[epoch] += cy;
     class_n[c->cls]++;
     class_cycles[c->cls] += cy;
     total_n++;
@@ -391,6 +428,14 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         r->pc = qemu_plugin_insn_vaddr(qi);
         r->fall = r->pc + size;
         r->cls = (uint8_t)classify(bytes, size, &r->base, &r->flags);
+        for (int k = 0; k < n_marks; k++)
+            if (marks[k] == r->pc) {
+                r->flags |= F_MARK;
+                r->mark = (uint8_t)k;
+            }
+        for (int k = 0; k < n_epochs; k++)
+            if (epochs[k] == r->pc)
+                r->flags |= F_EPOCH;
         r->next_alloc = all_insns;
         all_insns = r;
         qemu_plugin_register_vcpu_insn_exec_cb(qi, exec_cb, QEMU_PLUGIN_CB_NO_REGS, r);
@@ -422,12 +467,14 @@ static void report(void)
         fprintf(stderr, "cycles-plugin: cannot write %s\n", out_path);
         return;
     }
-    fprintf(f, "# total instructions=%" PRIu64 " cycles=%" PRIu64 " refill=%u div=%u lmul=%u\n",
-            total_n, total_cycles, refill, div_cycles, lmul_cycles);
+    fprintf(f, "T %" PRIu64 " %" PRIu64 " refill=%u div=%u lmul=%u\n", total_n, total_cycles,
+            refill, div_cycles, lmul_cycles);
     for (int k = 0; k < C_N; k++)
         if (class_n[k])
-            fprintf(f, "# class %s instructions=%" PRIu64 " cycles=%" PRIu64 "\n", cls_name[k],
-                    class_n[k], class_cycles[k]);
+            fprintf(f, "C %s %" PRIu64 " %" PRIu64 "\n", cls_name[k], class_n[k],
+                    class_cycles[k]);
+    for (size_t k = 0; k < n_snaps; k++)
+        fprintf(f, "S %u %" PRIu64 " %" PRIu64 "\n", snaps[k].mark, snaps[k].n, snaps[k].cycles);
     /* per PC, translations of the same address merged */
     size_t count = 0;
     for (struct insn *r = all_insns; r; r = r->next_alloc)
@@ -439,16 +486,21 @@ static void report(void)
             v[i++] = r;
         qsort(v, count, sizeof *v, by_pc);
         for (i = 0; i < count;) {
-            uint64_t pc = v[i]->pc, n = 0, cy = 0, tk = 0;
-            unsigned cls = v[i]->cls;
-            for (; i < count && v[i]->pc == pc; i++) {
-                n += v[i]->n;
-                cy += v[i]->cycles;
-                tk += v[i]->taken;
+            size_t j = i;
+            for (; j < count && v[j]->pc == v[i]->pc; j++)
+                ;
+            for (unsigned e = 0; e <= epoch; e++) {
+                uint64_t n = 0, cy = 0, tk = 0;
+                for (size_t k = i; k < j; k++) {
+                    n += v[k]->n[e];
+                    cy += v[k]->cycles[e];
+                    tk += v[k]->taken[e];
+                }
+                if (n)
+                    fprintf(f, "P %u %08" PRIx64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n", e,
+                            v[i]->pc, n, cy, tk, cls_name[v[i]->cls]);
             }
-            if (n)
-                fprintf(f, "%08" PRIx64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n", pc, n, cy, tk,
-                        cls_name[cls]);
+            i = j;
         }
         free(v);
     }
@@ -477,8 +529,14 @@ __attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t 
             div_cycles = (unsigned)strtoul(a + 4, NULL, 10);
         else if (!strncmp(a, "lmul=", 5))
             lmul_cycles = (unsigned)strtoul(a + 5, NULL, 10);
+        else if (!strncmp(a, "mark=", 5) && n_marks < MAX_MARKS)
+            marks[n_marks++] = strtoull(a + 5, NULL, 0) & ~1ull; /* Thumb bit off */
+        else if (!strncmp(a, "epoch=", 6) && n_epochs < MAX_MARKS)
+            epochs[n_epochs++] = strtoull(a + 6, NULL, 0) & ~1ull;
         else {
-            fprintf(stderr, "cycles-plugin: unknown argument %s (out=, refill=, div=, lmul=)\n", a);
+            fprintf(stderr,
+                    "cycles-plugin: bad argument %s (out=, refill=, div=, lmul=, mark=, epoch=)\n",
+                    a);
             return -1;
         }
     }
