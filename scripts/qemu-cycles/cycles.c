@@ -425,6 +425,10 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         size_t size = qemu_plugin_insn_size(qi);
         uint8_t bytes[4] = {0, 0, 0, 0};
         memcpy(bytes, qemu_plugin_insn_data(qi), size < 4 ? size : 4);
+        /* The width comes from the first halfword: QEMU 7.2 reports size 4 for some 16-bit
+         * instructions that end a 1 KiB-aligned block (it has peeked at the next halfword). */
+        uint32_t hw1 = bytes[0] | (uint32_t)bytes[1] << 8;
+        size = (hw1 >> 11) >= 0x1d ? 4 : 2;
         r->pc = qemu_plugin_insn_vaddr(qi);
         r->fall = r->pc + size;
         r->cls = (uint8_t)classify(bytes, size, &r->base, &r->flags);
