@@ -14,8 +14,8 @@
 # env:   TINYNEWTON_QEMU_TIMEOUT seconds (default 600), TINYNEWTON_PROFILE_TOP functions per table
 #        (default 12), TINYNEWTON_PROFILE_DIR where the logs go (default a temporary directory,
 #        kept and named at the end), TINYNEWTON_CYCLES_ARGS extra plugin arguments (e.g. refill=3).
-# Exit status: the firmware's own (as qemu-run.sh), or 1 when the plugin's instruction intervals
-# do not match the logged counts.
+# Exit status: the firmware's own (as qemu-run.sh: 0 passed, 1 a check failed), 3 when the
+# plugin's instruction intervals do not match the logged counts, 2/124/127 setup, timeout, tools.
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -89,5 +89,5 @@ python3 "$root/scripts/qemu-cycles/attribute.py" "$elf" "$out/counts.txt" "$out/
 attr_status=$?
 echo
 echo "profile.sh: logs in $out (run.log, run-cycles.log, counts.txt); firmware exit status $qemu_status"
-[ "$attr_status" -ne 0 ] && exit 1
+[ "$attr_status" -ne 0 ] && exit 3
 exit "$qemu_status"
