@@ -166,24 +166,7 @@ pub fn newton<O: Objective + ?Sized>(
         diag,
         h,
     } = v;
-    // ‖∇f(0)‖: the reference of the stopping test, the same for cold and warm starts.
-    obj.set_point(None)?;
-    let warm_norm0 = if warm_start {
-        d.fill(0.0);
-        obj.value_grad(d, g)?;
-        let g0 = norm2(g);
-        obj.set_point(Some(w))?;
-        Some(g0)
-    } else {
-        w.fill(0.0);
-        None
-    };
-    let mut f = obj.value_grad(w, g)?;
-    let mut grad_norm = norm2(g);
-    let grad_norm0 = warm_norm0.unwrap_or(grad_norm);
-    if !(f.is_finite() && grad_norm.is_finite() && grad_norm0.is_finite()) {
-        return Err(Error::NonFiniteStart);
-    }
+    let (mut f, mut grad_norm, grad_norm0) = start(obj, w, g, d, warm_start)?;
     let mut report = Report::start(f, grad_norm, grad_norm0, solver);
     if report.meets(settings.epsilon, grad_norm) {
         report.status = Status::Converged;
@@ -239,6 +222,38 @@ pub fn newton<O: Objective + ?Sized>(
         }
     }
     Ok(report)
+}
+
+/// The starting point: `w = 0` (cold) or the given weights (warm), `f(w)`, `‖∇f(w)‖` and the
+/// reference `‖∇f(0)‖` of the stopping test (the same for cold and warm starts, so warm starts
+/// stop consistently). A start whose numbers are not finite in f32 is
+/// [`Error::NonFiniteStart`]: nothing sensible can follow from it.
+fn start<O: Objective + ?Sized>(
+    obj: &mut O,
+    w: &mut [f32],
+    g: &mut [f32],
+    scratch: &mut [f32],
+    warm_start: bool,
+) -> Result<(f32, f32, f32), Error> {
+    obj.set_point(None)?;
+    let warm_norm0 = if warm_start {
+        scratch.fill(0.0);
+        obj.value_grad(scratch, g)?;
+        let g0 = norm2(g);
+        obj.set_point(Some(w))?;
+        Some(g0)
+    } else {
+        w.fill(0.0);
+        None
+    };
+    let f = obj.value_grad(w, g)?;
+    let grad_norm = norm2(g);
+    let grad_norm0 = warm_norm0.unwrap_or(grad_norm);
+    if f.is_finite() && grad_norm.is_finite() && grad_norm0.is_finite() {
+        Ok((f, grad_norm, grad_norm0))
+    } else {
+        Err(Error::NonFiniteStart)
+    }
 }
 
 /// Both signs of stagnation at once: f no longer moves at f32 resolution *and* the gradient
