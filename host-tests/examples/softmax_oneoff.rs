@@ -208,10 +208,54 @@ fn figures(path: &str, seed: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// The f32 core's free-bias softmax optimum on a packed file (C = 1), and the f64 reference's
+/// objective (without the gauge term, i.e. scikit-learn's) at the core's weights and at its own
+/// optimum.
+fn core_objective(path: &str) -> Result<(), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    let rows = format::parse(&bytes).map_err(|e| format!("{path}: {e}"))?;
+    let settings = tinynewton::Settings {
+        bias: tinynewton::BiasMode::Free,
+        ..tinynewton::Settings::DEFAULT
+    };
+    let sizes =
+        tinynewton::Sizes::softmax(rows.n_samples(), rows.n_features(), rows.n_classes(), false);
+    let mut store = vec![0.0f32; sizes.floats()];
+    let mut dim = 0;
+    let mut b =
+        tinynewton::Buffers::carve(&mut store, sizes, &mut dim).map_err(|e| e.to_string())?;
+    let report = tinynewton::train_softmax(b.reborrow(), &rows, &settings, |_| {})
+        .map_err(|e| e.to_string())?;
+    let problem = SoftmaxProblem::new(
+        feature_matrix(&rows),
+        classes_of(&rows),
+        rows.n_classes(),
+        vec![1.0; rows.n_classes()],
+        Bias::Free,
+    );
+    let w = nalgebra::DVector::from_iterator(
+        b.weights().len(),
+        b.weights().iter().map(|&v| f64::from(v)),
+    );
+    let opt = problem.solve(None, REF_TOL);
+    println!(
+        "core: status {} iterations {} cg {} f32 objective {} | f64 objective at core weights {:.12} | reference optimum {:.12} ({} iterations)",
+        report.status,
+        report.iterations,
+        report.cg_iterations,
+        report.objective,
+        problem.objective_unfixed(&w),
+        problem.objective_unfixed(&opt.w),
+        opt.iterations
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["csv-from-packed", input, output] => csv_from_packed(input, output),
+        ["core", input] => core_objective(input),
         ["objective", path] => objective(path),
         ["figures", path] => figures(path, 2026),
         ["figures", path, seed] => seed
