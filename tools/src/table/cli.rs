@@ -29,6 +29,17 @@ fn parse_delimiter(s: &str) -> Result<char, String> {
     }
 }
 
+/// `--features M`: `1 ..= libsvm::MAX_FEATURES`, checked before anything is allocated.
+fn parse_features(s: &str) -> Result<usize, String> {
+    match s.parse::<u128>() {
+        Ok(m) if (1..=libsvm::MAX_FEATURES as u128).contains(&m) => Ok(m as usize),
+        _ => Err(format!(
+            "expected a feature count from 1 to {}, got `{s}`",
+            libsvm::MAX_FEATURES
+        )),
+    }
+}
+
 /// `pack`'s MNIST inputs, which the table options do not combine with.
 const MNIST_INPUTS: [&str; 3] = ["images", "labels", "mnist_json_dir"];
 
@@ -61,8 +72,9 @@ pub struct TableArgs {
         conflicts_with = "libsvm"
     )]
     pub label_column: LabelColumn,
-    /// LIBSVM feature count (an index above it is an error); default: the largest index seen.
-    #[arg(long, value_name = "M", conflicts_with = "csv")]
+    /// LIBSVM feature count, 1..=65536 (an index above it is an error); default: the largest
+    /// index seen.
+    #[arg(long, value_name = "M", conflicts_with = "csv", value_parser = parse_features)]
     pub features: Option<usize>,
     /// Per-feature scaling learned on the training split: minmax (to [0, 1], test values clipped),
     /// standard (mean 0, unit variance) or none. With u8/u4 codes, standard and none clamp each
