@@ -1,5 +1,6 @@
 //! Pack-side defects of issue 12, each a CLI test that failed before its fix: bounded LIBSVM
-//! feature indices and `--features` (item 4), ...
+//! feature indices and `--features` (item 4), no scaling by default for LIBSVM and a summary line
+//! in words (items 14 and 16), ...
 
 mod common;
 
@@ -80,4 +81,86 @@ fn libsvm_feature_index_and_features_are_bounded() {
         assert_one_line_failure(&out, &["--features", bad, "65536"]);
         assert!(files_in(sub.path()).is_empty());
     }
+}
+
+/// Item 14: LIBSVM input is packed as it is unless `--scale` says otherwise (it was min-max
+/// scaled by default, a different problem than LIBLINEAR's on the same file), and the summary
+/// says which scaling was applied. Item 16: the summary line in words.
+#[test]
+fn libsvm_defaults_to_no_scaling_and_says_so() {
+    use tinynewton::format;
+    let dir = tempfile::tempdir().unwrap();
+    let svm = dir.path().join("d.svm");
+    let text: String = (0..10)
+        .map(|i| {
+            format!(
+                "{} 1:{} 3:{}\n",
+                if i % 2 == 0 { 1 } else { -1 },
+                i * 3,
+                -0.5 * i as f64
+            )
+        })
+        .collect();
+    std::fs::write(&svm, text).unwrap();
+    let out = pack(
+        dir.path(),
+        &[
+            "--libsvm",
+            p(&svm),
+            "--pos",
+            "1",
+            "--neg",
+            "-1",
+            "--encoding",
+            "f32",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let train = dir.path().join("train.tnds");
+    let line = format!("wrote {} (", train.display());
+    assert!(stdout.contains(&line), "{stdout}");
+    assert!(
+        stdout.contains(
+            "8 samples of 2 classes, 4 of class 1 (+1) and 4 of class -1 (-1); 3 features, not \
+             scaled (--scale none, the LIBSVM default), stored as f32 values (exact)"
+        ),
+        "{stdout}"
+    );
+    // The packed values are the file's values: feature 1 is 3i, feature 3 is −i/2, feature 2 is 0.
+    let bytes = std::fs::read(&train).unwrap();
+    let ds = format::parse(&bytes).unwrap();
+    assert!(ds.transform().is_none());
+    for i in 0..ds.header().n as usize {
+        let x0 = ds.value(i, 0).unwrap();
+        assert_eq!(ds.value(i, 2).unwrap(), -x0 / 6.0);
+        assert_eq!(ds.value(i, 1).unwrap(), 0.0);
+        assert!(
+            x0 == (x0 / 3.0).round() * 3.0 && (0.0..=27.0).contains(&x0),
+            "{x0}"
+        );
+    }
+    // An explicit --scale is honoured and named.
+    let out = pack(
+        dir.path(),
+        &[
+            "--libsvm",
+            p(&svm),
+            "--pos",
+            "1",
+            "--neg",
+            "-1",
+            "--scale",
+            "minmax",
+        ],
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("min-max scaled to [0, 1] on the training split (--scale minmax), stored as u8 codes: each value within 1.961e-3"),
+        "{stdout}"
+    );
 }

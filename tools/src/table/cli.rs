@@ -77,22 +77,32 @@ pub struct TableArgs {
     #[arg(long, value_name = "M", conflicts_with = "csv", value_parser = parse_features)]
     pub features: Option<usize>,
     /// Per-feature scaling learned on the training split: minmax (to [0, 1], test values clipped),
-    /// standard (mean 0, unit variance) or none. With u8/u4 codes, standard and none clamp each
-    /// feature to its training range, as the codes do (the transform the files and models carry
-    /// says so); f32 values are not clamped.
+    /// standard (mean 0, unit variance) or none. Default: minmax for CSV, none for LIBSVM (usually
+    /// scaled already, e.g. by svm-scale, and LIBLINEAR trains on it as it is). With u8/u4 codes,
+    /// standard and none clamp each feature to its training range, as the codes do (the transform
+    /// the files and models carry says so); f32 values are not clamped.
     #[arg(
         long,
-        default_value = "minmax",
         value_name = "minmax|standard|none",
         conflicts_with_all = MNIST_INPUTS
     )]
-    pub scale: Scaling,
+    pub scale: Option<Scaling>,
 }
 
 impl TableArgs {
     /// True when a table (not MNIST) is the input.
     pub fn is_table(&self) -> bool {
         self.csv.is_some() || self.libsvm.is_some()
+    }
+
+    /// `--scale`, or the input's default: none for LIBSVM, minmax for CSV; and whether it was
+    /// the default.
+    pub fn scaling(&self) -> (Scaling, bool) {
+        match (self.scale, self.libsvm.is_some()) {
+            (Some(s), _) => (s, false),
+            (None, true) => (Scaling::None, true),
+            (None, false) => (Scaling::MinMax, true),
+        }
     }
 }
 
@@ -156,7 +166,7 @@ pub fn run_pack(args: &TableArgs, common: &Common<'_>) -> Result<()> {
             ClassChoice::Classes(ClassList::All) => Selection::All,
             ClassChoice::Classes(ClassList::Listed(list)) => Selection::Listed(list.to_vec()),
         },
-        scaling: args.scale,
+        scaling: args.scaling().0,
         encoding: common.encoding,
         test_fraction: common.test_fraction,
         seed: common.seed,
@@ -170,29 +180,76 @@ pub fn run_pack(args: &TableArgs, common: &Common<'_>) -> Result<()> {
         (common.train_out, &packed.train, &packed.train_counts),
         (common.test_out, &packed.test, &packed.test_counts),
     ] {
-        let n: usize = counts.iter().sum();
-        let classes = if packed.version == format::VERSION_CLASSES {
-            let each: Vec<String> = packed
-                .class_table
-                .iter()
-                .zip(counts)
-                .map(|(c, k)| format!("{c}: {k}"))
-                .collect();
-            format!("in {} classes ({})", counts.len(), each.join(", "))
-        } else {
-            format!("({} +1, {} -1)", counts[0], counts[1])
-        };
-        println!(
-            "wrote {}: {n} samples {classes}, {} features {} {} (transform {}), {} bytes",
-            path.display(),
-            packed.m,
-            args.scale.name(),
-            common.encoding.name(),
-            packed.scaler.kind.name(),
-            bytes.len()
-        );
+        println!("{}", summary(path, bytes.len(), counts, &packed, args));
     }
     Ok(())
+}
+
+/// The line `pack` prints per file written, in words:
+///
+/// `wrote tr.tnds (3400 bytes): 216 samples of 2 classes, 91 of class 1 (+1) and 125 of class 2
+/// (-1); 13 features, not scaled (--scale none, the LIBSVM default), stored as u8 codes: each value within
+/// 0.0123 of the scaled value (transform affine-clamp)`.
+fn summary(
+    path: &Path,
+    len: usize,
+    counts: &[usize],
+    packed: &prepare::Packed,
+    args: &TableArgs,
+) -> String {
+    let n: usize = counts.iter().sum();
+    let names: Vec<String> = packed.class_table.iter().map(|&c| class_name(c)).collect();
+    let classes = if packed.version == format::VERSION_CLASSES {
+        let each: Vec<String> = names
+            .iter()
+            .zip(counts)
+            .map(|(c, k)| format!("{c}: {k}"))
+            .collect();
+        format!("in {} classes ({})", counts.len(), each.join(", "))
+    } else {
+        format!(
+            "of 2 classes, {} of class {} (+1) and {} of class {} (-1)",
+            counts[0], names[0], counts[1], names[1]
+        )
+    };
+    let (scaling, default) = args.scaling();
+    let scaled = match scaling {
+        Scaling::MinMax => "min-max scaled to [0, 1] on the training split",
+        Scaling::Standard => "standardised (mean 0, variance 1) on the training split",
+        Scaling::None => "not scaled",
+    };
+    let default = match (default, args.libsvm.is_some()) {
+        (true, true) => " (--scale none, the LIBSVM default)".to_owned(),
+        (true, false) => " (--scale minmax, the CSV default)".to_owned(),
+        _ => format!(" (--scale {})", scaling.name()),
+    };
+    let stored = match packed.max_error {
+        Some(e) => format!(
+            "stored as {} codes: each value within {e:.3e} of the scaled value",
+            args_encoding_name(packed)
+        ),
+        None => "stored as f32 values (exact)".to_owned(),
+    };
+    format!(
+        "wrote {} ({len} bytes): {n} samples {classes}; {} features, {scaled}{default}, {stored} (transform {})",
+        path.display(),
+        packed.m,
+        packed.scaler.kind.name()
+    )
+}
+
+/// `u8` or `u4`, as the training file says.
+fn args_encoding_name(packed: &prepare::Packed) -> &'static str {
+    format::parse(&packed.train).map_or("?", |d| d.header().encoding.name())
+}
+
+/// A class's name: its number, or `rest`.
+fn class_name(c: i32) -> String {
+    if c == format::REST {
+        "rest".to_owned()
+    } else {
+        c.to_string()
+    }
 }
 
 /// Arguments of `tinynewton export`.

@@ -194,6 +194,9 @@ pub struct Packed {
     pub class_table: Vec<i32>,
     /// The files' format version: [`VERSION`] (`--pos/--neg`) or [`VERSION_CLASSES`].
     pub version: u16,
+    /// The largest distance between a scaled training value and its dequantised code (half the
+    /// largest code step), `None` for `f32` values (stored exactly).
+    pub max_error: Option<f32>,
     /// Features per sample.
     pub m: usize,
 }
@@ -316,6 +319,10 @@ pub fn pack(
     let quantised = options.encoding.max_code().is_some();
     let scaler = Scaler::learn(&train_part.x, m, options.scaling, quantised);
     let class_table: Vec<i32> = table.iter().map(|&(_, c)| c).collect();
+    let max_error = options
+        .encoding
+        .max_code()
+        .map(|k| Quantiser::new(&scaler, k).max_error());
     let write = |part: &Part, split: Split| -> Result<Vec<u8>, TableError> {
         encode(
             part,
@@ -334,6 +341,7 @@ pub fn pack(
         test_counts: test_part.counts(table.len()),
         class_table,
         version,
+        max_error,
         scaler,
         m,
     })

@@ -248,6 +248,17 @@ impl Quantiser {
         self.offset[j] + self.scale[j] * f32::from(q)
     }
 
+    /// Half the largest code step over the features whose codes span a range: the most a
+    /// training value moves when quantised (plus `f32` rounding of `o_j + s_j q`).
+    pub fn max_error(&self) -> f32 {
+        self.scale
+            .iter()
+            .zip(&self.max_code)
+            .filter(|&(_, &k)| k > 0)
+            .map(|(&s, _)| s / 2.0)
+            .fold(0.0, f32::max)
+    }
+
     /// The packed format's per-feature table: `m` little-endian `(o_j, s_j)` pairs.
     pub fn table_bytes(&self) -> Vec<u8> {
         self.offset
