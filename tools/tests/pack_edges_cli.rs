@@ -1,6 +1,6 @@
 //! Pack-side defects of issue 12, each a CLI test that failed before its fix: bounded LIBSVM
 //! feature indices and `--features` (item 4), no scaling by default for LIBSVM and a summary line
-//! in words (items 14 and 16), ...
+//! in words (items 14 and 16), exact zeros on the quantisation grid (item 15).
 
 mod common;
 
@@ -163,4 +163,85 @@ fn libsvm_defaults_to_no_scaling_and_says_so() {
         stdout.contains("min-max scaled to [0, 1] on the training split (--scale minmax), stored as u8 codes: each value within 1.961e-3"),
         "{stdout}"
     );
+}
+
+/// Item 15: with `--scale none` and `u8`/`u4` codes, a raw zero stays exactly zero when its
+/// feature's training range holds 0 (before: 0 on the grid from lo moved to ±0.004, so sparse
+/// input came out dense); other values stay within half a step.
+#[test]
+fn zeros_stay_exact_zeros_when_quantised() {
+    use tinynewton::format;
+    let dir = tempfile::tempdir().unwrap();
+    let svm = dir.path().join("d.svm");
+    // Feature 1 in [-1, 3], feature 2 in [-7, 0] (0 at the top), feature 3 in [0.5, 2] (no 0),
+    // mostly absent (zero) for features 1 and 2.
+    let text: String = (0..40)
+        .map(|i| {
+            let label = if i % 2 == 0 { 1 } else { -1 };
+            let f1 = if i % 3 == 0 {
+                format!(" 1:{}", -1.0 + 0.1 * i as f64)
+            } else {
+                String::new()
+            };
+            let f2 = if i % 5 == 0 {
+                format!(" 2:{}", -7.0 + 0.17 * i as f64)
+            } else {
+                String::new()
+            };
+            format!("{label}{f1}{f2} 3:{}\n", 0.5 + 1.5 * (i as f64 / 39.0))
+        })
+        .collect();
+    std::fs::write(&svm, &text).unwrap();
+    for encoding in ["u8", "u4"] {
+        let out = pack(
+            dir.path(),
+            &[
+                "--libsvm",
+                p(&svm),
+                "--pos",
+                "1",
+                "--neg",
+                "-1",
+                "--encoding",
+                encoding,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for file in ["train.tnds", "test.tnds"] {
+            let bytes = std::fs::read(dir.path().join(file)).unwrap();
+            let ds = format::parse(&bytes).unwrap();
+            let mut zeros = 0;
+            for i in 0..ds.header().n as usize {
+                for j in 0..2 {
+                    let v = ds.value(i, j).unwrap();
+                    // Absent features (raw 0) decode to +0.0 exactly; present ones are far
+                    // from 0 except by the grid (|raw| ≥ 0.1 here, the step is at most 0.47).
+                    if v.to_bits() == 0 {
+                        zeros += 1;
+                    }
+                }
+            }
+            // Of 2 features × n samples, features 1 and 2 are absent in 2/3 and 4/5 of rows.
+            let n = ds.header().n as usize;
+            assert!(
+                zeros * 10 >= n * 2 * 6,
+                "{encoding} {file}: {zeros} zeros of {}",
+                2 * n
+            );
+        }
+        // Every absent entry of the training file: its code decodes to exactly 0.
+        let tr = std::fs::read(dir.path().join("train.tnds")).unwrap();
+        let ds = format::parse(&tr).unwrap();
+        let (o, s) = tinynewton::Rows::dequant(&ds).pair(0);
+        let z = (-o / s).round();
+        assert_eq!(
+            (o + s * z).to_bits(),
+            0,
+            "{encoding}: code {z} of feature 1"
+        );
+    }
 }

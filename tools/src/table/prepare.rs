@@ -322,13 +322,13 @@ pub fn pack(
     let max_error = options
         .encoding
         .max_code()
-        .map(|k| Quantiser::new(&scaler, k).max_error());
+        .map(|k| Quantiser::with_zero(&scaler, k, options.scaling == Scaling::None).max_error());
     let write = |part: &Part, split: Split| -> Result<Vec<u8>, TableError> {
         encode(
             part,
             split,
             m,
-            &scaler,
+            (&scaler, options.scaling),
             options.encoding,
             (version, &class_table),
         )
@@ -388,7 +388,7 @@ fn encode(
     part: &Part,
     split: Split,
     m: usize,
-    scaler: &Scaler,
+    (scaler, scaling): (&Scaler, Scaling),
     encoding: Encoding,
     (version, class_table): (u16, &[i32]),
 ) -> Result<Vec<u8>, format::FormatError> {
@@ -398,7 +398,10 @@ fn encode(
         .enumerate()
         .map(|(k, &v)| scaler.apply(k % m, v))
         .collect();
-    let quantiser = encoding.max_code().map(|k| Quantiser::new(scaler, k));
+    let keep_zero = scaling == Scaling::None;
+    let quantiser = encoding
+        .max_code()
+        .map(|k| Quantiser::with_zero(scaler, k, keep_zero));
     let table_bytes = quantiser
         .as_ref()
         .map(Quantiser::table_bytes)
