@@ -164,7 +164,7 @@ pub struct Args {
         conflicts_with = "out"
     )]
     pub test_out: Option<PathBuf>,
-    /// Output path of an unsplit, unshuffled file (with --test-fraction 0; MNIST only).
+    /// Output path of an unsplit, unshuffled file (with --test-fraction 0).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// Users' tables: CSV or LIBSVM input, per-feature scaling, a given test file.
@@ -489,9 +489,16 @@ fn run_table(args: &Args) -> Result<()> {
         args.pool == 1,
         "--pool applies to MNIST images, not to --csv or --libsvm"
     );
-    let (Some(train_out), Some(test_out), None) = (&args.train_out, &args.test_out, &args.out)
-    else {
-        bail!("--csv and --libsvm write two files: give --train-out and --test-out");
+    let outputs = match (&args.train_out, &args.test_out, &args.out) {
+        (Some(train), Some(test), None) => table_cli::Outputs::Split(train, test),
+        (None, None, Some(out)) => {
+            ensure!(
+                args.test_fraction == 0.0 && args.table.test.is_none(),
+                "--out writes one unsplit file: give --test-fraction 0 (and no --test), or use --train-out and --test-out"
+            );
+            table_cli::Outputs::One(out)
+        }
+        _ => bail!("give --train-out and --test-out, or --test-fraction 0 and --out"),
     };
     let encoding = match args.encoding {
         EncodingArg::U8 => format::Encoding::U8,
@@ -510,8 +517,7 @@ fn run_table(args: &Args) -> Result<()> {
             encoding,
             test_fraction: args.test_fraction,
             seed: args.seed,
-            train_out,
-            test_out,
+            outputs,
         },
     )
 }

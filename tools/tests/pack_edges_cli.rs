@@ -245,3 +245,78 @@ fn zeros_stay_exact_zeros_when_quantised() {
         );
     }
 }
+
+/// Item 13 (tables): `--test-fraction 0 --out FILE` packs one unsplit file in file order (it was
+/// refused for CSV and LIBSVM).
+#[test]
+fn tables_pack_unsplit_with_out() {
+    use tinynewton::format::{self, Split};
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    let text: String = (0..12).map(|i| format!("{i},{}\n", i % 3)).collect();
+    std::fs::write(&csv, text).unwrap();
+    let all = dir.path().join("all.tnds");
+    let out = run(&[
+        "pack",
+        "--csv",
+        p(&csv),
+        "--classes",
+        "all",
+        "--test-fraction",
+        "0",
+        "--out",
+        p(&all),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&all).unwrap();
+    let ds = format::parse(&bytes).unwrap();
+    assert_eq!((ds.header().n, ds.header().split), (12, Split::All));
+    // File order: sample i has class i % 3 and raw value i (min-max: i / 11).
+    for i in 0..12 {
+        assert_eq!(ds.class_of(i), Some(i % 3));
+    }
+    let svm = dir.path().join("t.svm");
+    std::fs::write(&svm, "1 1:0.5\n-1 1:-2\n1 2:3\n").unwrap();
+    let one = dir.path().join("one.tnds");
+    let out = run(&[
+        "pack",
+        "--libsvm",
+        p(&svm),
+        "--pos",
+        "1",
+        "--neg",
+        "-1",
+        "--test-fraction",
+        "0",
+        "--encoding",
+        "f32",
+        "--out",
+        p(&one),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&one).unwrap();
+    let ds = format::parse(&bytes).unwrap();
+    assert_eq!(ds.header().n, 3);
+    assert_eq!((ds.value(1, 0), ds.value(2, 1)), (Some(-2.0), Some(3.0)));
+    // --out without --test-fraction 0: a one-line error, nothing written.
+    let before = files_in(dir.path());
+    let out = run(&[
+        "pack",
+        "--csv",
+        p(&csv),
+        "--classes",
+        "all",
+        "--out",
+        p(&dir.path().join("x.tnds")),
+    ]);
+    assert_one_line_failure(&out, &["--test-fraction 0"]);
+    assert_eq!(files_in(dir.path()), before);
+}

@@ -126,17 +126,27 @@ pub struct Common<'a> {
     pub test_fraction: f64,
     /// `--seed`.
     pub seed: u64,
-    /// `--train-out`.
-    pub train_out: &'a Path,
-    /// `--test-out`.
-    pub test_out: &'a Path,
+    /// Where to write.
+    pub outputs: Outputs<'a>,
+}
+
+/// `--train-out` and `--test-out`, or `--out` (one unsplit file, `--test-fraction 0`).
+#[derive(Debug)]
+pub enum Outputs<'a> {
+    /// A training and a test file.
+    Split(&'a Path, &'a Path),
+    /// Every selected sample, in file order, one file (split `all`).
+    One(&'a Path),
 }
 
 /// Runs `pack` on a CSV or LIBSVM table; prints one line per file written.
 pub fn run_pack(args: &TableArgs, common: &Common<'_>) -> Result<()> {
+    let unsplit = matches!(common.outputs, Outputs::One(_));
     ensure!(
-        args.test.is_some() || (common.test_fraction > 0.0 && common.test_fraction < 1.0),
-        "--test-fraction {} is outside (0, 1): a table needs a test split (or --test FILE)",
+        args.test.is_some()
+            || unsplit
+            || (common.test_fraction > 0.0 && common.test_fraction < 1.0),
+        "--test-fraction {} is outside (0, 1): give a test split, --test FILE, or --test-fraction 0 with --out",
         common.test_fraction
     );
     let (train, test) = match (&args.csv, &args.libsvm) {
@@ -168,18 +178,20 @@ pub fn run_pack(args: &TableArgs, common: &Common<'_>) -> Result<()> {
         },
         scaling: args.scaling().0,
         encoding: common.encoding,
-        test_fraction: common.test_fraction,
+        test_fraction: if unsplit { 0.0 } else { common.test_fraction },
         seed: common.seed,
     };
     let packed = prepare::pack(&train, test.as_ref(), &options)?;
-    output::write_all_or_nothing(&[
-        (common.train_out, &packed.train),
-        (common.test_out, &packed.test),
-    ])?;
-    for (path, bytes, counts) in [
-        (common.train_out, &packed.train, &packed.train_counts),
-        (common.test_out, &packed.test, &packed.test_counts),
-    ] {
+    let files: Vec<(&Path, &[u8], &[usize])> = match common.outputs {
+        Outputs::Split(train, test) => vec![
+            (train, &packed.train, &packed.train_counts),
+            (test, &packed.test, &packed.test_counts),
+        ],
+        Outputs::One(out) => vec![(out, &packed.train, &packed.train_counts)],
+    };
+    let writes: Vec<(&Path, &[u8])> = files.iter().map(|&(p, b, _)| (p, b)).collect();
+    output::write_all_or_nothing(&writes)?;
+    for (path, bytes, counts) in files {
         println!("{}", summary(path, bytes.len(), counts, &packed, args));
     }
     Ok(())
