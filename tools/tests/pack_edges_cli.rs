@@ -320,3 +320,133 @@ fn tables_pack_unsplit_with_out() {
     assert_one_line_failure(&out, &["--test-fraction 0"]);
     assert_eq!(files_in(dir.path()), before);
 }
+
+/// Item 13 (MNIST): the official IDX test pair is packed as the test file with
+/// `--test IMAGES --test-labels LABELS` (it was refused): every selected sample of each file, in
+/// file order.
+#[test]
+fn idx_official_test_file() {
+    use tinynewton::format::{self, Split};
+    let dir = tempfile::tempdir().unwrap();
+    let idx = |name: &str, n: usize, labels: &[u8], shade: u8| {
+        let mut images = vec![0, 0, 8, 3];
+        for d in [n as u32, 28, 28] {
+            images.extend(d.to_be_bytes());
+        }
+        // Image i is a constant grey shade + i, so file order is visible in the codes.
+        for i in 0..n {
+            images.extend(std::iter::repeat_n(shade + i as u8, 784));
+        }
+        let mut lab = vec![0, 0, 8, 1];
+        lab.extend((n as u32).to_be_bytes());
+        lab.extend(labels);
+        let (ip, lp) = (
+            dir.path().join(format!("{name}-images")),
+            dir.path().join(format!("{name}-labels")),
+        );
+        std::fs::write(&ip, images).unwrap();
+        std::fs::write(&lp, lab).unwrap();
+        (ip, lp)
+    };
+    let (tri, trl) = idx("train", 8, &[7, 1, 3, 7, 1, 1, 7, 3], 10);
+    let (tei, tel) = idx("t10k", 5, &[1, 7, 7, 3, 1], 100);
+    let (train, test) = (dir.path().join("train.tnds"), dir.path().join("test.tnds"));
+    let out = run(&[
+        "pack",
+        "--images",
+        p(&tri),
+        "--labels",
+        p(&trl),
+        "--test",
+        p(&tei),
+        "--test-labels",
+        p(&tel),
+        "--pos",
+        "7",
+        "--neg",
+        "1",
+        "--pool",
+        "4",
+        "--train-out",
+        p(&train),
+        "--test-out",
+        p(&test),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (a, b) = (
+        std::fs::read(&train).unwrap(),
+        std::fs::read(&test).unwrap(),
+    );
+    let (a, b) = (format::parse(&a).unwrap(), format::parse(&b).unwrap());
+    assert_eq!(
+        (a.header().split, b.header().split),
+        (Split::Train, Split::Test)
+    );
+    // Training: images 0, 1, 3, 4, 5, 6 (7s and 1s) in file order; test: 0, 1, 2, 4.
+    let shades = |d: &format::PackedDataset<'_>| -> Vec<f32> {
+        (0..d.header().n as usize)
+            .map(|i| d.code(i, 0).unwrap())
+            .collect()
+    };
+    assert_eq!(shades(&a), [10.0, 11.0, 13.0, 14.0, 15.0, 16.0]);
+    assert_eq!(shades(&b), [100.0, 101.0, 102.0, 104.0]);
+    let labels = |d: &format::PackedDataset<'_>| -> Vec<i8> {
+        (0..d.header().n as usize)
+            .map(|i| d.label_i8(i).unwrap())
+            .collect()
+    };
+    assert_eq!(labels(&b), [-1, 1, 1, -1]);
+    // The same with --classes: class tables and version 2.
+    let out = run(&[
+        "pack",
+        "--images",
+        p(&tri),
+        "--labels",
+        p(&trl),
+        "--test",
+        p(&tei),
+        "--test-labels",
+        p(&tel),
+        "--classes",
+        "all",
+        "--pool",
+        "4",
+        "--train-out",
+        p(&train),
+        "--test-out",
+        p(&test),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&test).unwrap();
+    let t = format::parse(&bytes).unwrap();
+    assert_eq!((t.header().n, t.n_classes()), (5, 3));
+    // --test without --test-labels: a one-line error, nothing written.
+    let sub = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "pack",
+        "--images",
+        p(&tri),
+        "--labels",
+        p(&trl),
+        "--test",
+        p(&tei),
+        "--pos",
+        "7",
+        "--neg",
+        "1",
+        "--train-out",
+        p(&sub.path().join("a")),
+        "--test-out",
+        p(&sub.path().join("b")),
+    ]);
+    assert_one_line_failure(&out, &["--test-labels"]);
+    assert!(files_in(sub.path()).is_empty());
+}

@@ -54,8 +54,9 @@ pub struct TableArgs {
     #[arg(long, value_name = "PATH")]
     pub libsvm: Option<PathBuf>,
     /// Test samples from this file (same format and columns) instead of a seeded split; they are
-    /// scaled with the transform learned on the training file.
-    #[arg(long, value_name = "PATH", conflicts_with_all = MNIST_INPUTS)]
+    /// scaled with the transform learned on the training file. With MNIST `--images`: the IDX
+    /// test images (e.g. `t10k-images-idx3-ubyte`), with `--test-labels`.
+    #[arg(long, value_name = "PATH", conflicts_with = "mnist_json_dir")]
     pub test: Option<PathBuf>,
     /// CSV field separator: one character, or `tab`.
     #[arg(long, default_value = ",", value_parser = parse_delimiter, conflicts_with = "libsvm")]
