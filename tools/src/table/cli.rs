@@ -29,6 +29,17 @@ fn parse_delimiter(s: &str) -> Result<char, String> {
     }
 }
 
+/// `--features M`: `1 ..= libsvm::MAX_FEATURES`, checked before anything is allocated.
+fn parse_features(s: &str) -> Result<usize, String> {
+    match s.parse::<u128>() {
+        Ok(m) if (1..=libsvm::MAX_FEATURES as u128).contains(&m) => Ok(m as usize),
+        _ => Err(format!(
+            "expected a feature count from 1 to {}, got `{s}`",
+            libsvm::MAX_FEATURES
+        )),
+    }
+}
+
 /// `pack`'s MNIST inputs, which the table options do not combine with.
 const MNIST_INPUTS: [&str; 3] = ["images", "labels", "mnist_json_dir"];
 
@@ -43,8 +54,9 @@ pub struct TableArgs {
     #[arg(long, value_name = "PATH")]
     pub libsvm: Option<PathBuf>,
     /// Test samples from this file (same format and columns) instead of a seeded split; they are
-    /// scaled with the transform learned on the training file.
-    #[arg(long, value_name = "PATH", conflicts_with_all = MNIST_INPUTS)]
+    /// scaled with the transform learned on the training file. With MNIST `--images`: the IDX
+    /// test images (e.g. `t10k-images-idx3-ubyte`), with `--test-labels`.
+    #[arg(long, value_name = "PATH", conflicts_with = "mnist_json_dir")]
     pub test: Option<PathBuf>,
     /// CSV field separator: one character, or `tab`.
     #[arg(long, default_value = ",", value_parser = parse_delimiter, conflicts_with = "libsvm")]
@@ -61,26 +73,37 @@ pub struct TableArgs {
         conflicts_with = "libsvm"
     )]
     pub label_column: LabelColumn,
-    /// LIBSVM feature count (an index above it is an error); default: the largest index seen.
-    #[arg(long, value_name = "M", conflicts_with = "csv")]
+    /// LIBSVM feature count, 1..=65536 (an index above it is an error); default: the largest
+    /// index seen.
+    #[arg(long, value_name = "M", conflicts_with = "csv", value_parser = parse_features)]
     pub features: Option<usize>,
     /// Per-feature scaling learned on the training split: minmax (to [0, 1], test values clipped),
-    /// standard (mean 0, unit variance) or none. With u8/u4 codes, standard and none clamp each
-    /// feature to its training range, as the codes do (the transform the files and models carry
-    /// says so); f32 values are not clamped.
+    /// standard (mean 0, unit variance) or none. Default: minmax for CSV, none for LIBSVM (usually
+    /// scaled already, e.g. by svm-scale, and LIBLINEAR trains on it as it is). With u8/u4 codes,
+    /// standard and none clamp each feature to its training range, as the codes do (the transform
+    /// the files and models carry says so); f32 values are not clamped.
     #[arg(
         long,
-        default_value = "minmax",
         value_name = "minmax|standard|none",
         conflicts_with_all = MNIST_INPUTS
     )]
-    pub scale: Scaling,
+    pub scale: Option<Scaling>,
 }
 
 impl TableArgs {
     /// True when a table (not MNIST) is the input.
     pub fn is_table(&self) -> bool {
         self.csv.is_some() || self.libsvm.is_some()
+    }
+
+    /// `--scale`, or the input's default: none for LIBSVM, minmax for CSV; and whether it was
+    /// the default.
+    pub fn scaling(&self) -> (Scaling, bool) {
+        match (self.scale, self.libsvm.is_some()) {
+            (Some(s), _) => (s, false),
+            (None, true) => (Scaling::None, true),
+            (None, false) => (Scaling::MinMax, true),
+        }
     }
 }
 
@@ -104,17 +127,27 @@ pub struct Common<'a> {
     pub test_fraction: f64,
     /// `--seed`.
     pub seed: u64,
-    /// `--train-out`.
-    pub train_out: &'a Path,
-    /// `--test-out`.
-    pub test_out: &'a Path,
+    /// Where to write.
+    pub outputs: Outputs<'a>,
+}
+
+/// `--train-out` and `--test-out`, or `--out` (one unsplit file, `--test-fraction 0`).
+#[derive(Debug)]
+pub enum Outputs<'a> {
+    /// A training and a test file.
+    Split(&'a Path, &'a Path),
+    /// Every selected sample, in file order, one file (split `all`).
+    One(&'a Path),
 }
 
 /// Runs `pack` on a CSV or LIBSVM table; prints one line per file written.
 pub fn run_pack(args: &TableArgs, common: &Common<'_>) -> Result<()> {
+    let unsplit = matches!(common.outputs, Outputs::One(_));
     ensure!(
-        args.test.is_some() || (common.test_fraction > 0.0 && common.test_fraction < 1.0),
-        "--test-fraction {} is outside (0, 1): a table needs a test split (or --test FILE)",
+        args.test.is_some()
+            || unsplit
+            || (common.test_fraction > 0.0 && common.test_fraction < 1.0),
+        "--test-fraction {} is outside (0, 1): give a test split, --test FILE, or --test-fraction 0 with --out",
         common.test_fraction
     );
     let (train, test) = match (&args.csv, &args.libsvm) {
@@ -144,43 +177,92 @@ pub fn run_pack(args: &TableArgs, common: &Common<'_>) -> Result<()> {
             ClassChoice::Classes(ClassList::All) => Selection::All,
             ClassChoice::Classes(ClassList::Listed(list)) => Selection::Listed(list.to_vec()),
         },
-        scaling: args.scale,
+        scaling: args.scaling().0,
         encoding: common.encoding,
-        test_fraction: common.test_fraction,
+        test_fraction: if unsplit { 0.0 } else { common.test_fraction },
         seed: common.seed,
     };
     let packed = prepare::pack(&train, test.as_ref(), &options)?;
-    output::write_all_or_nothing(&[
-        (common.train_out, &packed.train),
-        (common.test_out, &packed.test),
-    ])?;
-    for (path, bytes, counts) in [
-        (common.train_out, &packed.train, &packed.train_counts),
-        (common.test_out, &packed.test, &packed.test_counts),
-    ] {
-        let n: usize = counts.iter().sum();
-        let classes = if packed.version == format::VERSION_CLASSES {
-            let each: Vec<String> = packed
-                .class_table
-                .iter()
-                .zip(counts)
-                .map(|(c, k)| format!("{c}: {k}"))
-                .collect();
-            format!("in {} classes ({})", counts.len(), each.join(", "))
-        } else {
-            format!("({} +1, {} -1)", counts[0], counts[1])
-        };
-        println!(
-            "wrote {}: {n} samples {classes}, {} features {} {} (transform {}), {} bytes",
-            path.display(),
-            packed.m,
-            args.scale.name(),
-            common.encoding.name(),
-            packed.scaler.kind.name(),
-            bytes.len()
-        );
+    let files: Vec<(&Path, &[u8], &[usize])> = match common.outputs {
+        Outputs::Split(train, test) => vec![
+            (train, &packed.train, &packed.train_counts),
+            (test, &packed.test, &packed.test_counts),
+        ],
+        Outputs::One(out) => vec![(out, &packed.train, &packed.train_counts)],
+    };
+    let writes: Vec<(&Path, &[u8])> = files.iter().map(|&(p, b, _)| (p, b)).collect();
+    output::write_all_or_nothing(&writes)?;
+    for (path, bytes, counts) in files {
+        println!("{}", summary(path, bytes.len(), counts, &packed, args));
     }
     Ok(())
+}
+
+/// The line `pack` prints per file written, in words:
+///
+/// `wrote tr.tnds (3400 bytes): 216 samples of 2 classes, 91 of class 1 (+1) and 125 of class 2
+/// (-1); 13 features, not scaled (--scale none, the LIBSVM default), stored as u8 codes: each value within
+/// 0.0123 of the scaled value (transform affine-clamp)`.
+fn summary(
+    path: &Path,
+    len: usize,
+    counts: &[usize],
+    packed: &prepare::Packed,
+    args: &TableArgs,
+) -> String {
+    let n: usize = counts.iter().sum();
+    let names: Vec<String> = packed.class_table.iter().map(|&c| class_name(c)).collect();
+    let classes = if packed.version == format::VERSION_CLASSES {
+        let each: Vec<String> = names
+            .iter()
+            .zip(counts)
+            .map(|(c, k)| format!("{c}: {k}"))
+            .collect();
+        format!("in {} classes ({})", counts.len(), each.join(", "))
+    } else {
+        format!(
+            "of 2 classes, {} of class {} (+1) and {} of class {} (-1)",
+            counts[0], names[0], counts[1], names[1]
+        )
+    };
+    let (scaling, default) = args.scaling();
+    let scaled = match scaling {
+        Scaling::MinMax => "min-max scaled to [0, 1] on the training split",
+        Scaling::Standard => "standardised (mean 0, variance 1) on the training split",
+        Scaling::None => "not scaled",
+    };
+    let default = match (default, args.libsvm.is_some()) {
+        (true, true) => " (--scale none, the LIBSVM default)".to_owned(),
+        (true, false) => " (--scale minmax, the CSV default)".to_owned(),
+        _ => format!(" (--scale {})", scaling.name()),
+    };
+    let stored = match packed.max_error {
+        Some(e) => format!(
+            "stored as {} codes: each value within {e:.3e} of the scaled value",
+            args_encoding_name(packed)
+        ),
+        None => "stored as f32 values (exact)".to_owned(),
+    };
+    format!(
+        "wrote {} ({len} bytes): {n} samples {classes}; {} features, {scaled}{default}, {stored} (transform {})",
+        path.display(),
+        packed.m,
+        packed.scaler.kind.name()
+    )
+}
+
+/// `u8` or `u4`, as the training file says.
+fn args_encoding_name(packed: &prepare::Packed) -> &'static str {
+    format::parse(&packed.train).map_or("?", |d| d.header().encoding.name())
+}
+
+/// A class's name: its number, or `rest`.
+fn class_name(c: i32) -> String {
+    if c == format::REST {
+        "rest".to_owned()
+    } else {
+        c.to_string()
+    }
 }
 
 /// Arguments of `tinynewton export`.

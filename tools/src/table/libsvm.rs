@@ -8,6 +8,15 @@
 
 use std::path::Path;
 
+/// The largest LIBSVM feature index (and `--features`) `pack` accepts: 65 536 features.
+///
+/// The packed format's offsets would allow more (`8m` to `24m` bytes of tables and `n·m` codes
+/// within `u32`), but every sample becomes a dense row of `m` values (4 bytes each while
+/// packing) and a model carries `m + 1` weights: 65 536 features keep one sample at 256 KiB while
+/// packing and covers every LIBSVM benchmark a board can train (the host trainer's largest
+/// capacity class holds 1 024). Checked at the token, before anything is allocated for it.
+pub const MAX_FEATURES: usize = 65_536;
+
 use super::{lines, parse_label, parse_value, read_bytes, ErrorKind, Part, Table, TableError};
 
 /// Samples as stored: per line, the `(index, value)` pairs present.
@@ -104,15 +113,29 @@ pub fn parse(path: &Path, bytes: &[u8], features: Option<usize>) -> Result<Spars
                     },
                 ));
             };
-            let index: usize = index_text.parse().map_err(|_| {
-                at(
-                    column,
-                    ErrorKind::NotANumber {
-                        part: Part::Index,
-                        text: index_text.to_owned(),
-                    },
-                )
-            })?;
+            let digits = !index_text.is_empty() && index_text.bytes().all(|b| b.is_ascii_digit());
+            let index = match index_text.parse::<usize>() {
+                Ok(i) if i <= MAX_FEATURES => i,
+                // Digits only, but beyond the bound (or beyond usize).
+                Ok(_) | Err(_) if digits => {
+                    return Err(at(
+                        column,
+                        ErrorKind::IndexTooLarge {
+                            text: index_text.to_owned(),
+                            max: MAX_FEATURES,
+                        },
+                    ))
+                }
+                _ => {
+                    return Err(at(
+                        column,
+                        ErrorKind::NotANumber {
+                            part: Part::Index,
+                            text: index_text.to_owned(),
+                        },
+                    ))
+                }
+            };
             if index == 0 {
                 return Err(at(column, ErrorKind::IndexZero));
             }

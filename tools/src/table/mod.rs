@@ -174,6 +174,13 @@ pub enum ErrorKind {
         /// Test samples.
         test: usize,
     },
+    /// LIBSVM: a feature index above [`libsvm::MAX_FEATURES`].
+    IndexTooLarge {
+        /// The index as written.
+        text: String,
+        /// The bound.
+        max: usize,
+    },
     /// `--classes all` finds more classes than a packed file holds.
     TooManyClasses {
         /// Classes found.
@@ -254,6 +261,10 @@ impl fmt::Display for ErrorKind {
             Self::SplitTooSmall { n, train, test } => write!(
                 f,
                 "{n} selected samples split into {train} for training and {test} for testing: both need at least one"
+            ),
+            Self::IndexTooLarge { text, max } => write!(
+                f,
+                "feature index {text} is beyond the {max} features pack accepts (fewer features, or renumber them)"
             ),
             Self::TooManyClasses { k } => write!(
                 f,

@@ -171,7 +171,9 @@ pub struct PackOptions {
     pub scaling: Scaling,
     /// `u8`, `u4` (per-feature table) or `f32` (the scaled values themselves).
     pub encoding: Encoding,
-    /// Fraction of the selected samples held out for testing (no `--test` file).
+    /// Fraction of the selected samples held out for testing (no `--test` file); `0` packs
+    /// every selected sample, in file order, into one file (split `all`, returned as `train`,
+    /// `test` empty).
     pub test_fraction: f64,
     /// Seed of the shuffle (no `--test` file).
     pub seed: u64,
@@ -194,6 +196,9 @@ pub struct Packed {
     pub class_table: Vec<i32>,
     /// The files' format version: [`VERSION`] (`--pos/--neg`) or [`VERSION_CLASSES`].
     pub version: u16,
+    /// The largest distance between a scaled training value and its dequantised code (half the
+    /// largest code step), `None` for `f32` values (stored exactly).
+    pub max_error: Option<f32>,
     /// Features per sample.
     pub m: usize,
 }
@@ -285,6 +290,13 @@ pub fn pack(
                 Part::gather(test, test_rows.iter().copied(), &test_labels),
             )
         }
+        None if options.test_fraction == 0.0 => (
+            Part::gather(train, rows.iter().copied(), &labels),
+            Part {
+                x: Vec::new(),
+                labels: Vec::new(),
+            },
+        ),
         None => {
             let (train_k, test_k) = if version == VERSION {
                 crate::split::split(rows.len(), options.test_fraction, options.seed)
@@ -316,24 +328,34 @@ pub fn pack(
     let quantised = options.encoding.max_code().is_some();
     let scaler = Scaler::learn(&train_part.x, m, options.scaling, quantised);
     let class_table: Vec<i32> = table.iter().map(|&(_, c)| c).collect();
+    let max_error = options
+        .encoding
+        .max_code()
+        .map(|k| Quantiser::with_zero(&scaler, k, options.scaling == Scaling::None).max_error());
     let write = |part: &Part, split: Split| -> Result<Vec<u8>, TableError> {
         encode(
             part,
             split,
             m,
-            &scaler,
+            (&scaler, options.scaling),
             options.encoding,
             (version, &class_table),
         )
         .map_err(|e| TableError::file(&train.path, ErrorKind::Format(e)))
     };
+    let unsplit = test.is_none() && options.test_fraction == 0.0;
     Ok(Packed {
-        train: write(&train_part, Split::Train)?,
-        test: write(&test_part, Split::Test)?,
+        train: write(&train_part, if unsplit { Split::All } else { Split::Train })?,
+        test: if unsplit {
+            Vec::new()
+        } else {
+            write(&test_part, Split::Test)?
+        },
         train_counts: train_part.counts(table.len()),
         test_counts: test_part.counts(table.len()),
         class_table,
         version,
+        max_error,
         scaler,
         m,
     })
@@ -380,7 +402,7 @@ fn encode(
     part: &Part,
     split: Split,
     m: usize,
-    scaler: &Scaler,
+    (scaler, scaling): (&Scaler, Scaling),
     encoding: Encoding,
     (version, class_table): (u16, &[i32]),
 ) -> Result<Vec<u8>, format::FormatError> {
@@ -390,7 +412,10 @@ fn encode(
         .enumerate()
         .map(|(k, &v)| scaler.apply(k % m, v))
         .collect();
-    let quantiser = encoding.max_code().map(|k| Quantiser::new(scaler, k));
+    let keep_zero = scaling == Scaling::None;
+    let quantiser = encoding
+        .max_code()
+        .map(|k| Quantiser::with_zero(scaler, k, keep_zero));
     let table_bytes = quantiser
         .as_ref()
         .map(Quantiser::table_bytes)
@@ -612,12 +637,19 @@ mod tests {
         assert_eq!(err, "o.csv: no sample of the negative class rest");
         let two = table("w.csv", vec![1.0, 2.0], vec![1.0, 0.0]);
         let mut o = options("1", None);
-        o.test_fraction = 0.0;
+        o.test_fraction = 0.9;
         let err = pack(&two, None, &o).unwrap_err().to_string();
         assert!(
-            err.contains("2 selected samples split into 2 for training and 0"),
+            err.contains("2 selected samples split into 0 for training and 2"),
             "{err}"
         );
+        // Fraction 0: one unsplit file, every selected sample in file order (split `all`).
+        o.test_fraction = 0.0;
+        let p = pack(&two, None, &o).unwrap();
+        let d = format::parse(&p.train).unwrap();
+        assert_eq!((d.n_samples(), d.header().split), (2, Split::All));
+        assert_eq!((d.label(0), d.label(1)), (1.0, -1.0));
+        assert!(p.test.is_empty());
     }
 
     #[test]

@@ -23,7 +23,15 @@
 //! format's per-feature pair `(o_j, s_j) = (lo_j, (hi_j − lo_j) / K)`, where `[lo_j, hi_j]` is the
 //! training range of the scaled feature (`[0, 1]` for minmax), so the dequantised value
 //! `o_j + s_j q_j` is within half a step `s_j / 2` of the scaled value (plus the `f32` rounding of
-//! that sum). A scaled test value outside `[lo_j, hi_j]` gets the nearest end code, the code of
+//! that sum). With `--scale none`, when the range holds 0 strictly inside or at its top
+//! (`lo_j < 0 ≤ hi_j`), the grid is chosen so that 0 is a code instead (raw zeros stay exact
+//! zeros, e.g. sparse LIBSVM data; with min-max or standard scaling a raw zero is not a scaled
+//! zero, so their grids stay plain): code `z ∈ 1..=K` stands for 0, the step is the smallest
+//! `s_j = max(−lo_j / z, hi_j / (K − z))` (rounded up to `f32`) and `o_j = −(s_j · z)` in `f32`,
+//! so `o_j + s_j·z` is exactly `0`; the grid covers `[lo_j, hi_j]`, values are clamped to that
+//! range before coding, and the error bound is `s_j / 2` of the slightly larger step. When
+//! `lo_j = 0` (every min-max feature) code 0 already stands for 0 and the grid is the plain one,
+//! so the committed files are unchanged. A scaled test value outside `[lo_j, hi_j]` gets the nearest end code, the code of
 //! `clamp(v, lo_j, hi_j)`: for minmax that clamp is the transform's own clip to `[0, 1]`, for
 //! standard and none it is [`TransformKind::AffineClamp`]'s, so the file's transform (which a
 //! model carries to classify raw readings) clamps exactly where the codes do, and raw-reading
@@ -213,23 +221,77 @@ pub struct Quantiser {
     /// The largest code of each feature: `K` (255 for `u8`, 15 for `u4`), or `0` when the
     /// training range is a single value (then `s_j = 1` is a placeholder no code ever uses).
     pub max_code: Vec<u8>,
+    /// The training range `[lo_j, hi_j]` each value is clamped to before coding.
+    range: Vec<(f32, f32)>,
+}
+
+/// `(o_j, s_j, max code)` of a feature whose scaled training range is `[lo, hi]` (see the module
+/// docs): the plain grid from `lo`, or, with `keep_zero` and `lo < 0 ≤ hi`, the smallest grid
+/// covering the range on which 0 is a code.
+fn grid(lo: f32, hi: f32, max_code: u8, keep_zero: bool) -> (f32, f32, u8) {
+    let k = f64::from(max_code);
+    let step = ((f64::from(hi) - f64::from(lo)) / k) as f32;
+    if step.is_nan() || step <= 0.0 {
+        return (lo, 1.0, 0);
+    }
+    if !(keep_zero && lo < 0.0 && hi >= 0.0) {
+        return (lo, step, max_code);
+    }
+    let (lo, hi) = (f64::from(lo), f64::from(hi));
+    let (mut best, mut zero) = (f64::INFINITY, max_code);
+    for z in 1..=max_code {
+        let z64 = f64::from(z);
+        let above = if z == max_code {
+            if hi > 0.0 {
+                f64::INFINITY
+            } else {
+                0.0
+            }
+        } else {
+            hi / (k - z64)
+        };
+        let s = (-lo / z64).max(above);
+        if s < best {
+            (best, zero) = (s, z);
+        }
+    }
+    // Round up until the f32 grid covers [lo, hi] (a few ulps at most).
+    let mut s = best as f32;
+    let covers = |s: f32| {
+        let o = f64::from(-(s * f32::from(zero)));
+        o <= lo && o + f64::from(s) * k >= hi
+    };
+    for _ in 0..16 {
+        if covers(s) {
+            break;
+        }
+        s = s.next_up();
+    }
+    (-(s * f32::from(zero)), s, max_code)
 }
 
 impl Quantiser {
-    /// Codes spanning each feature's training range `[lo_j, hi_j]` of `scaler`.
+    /// Codes spanning each feature's training range `[lo_j, hi_j]` of `scaler`, from `lo_j`.
+    #[cfg(test)]
     pub fn new(scaler: &Scaler, max_code: u8) -> Self {
-        let k = f64::from(max_code);
+        Self::with_zero(scaler, max_code, false)
+    }
+
+    /// As [`new`](Self::new); with `keep_zero` (`--scale none`), a range with `lo_j < 0 ≤ hi_j`
+    /// gets the grid on which 0 is a code (see the module docs).
+    pub fn with_zero(scaler: &Scaler, max_code: u8, keep_zero: bool) -> Self {
         let mut q = Self {
             offset: Vec::new(),
             scale: Vec::new(),
             max_code: Vec::new(),
+            range: Vec::new(),
         };
         for (&lo, &hi) in scaler.lo.iter().zip(&scaler.hi) {
-            let step = ((f64::from(hi) - f64::from(lo)) / k) as f32;
-            let spread = step > 0.0;
-            q.offset.push(lo);
-            q.scale.push(if spread { step } else { 1.0 });
-            q.max_code.push(if spread { max_code } else { 0 });
+            let (o, s, k) = grid(lo, hi, max_code, keep_zero);
+            q.offset.push(o);
+            q.scale.push(s);
+            q.max_code.push(k);
+            q.range.push((lo, hi));
         }
         q
     }
@@ -237,6 +299,16 @@ impl Quantiser {
     /// The code nearest to the scaled value `v` of feature `j`, clamped to `0..=max_code_j` (a
     /// value outside the training range gets the nearest end code).
     pub fn code(&self, j: usize, v: f32) -> u8 {
+        // Within the training range (a no-op for the values the scalers produce, which clamp
+        // already), so a grid reaching beyond it never gives a code beyond its end values'.
+        let (lo, hi) = self.range[j];
+        let v = if v < lo {
+            lo
+        } else if v > hi {
+            hi
+        } else {
+            v
+        };
         let q = (f64::from(v) - f64::from(self.offset[j])) / f64::from(self.scale[j]);
         // `as u8` of a value clamped into 0..=max_code is exact (a NaN is already 0 by `max`).
         q.round().max(0.0).min(f64::from(self.max_code[j])) as u8
@@ -246,6 +318,17 @@ impl Quantiser {
     #[cfg(test)]
     pub fn value(&self, j: usize, q: u8) -> f32 {
         self.offset[j] + self.scale[j] * f32::from(q)
+    }
+
+    /// Half the largest code step over the features whose codes span a range: the most a
+    /// training value moves when quantised (plus `f32` rounding of `o_j + s_j q`).
+    pub fn max_error(&self) -> f32 {
+        self.scale
+            .iter()
+            .zip(&self.max_code)
+            .filter(|&(_, &k)| k > 0)
+            .map(|(&s, _)| s / 2.0)
+            .fold(0.0, f32::max)
     }
 
     /// The packed format's per-feature table: `m` little-endian `(o_j, s_j)` pairs.
@@ -359,7 +442,8 @@ mod tests {
         for scaling in [Scaling::MinMax, Scaling::Standard, Scaling::None] {
             let t = Scaler::learn(&X, 4, scaling, true);
             for max_code in [255, 15] {
-                let q = Quantiser::new(&t, max_code);
+                let keep_zero = scaling == Scaling::None;
+                let q = Quantiser::with_zero(&t, max_code, keep_zero);
                 for j in 0..4 {
                     let (lo, hi) = (f64::from(t.lo[j]), f64::from(t.hi[j]));
                     for k in 0..=1000 {
@@ -377,11 +461,21 @@ mod tests {
                         );
                     }
                 }
-                // Code 0 is lo exactly, values outside get the end codes, and the constant
-                // feature decodes to its one value.
-                assert_eq!(q.value(0, 0), t.lo[0]);
-                assert_eq!(q.code(0, t.lo[0] - 100.0), 0);
-                assert_eq!(q.code(0, t.hi[0] + 100.0), max_code);
+                // Code 0 is lo exactly unless 0 is inside the range, where 0 is a code exactly;
+                // values outside get the end values' codes, and the constant feature decodes to
+                // its one value.
+                for j in 0..4 {
+                    let (lo, hi) = (t.lo[j], t.hi[j]);
+                    if keep_zero && lo < 0.0 && hi >= 0.0 {
+                        let zero = q.code(j, 0.0);
+                        assert_eq!(q.value(j, zero).to_bits(), 0, "{scaling:?} j={j}");
+                        assert!(q.value(j, 0) <= lo && q.value(j, q.max_code[j]) >= hi);
+                    } else {
+                        assert_eq!(q.value(j, 0), lo, "{scaling:?} j={j}");
+                    }
+                    assert_eq!(q.code(j, lo - 100.0), q.code(j, lo));
+                    assert_eq!(q.code(j, hi + 100.0), q.code(j, hi));
+                }
                 assert_eq!(q.code(1, t.apply(1, 42.0)), 0);
                 assert_eq!((q.scale[1], q.max_code[1]), (1.0, 0));
             }
@@ -444,7 +538,7 @@ mod tests {
                 assert_eq!(t.apply(j, mid).to_bits(), unclamped.apply(j, mid).to_bits());
             }
             for max_code in [255, 15] {
-                let q = Quantiser::new(&t, max_code);
+                let q = Quantiser::with_zero(&t, max_code, scaling == Scaling::None);
                 for j in 0..4 {
                     for v in [-3e7, -2e6, -9.5, -3.0, 0.0, 1.5, 2.5, 7.0, 2e6, 3e7] {
                         assert_eq!(
@@ -453,9 +547,9 @@ mod tests {
                             "{scaling:?} K={max_code} j={j} v={v}"
                         );
                     }
-                    // The clamped extremes are exactly the end codes.
-                    assert_eq!(q.code(j, t.apply(j, -3e7)), 0);
-                    assert_eq!(q.code(j, t.apply(j, 3e7)), q.max_code[j]);
+                    // The clamped extremes are exactly the end values' codes.
+                    assert_eq!(q.code(j, t.apply(j, -3e7)), q.code(j, t.lo[j]));
+                    assert_eq!(q.code(j, t.apply(j, 3e7)), q.code(j, t.hi[j]));
                 }
             }
         }
