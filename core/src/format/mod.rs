@@ -259,6 +259,8 @@ pub enum FormatError {
     BufferTooSmall,
 }
 
+impl core::error::Error for FormatError {}
+
 impl fmt::Display for FormatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -610,6 +612,54 @@ fn usize_of(v: u32) -> Result<usize, FormatError> {
 /// (distinct, none [`REST`]), finite dequantised values at the extreme codes, labels (`±1`, or a
 /// class index `< K`), zero padding and unused nibbles, and finite `f32` values. Never panics.
 pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
+    let mut header = check_header(bytes)?;
+    let (n, m, k) = (
+        usize_of(header.n)?,
+        usize_of(header.m)?,
+        if header.version == VERSION_CLASSES {
+            usize_of(header.n_classes)?
+        } else {
+            0
+        },
+    );
+    let layout = check_layout(bytes, &header, n, m, k)?;
+    let section = |a: usize, b: usize| bytes.get(a..b).ok_or(FormatError::Truncated);
+    let labels_end = layout.labels_offset + n; // ≤ payload_offset, checked by Layout::new
+    let table = section(HEADER_LEN, layout.transform_offset)?;
+    let transform_table = section(layout.transform_offset, layout.classes_offset)?;
+    let class_table = section(layout.classes_offset, layout.labels_offset)?;
+    let labels = section(layout.labels_offset, labels_end)?;
+    let padding = section(labels_end, layout.payload_offset)?;
+    let payload = section(layout.payload_offset, layout.total_len)?;
+
+    let dequant = dequant_of(&header, table)?;
+    let transform = match header.transform_kind {
+        TransformKind::None => None,
+        kind => Some(
+            FeatureTransform::new(kind, transform_table).map_err(|_| FormatError::BadTransform)?,
+        ),
+    };
+    let classes = classes_of(&mut header, class_table, labels, k)?;
+    if padding.iter().any(|&b| b != 0) {
+        return Err(FormatError::NonZeroPadding);
+    }
+    check_payload(header.encoding, m, layout.row_stride, payload)?;
+    check_dequantised_extremes(&dequant, header.encoding, m, payload)?;
+    Ok(PackedDataset {
+        header,
+        dequant,
+        transform,
+        classes,
+        labels,
+        payload,
+        n,
+        m,
+        stride: layout.row_stride,
+    })
+}
+
+/// Magic, version, header length and CRC, then the decoded fields ([`decode_header`]).
+fn check_header(bytes: &[u8]) -> Result<Header, FormatError> {
     let magic = bytes
         .get(field::MAGIC..field::MAGIC + 4)
         .ok_or(FormatError::Truncated)?;
@@ -634,22 +684,25 @@ pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
     if CRC32.checksum(h.get(..field::HEADER_CRC).unwrap_or(&[])) != header_crc {
         return Err(FormatError::HeaderCrc);
     }
-    let mut header = decode_header(h)?;
+    decode_header(h)
+}
 
-    let n = usize_of(header.n)?;
-    let m = usize_of(header.m)?;
-    let stored_classes = if header.version == VERSION_CLASSES {
-        usize_of(header.n_classes)?
-    } else {
-        0
-    };
+/// The layout implied by `n`, `m`, `K` and the header's kinds, checked against the header's
+/// stride and offsets and the buffer's length, then the payload CRC.
+fn check_layout(
+    bytes: &[u8],
+    header: &Header,
+    n: usize,
+    m: usize,
+    k: usize,
+) -> Result<Layout, FormatError> {
     let layout = Layout::new(
         n,
         m,
         header.encoding,
         header.dequant_kind,
         header.transform_kind,
-        stored_classes,
+        k,
     )?;
     if usize_of(header.row_stride)? != layout.row_stride {
         return Err(FormatError::BadStride);
@@ -670,17 +723,13 @@ pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
     if CRC32.checksum(body) != header.payload_crc {
         return Err(FormatError::PayloadCrc);
     }
+    Ok(layout)
+}
 
-    let section = |a: usize, b: usize| bytes.get(a..b).ok_or(FormatError::Truncated);
-    let labels_end = layout.labels_offset + n; // ≤ payload_offset, checked by Layout::new
-    let table = section(HEADER_LEN, layout.transform_offset)?;
-    let transform_table = section(layout.transform_offset, layout.classes_offset)?;
-    let class_table = section(layout.classes_offset, layout.labels_offset)?;
-    let labels = section(layout.labels_offset, labels_end)?;
-    let padding = section(labels_end, layout.payload_offset)?;
-    let payload = section(layout.payload_offset, layout.total_len)?;
-
-    let dequant = match header.dequant_kind {
+/// The dequantisation: the per-feature table (every entry finite), or the shared pair
+/// (identity for plain `f32` rows with offset 0 and scale 1).
+fn dequant_of<'a>(header: &Header, table: &'a [u8]) -> Result<Dequant<'a>, FormatError> {
+    Ok(match header.dequant_kind {
         DequantKind::PerFeature => {
             if !table.chunks_exact(4).map(le_f32).all(f32::is_finite) {
                 return Err(FormatError::BadDequant);
@@ -698,42 +747,51 @@ pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
             offset: header.offset,
             scale: header.scale,
         },
-    };
-    let transform = match header.transform_kind {
-        TransformKind::None => None,
-        kind => Some(
-            FeatureTransform::new(kind, transform_table).map_err(|_| FormatError::BadTransform)?,
-        ),
-    };
-    let classes = if header.version == VERSION_CLASSES {
+    })
+}
+
+/// The class table and the labels: version 2, a checked table and class indices `< K` (the
+/// two-class header fields then name classes 0 and 1); version 1, `±1` labels.
+fn classes_of<'a>(
+    header: &mut Header,
+    class_table: &'a [u8],
+    labels: &[u8],
+    k: usize,
+) -> Result<ClassTable<'a>, FormatError> {
+    if header.version == VERSION_CLASSES {
         let t = ClassTable::stored(class_table);
         check_class_table(t)?;
         // Classes 0 and 1 stand in the two-class fields (K ≥ 2, checked by decode_header).
         header.pos_label = t.get(0).unwrap_or(REST);
         header.neg_label = t.get(1).unwrap_or(REST);
-        if labels.iter().any(|&b| usize::from(b) >= stored_classes) {
+        if labels.iter().any(|&b| usize::from(b) >= k) {
             return Err(FormatError::BadClassIndex);
         }
-        t
+        Ok(t)
     } else {
         if labels.iter().any(|&b| b != 0x01 && b != 0xFF) {
             return Err(FormatError::BadLabel);
         }
-        ClassTable::binary(header.pos_label, header.neg_label)
-    };
-    if padding.iter().any(|&b| b != 0) {
-        return Err(FormatError::NonZeroPadding);
+        Ok(ClassTable::binary(header.pos_label, header.neg_label))
     }
-    match header.encoding {
+}
+
+/// Finite `f32` values; for `u4` rows of odd `m`, an unused high nibble in each row's last byte.
+fn check_payload(
+    encoding: Encoding,
+    m: usize,
+    row_stride: usize,
+    payload: &[u8],
+) -> Result<(), FormatError> {
+    match encoding {
         Encoding::F32 => {
             if !payload.chunks_exact(4).map(le_f32).all(f32::is_finite) {
                 return Err(FormatError::NonFiniteValue);
             }
         }
         Encoding::U4 if m % 2 == 1 => {
-            // The high nibble of each row's last byte holds no feature.
             let unused = payload
-                .chunks_exact(layout.row_stride)
+                .chunks_exact(row_stride.max(1))
                 .any(|row| row.last().is_some_and(|&b| b >> 4 != 0));
             if unused {
                 return Err(FormatError::NonZeroPadding);
@@ -741,18 +799,7 @@ pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
         }
         Encoding::U4 | Encoding::U8 => {}
     }
-    check_dequantised_extremes(&dequant, header.encoding, m, payload)?;
-    Ok(PackedDataset {
-        header,
-        dequant,
-        transform,
-        classes,
-        labels,
-        payload,
-        n,
-        m,
-        stride: layout.row_stride,
-    })
+    Ok(())
 }
 
 /// Class-table entries are distinct and none is [`REST`] (`K ≤ 64`: the quadratic scan is at
