@@ -412,47 +412,70 @@ pub fn write_with_transform(
 }
 
 impl Body<'_> {
+    /// Writes the file: validation, the body's sections, the payload CRC, then the header.
     fn write(
         &self,
         transform: Option<RawTransform<'_>>,
         out: &mut [u8],
     ) -> Result<usize, FormatError> {
-        let spec = self;
-        let layout = spec.validate(transform)?;
+        let layout = self.validate(transform)?;
         let out = out
             .get_mut(..layout.total_len)
             .ok_or(FormatError::BufferTooSmall)?;
         out.fill(0);
         let (header, body) = out.split_at_mut(HEADER_LEN);
-        let n = spec.n();
-        let m = spec.m;
+        self.write_tables(transform, &layout, body);
+        let (version, word_24, word_28) = self.write_labels(&layout, body);
+        self.write_rows(&layout, body);
+        let payload_crc = CRC32.checksum(body);
+        let fields = HeaderFields {
+            version,
+            word_24,
+            word_28,
+            transform_kind: transform.map_or(TransformKind::None, |t| t.kind),
+            payload_crc,
+        };
+        self.write_header(&fields, &layout, header);
+        Ok(layout.total_len)
+    }
 
+    /// The per-feature dequantisation table and the raw-feature transform section.
+    fn write_tables(&self, transform: Option<RawTransform<'_>>, layout: &Layout, body: &mut [u8]) {
         // Body offsets are relative to the end of the header.
         let labels_at = layout.labels_offset - HEADER_LEN;
-        let payload_at = layout.payload_offset - HEADER_LEN;
-        if let Dequant::PerFeature(table) = spec.dequant {
-            for (j, dst) in body.chunks_exact_mut(FEATURE_PAIR_LEN).take(m).enumerate() {
+        if let Dequant::PerFeature(table) = self.dequant {
+            for (j, dst) in body
+                .chunks_exact_mut(FEATURE_PAIR_LEN)
+                .take(self.m)
+                .enumerate()
+            {
                 let (o, s) = table.pair(j);
                 put(dst, 0, &o.to_le_bytes());
                 put(dst, 4, &s.to_le_bytes());
             }
         }
-        let transform_kind = transform.map_or(TransformKind::None, |t| t.kind);
-        if let (Some(t), true) = (transform, transform_kind != TransformKind::None) {
-            let section = body
-                .get_mut(layout.transform_offset - HEADER_LEN..labels_at)
-                .unwrap_or(&mut []);
-            let records = section.chunks_exact_mut(transform_kind.record_len());
-            for (j, (dst, (a, b))) in records.zip(t.pairs).enumerate() {
-                put(dst, 0, &a.to_le_bytes());
-                put(dst, 4, &b.to_le_bytes());
-                if let Some((lo, hi)) = t.bounds.get(j) {
-                    put(dst, 8, &lo.to_le_bytes());
-                    put(dst, 12, &hi.to_le_bytes());
-                }
+        let Some(t) = transform.filter(|t| t.kind != TransformKind::None) else {
+            return;
+        };
+        let section = body
+            .get_mut(layout.transform_offset - HEADER_LEN..labels_at)
+            .unwrap_or(&mut []);
+        let records = section.chunks_exact_mut(t.kind.record_len());
+        for (j, (dst, (a, b))) in records.zip(t.pairs).enumerate() {
+            put(dst, 0, &a.to_le_bytes());
+            put(dst, 4, &b.to_le_bytes());
+            if let Some((lo, hi)) = t.bounds.get(j) {
+                put(dst, 8, &lo.to_le_bytes());
+                put(dst, 12, &hi.to_le_bytes());
             }
         }
-        let (version, word_24, word_28) = match spec.labels {
+    }
+
+    /// The labels (and the class table of a K-class file); returns the version and the header's
+    /// words at 24 and 28 (the two labels, or K and a reserved zero).
+    fn write_labels(&self, layout: &Layout, body: &mut [u8]) -> (u16, [u8; 4], [u8; 4]) {
+        let labels_at = layout.labels_offset - HEADER_LEN;
+        match self.labels {
             Labels::Binary { pos, neg, labels } => {
                 for (dst, &y) in body.iter_mut().skip(labels_at).zip(labels) {
                     *dst = y as u8;
@@ -474,10 +497,15 @@ impl Body<'_> {
                 let k = u32::try_from(table.len()).unwrap_or(0); // ≤ MAX_CLASSES, validated
                 (VERSION_CLASSES, k.to_le_bytes(), [0; 4])
             }
-        };
-        let rows = body.get_mut(payload_at..).unwrap_or(&mut []);
-        let stride = layout.row_stride;
-        match spec.codes {
+        }
+    }
+
+    /// The rows of codes.
+    fn write_rows(&self, layout: &Layout, body: &mut [u8]) {
+        let rows = body
+            .get_mut(layout.payload_offset - HEADER_LEN..)
+            .unwrap_or(&mut []);
+        match self.codes {
             Codes::F32(v) => {
                 for (dst, x) in rows.chunks_exact_mut(4).zip(v) {
                     put(dst, 0, &x.to_le_bytes());
@@ -490,7 +518,8 @@ impl Body<'_> {
             }
             Codes::U4(v) => {
                 // Per row, so that a row starts on a byte boundary when m is odd.
-                for (row, q) in rows.chunks_exact_mut(stride).zip(v.chunks_exact(m)) {
+                let rows = rows.chunks_exact_mut(layout.row_stride.max(1));
+                for (row, q) in rows.zip(v.chunks_exact(self.m.max(1))) {
                     for (dst, pair) in row.iter_mut().zip(q.chunks(2)) {
                         let lo = pair.first().copied().unwrap_or(0);
                         let hi = pair.get(1).copied().unwrap_or(0);
@@ -499,54 +528,57 @@ impl Body<'_> {
                 }
             }
         }
-        let payload_crc = CRC32.checksum(body);
+    }
 
-        let (offset, scale) = spec.shared_pair();
+    /// The 64-byte header, its CRC last.
+    fn write_header(&self, f: &HeaderFields, layout: &Layout, header: &mut [u8]) {
+        let (offset, scale) = self.shared_pair();
         let u32_of = |v: usize| u32::try_from(v).unwrap_or(u32::MAX); // Layout::new checked the range
+        let words: [(usize, u32); 6] = [
+            (field::N, u32_of(self.n())),
+            (field::M, u32_of(self.m)),
+            (field::ROW_STRIDE, u32_of(layout.row_stride)),
+            (field::LABELS_OFFSET, u32_of(layout.labels_offset)),
+            (field::PAYLOAD_OFFSET, u32_of(layout.payload_offset)),
+            (field::PAYLOAD_LEN, u32_of(layout.payload_len)),
+        ];
         put(header, field::MAGIC, &MAGIC);
-        put(header, field::VERSION, &version.to_le_bytes());
+        put(header, field::VERSION, &f.version.to_le_bytes());
         put(
             header,
             field::HEADER_LEN,
             &(HEADER_LEN as u16).to_le_bytes(),
         );
-        put(header, field::N, &u32_of(n).to_le_bytes());
-        put(header, field::M, &u32_of(m).to_le_bytes());
-        put(header, field::WIDTH, &spec.width.to_le_bytes());
-        put(header, field::HEIGHT, &spec.height.to_le_bytes());
-        put(header, field::ENCODING, &[spec.codes.encoding().to_byte()]);
-        put(header, field::SPLIT, &[spec.split.to_byte()]);
+        for (at, v) in words {
+            put(header, at, &v.to_le_bytes());
+        }
+        put(header, field::WIDTH, &self.width.to_le_bytes());
+        put(header, field::HEIGHT, &self.height.to_le_bytes());
+        put(header, field::ENCODING, &[self.codes.encoding().to_byte()]);
+        put(header, field::SPLIT, &[self.split.to_byte()]);
         put(
             header,
             field::DEQUANT_KIND,
-            &[spec.dequant_kind().to_byte()],
+            &[self.dequant_kind().to_byte()],
         );
-        put(header, field::TRANSFORM_KIND, &[transform_kind.to_byte()]);
-        put(header, field::POS_LABEL, &word_24);
-        put(header, field::NEG_LABEL, &word_28);
+        put(header, field::TRANSFORM_KIND, &[f.transform_kind.to_byte()]);
+        put(header, field::POS_LABEL, &f.word_24);
+        put(header, field::NEG_LABEL, &f.word_28);
         put(header, field::OFFSET, &offset.to_le_bytes());
         put(header, field::SCALE, &scale.to_le_bytes());
-        put(header, field::ROW_STRIDE, &u32_of(stride).to_le_bytes());
-        put(
-            header,
-            field::LABELS_OFFSET,
-            &u32_of(layout.labels_offset).to_le_bytes(),
-        );
-        put(
-            header,
-            field::PAYLOAD_OFFSET,
-            &u32_of(layout.payload_offset).to_le_bytes(),
-        );
-        put(
-            header,
-            field::PAYLOAD_LEN,
-            &u32_of(layout.payload_len).to_le_bytes(),
-        );
-        put(header, field::PAYLOAD_CRC, &payload_crc.to_le_bytes());
+        put(header, field::PAYLOAD_CRC, &f.payload_crc.to_le_bytes());
         let header_crc = CRC32.checksum(header.get(..field::HEADER_CRC).unwrap_or(&[]));
         put(header, field::HEADER_CRC, &header_crc.to_le_bytes());
-        Ok(layout.total_len)
     }
+}
+
+/// Header fields decided while writing the body.
+struct HeaderFields {
+    version: u16,
+    word_24: [u8; 4],
+    word_28: [u8; 4],
+    transform_kind: TransformKind,
+    payload_crc: u32,
 }
 
 /// Copies `src` to `dst[at..]` (all call sites are in range by construction).
