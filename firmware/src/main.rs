@@ -16,6 +16,8 @@ mod counter;
 #[cfg(feature = "hv-bench")]
 mod hv_bench;
 mod mem;
+#[cfg(not(feature = "hv-bench"))]
+mod multiclass;
 // Shared with the host parity check and model_selection; a build uses a subset of it.
 #[cfg(not(feature = "hv-bench"))]
 #[allow(dead_code)]
