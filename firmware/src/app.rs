@@ -137,6 +137,7 @@ fn measured_run<const M: usize, const N: usize, const T: usize, L: OutputPin, C:
 }
 
 /// Logs the dataset line of a multi-class run.
+#[allow(dead_code)] // only builds with multi-class runs call it
 fn log_multiclass_dataset(
     files: &Files,
     train: &PackedDataset<'_>,
@@ -159,6 +160,7 @@ fn log_multiclass_dataset(
 }
 
 /// Softmax: parses, trains (one log line per iteration), evaluates; prints the `result` line.
+#[allow(dead_code)] // only builds with multi-class runs call it
 fn measured_softmax<const M: usize, const N: usize, const T: usize, L: OutputPin, C: Counter>(
     ws: &mut Workspace<M, N, T>,
     run: &RunSpec,
@@ -228,6 +230,7 @@ fn measured_softmax<const M: usize, const N: usize, const T: usize, L: OutputPin
 }
 
 /// One-vs-rest: parses, trains (one log line per class), evaluates; prints the `result` line.
+#[allow(dead_code)] // only builds with multi-class runs call it
 fn measured_ovr<const M: usize, const N: usize, const T: usize, L: OutputPin, C: Counter>(
     ws: &mut Workspace<M, N, T>,
     weights: &mut [f32],
