@@ -136,10 +136,7 @@ fn read_packed(path: &Path, split: Split) -> Result<(usize, usize, usize), Strin
 }
 
 /// As [`read_packed`], with the class count `K`.
-fn read_packed_classes(
-    path: &Path,
-    split: Split,
-) -> Result<(usize, usize, usize, usize), String> {
+fn read_packed_classes(path: &Path, split: Split) -> Result<(usize, usize, usize, usize), String> {
     let bytes = fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let data = format::parse(&bytes)
         .map_err(|e| format!("{} is not a valid packed dataset: {e}", path.display()))?;
@@ -254,9 +251,7 @@ fn make_kind_run(
     }
     let rows = match (kind, max_rows) {
         (_, None) => n_file,
-        (Kind::Softmax, Some(usize::MAX)) => {
-            softmax_rows_that_fit(n_file, m, k, kind.ram_budget())
-        }
+        (Kind::Softmax, Some(usize::MAX)) => softmax_rows_that_fit(n_file, m, k, kind.ram_budget()),
         (_, Some(r)) => r.min(n_file),
     };
     if rows < n_file {
@@ -277,7 +272,10 @@ fn make_kind_run(
         Kind::Softmax => (tinynewton::Sizes::softmax(n, m, k, explicit), 0),
         Kind::Ovr => (tinynewton::Sizes::binary(n, m, explicit), k * (m + 1)),
     };
-    debug_assert_eq!(sizes.triangle == 0, !explicit || packed_len(sizes.weights) == 0);
+    debug_assert_eq!(
+        sizes.triangle == 0,
+        !explicit || packed_len(sizes.weights) == 0
+    );
     for path in [&train, &test] {
         println!("cargo:rerun-if-changed={}", path.display());
     }
@@ -588,10 +586,7 @@ fn write_corrupt_copy(source: &Path, dest: &Path) -> Result<(), String> {
     let header = *tinynewton::format::parse(&bytes)
         .map_err(|e| format!("{}: {e}", source.display()))?
         .header();
-    let (offset, len) = (
-        header.payload_offset as usize,
-        header.payload_len as usize,
-    );
+    let (offset, len) = (header.payload_offset as usize, header.payload_len as usize);
     if len == 0 || offset + len != bytes.len() {
         return Err(format!("{}: unexpected layout", source.display()));
     }

@@ -71,8 +71,7 @@ const SOFTMAX_DIM: usize = SOFTMAX_K * (SOFTMAX_M + 1);
 #[inline(never)]
 fn softmax_pass<C: Counter>(counter: &mut C) -> Result<(u64, u64), BenchError> {
     let data = format::parse(files::digits10()).map_err(BenchError::Format)?;
-    if (data.n_samples(), data.n_features(), data.n_classes())
-        != (SOFTMAX_N, SOFTMAX_M, SOFTMAX_K)
+    if (data.n_samples(), data.n_features(), data.n_classes()) != (SOFTMAX_N, SOFTMAX_M, SOFTMAX_K)
     {
         return Err(BenchError::Objective(Error::LengthMismatch {
             expected: SOFTMAX_N,

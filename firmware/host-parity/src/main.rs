@@ -18,14 +18,14 @@ use std::process::ExitCode;
 use tinynewton::{Rows, Settings, Workspace};
 
 // Shared with the firmware (and runs.rs with model_selection): the host uses a subset.
+#[path = "../../src/multiclass.rs"]
+mod multiclass;
 #[allow(dead_code)]
 #[path = "../../src/runs.rs"]
 mod runs;
 #[allow(dead_code)]
 #[path = "../../src/selection.rs"]
 mod selection;
-#[path = "../../src/multiclass.rs"]
-mod multiclass;
 
 use selection::{RunSpec, RunVisitor};
 
@@ -161,7 +161,10 @@ impl RunVisitor for Host {
         let mut ws = Box::new(Workspace::<M, N, T>::new());
         let mut weights = vec![0.0f32; W];
         if let Err(e) = run_ovr(&mut *ws, &mut weights, spec) {
-            eprintln!("host-parity: {} (one-vs-rest) failed: {e:?}", spec.files.name);
+            eprintln!(
+                "host-parity: {} (one-vs-rest) failed: {e:?}",
+                spec.files.name
+            );
             self.ok = false;
         }
     }
