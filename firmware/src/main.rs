@@ -16,6 +16,9 @@ mod counter;
 #[cfg(feature = "hv-bench")]
 mod hv_bench;
 mod mem;
+// Shared with the host parity check: a training prefix with fused multi-class row kernels.
+#[allow(dead_code)]
+mod rows;
 // Shared with the host parity check; builds without multi-class runs use none of it.
 #[cfg(not(feature = "hv-bench"))]
 #[allow(dead_code)]

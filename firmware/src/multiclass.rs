@@ -1,74 +1,14 @@
 //! The multi-class runs (issue 9): softmax and one-vs-rest on a `K`-class packed pair, shared
 //! word for word by the firmware (`mod multiclass`) and the host parity check
 //! (`#[path = "../../src/multiclass.rs"]`), so both train the same rows with the same settings
-//! and print the same `result` fields. Board- and host-free, like [`crate::runs`].
+//! and print the same `result` fields. Board- and host-free, like [`crate::runs`]. The runs
+//! train on [`FirstRows`]: a prefix of the training file, with fused multi-class row kernels.
 
 use tinynewton::format::PackedDataset;
-use tinynewton::{Dequant, Iteration, ModelError, OvrReport, Report, Rows, Settings, Workspace};
+use tinynewton::{Iteration, ModelError, OvrReport, Report, Rows, Settings, Workspace};
 
+use crate::rows::FirstRows;
 use crate::runs::{self, Evaluation, Files, RunError};
-
-/// The first `n` samples of a dataset, as a dataset: a RAM-bound run trains on a prefix of a
-/// (shuffled, stratified) training file without copying it out of flash. Every access,
-/// including the multi-vector kernels, is the inner dataset's, so the row loops are the same
-/// code as on the whole file.
-pub struct FirstRows<'a, R: Rows + ?Sized> {
-    inner: &'a R,
-    n: usize,
-}
-
-impl<'a, R: Rows + ?Sized> FirstRows<'a, R> {
-    /// The first `min(n, inner.n_samples())` samples of `inner`.
-    pub fn new(inner: &'a R, n: usize) -> Self {
-        Self {
-            inner,
-            n: n.min(inner.n_samples()),
-        }
-    }
-}
-
-impl<R: Rows + ?Sized> Rows for FirstRows<'_, R> {
-    #[inline]
-    fn n_samples(&self) -> usize {
-        self.n
-    }
-    #[inline]
-    fn n_features(&self) -> usize {
-        self.inner.n_features()
-    }
-    #[inline]
-    fn label(&self, i: usize) -> f32 {
-        self.inner.label(i)
-    }
-    #[inline]
-    fn n_classes(&self) -> usize {
-        self.inner.n_classes()
-    }
-    #[inline]
-    fn class(&self, i: usize) -> usize {
-        self.inner.class(i)
-    }
-    #[inline]
-    fn dequant(&self) -> Dequant<'_> {
-        self.inner.dequant()
-    }
-    #[inline]
-    fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
-        self.inner.dot_codes(i, u)
-    }
-    #[inline]
-    fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]) {
-        self.inner.axpy_codes(i, a, out)
-    }
-    #[inline]
-    fn dot_codes_multi(&self, i: usize, u: &[f32], stride: usize, out: &mut [f32]) {
-        self.inner.dot_codes_multi(i, u, stride, out)
-    }
-    #[inline]
-    fn axpy_codes_multi(&self, i: usize, a: &[f32], stride: usize, out: &mut [f32]) {
-        self.inner.axpy_codes_multi(i, a, stride, out)
-    }
-}
 
 /// Parses both files ([`runs::parse`]: CRCs, splits, feature counts) and checks that the test
 /// file has the training file's class table (class `k` is the same original label in both).

@@ -20,6 +20,8 @@ use tinynewton::{Rows, Settings, Workspace};
 // Shared with the firmware (and runs.rs with model_selection): the host uses a subset.
 #[path = "../../src/multiclass.rs"]
 mod multiclass;
+#[path = "../../src/rows.rs"]
+mod rows;
 #[allow(dead_code)]
 #[path = "../../src/runs.rs"]
 mod runs;
