@@ -191,6 +191,9 @@ hv_per=$(grep -o 'hv dequant=per-feature instructions=[0-9]*' "$logs/hv-bench.lo
 awk -v s="$hv_shared" -v p="$hv_per" 'BEGIN { d = p - s; if (d < 0) d = -d; exit !(d * 100 <= 2 * s) }' ||
     die "per-feature pass ($hv_per) more than 2 % from shared ($hv_shared)"
 echo "hv-bench: per-feature/shared = $(awk -v s="$hv_shared" -v p="$hv_per" 'BEGIN { printf "%.5f", p / s }') (within 2 %)"
+# Issue 9: one softmax Hv pass on digits10, per useful multiply-accumulate (2·K·nnz); reported.
+hv_soft=$(grep -o 'hv objective=softmax .*' "$logs/hv-bench.log") || die "hv-bench printed no softmax pass"
+echo "hv-bench: softmax Hv on digits10: $(field "$hv_soft" instructions) instructions for $(field "$hv_soft" useful_macs) useful MACs = $(field "$hv_soft" per_mac) instructions per MAC (target <= 4)"
 
 step "corrupted dataset (one payload byte flipped): must log the FormatError and exit 1"
 status=0
@@ -223,6 +226,8 @@ for board in stm32f411 nrf52840; do
     (cd "$fw" && cargo clippy --release --quiet --no-default-features --features "$board" -- -D warnings) ||
         die "clippy ($board)"
 done
+(cd "$fw" && TINYNEWTON_RUNS=multiclass cargo clippy --release --quiet -- -D warnings) ||
+    die "clippy (multi-class runs)"
 for feature in corrupt-dataset fail-assert hv-bench; do
     (cd "$fw" && cargo clippy --release --quiet --features "$feature" -- -D warnings) ||
         die "clippy ($feature)"
