@@ -542,8 +542,18 @@ fn check_fit(board: &Board, runs: &[Run]) -> Result<(), String> {
                 format!("; at most {max_n} training samples fit with this solver")
             };
             errors.push(format!(
-                "{}: does not fit the RAM of the {}: workspace {ws} bytes (M={} weights, N={} samples, T={} triangle floats, W={} one-vs-rest weights) + {margin} bytes stack margin = {need} bytes, {} bytes over the {budget}-byte budget{hint}",
-                r.name, board.name, r.m, r.n, r.t, r.w, need - budget
+                "{}: does not fit the RAM of the {}: workspace {ws} bytes (M={} weights, N={} samples, T={} triangle floats{}) + {margin} bytes stack margin = {need} bytes, {} bytes over the {budget}-byte budget{hint}",
+                r.name,
+                board.name,
+                r.m,
+                r.n,
+                r.t,
+                if r.w > 0 {
+                    format!(", W={} one-vs-rest weights", r.w)
+                } else {
+                    String::new()
+                },
+                need - budget
             ));
         }
     }

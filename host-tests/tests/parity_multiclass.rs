@@ -106,6 +106,17 @@ fn widen(v: &[f32]) -> DVector<f64> {
     DVector::from_iterator(v.len(), v.iter().map(|&x| f64::from(x)))
 }
 
+/// FNV-1a 64 of the weights' little-endian bytes: the firmware's multi-class `fingerprint=`,
+/// so the figures printed here can be matched with the board's result lines.
+fn fingerprint(weights: &[f32]) -> u64 {
+    weights
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+}
+
 fn correct(predicted: &[usize], test: &PackedDataset<'_>) -> usize {
     predicted
         .iter()
@@ -117,8 +128,18 @@ fn correct(predicted: &[usize], test: &PackedDataset<'_>) -> usize {
 #[test]
 fn softmax_on_the_committed_files_reaches_the_f64_optimum() {
     println!(
-        "{:<34} {:>5} {:>3} {:>5} {:>6} {:>5} {:>15} {:>10} {:>10} {:>10}",
-        "data", "n", "K", "iters", "ref", "cg", "f (core)", "rel. err", "softmax", "ovr"
+        "{:<34} {:>5} {:>3} {:>5} {:>6} {:>5} {:>15} {:>10} {:>10} {:>10} {:>18}",
+        "data",
+        "n",
+        "K",
+        "iters",
+        "ref",
+        "cg",
+        "f (core)",
+        "rel. err",
+        "softmax",
+        "ovr",
+        "fingerprint"
     );
     for case in &CASES {
         let train_file = format::parse(case.train).unwrap();
@@ -189,7 +210,7 @@ fn softmax_on_the_committed_files_reaches_the_f64_optimum() {
 
         let t = test.n_samples();
         println!(
-            "{:<34} {:>5} {:>3} {:>5} {:>6} {:>5} {:>15.7} {:>10.2e} {:>4}/{:<5} {:>4}/{:<5}",
+            "{:<34} {:>5} {:>3} {:>5} {:>6} {:>5} {:>15.7} {:>10.2e} {:>4}/{:<5} {:>4}/{:<5} 0x{:016x}",
             case.name,
             n,
             k,
@@ -201,7 +222,8 @@ fn softmax_on_the_committed_files_reaches_the_f64_optimum() {
             correct(&ours, &test),
             t,
             correct(&ovr_pred, &test),
-            t
+            t,
+            fingerprint(&w)
         );
     }
 }
