@@ -7,7 +7,8 @@
 //!    the files with the core's parser, sizes the workspaces from their headers, checks that they
 //!    fit this board, and writes `selection.rs` (see `build_support/datasets.rs`).
 //! 3. `hv-bench`: writes two packed files with the same codes, one with a shared and one with a
-//!    per-feature dequantisation (`hv-shared.tnds`, `hv-per-feature.tnds`), and their capacities.
+//!    per-feature dequantisation (`hv-shared.tnds`, `hv-per-feature.tnds`), and their capacities,
+//!    and names the committed digits 10-class training file for the softmax pass.
 
 use std::{env, fs, path::Path, path::PathBuf};
 
@@ -83,7 +84,7 @@ fn main() {
     datasets::generate_or_exit(&here, &out, &target, corrupt);
 
     if env::var_os("CARGO_FEATURE_HV_BENCH").is_some() {
-        write_hv_files(&out);
+        write_hv_files(&out, &here);
     }
 }
 
@@ -99,7 +100,10 @@ fn splitmix64(state: &mut u64) -> u64 {
 /// Two files, the same `u8` codes and labels: one with the shared pair MNIST uses
 /// (`x = q/255`), one with a per-feature table (`x_j = o_j + s_j q`, a different pair per
 /// feature, as `--scale standard` gives), plus `hv_bench.rs` with their paths and capacities.
-fn write_hv_files(out: &Path) {
+fn write_hv_files(out: &Path, here: &Path) {
+    let digits10 = here.join("../data/tables/digits10-train.tnds");
+    let digits10 = fs::canonicalize(&digits10).unwrap_or(digits10);
+    println!("cargo:rerun-if-changed={}", digits10.display());
     let mut state = 2024;
     let codes: Vec<u8> = (0..HV_N * HV_M)
         .map(|_| (splitmix64(&mut state) >> 56) as u8)
@@ -148,10 +152,12 @@ fn write_hv_files(out: &Path) {
         "/// Samples of both `hv-bench` files.\npub const N: usize = {HV_N};\n\
          /// Weights (features + bias) of both files.\npub const M: usize = {};\n\
          /// Shared `(offset, scale)`.\npub fn shared() -> &'static [u8] {{ tinynewton::include_packed!({:?}) }}\n\
-         /// A per-feature table.\npub fn per_feature() -> &'static [u8] {{ tinynewton::include_packed!({:?}) }}\n",
+         /// A per-feature table.\npub fn per_feature() -> &'static [u8] {{ tinynewton::include_packed!({:?}) }}\n\
+         /// The softmax pass's data: the committed digits 10-class training split.\npub fn digits10() -> &'static [u8] {{ tinynewton::include_packed!({:?}) }}\n",
         HV_M + 1,
         out.join("hv-shared.tnds").display().to_string(),
         out.join("hv-per-feature.tnds").display().to_string(),
+        digits10.display().to_string(),
     );
     fs::write(out.join("hv_bench.rs"), consts).expect("write hv_bench.rs");
 }

@@ -7,12 +7,16 @@
 #   3. users' data: the three scikit-learn tables (data/tables/{digits6-vs-rest,breast-cancer,
 #      iris-setosa}, or $TINYNEWTON_TABLES_DIR) trained on the emulated board through
 #      TINYNEWTON_DATA, compared with the host the same way, accuracies printed beside Train++'s;
-#   4. a dataset too large for the board must fail the build, saying by how much;
-#   5. hv-bench: one Hessian-vector pass, shared vs per-feature dequantisation, within 2 %;
-#   6. a build with a corrupted dataset must log the FormatError and exit 1 without a HardFault;
-#   7. a build with a failing on-device assertion must exit 1;
-#   8. the real boards (stm32f411, nrf52840) must build; their `size` is printed;
-#   9. clippy, warnings denied, for every board, test feature and the host parity crate.
+#   4. multi-class (issue 9, TINYNEWTON_RUNS=multiclass): digits 10-class with softmax and with
+#      one-vs-rest, MNIST 0-9 7x7 softmax on as many samples as fit 120 KiB, twice (identical)
+#      and against the host (fingerprints, statuses, iterations, test counts);
+#   5. a dataset too large for the board must fail the build, saying by how much;
+#   6. hv-bench: one Hessian-vector pass, shared vs per-feature dequantisation, within 2 %, and
+#      one softmax Hessian-vector pass (instructions per useful multiply-accumulate);
+#   7. a build with a corrupted dataset must log the FormatError and exit 1 without a HardFault;
+#   8. a build with a failing on-device assertion must exit 1;
+#   9. the real boards (stm32f411, nrf52840) must build; their `size` is printed;
+#  10. clippy, warnings denied, for every board, test feature and the host parity crate.
 # Exits non-zero on the first failed step. Logs are kept in firmware/target/firmware-test/.
 set -euo pipefail
 
@@ -20,7 +24,7 @@ started=$(date +%s)
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tables_dir="$(realpath -m -- "${TINYNEWTON_TABLES_DIR:-$root/data/tables}")"
 # The default runs are the MNIST ones: a selection from the caller's environment must not leak in.
-unset TINYNEWTON_DATA TINYNEWTON_C TINYNEWTON_SOLVER
+unset TINYNEWTON_DATA TINYNEWTON_C TINYNEWTON_SOLVER TINYNEWTON_RUNS TINYNEWTON_MULTICLASS
 "$root/scripts/setup.sh"
 fw="$root/firmware"
 logs="$fw/target/firmware-test"
@@ -126,6 +130,48 @@ for r in "${table_results[@]}"; do
         "$(field "$r" instructions)" "${trainpp[$dataset]:-?}"
 done
 
+step "multi-class: digits 10-class (softmax, one-vs-rest), MNIST 0-9 7x7 (softmax), run 1"
+export TINYNEWTON_RUNS=multiclass
+emulate "$logs/multiclass1.log" >/dev/null || die "emulated multi-class run 1 exited with status $?"
+step "multi-class, run 2 (must repeat run 1 exactly)"
+emulate "$logs/multiclass2.log" >/dev/null || die "emulated multi-class run 2 exited with status $?"
+if ! diff <(grep -E 'iter=|class=|result |cost |memory ' "$logs/multiclass1.log") \
+    <(grep -E 'iter=|class=|result |cost |memory ' "$logs/multiclass2.log"); then
+    die "two emulated multi-class runs differ (instruction counts must be deterministic)"
+fi
+mapfile -t mc_results < <(grep -o 'result dataset=.*' "$logs/multiclass1.log")
+[ "${#mc_results[@]}" -eq 3 ] || die "expected 3 multi-class result lines, found ${#mc_results[@]}"
+host_parity "$logs/multiclass-host.log"
+unset TINYNEWTON_RUNS
+for r in "${mc_results[@]}"; do
+    dataset=$(field "$r" dataset)
+    objective=$(field "$r" objective)
+    [ "$(field "$r" status)" = converged ] || die "$dataset $objective: status $(field "$r" status)"
+    host=$(grep -o "result dataset=$dataset objective=$objective .*" "$logs/multiclass-host.log") ||
+        die "no host result for $dataset $objective"
+    for key in solver status iters cg_iters K train_n test_correct fingerprint; do
+        [ "$(field "$r" $key)" = "$(field "$host" $key)" ] ||
+            die "$dataset $objective: $key differs: firmware $(field "$r" $key), host $(field "$host" $key)"
+    done
+    if [ "$objective" = softmax ]; then
+        for key in f grad_rel; do
+            awk -v a="$(field "$r" $key)" -v b="$(field "$host" $key)" 'BEGIN { exit !(a + 0 == b + 0) }' ||
+                die "$dataset $objective: $key differs: firmware $(field "$r" $key), host $(field "$host" $key)"
+        done
+    fi
+    echo "parity: $dataset $objective fingerprint=$(field "$r" fingerprint) on firmware and host (iters, status, test counts equal too)"
+done
+printf '%-16s %-8s %-9s %5s %8s %3s %7s %-10s %9s %13s\n' dataset objective status iters cg_iters K train_n correct "test acc" instructions
+for r in "${mc_results[@]}"; do
+    correct=$(field "$r" test_correct)
+    printf '%-16s %-8s %-9s %5s %8s %3s %7s %-10s %8.2f%% %13s\n' "$(field "$r" dataset)" \
+        "$(field "$r" objective)" "$(field "$r" status)" "$(field "$r" iters)" "$(field "$r" cg_iters)" \
+        "$(field "$r" K)" "$(field "$r" train_n)" "$correct" \
+        "$(awk -v c="$correct" 'BEGIN { split(c, p, "/"); print 100 * p[1] / p[2] }')" \
+        "$(field "$r" instructions)"
+done
+grep -o 'memory .*' "$logs/multiclass1.log"
+
 step "a dataset too large for the board must fail the build, saying by how much"
 status=0
 (cd "$fw" && TINYNEWTON_DATA=../data/mnist-7v1-14x14-u8 TINYNEWTON_SOLVER=cholesky \
@@ -145,6 +191,9 @@ hv_per=$(grep -o 'hv dequant=per-feature instructions=[0-9]*' "$logs/hv-bench.lo
 awk -v s="$hv_shared" -v p="$hv_per" 'BEGIN { d = p - s; if (d < 0) d = -d; exit !(d * 100 <= 2 * s) }' ||
     die "per-feature pass ($hv_per) more than 2 % from shared ($hv_shared)"
 echo "hv-bench: per-feature/shared = $(awk -v s="$hv_shared" -v p="$hv_per" 'BEGIN { printf "%.5f", p / s }') (within 2 %)"
+# Issue 9: one softmax Hv pass on digits10, per useful multiply-accumulate (2·K·nnz); reported.
+hv_soft=$(grep -o 'hv objective=softmax .*' "$logs/hv-bench.log") || die "hv-bench printed no softmax pass"
+echo "hv-bench: softmax Hv on digits10: $(field "$hv_soft" instructions) instructions for $(field "$hv_soft" useful_macs) useful MACs = $(field "$hv_soft" per_mac) instructions per MAC (target <= 4)"
 
 step "corrupted dataset (one payload byte flipped): must log the FormatError and exit 1"
 status=0
@@ -177,6 +226,8 @@ for board in stm32f411 nrf52840; do
     (cd "$fw" && cargo clippy --release --quiet --no-default-features --features "$board" -- -D warnings) ||
         die "clippy ($board)"
 done
+(cd "$fw" && TINYNEWTON_RUNS=multiclass cargo clippy --release --quiet -- -D warnings) ||
+    die "clippy (multi-class runs)"
 for feature in corrupt-dataset fail-assert hv-bench; do
     (cd "$fw" && cargo clippy --release --quiet --features "$feature" -- -D warnings) ||
         die "clippy ($feature)"
@@ -184,6 +235,6 @@ done
 (cd "$fw/host-parity" && cargo clippy --release --quiet -- -D warnings) || die "clippy (host-parity)"
 
 step "summary"
-grep -hE 'result |cost |memory ' "$logs/run1.log" "$logs/tables.log"
+grep -hE 'result |cost |memory ' "$logs/run1.log" "$logs/tables.log" "$logs/multiclass1.log"
 grep -ho 'hv .*' "$logs/hv-bench.log"
 echo "firmware-test: PASSED in $(($(date +%s) - started)) s"

@@ -40,8 +40,12 @@ pub struct Board {
     pub mnist14_u4: bool,
 }
 
-/// RAM for statics + stack (issue 4: 64 KiB of the F405's 128 KiB), on every board.
-pub const RAM_BUDGET: usize = 64 * 1024;
+/// RAM for statics + stack of the binary runs (issue 4: 64 KiB of the F405's 128 KiB), on
+/// every board.
+pub const RAM_BUDGET_BINARY: usize = 64 * 1024;
+/// RAM for statics + stack of the multi-class runs (issue 9: the F405's 128 KiB, 8 KiB kept
+/// free).
+pub const RAM_BUDGET_MULTICLASS: usize = 120 * 1024;
 /// Flash the code may take (issue 4's budget; the firmware checks it at run time): the estimate
 /// of code flash in the build-time fit check.
 pub const CODE_FLASH_BUDGET: usize = 64 * 1024;
@@ -50,6 +54,10 @@ pub const CODE_FLASH_BUDGET: usize = 64 * 1024;
 /// 16-byte-per-feature transform by value); about twice that, so a data set that passes this
 /// check does not overflow its stack at run time.
 pub const STACK_MARGIN: usize = 12 * 1024;
+/// The same for the multi-class runs, whose largest workspace is sized to fill the budget:
+/// measured 2.8 KiB besides the MNIST 0–9 softmax workspace (`ram_used` 113388 −
+/// `ws_mnist10-7x7-softmax` 110564 with 2364 samples), so 4 KiB.
+pub const STACK_MARGIN_MULTICLASS: usize = 4 * 1024;
 
 /// `size_of::<Workspace<M, N, T>>()` on a 32-bit target: eight `M`-vectors, three `N`-vectors
 /// and the triangle of `f32`, plus the `usize` dimension (the firmware asserts the formula
@@ -57,6 +65,35 @@ pub const STACK_MARGIN: usize = 12 * 1024;
 pub fn workspace_bytes(m: usize, n: usize, t: usize) -> usize {
     // The board's usize is 4 bytes (thumbv7em), whatever the build host's is.
     tinynewton::workspace_bytes_for(m, n, t, 4)
+}
+
+/// What a run trains.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// Two classes, binary logistic regression (`tinynewton::train`).
+    Binary,
+    /// `K` classes, the multinomial objective (`tinynewton::train_softmax`).
+    Softmax,
+    /// `K` classes as `K` binary problems (`tinynewton::train_one_vs_rest`).
+    Ovr,
+}
+
+impl Kind {
+    /// The RAM budget (statics + peak stack) of a run of this kind: the budgets' one home.
+    pub fn ram_budget(self) -> usize {
+        match self {
+            Kind::Binary => RAM_BUDGET_BINARY,
+            Kind::Softmax | Kind::Ovr => RAM_BUDGET_MULTICLASS,
+        }
+    }
+
+    /// RAM a run of this kind needs besides its workspace (stack frames, statics, defmt).
+    pub fn stack_margin(self) -> usize {
+        match self {
+            Kind::Binary => STACK_MARGIN,
+            Kind::Softmax | Kind::Ovr => STACK_MARGIN_MULTICLASS,
+        }
+    }
 }
 
 /// Which direction solver a run uses.
@@ -76,10 +113,17 @@ struct Run {
     test: PathBuf,
     train_len: usize,
     test_len: usize,
-    /// Capacities.
+    /// What it trains.
+    kind: Kind,
+    /// Classes of the training file (2 for a binary file).
+    k: usize,
+    /// Training rows used (the first `rows` of the file; all of them unless RAM limits it).
+    rows: usize,
+    /// Capacities: workspace `M`, `N`, `T`, and `W` floats of one-vs-rest weights.
     m: usize,
     n: usize,
     t: usize,
+    w: usize,
     /// Rust expression of the `Settings`.
     settings: String,
     /// Accuracy floor `num/den`, the MNIST runs only.
@@ -88,6 +132,11 @@ struct Run {
 
 /// Validates `path` with the core's parser as split `split`; returns (bytes, n, m).
 fn read_packed(path: &Path, split: Split) -> Result<(usize, usize, usize), String> {
+    read_packed_classes(path, split).map(|(len, n, m, _)| (len, n, m))
+}
+
+/// As [`read_packed`], with the class count `K`.
+fn read_packed_classes(path: &Path, split: Split) -> Result<(usize, usize, usize, usize), String> {
     let bytes = fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let data = format::parse(&bytes)
         .map_err(|e| format!("{} is not a valid packed dataset: {e}", path.display()))?;
@@ -99,11 +148,87 @@ fn read_packed(path: &Path, split: Split) -> Result<(usize, usize, usize), Strin
             split.name()
         ));
     }
-    Ok((bytes.len(), data.n_samples(), data.n_features()))
+    Ok((
+        bytes.len(),
+        data.n_samples(),
+        data.n_features(),
+        data.n_classes(),
+    ))
 }
 
-/// Reads both files of a pair and sizes the workspace for `solver`.
+/// The largest `rows ≤ n` whose softmax workspace (`K` classes, `m` features, CG) fits
+/// `budget` with the stack margin.
+fn softmax_rows_that_fit(n: usize, m: usize, k: usize, budget: usize) -> usize {
+    let fits = |rows: usize| {
+        let s = tinynewton::Sizes::softmax(rows, m, k, false);
+        workspace_bytes(s.weights, s.samples, s.triangle) + Kind::Softmax.stack_margin() <= budget
+    };
+    let (mut lo, mut hi) = (0, n);
+    if fits(n) {
+        return n;
+    }
+    // fits(lo) (or lo = 0), !fits(hi)
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Checks that the first `rows` training samples hold every class (a multi-class run on a
+/// prefix of the file must see all `K`).
+fn check_prefix_classes(path: &Path, rows: usize) -> Result<Vec<usize>, String> {
+    let bytes = fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let data = format::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut counts = vec![0usize; data.n_classes()];
+    for i in 0..rows.min(data.n_samples()) {
+        if let Some(c) = counts.get_mut(data.class(i)) {
+            *c += 1;
+        }
+    }
+    if let Some(k) = counts.iter().position(|&c| c == 0) {
+        return Err(format!(
+            "{}: the first {rows} training samples hold no sample of class {k}",
+            path.display()
+        ));
+    }
+    Ok(counts)
+}
+
+/// Reads both files of a pair and sizes the workspace for `solver` (a binary run).
 fn make_run(
+    name: String,
+    label: String,
+    train: PathBuf,
+    test: PathBuf,
+    solver: Solver,
+    settings: String,
+    floor: Option<(usize, usize)>,
+) -> Result<Run, String> {
+    make_kind_run(
+        Kind::Binary,
+        None,
+        name,
+        label,
+        train,
+        test,
+        solver,
+        settings,
+        floor,
+    )
+}
+
+/// Reads both files of a pair and sizes the workspace of a run of `kind` for `solver`, on the
+/// first `max_rows` training samples (all if `None`; for softmax, `Some(usize::MAX)` means as
+/// many as fit the multi-class RAM budget).
+#[allow(clippy::too_many_arguments)]
+fn make_kind_run(
+    kind: Kind,
+    max_rows: Option<usize>,
     name: String,
     label: String,
     train: PathBuf,
@@ -115,8 +240,24 @@ fn make_run(
     // Canonical paths: shorter in the generated source and in `cargo:rerun-if-changed`.
     let train = fs::canonicalize(&train).unwrap_or(train);
     let test = fs::canonicalize(&test).unwrap_or(test);
-    let (train_len, n, m) = read_packed(&train, Split::Train)?;
-    let (test_len, _, m_test) = read_packed(&test, Split::Test)?;
+    let (train_len, n_file, m, k) = read_packed_classes(&train, Split::Train)?;
+    let (test_len, _, m_test, k_test) = read_packed_classes(&test, Split::Test)?;
+    if kind != Kind::Binary && k_test != k {
+        return Err(format!(
+            "{} has {k_test} classes but {} has {k}: not a pair",
+            test.display(),
+            train.display()
+        ));
+    }
+    let rows = match (kind, max_rows) {
+        (_, None) => n_file,
+        (Kind::Softmax, Some(usize::MAX)) => softmax_rows_that_fit(n_file, m, k, kind.ram_budget()),
+        (_, Some(r)) => r.min(n_file),
+    };
+    if rows < n_file {
+        check_prefix_classes(&train, rows)?;
+    }
+    let n = rows;
     if m_test != m {
         return Err(format!(
             "{} has {m_test} features but {} has {m}: not a pair",
@@ -124,11 +265,17 @@ fn make_run(
             train.display()
         ));
     }
-    let weights = m + 1;
-    let t = match solver {
-        Solver::Cholesky => packed_len(weights),
-        Solver::Cg => 0,
+    let explicit = solver == Solver::Cholesky;
+    // The core's size formulas: `Sizes` is their one home.
+    let (sizes, w) = match kind {
+        Kind::Binary => (tinynewton::Sizes::binary(n, m, explicit), 0),
+        Kind::Softmax => (tinynewton::Sizes::softmax(n, m, k, explicit), 0),
+        Kind::Ovr => (tinynewton::Sizes::binary(n, m, explicit), k * (m + 1)),
     };
+    debug_assert_eq!(
+        sizes.triangle == 0,
+        !explicit || packed_len(sizes.weights) == 0
+    );
     for path in [&train, &test] {
         println!("cargo:rerun-if-changed={}", path.display());
     }
@@ -139,9 +286,13 @@ fn make_run(
         test,
         train_len,
         test_len,
-        m: weights,
-        n,
-        t,
+        kind,
+        k,
+        rows,
+        m: sizes.weights,
+        n: sizes.samples,
+        t: sizes.triangle,
+        w,
         settings,
         floor,
     })
@@ -208,6 +359,87 @@ fn default_runs(firmware_dir: &Path, target: &Target) -> Result<Vec<Run>, String
         .collect()
 }
 
+/// The solver `SolverKind::Auto` picks for `weights` (the core's rule, with room for whatever
+/// triangle it wants), unless `forced`.
+fn auto_solver(weights: usize, forced: Option<Solver>) -> Solver {
+    forced.unwrap_or(match SolverKind::Auto.resolve(weights, usize::MAX) {
+        Ok(SolverKind::Cholesky) => Solver::Cholesky,
+        _ => Solver::Cg,
+    })
+}
+
+/// Rust expression of `Settings` with cost `c` and `solver`.
+fn settings_expr(c: f32, solver: Solver) -> String {
+    let kind = match solver {
+        Solver::Cholesky => "Cholesky",
+        Solver::Cg => "Cg",
+    };
+    format!(
+        "tinynewton::Settings {{ c_pos: {c:?}, c_neg: {c:?}, solver: tinynewton::SolverKind::{kind}, ..tinynewton::Settings::DEFAULT }}"
+    )
+}
+
+/// The issue-9 multi-class runs (`TINYNEWTON_RUNS=multiclass`): scikit-learn's digits, 10
+/// classes, with softmax and with one-vs-rest, and MNIST 0–9 7×7 `u8` with softmax on as many
+/// of its first training samples as fit the multi-class RAM budget. `C = 1`, bias regularised.
+fn multiclass_runs(firmware_dir: &Path) -> Result<Vec<Run>, String> {
+    let data = firmware_dir.join("../data");
+    let digits = data.join("tables/digits10");
+    let mnist = data.join("mnist-10-7x7-u8");
+    let pair = |p: &Path| {
+        let s = p.display().to_string();
+        (
+            PathBuf::from(format!("{s}-train.tnds")),
+            PathBuf::from(format!("{s}-test.tnds")),
+        )
+    };
+    let mut runs = Vec::new();
+    for (kind, rows, prefix, name, label) in [
+        (Kind::Softmax, None, &digits, "digits10", "digits10-softmax"),
+        (Kind::Ovr, None, &digits, "digits10", "digits10-ovr"),
+        (
+            Kind::Softmax,
+            Some(usize::MAX),
+            &mnist,
+            "mnist-10-7x7-u8",
+            "mnist10-7x7-softmax",
+        ),
+    ] {
+        let (train, test) = pair(prefix);
+        let (_, _, m, k) = read_packed_classes(&train, Split::Train)?;
+        let weights = match kind {
+            Kind::Softmax => k * (m + 1),
+            _ => m + 1,
+        };
+        let solver = auto_solver(weights, None);
+        runs.push(make_kind_run(
+            kind,
+            rows,
+            name.to_owned(),
+            label.to_owned(),
+            train,
+            test,
+            solver,
+            settings_expr(1.0, solver),
+            None,
+        )?);
+    }
+    Ok(runs)
+}
+
+/// `TINYNEWTON_MULTICLASS` (`softmax`, the default, `ovr` or `both`): how a `TINYNEWTON_DATA`
+/// pair of more than two classes is trained.
+fn multiclass_kinds_from_env() -> Result<Vec<Kind>, String> {
+    match env::var("TINYNEWTON_MULTICLASS").as_deref() {
+        Err(_) | Ok("") | Ok("softmax") => Ok(vec![Kind::Softmax]),
+        Ok("ovr") => Ok(vec![Kind::Ovr]),
+        Ok("both") => Ok(vec![Kind::Softmax, Kind::Ovr]),
+        Ok(other) => Err(format!(
+            "TINYNEWTON_MULTICLASS={other:?}: expected softmax, ovr or both"
+        )),
+    }
+}
+
 /// `TINYNEWTON_C`: a finite, positive cost.
 fn cost_from_env() -> Result<f32, String> {
     match env::var("TINYNEWTON_C") {
@@ -253,22 +485,34 @@ fn user_runs(firmware_dir: &Path, value: &str) -> Result<Vec<Run>, String> {
             PathBuf::from(p)
         };
         let (train, test) = (with("-train.tnds"), with("-test.tnds"));
-        // Auto: the core's own rule, with room for whatever triangle it wants.
-        let (_, _, m) = read_packed(&train, Split::Train)?;
-        let weights = m + 1;
-        let solver = forced.unwrap_or(match SolverKind::Auto.resolve(weights, usize::MAX) {
-            Ok(SolverKind::Cholesky) => Solver::Cholesky,
-            _ => Solver::Cg,
-        });
-        let kind = match solver {
-            Solver::Cholesky => "Cholesky",
-            Solver::Cg => "Cg",
-        };
-        let settings = format!(
-            "tinynewton::Settings {{ c_pos: {c:?}, c_neg: {c:?}, solver: tinynewton::SolverKind::{kind}, ..tinynewton::Settings::DEFAULT }}"
-        );
-        let label = name.clone();
-        runs.push(make_run(name, label, train, test, solver, settings, None)?);
+        let (_, _, m, k) = read_packed_classes(&train, Split::Train)?;
+        if k <= 2 {
+            // Auto: the core's own rule, with room for whatever triangle it wants.
+            let solver = auto_solver(m + 1, forced);
+            let settings = settings_expr(c, solver);
+            let label = name.clone();
+            runs.push(make_run(name, label, train, test, solver, settings, None)?);
+            continue;
+        }
+        for kind in multiclass_kinds_from_env()? {
+            let (weights, suffix) = match kind {
+                Kind::Softmax => (k * (m + 1), "softmax"),
+                _ => (m + 1, "ovr"),
+            };
+            let solver = auto_solver(weights, forced);
+            let label = format!("{name}-{suffix}");
+            runs.push(make_kind_run(
+                kind,
+                None,
+                name.clone(),
+                label,
+                train.clone(),
+                test.clone(),
+                solver,
+                settings_expr(c, solver),
+                None,
+            )?);
+        }
     }
     if runs.is_empty() {
         return Err(format!("TINYNEWTON_DATA={value:?} names no dataset"));
@@ -280,12 +524,15 @@ fn user_runs(firmware_dir: &Path, value: &str) -> Result<Vec<Run>, String> {
 fn check_fit(board: &Board, runs: &[Run]) -> Result<(), String> {
     let mut errors = Vec::new();
     for r in runs {
-        let ws = workspace_bytes(r.m, r.n, r.t);
-        let need = ws + STACK_MARGIN;
-        if need > RAM_BUDGET {
-            // Each training sample costs three f32 (z, X̃d, D): how many would fit.
-            let fixed = workspace_bytes(r.m, 0, r.t) + STACK_MARGIN;
-            let max_n = RAM_BUDGET.saturating_sub(fixed) / 12;
+        let budget = r.kind.ram_budget();
+        let margin = r.kind.stack_margin();
+        let ws = workspace_bytes(r.m, r.n, r.t) + 4 * r.w;
+        let need = ws + margin;
+        if need > budget {
+            // Each training sample costs three f32 (z, X̃d, D), K for softmax: how many fit.
+            let fixed = workspace_bytes(r.m, 0, r.t) + 4 * r.w + margin;
+            let per_sample = if r.kind == Kind::Softmax { 4 * r.k } else { 12 };
+            let max_n = budget.saturating_sub(fixed) / per_sample;
             let hint = if r.t > 0 {
                 format!(
                     "; the Cholesky triangle alone takes {} bytes: TINYNEWTON_SOLVER=cg drops it",
@@ -295,8 +542,18 @@ fn check_fit(board: &Board, runs: &[Run]) -> Result<(), String> {
                 format!("; at most {max_n} training samples fit with this solver")
             };
             errors.push(format!(
-                "{}: does not fit the RAM of the {}: workspace {ws} bytes (M={} weights, N={} samples, T={} triangle floats) + {STACK_MARGIN} bytes stack margin = {need} bytes, {} bytes over the {RAM_BUDGET}-byte budget{hint}",
-                r.name, board.name, r.m, r.n, r.t, need - RAM_BUDGET
+                "{}: does not fit the RAM of the {}: workspace {ws} bytes (M={} weights, N={} samples, T={} triangle floats{}) + {margin} bytes stack margin = {need} bytes, {} bytes over the {budget}-byte budget{hint}",
+                r.name,
+                board.name,
+                r.m,
+                r.n,
+                r.t,
+                if r.w > 0 {
+                    format!(", W={} one-vs-rest weights", r.w)
+                } else {
+                    String::new()
+                },
+                need - budget
             ));
         }
     }
@@ -339,10 +596,7 @@ fn write_corrupt_copy(source: &Path, dest: &Path) -> Result<(), String> {
     let header = *tinynewton::format::parse(&bytes)
         .map_err(|e| format!("{}: {e}", source.display()))?
         .header();
-    let (offset, len) = (
-        header.payload_offset as usize,
-        header.payload_len as usize,
-    );
+    let (offset, len) = (header.payload_offset as usize, header.payload_len as usize);
     if len == 0 || offset + len != bytes.len() {
         return Err(format!("{}: unexpected layout", source.display()));
     }
@@ -358,14 +612,28 @@ pub fn generate(
     target: &Target,
     corrupt_first: bool,
 ) -> Result<(), String> {
-    for var in ["TINYNEWTON_DATA", "TINYNEWTON_C", "TINYNEWTON_SOLVER"] {
+    for var in [
+        "TINYNEWTON_DATA",
+        "TINYNEWTON_C",
+        "TINYNEWTON_SOLVER",
+        "TINYNEWTON_RUNS",
+        "TINYNEWTON_MULTICLASS",
+    ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
     let data = env::var("TINYNEWTON_DATA")
         .ok()
         .filter(|v| !v.trim().is_empty());
+    let preset = env::var("TINYNEWTON_RUNS").unwrap_or_default();
+    let preset = preset.trim();
     let mut runs = match &data {
         Some(value) => user_runs(firmware_dir, value)?,
+        None if preset == "multiclass" => multiclass_runs(firmware_dir)?,
+        None if !preset.is_empty() && preset != "binary" => {
+            return Err(format!(
+                "TINYNEWTON_RUNS={preset:?}: expected binary (the default) or multiclass"
+            ))
+        }
         None => {
             for var in ["TINYNEWTON_C", "TINYNEWTON_SOLVER"] {
                 if env::var_os(var).is_some() {
@@ -390,8 +658,17 @@ pub fn generate(
 
     let source = match &data {
         Some(v) => format!("TINYNEWTON_DATA={v}"),
+        None if preset == "multiclass" => {
+            "TINYNEWTON_RUNS=multiclass: the committed digits10 and MNIST 0-9 files".to_owned()
+        }
         None => "the committed 7-vs-1 MNIST files".to_owned(),
     };
+    // The runs share one stack region and one memory line: the largest of their budgets.
+    let ram_budget = runs
+        .iter()
+        .map(|r| r.kind.ram_budget())
+        .max()
+        .unwrap_or(RAM_BUDGET_BINARY);
     let data_flash: usize = runs.iter().map(|r| r.train_len + r.test_len).sum();
     let mut s = String::new();
     let _ = writeln!(
@@ -402,7 +679,7 @@ pub fn generate(
          /// Bytes of every embedded packed file.\n\
          pub const DATA_FLASH: usize = {data_flash};\n\
          /// RAM the firmware may take, statics + peak stack (checked at build time and on the board).\n\
-         pub const RAM_BUDGET: usize = {RAM_BUDGET};\n\
+         pub const RAM_BUDGET: usize = {ram_budget};\n\
          /// Flash the code may take, without the datasets.\n\
          pub const CODE_FLASH_BUDGET: usize = {CODE_FLASH_BUDGET};\n"
     );
@@ -421,8 +698,9 @@ pub fn generate(
             s,
             "    #[cfg(target_pointer_width = \"32\")]\n    \
              const _: () = assert!(tinynewton::Workspace::<{m}, {n}, {t}>::SIZE_BYTES == {ws});\n    \
-             visitor.visit::<{m}, {n}, {t}>(&RunSpec {{\n        \
+             visitor.{visit}(&RunSpec {{\n        \
              label: {label:?},\n        \
+             rows: {rows},\n        \
              files: crate::runs::Files {{\n            \
              name: {name:?},\n            \
              train: tinynewton::include_packed!({train:?}),\n            \
@@ -434,6 +712,12 @@ pub fn generate(
             m = r.m,
             n = r.n,
             t = r.t,
+            visit = match r.kind {
+                Kind::Binary => format!("visit::<{}, {}, {}>", r.m, r.n, r.t),
+                Kind::Softmax => format!("visit_softmax::<{}, {}, {}>", r.m, r.n, r.t),
+                Kind::Ovr => format!("visit_ovr::<{}, {}, {}, {}>", r.m, r.n, r.t, r.w),
+            },
+            rows = r.rows,
             label = sanitize(&r.label),
             name = r.name,
             train = r.train.display().to_string(),
@@ -447,7 +731,7 @@ pub fn generate(
     let mut args = String::new();
     for r in &runs {
         let _ = write!(fields, " ws_{}={{=usize}}", sanitize(&r.label));
-        let _ = write!(args, ", {}", workspace_bytes(r.m, r.n, r.t));
+        let _ = write!(args, ", {}", workspace_bytes(r.m, r.n, r.t) + 4 * r.w);
     }
     let _ = writeln!(
         s,
@@ -456,7 +740,7 @@ pub fn generate(
          pub fn log_memory(static_ram: usize, peak_stack: usize, code_flash: usize) {{\n    \
          defmt::info!(\n        \
          \"memory static_ram={{=usize}} peak_stack={{=usize}} ram_used={{=usize}} ram_budget={{=usize}} code_flash={{=usize}} code_flash_budget={{=usize}} data_flash={{=usize}}{fields}\",\n        \
-         static_ram, peak_stack, static_ram + peak_stack, {RAM_BUDGET}usize, code_flash, {CODE_FLASH_BUDGET}usize, DATA_FLASH{args}\n    \
+         static_ram, peak_stack, static_ram + peak_stack, {ram_budget}usize, code_flash, {CODE_FLASH_BUDGET}usize, DATA_FLASH{args}\n    \
          );\n\
          }}"
     );

@@ -9,10 +9,11 @@
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::OutputPin;
 use tinynewton::format::PackedDataset;
-use tinynewton::{Iteration, Report, Settings, Status, Workspace};
+use tinynewton::{Iteration, Report, Rows, Settings, SolverKind, Status, Workspace};
 
 use crate::counter::Counter;
 use crate::mem;
+use crate::multiclass;
 use crate::runs::{self, Evaluation, Files, RunError};
 use crate::selection::{self, RunSpec, RunVisitor};
 
@@ -29,9 +30,26 @@ pub struct Io<'a, L, D, C> {
     pub counter: &'a mut C,
 }
 
+/// What the checks need of a run's report (binary, softmax or one-vs-rest).
+struct Outcome {
+    iterations: u32,
+    solver: SolverKind,
+    status: Status,
+}
+
+impl From<&Report> for Outcome {
+    fn from(r: &Report) -> Self {
+        Outcome {
+            iterations: r.iterations,
+            solver: r.solver,
+            status: r.status,
+        }
+    }
+}
+
 /// One run's figures.
 struct Measured {
-    report: Report,
+    report: Outcome,
     evaluation: Evaluation,
     /// Counts spent in the solver (the callback's logging and LED excluded).
     train_counts: u64,
@@ -110,7 +128,186 @@ fn measured_run<const M: usize, const N: usize, const T: usize, L: OutputPin, C:
         train_counts
     );
     Ok(Measured {
-        report,
+        report: Outcome::from(&report),
+        evaluation,
+        train_counts,
+        parse_counts: counter.elapsed(t0, t1),
+        eval_counts: counter.elapsed(end, t_eval),
+    })
+}
+
+/// Logs the dataset line of a multi-class run.
+#[allow(dead_code)] // only builds with multi-class runs call it
+fn log_multiclass_dataset(
+    files: &Files,
+    train: &PackedDataset<'_>,
+    test: &PackedDataset<'_>,
+    rows: usize,
+    ws_bytes: usize,
+) {
+    defmt::info!(
+        "dataset {=str}: train n={=u32} (first {=usize} used) m={=u32} K={=usize}, test n={=u32}, {=usize}+{=usize} bytes in flash, CRCs ok; workspace {=usize} bytes",
+        files.name,
+        train.header().n,
+        rows,
+        train.header().m,
+        train.n_classes(),
+        test.header().n,
+        files.train.len(),
+        files.test.len(),
+        ws_bytes
+    );
+}
+
+/// Softmax: parses, trains (one log line per iteration), evaluates; prints the `result` line.
+#[allow(dead_code)] // only builds with multi-class runs call it
+fn measured_softmax<const M: usize, const N: usize, const T: usize, L: OutputPin, C: Counter>(
+    ws: &mut Workspace<M, N, T>,
+    run: &RunSpec,
+    led: &mut L,
+    counter: &mut C,
+) -> Result<Measured, RunError> {
+    let files = &run.files;
+    let t0 = counter.now();
+    let (train, test) = multiclass::parse(files)?;
+    let t1 = counter.now();
+    let rows = run.rows.min(train.n_samples());
+    log_multiclass_dataset(files, &train, &test, rows, Workspace::<M, N, T>::SIZE_BYTES);
+    let mut train_counts = 0u64;
+    let mut mark = counter.now();
+    let report = multiclass::train_softmax(ws, &train, rows, &run.settings, |it: &Iteration| {
+        let now = counter.now();
+        let segment = counter.elapsed(mark, now);
+        train_counts += segment;
+        let _ = if it.iter % 2 == 1 {
+            led.set_high()
+        } else {
+            led.set_low()
+        };
+        defmt::info!(
+            "iter={=u32} f={=f32} grad_rel={=f32} step={=f32} cg_iters={=u32} ls_trials={=u32} {=str}={=u64}",
+            it.iter,
+            it.f,
+            it.grad_rel,
+            it.step,
+            it.cg_iters,
+            it.ls_trials,
+            C::UNIT,
+            segment
+        );
+        mark = counter.now();
+    })?;
+    let end = counter.now();
+    train_counts += counter.elapsed(mark, end);
+    let b = ws.buffers();
+    let dim = *b.dim;
+    let evaluation = multiclass::evaluate(&test, b.w.get(..dim).unwrap_or(&[]), b.u)?;
+    let t_eval = counter.now();
+    defmt::info!(
+        "result dataset={=str} objective=softmax solver={=str} status={=str} iters={=u32} cg_iters={=u32} K={=usize} train_n={=usize} f={=f32} grad_rel={=f32} test_correct={=usize}/{=usize} fingerprint=0x{=u64:016x} {=str}={=u64}",
+        files.name,
+        runs::solver_name(report.solver),
+        runs::status_name(report.status),
+        report.iterations,
+        report.cg_iterations,
+        train.n_classes(),
+        rows,
+        report.objective,
+        report.grad_rel,
+        evaluation.test_correct,
+        evaluation.test_total,
+        evaluation.fingerprint,
+        C::UNIT,
+        train_counts
+    );
+    Ok(Measured {
+        report: Outcome::from(&report),
+        evaluation,
+        train_counts,
+        parse_counts: counter.elapsed(t0, t1),
+        eval_counts: counter.elapsed(end, t_eval),
+    })
+}
+
+/// One-vs-rest: parses, trains (one log line per class), evaluates; prints the `result` line.
+#[allow(dead_code)] // only builds with multi-class runs call it
+fn measured_ovr<const M: usize, const N: usize, const T: usize, L: OutputPin, C: Counter>(
+    ws: &mut Workspace<M, N, T>,
+    weights: &mut [f32],
+    run: &RunSpec,
+    led: &mut L,
+    counter: &mut C,
+) -> Result<Measured, RunError> {
+    let files = &run.files;
+    let t0 = counter.now();
+    let (train, test) = multiclass::parse(files)?;
+    let t1 = counter.now();
+    let rows = run.rows.min(train.n_samples());
+    log_multiclass_dataset(
+        files,
+        &train,
+        &test,
+        rows,
+        Workspace::<M, N, T>::SIZE_BYTES + core::mem::size_of_val(weights),
+    );
+    let mut train_counts = 0u64;
+    let mut solver = SolverKind::Auto;
+    let mut mark = counter.now();
+    let total = multiclass::train_ovr(
+        ws,
+        &train,
+        rows,
+        &run.settings,
+        weights,
+        |k, r: &Report| {
+            let now = counter.now();
+            let segment = counter.elapsed(mark, now);
+            train_counts += segment;
+            solver = r.solver;
+            let _ = if k % 2 == 1 {
+                led.set_high()
+            } else {
+                led.set_low()
+            };
+            defmt::info!(
+                "class={=usize} status={=str} iters={=u32} cg_iters={=u32} f={=f32} grad_rel={=f32} {=str}={=u64}",
+                k,
+                runs::status_name(r.status),
+                r.iterations,
+                r.cg_iterations,
+                r.objective,
+                r.grad_rel,
+                C::UNIT,
+                segment
+            );
+            mark = counter.now();
+        },
+    )?;
+    let end = counter.now();
+    train_counts += counter.elapsed(mark, end);
+    let evaluation = multiclass::evaluate(&test, weights, ws.buffers().u)?;
+    let t_eval = counter.now();
+    defmt::info!(
+        "result dataset={=str} objective=ovr solver={=str} status={=str} iters={=u32} cg_iters={=u32} K={=usize} train_n={=usize} test_correct={=usize}/{=usize} fingerprint=0x{=u64:016x} {=str}={=u64}",
+        files.name,
+        runs::solver_name(solver),
+        runs::status_name(total.status),
+        total.iterations,
+        total.cg_iterations,
+        train.n_classes(),
+        rows,
+        evaluation.test_correct,
+        evaluation.test_total,
+        evaluation.fingerprint,
+        C::UNIT,
+        train_counts
+    );
+    Ok(Measured {
+        report: Outcome {
+            iterations: total.iterations,
+            solver,
+            status: total.status,
+        },
         evaluation,
         train_counts,
         parse_counts: counter.elapsed(t0, t1),
@@ -136,6 +333,32 @@ impl<L: OutputPin, C: Counter> RunVisitor for Runner<'_, L, C> {
     fn visit<const M: usize, const N: usize, const T: usize>(&mut self, run: &RunSpec) {
         let mut ws = Workspace::<M, N, T>::new();
         let result = measured_run(&mut ws, &run.files, &run.settings, self.led, self.counter);
+        if let Ok(m) = &result {
+            self.last_iterations = m.report.iterations;
+        }
+        self.ok &= check_run(run, &result, C::UNIT);
+    }
+
+    /// As `visit`: the softmax workspace lives in this frame only.
+    #[inline(never)]
+    fn visit_softmax<const M: usize, const N: usize, const T: usize>(&mut self, run: &RunSpec) {
+        let mut ws = Workspace::<M, N, T>::new();
+        let result = measured_softmax(&mut ws, run, self.led, self.counter);
+        if let Ok(m) = &result {
+            self.last_iterations = m.report.iterations;
+        }
+        self.ok &= check_run(run, &result, C::UNIT);
+    }
+
+    /// As `visit`: the binary workspace and the `K` weight vectors live in this frame only.
+    #[inline(never)]
+    fn visit_ovr<const M: usize, const N: usize, const T: usize, const W: usize>(
+        &mut self,
+        run: &RunSpec,
+    ) {
+        let mut ws = Workspace::<M, N, T>::new();
+        let mut weights = [0.0f32; W];
+        let result = measured_ovr(&mut ws, &mut weights, run, self.led, self.counter);
         if let Ok(m) = &result {
             self.last_iterations = m.report.iterations;
         }

@@ -16,11 +16,20 @@ mod counter;
 #[cfg(feature = "hv-bench")]
 mod hv_bench;
 mod mem;
+// Shared with the host parity check: a training prefix with fused multi-class row kernels.
+#[allow(dead_code)]
+mod rows;
+// Shared with the host parity check; builds without multi-class runs use none of it.
+#[cfg(not(feature = "hv-bench"))]
+#[allow(dead_code)]
+mod multiclass;
 // Shared with the host parity check and model_selection; a build uses a subset of it.
 #[cfg(not(feature = "hv-bench"))]
 #[allow(dead_code)]
 mod runs;
+// A build instantiates only the visitor methods of the run kinds it selected.
 #[cfg(not(feature = "hv-bench"))]
+#[allow(dead_code)]
 mod selection;
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};

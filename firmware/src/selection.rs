@@ -11,6 +11,9 @@ use crate::runs::Files;
 pub struct RunSpec {
     /// Short label for the `cost` and `memory` lines (`7x7`, `14x14`, or the dataset's name).
     pub label: &'static str,
+    /// Training samples used: the first `rows` of the training file (all of them, unless the
+    /// build script found that only fewer fit the RAM budget).
+    pub rows: usize,
     /// The embedded train/test pair (4-byte aligned in flash).
     pub files: Files,
     /// Costs, solver, tolerances.
@@ -22,9 +25,19 @@ pub struct RunSpec {
 
 /// Receives each run with its workspace capacities (`M` weights including the bias, `N`
 /// samples, `T` packed-triangle floats, `0` for CG), read from the files' headers at build time.
+/// Multi-class runs (issue 9) come with the capacities of their own objective: softmax's
+/// `M = K(m + 1)` and `N = ⌈nK/3⌉` (`tinynewton::Sizes::softmax`), one-vs-rest's binary
+/// workspace plus `W = K(m + 1)` floats for the `K` weight vectors.
 pub trait RunVisitor {
-    /// Trains and reports one run.
+    /// Trains and reports one binary run.
     fn visit<const M: usize, const N: usize, const T: usize>(&mut self, run: &RunSpec);
+    /// Trains and reports one softmax run.
+    fn visit_softmax<const M: usize, const N: usize, const T: usize>(&mut self, run: &RunSpec);
+    /// Trains and reports one one-vs-rest run.
+    fn visit_ovr<const M: usize, const N: usize, const T: usize, const W: usize>(
+        &mut self,
+        run: &RunSpec,
+    );
 }
 
 include!(concat!(env!("OUT_DIR"), "/selection.rs"));

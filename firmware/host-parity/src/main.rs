@@ -15,9 +15,13 @@
 
 use std::process::ExitCode;
 
-use tinynewton::{Settings, Workspace};
+use tinynewton::{Rows, Settings, Workspace};
 
 // Shared with the firmware (and runs.rs with model_selection): the host uses a subset.
+#[path = "../../src/multiclass.rs"]
+mod multiclass;
+#[path = "../../src/rows.rs"]
+mod rows;
 #[allow(dead_code)]
 #[path = "../../src/runs.rs"]
 mod runs;
@@ -58,6 +62,77 @@ fn run<const M: usize, const N: usize, const T: usize>(
     Ok(())
 }
 
+/// Softmax as the firmware trains it; prints its result line.
+fn run_softmax<const M: usize, const N: usize, const T: usize>(
+    ws: &mut Workspace<M, N, T>,
+    spec: &RunSpec,
+) -> Result<(), runs::RunError> {
+    let (train, test) = multiclass::parse(&spec.files)?;
+    let rows = spec.rows.min(train.n_samples());
+    let report = multiclass::train_softmax(ws, &train, rows, &spec.settings, |it| {
+        println!(
+            "iter={} f={} grad_rel={} step={} cg_iters={} ls_trials={}",
+            it.iter, it.f, it.grad_rel, it.step, it.cg_iters, it.ls_trials
+        );
+    })?;
+    let b = ws.buffers();
+    let dim = *b.dim;
+    let e = multiclass::evaluate(&test, &b.w[..dim], b.u)?;
+    println!(
+        "result dataset={} objective=softmax solver={} status={} iters={} cg_iters={} K={} train_n={} f={} grad_rel={} test_correct={}/{} fingerprint=0x{:016x}",
+        spec.files.name,
+        runs::solver_name(report.solver),
+        runs::status_name(report.status),
+        report.iterations,
+        report.cg_iterations,
+        train.n_classes(),
+        rows,
+        report.objective,
+        report.grad_rel,
+        e.test_correct,
+        e.test_total,
+        e.fingerprint
+    );
+    Ok(())
+}
+
+/// One-vs-rest as the firmware trains it; prints its result line.
+fn run_ovr<const M: usize, const N: usize, const T: usize>(
+    ws: &mut Workspace<M, N, T>,
+    weights: &mut [f32],
+    spec: &RunSpec,
+) -> Result<(), runs::RunError> {
+    let (train, test) = multiclass::parse(&spec.files)?;
+    let rows = spec.rows.min(train.n_samples());
+    let mut solver = tinynewton::SolverKind::Auto;
+    let total = multiclass::train_ovr(ws, &train, rows, &spec.settings, weights, |k, r| {
+        solver = r.solver;
+        println!(
+            "class={k} status={} iters={} cg_iters={} f={} grad_rel={}",
+            runs::status_name(r.status),
+            r.iterations,
+            r.cg_iterations,
+            r.objective,
+            r.grad_rel
+        );
+    })?;
+    let e = multiclass::evaluate(&test, weights, ws.buffers().u)?;
+    println!(
+        "result dataset={} objective=ovr solver={} status={} iters={} cg_iters={} K={} train_n={} test_correct={}/{} fingerprint=0x{:016x}",
+        spec.files.name,
+        runs::solver_name(solver),
+        runs::status_name(total.status),
+        total.iterations,
+        total.cg_iterations,
+        train.n_classes(),
+        rows,
+        e.test_correct,
+        e.test_total,
+        e.fingerprint
+    );
+    Ok(())
+}
+
 /// Trains each selected run; remembers whether all succeeded.
 struct Host {
     ok: bool,
@@ -69,6 +144,29 @@ impl RunVisitor for Host {
         let mut ws = Box::new(Workspace::<M, N, T>::new());
         if let Err(e) = run(&mut *ws, &spec.files, &spec.settings) {
             eprintln!("host-parity: {} failed: {e:?}", spec.files.name);
+            self.ok = false;
+        }
+    }
+
+    fn visit_softmax<const M: usize, const N: usize, const T: usize>(&mut self, spec: &RunSpec) {
+        let mut ws = Box::new(Workspace::<M, N, T>::new());
+        if let Err(e) = run_softmax(&mut *ws, spec) {
+            eprintln!("host-parity: {} (softmax) failed: {e:?}", spec.files.name);
+            self.ok = false;
+        }
+    }
+
+    fn visit_ovr<const M: usize, const N: usize, const T: usize, const W: usize>(
+        &mut self,
+        spec: &RunSpec,
+    ) {
+        let mut ws = Box::new(Workspace::<M, N, T>::new());
+        let mut weights = vec![0.0f32; W];
+        if let Err(e) = run_ovr(&mut *ws, &mut weights, spec) {
+            eprintln!(
+                "host-parity: {} (one-vs-rest) failed: {e:?}",
+                spec.files.name
+            );
             self.ok = false;
         }
     }
