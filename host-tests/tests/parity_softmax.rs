@@ -259,10 +259,10 @@ fn hess_vec_matches_the_explicit_hessian_on_real_data() {
         let mut h = vec![0.0f32; tinynewton::packed_len(dim)];
         obj.hessian_packed(&mut h).unwrap();
         let mut dense = vec![0.0f64; dim];
-        for a in 0..dim {
-            for c in 0..dim {
+        for (a, da) in dense.iter_mut().enumerate() {
+            for (c, vc) in v.iter().enumerate() {
                 let (hi, lo) = if a >= c { (a, c) } else { (c, a) };
-                dense[a] += f64::from(h[tinynewton::packed_index(hi, lo)]) * f64::from(v[c]);
+                *da += f64::from(h[tinynewton::packed_index(hi, lo)]) * f64::from(*vc);
             }
         }
         let dense = DVector::from_vec(dense);
