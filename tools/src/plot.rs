@@ -14,7 +14,7 @@ use tinynewton::model::{image_version, MODEL_MAGIC, MULTI_MODEL_VERSION};
 use tinynewton::{Model, Status};
 
 use crate::output::{say, write_all_or_nothing, Named};
-use crate::train::{label_name, Multiclass, MultiClassModel, TrainReport};
+use crate::train::{label_name, MultiClassModel, Multiclass, TrainReport};
 
 /// Command-line arguments of `tinynewton plot`.
 #[derive(Debug, clap::Args)]
@@ -251,7 +251,10 @@ fn load_weights(a: &WeightsArgs) -> Result<WeightImage> {
             (r.data.width != 0).then_some((usize::from(r.data.width), usize::from(r.data.height)));
         let solver = match (&r.report, &r.ovr) {
             (Some(rep), _) => solver_name(rep.solver),
-            (None, Some(o)) => o.classes.first().map_or("", |c| solver_name(c.report.solver)),
+            (None, Some(o)) => o
+                .classes
+                .first()
+                .map_or("", |c| solver_name(c.report.solver)),
             _ => "",
         };
         let labels: Vec<String> = r.data.classes.iter().map(|c| label_name(c.label)).collect();
@@ -282,7 +285,11 @@ fn load_weights(a: &WeightsArgs) -> Result<WeightImage> {
                     r.settings.c_pos,
                     bias_name(r.settings.bias)
                 );
-                (class_panels(m, &labels, &r.weights, &r.biases()), None, note)
+                (
+                    class_panels(m, &labels, &r.weights, &r.biases()),
+                    None,
+                    note,
+                )
             }
         };
         (m, panels, geometry, classes, note)
@@ -598,7 +605,11 @@ fn curves_of(path: &Path) -> Result<Vec<Curve>> {
         (None, Some(ovr)) => {
             for c in &ovr.classes {
                 curves.push(Curve {
-                    label: format!("{geometry}{method} class {} {}", c.label, describe(&c.report)),
+                    label: format!(
+                        "{geometry}{method} class {} {}",
+                        c.label,
+                        describe(&c.report)
+                    ),
                     points: log_points(&c.history),
                     epsilon: r.settings.epsilon,
                 });

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use tinynewton::format::{self, Encoding, PackedDataset, Split, REST};
-use tinynewton::settings::DEFAULT_EPSILON;
 use tinynewton::model::MultiModel;
+use tinynewton::settings::DEFAULT_EPSILON;
 use tinynewton::{
     linalg, BiasMode, Buffers, Iteration, Model, ModelError, Objective, OneVsRest, OvrReport,
     Report, Rows, Settings, Sizes, SoftmaxObjective, SolverKind, Status,
@@ -551,8 +551,7 @@ fn train_binary<R: Rows + ?Sized>(
     let f0 = tinynewton::evaluate(ws.reborrow(), data, settings, w0, at)
         .map_err(|e| anyhow!("training: {e}"))?;
     if settings.warm_start {
-        ws.set_weights(w0)
-            .map_err(|e| anyhow!("warm start: {e}"))?;
+        ws.set_weights(w0).map_err(|e| anyhow!("warm start: {e}"))?;
     }
     let mut history = vec![start_point(f0, linalg::norm2(&g0))];
     let report = tinynewton::train(ws.reborrow(), data, settings, |it| {
@@ -576,10 +575,9 @@ fn softmax_start(
     let b = ws.reborrow();
     let mut obj = SoftmaxObjective::new(data, settings, b.samples, b.u)
         .map_err(|e| anyhow!("training: {e}"))?;
-    let g = b
-        .g
-        .get_mut(..w0.len())
-        .context("internal: gradient buffer")?;
+    let g =
+        b.g.get_mut(..w0.len())
+            .context("internal: gradient buffer")?;
     let f = obj
         .check_data()
         .and_then(|()| obj.set_point(Some(w0)))
@@ -606,8 +604,13 @@ fn train_weights(job: &Job<'_>) -> Result<(Runs, Vec<f32>, Sizes)> {
             let vectors = if job.multiclass.is_some() { k } else { 1 };
             let warm = job.warm.clone().unwrap_or_else(|| vec![0.0; dim * vectors]);
             if job.multiclass.is_none() {
-                let (report, history, w) =
-                    train_binary(&mut ws, data, &job.settings, &warm, log(String::new()).as_deref())?;
+                let (report, history, w) = train_binary(
+                    &mut ws,
+                    data,
+                    &job.settings,
+                    &warm,
+                    log(String::new()).as_deref(),
+                )?;
                 return Ok((Runs::One { report, history }, w, sizes));
             }
             let table = data.class_table();
@@ -1065,7 +1068,11 @@ fn summary_text(out: &Outcome, labels: &[String], ws_bytes: usize) -> String {
                 .iter()
                 .map(|(r, _)| r.grad_rel)
                 .fold(0.0f32, f32::max);
-            let _ = writeln!(summary, "largest |g|/|g0| over the classes {}", sci(worst, 2));
+            let _ = writeln!(
+                summary,
+                "largest |g|/|g0| over the classes {}",
+                sci(worst, 2)
+            );
         }
     }
     let _ = writeln!(
@@ -1106,12 +1113,7 @@ fn summary_text(out: &Outcome, labels: &[String], ws_bytes: usize) -> String {
 }
 
 /// The JSON report of a finished run.
-fn report_json(
-    args: &Args,
-    job: &Job<'_>,
-    out: &Outcome,
-    ws_bytes: usize,
-) -> Result<Vec<u8>> {
+fn report_json(args: &Args, job: &Job<'_>, out: &Outcome, ws_bytes: usize) -> Result<Vec<u8>> {
     let train = job.train;
     let m = train.n_features();
     let dim = m + 1;

@@ -99,7 +99,11 @@ fn check_run(r: &Run, test: &PackedDataset<'_>, method: &str) -> f64 {
     for (i, row) in c.iter().enumerate() {
         assert_eq!(row.iter().sum::<u64>() as usize, test.class_count(i));
     }
-    assert!(r.stdout.contains("confusion matrix on the test file"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("confusion matrix on the test file"),
+        "{}",
+        r.stdout
+    );
     let last = labels.last().unwrap();
     assert!(
         r.stdout.contains(&format!("true {last:>3} |")),
@@ -151,7 +155,10 @@ fn digits10_softmax_and_one_vs_rest() {
     let rep = &soft.report["report"];
     assert_eq!(rep["status"], "converged");
     let iterations = rep["iterations"].as_u64().unwrap();
-    assert!((4..=15).contains(&iterations), "{iterations} Newton iterations");
+    assert!(
+        (4..=15).contains(&iterations),
+        "{iterations} Newton iterations"
+    );
     assert_eq!(
         soft.report["history"].as_array().unwrap().len() as u64,
         iterations + 1
@@ -165,7 +172,10 @@ fn digits10_softmax_and_one_vs_rest() {
 
     let ovr = train(dir.path(), &trf, &tef, &["--multiclass", "ovr"]);
     let acc = check_run(&ovr, &test, "ovr");
-    assert!((0.94..=0.99).contains(&acc), "one-vs-rest test accuracy {acc}");
+    assert!(
+        (0.94..=0.99).contains(&acc),
+        "one-vs-rest test accuracy {acc}"
+    );
     let classes = ovr.report["ovr"]["classes"].as_array().unwrap();
     assert_eq!(classes.len(), 10);
     for (k, c) in classes.iter().enumerate() {
@@ -178,7 +188,11 @@ fn digits10_softmax_and_one_vs_rest() {
     }
     assert_eq!(ovr.report["ovr"]["report"]["classes"].as_u64(), Some(10));
     // The log is per class.
-    assert!(ovr.stdout.contains("class   9 vs rest: iter  1 f "), "{}", ovr.stdout);
+    assert!(
+        ovr.stdout.contains("class   9 vs rest: iter  1 f "),
+        "{}",
+        ovr.stdout
+    );
     assert_ne!(ovr.model.fingerprint(), soft.model.fingerprint());
 
     // A warm start from the softmax optimum stops at once.
@@ -242,10 +256,7 @@ fn exported_argmax_matches_the_model() {
     let rows: Vec<Vec<f32>> = (0..test.n_samples())
         .map(|i| (0..m).map(|j| test.value(i, j).unwrap()).collect())
         .collect();
-    let host: Vec<usize> = rows
-        .iter()
-        .map(|x| model.predict_raw(x).unwrap())
-        .collect();
+    let host: Vec<usize> = rows.iter().map(|x| model.predict_raw(x).unwrap()).collect();
     // The in-place row arithmetic of training (folded dequantisation) chooses the same class
     // on (nearly) every row.
     let same = (0..test.n_samples())
@@ -277,15 +288,19 @@ fn exported_argmax_matches_the_model() {
     assert_eq!(drive(&d.join("c_driver"), &input), host, "C");
 
     std::fs::write(d.join("main.rs"), RUST_DRIVER).unwrap();
-    common::ok(Command::new(common::rustc()).current_dir(common::root()).args([
-        "--edition",
-        "2021",
-        "-D",
-        "warnings",
-        p(&d.join("main.rs")),
-        "-o",
-        p(&d.join("rs_driver")),
-    ]));
+    common::ok(
+        Command::new(common::rustc())
+            .current_dir(common::root())
+            .args([
+                "--edition",
+                "2021",
+                "-D",
+                "warnings",
+                p(&d.join("main.rs")),
+                "-o",
+                p(&d.join("rs_driver")),
+            ]),
+    );
     assert_eq!(drive(&d.join("rs_driver"), &input), host, "Rust");
 }
 
@@ -381,7 +396,10 @@ fn plot_weights_draws_a_grid_per_class() {
             "--cell",
             "10",
         ]);
-        assert!(out.contains("10 classes of 7x7 weights in a 5x2 grid"), "{out}");
+        assert!(
+            out.contains("10 classes of 7x7 weights in a 5x2 grid"),
+            "{out}"
+        );
         let img = image::open(&png).unwrap().to_rgb8();
         assert_eq!((img.width(), img.height()), (390, 150));
         let annotated = d.join("grid.png");
@@ -400,7 +418,14 @@ fn plot_weights_draws_a_grid_per_class() {
         "--report-json",
         p(&ovr),
     ]);
-    let out = ok(&["plot", "convergence", p(&ovr), p(&report), "--out", p(&d.join("c.png"))]);
+    let out = ok(&[
+        "plot",
+        "convergence",
+        p(&ovr),
+        p(&report),
+        "--out",
+        p(&d.join("c.png")),
+    ]);
     assert_eq!(out.matches("ovr class").count(), 3, "{out}");
     assert!(out.contains("softmax K = 10"), "{out}");
 }
@@ -439,7 +464,13 @@ fn bad_inputs_fail_with_one_line_and_no_output() {
     let bin_model = d.join("bin.tnm");
     ok(&["train", p(&binary), "--quiet", "--model", p(&bin_model)]);
     let multi_model = d.join("multi.tnm");
-    ok(&["train", p(&data("tables/iris3-train.tnds")), "--quiet", "--model", p(&multi_model)]);
+    ok(&[
+        "train",
+        p(&data("tables/iris3-train.tnds")),
+        "--quiet",
+        "--model",
+        p(&multi_model),
+    ]);
     let keep = [bin_model.clone(), multi_model.clone()];
     let fails_keep = |args: &[&str], words: &[&str]| {
         let mut all = args.to_vec();
@@ -487,7 +518,12 @@ fn bad_inputs_fail_with_one_line_and_no_output() {
     .unwrap();
     assert_one_line_failure(
         &run(&["plot", "convergence", p(&old), "--out", p(&png)]),
-        &["old.json", "version 1", "older tinynewton", "train --report-json again"],
+        &[
+            "old.json",
+            "version 1",
+            "older tinynewton",
+            "train --report-json again",
+        ],
     );
     assert!(!png.exists());
 }
