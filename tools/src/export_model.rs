@@ -57,18 +57,8 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<()> {
     let model = read_model(&args.model)?;
     let source = args.model.display().to_string();
-    let (rust_text, c_text): (fn(&AnyModel, &str) -> String, fn(&AnyModel, &str) -> String) = (
-        |m, s| match m {
-            AnyModel::Binary(b) => rust_source(b, s),
-            AnyModel::Multi(k) => rust_source_multi(k, s),
-        },
-        |m, s| match m {
-            AnyModel::Binary(b) => c_source(b, s),
-            AnyModel::Multi(k) => c_source_multi(k, s),
-        },
-    );
-    let rust = args.rust.as_ref().map(|p| (p, rust_text(&model, &source)));
-    let c = args.c.as_ref().map(|p| (p, c_text(&model, &source)));
+    let rust = args.rust.as_ref().map(|p| (p, model.rust(&source)));
+    let c = args.c.as_ref().map(|p| (p, model.c(&source)));
     let files: Vec<(&Path, &[u8])> = rust
         .iter()
         .chain(c.iter())
@@ -446,6 +436,22 @@ int tinynewton_label(const float *raw)
 enum AnyModel {
     Binary(Box<Model<MAX_FEATURES>>),
     Multi(Box<MultiClassModel>),
+}
+
+impl AnyModel {
+    fn rust(&self, source: &str) -> String {
+        match self {
+            AnyModel::Binary(b) => rust_source(b, source),
+            AnyModel::Multi(k) => rust_source_multi(k, source),
+        }
+    }
+
+    fn c(&self, source: &str) -> String {
+        match self {
+            AnyModel::Binary(b) => c_source(b, source),
+            AnyModel::Multi(k) => c_source_multi(k, source),
+        }
+    }
 }
 
 /// `[[..], ..]` of `K` rows of weights.
