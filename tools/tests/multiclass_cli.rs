@@ -430,6 +430,39 @@ fn plot_weights_draws_a_grid_per_class() {
     assert!(out.contains("softmax K = 10"), "{out}");
 }
 
+/// CRC-32 (ISO-HDLC, as zlib), bit by bit.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A version-2 packed file whose last class-table entry is `label`, with valid CRCs: the class
+/// table sits just before the labels (header field at byte 44); the payload CRC (byte 56) covers
+/// every byte after the 64-byte header, the header CRC (byte 60) bytes 0..60.
+fn relabel_last_class(path: &Path, label: i32) -> Vec<u8> {
+    let mut b = std::fs::read(path).unwrap();
+    let word = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let labels_offset = word(&b, 44) as usize;
+    b[labels_offset - 4..labels_offset].copy_from_slice(&label.to_le_bytes());
+    let payload_crc = crc32(&b[64..]);
+    b[56..60].copy_from_slice(&payload_crc.to_le_bytes());
+    let header_crc = crc32(&b[..60]);
+    b[60..64].copy_from_slice(&header_crc.to_le_bytes());
+    let parsed = format::parse(&b).expect("the relabelled file parses");
+    assert_eq!(parsed.class_table().get(2), Some(label));
+    b
+}
+
 /// Bad inputs: one line on stderr, exit 1, and no output file left.
 #[test]
 fn bad_inputs_fail_with_one_line_and_no_output() {
@@ -449,6 +482,20 @@ fn bad_inputs_fail_with_one_line_and_no_output() {
     fails(
         &["train", p(&digits), "--test", p(&binary)],
         &["--test", "2 classes", "has 10", "--classes"],
+    );
+    // A test file of the same K whose class table differs (iris3's test file with class 2
+    // relabelled 7, CRCs recomputed so it parses).
+    let inputs = tempfile::tempdir().unwrap();
+    let relabelled = inputs.path().join("iris3-relabelled.tnds");
+    std::fs::write(
+        &relabelled,
+        relabel_last_class(&data("tables/iris3-test.tnds"), 7),
+    )
+    .unwrap();
+    let iris3 = data("tables/iris3-train.tnds");
+    fails(
+        &["train", p(&iris3), "--test", p(&relabelled)],
+        &["iris3-relabelled.tnds", "class table 0,1,7", "has 0,1,2"],
     );
     // --multiclass on a two-class file.
     fails(
