@@ -26,9 +26,11 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum What {
     /// Draw the learned weights of an image dataset as a heat map (blue negative, white 0, red
-    /// positive, symmetric scale).
+    /// positive, symmetric scale); a K-class model or report as one map per class in a grid,
+    /// labelled with the class labels, on one shared scale.
     Weights(WeightsArgs),
-    /// Draw log10 ‖g‖/‖g0‖ per Newton iteration, one line per train report.
+    /// Draw log10 ‖g‖/‖g0‖ per Newton iteration, one line per train report (one per class for
+    /// a one-vs-rest report).
     Convergence(ConvergenceArgs),
 }
 

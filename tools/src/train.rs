@@ -1,9 +1,13 @@
 //! `tinynewton train`: the same `no_std` core the firmware runs, trained on the host.
 //!
-//! Parses a packed file in place, trains with [`tinynewton::train`] in heap buffers sized to the
-//! data ([`tinynewton::Sizes`], [`tinynewton::Buffers::carve`]), prints a LIBLINEAR-like
-//! log line per Newton iteration, the final report and the train/test accuracy, and optionally
-//! writes the model's byte image (`--model`) and a JSON report (`--report-json`) that
+//! Parses a packed file in place, trains in heap buffers sized to the data
+//! ([`tinynewton::Sizes`], [`tinynewton::Buffers::carve`]) — two classes with
+//! [`tinynewton::train`]; `K > 2` classes with [`tinynewton::train_softmax`] (the default) or,
+//! with `--multiclass ovr`, one binary run per class over [`tinynewton::OneVsRest`] rows in one
+//! workspace (as [`tinynewton::train_one_vs_rest`] does, with a per-class log) — prints a
+//! LIBLINEAR-like log line per Newton iteration, the final report, the train/test accuracy and
+//! for `K` classes the confusion matrix, and optionally writes the model's byte image (`--model`:
+//! [`Model`], or [`MultiModel`] for `K` classes) and a JSON report (`--report-json`) that
 //! `tinynewton plot` reads back.
 
 use std::fmt::Write as _;
