@@ -1373,4 +1373,28 @@ mod tests {
             "iter  1 f 1.234e+03 |g|/|g0| 1.2e-01 step 1.00 CG   5 LS 1"
         );
     }
+
+    #[test]
+    fn confusion_matrix_text_is_labelled_and_aligned() {
+        let labels = vec!["3".to_owned(), "10".to_owned()];
+        let text = confusion_text(&labels, &[vec![5, 1], vec![0, 1234]]);
+        assert_eq!(
+            text,
+            "          |    3   10\ntrue    3 |    5    1\ntrue   10 |    0 1234"
+        );
+    }
+
+    #[test]
+    fn bias_is_a_number_for_two_classes_and_a_list_for_k() {
+        assert_eq!(serde_json::to_string(&Bias::One(0.5)).unwrap(), "0.5");
+        assert_eq!(
+            serde_json::to_string(&Bias::PerClass(vec![0.5, -1.0])).unwrap(),
+            "[0.5,-1.0]"
+        );
+        assert_eq!(
+            serde_json::from_str::<Bias>("[1.0]").unwrap(),
+            Bias::PerClass(vec![1.0])
+        );
+        assert_eq!(serde_json::from_str::<Bias>("2").unwrap(), Bias::One(2.0));
+    }
 }
