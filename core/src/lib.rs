@@ -22,7 +22,7 @@ pub use data::{DataError, DenseRows, Dequant, FeatureTable, Rows};
 
 pub use cholesky::{cholesky_packed, packed_index, packed_len, solve_packed, CholeskyError};
 pub use error::Error;
-pub use model::{Model, ModelError};
+pub use model::{Model, ModelError, MultiModel};
 pub use newton::{Iteration, Report, Status};
 pub use objective::logistic::{check_data, Logistic, LogisticObjective};
 pub use objective::softmax::{Softmax, SoftmaxObjective, MAX_CLASSES};

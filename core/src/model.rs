@@ -23,6 +23,9 @@
 //! | 16 + 4m | R·m, kind ≠ 0 only | transform records in feature order: `(shift a_j: f32, factor b_j: f32)`, then for kind 3 `(lo_j: f32, hi_j: f32)` in the same record |
 //! | end − 4 | 4 | CRC-32 (ISO-HDLC, as zlib) of the bytes before it |
 //!
+//! A `K`-class model is [`MultiModel`], version [`MULTI_MODEL_VERSION`] (4) of the same magic,
+//! laid out in its docs; this binary reader refuses it as [`ModelError::MultiClass`].
+//!
 //! Versions: 1 had bytes 6..8 reserved and never a transform; 2 added kinds 0–2 (8-byte
 //! records); 3 ([`MODEL_VERSION`]) adds kind 3, whose records are 16 bytes, so the record length
 //! now depends on the kind. The writer stamps the lowest version that describes the image
@@ -101,6 +104,28 @@ pub enum ModelError {
     },
     /// The raw-feature transform refused its table or a raw vector.
     Transform(TransformError),
+    /// A `K`-class image or model with `K` outside `2..=64`.
+    BadClassCount {
+        /// The class count found.
+        classes: usize,
+    },
+    /// A class label repeats an earlier one in the class table.
+    DuplicateClassLabel {
+        /// Class index of the repeat.
+        index: usize,
+    },
+    /// A dataset with another class count than the model.
+    ClassCountMismatch {
+        /// The model's `K`.
+        expected: usize,
+        /// The dataset's `K`.
+        got: usize,
+    },
+    /// A `K`-class image given to the binary reader ([`Model::from_bytes`]): read it with
+    /// [`MultiModel::from_bytes`].
+    MultiClass,
+    /// A binary image given to the `K`-class reader ([`MultiModel::from_bytes`]).
+    NotMultiClass,
 }
 
 impl core::fmt::Display for ModelError {
@@ -126,6 +151,17 @@ impl core::fmt::Display for ModelError {
             Self::BadChecksum => f.write_str("model CRC mismatch: the image is corrupt"),
             Self::BadTransformKind { kind } => write!(f, "unknown transform kind {kind}"),
             Self::Transform(e) => write!(f, "transform: {e}"),
+            Self::BadClassCount { classes } => {
+                write!(f, "{classes} classes: a K-class model has 2 to 64")
+            }
+            Self::DuplicateClassLabel { index } => {
+                write!(f, "class {index} repeats an earlier class label")
+            }
+            Self::ClassCountMismatch { expected, got } => {
+                write!(f, "the model has {expected} classes, the data {got}")
+            }
+            Self::MultiClass => f.write_str("a K-class model, not a two-class one"),
+            Self::NotMultiClass => f.write_str("a two-class model, not a K-class one"),
         }
     }
 }
@@ -499,6 +535,7 @@ impl<const M: usize> Model<M> {
                     .filter(|k| version == MODEL_VERSION || !k.stores_bounds())
                     .ok_or(ModelError::BadTransformKind { kind })?
             }
+            MULTI_MODEL_VERSION => return Err(ModelError::MultiClass),
             _ => return Err(ModelError::UnsupportedVersion { version }),
         };
         let m = read_u32(bytes, 8).ok_or(ModelError::BadLength)? as usize;
@@ -537,6 +574,433 @@ impl<const M: usize> Model<M> {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// K classes.
+
+/// Version of the `K`-class model image ([`MultiModel`]); binary images keep versions 1–3.
+pub const MULTI_MODEL_VERSION: u16 = 4;
+
+/// Most classes a [`MultiModel`] holds (the packed format's bound).
+pub const MAX_MODEL_CLASSES: usize = crate::format::MAX_CLASSES;
+
+/// Bytes before the class table of a `K`-class image: magic, version, kind, `m`, `K`.
+const MULTI_HEADER_LEN: usize = 16;
+
+/// The version field of a model image, after checking the magic: [`MULTI_MODEL_VERSION`] means
+/// a `K`-class image ([`MultiModel::from_bytes`]), anything else a binary one
+/// ([`Model::from_bytes`]), which checks the rest.
+pub fn image_version(bytes: &[u8]) -> Result<u16, ModelError> {
+    if bytes.get(..4) != Some(&MODEL_MAGIC[..]) {
+        return Err(ModelError::BadMagic);
+    }
+    match bytes.get(4..6) {
+        Some(&[lo, hi]) => Ok(u16::from_le_bytes([lo, hi])),
+        _ => Err(ModelError::BadLength),
+    }
+}
+
+/// A `K`-class linear model: `K` weight vectors of `m + 1` (features, then the bias), class-major
+/// as [`train_softmax`](crate::train_softmax) and [`train_one_vs_rest`](crate::train_one_vs_rest)
+/// leave them, the class table (the original label of each class index, e.g. digit `3`), and an
+/// optional raw-feature transform. Predicts the class with the largest decision value
+/// `w_k·x' + b_k` (ties to the lower class index, as [`argmax_row`](crate::argmax_row)).
+///
+/// Capacities: `M` features (the transform and the per-row scratch), `W` weights in all
+/// (`K(m + 1) ≤ W`).
+///
+/// Byte image (little-endian), [`byte_len`](Self::byte_len) bytes,
+/// `20 + 4K + 4K(m + 1) + R·m`:
+///
+/// | offset | size | field |
+/// | --- | --- | --- |
+/// | 0 | 4 | magic `b"TNMD"` |
+/// | 4 | 2 | version [`MULTI_MODEL_VERSION`] (4) |
+/// | 6 | 2 | transform kind (as in the binary image) |
+/// | 8 | 4 | `m`, the feature count |
+/// | 12 | 4 | `K`, the class count (`2..=64`) |
+/// | 16 | 4K | class table: the original label of class `k`, `i32`, distinct |
+/// | 16 + 4K | 4K(m+1) | weights, `f32`, class-major: `w_k` then `b_k` |
+/// | … | R·m, kind ≠ 0 only | transform records (as in the binary image) |
+/// | end − 4 | 4 | CRC-32 (ISO-HDLC) of the bytes before it |
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct MultiModel<const M: usize, const W: usize> {
+    m: usize,
+    labels: heapless::Vec<i32, MAX_MODEL_CLASSES>,
+    weights: heapless::Vec<f32, W>,
+    transform: Option<OwnedTransform<M>>,
+}
+
+impl<const M: usize, const W: usize> MultiModel<M, W> {
+    /// A model of `labels.len()` classes over `m` features from class-major `weights`
+    /// (`K(m + 1)`, each class's bias last). Refuses `K` outside `2..=64`, repeated labels, a
+    /// wrong weight count, capacities exceeded and non-finite weights.
+    pub fn new(m: usize, labels: &[i32], weights: &[f32]) -> Result<Self, ModelError> {
+        let k = labels.len();
+        if !(2..=MAX_MODEL_CLASSES).contains(&k) {
+            return Err(ModelError::BadClassCount { classes: k });
+        }
+        if m > M {
+            return Err(ModelError::TooManyWeights {
+                weights: m,
+                capacity: M,
+            });
+        }
+        if let Some(index) = (1..k).find(|&i| labels[..i].contains(&labels[i])) {
+            return Err(ModelError::DuplicateClassLabel { index });
+        }
+        let expected = m
+            .checked_add(1)
+            .and_then(|d| d.checked_mul(k))
+            .ok_or(ModelError::BadLength)?;
+        if weights.len() != expected {
+            return Err(ModelError::FeatureCountMismatch {
+                expected,
+                got: weights.len(),
+            });
+        }
+        if weights.iter().any(|v| !v.is_finite()) {
+            return Err(ModelError::NonFinite);
+        }
+        let weights =
+            heapless::Vec::from_slice(weights).map_err(|_| ModelError::TooManyWeights {
+                weights: expected,
+                capacity: W,
+            })?;
+        let labels = heapless::Vec::from_slice(labels)
+            .map_err(|_| ModelError::BadClassCount { classes: k })?;
+        Ok(Self {
+            m,
+            labels,
+            weights,
+            transform: None,
+        })
+    }
+
+    /// The same model carrying a copy of `t` (see [`Model::with_transform`]).
+    pub fn with_transform(self, t: &FeatureTransform<'_>) -> Result<Self, ModelError> {
+        self.with_owned_transform(OwnedTransform::from_view(t)?)
+    }
+
+    /// As [`with_transform`](Self::with_transform), from a table stored by value.
+    pub fn with_owned_transform(mut self, t: OwnedTransform<M>) -> Result<Self, ModelError> {
+        if t.len() != self.m {
+            return Err(ModelError::FeatureCountMismatch {
+                expected: self.m,
+                got: t.len(),
+            });
+        }
+        self.transform = (t.kind() != TransformKind::None).then_some(t);
+        Ok(self)
+    }
+
+    /// The raw-feature transform, if the model carries one.
+    pub fn transform(&self) -> Option<&OwnedTransform<M>> {
+        self.transform.as_ref()
+    }
+
+    /// Number of features `m`.
+    pub fn n_features(&self) -> usize {
+        self.m
+    }
+
+    /// Number of classes `K`.
+    pub fn n_classes(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// The class table: the original label of each class index.
+    pub fn labels(&self) -> &[i32] {
+        &self.labels
+    }
+
+    /// All `K(m + 1)` weights, class-major.
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// The `m` feature weights of class `k` (`None` for `k ≥ K`).
+    pub fn class_weights(&self, k: usize) -> Option<&[f32]> {
+        let d = self.m + 1;
+        self.weights
+            .get(k.checked_mul(d)?..k.checked_mul(d)?.checked_add(self.m)?)
+    }
+
+    /// The bias of class `k` (`None` for `k ≥ K`).
+    pub fn class_bias(&self, k: usize) -> Option<f32> {
+        self.weights
+            .get(k.checked_mul(self.m + 1)?.checked_add(self.m)?)
+            .copied()
+    }
+
+    fn check_len(&self, got: usize) -> Result<(), ModelError> {
+        if got == self.m {
+            Ok(())
+        } else {
+            Err(ModelError::FeatureCountMismatch {
+                expected: self.m,
+                got,
+            })
+        }
+    }
+
+    /// The `K` decision values `w_k·x' + b_k` (summed left to right, then the bias) of a scaled
+    /// feature vector into `out[..K]`. `out` must hold at least `K` values.
+    pub fn decisions(&self, x: &[f32], out: &mut [f32]) -> Result<(), ModelError> {
+        self.check_len(x.len())?;
+        let k = self.n_classes();
+        let out = out
+            .get_mut(..k)
+            .ok_or(ModelError::BufferTooSmall { needed: k })?;
+        for (o, wk) in out.iter_mut().zip(self.weights.chunks_exact(self.m + 1)) {
+            let (w, b) = wk.split_at(self.m);
+            *o = crate::linalg::dot(w, x) + b.first().copied().unwrap_or(0.0);
+        }
+        Ok(())
+    }
+
+    /// The class index with the largest decision value of a scaled feature vector (ties to the
+    /// lower index).
+    pub fn predict(&self, x: &[f32]) -> Result<usize, ModelError> {
+        let mut z = [0.0f32; MAX_MODEL_CLASSES];
+        self.decisions(x, &mut z)?;
+        Ok(argmax(z.get(..self.n_classes()).unwrap_or(&[])))
+    }
+
+    /// The original label (class table entry) [`predict`](Self::predict) chooses.
+    pub fn predict_label(&self, x: &[f32]) -> Result<i32, ModelError> {
+        let k = self.predict(x)?;
+        Ok(self.labels.get(k).copied().unwrap_or(0))
+    }
+
+    /// [`predict`](Self::predict) on a raw reading: the transform first (if any; every reading
+    /// must be finite, [`TransformError::NonFiniteInput`]).
+    pub fn predict_raw(&self, raw: &[f32]) -> Result<usize, ModelError> {
+        self.check_len(raw.len())?;
+        match &self.transform {
+            Some(t) => {
+                let mut scaled = [0.0f32; M];
+                let scaled = scaled.get_mut(..self.m).unwrap_or(&mut []);
+                t.apply(raw, scaled)?;
+                self.predict(scaled)
+            }
+            None => {
+                if let Some(feature) = raw.iter().position(|v| !v.is_finite()) {
+                    return Err(TransformError::NonFiniteInput { feature }.into());
+                }
+                self.predict(raw)
+            }
+        }
+    }
+
+    /// The predicted class index of sample `i` of `data`, read in place with the training's
+    /// arithmetic ([`argmax_row`](crate::argmax_row)).
+    pub fn predict_row<R: Rows + ?Sized>(&self, data: &R, i: usize) -> Result<usize, ModelError> {
+        self.check_len(data.n_features())?;
+        if i >= data.n_samples() {
+            return Err(ModelError::SampleOutOfRange);
+        }
+        let mut u = [0.0f32; M];
+        crate::trainer::argmax_row(data, i, &self.weights, &mut u)
+            .ok_or(ModelError::SampleOutOfRange)
+    }
+
+    /// `(correct, total)` over every sample of `K`-class `data` (the same `K`).
+    pub fn accuracy<R: Rows + ?Sized>(&self, data: &R) -> Result<(usize, usize), ModelError> {
+        if data.n_classes() != self.n_classes() {
+            return Err(ModelError::ClassCountMismatch {
+                expected: self.n_classes(),
+                got: data.n_classes(),
+            });
+        }
+        let mut correct = 0;
+        for i in 0..data.n_samples() {
+            if self.predict_row(data, i)? == data.class(i) {
+                correct += 1;
+            }
+        }
+        Ok((correct, data.n_samples()))
+    }
+
+    /// FNV-1a (64-bit) over the little-endian bytes of the `K(m + 1)` weights, class-major (the
+    /// binary [`Model::fingerprint`] over a longer vector; the class table and the transform are
+    /// left out).
+    pub fn fingerprint(&self) -> u64 {
+        fnv1a(&self.weights)
+    }
+
+    fn kind(&self) -> TransformKind {
+        self.transform
+            .as_ref()
+            .map_or(TransformKind::None, |t| t.kind())
+    }
+
+    /// Bytes of the image of `k` classes over `m` features with a transform of `kind`:
+    /// `20 + 4K + 4K(m + 1) + R·m` (`None` on overflow).
+    pub const fn encoded_len(kind: TransformKind, m: usize, k: usize) -> Option<usize> {
+        let records = match kind {
+            TransformKind::None => 0,
+            _ => kind.record_len(),
+        };
+        let Some(dim) = m.checked_add(1) else {
+            return None;
+        };
+        let Some(weights) = dim.checked_mul(k) else {
+            return None;
+        };
+        let Some(floats) = weights.checked_add(k) else {
+            return None;
+        };
+        let Some(bytes) = floats.checked_mul(4) else {
+            return None;
+        };
+        let Some(table) = records.checked_mul(m) else {
+            return None;
+        };
+        let Some(body) = bytes.checked_add(table) else {
+            return None;
+        };
+        body.checked_add(MULTI_HEADER_LEN + 4)
+    }
+
+    /// Bytes of this model's image.
+    pub fn byte_len(&self) -> usize {
+        Self::encoded_len(self.kind(), self.m, self.n_classes()).unwrap_or(usize::MAX)
+    }
+
+    /// Writes the byte image into `out`; returns the bytes written.
+    pub fn to_bytes(&self, out: &mut [u8]) -> Result<usize, ModelError> {
+        let needed = self.byte_len();
+        let image = out
+            .get_mut(..needed)
+            .ok_or(ModelError::BufferTooSmall { needed })?;
+        let m32 = u32::try_from(self.m).map_err(|_| ModelError::BadLength)?;
+        let k32 = u32::try_from(self.n_classes()).map_err(|_| ModelError::BadLength)?;
+        let kind = self.kind();
+        let header = MODEL_MAGIC
+            .into_iter()
+            .chain(MULTI_MODEL_VERSION.to_le_bytes())
+            .chain(u16::from(kind.to_byte()).to_le_bytes())
+            .chain(m32.to_le_bytes())
+            .chain(k32.to_le_bytes())
+            .chain(self.labels.iter().flat_map(|l| l.to_le_bytes()));
+        let record = |p: &FeatureParams| {
+            let bounds = kind.stores_bounds().then_some([p.lo, p.hi]);
+            [p.a, p.b].into_iter().chain(bounds.into_iter().flatten())
+        };
+        let pairs = self
+            .transform
+            .iter()
+            .flat_map(|t| t.params().iter().flat_map(record));
+        let values = self
+            .weights
+            .iter()
+            .copied()
+            .chain(pairs)
+            .flat_map(f32::to_le_bytes);
+        for (dst, src) in image.iter_mut().zip(header.chain(values)) {
+            *dst = src;
+        }
+        let (body, crc) = image.split_at_mut(needed - 4);
+        crc.copy_from_slice(&CRC32.checksum(body).to_le_bytes());
+        Ok(needed)
+    }
+
+    /// Reads an image written by [`to_bytes`](Self::to_bytes) (exactly: trailing bytes are
+    /// [`ModelError::BadLength`]). A binary image (versions 1–3) is
+    /// [`ModelError::NotMultiClass`]; never panics.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
+        let version = image_version(bytes)?;
+        match version {
+            MULTI_MODEL_VERSION => {}
+            1..=MODEL_VERSION => return Err(ModelError::NotMultiClass),
+            _ => return Err(ModelError::UnsupportedVersion { version }),
+        }
+        let kind = match bytes.get(6..8) {
+            Some(&[lo, hi]) => {
+                let kind = u16::from_le_bytes([lo, hi]);
+                u8::try_from(kind)
+                    .ok()
+                    .and_then(TransformKind::from_byte)
+                    .ok_or(ModelError::BadTransformKind { kind })?
+            }
+            _ => return Err(ModelError::BadLength),
+        };
+        let m = read_u32(bytes, 8).ok_or(ModelError::BadLength)? as usize;
+        let k = read_u32(bytes, 12).ok_or(ModelError::BadLength)? as usize;
+        if !(2..=MAX_MODEL_CLASSES).contains(&k) {
+            return Err(ModelError::BadClassCount { classes: k });
+        }
+        if m > M {
+            return Err(ModelError::TooManyWeights {
+                weights: m,
+                capacity: M,
+            });
+        }
+        let len = Self::encoded_len(kind, m, k).ok_or(ModelError::BadLength)?;
+        if bytes.len() != len {
+            return Err(ModelError::BadLength);
+        }
+        let (body, crc) = bytes.split_at(len - 4);
+        if read_u32(crc, 0) != Some(CRC32.checksum(body)) {
+            return Err(ModelError::BadChecksum);
+        }
+        let mut labels = heapless::Vec::<i32, MAX_MODEL_CLASSES>::new();
+        for c in 0..k {
+            let l = read_u32(body, MULTI_HEADER_LEN + 4 * c).ok_or(ModelError::BadLength)?;
+            labels
+                .push(l as i32)
+                .map_err(|_| ModelError::BadClassCount { classes: k })?;
+        }
+        let at = MULTI_HEADER_LEN + 4 * k;
+        let n_weights = k * (m + 1);
+        if n_weights > W {
+            return Err(ModelError::TooManyWeights {
+                weights: n_weights,
+                capacity: W,
+            });
+        }
+        let mut weights = heapless::Vec::<f32, W>::new();
+        for j in 0..n_weights {
+            let w = read_u32(body, at + 4 * j).ok_or(ModelError::BadLength)?;
+            weights
+                .push(f32::from_bits(w))
+                .map_err(|_| ModelError::BadLength)?;
+        }
+        let model = Self::new(m, &labels, &weights)?;
+        match kind {
+            TransformKind::None => Ok(model),
+            kind => {
+                let table = body
+                    .get(at + 4 * n_weights..)
+                    .ok_or(ModelError::BadLength)?;
+                model.with_transform(&FeatureTransform::new(kind, table)?)
+            }
+        }
+    }
+}
+
+/// Index of the largest value, ties to the lower index (NaN never wins over a number).
+fn argmax(z: &[f32]) -> usize {
+    let mut best: Option<(usize, f32)> = None;
+    for (k, &v) in z.iter().enumerate() {
+        if best.is_none_or(|(_, b)| v > b) {
+            best = Some((k, v));
+        }
+    }
+    best.map_or(0, |(k, _)| k)
+}
+
+/// FNV-1a (64-bit) over the little-endian bytes of `values`.
+fn fnv1a(values: &[f32]) -> u64 {
+    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    values
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .fold(OFFSET_BASIS, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME))
 }
 
 #[cfg(test)]
@@ -661,11 +1125,12 @@ mod tests {
             Err(ModelError::BadLength)
         );
         assert_eq!(Model::<4>::from_bytes(b"nope"), Err(ModelError::BadMagic));
-        let mut v4 = buf;
-        v4[4] = 4;
+        // Version 4 is the K-class image (MultiModel); 5 is unknown.
+        let mut v5 = buf;
+        v5[4] = 5;
         assert_eq!(
-            Model::<4>::from_bytes(&v4[..len]),
-            Err(ModelError::UnsupportedVersion { version: 4 })
+            Model::<4>::from_bytes(&v5[..len]),
+            Err(ModelError::UnsupportedVersion { version: 5 })
         );
         assert_eq!(
             Model::<2>::from_bytes(&buf[..len]),
@@ -958,5 +1423,265 @@ mod tests {
         let back = Model::<4>::from_bytes(&v1).unwrap();
         assert_eq!(back, model());
         assert_eq!(back.transform(), None);
+    }
+
+    /// Three classes (labels 7, −2, 40) over two features, with a min-max transform.
+    fn multi() -> MultiModel<4, 16> {
+        MultiModel::new(
+            2,
+            &[7, -2, 40],
+            &[1.0, 0.0, 0.5, 0.0, 1.0, 0.25, -1.0, -1.0, 1.0],
+        )
+        .unwrap()
+    }
+
+    fn multi_minmax() -> OwnedTransform<4> {
+        OwnedTransform::new(TransformKind::AffineClip01, &[(2.0, 0.25), (-1.0, 0.5)]).unwrap()
+    }
+
+    #[test]
+    fn multi_model_predicts_by_argmax() {
+        let m = multi();
+        assert_eq!((m.n_features(), m.n_classes()), (2, 3));
+        assert_eq!(m.labels(), &[7, -2, 40]);
+        assert_eq!(m.class_weights(1), Some(&[0.0, 1.0][..]));
+        assert_eq!(m.class_bias(2), Some(1.0));
+        assert_eq!(m.class_weights(3), None);
+        let mut z = [0.0; 3];
+        m.decisions(&[1.0, 0.0], &mut z).unwrap();
+        assert_eq!(z, [1.5, 0.25, 0.0]);
+        assert_eq!(m.predict(&[1.0, 0.0]), Ok(0));
+        assert_eq!(m.predict_label(&[0.0, 1.0]), Ok(-2));
+        assert_eq!(m.predict(&[-1.0, -1.0]), Ok(2));
+        // A tie goes to the lower class: (0.5, 0.5) scores 1.0, 0.75, 0.0.
+        assert_eq!(m.predict(&[0.0, 0.5]), Ok(1));
+        assert_eq!(m.predict(&[0.25, 0.25]), Ok(0));
+        assert_eq!(
+            m.predict(&[1.0]),
+            Err(ModelError::FeatureCountMismatch {
+                expected: 2,
+                got: 1
+            })
+        );
+        assert_eq!(
+            m.decisions(&[1.0, 0.0], &mut [0.0; 2]),
+            Err(ModelError::BufferTooSmall { needed: 3 })
+        );
+        // The fingerprint is FNV-1a of the weights as one vector.
+        let flat = Model::<16>::from_weights(m.weights());
+        assert_eq!(m.fingerprint(), flat.fingerprint());
+        // Raw readings go through the transform: raw (6, 1) scales to (1, 1).
+        let t = m.clone().with_owned_transform(multi_minmax()).unwrap();
+        assert_eq!(t.predict_raw(&[6.0, 1.0]), m.predict(&[1.0, 1.0]));
+        assert_eq!(
+            t.predict_raw(&[f32::NAN, 1.0]),
+            Err(ModelError::Transform(TransformError::NonFiniteInput {
+                feature: 0
+            }))
+        );
+        assert_eq!(m.predict_raw(&[1.0, 0.0]), Ok(0));
+    }
+
+    #[test]
+    fn multi_model_refuses_bad_parts() {
+        let w9 = [0.0f32; 9];
+        assert_eq!(
+            MultiModel::<4, 16>::new(2, &[1], &w9[..3]),
+            Err(ModelError::BadClassCount { classes: 1 })
+        );
+        assert_eq!(
+            MultiModel::<4, 16>::new(2, &[1, 2, 1], &w9),
+            Err(ModelError::DuplicateClassLabel { index: 2 })
+        );
+        assert_eq!(
+            MultiModel::<4, 16>::new(2, &[1, 2, 3], &w9[..8]),
+            Err(ModelError::FeatureCountMismatch {
+                expected: 9,
+                got: 8
+            })
+        );
+        assert_eq!(
+            MultiModel::<4, 8>::new(2, &[1, 2, 3], &w9),
+            Err(ModelError::TooManyWeights {
+                weights: 9,
+                capacity: 8
+            })
+        );
+        assert_eq!(
+            MultiModel::<1, 16>::new(2, &[1, 2, 3], &w9),
+            Err(ModelError::TooManyWeights {
+                weights: 2,
+                capacity: 1
+            })
+        );
+        let mut nan = w9;
+        nan[4] = f32::INFINITY;
+        assert_eq!(
+            MultiModel::<4, 16>::new(2, &[1, 2, 3], &nan),
+            Err(ModelError::NonFinite)
+        );
+        let labels: std::vec::Vec<i32> = (0..65).collect();
+        assert_eq!(
+            MultiModel::<4, 1024>::new(2, &labels, &[0.0; 195]),
+            Err(ModelError::BadClassCount { classes: 65 })
+        );
+    }
+
+    #[test]
+    fn multi_model_rows_accuracy() {
+        // Two features, three classes as 0/1/2 class indices via one-vs-rest style rows.
+        let x = [1.0f32, 0.0, 0.0, 1.0, -1.0, -1.0, 0.0, 1.0];
+        // DenseRows has two classes: use a 2-class model for the row path.
+        let data = DenseRows::new(&x, &[1, -1, -1, 1], 2).unwrap();
+        let m = MultiModel::<4, 16>::new(2, &[1, -1], &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]).unwrap();
+        // Predictions: 0 (1 > 0), 1 (0 < 1), 0 (tie at −1), 1 → classes 0, 1, 1, 0.
+        assert_eq!(m.predict_row(&data, 0), Ok(0));
+        assert_eq!(m.predict_row(&data, 2), Ok(0));
+        assert_eq!(m.accuracy(&data), Ok((2, 4)));
+        assert_eq!(m.predict_row(&data, 4), Err(ModelError::SampleOutOfRange));
+        assert_eq!(
+            multi().accuracy(&data),
+            Err(ModelError::ClassCountMismatch {
+                expected: 3,
+                got: 2
+            })
+        );
+    }
+
+    fn assert_every_multi_bit_flip_rejected(image: &[u8]) {
+        for byte in 0..image.len() {
+            for bit in 0..8 {
+                let mut bad = image.to_vec();
+                bad[byte] ^= 1 << bit;
+                assert!(
+                    MultiModel::<4, 16>::from_bytes(&bad).is_err(),
+                    "{byte}:{bit}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn multi_model_bytes_round_trip_and_corruption() {
+        for (m, kind) in [
+            (multi(), TransformKind::None),
+            (
+                multi().with_owned_transform(multi_minmax()).unwrap(),
+                TransformKind::AffineClip01,
+            ),
+        ] {
+            let mut buf = [0u8; 160];
+            let len = m.to_bytes(&mut buf).unwrap();
+            assert_eq!(Some(len), MultiModel::<4, 16>::encoded_len(kind, 2, 3));
+            assert_eq!(len, m.byte_len());
+            // 20 + 4K + 4K(m + 1) + R·m = 20 + 12 + 36 (+ 16).
+            assert_eq!(len, if kind == TransformKind::None { 68 } else { 84 });
+            assert_eq!(&buf[4..6], &MULTI_MODEL_VERSION.to_le_bytes());
+            assert_eq!(&buf[12..16], &3u32.to_le_bytes());
+            assert_eq!(&buf[20..24], &(-2i32).to_le_bytes());
+            let back = MultiModel::<4, 16>::from_bytes(&buf[..len]).unwrap();
+            assert_eq!(back, m);
+            assert_eq!(back.fingerprint(), m.fingerprint());
+            assert_eq!(image_version(&buf[..len]), Ok(MULTI_MODEL_VERSION));
+            // The binary reader names what it got.
+            assert_eq!(
+                Model::<4>::from_bytes(&buf[..len]),
+                Err(ModelError::MultiClass)
+            );
+            assert_eq!(
+                m.to_bytes(&mut buf[..len - 1]),
+                Err(ModelError::BufferTooSmall { needed: len })
+            );
+            assert_every_multi_bit_flip_rejected(&buf[..len]);
+            for short in 0..len {
+                assert!(
+                    MultiModel::<4, 16>::from_bytes(&buf[..short]).is_err(),
+                    "{short}"
+                );
+            }
+            assert_eq!(
+                MultiModel::<4, 16>::from_bytes(&buf[..len + 1]),
+                Err(ModelError::BadLength)
+            );
+            // Every header field behind a consistent CRC, each its own error.
+            let edit = |at: usize, v: u32| {
+                let mut b = buf[..len].to_vec();
+                b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+                recrc(&mut b);
+                MultiModel::<4, 16>::from_bytes(&b)
+            };
+            assert_eq!(edit(0, 0x444d_4e55), Err(ModelError::BadMagic));
+            assert_eq!(
+                edit(4, 5 | (u32::from(kind.to_byte()) << 16)),
+                Err(ModelError::UnsupportedVersion { version: 5 })
+            );
+            assert_eq!(
+                edit(4, 4 | (9 << 16)),
+                Err(ModelError::BadTransformKind { kind: 9 })
+            );
+            assert_eq!(
+                edit(8, 5),
+                Err(ModelError::TooManyWeights {
+                    weights: 5,
+                    capacity: 4
+                })
+            );
+            assert_eq!(edit(8, 1), Err(ModelError::BadLength));
+            assert_eq!(
+                edit(8, u32::MAX),
+                Err(ModelError::TooManyWeights {
+                    weights: u32::MAX as usize,
+                    capacity: 4
+                })
+            );
+            assert_eq!(edit(12, 1), Err(ModelError::BadClassCount { classes: 1 }));
+            assert_eq!(edit(12, 65), Err(ModelError::BadClassCount { classes: 65 }));
+            assert_eq!(edit(12, 4), Err(ModelError::BadLength));
+            assert_eq!(
+                edit(24, 7),
+                Err(ModelError::DuplicateClassLabel { index: 2 })
+            );
+            assert_eq!(
+                edit(28 + 4 * 4, f32::NAN.to_bits()),
+                Err(ModelError::NonFinite)
+            );
+            // A binary image is not a K-class one.
+            let mut bin = [0u8; 64];
+            let n = model().to_bytes(&mut bin).unwrap();
+            assert_eq!(
+                MultiModel::<4, 16>::from_bytes(&bin[..n]),
+                Err(ModelError::NotMultiClass)
+            );
+            // Weight capacity W too small for K(m + 1).
+            assert_eq!(
+                MultiModel::<4, 8>::from_bytes(&buf[..len]),
+                Err(ModelError::TooManyWeights {
+                    weights: 9,
+                    capacity: 8
+                })
+            );
+        }
+        // A NaN transform parameter behind a consistent CRC.
+        let t = multi().with_owned_transform(multi_minmax()).unwrap();
+        let mut buf = [0u8; 96];
+        let len = t.to_bytes(&mut buf).unwrap();
+        buf[64 + 12..64 + 16].copy_from_slice(&f32::NAN.to_le_bytes());
+        recrc(&mut buf[..len]);
+        assert_eq!(
+            MultiModel::<4, 16>::from_bytes(&buf[..len]),
+            Err(ModelError::Transform(TransformError::NonFiniteParameter {
+                feature: 1
+            }))
+        );
+    }
+
+    /// Binary images keep their bytes and still read with the K-class type in the crate.
+    #[test]
+    fn binary_images_unchanged() {
+        let mut buf = [0u8; 64];
+        let len = model().to_bytes(&mut buf).unwrap();
+        assert_eq!(len, 32);
+        assert_eq!(image_version(&buf[..len]), Ok(2));
+        assert_eq!(Model::<4>::from_bytes(&buf[..len]).unwrap(), model());
     }
 }

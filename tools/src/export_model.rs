@@ -8,6 +8,10 @@
 //!   `#![no_std]` crate for `thumbv7em-none-eabihf`;
 //! - `--c OUT.c`: plain C99 (`static const float` tables, `int tinynewton_label(const float *raw)`).
 //!
+//! A `K`-class model (`train --multiclass`) becomes argmax inference: `decisions` (one value per
+//! class), `predict` (the class index with the largest value, ties to the lower index) and
+//! `label` (that class's original label), in both languages.
+//!
 //! Both repeat the arithmetic of [`tinynewton::Model::decision_raw`] operation for operation
 //! (each feature scaled by [`tinynewton::TransformKind::scale`], then `s = s + w_j·x'_j` from
 //! `j = 0`, then `+ b`), and every constant is written exactly (Rust: the shortest text that reads
@@ -20,7 +24,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use tinynewton::{Model, TransformKind};
+use tinynewton::model::{image_version, MULTI_MODEL_VERSION};
+use tinynewton::{Model, OwnedTransform, TransformKind};
+
+use crate::train::MultiClassModel;
 
 use crate::output::{self, say};
 
@@ -50,11 +57,8 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<()> {
     let model = read_model(&args.model)?;
     let source = args.model.display().to_string();
-    let rust = args
-        .rust
-        .as_ref()
-        .map(|p| (p, rust_source(&model, &source)));
-    let c = args.c.as_ref().map(|p| (p, c_source(&model, &source)));
+    let rust = args.rust.as_ref().map(|p| (p, model.rust(&source)));
+    let c = args.c.as_ref().map(|p| (p, model.c(&source)));
     let files: Vec<(&Path, &[u8])> = rust
         .iter()
         .chain(c.iter())
@@ -67,11 +71,19 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-fn read_model(path: &Path) -> Result<Model<MAX_FEATURES>> {
+fn read_model(path: &Path) -> Result<AnyModel> {
     let bytes = fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let model = Model::<MAX_FEATURES>::from_bytes(&bytes)
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    if model.n_features() == 0 {
+    let bad = |e: tinynewton::ModelError| anyhow!("{}: {e}", path.display());
+    let (model, m) = if image_version(&bytes) == Ok(MULTI_MODEL_VERSION) {
+        let model = MultiClassModel::from_bytes(&bytes).map_err(bad)?;
+        let m = model.n_features();
+        (AnyModel::Multi(Box::new(model)), m)
+    } else {
+        let model = Model::<MAX_FEATURES>::from_bytes(&bytes).map_err(bad)?;
+        let m = model.n_features();
+        (AnyModel::Binary(Box::new(model)), m)
+    };
+    if m == 0 {
         // C has no zero-length arrays, and a model of no feature classifies nothing.
         bail!("{}: the model has no feature", path.display());
     }
@@ -88,8 +100,8 @@ struct Table {
 
 /// The transform's kind and its tables, in declaration order: none for kind `None`, the shift
 /// and the factor for the affine kinds, and the bounds for [`TransformKind::AffineClamp`] only.
-fn transform_tables(model: &Model<MAX_FEATURES>) -> (TransformKind, Vec<Table>) {
-    let (kind, params) = match model.transform() {
+fn transform_tables(t: Option<&OwnedTransform<MAX_FEATURES>>) -> (TransformKind, Vec<Table>) {
+    let (kind, params) = match t {
         Some(t) => (t.kind(), t.params()),
         None => (TransformKind::None, &[][..]),
     };
@@ -156,10 +168,43 @@ fn rust_array(values: &[f32]) -> String {
     out
 }
 
+/// The body of the Rust `scale(j, x)` for a transform of `kind`.
+fn rust_scale_body(kind: TransformKind) -> String {
+    match kind {
+        TransformKind::None => "    let _ = j;\n    x".to_owned(),
+        TransformKind::Affine | TransformKind::AffineClip01 => {
+            let product = "(x - SHIFT[j]) * FACTOR[j]";
+            let value = if kind == TransformKind::AffineClip01 {
+                format!("({product}).clamp(0.0, 1.0)")
+            } else {
+                product.to_owned()
+            };
+            format!(
+                "    if FACTOR[j] == 0.0 {{\n        0.0\n    }} else {{\n        {value}\n    }}"
+            )
+        }
+        // `tinynewton::TransformKind::scale`'s two comparisons, in its order (no
+        // `f32::clamp`: the same result for LO ≤ HI, and no panic path in the firmware).
+        TransformKind::AffineClamp => "    let mut t = if FACTOR[j] == 0.0 {
+        0.0
+    } else {
+        (x - SHIFT[j]) * FACTOR[j]
+    };
+    if t < LO[j] {
+        t = LO[j];
+    }
+    if t > HI[j] {
+        t = HI[j];
+    }
+    t"
+        .to_owned(),
+    }
+}
+
 /// The Rust module text (see the [module docs](self)).
 pub fn rust_source(model: &Model<MAX_FEATURES>, source: &str) -> String {
     let m = model.n_features();
-    let (kind, tables) = transform_tables(model);
+    let (kind, tables) = transform_tables(model.transform());
     let mut s = String::new();
     let _ = write!(
         s,
@@ -203,35 +248,7 @@ pub const BIAS: f32 = {bias};
             rust_array(&t.values)
         );
     }
-    let scale_body = match kind {
-        TransformKind::None => "    let _ = j;\n    x".to_owned(),
-        TransformKind::Affine | TransformKind::AffineClip01 => {
-            let product = "(x - SHIFT[j]) * FACTOR[j]";
-            let value = if kind == TransformKind::AffineClip01 {
-                format!("({product}).clamp(0.0, 1.0)")
-            } else {
-                product.to_owned()
-            };
-            format!(
-                "    if FACTOR[j] == 0.0 {{\n        0.0\n    }} else {{\n        {value}\n    }}"
-            )
-        }
-        // `tinynewton::TransformKind::scale`'s two comparisons, in its order (no
-        // `f32::clamp`: the same result for LO ≤ HI, and no panic path in the firmware).
-        TransformKind::AffineClamp => "    let mut t = if FACTOR[j] == 0.0 {
-        0.0
-    } else {
-        (x - SHIFT[j]) * FACTOR[j]
-    };
-    if t < LO[j] {
-        t = LO[j];
-    }
-    if t > HI[j] {
-        t = HI[j];
-    }
-    t"
-        .to_owned(),
-    };
+    let scale_body = rust_scale_body(kind);
     let _ = write!(
         s,
         "
@@ -300,10 +317,43 @@ fn c_array(values: &[f32]) -> String {
     out
 }
 
+/// The body of the C `tinynewton_scale(j, x)` for a transform of `kind`.
+fn c_scale_body(kind: TransformKind) -> String {
+    match kind {
+        TransformKind::None => "    (void)j;\n    return x;".to_owned(),
+        // tinynewton::TransformKind::scale: the affine value (0 for a constant feature), then
+        // the two comparisons in its order.
+        TransformKind::AffineClamp => "    float t;
+    if (tinynewton_factor[j] == 0.0f) {
+        t = 0.0f;
+    } else {
+        t = (x - tinynewton_shift[j]) * tinynewton_factor[j];
+    }
+    if (t < tinynewton_lo[j]) {
+        t = tinynewton_lo[j];
+    }
+    if (t > tinynewton_hi[j]) {
+        t = tinynewton_hi[j];
+    }
+    return t;"
+            .to_owned(),
+        TransformKind::Affine | TransformKind::AffineClip01 => {
+            let clip = if kind == TransformKind::AffineClip01 {
+                "    if (t < 0.0f) {\n        t = 0.0f;\n    }\n    if (t > 1.0f) {\n        t = 1.0f;\n    }\n"
+            } else {
+                ""
+            };
+            format!(
+                "    float t;\n    if (tinynewton_factor[j] == 0.0f) {{\n        return 0.0f;\n    }}\n    t = (x - tinynewton_shift[j]) * tinynewton_factor[j];\n{clip}    return t;"
+            )
+        }
+    }
+}
+
 /// The C99 source text (see the [module docs](self)).
 pub fn c_source(model: &Model<MAX_FEATURES>, source: &str) -> String {
     let m = model.n_features();
-    let (kind, tables) = transform_tables(model);
+    let (kind, tables) = transform_tables(model.transform());
     let mut s = String::new();
     let _ = write!(
         s,
@@ -349,35 +399,7 @@ static const float tinynewton_bias = {bias}; /* {bias_dec:?} */
             c_array(&t.values)
         );
     }
-    let scale_body = match kind {
-        TransformKind::None => "    (void)j;\n    return x;".to_owned(),
-        // tinynewton::TransformKind::scale: the affine value (0 for a constant feature), then
-        // the two comparisons in its order.
-        TransformKind::AffineClamp => "    float t;
-    if (tinynewton_factor[j] == 0.0f) {
-        t = 0.0f;
-    } else {
-        t = (x - tinynewton_shift[j]) * tinynewton_factor[j];
-    }
-    if (t < tinynewton_lo[j]) {
-        t = tinynewton_lo[j];
-    }
-    if (t > tinynewton_hi[j]) {
-        t = tinynewton_hi[j];
-    }
-    return t;"
-            .to_owned(),
-        TransformKind::Affine | TransformKind::AffineClip01 => {
-            let clip = if kind == TransformKind::AffineClip01 {
-                "    if (t < 0.0f) {\n        t = 0.0f;\n    }\n    if (t > 1.0f) {\n        t = 1.0f;\n    }\n"
-            } else {
-                ""
-            };
-            format!(
-                "    float t;\n    if (tinynewton_factor[j] == 0.0f) {{\n        return 0.0f;\n    }}\n    t = (x - tinynewton_shift[j]) * tinynewton_factor[j];\n{clip}    return t;"
-            )
-        }
-    };
+    let scale_body = c_scale_body(kind);
     let _ = write!(
         s,
         "
@@ -403,6 +425,283 @@ int tinynewton_label(const float *raw)
 }}
 ",
         doc = transform_doc(kind),
+    );
+    s
+}
+
+// ---------------------------------------------------------------------------------------------
+// K classes: argmax inference.
+
+/// A model file's content: two classes or `K`.
+enum AnyModel {
+    Binary(Box<Model<MAX_FEATURES>>),
+    Multi(Box<MultiClassModel>),
+}
+
+impl AnyModel {
+    fn rust(&self, source: &str) -> String {
+        match self {
+            AnyModel::Binary(b) => rust_source(b, source),
+            AnyModel::Multi(k) => rust_source_multi(k, source),
+        }
+    }
+
+    fn c(&self, source: &str) -> String {
+        match self {
+            AnyModel::Binary(b) => c_source(b, source),
+            AnyModel::Multi(k) => c_source_multi(k, source),
+        }
+    }
+}
+
+/// `[[..], ..]` of `K` rows of weights.
+fn rust_matrix(rows: &[&[f32]]) -> String {
+    let mut out = String::from("[\n");
+    for row in rows {
+        let inner = rust_array(row).replace("\n    ", "\n        ");
+        let _ = writeln!(out, "    {},", inner.replace("\n]", "\n    ]"));
+    }
+    out.push(']');
+    out
+}
+
+fn class_rows(model: &MultiClassModel) -> (Vec<&[f32]>, Vec<f32>) {
+    let m = model.n_features();
+    (0..model.n_classes())
+        .map(|k| {
+            (
+                model.class_weights(k).unwrap_or(&[]),
+                model.class_bias(k).unwrap_or(0.0),
+            )
+        })
+        .take_while(|(w, _)| w.len() == m)
+        .unzip()
+}
+
+/// The Rust module text of a `K`-class model: `decisions`, `predict` (class index) and `label`
+/// (original label), the same arithmetic as `MultiModel::predict_raw`.
+pub fn rust_source_multi(model: &MultiClassModel, source: &str) -> String {
+    let (m, k) = (model.n_features(), model.n_classes());
+    let (kind, tables) = transform_tables(model.transform());
+    let (rows, biases) = class_rows(model);
+    let labels: Vec<String> = model.labels().iter().map(|l| l.to_string()).collect();
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "\
+//! Inference-only {k}-class linear classifier generated by `tinynewton export-model` from
+//! `{source}`. Do not edit: regenerate from the model file.
+//!
+//! Needs only `core` (no allocator, no libm): use it as `pub mod model;` in a `#![no_std]` crate.
+//! `decisions(raw)` is `w_k·x' + b_k` for every class `k` over the scaled features `x'` of the
+//! raw readings `raw`, summed from feature 0 up as `tinynewton::model::MultiModel::predict_raw`
+//! does; `predict` takes the largest (ties to the lower class), so it chooses the host model's
+//! class (IEEE f32, no fused multiply-add). Readings must be finite.
+//! Model fingerprint (weights, FNV-1a 64): {fingerprint:#018x}.
+//! Transform: {doc}.
+#![allow(
+    clippy::approx_constant,
+    clippy::excessive_precision,
+    clippy::manual_clamp,
+    clippy::unreadable_literal
+)]
+
+/// Number of features (raw readings per sample).
+pub const M: usize = {m};
+
+/// Number of classes.
+pub const K: usize = {k};
+
+/// The original label of each class (e.g. the digit).
+pub const LABELS: [i32; K] = [{labels}];
+
+/// Feature weights `w_k` of each class, on the scaled features.
+pub const WEIGHTS: [[f32; M]; K] = {weights};
+
+/// Bias `b_k` of each class.
+pub const BIASES: [f32; K] = {biases};
+",
+        fingerprint = model.fingerprint(),
+        doc = transform_doc(kind),
+        labels = labels.join(", "),
+        weights = rust_matrix(&rows),
+        biases = rust_array(&biases),
+    );
+    for t in &tables {
+        let _ = write!(
+            s,
+            "\n/// {}\npub const {}: [f32; M] = {};\n",
+            t.doc,
+            t.name,
+            rust_array(&t.values)
+        );
+    }
+    let _ = write!(
+        s,
+        "
+/// Scaled feature `x'_j` of raw reading `x` of feature `j < M`: {doc}.
+#[inline]
+pub fn scale(j: usize, x: f32) -> f32 {{
+{scale_body}
+}}
+
+/// The scaled features of `raw`.
+pub fn transform(raw: &[f32; M]) -> [f32; M] {{
+    let mut out = [0.0f32; M];
+    for (j, (o, &x)) in out.iter_mut().zip(raw).enumerate() {{
+        *o = scale(j, x);
+    }}
+    out
+}}
+
+/// Decision value `w_k·x' + b_k` of every class `k` for the raw readings `raw`.
+pub fn decisions(raw: &[f32; M]) -> [f32; K] {{
+    let x = transform(raw);
+    let mut out = [0.0f32; K];
+    for (o, (w, &b)) in out.iter_mut().zip(WEIGHTS.iter().zip(BIASES.iter())) {{
+        let mut s = 0.0f32;
+        for (&wj, &xj) in w.iter().zip(x.iter()) {{
+            s += wj * xj;
+        }}
+        *o = s + b;
+    }}
+    out
+}}
+
+/// Index of the class with the largest decision value (ties to the lower index).
+pub fn predict(raw: &[f32; M]) -> usize {{
+    let z = decisions(raw);
+    let mut best = 0;
+    for (k, &v) in z.iter().enumerate().skip(1) {{
+        if v > z[best] {{
+            best = k;
+        }}
+    }}
+    best
+}}
+
+/// The original label of the predicted class.
+pub fn label(raw: &[f32; M]) -> i32 {{
+    LABELS[predict(raw)]
+}}
+",
+        doc = transform_doc(kind),
+        scale_body = rust_scale_body(kind),
+    );
+    s
+}
+
+/// The C99 source text of a `K`-class model.
+pub fn c_source_multi(model: &MultiClassModel, source: &str) -> String {
+    let (m, k) = (model.n_features(), model.n_classes());
+    let (kind, tables) = transform_tables(model.transform());
+    let (rows, biases) = class_rows(model);
+    let labels: Vec<String> = model.labels().iter().map(|l| l.to_string()).collect();
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "\
+/* Inference-only {k}-class linear classifier generated by `tinynewton export-model` from
+ * `{source}`. Do not edit: regenerate from the model file. Plain C99, no libm.
+ *
+ *   void tinynewton_decisions(const float *raw, float *out);  w_k.x' + b_k of every class k
+ *                                 (TINYNEWTON_K values) over the scaled features x' of the
+ *                                 TINYNEWTON_M raw readings
+ *   int tinynewton_predict(const float *raw);  index of the largest decision (ties: lower index)
+ *   int tinynewton_label(const float *raw);    the original label of that class
+ *
+ * The sums run from feature 0 up as tinynewton::model::MultiModel::predict_raw does, so with
+ * IEEE float arithmetic and no contraction into fused multiply-adds (-ffp-contract=off; GCC's
+ * -std=c99 implies it) the decisions equal the host model's bit for bit. Readings must be
+ * finite. Constants are hexadecimal floats (exact); the comments give their decimal values.
+ * Model fingerprint (weights, FNV-1a 64): {fingerprint:#018x}.
+ * Transform: {doc}.
+ */
+
+#define TINYNEWTON_M {m}
+#define TINYNEWTON_K {k}
+
+void tinynewton_decisions(const float *raw, float *out);
+int tinynewton_predict(const float *raw);
+int tinynewton_label(const float *raw);
+
+/* The original label of each class. */
+static const int tinynewton_labels[TINYNEWTON_K] = {{ {labels} }};
+
+/* Feature weights w_k of each class, on the scaled features. */
+static const float tinynewton_weights[TINYNEWTON_K][TINYNEWTON_M] = {{
+",
+        fingerprint = model.fingerprint(),
+        doc = transform_doc(kind),
+        labels = labels.join(", "),
+    );
+    for (c, row) in rows.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "    /* class {c} (label {}) */\n    {},",
+            labels.get(c).map_or("?", String::as_str),
+            c_array(row).replace('\n', "\n    ")
+        );
+    }
+    let _ = write!(
+        s,
+        "}};\n\n/* Bias b_k of each class. */\nstatic const float tinynewton_biases[TINYNEWTON_K] = {};\n",
+        c_array(&biases)
+    );
+    for t in &tables {
+        let _ = write!(
+            s,
+            "\n/* {} */\nstatic const float tinynewton_{}[TINYNEWTON_M] = {};\n",
+            t.doc.replace('`', ""),
+            t.name.to_lowercase(),
+            c_array(&t.values)
+        );
+    }
+    let _ = write!(
+        s,
+        "
+/* Scaled feature x'_j of raw reading x of feature j: {doc}. */
+static float tinynewton_scale(int j, float x)
+{{
+{scale_body}
+}}
+
+void tinynewton_decisions(const float *raw, float *out)
+{{
+    float x[TINYNEWTON_M];
+    int j, k;
+    for (j = 0; j < TINYNEWTON_M; j++) {{
+        x[j] = tinynewton_scale(j, raw[j]);
+    }}
+    for (k = 0; k < TINYNEWTON_K; k++) {{
+        float s = 0.0f;
+        for (j = 0; j < TINYNEWTON_M; j++) {{
+            s = s + tinynewton_weights[k][j] * x[j];
+        }}
+        out[k] = s + tinynewton_biases[k];
+    }}
+}}
+
+int tinynewton_predict(const float *raw)
+{{
+    float z[TINYNEWTON_K];
+    int k, best = 0;
+    tinynewton_decisions(raw, z);
+    for (k = 1; k < TINYNEWTON_K; k++) {{
+        if (z[k] > z[best]) {{
+            best = k;
+        }}
+    }}
+    return best;
+}}
+
+int tinynewton_label(const float *raw)
+{{
+    return tinynewton_labels[tinynewton_predict(raw)];
+}}
+",
+        doc = transform_doc(kind),
+        scale_body = c_scale_body(kind),
     );
     s
 }

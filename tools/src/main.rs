@@ -48,13 +48,14 @@ enum Command {
     Pack(pack::Args),
     /// Print a packed file's header, class counts, value range and CRC status; draw samples.
     Inspect(inspect::Args),
-    /// Train on a packed file with the core (host build), log each Newton iteration, write the
-    /// model and a JSON report.
+    /// Train on a packed file with the core (host build): two classes, or K classes by softmax
+    /// (the default) or one-vs-rest (--multiclass ovr); log each Newton iteration, print the
+    /// accuracies (and for K classes a confusion matrix), write the model and a JSON report.
     Train(train::Args),
     /// Draw learned weights as a heat map or convergence curves as PNGs.
     Plot(plot::Args),
     /// Write a trained model (weights, bias, raw-feature transform) as `no_std` Rust or C99
-    /// source for inference-only firmware.
+    /// source for inference-only firmware; a K-class model as argmax inference.
     ExportModel(export_model::Args),
     /// Write a packed file's samples as LIBSVM or CSV text: exactly the dequantised values a model
     /// sees, each the shortest decimal that reads back to the same f32.

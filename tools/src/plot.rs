@@ -10,11 +10,11 @@ use std::sync::OnceLock;
 use anyhow::{anyhow, bail, Context, Result};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
-use tinynewton::model::MODEL_MAGIC;
-use tinynewton::Model;
+use tinynewton::model::{image_version, MODEL_MAGIC, MULTI_MODEL_VERSION};
+use tinynewton::{Model, Status};
 
 use crate::output::{say, write_all_or_nothing, Named};
-use crate::train::TrainReport;
+use crate::train::{label_name, MultiClassModel, Multiclass, TrainReport};
 
 /// Command-line arguments of `tinynewton plot`.
 #[derive(Debug, clap::Args)]
@@ -26,9 +26,11 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum What {
     /// Draw the learned weights of an image dataset as a heat map (blue negative, white 0, red
-    /// positive, symmetric scale).
+    /// positive, symmetric scale); a K-class model or report as one map per class in a grid,
+    /// labelled with the class labels, on one shared scale.
     Weights(WeightsArgs),
-    /// Draw log10 ‖g‖/‖g0‖ per Newton iteration, one line per train report.
+    /// Draw log10 ‖g‖/‖g0‖ per Newton iteration, one line per train report (one per class for
+    /// a one-vs-rest report).
     Convergence(ConvergenceArgs),
 }
 
@@ -140,14 +142,27 @@ fn draw_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
 
 /// The weights to draw, with what is known about them.
 struct WeightImage {
-    weights: Vec<f32>,
-    bias: f32,
+    /// One panel (two classes) or one per class (`K` classes, in class order).
+    panels: Vec<Panel>,
     width: usize,
     height: usize,
-    /// `(positive, negative)` original classes, from a report.
-    classes: Option<(i32, Option<i32>)>,
+    /// Two classes: `(positive, negative)` original classes, from a report (`None`: rest).
+    classes: Option<(Option<i32>, Option<i32>)>,
     /// Short description for the title (`C = 1, cg`).
     note: String,
+}
+
+/// One weight vector and its bias; `label` names the class for a `K`-class model.
+struct Panel {
+    weights: Vec<f32>,
+    bias: f32,
+    label: Option<String>,
+}
+
+impl WeightImage {
+    fn all_weights(&self) -> impl Iterator<Item = f32> + '_ {
+        self.panels.iter().flat_map(|p| p.weights.iter().copied())
+    }
 }
 
 /// Diverging map: `t ∈ [-1, 1]` to blue (−1), white (0), red (+1), linear in each half.
@@ -173,26 +188,58 @@ pub fn diverging(t: f32) -> RGBColor {
     }
 }
 
+/// `K` panels of `m` weights each, labelled with the class labels.
+fn class_panels(m: usize, labels: &[String], weights: &[f32], biases: &[f32]) -> Vec<Panel> {
+    labels
+        .iter()
+        .zip(weights.chunks_exact(m.max(1)))
+        .zip(biases)
+        .map(|((l, w), b)| Panel {
+            weights: w.to_vec(),
+            bias: *b,
+            label: Some(l.clone()),
+        })
+        .collect()
+}
+
+/// The side of a square image of `m` pixels, if `m` is a square.
+fn square(m: usize) -> Option<(usize, usize)> {
+    let side = (1..=m).find(|s| s * s >= m).unwrap_or(0);
+    (side * side == m).then_some((side, side))
+}
+
 fn load_weights(a: &WeightsArgs) -> Result<WeightImage> {
     let bytes =
         std::fs::read(&a.input).with_context(|| format!("{}: cannot read", a.input.display()))?;
-    let (weights, bias, geometry, classes, note) = if bytes.starts_with(&MODEL_MAGIC) {
-        let model = Model::<{ crate::train::MAX_FEATURES }>::from_bytes(&bytes).map_err(|e| {
-            anyhow!(
-                "{}: not a usable model file ({e}): give a file written by train --model",
-                a.input.display()
-            )
-        })?;
-        let m = model.n_features();
-        let side = (1..=m).find(|s| s * s >= m).unwrap_or(0);
-        let geometry = (side * side == m).then_some((side, side));
-        (
-            model.weights().to_vec(),
-            model.bias(),
-            geometry,
-            None,
-            String::from("model file"),
+    let unusable = |e: tinynewton::ModelError| {
+        anyhow!(
+            "{}: not a usable model file ({e}): give a file written by train --model",
+            a.input.display()
         )
+    };
+    let (m, panels, geometry, classes, note) = if bytes.starts_with(&MODEL_MAGIC) {
+        if image_version(&bytes) == Ok(MULTI_MODEL_VERSION) {
+            let model = MultiClassModel::from_bytes(&bytes).map_err(unusable)?;
+            let m = model.n_features();
+            let labels: Vec<String> = model.labels().iter().map(|l| l.to_string()).collect();
+            let (mut w, mut b) = (Vec::new(), Vec::new());
+            for wk in model.weights().chunks_exact(m + 1) {
+                w.extend_from_slice(&wk[..m]);
+                b.push(wk[m]);
+            }
+            let note = format!("model file, {} classes", model.n_classes());
+            (m, class_panels(m, &labels, &w, &b), square(m), None, note)
+        } else {
+            let model =
+                Model::<{ crate::train::MAX_FEATURES }>::from_bytes(&bytes).map_err(unusable)?;
+            let m = model.n_features();
+            let panel = Panel {
+                weights: model.weights().to_vec(),
+                bias: model.bias(),
+                label: None,
+            };
+            (m, vec![panel], square(m), None, String::from("model file"))
+        }
     } else {
         if std::str::from_utf8(&bytes).is_err() {
             bail!(
@@ -201,45 +248,91 @@ fn load_weights(a: &WeightsArgs) -> Result<WeightImage> {
             );
         }
         let r = TrainReport::read(&a.input)?;
+        let m = r.data.m as usize;
         let geometry =
             (r.data.width != 0).then_some((usize::from(r.data.width), usize::from(r.data.height)));
-        let note = format!(
-            "C+ = {}, C- = {}, bias {}, {}",
-            r.settings.c_pos, r.settings.c_neg, r.settings.bias, r.report.solver
-        );
-        (
-            r.weights,
-            r.bias,
-            geometry,
-            Some((r.data.pos_label, r.data.neg_label)),
-            note,
-        )
+        let solver = match (&r.report, &r.ovr) {
+            (Some(rep), _) => solver_name(rep.solver),
+            (None, Some(o)) => o
+                .classes
+                .first()
+                .map_or("", |c| solver_name(c.report.solver)),
+            _ => "",
+        };
+        let labels: Vec<String> = r.data.classes.iter().map(|c| label_name(c.label)).collect();
+        let (panels, classes, note) = match r.multiclass {
+            None => {
+                let panel = Panel {
+                    weights: r.weights.clone(),
+                    bias: r.biases().first().copied().unwrap_or(0.0),
+                    label: None,
+                };
+                let class = |k: usize| r.data.classes.get(k).and_then(|c| c.label);
+                let note = format!(
+                    "C+ = {}, C- = {}, bias {}, {solver}",
+                    r.settings.c_pos,
+                    r.settings.c_neg,
+                    bias_name(r.settings.bias)
+                );
+                (vec![panel], Some((class(0), class(1))), note)
+            }
+            Some(method) => {
+                let note = format!(
+                    "{} classes, {}, C = {}, bias {}, {solver}",
+                    r.data.n_classes,
+                    match method {
+                        Multiclass::Softmax => "softmax",
+                        Multiclass::Ovr => "one-vs-rest",
+                    },
+                    r.settings.c_pos,
+                    bias_name(r.settings.bias)
+                );
+                (
+                    class_panels(m, &labels, &r.weights, &r.biases()),
+                    None,
+                    note,
+                )
+            }
+        };
+        (m, panels, geometry, classes, note)
     };
     let (width, height) = match (a.width, a.height) {
         (Some(w), Some(h)) => (usize::from(w), usize::from(h)),
         _ => geometry.with_context(|| {
             format!(
-                "{}: {} weights, no image geometry recorded: give --width and --height",
+                "{}: {m} weights, no image geometry recorded: give --width and --height",
                 a.input.display(),
-                weights.len()
             )
         })?,
     };
-    if width * height != weights.len() || width == 0 {
+    if width * height != m || width == 0 {
         bail!(
-            "{}: {width}x{height} does not match the {} weights",
+            "{}: {width}x{height} does not match the {m} weights",
             a.input.display(),
-            weights.len()
         );
     }
     Ok(WeightImage {
-        weights,
-        bias,
+        panels,
         width,
         height,
         classes,
         note,
     })
+}
+
+fn solver_name(s: tinynewton::SolverKind) -> &'static str {
+    match s {
+        tinynewton::SolverKind::Auto => "auto",
+        tinynewton::SolverKind::Cholesky => "cholesky",
+        tinynewton::SolverKind::Cg => "cg",
+    }
+}
+
+fn bias_name(b: tinynewton::BiasMode) -> &'static str {
+    match b {
+        tinynewton::BiasMode::Regularized => "regularized",
+        tinynewton::BiasMode::Free => "free",
+    }
 }
 
 // Layout of the annotated heat map, in PNG pixels.
@@ -249,55 +342,113 @@ const BAR_GAP: u32 = 18;
 const BAR_W: u32 = 22;
 const BAR_LABELS_W: u32 = 84;
 
+/// Height of a panel's label line above its map (`K` classes).
+const PANEL_LABEL_H: u32 = 22;
+/// Gap between panels (`K` classes).
+const PANEL_GAP: u32 = 14;
+
+/// `(columns, rows)` of the grid of `k` panels: at most 5 columns up to 25 classes, else about
+/// square.
+fn grid(k: usize) -> (usize, usize) {
+    let cols = if k <= 25 {
+        k.min(5)
+    } else {
+        (1..=k).find(|c| c * c >= k).unwrap_or(k)
+    }
+    .max(1);
+    (cols, k.div_ceil(cols))
+}
+
 fn weights(a: &WeightsArgs) -> Result<()> {
     let img = load_weights(a)?;
+    let multi = img.panels.len() > 1;
     let side = img.width.max(img.height) as u32;
-    let cell = a.cell.unwrap_or((336 / side).max(1));
+    let default_cell = if multi { 160 / side } else { 336 / side };
+    let cell = a.cell.unwrap_or(default_cell.max(1));
     let (map_w, map_h) = (img.width as u32 * cell, img.height as u32 * cell);
+    let (cols, rows) = grid(img.panels.len());
+    let (label_h, gap) = match (multi, a.bare) {
+        (false, _) => (0, 0),
+        (true, true) => (0, cell),
+        (true, false) => (PANEL_LABEL_H, PANEL_GAP),
+    };
+    let grid_w = cols as u32 * map_w + (cols as u32 - 1) * gap;
+    let grid_h = rows as u32 * (label_h + map_h) + (rows as u32 - 1) * gap;
     let (canvas, origin) = if a.bare {
-        ((map_w, map_h), (0, 0))
+        ((grid_w, grid_h), (0, 0))
     } else {
         (
             (
-                MARGIN + map_w + BAR_GAP + BAR_W + BAR_LABELS_W,
-                TITLE_H + map_h + MARGIN,
+                MARGIN + grid_w + BAR_GAP + BAR_W + BAR_LABELS_W,
+                TITLE_H + grid_h + MARGIN,
             ),
             (MARGIN, TITLE_H),
         )
     };
-    // Symmetric scale, so white is exactly zero and equal magnitudes get equal saturation.
-    let vmax = img.weights.iter().fold(0.0f32, |m, w| m.max(w.abs()));
+    // Symmetric scale shared by every panel, so white is exactly zero and equal magnitudes get
+    // equal saturation.
+    let vmax = img.all_weights().fold(0.0f32, |m, w| m.max(w.abs()));
     let scale = if vmax > 0.0 { vmax } else { 1.0 };
 
     let mut rgb = vec![0u8; canvas.0 as usize * canvas.1 as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, canvas).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
-        let (ox, oy) = (origin.0 as i32, origin.1 as i32);
         let c = cell as i32;
-        for (k, w) in img.weights.iter().enumerate() {
-            let (row, col) = ((k / img.width) as i32, (k % img.width) as i32);
-            let top_left = (ox + col * c, oy + row * c);
-            let bottom_right = (top_left.0 + c, top_left.1 + c);
-            root.draw(&Rectangle::new(
-                [top_left, bottom_right],
-                diverging(w / scale).filled(),
-            ))
-            .map_err(draw_err)?;
+        let label_style = ((FONT, 15).into_font()).color(&BLACK);
+        for (p, panel) in img.panels.iter().enumerate() {
+            let (pc, pr) = ((p % cols) as u32, (p / cols) as u32);
+            let px = origin.0 + pc * (map_w + gap);
+            let py = origin.1 + pr * (label_h + map_h + gap);
+            let (ox, oy) = (px as i32, (py + label_h) as i32);
+            for (k, w) in panel.weights.iter().enumerate() {
+                let (row, col) = ((k / img.width) as i32, (k % img.width) as i32);
+                let top_left = (ox + col * c, oy + row * c);
+                let bottom_right = (top_left.0 + c, top_left.1 + c);
+                root.draw(&Rectangle::new(
+                    [top_left, bottom_right],
+                    diverging(w / scale).filled(),
+                ))
+                .map_err(draw_err)?;
+            }
+            if multi && !a.bare {
+                let text = format!(
+                    "{} (b {:+.2})",
+                    panel.label.as_deref().unwrap_or("?"),
+                    panel.bias
+                );
+                root.draw_text(&text, &label_style, (ox, py as i32 + 2))
+                    .map_err(draw_err)?;
+                root.draw(&Rectangle::new(
+                    [(ox - 1, oy - 1), (ox + map_w as i32, oy + map_h as i32)],
+                    BLACK.stroke_width(1),
+                ))
+                .map_err(draw_err)?;
+            }
         }
         if !a.bare {
-            draw_weight_annotations(&root, &img, vmax, origin, (map_w, map_h))?;
+            draw_weight_annotations(&root, &img, vmax, origin, (grid_w, grid_h))?;
         }
         root.present().map_err(draw_err)?;
     }
     write_png(&a.out, rgb, canvas)?;
-    say!(
-        "{}x{} weights, symmetric scale ±{:.4}, bias {:+.4}",
-        img.width,
-        img.height,
-        vmax,
-        img.bias
-    );
+    if multi {
+        say!(
+            "{} classes of {}x{} weights in a {cols}x{rows} grid, symmetric scale ±{:.4}",
+            img.panels.len(),
+            img.width,
+            img.height,
+            vmax
+        );
+    } else {
+        say!(
+            "{}x{} weights, symmetric scale ±{:.4}, bias {:+.4}",
+            img.width,
+            img.height,
+            vmax,
+            img.panels.first().map_or(0.0, |p| p.bias)
+        );
+    }
     Ok(())
 }
 
@@ -314,9 +465,14 @@ where
     let (ox, oy, map_w, map_h) = (ox as i32, oy as i32, map_w as i32, map_h as i32);
     let title = ((FONT, 19).into_font()).color(&BLACK);
     let small = ((FONT, 14).into_font()).color(&RGBColor(60, 60, 60));
+    let multi = img.panels.len() > 1;
     let classes = match img.classes {
-        Some((pos, Some(neg))) => format!("red → {pos} (+1), blue → {neg} (−1)"),
-        Some((pos, None)) => format!("red → {pos} (+1), blue → rest (−1)"),
+        _ if multi => "one map per class, red raises the class's score, blue lowers it".to_string(),
+        Some((pos, neg)) => format!(
+            "red → {} (+1), blue → {} (−1)",
+            label_name(pos),
+            label_name(neg)
+        ),
         None => "red → +1, blue → −1".to_string(),
     };
     root.draw_text(
@@ -325,18 +481,25 @@ where
         (MARGIN as i32, 10),
     )
     .map_err(draw_err)?;
-    root.draw_text(
-        &format!("{}; bias {:+.3}", img.note, img.bias),
-        &small,
-        (MARGIN as i32, 36),
-    )
-    .map_err(draw_err)?;
-    // Frame around the map.
-    root.draw(&Rectangle::new(
-        [(ox - 1, oy - 1), (ox + map_w, oy + map_h)],
-        BLACK.stroke_width(1),
-    ))
-    .map_err(draw_err)?;
+    let note = if multi {
+        img.note.clone()
+    } else {
+        format!(
+            "{}; bias {:+.3}",
+            img.note,
+            img.panels.first().map_or(0.0, |p| p.bias)
+        )
+    };
+    root.draw_text(&note, &small, (MARGIN as i32, 36))
+        .map_err(draw_err)?;
+    if !multi {
+        // Frame around the map.
+        root.draw(&Rectangle::new(
+            [(ox - 1, oy - 1), (ox + map_w, oy + map_h)],
+            BLACK.stroke_width(1),
+        ))
+        .map_err(draw_err)?;
+    }
     // Colour bar: top = +vmax, bottom = −vmax.
     let bx = ox + map_w + BAR_GAP as i32;
     for py in 0..map_h {
@@ -383,51 +546,89 @@ struct Curve {
     epsilon: f32,
 }
 
-fn curve(path: &Path) -> Result<Curve> {
+fn status_word(s: Status) -> &'static str {
+    s.name()
+}
+
+/// `(iteration, log10 ‖g‖/‖g0‖)` of a history; `‖g‖ = 0` exactly has no logarithm and is left
+/// out.
+fn log_points(history: &[tinynewton::Iteration]) -> Vec<(f64, f64)> {
+    history
+        .iter()
+        .filter(|h| h.grad_rel > 0.0 && h.grad_rel.is_finite())
+        .map(|h| (f64::from(h.iter), f64::from(h.grad_rel).log10()))
+        .collect()
+}
+
+/// The curves of one report: one, or one per class for one-vs-rest.
+fn curves_of(path: &Path) -> Result<Vec<Curve>> {
     let r = TrainReport::read(path)?;
     let geometry = if r.data.width != 0 {
         format!("{}×{}", r.data.width, r.data.height)
     } else {
         format!("m = {}", r.data.m)
     };
-    let cg = if r.report.solver == "cg" {
-        format!(", {} CG", r.report.cg_iterations)
-    } else {
-        String::new()
-    };
     let warm = if r.settings.warm_start { ", warm" } else { "" };
-    let status = if r.report.status == "converged" {
-        String::new()
-    } else {
-        format!(" ({})", r.report.status)
+    let method = match r.multiclass {
+        None => String::new(),
+        Some(Multiclass::Softmax) => format!(" softmax K = {}", r.data.n_classes),
+        Some(Multiclass::Ovr) => " ovr".to_owned(),
     };
-    let label = format!(
-        "{geometry} {} {}: {} it{cg}{warm}{status}",
-        r.data.encoding, r.report.solver, r.report.iterations
-    );
-    // ‖g‖ = 0 exactly has no logarithm: such a point is left out.
-    let points = r
-        .history
-        .iter()
-        .filter(|h| h.grad_rel > 0.0 && h.grad_rel.is_finite())
-        .map(|h| (f64::from(h.iter), f64::from(h.grad_rel).log10()))
-        .collect::<Vec<_>>();
-    if points.is_empty() {
+    let describe = |rep: &tinynewton::Report| {
+        let cg = if rep.solver == tinynewton::SolverKind::Cg {
+            format!(", {} CG", rep.cg_iterations)
+        } else {
+            String::new()
+        };
+        let status = if rep.status == Status::Converged {
+            String::new()
+        } else {
+            format!(" ({})", status_word(rep.status))
+        };
+        format!(
+            "{} {}: {} it{cg}{warm}{status}",
+            r.data.encoding,
+            solver_name(rep.solver),
+            rep.iterations
+        )
+    };
+    let mut curves = Vec::new();
+    match (&r.report, &r.ovr) {
+        (Some(rep), _) => curves.push(Curve {
+            label: format!("{geometry}{method} {}", describe(rep)),
+            points: log_points(&r.history),
+            epsilon: r.settings.epsilon,
+        }),
+        (None, Some(ovr)) => {
+            for c in &ovr.classes {
+                curves.push(Curve {
+                    label: format!(
+                        "{geometry}{method} class {} {}",
+                        c.label,
+                        describe(&c.report)
+                    ),
+                    points: log_points(&c.history),
+                    epsilon: r.settings.epsilon,
+                });
+            }
+        }
+        (None, None) => bail!("{}: no training run in the report", path.display()),
+    }
+    if curves.iter().any(|c| c.points.is_empty()) {
         bail!("{}: no iteration history", path.display());
     }
-    Ok(Curve {
-        label,
-        points,
-        epsilon: r.settings.epsilon,
-    })
+    Ok(curves)
 }
 
 fn convergence(a: &ConvergenceArgs) -> Result<()> {
     let curves = a
         .reports
         .iter()
-        .map(|p| curve(p))
-        .collect::<Result<Vec<_>>>()?;
+        .map(|p| curves_of(p))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
     let all = curves.iter().flat_map(|c| c.points.iter());
     let x_max = all.clone().map(|p| p.0).fold(1.0, f64::max);
     let epsilons = curves

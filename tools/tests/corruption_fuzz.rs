@@ -19,6 +19,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
+use tinynewton::model::MultiModel;
 use tinynewton::{format, Model};
 
 mod common;
@@ -142,8 +143,8 @@ fn no_corrupt_packed_or_model_file_is_accepted() {
         p(&model_path),
     ]));
     let files = packed_files();
-    // Every committed packed file (12 two-class files and the multi-class ones so far).
-    assert!(files.len() >= 12, "{files:?}");
+    // 12 two-class files and the 6 K-class ones (digits10, iris3, MNIST 0–9 7×7).
+    assert_eq!(files.len(), 18, "{files:?}");
 
     let mut packed = Counts::default();
     // What was accepted (should stay empty), for the failure message.
@@ -209,6 +210,52 @@ fn no_corrupt_packed_or_model_file_is_accepted() {
             vec![
                 "train",
                 p(&iris),
+                "--quiet",
+                "--warm-start",
+                p(&mutant_model),
+            ],
+            vec!["plot", "weights", p(&mutant_model), "--out", p(&png)],
+        ] {
+            model.cli_runs += 1;
+            assert_one_line_failure(&run(&args), &["mutant.tnm"]);
+        }
+        assert!(!rs.exists() && !png.exists());
+    }
+
+    // The K-class model image (version 4): no mutant is accepted, none panics, and the CLI
+    // answers every sampled one in one line.
+    let multi_path = dir.path().join("multi.tnm");
+    let iris3 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/tables/iris3-train.tnds");
+    assert_success(&run(&[
+        "train",
+        p(&iris3),
+        "--quiet",
+        "--model",
+        p(&multi_path),
+    ]));
+    let bytes = std::fs::read(&multi_path).unwrap();
+    assert!(MultiModel::<64, 1024>::from_bytes(&bytes).is_ok());
+    let list = mutants(&bytes, 0x2545_f491_4f6c_dd1d);
+    for (kind, m) in &list {
+        model.mutants += 1;
+        match catch_unwind(AssertUnwindSafe(|| {
+            MultiModel::<64, 1024>::from_bytes(m).is_ok()
+        })) {
+            Ok(true) => {
+                model.accepted += 1;
+                examples.push(format!("K-class model: {kind:?}"));
+            }
+            Ok(false) => {}
+            Err(_) => model.panics += 1,
+        }
+    }
+    for i in (0..list.len()).step_by(30) {
+        std::fs::write(&mutant_model, &list[i].1).unwrap();
+        for args in [
+            vec!["export-model", p(&mutant_model), "--rust", p(&rs)],
+            vec![
+                "train",
+                p(&iris3),
                 "--quiet",
                 "--warm-start",
                 p(&mutant_model),

@@ -30,7 +30,7 @@ fn cargo() -> PathBuf {
 }
 
 /// The `rustc` beside that `cargo`, else the one on `PATH`.
-fn rustc() -> PathBuf {
+pub fn rustc() -> PathBuf {
     let sibling = cargo().with_file_name("rustc");
     if sibling.exists() {
         sibling
