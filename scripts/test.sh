@@ -30,3 +30,9 @@ cargo test --workspace --release
 
 step "firmware (emulated Cortex-M4F) and real-board builds"
 bash scripts/firmware-test.sh
+
+step "modelled cycles (QEMU plugin): the emulated demo's instruction counts match, cycles beside them"
+# firmware-test.sh ends with the real-board builds, which share the ELF path: rebuild the
+# emulator build (cached) before profiling it.
+(cd firmware && cargo build --release --quiet)
+bash scripts/profile-test.sh
