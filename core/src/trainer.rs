@@ -263,9 +263,10 @@ pub fn train_one_vs_rest<'a, R: Rows + ?Sized>(
         let report = train(b.reborrow(), &rows, settings, |_| {})?;
         wk.copy_from_slice(prefix(b.w, dim));
         on_class(class, &report);
-        total.classes += 1;
-        total.iterations += report.iterations;
-        total.cg_iterations += report.cg_iterations;
+        // Sums of per-run counts bounded by the settings: saturating so they can never wrap.
+        total.classes = total.classes.saturating_add(1);
+        total.iterations = total.iterations.saturating_add(report.iterations);
+        total.cg_iterations = total.cg_iterations.saturating_add(report.cg_iterations);
         if total.status == Status::Converged {
             total.status = report.status;
         }
