@@ -261,7 +261,12 @@ pub fn train_one_vs_rest<'a, R: Rows + ?Sized>(
             b.set_weights(wk)?;
         }
         let report = train(b.reborrow(), &rows, settings, |_| {})?;
-        wk.copy_from_slice(prefix(b.w, dim));
+        // `train` succeeded, so the buffers hold `dim` weights; an error, never a panic, if not.
+        let trained = b.w.get(..dim).ok_or(Error::TooManyWeights {
+            weights: dim,
+            capacity: b.w.len(),
+        })?;
+        wk.copy_from_slice(trained);
         on_class(class, &report);
         // Sums of per-run counts bounded by the settings: saturating so they can never wrap.
         total.classes = total.classes.saturating_add(1);

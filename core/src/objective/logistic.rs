@@ -405,8 +405,12 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         expect_at_least(h.len(), len)?;
         let h = h.get_mut(..len).unwrap_or(&mut []);
         h.fill(0.0);
-        // Rows 0..m (features) and row m (the bias feature x̃_m = 1, corner last).
-        let (features, bias_row) = h.split_at_mut(crate::cholesky::packed_len(m));
+        // Rows 0..m (features) and row m (the bias feature x̃_m = 1, corner last); checked,
+        // though `h` holds `len ≥ packed_len(m)` floats here, so a slip is an error, not a panic.
+        let got = h.len();
+        let (features, bias_row) = h
+            .split_at_mut_checked(crate::cholesky::packed_len(m))
+            .ok_or(Error::LengthMismatch { expected: len, got })?;
         let mut support = [0u8; SUPPORT_CAPACITY];
         for (i, &di) in dd.iter().enumerate() {
             if di == 0.0 {

@@ -53,6 +53,9 @@ use super::{check_values, expect_at_least, expect_len, Objective};
 /// The largest class count `K` (per-row scratch of `K` floats lives on the stack).
 pub const MAX_CLASSES: usize = 64;
 
+// `check_data` marks the classes seen in the bits of a `u64`: `1 << c` overflows past 64.
+const _: () = assert!(MAX_CLASSES <= 64);
+
 /// `lse(s) = log Σ_k exp(s_k)`, stable (shifted by the maximum).
 pub fn log_sum_exp(s: &[f32]) -> f32 {
     let max = s
