@@ -24,6 +24,9 @@ for target in thumbv7em-none-eabihf thumbv6m-none-eabi; do
     cargo build -p tinynewton --target "$target" --features serde
 done
 
+step "no-panic fuzz (debug: integer overflow is a panic here)"
+cargo test -p host-tests --test fuzz_no_panic
+
 step "host tests"
 # Release: the real-data parity tests train on 1757 samples many times over.
 cargo test --workspace --release

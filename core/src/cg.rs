@@ -91,7 +91,8 @@ pub fn pcg(
     };
     while !outcome.converged && outcome.iterations < max_iter {
         hess_vec(p, q)?;
-        outcome.iterations += 1;
+        // Bounded by `max_iter`: saturating only so the lint can see it cannot wrap.
+        outcome.iterations = outcome.iterations.saturating_add(1);
         let curvature = dot(p, q);
         // Positive in exact arithmetic (H is positive definite); also stops on NaN.
         if !(curvature.is_finite() && curvature > 0.0 && rz.is_finite()) {

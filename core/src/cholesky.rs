@@ -21,6 +21,17 @@ pub const fn packed_index(j: usize, k: usize) -> usize {
     }
 }
 
+/// Row `j` of a packed triangle, `(j, 0) ..= (j, j)`, or `None` past the end of `a`.
+fn packed_row(a: &[f32], j: usize) -> Option<&[f32]> {
+    // Saturating like `packed_len`: a `j` near `usize::MAX` is past the end, not an overflow.
+    a.get(packed_len(j)..packed_len(j.saturating_add(1)))
+}
+
+/// Row `j` of a packed triangle, mutable (as [`packed_row`]).
+pub(crate) fn packed_row_mut(a: &mut [f32], j: usize) -> Option<&mut [f32]> {
+    a.get_mut(packed_len(j)..packed_len(j.saturating_add(1)))
+}
+
 /// Why a packed factorisation or solve was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -68,9 +79,7 @@ pub fn cholesky_packed(a: &mut [f32], m: usize) -> Result<(), CholeskyError> {
             .ok_or(CholeskyError::ShapeMismatch)?;
         let row_j = rest.get_mut(..=j).ok_or(CholeskyError::ShapeMismatch)?;
         for k in 0..j {
-            let row_k = done
-                .get(packed_len(k)..packed_len(k + 1))
-                .ok_or(CholeskyError::ShapeMismatch)?;
+            let row_k = packed_row(done, k).ok_or(CholeskyError::ShapeMismatch)?;
             let (head, tail) = row_j.split_at_mut(k);
             let s = head
                 .iter()
@@ -104,9 +113,7 @@ pub fn solve_packed(l: &[f32], m: usize, b: &mut [f32]) -> Result<(), CholeskyEr
     }
     let b = b.get_mut(..m).ok_or(CholeskyError::ShapeMismatch)?;
     for j in 0..m {
-        let row = l
-            .get(packed_len(j)..packed_len(j + 1))
-            .ok_or(CholeskyError::ShapeMismatch)?;
+        let row = packed_row(l, j).ok_or(CholeskyError::ShapeMismatch)?;
         let (solved, rest) = b.split_at_mut(j);
         let s = row
             .iter()
@@ -118,9 +125,7 @@ pub fn solve_packed(l: &[f32], m: usize, b: &mut [f32]) -> Result<(), CholeskyEr
         }
     }
     for j in (0..m).rev() {
-        let row = l
-            .get(packed_len(j)..packed_len(j + 1))
-            .ok_or(CholeskyError::ShapeMismatch)?;
+        let row = packed_row(l, j).ok_or(CholeskyError::ShapeMismatch)?;
         let (before, rest) = b.split_at_mut(j);
         let Some(xj) = rest.first_mut() else {
             return Err(CholeskyError::ShapeMismatch);

@@ -220,16 +220,20 @@ impl<'a> DenseRows<'a> {
             return Err(DataError::BadLabel { sample });
         }
         if let Some(k) = x.iter().position(|v| !v.is_finite()) {
+            // `x` has an entry, so `m > 0`: the checked forms never answer `None`.
             return Err(DataError::NonFinite {
-                sample: k / m,
-                feature: k % m,
+                sample: k.checked_div(m).unwrap_or(0),
+                feature: k.checked_rem(m).unwrap_or(0),
             });
         }
         Ok(Self { x, labels, m })
     }
 
+    /// Row `i`, empty past the end (checked: an `i` far past `n` is no overflow either).
     fn row(&self, i: usize) -> &'a [f32] {
-        self.x.get(i * self.m..(i + 1) * self.m).unwrap_or(&[])
+        i.checked_mul(self.m)
+            .and_then(|start| self.x.get(start..start.checked_add(self.m)?))
+            .unwrap_or(&[])
     }
 }
 

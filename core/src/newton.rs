@@ -186,8 +186,9 @@ pub fn newton<O: Objective + ?Sized>(
         let slope = ensure_descent(g, d, grad_norm, &mut report);
         obj.prepare_line(d)?;
         let (accepted, trials) = line_search(obj, w, d, slope, settings.max_line_search)?;
-        report.cg_iterations += cg_iters;
-        report.line_search_trials += trials;
+        // Counters bounded by the settings' limits: saturating so they can never wrap.
+        report.cg_iterations = report.cg_iterations.saturating_add(cg_iters);
+        report.line_search_trials = report.line_search_trials.saturating_add(trials);
         let Some((alpha, change)) = accepted else {
             report.status = Status::LineSearchFailed;
             break;
@@ -273,7 +274,7 @@ fn ensure_descent(g: &[f32], d: &mut [f32], grad_norm: f32, report: &mut Report)
     for (dj, gj) in d.iter_mut().zip(g) {
         *dj = -*gj;
     }
-    report.rejected_directions += 1;
+    report.rejected_directions = report.rejected_directions.saturating_add(1);
     -(grad_norm * grad_norm)
 }
 
@@ -356,7 +357,9 @@ pub fn newton_direction<O: Objective + ?Sized>(
                     return Ok(0);
                 }
             }
-            Err(CholeskyError::NotPositiveDefinite { .. }) => report.cholesky_failures += 1,
+            Err(CholeskyError::NotPositiveDefinite { .. }) => {
+                report.cholesky_failures = report.cholesky_failures.saturating_add(1)
+            }
             Err(CholeskyError::ShapeMismatch) => {
                 return Err(Error::TriangleTooSmall {
                     needed: packed_len(dim),
@@ -397,7 +400,7 @@ pub fn line_search<O: Objective + ?Sized>(
     let mut alpha = 1.0f32;
     let mut trials = 0;
     while trials < max_trials {
-        trials += 1;
+        trials = trials.saturating_add(1);
         let change = obj.value_change(w, d, alpha)?;
         if change <= ARMIJO_ETA * alpha * slope {
             return Ok((Some((alpha, change)), trials));

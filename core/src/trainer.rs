@@ -261,11 +261,17 @@ pub fn train_one_vs_rest<'a, R: Rows + ?Sized>(
             b.set_weights(wk)?;
         }
         let report = train(b.reborrow(), &rows, settings, |_| {})?;
-        wk.copy_from_slice(prefix(b.w, dim));
+        // `train` succeeded, so the buffers hold `dim` weights; an error, never a panic, if not.
+        let trained = b.w.get(..dim).ok_or(Error::TooManyWeights {
+            weights: dim,
+            capacity: b.w.len(),
+        })?;
+        wk.copy_from_slice(trained);
         on_class(class, &report);
-        total.classes += 1;
-        total.iterations += report.iterations;
-        total.cg_iterations += report.cg_iterations;
+        // Sums of per-run counts bounded by the settings: saturating so they can never wrap.
+        total.classes = total.classes.saturating_add(1);
+        total.iterations = total.iterations.saturating_add(report.iterations);
+        total.cg_iterations = total.cg_iterations.saturating_add(report.cg_iterations);
         if total.status == Status::Converged {
             total.status = report.status;
         }

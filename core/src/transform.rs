@@ -383,7 +383,11 @@ impl<'a> FeatureTransform<'a> {
 
     /// Number of features `m`.
     pub fn len(&self) -> usize {
-        self.bytes.len() / self.kind.record_len()
+        // `record_len` is 8 or 16; checked only because the lint cannot see that.
+        self.bytes
+            .len()
+            .checked_div(self.kind.record_len())
+            .unwrap_or(0)
     }
 
     /// True when the table has no feature.

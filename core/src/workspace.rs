@@ -89,7 +89,15 @@ pub const fn workspace_bytes_for(m: usize, n: usize, t: usize, word: usize) -> u
         triangle: t,
     };
     let raw = sizes.floats().saturating_mul(4).saturating_add(word);
-    raw.div_ceil(word).saturating_mul(word)
+    // `div_ceil` by a zero `word` would panic (a method call the lints cannot see): no word
+    // size means no rounding, and a multiple past `usize::MAX` saturates like the sum.
+    if word == 0 {
+        return raw;
+    }
+    match raw.checked_next_multiple_of(word) {
+        Some(bytes) => bytes,
+        None => usize::MAX,
+    }
 }
 
 /// The solver's static memory.
@@ -352,6 +360,14 @@ mod tests {
         ));
         let mut ws = Workspace::<5, 10, 15>::new();
         assert_eq!(ws.buffers().capacity(), sizes);
+    }
+
+    #[test]
+    fn workspace_bytes_never_divide_by_zero_or_wrap() {
+        assert_eq!(workspace_bytes_for(1, 1, 0, 0), 8 * 4 + 3 * 4);
+        assert_eq!(workspace_bytes_for(usize::MAX, 0, 0, 8), usize::MAX);
+        assert_eq!(workspace_bytes_for(0, 0, 0, usize::MAX), usize::MAX);
+        assert_eq!(workspace_bytes_for(3, 1, 0, 4), 8 * 3 * 4 + 3 * 4 + 4);
     }
 
     #[test]

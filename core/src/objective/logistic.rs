@@ -17,6 +17,7 @@
 //! instead of panicking. Sums run in a fixed order with no fused multiply-add and `libm` for
 //! `exp`/`log1p`, so every target computes the same bits.
 
+use crate::cholesky::packed_row_mut;
 use crate::data::{Dequant, Rows};
 use crate::error::Error;
 use crate::linalg::CompensatedSum;
@@ -87,7 +88,9 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
 
     /// Number of weights: features + 1 (the bias, last).
     pub fn n_weights(&self) -> usize {
-        self.m + 1
+        // Saturating: an absurd `n_features` from a foreign `Rows` gives length errors, not a
+        // wrapped count.
+        self.m.saturating_add(1)
     }
 
     /// Number of samples.
@@ -98,8 +101,8 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     /// The lengths of a step's operands: weights `w` and direction `d` of `m + 1`, margins
     /// `z = X̃w` and `xd = X̃d` of `n`.
     fn expect_step_lens(&self, w: usize, d: usize, z: usize, xd: usize) -> Result<(), Error> {
-        expect_len(w, self.m + 1)?;
-        expect_len(d, self.m + 1)?;
+        expect_len(w, self.n_weights())?;
+        expect_len(d, self.n_weights())?;
         expect_len(z, self.n)?;
         expect_len(xd, self.n)
     }
@@ -107,7 +110,7 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     /// Number of weights inside `½‖w‖²`: all of them, or all but the bias.
     fn n_regularized(&self) -> usize {
         match self.bias {
-            BiasMode::Regularized => self.m + 1,
+            BiasMode::Regularized => self.n_weights(),
             BiasMode::Free => self.m,
         }
     }
@@ -174,7 +177,7 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
 
     /// Margins `z = X̃w` (one pass over the rows).
     pub fn margins(&self, w: &[f32], u: &mut [f32], z: &mut [f32]) -> Result<(), Error> {
-        expect_len(w.len(), self.m + 1)?;
+        expect_len(w.len(), self.n_weights())?;
         expect_at_least(u.len(), self.m)?;
         expect_len(z.len(), self.n)?;
         let (offset, wb) = self.fold(w, u);
@@ -196,7 +199,7 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
 
     /// `f(w)` given the margins `z = X̃w` (from [`margins`](Logistic::margins)).
     pub fn value(&self, w: &[f32], z: &[f32]) -> Result<f32, Error> {
-        expect_len(w.len(), self.m + 1)?;
+        expect_len(w.len(), self.n_weights())?;
         expect_len(z.len(), self.n)?;
         let mut reg = CompensatedSum::new();
         for wj in w.iter().take(self.n_regularized()) {
@@ -292,9 +295,9 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     /// Gradient `g = ∇f(w)` and the Hessian weights `dd_i = D_ii = C_{y_i} σ(z_i)(1 − σ(z_i))`
     /// in one pass, given the margins `z = X̃w`.
     pub fn grad(&self, w: &[f32], z: &[f32], g: &mut [f32], dd: &mut [f32]) -> Result<(), Error> {
-        expect_len(w.len(), self.m + 1)?;
+        expect_len(w.len(), self.n_weights())?;
         expect_len(z.len(), self.n)?;
-        expect_len(g.len(), self.m + 1)?;
+        expect_len(g.len(), self.n_weights())?;
         expect_len(dd.len(), self.n)?;
         let acc = g.get_mut(..self.m).unwrap_or(&mut []);
         acc.fill(0.0);
@@ -327,9 +330,9 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         out: &mut [f32],
     ) -> Result<(), Error> {
         expect_len(dd.len(), self.n)?;
-        expect_len(v.len(), self.m + 1)?;
+        expect_len(v.len(), self.n_weights())?;
         expect_at_least(u.len(), self.m)?;
-        expect_len(out.len(), self.m + 1)?;
+        expect_len(out.len(), self.n_weights())?;
         let (offset, vb) = self.fold(v, u);
         let acc = out.get_mut(..self.m).unwrap_or(&mut []);
         acc.fill(0.0);
@@ -356,7 +359,7 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     pub fn hess_diag(&self, dd: &[f32], u: &mut [f32], diag: &mut [f32]) -> Result<(), Error> {
         expect_len(dd.len(), self.n)?;
         expect_at_least(u.len(), self.m)?;
-        expect_len(diag.len(), self.m + 1)?;
+        expect_len(diag.len(), self.n_weights())?;
         diag.fill(0.0);
         let mut sum_d = 0.0f32;
         let features = diag.get_mut(..self.m).unwrap_or(&mut []);
@@ -395,15 +398,19 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     /// costs `O(n·nnz²/2)` instead of `O(n·m²/2)`.
     pub fn hessian_packed(&self, dd: &[f32], u: &mut [f32], h: &mut [f32]) -> Result<(), Error> {
         let m = self.m;
-        let dim = m + 1;
+        let dim = self.n_weights();
         let len = crate::cholesky::packed_len(dim);
         expect_len(dd.len(), self.n)?;
         expect_at_least(u.len(), m)?;
         expect_at_least(h.len(), len)?;
         let h = h.get_mut(..len).unwrap_or(&mut []);
         h.fill(0.0);
-        // Rows 0..m (features) and row m (the bias feature x̃_m = 1, corner last).
-        let (features, bias_row) = h.split_at_mut(crate::cholesky::packed_len(m));
+        // Rows 0..m (features) and row m (the bias feature x̃_m = 1, corner last); checked,
+        // though `h` holds `len ≥ packed_len(m)` floats here, so a slip is an error, not a panic.
+        let got = h.len();
+        let (features, bias_row) = h
+            .split_at_mut_checked(crate::cholesky::packed_len(m))
+            .ok_or(Error::LengthMismatch { expected: len, got })?;
         let mut support = [0u8; SUPPORT_CAPACITY];
         for (i, &di) in dd.iter().enumerate() {
             if di == 0.0 {
@@ -489,7 +496,8 @@ fn compact_nonzeros(
                 *xc = xj;
                 // j < SUPPORT_CAPACITY = 256: the index fits a u8.
                 *kc = j as u8;
-                nnz += 1;
+                // nnz ≤ j < SUPPORT_CAPACITY: saturating only so the lint sees it cannot wrap.
+                nnz = nnz.saturating_add(1);
             }
         }
     }
@@ -505,12 +513,8 @@ const SUPPORT_CAPACITY: usize = 256;
 /// the packed triangle; `values`/`indices` list the row's nonzero `x_j` in increasing `j`.
 fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u8]) {
     for (a, (&j, &xj)) in indices.iter().zip(values).enumerate() {
-        let j = usize::from(j);
-        // j ≤ 255 (a u8): the row start j(j+1)/2 cannot overflow.
-        let start = j * (j + 1) / 2;
-        let Some((h_jj, row)) = features
-            .get_mut(start..start + j + 1)
-            .and_then(<[f32]>::split_last_mut)
+        let Some((h_jj, row)) =
+            packed_row_mut(features, usize::from(j)).and_then(<[f32]>::split_last_mut)
         else {
             break;
         };
@@ -530,8 +534,9 @@ fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u8])
 /// [`Logistic::hessian_packed`]).
 fn rank_one_dense(features: &mut [f32], d: f32, x: &[f32]) {
     let mut rest = features;
-    for (j, &xj) in x.iter().enumerate() {
-        let Some((row, tail)) = rest.split_at_mut_checked(j + 1) else {
+    // Row j of the triangle is j + 1 long: the lengths 1, 2, … pair with x_0, x_1, ….
+    for (row_len, &xj) in (1..=x.len()).zip(x) {
+        let Some((row, tail)) = rest.split_at_mut_checked(row_len) else {
             break;
         };
         rest = tail;
@@ -539,13 +544,13 @@ fn rank_one_dense(features: &mut [f32], d: f32, x: &[f32]) {
             continue;
         }
         let t = d * xj;
-        let (off, diag) = row.split_at_mut(j);
+        let Some((h_jj, off)) = row.split_last_mut() else {
+            break;
+        };
         for (h_jk, xk) in off.iter_mut().zip(x) {
             *h_jk += t * *xk;
         }
-        if let Some(h_jj) = diag.first_mut() {
-            *h_jj += t * xj;
-        }
+        *h_jj += t * xj;
     }
 }
 

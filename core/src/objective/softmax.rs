@@ -42,6 +42,7 @@
 //! 7 / 20 and 8 / 25; E1 only does not converge in 200). The full product is the only one
 //! implemented.
 
+use crate::cholesky::packed_row_mut;
 use crate::data::{Dequant, Rows};
 use crate::error::Error;
 use crate::linalg::CompensatedSum;
@@ -51,6 +52,9 @@ use super::{check_values, expect_at_least, expect_len, Objective};
 
 /// The largest class count `K` (per-row scratch of `K` floats lives on the stack).
 pub const MAX_CLASSES: usize = 64;
+
+// `check_data` marks the classes seen in the bits of a `u64`: `1 << c` overflows past 64.
+const _: () = assert!(MAX_CLASSES <= 64);
 
 /// `lse(s) = log Σ_k exp(s_k)`, stable (shifted by the maximum).
 pub fn log_sum_exp(s: &[f32]) -> f32 {
@@ -65,6 +69,34 @@ pub fn log_sum_exp(s: &[f32]) -> f32 {
         sum += libm::expf(sk - max);
     }
     max + libm::logf(sum)
+}
+
+/// The first `k` entries of a per-row scratch array ([`Error::TooManyClasses`] past
+/// [`MAX_CLASSES`]; the passes check `k` first, so this is only the lint-visible guard).
+fn first<T>(scratch: &mut [T; MAX_CLASSES], k: usize) -> Result<&mut [T], Error> {
+    scratch.get_mut(..k).ok_or(Error::TooManyClasses {
+        classes: k,
+        capacity: MAX_CLASSES,
+    })
+}
+
+/// Block `k` of `len` entries of `v` (a class's weights or folded columns); empty past the
+/// end, with checked arithmetic so no `k` overflows.
+fn block(v: &[f32], k: usize, len: usize) -> &[f32] {
+    k.checked_mul(len)
+        .and_then(|start| v.get(start..start.checked_add(len)?))
+        .unwrap_or(&[])
+}
+
+/// Block `k` of `len` entries of `v`, mutable (as [`block`]).
+fn block_mut(v: &mut [f32], k: usize, len: usize) -> &mut [f32] {
+    match k.checked_mul(len) {
+        Some(start) => match start.checked_add(len) {
+            Some(end) => v.get_mut(start..end).unwrap_or(&mut []),
+            None => &mut [],
+        },
+        None => &mut [],
+    }
 }
 
 /// The softmax objective's passes over a `K`-class dataset (stateless: every per-sample
@@ -98,7 +130,12 @@ impl<'a, R: Rows + ?Sized> Softmax<'a, R> {
 
     /// Number of weights `K(m + 1)`.
     pub fn n_weights(&self) -> usize {
-        self.k.saturating_mul(self.m + 1)
+        self.k.saturating_mul(self.class_len())
+    }
+
+    /// Weights of one class, `m + 1` (saturating: at least 1, so it can step and chunk).
+    fn class_len(&self) -> usize {
+        self.m.saturating_add(1)
     }
 
     /// Number of classes `K`.
@@ -131,10 +168,14 @@ impl<'a, R: Rows + ?Sized> Softmax<'a, R> {
         if !self.free_bias() {
             return 0.0;
         }
-        let dim = self.m + 1;
+        let mut classes = w.chunks(self.class_len());
         let mut sum = 0.0f32;
-        for k in 0..self.k {
-            sum += w.get(k * dim + self.m).copied().unwrap_or(0.0);
+        for _ in 0..self.k {
+            sum += classes
+                .next()
+                .and_then(|wk| wk.get(self.m))
+                .copied()
+                .unwrap_or(0.0);
         }
         sum
     }
@@ -142,10 +183,10 @@ impl<'a, R: Rows + ?Sized> Softmax<'a, R> {
     /// Folds the dequantisation into the `K` columns of `v`: `u[k·m + j] = s_j v_kj`, and
     /// the offset terms `Σ_j o_j v_kj + v_km` (bias included) into `shift[k]`.
     fn fold(&self, v: &[f32], u: &mut [f32], shift: &mut [f32]) {
-        let dim = self.m + 1;
+        let dim = self.class_len();
         for (k, sk) in shift.iter_mut().enumerate().take(self.k) {
-            let vk = v.get(k * dim..(k + 1) * dim).unwrap_or(&[]);
-            let uk = u.get_mut(k * self.m..(k + 1) * self.m).unwrap_or(&mut []);
+            let vk = block(v, k, dim);
+            let uk = block_mut(u, k, self.m);
             let mut offset = 0.0f32;
             for (j, (uj, vj)) in uk.iter_mut().zip(vk).enumerate() {
                 let (o, s) = self.dequant.pair(j);
@@ -169,12 +210,12 @@ impl<'a, R: Rows + ?Sized> Softmax<'a, R> {
     /// `Σ_i a_ik` into `out_k = R v_k + s ⊙ acc_k + o Σa_k`, bias `R_b v_km + Σa_k`, plus the
     /// free bias's gauge `Σ_l v_lm` on every bias entry.
     fn unfold(&self, v: &[f32], sums: &[f32], out: &mut [f32]) {
-        let dim = self.m + 1;
+        let dim = self.class_len();
         let gauge = self.bias_sum(v);
         let reg_b = if self.free_bias() { 0.0 } else { 1.0 };
         for (k, sum_a) in sums.iter().enumerate().take(self.k) {
-            let vk = v.get(k * dim..(k + 1) * dim).unwrap_or(&[]);
-            let ok = out.get_mut(k * dim..(k + 1) * dim).unwrap_or(&mut []);
+            let vk = block(v, k, dim);
+            let ok = block_mut(out, k, dim);
             for (j, (oj, vj)) in ok.iter_mut().zip(vk).take(self.m).enumerate() {
                 let (o, s) = self.dequant.pair(j);
                 *oj = *vj + (s * *oj + o * *sum_a);
@@ -187,8 +228,7 @@ impl<'a, R: Rows + ?Sized> Softmax<'a, R> {
 
     /// Zeroes the feature accumulators of every class in `out`.
     fn clear_features(&self, out: &mut [f32]) {
-        let dim = self.m + 1;
-        for ok in out.chunks_mut(dim) {
+        for ok in out.chunks_mut(self.class_len()) {
             if let Some(features) = ok.get_mut(..self.m) {
                 features.fill(0.0);
             }
@@ -207,12 +247,12 @@ impl<'a, R: Rows + ?Sized> Softmax<'a, R> {
         let (k, dim) = (self.classes()?, self.n_weights());
         expect_len(w.len(), dim)?;
         expect_len(g.len(), dim)?;
-        expect_at_least(u.len(), k * self.m)?;
-        expect_at_least(p.len(), self.n * k)?;
+        expect_at_least(u.len(), k.saturating_mul(self.m))?;
+        expect_at_least(p.len(), self.n.saturating_mul(k))?;
         let mut shift = [0.0f32; MAX_CLASSES];
         let mut s = [0.0f32; MAX_CLASSES];
         let mut sums = [CompensatedSum::new(); MAX_CLASSES];
-        let (shift, s) = (&mut shift[..k], &mut s[..k]);
+        let (shift, s) = (first(&mut shift, k)?, first(&mut s, k)?);
         self.fold(w, u, shift);
         self.clear_features(g);
         let mut loss = CompensatedSum::new();
@@ -228,7 +268,7 @@ impl<'a, R: Rows + ?Sized> Softmax<'a, R> {
                 let target = if kk == y { 1.0 } else { 0.0 };
                 *sk = c * (*pk - target);
             }
-            self.data.axpy_codes_multi(i, s, self.m + 1, g);
+            self.data.axpy_codes_multi(i, s, self.class_len(), g);
             for (sum, a) in sums.iter_mut().zip(s.iter()) {
                 sum.add(*a);
             }
@@ -237,16 +277,16 @@ impl<'a, R: Rows + ?Sized> Softmax<'a, R> {
         for (t, sum) in totals.iter_mut().zip(&sums).take(k) {
             *t = sum.total();
         }
-        self.unfold(w, &totals[..k], g);
+        self.unfold(w, first(&mut totals, k)?, g);
         Ok(self.regulariser(w) + loss.total())
     }
 
     /// `½ Σ_k w_kᵀR w_k` (+ the free bias's gauge `½(Σ_k b_k)²`), compensated.
     fn regulariser(&self, w: &[f32]) -> f32 {
-        let dim = self.m + 1;
+        let dim = self.class_len();
         let mut reg = CompensatedSum::new();
         for (a, wa) in w.iter().enumerate() {
-            if !(self.free_bias() && a % dim == self.m) {
+            if !(self.free_bias() && a.checked_rem(dim) == Some(self.m)) {
                 reg.add(wa * wa);
             }
         }
@@ -266,12 +306,12 @@ impl<'a, R: Rows + ?Sized> Softmax<'a, R> {
         let (k, dim) = (self.classes()?, self.n_weights());
         expect_len(v.len(), dim)?;
         expect_len(out.len(), dim)?;
-        expect_at_least(u.len(), k * self.m)?;
-        expect_at_least(p.len(), self.n * k)?;
+        expect_at_least(u.len(), k.saturating_mul(self.m))?;
+        expect_at_least(p.len(), self.n.saturating_mul(k))?;
         let mut shift = [0.0f32; MAX_CLASSES];
         let mut t = [0.0f32; MAX_CLASSES];
         let mut sums = [0.0f32; MAX_CLASSES];
-        let (shift, t) = (&mut shift[..k], &mut t[..k]);
+        let (shift, t) = (first(&mut shift, k)?, first(&mut t, k)?);
         self.fold(v, u, shift);
         self.clear_features(out);
         for (i, pi) in p.chunks_exact(k).take(self.n).enumerate() {
@@ -285,12 +325,12 @@ impl<'a, R: Rows + ?Sized> Softmax<'a, R> {
             for (tk, pk) in t.iter_mut().zip(pi) {
                 *tk = c * (*pk * (*tk - pt));
             }
-            self.data.axpy_codes_multi(i, t, self.m + 1, out);
+            self.data.axpy_codes_multi(i, t, self.class_len(), out);
             for (sum, a) in sums.iter_mut().zip(t.iter()) {
                 *sum += *a;
             }
         }
-        self.unfold(v, &sums[..k], out);
+        self.unfold(v, first(&mut sums, k)?, out);
         Ok(())
     }
 
@@ -300,12 +340,12 @@ impl<'a, R: Rows + ?Sized> Softmax<'a, R> {
         let (k, dim) = (self.classes()?, self.n_weights());
         expect_len(diag.len(), dim)?;
         expect_at_least(u.len(), self.m)?;
-        expect_at_least(p.len(), self.n * k)?;
+        expect_at_least(p.len(), self.n.saturating_mul(k))?;
         diag.fill(0.0);
         for (i, pi) in p.chunks_exact(k).take(self.n).enumerate() {
             let c = self.cost_of(self.data.class(i));
             let x = self.row_values(i, u);
-            for (dk, pk) in diag.chunks_mut(self.m + 1).zip(pi) {
+            for (dk, pk) in diag.chunks_mut(self.class_len()).zip(pi) {
                 let curv = c * (*pk * (1.0 - *pk));
                 for (dj, xj) in dk.iter_mut().zip(x.iter()) {
                     *dj += (curv * *xj) * *xj;
@@ -343,33 +383,33 @@ impl<'a, R: Rows + ?Sized> Softmax<'a, R> {
         let len = crate::cholesky::packed_len(dim);
         expect_at_least(u.len(), self.m)?;
         expect_at_least(h.len(), len)?;
-        expect_at_least(p.len(), self.n * k)?;
+        expect_at_least(p.len(), self.n.saturating_mul(k))?;
         let h = h.get_mut(..len).unwrap_or(&mut []);
         h.fill(0.0);
-        let md = self.m + 1;
+        let md = self.class_len();
+        // The (class, feature) of weights 0, 1, … in class-major order: no division per entry.
+        let coords = || (0..k).flat_map(move |ka| (0..md).map(move |ja| (ka, ja)));
         for (i, pi) in p.chunks_exact(k).take(self.n).enumerate() {
             let c = self.cost_of(self.data.class(i));
             let x = self.row_values(i, u);
             let xt = |j: usize| x.get(j).copied().unwrap_or(1.0);
-            let mut at = 0;
-            for a in 0..dim {
-                let (ka, ja) = (a / md, a % md);
+            for (a, (ka, ja)) in coords().take(dim).enumerate() {
+                let Some(row) = packed_row_mut(h, a) else {
+                    break;
+                };
                 let pa = pi.get(ka).copied().unwrap_or(0.0);
                 let xa = xt(ja);
-                for b in 0..=a {
-                    let (kb, jb) = (b / md, b % md);
+                // Row a holds the pairs (a, b), b = 0 ..= a.
+                for (hab, (kb, jb)) in row.iter_mut().zip(coords()) {
                     let pb = pi.get(kb).copied().unwrap_or(0.0);
                     let delta = if ka == kb { 1.0 } else { 0.0 };
                     let coef = c * (pa * (delta - pb));
-                    if let Some(hab) = h.get_mut(at) {
-                        *hab += (coef * xa) * xt(jb);
-                    }
-                    at += 1;
+                    *hab += (coef * xa) * xt(jb);
                 }
             }
         }
-        for a in 0..dim {
-            let is_bias = a % md == self.m;
+        for (a, (_, ja)) in coords().take(dim).enumerate() {
+            let is_bias = ja == self.m;
             let reg = if is_bias && self.free_bias() {
                 0.0
             } else {
@@ -405,13 +445,13 @@ impl<'a, R: Rows + ?Sized> Softmax<'a, R> {
         let (k, dim) = (self.classes()?, self.n_weights());
         expect_len(w.len(), dim)?;
         expect_len(d.len(), dim)?;
-        expect_at_least(u.len(), k * self.m)?;
-        expect_at_least(p.len(), self.n * k)?;
+        expect_at_least(u.len(), k.saturating_mul(self.m))?;
+        expect_at_least(p.len(), self.n.saturating_mul(k))?;
         let mut change = CompensatedSum::new();
         change.add(self.regulariser_change(w, d, alpha));
         let mut shift = [0.0f32; MAX_CLASSES];
         let mut t = [0.0f32; MAX_CLASSES];
-        let (shift, t) = (&mut shift[..k], &mut t[..k]);
+        let (shift, t) = (first(&mut shift, k)?, first(&mut t, k)?);
         self.fold(d, u, shift);
         for (i, pi) in p.chunks_exact(k).take(self.n).enumerate() {
             let y = self.data.class(i);
@@ -437,10 +477,10 @@ impl<'a, R: Rows + ?Sized> Softmax<'a, R> {
 
     /// The regulariser's change `α wᵀRd + ½α² dᵀRd` (+ the gauge's).
     fn regulariser_change(&self, w: &[f32], d: &[f32], alpha: f32) -> f32 {
-        let dim = self.m + 1;
+        let dim = self.class_len();
         let (mut wd, mut dd) = (0.0f32, 0.0f32);
         for (a, (wa, da)) in w.iter().zip(d).enumerate() {
-            if !(self.free_bias() && a % dim == self.m) {
+            if !(self.free_bias() && a.checked_rem(dim) == Some(self.m)) {
                 wd += wa * da;
                 dd += da * da;
             }
