@@ -76,6 +76,7 @@ pub fn read(path: &Path, options: &CsvOptions) -> Result<Table, TableError> {
 }
 
 /// Parses CSV text held in memory; `path` names the source in errors.
+#[cfg(test)]
 pub fn parse(path: &Path, bytes: &[u8], options: &CsvOptions) -> Result<Table, TableError> {
     from_reader(path, source::from_bytes(bytes), options)
 }

@@ -85,6 +85,7 @@ pub fn read_pair(
 }
 
 /// Parses LIBSVM text held in memory; `path` names the source in errors.
+#[cfg(test)]
 pub fn parse(path: &Path, bytes: &[u8], features: Option<usize>) -> Result<Sparse, TableError> {
     from_reader(path, source::from_bytes(bytes), features)
 }

@@ -125,6 +125,7 @@ pub fn open(path: &Path) -> Result<Input, TableError> {
 }
 
 /// Text held in memory as an input (tests, and the readers' `parse` functions).
+#[cfg(test)]
 pub fn from_bytes(bytes: &[u8]) -> Box<dyn BufRead> {
     // Reading from memory cannot fail.
     decode(Box::new(Cursor::new(bytes.to_vec())))
