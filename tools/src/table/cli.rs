@@ -223,7 +223,7 @@ pub fn run_pack(args: &TableArgs, common: &Common<'_>) -> Result<()> {
         test_fraction: if unsplit { 0.0 } else { common.test_fraction },
         seed: common.seed,
     };
-    let packed = prepare::pack(&train, test.as_ref(), &options)?;
+    let packed = prepare::pack_owned(train, test, &options)?;
     let files: Vec<(&Path, &[u8], &[usize])> = match common.outputs {
         Outputs::Split(train, test) => vec![
             (train, &packed.train, &packed.train_counts),
