@@ -50,11 +50,11 @@ const MNIST_INPUTS: [&str; 3] = ["images", "labels", "mnist_json_dir"];
 pub struct TableArgs {
     /// CSV file (plain or gzip; `-` reads standard input), one sample per line, the class in
     /// --label-column.
-    #[arg(long, value_name = "PATH", allow_hyphen_values = true)]
+    #[arg(long, value_name = "PATH")]
     pub csv: Option<PathBuf>,
     /// LIBSVM/svmlight file (plain or gzip; `-` reads standard input): `label index:value …`,
     /// 1-based increasing indices.
-    #[arg(long, value_name = "PATH", allow_hyphen_values = true)]
+    #[arg(long, value_name = "PATH")]
     pub libsvm: Option<PathBuf>,
     /// Test samples from this file (same format and columns) instead of a seeded split; they are
     /// scaled with the transform learned on the training file. With MNIST `--images`: the IDX

@@ -292,14 +292,14 @@ struct Window {
 
 impl Window {
     fn slice(&self, from: u64, to: u64) -> &[u8] {
-        let at = |o: u64| usize::try_from(o - self.base).unwrap_or(usize::MAX);
+        let at = |o: u64| usize::try_from(o.saturating_sub(self.base)).unwrap_or(usize::MAX);
         self.bytes.get(at(from)..at(to)).unwrap_or(&[])
     }
 
     /// Counts the line ends up to stream offset `to`.
     fn count_to(&mut self, to: u64) {
-        let from = usize::try_from(self.counted - self.base).unwrap_or(0);
-        let upto = usize::try_from(to - self.base).unwrap_or(0);
+        let from = usize::try_from(self.counted.saturating_sub(self.base)).unwrap_or(0);
+        let upto = usize::try_from(to.saturating_sub(self.base)).unwrap_or(0);
         for &b in self.bytes.get(from..upto).unwrap_or(&[]) {
             match b {
                 b'\n' if self.after_cr => self.after_cr = false,
@@ -318,7 +318,7 @@ impl Window {
     /// that a short record does not move the read-ahead each time.
     fn release_to(&mut self, to: u64) {
         self.count_to(to);
-        let k = usize::try_from(to - self.base).unwrap_or(0);
+        let k = usize::try_from(to.saturating_sub(self.base)).unwrap_or(0);
         if k >= 1 << 16 {
             self.bytes.drain(..k);
             self.base = to;

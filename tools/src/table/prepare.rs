@@ -242,7 +242,8 @@ pub fn pack(
 }
 
 /// Selects, splits, scales, quantises and writes (as `pack` does), freeing the tables' values
-/// once the selected samples are gathered, so a large input is not held twice while it is scaled and encoded.
+/// once the selected samples are gathered, so a large input is not held twice while it is
+/// scaled and encoded.
 pub fn pack_owned(
     train: Table,
     test: Option<Table>,
