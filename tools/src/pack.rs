@@ -55,6 +55,17 @@ fn parse_neg(s: &str) -> Result<NegClass, String> {
         .map_err(|_| format!("expected a class 0..=255 or `rest`, got `{s}`"))
 }
 
+/// `--test-fraction`: a number in `[0, 1)` (a negative one is read, then refused by name, not
+/// taken for another option).
+fn parse_test_fraction(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if (0.0..1.0).contains(&f) => Ok(f),
+        _ => Err(format!(
+            "--test-fraction must be from 0 up to (not including) 1, got `{s}`: give e.g. 0.2 (0 with --out writes one unsplit file)"
+        )),
+    }
+}
+
 /// `--classes`: every class present, or a list in class-index order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClassList {
@@ -147,8 +158,15 @@ pub struct Args {
     /// Feature encoding.
     #[arg(long, value_enum, default_value_t = EncodingArg::U8)]
     pub encoding: EncodingArg,
-    /// Fraction of samples in the test file (rounded up); 0 writes one file with --out.
-    #[arg(long, default_value_t = 0.2)]
+    /// Fraction of samples in the test file (rounded up), from 0 up to (not including) 1; 0
+    /// writes one file with --out.
+    #[arg(
+        long,
+        default_value_t = 0.2,
+        allow_negative_numbers = true,
+        value_name = "F",
+        value_parser = parse_test_fraction
+    )]
     pub test_fraction: f64,
     /// Seed of the SplitMix64 shuffle.
     #[arg(long, default_value_t = 0)]
@@ -303,6 +321,14 @@ fn pool(digits: &Digits, picked: &[(usize, u8)], k: usize, source: &str) -> Resu
         digits.height
     );
     let (w, h) = (digits.width / k, digits.height / k);
+    let max = usize::from(u16::MAX);
+    ensure!(
+        w <= max && h <= max,
+        "{source}: {}x{} images are {} after pooling by {k}, but a packed file holds images at most {max} pixels wide and {max} high: pool them (--pool) or crop them",
+        digits.width,
+        digits.height,
+        if w > max { format!("{w} pixels wide") } else { format!("{h} pixels high") }
+    );
     let bar = progress::samples(picked.len() as u64, "pooling".to_owned());
     let mut sums = Vec::with_capacity(picked.len() * w * h);
     for &(i, _) in picked {
@@ -571,7 +597,7 @@ fn pack_official_test(
         .collect();
     output::write_all_or_nothing(&refs)?;
     for (path, bytes) in &files {
-        println!("{}", describe(path, bytes)?);
+        output::say_line(&describe(path, bytes)?);
     }
     Ok(())
 }

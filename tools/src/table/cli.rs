@@ -10,6 +10,7 @@ use super::export::{self, TextFormat};
 use super::libsvm;
 use super::prepare::{self, Classes, PackOptions, Selection};
 use super::scale::Scaling;
+use super::source;
 use crate::output;
 use crate::pack::ClassList;
 
@@ -20,9 +21,9 @@ fn parse_delimiter(s: &str) -> Result<char, String> {
         _ => {
             let mut chars = s.chars();
             match (chars.next(), chars.next()) {
-                (Some(c), None) if c != '"' && c != '\n' && c != '\r' => Ok(c),
+                (Some(c), None) if c.is_ascii() && c != '"' && c != '\n' && c != '\r' => Ok(c),
                 _ => Err(format!(
-                    "expected one character (or `tab`) other than a quote or a line end, got {s:?}"
+                    "expected one ASCII character (or `tab`) other than a quote or a line end, got {s:?}"
                 )),
             }
         }
@@ -47,10 +48,12 @@ const MNIST_INPUTS: [&str; 3] = ["images", "labels", "mnist_json_dir"];
 #[derive(Debug, Clone, clap::Args)]
 #[command(group(clap::ArgGroup::new("table_input").args(["csv", "libsvm"])))]
 pub struct TableArgs {
-    /// CSV file (plain or gzip), one sample per line, the class in --label-column.
+    /// CSV file (plain or gzip; `-` reads standard input), one sample per line, the class in
+    /// --label-column.
     #[arg(long, value_name = "PATH")]
     pub csv: Option<PathBuf>,
-    /// LIBSVM/svmlight file (plain or gzip): `label index:value …`, 1-based increasing indices.
+    /// LIBSVM/svmlight file (plain or gzip; `-` reads standard input): `label index:value …`,
+    /// 1-based increasing indices.
     #[arg(long, value_name = "PATH")]
     pub libsvm: Option<PathBuf>,
     /// Test samples from this file (same format and columns) instead of a seeded split; they are
@@ -140,8 +143,46 @@ pub enum Outputs<'a> {
     One(&'a Path),
 }
 
+/// A class given on the command line (`flag` names the option): a number that is an integer the
+/// packed header can hold, checked before any file is read.
+fn check_class(flag: &str, text: &str) -> Result<()> {
+    let fits = super::parse_label(text)
+        .is_ok_and(|v| v.fract() == 0.0 && v > f64::from(i32::MIN) && v <= f64::from(i32::MAX));
+    ensure!(
+        fits,
+        "{flag} {text}: not a class: a table's classes are the integers written in its label column (e.g. {flag} 1)"
+    );
+    Ok(())
+}
+
+/// The classes `pack` was given, each checked with [`check_class`].
+fn check_classes(classes: &ClassChoice<'_>) -> Result<()> {
+    match classes {
+        ClassChoice::Binary(pos, neg) => {
+            check_class("--pos", pos)?;
+            if *neg != "rest" {
+                check_class("--neg", neg)?;
+            }
+        }
+        ClassChoice::Classes(ClassList::All) => {}
+        ClassChoice::Classes(ClassList::Listed(list)) => {
+            for c in list.iter() {
+                check_class("--classes", c)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs `pack` on a CSV or LIBSVM table; prints one line per file written.
 pub fn run_pack(args: &TableArgs, common: &Common<'_>) -> Result<()> {
+    check_classes(&common.classes)?;
+    let stdin = |p: &Option<PathBuf>| p.as_deref().is_some_and(|p| p.as_os_str() == source::STDIN);
+    ensure!(
+        !(stdin(&args.test) && (stdin(&args.csv) || stdin(&args.libsvm))),
+        "--test - and --{} - both read standard input: give one of them as a file",
+        if args.csv.is_some() { "csv" } else { "libsvm" }
+    );
     let unsplit = matches!(common.outputs, Outputs::One(_));
     ensure!(
         args.test.is_some()
@@ -182,7 +223,7 @@ pub fn run_pack(args: &TableArgs, common: &Common<'_>) -> Result<()> {
         test_fraction: if unsplit { 0.0 } else { common.test_fraction },
         seed: common.seed,
     };
-    let packed = prepare::pack(&train, test.as_ref(), &options)?;
+    let packed = prepare::pack_owned(train, test, &options)?;
     let files: Vec<(&Path, &[u8], &[usize])> = match common.outputs {
         Outputs::Split(train, test) => vec![
             (train, &packed.train, &packed.train_counts),
@@ -193,7 +234,7 @@ pub fn run_pack(args: &TableArgs, common: &Common<'_>) -> Result<()> {
     let writes: Vec<(&Path, &[u8])> = files.iter().map(|&(p, b, _)| (p, b)).collect();
     output::write_all_or_nothing(&writes)?;
     for (path, bytes, counts) in files {
-        println!("{}", summary(path, bytes.len(), counts, &packed, args));
+        output::say_line(&summary(path, bytes.len(), counts, &packed, args));
     }
     Ok(())
 }
@@ -319,5 +360,6 @@ mod tests {
         assert!(parse_delimiter(",,").is_err());
         assert!(parse_delimiter("\"").is_err());
         assert!(parse_delimiter("").is_err());
+        assert!(parse_delimiter("§").is_err());
     }
 }

@@ -1,17 +1,24 @@
-//! CSV (or any single-character delimited text) with one sample per line.
+//! CSV (or text delimited by another ASCII character) with one sample per record, read by the
+//! `csv` crate one record at a time.
 //!
+//! - Records end with `\n`, `\r\n` or a lone `\r` (old Mac files); a UTF-8 byte-order mark is
+//!   dropped; gzip input is gunzipped on the fly; `-` reads standard input.
 //! - `skip_rows` physical lines are skipped first (a header, or scikit-learn's `n,m,class names`
 //!   line); a label column given by name is looked up in the last of them.
 //! - Blank lines are ignored; fields are trimmed of spaces; a field may be quoted with `"` (with
 //!   `""` for a quote inside), which is how spreadsheets write header names holding the delimiter.
+//!   A quoted field must close on its line (numbers never span lines).
 //! - Every data row has the field count of the first one; the label column (1-based index, `last`,
 //!   or a header name) holds a number; every other field is a finite `f32`.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::io::{BufRead, Read};
 use std::path::Path;
+use std::rc::Rc;
 use std::str::FromStr;
 
-use super::{lines, parse_label, parse_value, read_bytes, ErrorKind, Part, Table, TableError};
+use super::{parse_label, parse_value, source, ErrorKind, Part, Table, TableError};
 
 /// Which field holds the class.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,93 +67,124 @@ impl Default for CsvOptions {
     }
 }
 
-/// One field: its 1-based character column and its text (unquoted, trimmed).
-type Field<'a> = (usize, Cow<'a, str>);
+/// Reads `path` (`-`: standard input; plain or gzip) as CSV, one record at a time.
+pub fn read(path: &Path, options: &CsvOptions) -> Result<Table, TableError> {
+    let input = source::open(path)?;
+    let table = from_reader(&input.path, input.reader, options);
+    input.bar.finish_and_clear();
+    table
+}
 
-/// Splits one line into fields; `Err(column)` at an unclosed quote.
-fn split_fields(line: &str, delimiter: char) -> Result<Vec<Field<'_>>, usize> {
-    let mut fields = Vec::new();
-    let mut chars = line.char_indices().peekable();
-    let mut column = 1; // character column of the next char
-    loop {
-        let start_col = column;
-        let start = chars.peek().map_or(line.len(), |&(b, _)| b);
-        // Leading spaces before an opening quote do not make the field unquoted.
-        let mut probe = chars.clone();
-        let mut spaces = 0;
-        while let Some(&(_, ' ' | '\t')) = probe.peek() {
-            if delimiter == ' ' || delimiter == '\t' {
+/// Parses CSV text held in memory; `path` names the source in errors.
+#[cfg(test)]
+pub fn parse(path: &Path, bytes: &[u8], options: &CsvOptions) -> Result<Table, TableError> {
+    from_reader(path, source::from_bytes(bytes), options)
+}
+
+/// What [`scan`] finds on a record's raw text: where each field starts, which fields the `csv`
+/// crate read as quoted, and a quote that does not close on its line.
+#[derive(Debug, PartialEq, Eq)]
+struct Scan {
+    /// 1-based character column of each field.
+    starts: Vec<usize>,
+    /// Whether each field opened with a quote.
+    quoted: Vec<bool>,
+    /// The column of a quote that does not close on its line, or that text other than spaces
+    /// follows before the delimiter.
+    bad_quote: Option<usize>,
+    /// The column just past the record's last character.
+    end: usize,
+}
+
+/// Walks a record's raw bytes as the `csv` crate's parser does (a quote opens a field only as
+/// its first byte; `""` inside quotes is a quote), for the columns of messages: the crate gives
+/// the fields' text, not where they were.
+fn scan(raw: &[u8], delimiter: u8) -> Scan {
+    #[derive(Clone, Copy)]
+    enum State {
+        Start,
+        Field,
+        Quoted(usize),
+        Closed(usize),
+    }
+    let terminator = |b: u8| b == b'\n' || b == b'\r';
+    let mut out = Scan {
+        starts: vec![1],
+        quoted: vec![false],
+        bad_quote: None,
+        end: 1,
+    };
+    let mut state = State::Start;
+    let mut column = 1;
+    for &b in raw {
+        let mut new_field = false;
+        match state {
+            State::Start | State::Field | State::Closed(_) if b == delimiter => new_field = true,
+            State::Start | State::Field | State::Closed(_) if terminator(b) => break,
+            State::Start if b == b'"' => {
+                state = State::Quoted(column);
+                if let Some(q) = out.quoted.last_mut() {
+                    *q = true;
+                }
+            }
+            State::Start => state = State::Field,
+            State::Field => {}
+            State::Quoted(q) if b == b'"' => state = State::Closed(q),
+            State::Quoted(q) if terminator(b) => {
+                out.bad_quote = Some(q);
                 break;
             }
-            probe.next();
-            spaces += 1;
+            State::Quoted(_) => {}
+            State::Closed(q) if b == b'"' => state = State::Quoted(q),
+            State::Closed(_) if b == b' ' || b == b'\t' => {}
+            State::Closed(q) => {
+                out.bad_quote = Some(q);
+                break;
+            }
         }
-        if let Some(&(_, '"')) = probe.peek() {
-            chars = probe;
-            column += spaces;
-            let quote_col = column;
-            chars.next();
+        if b & 0xC0 != 0x80 {
             column += 1;
-            let mut text = String::new();
-            loop {
-                match chars.next() {
-                    None => return Err(quote_col),
-                    Some((_, '"')) => {
-                        column += 1;
-                        if let Some(&(_, '"')) = chars.peek() {
-                            chars.next();
-                            column += 1;
-                            text.push('"');
-                        } else {
-                            break;
-                        }
-                    }
-                    Some((_, c)) => {
-                        column += 1;
-                        text.push(c);
-                    }
-                }
-            }
-            // Only spaces may follow the closing quote before the delimiter.
-            loop {
-                match chars.next() {
-                    None => {
-                        fields.push((start_col, Cow::Owned(text)));
-                        return Ok(fields);
-                    }
-                    Some((_, c)) if c == delimiter => {
-                        column += 1;
-                        fields.push((start_col, Cow::Owned(text)));
-                        break;
-                    }
-                    Some((_, ' ' | '\t')) => column += 1,
-                    Some(_) => return Err(quote_col),
-                }
-            }
-        } else {
-            let mut end = line.len();
-            let mut at_delimiter = false;
-            for (b, c) in chars.by_ref() {
-                column += 1;
-                if c == delimiter {
-                    end = b;
-                    at_delimiter = true;
-                    break;
-                }
-            }
-            fields.push((start_col, Cow::Borrowed(line[start..end].trim())));
-            if !at_delimiter {
-                return Ok(fields);
-            }
+        }
+        if new_field {
+            state = State::Start;
+            out.starts.push(column);
+            out.quoted.push(false);
         }
     }
+    if let State::Quoted(q) = state {
+        out.bad_quote = out.bad_quote.or(Some(q));
+    }
+    out.end = column;
+    out
+}
+
+/// The text of field `k`: UTF-8, trimmed of spaces; an unquoted field that is `"…"` once trimmed
+/// (spaces before the opening quote) is unquoted as a spreadsheet would, `""` a quote.
+fn field_text<'a>(
+    path: &Path,
+    line_no: usize,
+    raw: &[u8],
+    bytes: &'a [u8],
+    quoted: bool,
+) -> Result<Cow<'a, str>, TableError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| {
+            source::utf8(path, line_no, raw)
+                .err()
+                .unwrap_or_else(|| TableError::line(path, line_no, ErrorKind::NotUtf8))
+        })?
+        .trim();
+    if !quoted && text.len() >= 2 && text.starts_with('"') && text.ends_with('"') {
+        return Ok(Cow::Owned(text[1..text.len() - 1].replace("\"\"", "\"")));
+    }
+    Ok(Cow::Borrowed(text))
 }
 
 /// Resolves the label column against the header (for a name) and the first row's field count.
 fn label_index(
     path: &Path,
     options: &CsvOptions,
-    header: Option<(usize, &str)>,
+    header: Option<&(usize, Vec<u8>)>,
     first: (usize, usize),
 ) -> Result<usize, TableError> {
     let (first_line, fields) = first;
@@ -170,10 +208,8 @@ fn label_index(
                     ErrorKind::NoHeaderRow { name: name.clone() },
                 ));
             };
-            let names = split_fields(line, options.delimiter).map_err(|column| {
-                TableError::at(path, line_no, column, ErrorKind::UnclosedQuote)
-            })?;
-            match names.iter().position(|(_, n)| n == name) {
+            let names = header_names(path, *line_no, line, options.delimiter as u8)?;
+            match names.iter().position(|n| n == name) {
                 Some(k) if k < fields => Ok(k),
                 Some(k) => Err(TableError::line(
                     path,
@@ -185,7 +221,7 @@ fn label_index(
                 )),
                 None => Err(TableError::line(
                     path,
-                    line_no,
+                    *line_no,
                     ErrorKind::NoSuchColumn { name: name.clone() },
                 )),
             }
@@ -193,14 +229,128 @@ fn label_index(
     }
 }
 
-/// Reads `path` (plain or gzip) as CSV.
-pub fn read(path: &Path, options: &CsvOptions) -> Result<Table, TableError> {
-    let bytes = read_bytes(path)?;
-    parse(path, &bytes, options)
+/// The names in the header line, read by the `csv` crate as a one-record file.
+fn header_names(
+    path: &Path,
+    line_no: usize,
+    line: &[u8],
+    delimiter: u8,
+) -> Result<Vec<String>, TableError> {
+    let scanned = scan(line, delimiter);
+    if let Some(column) = scanned.bad_quote {
+        return Err(TableError::at(
+            path,
+            line_no,
+            column,
+            ErrorKind::UnclosedQuote,
+        ));
+    }
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(line);
+    let mut record = ::csv::ByteRecord::new();
+    let found = reader
+        .read_byte_record(&mut record)
+        .map_err(|e| TableError::line(path, line_no, csv_error(e)))?;
+    if !found {
+        return Ok(Vec::new());
+    }
+    record
+        .iter()
+        .enumerate()
+        .map(|(k, bytes)| {
+            let quoted = scanned.quoted.get(k).copied().unwrap_or(false);
+            field_text(path, line_no, line, bytes, quoted).map(Cow::into_owned)
+        })
+        .collect()
 }
 
-/// Parses CSV text; `path` names the source in errors.
-pub fn parse(path: &Path, bytes: &[u8], options: &CsvOptions) -> Result<Table, TableError> {
+/// The error kind of a failed `csv` read (byte records, flexible: only I/O can fail).
+fn csv_error(e: ::csv::Error) -> ErrorKind {
+    match e.into_kind() {
+        ::csv::ErrorKind::Io(e) => source::read_error(e),
+        other => ErrorKind::Io(std::io::Error::other(format!("{other:?}"))),
+    }
+}
+
+/// The bytes the `csv` reader has taken from the input and not yet given back as records, with
+/// the line count, so a record's raw text (for columns) and its line (`\n`, `\r\n` or `\r`
+/// ended; the crate counts `\n` only) are known.
+#[derive(Debug)]
+struct Window {
+    /// Bytes from stream offset `base` on.
+    bytes: Vec<u8>,
+    base: u64,
+    /// The line that stream offset `counted` is on.
+    line: usize,
+    counted: u64,
+    /// The byte before `counted` was `\r` (a following `\n` ends no other line).
+    after_cr: bool,
+}
+
+impl Window {
+    fn slice(&self, from: u64, to: u64) -> &[u8] {
+        let at = |o: u64| usize::try_from(o.saturating_sub(self.base)).unwrap_or(usize::MAX);
+        self.bytes.get(at(from)..at(to)).unwrap_or(&[])
+    }
+
+    /// Counts the line ends up to stream offset `to`.
+    fn count_to(&mut self, to: u64) {
+        let from = usize::try_from(self.counted.saturating_sub(self.base)).unwrap_or(0);
+        let upto = usize::try_from(to.saturating_sub(self.base)).unwrap_or(0);
+        for &b in self.bytes.get(from..upto).unwrap_or(&[]) {
+            match b {
+                b'\n' if self.after_cr => self.after_cr = false,
+                b'\n' => self.line += 1,
+                b'\r' => {
+                    self.line += 1;
+                    self.after_cr = true;
+                }
+                _ => self.after_cr = false,
+            }
+        }
+        self.counted = self.counted.max(to);
+    }
+
+    /// Forgets the bytes before stream offset `to` (counting their lines first), in chunks so
+    /// that a short record does not move the read-ahead each time.
+    fn release_to(&mut self, to: u64) {
+        self.count_to(to);
+        let k = usize::try_from(to.saturating_sub(self.base)).unwrap_or(0);
+        if k >= 1 << 16 {
+            self.bytes.drain(..k);
+            self.base = to;
+        }
+    }
+}
+
+/// The input as the `csv` reader sees it, every byte also kept in the [`Window`].
+struct Tee {
+    inner: Box<dyn BufRead>,
+    window: Rc<RefCell<Window>>,
+}
+
+impl Read for Tee {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.window.borrow_mut().bytes.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Reads CSV from `reader`, one record at a time (the text is never held whole; the parsed
+/// values are); `path` names the source in errors.
+fn from_reader(
+    path: &Path,
+    mut reader: Box<dyn BufRead>,
+    options: &CsvOptions,
+) -> Result<Table, TableError> {
+    let delimiter = u8::try_from(options.delimiter)
+        .ok()
+        .filter(u8::is_ascii)
+        .ok_or_else(|| TableError::file(path, ErrorKind::Delimiter(options.delimiter)))?;
     let mut table = Table {
         path: path.to_path_buf(),
         m: 0,
@@ -208,36 +358,86 @@ pub fn parse(path: &Path, bytes: &[u8], options: &CsvOptions) -> Result<Table, T
         labels: Vec::new(),
         lines: Vec::new(),
     };
-    let mut header: Option<(usize, &str)> = None;
+    // The skipped lines are physical lines (blank ones count); the last is the header.
+    let mut header: Option<(usize, Vec<u8>)> = None;
+    let mut buf = Vec::new();
+    for line_no in 1..=options.skip_rows {
+        let more = source::read_line(&mut reader, &mut buf)
+            .map_err(|e| TableError::file(path, source::read_error(e)))?;
+        if !more {
+            return Err(TableError::file(path, ErrorKind::Empty));
+        }
+        source::utf8(path, line_no, &buf)?;
+        header = Some((line_no, std::mem::take(&mut buf)));
+    }
+    let window = Rc::new(RefCell::new(Window {
+        bytes: Vec::new(),
+        base: 0,
+        line: options.skip_rows + 1,
+        counted: 0,
+        after_cr: false,
+    }));
+    let mut csv = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(Tee {
+            inner: reader,
+            window: Rc::clone(&window),
+        });
+    let mut record = ::csv::ByteRecord::new();
     // (line of the first data row, its field count, the label's field index)
     let mut shape: Option<(usize, usize, usize)> = None;
-    for item in lines(path, bytes) {
-        let (line_no, line) = item?;
-        if line_no <= options.skip_rows {
-            header = Some((line_no, line));
+    loop {
+        let found = csv.read_byte_record(&mut record).map_err(|e| {
+            let line = window.borrow().line;
+            TableError::line(path, line, csv_error(e))
+        })?;
+        if !found {
+            break;
+        }
+        let start = record.position().map_or(0, ::csv::Position::byte);
+        let end = csv.position().byte();
+        let mut w = window.borrow_mut();
+        // The record starts after the line ends (blank lines, CRLF's `\n`) the reader skipped.
+        let lead = w
+            .slice(start, end)
+            .iter()
+            .take_while(|&&b| b == b'\n' || b == b'\r')
+            .count() as u64;
+        w.count_to(start + lead);
+        let line_no = w.line;
+        let raw = w.slice(start + lead, end);
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            w.release_to(end);
             continue;
         }
-        if line.trim().is_empty() {
-            continue;
+        // Columns are only needed for errors and quotes: scanned then.
+        let scanned = raw.contains(&b'"').then(|| scan(raw, delimiter));
+        if let Some(column) = scanned.as_ref().and_then(|s| s.bad_quote) {
+            return Err(TableError::at(
+                path,
+                line_no,
+                column,
+                ErrorKind::UnclosedQuote,
+            ));
         }
-        let fields = split_fields(line, options.delimiter)
-            .map_err(|column| TableError::at(path, line_no, column, ErrorKind::UnclosedQuote))?;
+        let fields = record.len();
         let (first_line, expected, label_at) = match shape {
             Some(s) => s,
             None => {
-                let label_at = label_index(path, options, header, (line_no, fields.len()))?;
-                if fields.len() < 2 {
+                let label_at = label_index(path, options, header.as_ref(), (line_no, fields))?;
+                if fields < 2 {
                     return Err(TableError::line(path, line_no, ErrorKind::NoFeatures));
                 }
-                table.m = fields.len() - 1;
-                *shape.insert((line_no, fields.len(), label_at))
+                table.m = fields - 1;
+                *shape.insert((line_no, fields, label_at))
             }
         };
-        if fields.len() != expected {
+        if fields != expected {
             // Point at the first extra field, or just past the end where a missing one belongs.
-            let column = fields
-                .get(expected)
-                .map_or_else(|| line.chars().count() + 1, |&(c, _)| c);
+            let s = scan(raw, delimiter);
+            let column = s.starts.get(expected).copied().unwrap_or(s.end);
             return Err(TableError::at(
                 path,
                 line_no,
@@ -245,21 +445,35 @@ pub fn parse(path: &Path, bytes: &[u8], options: &CsvOptions) -> Result<Table, T
                 ErrorKind::Ragged {
                     expected,
                     first_line,
-                    found: fields.len(),
+                    found: fields,
                 },
             ));
         }
-        for (k, (column, text)) in fields.iter().enumerate() {
-            let at = |kind| TableError::at(path, line_no, *column, kind);
+        for (k, bytes) in record.iter().enumerate() {
+            let quoted = scanned
+                .as_ref()
+                .is_some_and(|s| s.quoted.get(k).copied().unwrap_or(false));
+            let text = field_text(path, line_no, raw, bytes, quoted)?;
+            // Errors only: the columns come from scanning the raw text again.
+            let at = |kind| {
+                let s = scan(raw, delimiter);
+                TableError::at(
+                    path,
+                    line_no,
+                    s.starts.get(k).copied().unwrap_or(s.end),
+                    kind,
+                )
+            };
             if k == label_at {
-                table.labels.push(parse_label(text).map_err(at)?);
+                table.labels.push(parse_label(&text).map_err(at)?);
             } else {
                 table
                     .x
-                    .push(parse_value(text, Part::Field(k + 1)).map_err(at)?);
+                    .push(parse_value(&text, Part::Field(k + 1)).map_err(at)?);
             }
         }
         table.lines.push(line_no);
+        w.release_to(end);
     }
     if table.labels.is_empty() {
         return Err(TableError::file(path, ErrorKind::Empty));
@@ -318,13 +532,16 @@ mod tests {
         };
         let t = csv("1\t2\t0\n", &tab).unwrap();
         assert_eq!(t.x, vec![1.0, 2.0]);
+        let s = scan(b"\"a\"\"b\",c", b',');
         assert_eq!(
-            split_fields("\"a\"\"b\",c", ',').unwrap(),
-            vec![(1, Cow::Borrowed("a\"b")), (8, Cow::Borrowed("c"))]
+            (s.starts, s.quoted, s.bad_quote),
+            (vec![1, 8], vec![true, false], None)
         );
-        assert_eq!(split_fields("x,\"open", ','), Err(3));
-        assert_eq!(split_fields("\"a\"b,c", ','), Err(1));
-        assert_eq!(split_fields("a,", ',').unwrap().len(), 2);
+        assert_eq!(scan(b"x,\"open", b',').bad_quote, Some(3));
+        assert_eq!(scan(b"\"a\"b,c", b',').bad_quote, Some(1));
+        assert_eq!(scan(b"a,", b',').starts.len(), 2);
+        let t = csv("a,\"b,c\",d\n1,2,0\n", &opts("b,c", 1)).unwrap();
+        assert_eq!((t.x, t.labels), (vec![1.0, 0.0], vec![2.0]));
     }
 
     #[test]

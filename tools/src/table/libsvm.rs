@@ -17,7 +17,9 @@ use std::path::Path;
 /// capacity class holds 1 024). Checked at the token, before anything is allocated for it.
 pub const MAX_FEATURES: usize = 65_536;
 
-use super::{lines, parse_label, parse_value, read_bytes, ErrorKind, Part, Table, TableError};
+use std::io::BufRead;
+
+use super::{parse_label, parse_value, source, ErrorKind, Part, Table, TableError};
 
 /// Samples as stored: per line, the `(index, value)` pairs present.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,10 +55,12 @@ impl Sparse {
     }
 }
 
-/// Reads `path` (plain or gzip).
+/// Reads `path` (`-`: standard input; plain or gzip) one line at a time.
 pub fn read(path: &Path, features: Option<usize>) -> Result<Sparse, TableError> {
-    let bytes = read_bytes(path)?;
-    parse(path, &bytes, features)
+    let input = source::open(path)?;
+    let sparse = from_reader(&input.path, input.reader, features);
+    input.bar.finish_and_clear();
+    sparse
 }
 
 /// Reads the training file and, optionally, a test file, into dense tables sharing one feature
@@ -80,8 +84,18 @@ pub fn read_pair(
     Ok((train.to_table(m), test.map(|t| t.to_table(m))))
 }
 
-/// Parses LIBSVM text; `path` names the source in errors.
+/// Parses LIBSVM text held in memory; `path` names the source in errors.
+#[cfg(test)]
 pub fn parse(path: &Path, bytes: &[u8], features: Option<usize>) -> Result<Sparse, TableError> {
+    from_reader(path, source::from_bytes(bytes), features)
+}
+
+/// Reads LIBSVM text from `reader`, one line at a time (lines end with `\n`, `\r\n` or `\r`).
+fn from_reader(
+    path: &Path,
+    mut reader: Box<dyn BufRead>,
+    features: Option<usize>,
+) -> Result<Sparse, TableError> {
     let mut out = Sparse {
         path: path.to_path_buf(),
         rows: Vec::new(),
@@ -89,8 +103,16 @@ pub fn parse(path: &Path, bytes: &[u8], features: Option<usize>) -> Result<Spars
         lines: Vec::new(),
         max_index: 0,
     };
-    for item in lines(path, bytes) {
-        let (line_no, line) = item?;
+    let mut buf = Vec::new();
+    let mut line_no = 0;
+    loop {
+        let more = source::read_line(&mut reader, &mut buf)
+            .map_err(|e| TableError::file(path, source::read_error(e)))?;
+        if !more {
+            break;
+        }
+        line_no += 1;
+        let line = source::utf8(path, line_no, &buf)?;
         let data = line.split('#').next().unwrap_or("");
         let mut tokens = tokens(data).peekable();
         let Some((label_col, label_text)) = tokens.next() else {

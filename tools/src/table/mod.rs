@@ -7,7 +7,6 @@
 //! to it.
 
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub mod cli;
@@ -16,6 +15,7 @@ pub mod export;
 pub mod libsvm;
 pub mod prepare;
 pub mod scale;
+pub mod source;
 
 /// Samples read from a text table: dense `f32` features and numeric class labels.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,6 +87,8 @@ pub enum ErrorKind {
     },
     /// A CSV field opened with `"` that does not close on its line.
     UnclosedQuote,
+    /// A CSV delimiter the reader cannot use (it takes one ASCII character).
+    Delimiter(char),
     /// Text that is not a number where one is needed.
     NotANumber {
         /// Where in the record.
@@ -216,6 +218,10 @@ impl fmt::Display for ErrorKind {
                 "ragged row: {found} fields, but the first data row (line {first_line}) has {expected}"
             ),
             Self::UnclosedQuote => f.write_str("a quoted field does not close on its line"),
+            Self::Delimiter(c) => write!(
+                f,
+                "delimiter {c:?} is not one ASCII character: give --delimiter an ASCII character (or tab)"
+            ),
             Self::NotANumber { part, text } => write!(f, "{part}: {text:?} is not a number"),
             Self::NonFinite { part, text } => write!(
                 f,
@@ -345,46 +351,6 @@ impl fmt::Display for TableError {
 // it twice.
 impl std::error::Error for TableError {}
 
-/// Reads a whole file, gunzipping it when it starts with the gzip magic `1f 8b` (whatever its
-/// name), so `data.csv.gz` and a gzip stream without the suffix both work.
-pub fn read_bytes(path: &Path) -> Result<Vec<u8>, TableError> {
-    let raw = std::fs::read(path).map_err(|e| TableError::file(path, ErrorKind::Io(e)))?;
-    if raw.starts_with(&[0x1F, 0x8B]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|e| TableError::file(path, ErrorKind::Gzip(e)))?;
-        return Ok(out);
-    }
-    Ok(raw)
-}
-
-/// The lines of `bytes` with their 1-based numbers, `\r\n` or `\n` ended, a UTF-8 byte-order
-/// mark dropped; a line that is not UTF-8 is an error naming it.
-pub fn lines<'a>(
-    path: &'a Path,
-    bytes: &'a [u8],
-) -> impl Iterator<Item = Result<(usize, &'a str), TableError>> + 'a {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    // A final newline ends the last line; it does not start an empty one.
-    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    let mut pieces = body.split(|&b| b == b'\n').enumerate();
-    if bytes.is_empty() {
-        // `split` yields one empty piece for empty input; an empty file has no line.
-        pieces.next();
-    }
-    pieces.map(move |(k, raw)| {
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        std::str::from_utf8(raw).map(|s| (k + 1, s)).map_err(|e| {
-            let column = String::from_utf8_lossy(&raw[..e.valid_up_to()])
-                .chars()
-                .count()
-                + 1;
-            TableError::at(path, k + 1, column, ErrorKind::NotUtf8)
-        })
-    })
-}
-
 /// Parses a feature value: any `f32` literal Rust reads (correctly rounded from the decimal text),
 /// refusing NaN, infinities and values that overflow `f32`.
 pub fn parse_value(text: &str, part: Part) -> Result<f32, ErrorKind> {
@@ -423,20 +389,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lines_number_from_one_and_drop_line_ends() {
-        let p = Path::new("t.csv");
-        let got: Vec<(usize, &str)> = lines(p, b"\xEF\xBB\xBFa,b\r\n\nc\n")
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(got, vec![(1, "a,b"), (2, ""), (3, "c")]);
-        assert_eq!(lines(p, b"").count(), 0);
-        assert_eq!(lines(p, b"x").count(), 1);
-        let err = lines(p, b"ok\nab\xFFc\n").find_map(Result::err).unwrap();
-        assert_eq!((err.line, err.column), (Some(2), Some(3)));
-        assert_eq!(err.to_string(), "t.csv:2:3: not UTF-8 text");
-    }
-
-    #[test]
     fn values_are_finite_f32_and_labels_compare_as_numbers() {
         assert_eq!(parse_value(" 0.1 ", Part::Field(1)).unwrap(), 0.1f32);
         assert!(matches!(
@@ -459,24 +411,5 @@ mod tests {
         assert_eq!(parse_label("1").unwrap(), parse_label("1.0").unwrap());
         assert_eq!(parse_label("+1").unwrap(), 1.0);
         assert!(parse_label("NaN").is_err());
-    }
-
-    #[test]
-    fn gzip_is_detected_by_its_magic() {
-        use std::io::Write;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plain-name");
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(b"1,2\n").unwrap();
-        std::fs::write(&path, gz.finish().unwrap()).unwrap();
-        assert_eq!(read_bytes(&path).unwrap(), b"1,2\n");
-        std::fs::write(&path, [0x1F, 0x8B, 0, 0]).unwrap();
-        let err = read_bytes(&path).unwrap_err();
-        assert!(matches!(err.kind, ErrorKind::Gzip(_)), "{err}");
-        let missing = dir.path().join("missing.csv");
-        assert!(matches!(
-            read_bytes(&missing).unwrap_err().kind,
-            ErrorKind::Io(_)
-        ));
     }
 }

@@ -231,11 +231,45 @@ impl Part {
 
 /// Selects, splits, scales, quantises and writes `train` (and `test`, when given; otherwise a
 /// seeded split of `train` as [`crate::split::split`] makes it).
+#[cfg(test)]
 pub fn pack(
     train: &Table,
     test: Option<&Table>,
     options: &PackOptions,
 ) -> Result<Packed, TableError> {
+    let parts = select_and_split(train, test, options)?;
+    finish(parts, (&train.path, train.m), test.is_none(), options)
+}
+
+/// Selects, splits, scales, quantises and writes (as `pack` does), freeing the tables' values
+/// once the selected samples are gathered, so a large input is not held twice while it is
+/// scaled and encoded.
+pub fn pack_owned(
+    train: Table,
+    test: Option<Table>,
+    options: &PackOptions,
+) -> Result<Packed, TableError> {
+    let parts = select_and_split(&train, test.as_ref(), options)?;
+    let given_test = test.is_some();
+    drop(test);
+    let Table { path, m, .. } = train;
+    finish(parts, (&path, m), !given_test, options)
+}
+
+/// The selected samples, split: the format version, the class table, the two parts.
+struct Parts {
+    version: u16,
+    table: Vec<(f64, i32)>,
+    train: Part,
+    test: Part,
+}
+
+/// Selects the classes and splits (or takes the `--test` file's samples).
+fn select_and_split(
+    train: &Table,
+    test: Option<&Table>,
+    options: &PackOptions,
+) -> Result<Parts, TableError> {
     let (version, table, rows, labels) = match &options.classes {
         Selection::Binary(classes) => {
             let (pos, pos_label) = class_value(&train.path, &classes.pos)?;
@@ -324,7 +358,28 @@ pub fn pack(
             )
         }
     };
-    let m = train.m;
+    Ok(Parts {
+        version,
+        table,
+        train: train_part,
+        test: test_part,
+    })
+}
+
+/// Learns the scaling on the training part, quantises and writes both files; `path` and `m`
+/// are the training table's, `no_test_file` when no `--test` file was given.
+fn finish(
+    parts: Parts,
+    (path, m): (&std::path::Path, usize),
+    no_test_file: bool,
+    options: &PackOptions,
+) -> Result<Packed, TableError> {
+    let Parts {
+        version,
+        table,
+        train: train_part,
+        test: test_part,
+    } = parts;
     let quantised = options.encoding.max_code().is_some();
     let scaler = Scaler::learn(&train_part.x, m, options.scaling, quantised);
     let class_table: Vec<i32> = table.iter().map(|&(_, c)| c).collect();
@@ -341,9 +396,9 @@ pub fn pack(
             options.encoding,
             (version, &class_table),
         )
-        .map_err(|e| TableError::file(&train.path, ErrorKind::Format(e)))
+        .map_err(|e| TableError::file(path, ErrorKind::Format(e)))
     };
-    let unsplit = test.is_none() && options.test_fraction == 0.0;
+    let unsplit = no_test_file && options.test_fraction == 0.0;
     Ok(Packed {
         train: write(&train_part, if unsplit { Split::All } else { Split::Train })?,
         test: if unsplit {
@@ -406,25 +461,31 @@ fn encode(
     encoding: Encoding,
     (version, class_table): (u16, &[i32]),
 ) -> Result<Vec<u8>, format::FormatError> {
-    let scaled: Vec<f32> = part
-        .x
-        .iter()
-        .enumerate()
-        .map(|(k, &v)| scaler.apply(k % m, v))
-        .collect();
     let keep_zero = scaling == Scaling::None;
     let quantiser = encoding
         .max_code()
         .map(|k| Quantiser::with_zero(scaler, k, keep_zero));
+    // The scaled values are kept only when they are what is stored (f32); codes are computed
+    // from each scaled value on the fly.
+    let scaled: Vec<f32> = if quantiser.is_none() {
+        part.x
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| scaler.apply(k % m, v))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let table_bytes = quantiser
         .as_ref()
         .map(Quantiser::table_bytes)
         .unwrap_or_default();
     let codes: Vec<u8> = match &quantiser {
-        Some(q) => scaled
+        Some(q) => part
+            .x
             .iter()
             .enumerate()
-            .map(|(k, &v)| q.code(k % m, v))
+            .map(|(k, &v)| q.code(k % m, scaler.apply(k % m, v)))
             .collect(),
         None => Vec::new(),
     };
