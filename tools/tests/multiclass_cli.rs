@@ -495,7 +495,11 @@ fn bad_inputs_fail_with_one_line_and_no_output() {
     let iris3 = data("tables/iris3-train.tnds");
     fails(
         &["train", p(&iris3), "--test", p(&relabelled)],
-        &["iris3-relabelled.tnds", "class table 0, 1, 7", "has 0, 1, 2"],
+        &[
+            "iris3-relabelled.tnds",
+            "class table 0, 1, 7",
+            "has 0, 1, 2",
+        ],
     );
     // --multiclass on a two-class file.
     fails(
