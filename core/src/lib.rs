@@ -32,13 +32,6 @@ pub mod cg;
 pub mod cholesky;
 pub mod error;
 pub mod linalg;
-#[allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
 pub mod model;
 pub mod newton;
 pub mod objective;
