@@ -17,28 +17,12 @@
 )]
 
 pub mod data;
-// Not yet under the no-panic lints (being reworked on other branches): each opts in by
-// dropping its `allow` here.
-#[allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
 pub mod format;
 
 pub mod cg;
 pub mod cholesky;
 pub mod error;
 pub mod linalg;
-#[allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
 pub mod model;
 pub mod newton;
 pub mod objective;

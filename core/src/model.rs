@@ -211,6 +211,12 @@ fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
         .map(u32::from_le_bytes)
 }
 
+/// The little-endian `u32` word `j` of the table that starts at byte `base` of `bytes` (`None`
+/// past the end or when the offset overflows).
+fn read_word(bytes: &[u8], base: usize, j: usize) -> Option<u32> {
+    read_u32(bytes, base.checked_add(j.checked_mul(4)?)?)
+}
+
 impl<const M: usize> Model<M> {
     /// A model from feature weights and a bias.
     pub fn new(weights: &[f32], bias: f32) -> Result<Self, ModelError> {
@@ -441,7 +447,9 @@ impl<const M: usize> Model<M> {
 
     /// Bytes of the image of a model with `m` features and no transform: `20 + 4m`.
     pub const fn encoded_len(m: usize) -> usize {
-        HEADER_LEN + 4 * m + 8
+        HEADER_LEN
+            .saturating_add(m.saturating_mul(4))
+            .saturating_add(8)
     }
 
     /// Bytes of the image of a model with `m` features and a transform of `kind`:
@@ -450,7 +458,9 @@ impl<const M: usize> Model<M> {
     pub const fn encoded_len_with_transform(kind: TransformKind, m: usize) -> usize {
         match kind {
             TransformKind::None => Self::encoded_len(m),
-            _ => HEADER_LEN + (4 + kind.record_len()) * m + 8,
+            _ => HEADER_LEN
+                .saturating_add(m.saturating_mul(kind.record_len().saturating_add(4)))
+                .saturating_add(8),
         }
     }
 
@@ -503,7 +513,7 @@ impl<const M: usize> Model<M> {
             .chain([self.bias])
             .chain(pairs)
             .flat_map(f32::to_le_bytes);
-        let body_len = needed - 4;
+        let body_len = needed.saturating_sub(4);
         for (dst, src) in image.iter_mut().zip(header.chain(values)) {
             *dst = src;
         }
@@ -518,7 +528,7 @@ impl<const M: usize> Model<M> {
         if bytes.get(..4) != Some(&MODEL_MAGIC[..]) {
             return Err(ModelError::BadMagic);
         }
-        let u16_at = |at: usize| match bytes.get(at..at + 2) {
+        let u16_at = |at: usize| match at.checked_add(2).and_then(|end| bytes.get(at..end)) {
             Some(&[lo, hi]) => Ok(u16::from_le_bytes([lo, hi])),
             _ => Err(ModelError::BadLength),
         };
@@ -549,13 +559,13 @@ impl<const M: usize> Model<M> {
         if bytes.len() != len {
             return Err(ModelError::BadLength);
         }
-        let (body, crc) = bytes.split_at(len - 4);
+        let (body, crc) = bytes.split_at(len.saturating_sub(4));
         if read_u32(crc, 0) != Some(CRC32.checksum(body)) {
             return Err(ModelError::BadChecksum);
         }
         let mut weights = heapless::Vec::<f32, M>::new();
         for j in 0..m {
-            let w = read_u32(body, HEADER_LEN + 4 * j).ok_or(ModelError::BadLength)?;
+            let w = read_word(body, HEADER_LEN, j).ok_or(ModelError::BadLength)?;
             weights
                 .push(f32::from_bits(w))
                 .map_err(|_| ModelError::TooManyWeights {
@@ -563,13 +573,16 @@ impl<const M: usize> Model<M> {
                     capacity: M,
                 })?;
         }
-        let bias = f32::from_bits(read_u32(body, HEADER_LEN + 4 * m).ok_or(ModelError::BadLength)?);
+        let bias = f32::from_bits(read_word(body, HEADER_LEN, m).ok_or(ModelError::BadLength)?);
         let model = Self::new(&weights, bias)?;
         match kind {
             TransformKind::None => Ok(model),
             kind => {
-                let at = HEADER_LEN + 4 * m + 4;
-                let table = body.get(at..).ok_or(ModelError::BadLength)?;
+                let table = HEADER_LEN
+                    .checked_add(m.checked_mul(4).ok_or(ModelError::BadLength)?)
+                    .and_then(|at| at.checked_add(4))
+                    .and_then(|at| body.get(at..))
+                    .ok_or(ModelError::BadLength)?;
                 model.with_transform(&FeatureTransform::new(kind, table)?)
             }
         }
@@ -648,7 +661,11 @@ impl<const M: usize, const W: usize> MultiModel<M, W> {
                 capacity: M,
             });
         }
-        if let Some(index) = (1..k).find(|&i| labels[..i].contains(&labels[i])) {
+        let repeated = labels
+            .iter()
+            .enumerate()
+            .find(|&(i, l)| labels.get(..i).is_some_and(|seen| seen.contains(l)));
+        if let Some((index, _)) = repeated {
             return Err(ModelError::DuplicateClassLabel { index });
         }
         let expected = m
@@ -723,7 +740,7 @@ impl<const M: usize, const W: usize> MultiModel<M, W> {
 
     /// The `m` feature weights of class `k` (`None` for `k ≥ K`).
     pub fn class_weights(&self, k: usize) -> Option<&[f32]> {
-        let d = self.m + 1;
+        let d = self.m.checked_add(1)?;
         self.weights
             .get(k.checked_mul(d)?..k.checked_mul(d)?.checked_add(self.m)?)
     }
@@ -731,7 +748,7 @@ impl<const M: usize, const W: usize> MultiModel<M, W> {
     /// The bias of class `k` (`None` for `k ≥ K`).
     pub fn class_bias(&self, k: usize) -> Option<f32> {
         self.weights
-            .get(k.checked_mul(self.m + 1)?.checked_add(self.m)?)
+            .get(k.checked_mul(self.m.checked_add(1)?)?.checked_add(self.m)?)
             .copied()
     }
 
@@ -754,7 +771,10 @@ impl<const M: usize, const W: usize> MultiModel<M, W> {
         let out = out
             .get_mut(..k)
             .ok_or(ModelError::BufferTooSmall { needed: k })?;
-        for (o, wk) in out.iter_mut().zip(self.weights.chunks_exact(self.m + 1)) {
+        for (o, wk) in out
+            .iter_mut()
+            .zip(self.weights.chunks_exact(self.m.saturating_add(1)))
+        {
             let (w, b) = wk.split_at(self.m);
             *o = crate::linalg::dot(w, x) + b.first().copied().unwrap_or(0.0);
         }
@@ -815,10 +835,10 @@ impl<const M: usize, const W: usize> MultiModel<M, W> {
                 got: data.n_classes(),
             });
         }
-        let mut correct = 0;
+        let mut correct: usize = 0;
         for i in 0..data.n_samples() {
             if self.predict_row(data, i)? == data.class(i) {
-                correct += 1;
+                correct = correct.saturating_add(1);
             }
         }
         Ok((correct, data.n_samples()))
@@ -903,7 +923,7 @@ impl<const M: usize, const W: usize> MultiModel<M, W> {
         for (dst, src) in image.iter_mut().zip(header.chain(values)) {
             *dst = src;
         }
-        let (body, crc) = image.split_at_mut(needed - 4);
+        let (body, crc) = image.split_at_mut(needed.saturating_sub(4));
         crc.copy_from_slice(&CRC32.checksum(body).to_le_bytes());
         Ok(needed)
     }
@@ -943,19 +963,25 @@ impl<const M: usize, const W: usize> MultiModel<M, W> {
         if bytes.len() != len {
             return Err(ModelError::BadLength);
         }
-        let (body, crc) = bytes.split_at(len - 4);
+        let (body, crc) = bytes.split_at(len.saturating_sub(4));
         if read_u32(crc, 0) != Some(CRC32.checksum(body)) {
             return Err(ModelError::BadChecksum);
         }
         let mut labels = heapless::Vec::<i32, MAX_MODEL_CLASSES>::new();
         for c in 0..k {
-            let l = read_u32(body, MULTI_HEADER_LEN + 4 * c).ok_or(ModelError::BadLength)?;
+            let l = read_word(body, MULTI_HEADER_LEN, c).ok_or(ModelError::BadLength)?;
             labels
                 .push(l as i32)
                 .map_err(|_| ModelError::BadClassCount { classes: k })?;
         }
-        let at = MULTI_HEADER_LEN + 4 * k;
-        let n_weights = k * (m + 1);
+        let at = k
+            .checked_mul(4)
+            .and_then(|t| t.checked_add(MULTI_HEADER_LEN))
+            .ok_or(ModelError::BadLength)?;
+        let n_weights = m
+            .checked_add(1)
+            .and_then(|d| d.checked_mul(k))
+            .ok_or(ModelError::BadLength)?;
         if n_weights > W {
             return Err(ModelError::TooManyWeights {
                 weights: n_weights,
@@ -964,7 +990,7 @@ impl<const M: usize, const W: usize> MultiModel<M, W> {
         }
         let mut weights = heapless::Vec::<f32, W>::new();
         for j in 0..n_weights {
-            let w = read_u32(body, at + 4 * j).ok_or(ModelError::BadLength)?;
+            let w = read_word(body, at, j).ok_or(ModelError::BadLength)?;
             weights
                 .push(f32::from_bits(w))
                 .map_err(|_| ModelError::BadLength)?;
@@ -973,8 +999,10 @@ impl<const M: usize, const W: usize> MultiModel<M, W> {
         match kind {
             TransformKind::None => Ok(model),
             kind => {
-                let table = body
-                    .get(at + 4 * n_weights..)
+                let table = n_weights
+                    .checked_mul(4)
+                    .and_then(|t| t.checked_add(at))
+                    .and_then(|start| body.get(start..))
                     .ok_or(ModelError::BadLength)?;
                 model.with_transform(&FeatureTransform::new(kind, table)?)
             }

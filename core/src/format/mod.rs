@@ -337,7 +337,7 @@ impl Encoding {
         match self {
             Self::F32 => m.checked_mul(4),
             Self::U8 => Some(m),
-            Self::U4 => Some(m / 2 + m % 2),
+            Self::U4 => Some(m.div_ceil(2)),
         }
     }
 
@@ -485,7 +485,7 @@ impl Header {
 
     /// Total file length in bytes.
     pub fn file_len(&self) -> usize {
-        self.payload_offset as usize + self.payload_len as usize
+        (self.payload_offset as usize).saturating_add(self.payload_len as usize)
     }
 }
 
@@ -565,7 +565,7 @@ impl Layout {
 
 fn u16_at(h: &[u8; HEADER_LEN], at: usize) -> u16 {
     let mut b = [0; 2];
-    if let Some(s) = h.get(at..at + 2) {
+    if let Some(s) = at.checked_add(2).and_then(|end| h.get(at..end)) {
         b.copy_from_slice(s);
     }
     u16::from_le_bytes(b)
@@ -573,7 +573,7 @@ fn u16_at(h: &[u8; HEADER_LEN], at: usize) -> u16 {
 
 fn u32_at(h: &[u8; HEADER_LEN], at: usize) -> u32 {
     let mut b = [0; 4];
-    if let Some(s) = h.get(at..at + 4) {
+    if let Some(s) = at.checked_add(4).and_then(|end| h.get(at..end)) {
         b.copy_from_slice(s);
     }
     u32::from_le_bytes(b)
@@ -624,7 +624,8 @@ pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
     );
     let layout = check_layout(bytes, &header, n, m, k)?;
     let section = |a: usize, b: usize| bytes.get(a..b).ok_or(FormatError::Truncated);
-    let labels_end = layout.labels_offset + n; // ≤ payload_offset, checked by Layout::new
+    // ≤ payload_offset, checked by Layout::new (so this never saturates).
+    let labels_end = layout.labels_offset.saturating_add(n);
     let table = section(HEADER_LEN, layout.transform_offset)?;
     let transform_table = section(layout.transform_offset, layout.classes_offset)?;
     let class_table = section(layout.classes_offset, layout.labels_offset)?;
@@ -809,7 +810,7 @@ pub(crate) fn check_class_table(t: ClassTable<'_>) -> Result<(), FormatError> {
         if c == REST {
             return Err(FormatError::BadClasses);
         }
-        if t.iter().skip(k + 1).any(|d| d == c) {
+        if t.iter().skip(k.saturating_add(1)).any(|d| d == c) {
             return Err(FormatError::DuplicateClass);
         }
     }
@@ -838,7 +839,7 @@ pub(crate) fn check_dequantised_extremes(
         (None, _) => payload
             .chunks_exact(4)
             .enumerate()
-            .all(|(k, c)| finite_at(k % m.max(1), le_f32(c))),
+            .all(|(k, c)| finite_at(k.checked_rem(m).unwrap_or(0), le_f32(c))),
     };
     if ok {
         Ok(())
@@ -1083,7 +1084,7 @@ impl<'a> PackedDataset<'a> {
         counts.fill(0);
         for i in 0..self.n {
             if let Some(c) = self.class_of(i).and_then(|c| counts.get_mut(c)) {
-                *c += 1;
+                *c = c.saturating_add(1);
             }
         }
         counts.get(..k)
@@ -1118,7 +1119,10 @@ impl<'a> PackedDataset<'a> {
         }
         let row = self.row_bytes(i)?;
         match self.header.encoding {
-            Encoding::F32 => row.get(4 * j..4 * j + 4).map(le_f32),
+            Encoding::F32 => {
+                let at = j.checked_mul(4)?;
+                row.get(at..at.checked_add(4)?).map(le_f32)
+            }
             Encoding::U8 => row.get(j).map(|&b| f32::from(b)),
             Encoding::U4 => row.get(j / 2).map(|&b| {
                 f32::from(if j.is_multiple_of(2) {
@@ -1140,7 +1144,7 @@ impl<'a> PackedDataset<'a> {
     /// [`class_counts_into`](Self::class_counts_into) for all `K` counts).
     pub fn class_counts(&self) -> (usize, usize) {
         let pos = self.class_count(0);
-        (pos, self.n - pos)
+        (pos, self.n.saturating_sub(pos))
     }
 
     fn row(&self, i: usize) -> &'a [u8] {
@@ -1272,7 +1276,9 @@ impl Rows for PackedDataset<'_> {
                     }
                 }
                 if self.m % 2 == 1 {
-                    if let (Some(&b), Some(&u_last)) = (row.get(full), u.get(self.m - 1)) {
+                    if let (Some(&b), Some(&u_last)) =
+                        (row.get(full), u.get(self.m.saturating_sub(1)))
+                    {
                         s += f32::from(b & 0x0F) * u_last;
                     }
                 }
@@ -1332,7 +1338,9 @@ impl Rows for PackedDataset<'_> {
                     }
                 }
                 if self.m % 2 == 1 {
-                    if let (Some(&b), Some(o)) = (row.get(full), out.get_mut(self.m - 1)) {
+                    if let (Some(&b), Some(o)) =
+                        (row.get(full), out.get_mut(self.m.saturating_sub(1)))
+                    {
                         *o += a * f32::from(b & 0x0F);
                     }
                 }

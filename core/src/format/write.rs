@@ -275,7 +275,7 @@ impl Body<'_> {
                     if c == REST {
                         return Err(FormatError::BadClasses);
                     }
-                    if table.iter().skip(k + 1).any(|&d| d == c) {
+                    if table.iter().skip(k.saturating_add(1)).any(|&d| d == c) {
                         return Err(FormatError::DuplicateClass);
                     }
                 }
@@ -318,7 +318,7 @@ impl Body<'_> {
         match self.codes {
             Codes::F32(v) => {
                 let ok = v.iter().enumerate().all(|(k, &x)| {
-                    let (o, s) = self.dequant.pair(k % self.m.max(1));
+                    let (o, s) = self.dequant.pair(k.checked_rem(self.m).unwrap_or(0));
                     (o + s * x).is_finite()
                 });
                 if ok {
@@ -442,7 +442,7 @@ impl Body<'_> {
     /// The per-feature dequantisation table and the raw-feature transform section.
     fn write_tables(&self, transform: Option<RawTransform<'_>>, layout: &Layout, body: &mut [u8]) {
         // Body offsets are relative to the end of the header.
-        let labels_at = layout.labels_offset - HEADER_LEN;
+        let labels_at = layout.labels_offset.saturating_sub(HEADER_LEN);
         if let Dequant::PerFeature(table) = self.dequant {
             for (j, dst) in body
                 .chunks_exact_mut(FEATURE_PAIR_LEN)
@@ -458,7 +458,7 @@ impl Body<'_> {
             return;
         };
         let section = body
-            .get_mut(layout.transform_offset - HEADER_LEN..labels_at)
+            .get_mut(layout.transform_offset.saturating_sub(HEADER_LEN)..labels_at)
             .unwrap_or(&mut []);
         let records = section.chunks_exact_mut(t.kind.record_len());
         for (j, (dst, (a, b))) in records.zip(t.pairs).enumerate() {
@@ -474,7 +474,7 @@ impl Body<'_> {
     /// The labels (and the class table of a K-class file); returns the version and the header's
     /// words at 24 and 28 (the two labels, or K and a reserved zero).
     fn write_labels(&self, layout: &Layout, body: &mut [u8]) -> (u16, [u8; 4], [u8; 4]) {
-        let labels_at = layout.labels_offset - HEADER_LEN;
+        let labels_at = layout.labels_offset.saturating_sub(HEADER_LEN);
         match self.labels {
             Labels::Binary { pos, neg, labels } => {
                 for (dst, &y) in body.iter_mut().skip(labels_at).zip(labels) {
@@ -483,11 +483,11 @@ impl Body<'_> {
                 (VERSION, pos.to_le_bytes(), neg.to_le_bytes())
             }
             Labels::Classes { table, labels } => {
-                let classes_at = layout.classes_offset - HEADER_LEN;
+                let classes_at = layout.classes_offset.saturating_sub(HEADER_LEN);
                 let entries = body
                     .iter_mut()
                     .skip(classes_at)
-                    .take(labels_at - classes_at);
+                    .take(labels_at.saturating_sub(classes_at));
                 for (dst, c) in entries.zip(table.iter().flat_map(|c| c.to_le_bytes())) {
                     *dst = c;
                 }
@@ -503,7 +503,7 @@ impl Body<'_> {
     /// The rows of codes.
     fn write_rows(&self, layout: &Layout, body: &mut [u8]) {
         let rows = body
-            .get_mut(layout.payload_offset - HEADER_LEN..)
+            .get_mut(layout.payload_offset.saturating_sub(HEADER_LEN)..)
             .unwrap_or(&mut []);
         match self.codes {
             Codes::F32(v) => {
@@ -583,7 +583,10 @@ struct HeaderFields {
 
 /// Copies `src` to `dst[at..]` (all call sites are in range by construction).
 fn put(dst: &mut [u8], at: usize, src: &[u8]) {
-    if let Some(d) = dst.get_mut(at..at + src.len()) {
+    if let Some(d) = at
+        .checked_add(src.len())
+        .and_then(|end| dst.get_mut(at..end))
+    {
         d.copy_from_slice(src);
     }
 }
