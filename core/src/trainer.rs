@@ -33,30 +33,8 @@ pub fn train<'a, R: Rows + ?Sized>(
     settings.validate()?;
     let b = buffers.into();
     b.check_fits(Sizes::binary(data.n_samples(), data.n_features(), false))?;
-    let Buffers {
-        w,
-        g,
-        d,
-        u,
-        r,
-        p,
-        q,
-        diag,
-        samples,
-        h,
-        dim,
-    } = b;
+    let (vectors, samples, u, dim) = split(b);
     let mut obj = LogisticObjective::new(data, settings, samples, u)?;
-    let vectors = Vectors {
-        w,
-        g,
-        d,
-        r,
-        p,
-        q,
-        diag,
-        h,
-    };
     run(&mut obj, vectors, dim, settings, on_iteration)
 }
 
@@ -82,6 +60,14 @@ pub fn train_softmax<'a, R: Rows + ?Sized>(
         k,
         false,
     ))?;
+    let (vectors, samples, u, dim) = split(b);
+    let mut obj = SoftmaxObjective::new(data, settings, samples, u)?;
+    run(&mut obj, vectors, dim, settings, on_iteration)
+}
+
+/// The buffers as the Newton loop's vectors and what the objective borrows: the per-sample
+/// storage, the scratch `u`, and the weights-in-use count.
+fn split(b: Buffers<'_>) -> (Vectors<'_>, &mut [f32], &mut [f32], &mut usize) {
     let Buffers {
         w,
         g,
@@ -95,7 +81,6 @@ pub fn train_softmax<'a, R: Rows + ?Sized>(
         h,
         dim,
     } = b;
-    let mut obj = SoftmaxObjective::new(data, settings, samples, u)?;
     let vectors = Vectors {
         w,
         g,
@@ -106,7 +91,7 @@ pub fn train_softmax<'a, R: Rows + ?Sized>(
         diag,
         h,
     };
-    run(&mut obj, vectors, dim, settings, on_iteration)
+    (vectors, samples, u, dim)
 }
 
 /// The shared second half of the trainers: data check, solver choice, warm-start checks, the
