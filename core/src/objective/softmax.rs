@@ -499,7 +499,8 @@ pub struct SoftmaxObjective<'a, 'b, R: Rows + ?Sized> {
 
 impl<'a, 'b, R: Rows + ?Sized> SoftmaxObjective<'a, 'b, R> {
     /// Every class costs `settings.c_pos`; `samples` holds at least `nK` floats, `u` at least
-    /// `K(m + 1)` (the folded columns and, for the line search's rare fallback, a second set).
+    /// `K(m + 1)` (the `K` folded columns of `m`; the line search's fallback needs no more, it
+    /// works from the cached `P`).
     pub fn new(
         data: &'a R,
         settings: &Settings,
