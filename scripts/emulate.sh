@@ -9,6 +9,9 @@
 # comma-separated; paths relative to the current directory). TINYNEWTON_C (default 1) and
 # TINYNEWTON_SOLVER (auto | cholesky | cg) set the cost and the solver of those runs.
 set -euo pipefail
+# The firmware's paths (firmware/target/...) are cargo's defaults: a CARGO_TARGET_DIR from the
+# caller's shell would put the ELF elsewhere and the scripts would run a stale one or none.
+unset CARGO_TARGET_DIR
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh"
 if [ -n "${TINYNEWTON_DATA:-}" ]; then

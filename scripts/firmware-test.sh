@@ -19,6 +19,9 @@
 #  10. clippy, warnings denied, for every board, test feature and the host parity crate.
 # Exits non-zero on the first failed step. Logs are kept in firmware/target/firmware-test/.
 set -euo pipefail
+# The firmware's paths (firmware/target/...) are cargo's defaults: a CARGO_TARGET_DIR from the
+# caller's shell would put the ELF elsewhere and the scripts would run a stale one or none.
+unset CARGO_TARGET_DIR
 
 started=$(date +%s)
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

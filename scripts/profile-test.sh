@@ -11,6 +11,9 @@
 # The firmware's own verdict is firmware-test.sh's business: a run whose checks fail (exit 1)
 # is still profiled; a timeout, a decoding failure or an unmatched count fails this test.
 set -euo pipefail
+# The firmware's paths (firmware/target/...) are cargo's defaults: a CARGO_TARGET_DIR from the
+# caller's shell would put the ELF elsewhere and the scripts would run a stale one or none.
+unset CARGO_TARGET_DIR
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 elf="${1:-$root/firmware/target/thumbv7em-none-eabihf/release/tinynewton-firmware}"

@@ -17,6 +17,9 @@
 # Exit status: the firmware's own (as qemu-run.sh: 0 passed, 1 a check failed), 3 when the
 # plugin's instruction intervals do not match the logged counts, 2/124/127 setup, timeout, tools.
 set -uo pipefail
+# The firmware's paths (firmware/target/...) are cargo's defaults: a CARGO_TARGET_DIR from the
+# caller's shell would put the ELF elsewhere and the scripts would run a stale one or none.
+unset CARGO_TARGET_DIR
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 elf="${1:-$root/firmware/target/thumbv7em-none-eabihf/release/tinynewton-firmware}"

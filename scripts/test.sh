@@ -2,6 +2,9 @@
 # Every test of the project, in the order a failure is cheapest to see. README command 2; `.ci/run`
 # calls it. Exits non-zero on the first failure.
 set -euo pipefail
+# The firmware's paths (firmware/target/...) are cargo's defaults: a CARGO_TARGET_DIR from the
+# caller's shell would put the ELF elsewhere and the scripts would run a stale one or none.
+unset CARGO_TARGET_DIR
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
