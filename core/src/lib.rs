@@ -27,6 +27,7 @@ pub mod model;
 pub mod newton;
 pub mod objective;
 pub mod settings;
+pub mod store;
 pub mod trainer;
 pub mod transform;
 pub mod workspace;
@@ -41,6 +42,7 @@ pub use objective::logistic::{check_data, Logistic, LogisticObjective};
 pub use objective::softmax::{Softmax, SoftmaxObjective, MAX_CLASSES};
 pub use objective::Objective;
 pub use settings::{BiasMode, Settings, SolverKind};
+pub use store::{Eviction, Grid, Pushed, SampleStore, StoreError};
 pub use trainer::{
     argmax_row, evaluate, train, train_one_vs_rest, train_softmax, Evaluate, OneVsRest, OvrReport,
 };
