@@ -26,6 +26,7 @@ pub mod linalg;
 pub mod model;
 pub mod newton;
 pub mod objective;
+pub mod online;
 pub mod settings;
 pub mod store;
 pub mod trainer;
@@ -41,6 +42,7 @@ pub use newton::{Iteration, Report, Status};
 pub use objective::logistic::{check_data, Logistic, LogisticObjective};
 pub use objective::softmax::{Softmax, SoftmaxObjective, MAX_CLASSES};
 pub use objective::Objective;
+pub use online::{OnlineLearner, PassiveAggressive, Schedule};
 pub use settings::{BiasMode, Settings, SolverKind};
 pub use store::{Eviction, Grid, Pushed, SampleStore, StoreError};
 pub use trainer::{

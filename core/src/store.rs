@@ -329,6 +329,32 @@ impl<'a> SampleStore<'a> {
         Ok(pushed)
     }
 
+    /// The scaled values of a reading (through the transform, if any) into `out[..m]`, with the
+    /// checks of [`push`](Self::push): what a model predicts on before the sample is stored.
+    /// `out` is untouched on `Err`.
+    pub fn scale_into(&self, raw: &[f32], out: &mut [f32]) -> Result<(), StoreError> {
+        if raw.len() != self.m {
+            return Err(StoreError::WrongLength {
+                expected: self.m,
+                got: raw.len(),
+            });
+        }
+        let got = out.len();
+        let out = out.get_mut(..self.m).ok_or(StoreError::WrongLength {
+            expected: self.m,
+            got,
+        })?;
+        for (feature, &x) in raw.iter().enumerate() {
+            if !self.scaled(feature, x).0.is_finite() {
+                return Err(StoreError::NonFinite { feature });
+            }
+        }
+        for (feature, (o, &x)) in out.iter_mut().zip(raw).enumerate() {
+            *o = self.scaled(feature, x).0;
+        }
+        Ok(())
+    }
+
     /// The slot a valid new sample goes to (and how), or `None` when reservoir sampling skips
     /// it; advances the FIFO position or the generator. Call after `seen` counts the sample.
     fn slot(&mut self) -> Option<(usize, Pushed)> {
