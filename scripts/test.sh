@@ -20,11 +20,12 @@ step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p tinynewton --all-targets --features defmt,fast-math,serde -- -D warnings
 
-step "no_std builds of the core"
+step "no_std builds of the core and the link"
 for target in thumbv7em-none-eabihf thumbv6m-none-eabi; do
     cargo build -p tinynewton --target "$target"
     cargo build -p tinynewton --target "$target" --features defmt,fast-math
     cargo build -p tinynewton --target "$target" --features serde
+    cargo build -p tinynewton-link --target "$target" --features defmt
 done
 
 step "no-panic fuzz (debug: integer overflow is a panic here)"
