@@ -20,12 +20,13 @@ step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p tinynewton --all-targets --features defmt,fast-math,serde -- -D warnings
 
-step "no_std builds of the core and the link"
+step "no_std builds of the core, the link and the live parts"
 for target in thumbv7em-none-eabihf thumbv6m-none-eabi; do
     cargo build -p tinynewton --target "$target"
     cargo build -p tinynewton --target "$target" --features defmt,fast-math
     cargo build -p tinynewton --target "$target" --features serde
     cargo build -p tinynewton-link --target "$target" --features defmt
+    cargo build -p tinynewton-live --target "$target" --features defmt
 done
 
 step "no-panic fuzz (debug: integer overflow is a panic here)"
