@@ -1,5 +1,7 @@
 //! Board-independent parts of live learning (issue 11).
 //!
+//! * [`session`]: the board's side of a stream — frames in, predict-then-learn by the Newton
+//!   learner and by PA-II, reports out — over `embedded-io`'s byte traits;
 //! * [`persist`]: the adopted model's bytes kept in NOR flash through `embedded-storage`'s
 //!   `NorFlash` trait with a power-fail-safe key-value log (`sequential-storage`), loaded at
 //!   boot;
@@ -23,3 +25,4 @@
 
 pub mod persist;
 pub mod ram_flash;
+pub mod session;
