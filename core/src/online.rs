@@ -174,6 +174,21 @@ fn add_scaled(w: &mut [f32], a: f32, x: &[f32]) {
     }
 }
 
+/// How many of the newest outcomes (bit 0 the newest) it takes to include the `count` newest
+/// errors (all of the window when it holds fewer).
+fn newest_errors_span(window: u128, count: u32) -> usize {
+    let mut bits = window;
+    let mut span = 0;
+    for _ in 0..count {
+        if bits == 0 {
+            break;
+        }
+        span = bits.trailing_zeros().saturating_add(1);
+        bits &= bits.wrapping_sub(1);
+    }
+    span as usize
+}
+
 /// When [`OnlineLearner`] retrains.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -187,8 +202,10 @@ pub struct Schedule {
     pub first: u32,
     /// Length `W ≤ 128` of the recent-error window the drift test watches (`0`: no drift test).
     pub window: u32,
-    /// Retrain early when the errors among the last `W` predictions exceed those of the first
-    /// `W` predictions after the last adoption by more than `margin · W` (e.g. `0.1`).
+    /// Drift: the errors among the last `W` predictions exceed the fewest seen in any window
+    /// since the last drift by more than `margin · W` (e.g. `0.1`: ten points). The concept
+    /// changed: the store forgets all but its `W` most recent samples (FIFO stores; a
+    /// reservoir keeps its uniform sample) and the learner retrains at once on them.
     pub margin: f32,
 }
 
@@ -267,7 +284,10 @@ pub struct OnlineLearner<'a> {
     since: u32,
     recent: u128,
     recent_len: u32,
-    baseline: Option<u32>,
+    /// Fewest errors in a full window since the last drift (the learner's best recent level).
+    min_errors: Option<u32>,
+    /// Samples seen at the last drift (0: none): the early schedule restarts from there.
+    epoch: u64,
 }
 
 impl<'a> OnlineLearner<'a> {
@@ -323,7 +343,8 @@ impl<'a> OnlineLearner<'a> {
             since: 0,
             recent: 0,
             recent_len: 0,
-            baseline: None,
+            min_errors: None,
+            epoch: 0,
         })
     }
 
@@ -391,17 +412,19 @@ impl<'a> OnlineLearner<'a> {
         let mask = u128::MAX.checked_shr(128u32.saturating_sub(w)).unwrap_or(0);
         self.recent = (self.recent.wrapping_shl(1) | u128::from(error)) & mask;
         self.recent_len = self.recent_len.saturating_add(1).min(w);
-        // The first full window after an adoption is the new model's baseline.
-        if self.baseline.is_none() && self.has_model && self.since >= w {
-            self.baseline = Some(self.recent.count_ones());
+        // Full windows predicted by a model set the level a drift is measured from.
+        if self.has_model && self.recent_len == w {
+            let errors = self.recent.count_ones();
+            self.min_errors = Some(self.min_errors.map_or(errors, |m| m.min(errors)));
         }
     }
 
     /// Whether to retrain now, and why.
     fn trigger(&self) -> Option<Trigger> {
         let s = self.schedule;
-        // Samples before this run of `since`: the interval doubles with them up to `every`.
-        let before = u32::try_from(self.seen)
+        // Samples of this concept before this run of `since`: the interval doubles with them
+        // up to `every` (from the start, and again after a drift).
+        let before = u32::try_from(self.seen.saturating_sub(self.epoch))
             .unwrap_or(u32::MAX)
             .saturating_sub(self.since);
         let early = if s.first > 0 && before < s.every {
@@ -418,9 +441,9 @@ impl<'a> OnlineLearner<'a> {
         if self.since >= interval {
             return Some(Trigger::Count);
         }
-        let (w, baseline) = (s.window, self.baseline?);
-        let allowed = baseline as f32 + s.margin * w as f32;
-        (w > 0 && self.since >= w.saturating_mul(2) && self.recent.count_ones() as f32 > allowed)
+        let (w, least) = (s.window, self.min_errors?);
+        let allowed = least as f32 + s.margin * w as f32;
+        (w > 0 && self.recent_len == w && self.recent.count_ones() as f32 > allowed)
             .then_some(Trigger::Drift)
     }
 
@@ -428,6 +451,21 @@ impl<'a> OnlineLearner<'a> {
     /// result when its status is [`adoptable`] and its weights finite.
     fn retrain(&mut self, trigger: Trigger) -> Retraining {
         self.since = 0;
+        if trigger == Trigger::Drift {
+            // The old concept's samples would pull the new model back: keep only those since
+            // the errors rose (back to the oldest of the excess errors in the window), restart
+            // the early schedule, and measure the new level from fresh windows.
+            let excess = self
+                .recent
+                .count_ones()
+                .saturating_sub(self.min_errors.unwrap_or(0));
+            self.store
+                .keep_recent(newest_errors_span(self.recent, excess));
+            self.recent = 0;
+            self.recent_len = 0;
+            self.min_errors = None;
+            self.epoch = self.seen;
+        }
         let samples = self.store.len();
         let settings = Settings {
             warm_start: self.has_model,
@@ -458,7 +496,6 @@ impl<'a> OnlineLearner<'a> {
         if adopted {
             self.adopted.copy_from_slice(fresh);
             self.has_model = true;
-            self.baseline = None;
         }
         Retraining {
             trigger,

@@ -273,6 +273,32 @@ impl<'a> SampleStore<'a> {
         self.clamped = 0;
     }
 
+    /// Forgets all but the `k` most recently stored samples (a FIFO store after a concept
+    /// drift), keeping their order; the counters stay. A reservoir does not track recency and
+    /// is left as it is (its sample stays uniform over the stream). Returns the samples kept.
+    pub fn keep_recent(&mut self, k: usize) -> usize {
+        if self.eviction != Eviction::Fifo || k >= self.len {
+            return self.len;
+        }
+        // Slots in arrival order: 0..len while filling; next..cap then 0..next once full. The
+        // `k` newest are the last `k` of that order; rotate them to the front.
+        let m = self.m;
+        let first_newest = if self.len < self.capacity() {
+            self.len.saturating_sub(k)
+        } else {
+            (self.next.saturating_add(self.capacity()).saturating_sub(k))
+                .checked_rem(self.capacity())
+                .unwrap_or(0)
+        };
+        let start = first_newest.saturating_mul(m);
+        self.codes.rotate_left(start.min(self.codes.len()));
+        self.classes
+            .rotate_left(first_newest.min(self.classes.len()));
+        self.len = k;
+        self.next = k;
+        k
+    }
+
     /// The stored codes of sample `i` (`None` past [`len`](Self::len)).
     pub fn codes(&self, i: usize) -> Option<&[u8]> {
         if i >= self.len {

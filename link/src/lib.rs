@@ -1,9 +1,10 @@
 //! The serial link of live learning (issue 11): the messages a host and a board exchange while
 //! the board learns from samples it receives, and their framing on a byte stream.
 //!
-//! A frame is `COBS(postcard(message) ‖ CRC-32(postcard(message))) 0x00`: postcard (serde's
-//! compact `no_std` format) serialises the message, a CRC-32 (ISO-HDLC, the zlib/PNG CRC, little
-//! endian) guards it, COBS removes every zero byte so that `0x00` delimits frames and a receiver
+//! A frame is `COBS(len ‖ postcard(message) ‖ CRC-32(len ‖ postcard(message))) 0x00`: postcard
+//! (serde's compact `no_std` format) serialises the message, `len` (u16, little endian) is its
+//! length, so a frame cut short is told from a corrupt one, a CRC-32 (ISO-HDLC, the zlib/PNG CRC,
+//! little endian) guards both, COBS removes every zero byte so that `0x00` delimits frames and a receiver
 //! that joins mid-stream or loses bytes resynchronises at the next zero. [`encode`] writes one
 //! frame; a [`Decoder`] takes bytes one at a time (e.g. from a UART interrupt) and answers each
 //! complete frame as a message or a [`FrameError`] — never a panic, whatever the bytes.
@@ -36,7 +37,7 @@ pub const MAX_FEATURES: usize = 256;
 pub const MAX_MESSAGE: usize = 4 * MAX_FEATURES + 32;
 
 /// Longest frame on the wire, delimiter excluded: COBS adds one byte per 254 and one more.
-pub const MAX_FRAME: usize = max_cobs_len(MAX_MESSAGE + 4);
+pub const MAX_FRAME: usize = max_cobs_len(MAX_MESSAGE + 6);
 
 const CRC32: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
 
@@ -212,20 +213,78 @@ pub struct BufferTooSmall;
 /// Writes `message` as one frame, delimiter included, into `out`; returns its length. A buffer
 /// of [`MAX_FRAME`]` + 1` bytes holds any frame of these messages.
 pub fn encode<T: Serialize>(message: &T, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
-    let mut raw = [0u8; MAX_MESSAGE + 4];
-    let len = postcard::to_slice(message, &mut raw)
+    encode_with(message, out, None)
+}
+
+/// A fault to build into a frame on purpose (`faults` feature): what a test or `tinynewton
+/// stream --bad-frames` sends to check that a receiver drops it.
+#[cfg(any(test, feature = "faults"))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// One bit of the CRC flipped: the frame is whole, its check fails.
+    Checksum,
+    /// The last `k` bytes before the delimiter lost.
+    Truncated(usize),
+}
+
+/// [`encode`] with a [`Fault`] built in.
+#[cfg(any(test, feature = "faults"))]
+pub fn encode_faulty<T: Serialize>(
+    message: &T,
+    out: &mut [u8],
+    fault: Fault,
+) -> Result<usize, BufferTooSmall> {
+    encode_with(message, out, Some(fault))
+}
+
+/// Without the `faults` feature there are none.
+#[cfg(not(any(test, feature = "faults")))]
+#[derive(Clone, Copy)]
+enum Fault {}
+
+/// The bits a [`Fault::Checksum`] flips in the CRC (none otherwise).
+fn crc_flip(fault: Option<Fault>) -> u32 {
+    match fault {
+        #[cfg(any(test, feature = "faults"))]
+        Some(Fault::Checksum) => 1,
+        _ => 0,
+    }
+}
+
+/// The bytes a [`Fault::Truncated`] drops (none otherwise).
+fn cut(fault: Option<Fault>) -> usize {
+    match fault {
+        #[cfg(any(test, feature = "faults"))]
+        Some(Fault::Truncated(k)) => k,
+        _ => 0,
+    }
+}
+
+/// The frame body `len ‖ postcard ‖ crc`, COBS, delimiter; with `fault` applied.
+fn encode_with<T: Serialize>(
+    message: &T,
+    out: &mut [u8],
+    fault: Option<Fault>,
+) -> Result<usize, BufferTooSmall> {
+    let mut raw = [0u8; MAX_MESSAGE + 6];
+    let len = postcard::to_slice(message, raw.get_mut(2..).ok_or(BufferTooSmall)?)
         .map_err(|_| BufferTooSmall)?
         .len();
-    let crc = CRC32.checksum(raw.get(..len).ok_or(BufferTooSmall)?);
-    let end = len.checked_add(4).ok_or(BufferTooSmall)?;
-    raw.get_mut(len..end)
+    let declared = u16::try_from(len).map_err(|_| BufferTooSmall)?;
+    raw.get_mut(..2)
+        .ok_or(BufferTooSmall)?
+        .copy_from_slice(&declared.to_le_bytes());
+    let checked = len.checked_add(2).ok_or(BufferTooSmall)?;
+    let crc = CRC32.checksum(raw.get(..checked).ok_or(BufferTooSmall)?) ^ crc_flip(fault);
+    let end = checked.checked_add(4).ok_or(BufferTooSmall)?;
+    raw.get_mut(checked..end)
         .ok_or(BufferTooSmall)?
         .copy_from_slice(&crc.to_le_bytes());
     let source = raw.get(..end).ok_or(BufferTooSmall)?;
     if out.len() <= max_cobs_len(end) {
         return Err(BufferTooSmall);
     }
-    let n = cobs::encode(source, out);
+    let n = cobs::encode(source, out).saturating_sub(cut(fault));
     *out.get_mut(n).ok_or(BufferTooSmall)? = 0;
     n.checked_add(1).ok_or(BufferTooSmall)
 }
@@ -280,21 +339,30 @@ impl Decoder {
     }
 }
 
-/// Decodes one frame's bytes (delimiter excluded) in place.
+/// Decodes one frame's bytes (delimiter excluded) in place: COBS, then the declared length
+/// (shorter: cut off; longer: not a frame of ours), then the CRC, then postcard.
 fn decode<T: DeserializeOwned>(frame: &mut [u8]) -> Result<T, FrameError> {
-    // COBS's structure points past the end of a cut-off frame.
+    // COBS's structure points past the end of a frame cut off inside a block.
     let n = cobs::decode_in_place(frame).map_err(|_| FrameError::Truncated)?;
     let body = frame.get(..n).ok_or(FrameError::Truncated)?;
-    let split = n.checked_sub(4).ok_or(FrameError::Truncated)?;
-    let (message, crc) = body.split_at_checked(split).ok_or(FrameError::Truncated)?;
+    let (declared, rest) = body.split_first_chunk::<2>().ok_or(FrameError::Truncated)?;
+    let len = usize::from(u16::from_le_bytes(*declared));
+    let whole = len.checked_add(4).ok_or(FrameError::Malformed)?;
+    if rest.len() < whole {
+        return Err(FrameError::Truncated);
+    }
+    if rest.len() > whole {
+        return Err(FrameError::Malformed);
+    }
+    let checked = len.checked_add(2).ok_or(FrameError::Malformed)?;
+    let (content, crc) = body
+        .split_at_checked(checked)
+        .ok_or(FrameError::Truncated)?;
     let crc = u32::from_le_bytes(crc.try_into().map_err(|_| FrameError::Truncated)?);
-    if CRC32.checksum(message) != crc {
+    if CRC32.checksum(content) != crc {
         return Err(FrameError::Checksum);
     }
-    match postcard::from_bytes::<T>(message) {
-        Ok(m) => Ok(m),
-        Err(_) => Err(FrameError::Malformed),
-    }
+    postcard::from_bytes::<T>(content.get(2..).unwrap_or(&[])).map_err(|_| FrameError::Malformed)
 }
 
 #[cfg(test)]

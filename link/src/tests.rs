@@ -47,28 +47,31 @@ fn the_largest_sample_fits_the_frame_buffer() {
 
 #[test]
 fn each_kind_of_bad_frame_is_named_and_the_next_frame_decodes() {
-    let good = frame(&sample(1, 0, &[1.0, 2.0, 3.0]));
     let next = sample(2, 1, &[4.0]);
     let mut d = Decoder::new();
-    // A flipped bit inside the content: the CRC catches it.
-    let mut flipped = good.clone();
-    flipped[3] ^= 0x10;
-    if flipped[3] == 0 {
-        flipped[3] = 0x10;
-    }
-    // Cut off: the last three bytes before the delimiter lost.
-    let mut cut = good[..good.len() - 4].to_vec();
-    cut.push(0);
+    let faulty = |fault| {
+        let mut out = [0u8; MAX_FRAME + 1];
+        let n = encode_faulty(&sample(1, 0, &[1.0, 2.0, 3.0]), &mut out, fault).unwrap();
+        out[..n].to_vec()
+    };
+    // A flipped CRC bit: the frame is whole, its check fails.
+    let flipped = faulty(Fault::Checksum);
+    // Cut off: the last bytes before the delimiter lost (1 to 10 of them, checked below too).
+    let cut = faulty(Fault::Truncated(4));
     // Oversized: MAX_FRAME + 1 non-zero bytes.
     let mut long = vec![0x55u8; MAX_FRAME + 1];
     long.push(0);
-    // A valid CRC over bytes that are no message (variant tag 9 does not exist).
-    let mut junk = vec![9u8, 1, 2];
+    // A valid length and CRC over bytes that are no message (variant tag 9 does not exist).
+    let mut junk = vec![3u8, 0, 9, 1, 2];
     junk.extend_from_slice(&CRC32.checksum(&junk).to_le_bytes());
     let mut junk_frame = vec![0u8; max_cobs_len(junk.len()) + 1];
     let n = cobs::encode(&junk, &mut junk_frame);
     junk_frame.truncate(n);
     junk_frame.push(0);
+    for k in 1..=10 {
+        let got = feed::<ToBoard>(&mut d, &faulty(Fault::Truncated(k)));
+        assert_eq!(got, vec![Err(FrameError::Truncated)], "{k} bytes cut");
+    }
     for (bytes, want) in [
         (&flipped, FrameError::Checksum),
         (&cut, FrameError::Truncated),

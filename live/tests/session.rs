@@ -7,7 +7,9 @@
 use tinynewton::format::{self, PackedDataset};
 use tinynewton::online::{OnlineLearner, PassiveAggressive, Schedule};
 use tinynewton::{Eviction, Grid, Rows, SampleStore, Settings, Workspace};
-use tinynewton_link::{encode, Decoder, DropReason, Summary, ToBoard, ToHost, MAX_FRAME};
+use tinynewton_link::{
+    encode, encode_faulty, Decoder, DropReason, Fault, Summary, ToBoard, ToHost, MAX_FRAME,
+};
 use tinynewton_live::session::{NoBoard, Session};
 
 static TRAIN: &[u8] = tinynewton::include_packed!("../../data/tables/digits6-vs-rest-train.tnds");
@@ -39,11 +41,14 @@ fn stream(data: &PackedDataset<'_>, n: usize, bad: bool) -> (Vec<u8>, u32) {
         bytes.extend(frame(&sample(i as u32, data.class(i) as u16, &x)));
         sent += 1;
         if bad && i % 50 == 49 {
-            let good = frame(&sample(9000, 0, &x));
-            let mut flipped = good.clone();
-            flipped[5] = if flipped[5] == 0x77 { 0x78 } else { 0x77 };
-            let mut cut = good[..good.len() - 5].to_vec();
-            cut.push(0);
+            let faulty = |fault| {
+                let mut out = vec![0u8; MAX_FRAME + 1];
+                let n = encode_faulty(&sample(9000, 0, &x), &mut out, fault).unwrap();
+                out.truncate(n);
+                out
+            };
+            let flipped = faulty(Fault::Checksum);
+            let cut = faulty(Fault::Truncated(5));
             let mut long = vec![0x42u8; MAX_FRAME + 10];
             long.push(0);
             let mut nan = x.clone();

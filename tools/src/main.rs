@@ -20,6 +20,7 @@ mod pack;
 mod plot;
 mod progress;
 mod split;
+mod stream;
 mod table;
 mod train;
 
@@ -60,6 +61,9 @@ enum Command {
     /// Write a packed file's samples as LIBSVM or CSV text: exactly the dequantised values a model
     /// sees, each the shortest decimal that reads back to the same f32.
     Export(table::cli::ExportArgs),
+    /// Send a packed file's samples, one frame each in a seeded order, to a board that learns
+    /// while it runs (or to its logic simulated here); print and save the board's reports.
+    Stream(stream::Args),
 }
 
 /// `(option, path)` of every input and every output file the command names.
@@ -111,6 +115,10 @@ fn paths(command: &Command) -> (Named<'_>, Named<'_>) {
             vec![("FILE", a.file.as_path())],
             some(&[("--output", a.output.as_ref())]),
         ),
+        Command::Stream(a) => (
+            vec![("FILE", a.file.as_path())],
+            some(&[("--report-json", a.report_json.as_ref())]),
+        ),
     }
 }
 
@@ -128,6 +136,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plot(args) => plot::run(&args),
         Command::ExportModel(args) => export_model::run(&args),
         Command::Export(args) => table::cli::run_export(&args),
+        Command::Stream(args) => stream::run(&args),
     }?;
     output::finish_stdout()
 }

@@ -304,3 +304,37 @@ fn below_and_the_generator_stay_in_range() {
     }
     assert_eq!(below(u64::MAX, 0), 0);
 }
+
+#[test]
+fn keep_recent_keeps_the_newest_samples_in_arrival_order() {
+    // Filling (6 of 8), then full and wrapped (13 pushed into 8 slots).
+    for pushes in [6usize, 13] {
+        let (mut codes, mut classes) = ([0u8; 24], [0u8; 8]);
+        let mut s =
+            SampleStore::new(&mut codes, &mut classes, pixel_grid(), Eviction::Fifo).unwrap();
+        for k in 0..pushes {
+            s.push(&sample(k), k % 2).unwrap();
+        }
+        assert_eq!(s.keep_recent(3), 3);
+        let held: Vec<u8> = (0..3).map(|i| s.codes(i).unwrap()[0]).collect();
+        let want: Vec<u8> = (pushes - 3..pushes).map(|k| k as u8).collect();
+        assert_eq!(held, want, "after {pushes} pushes");
+        assert_eq!((s.len(), s.class(0)), (3, (pushes - 3) % 2));
+        // The next sample goes after them, and the window fills again before evicting.
+        assert_eq!(s.push(&sample(99), 1), Ok(Pushed::Added { slot: 3 }));
+        assert_eq!(s.keep_recent(10), 4);
+    }
+    // A reservoir keeps its uniform sample.
+    let (mut codes, mut classes) = ([0u8; 24], [0u8; 8]);
+    let mut s = SampleStore::new(
+        &mut codes,
+        &mut classes,
+        pixel_grid(),
+        Eviction::Reservoir { seed: 3 },
+    )
+    .unwrap();
+    for k in 0..20 {
+        s.push(&sample(k), 0).unwrap();
+    }
+    assert_eq!(s.keep_recent(2), 8);
+}

@@ -1,0 +1,94 @@
+//! `tinynewton stream` against the board's session logic simulated in process (`--simulate`):
+//! every sample arrives, every bad frame is counted by reason, the reports land in the JSON;
+//! an unreachable board or an empty stream is a one-line error that writes nothing.
+
+mod common;
+
+use common::{assert_one_line_failure, assert_success, files_in, p, root, run};
+
+fn digits() -> String {
+    root()
+        .join("data/tables/digits6-vs-rest-train.tnds")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn a_simulated_stream_with_bad_frames_reports_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("stream.json");
+    let out = run(&[
+        "stream",
+        &digits(),
+        "--simulate",
+        "--bad-frames",
+        "--drift",
+        "--seed",
+        "3",
+        "--report-json",
+        p(&json),
+    ]);
+    assert_success(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("samples  newton  pa-ii"), "{stdout}");
+    assert!(stdout.contains("drift at sample 718"), "{stdout}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    // 1437 samples, and 14 rounds of bad frames (3 of the 6 decode to samples).
+    assert_eq!(v["sent"], 1437 + 14 * 3);
+    assert_eq!(v["received"], v["sent"]);
+    assert_eq!(v["learned"], 1437);
+    for reason in [
+        "checksum",
+        "truncated",
+        "oversized",
+        "wrong_length",
+        "non_finite",
+        "bad_class",
+    ] {
+        assert_eq!(v["dropped"][reason], 14, "{reason}");
+    }
+    assert_eq!(v["dropped"]["malformed"], 0);
+    // A checkpoint every 10 learned samples, cumulative counts never above the samples seen.
+    let cps = v["checkpoints"].as_array().unwrap();
+    assert_eq!(cps.len(), 143);
+    for c in cps {
+        let seen = c["seen"].as_u64().unwrap();
+        assert!(c["newton_correct"].as_u64().unwrap() <= seen);
+        assert!(c["pa_correct"].as_u64().unwrap() <= seen);
+    }
+    let retrainings = v["retrainings"].as_array().unwrap();
+    assert!(retrainings.iter().any(|r| r["adopted"] == true));
+    assert!(v["drift"]["newton"]["before"].as_f64().unwrap() > 90.0);
+}
+
+#[test]
+fn an_unreachable_board_or_an_empty_stream_fails_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("stream.json");
+    // Port 1 on localhost: nothing listens there.
+    let out = run(&[
+        "stream",
+        &digits(),
+        "--connect",
+        "tcp:127.0.0.1:1",
+        "--timeout",
+        "1",
+        "--report-json",
+        p(&json),
+    ]);
+    assert_one_line_failure(&out, &["cannot connect"]);
+    let out = run(&[
+        "stream",
+        &digits(),
+        "--simulate",
+        "--limit",
+        "0",
+        "--report-json",
+        p(&json),
+    ]);
+    assert_one_line_failure(&out, &["nothing to send"]);
+    assert!(files_in(dir.path()).is_empty());
+    // Neither a board nor --simulate: a usage error, in the tool's one-line form.
+    let out = run(&["stream", &digits()]);
+    assert_one_line_failure(&out, &["--connect"]);
+}
