@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""LIBLINEAR's half of the host side-by-side, and the table (run by scripts/bench-liblinear.sh).
+
+Reads the summary our criterion bench wrote (core/benches/train.rs: one JSON object per file
+with its path, C, class counts, our report and our weights) and criterion's estimates of our
+training time, then for each file:
+
+1. exports the packed file's dequantised values with our own tool (`tinynewton export
+   --libsvm`: the very f32 values our solver reads, in shortest round-trip decimal) and loads
+   them into a LIBLINEAR problem (untimed);
+2. trains LIBLINEAR once with its iteration log captured (iterations, CG steps), then times
+   `train()` -- the C library's entry point through ctypes, nothing else inside the timer --
+   over several repeats with LIBLINEAR's own output silenced;
+3. evaluates both weight vectors' objectives and relative gradients in f64 on the same data.
+
+Matched settings: `-s 0` (L2-regularised logistic regression, primal Newton), `-B 1` (bias
+feature 1, regularised like ours), `-c C` as ours (`-wi` when the two class costs differ),
+and the stopping tolerance below.
+
+Stopping rule. Ours stops when ||grad f(w)|| <= eps * ||grad f(0)|| with eps = 1e-5
+(`Settings::epsilon`). LIBLINEAR 2.50's `train_one` (linear.cpp) hands its Newton solver
+`eps_newton = e * max(min(#pos, #neg), 1) / n`, and `NEWTON::newton` (newton.cpp) stops when
+||grad f(w)|| <= eps_newton * ||grad f(0)||, where grad f(0) is taken at w = 0 as ours is, on
+the same objective (with -B 1 and without -R the bias is regularised, like
+`BiasMode::Regularized`). Both tests are checked after every accepted Newton step, so the two
+rules coincide exactly when
+
+    e * max(min(#pos, #neg), 1) / n = eps   <=>   e = eps * n / max(min(#pos, #neg), 1),
+
+e.g. 7-vs-1 MNIST (n = 1757, 852 sevens, 905 ones): e = 1e-5 * 1757 / 852 = 2.0622e-5;
+digits 6-vs-rest (n = 1437, 156 sixes): e = 9.2115e-5. What still differs: LIBLINEAR computes
+in f64, ours in f32; its CG stops on a quadratic-model test (`cg_iter * Qdiff >=
+min(0.5, sqrt(||g||_M^-1)) * Q`) where ours stops on the residual (`||r|| <= min(0.5,
+sqrt(||g||)) ||g||`); it also stops when a step changes f by <= 1e-12 |f|, ours when the change
+is below f32 noise. So iteration counts may differ by one or two; the objectives must agree to
+the accuracy both tolerances give (checked below).
+"""
+
+import argparse
+import ctypes
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+from scipy import sparse
+
+from liblinear import liblinear as ll
+from liblinear.commonutil import svm_read_problem
+
+# The C library (ctypes CDLL) the Python bindings call.
+CLIB = ll.liblinear
+
+# Both runs stop at ||grad f|| <= 1e-5 ||grad f(0)||; with ||grad f(0)|| of order 1e2-1e3 and the
+# Hessian's smallest eigenvalue >= 1 (the bias is regularised), f - f* <= ||grad f||^2 / 2
+# is far below 1e-6 f* on these files (settings.rs, DEFAULT_EPSILON); our f32 weights add
+# round-off of about 1e-7 relative. Two solvers both at that tolerance must then agree to
+# better than 1e-5 relative: a larger difference means the settings do not match (another C,
+# bias mode or data), which is a real error.
+OBJECTIVE_AGREEMENT = 1e-5
+
+
+def liblinear_eps(epsilon, positives, negatives):
+    """LIBLINEAR's `-e` that makes its -s 0 stopping rule ours (derivation in the module doc)."""
+    n = positives + negatives
+    return epsilon * n / max(min(positives, negatives), 1)
+
+
+def load(tool, run, workdir):
+    """The file's samples as (y, csr X of shape n x m), through `tinynewton export --libsvm`."""
+    text = os.path.join(workdir, run["label"] + ".libsvm")
+    subprocess.run([tool, "export", "--libsvm", run["path"], "-o", text], check=True)
+    y, x = svm_read_problem(text, return_scipy=True)
+    n, m = run["n"], run["m"]
+    if len(y) != n:
+        sys.exit(f"{run['label']}: export has {len(y)} samples, the bench trained on {n}")
+    # Columns all zero at the end are absent from LIBSVM text: give X its full width so
+    # LIBLINEAR's weight vector (and the bias index m + 1) lines up with ours.
+    x = sparse.csr_matrix((x.data, x.indices, x.indptr), shape=(n, m))
+    positives = int(np.sum(y > 0))
+    if (positives, n - positives) != (run["positives"], run["negatives"]):
+        sys.exit(f"{run['label']}: class counts differ between the export and the bench")
+    return y, x
+
+
+def objective_and_grad_rel(w_full, y, x, c_pos, c_neg):
+    """f(w) = 1/2 ||w~||^2 + sum_i C_yi log(1 + exp(-y_i w~.x~_i)) and ||grad f(w)|| /
+    ||grad f(0)||, in f64 (bias last, regularised)."""
+    w, b = w_full[:-1], w_full[-1]
+    c = np.where(y > 0, c_pos, c_neg)
+    z = x @ w + b
+    f = 0.5 * (w @ w + b * b) + np.sum(c * np.logaddexp(0.0, -y * z))
+    # d/dz of the loss: C y (sigma(y z) - 1) = -C y sigma(-y z)
+    s = -c * y * 0.5 * (1.0 - np.tanh(0.5 * y * z))
+    g = np.append(w + x.T @ s, b + np.sum(s))
+    s0 = -c * y * 0.5
+    g0 = np.append(x.T @ s0, np.sum(s0))
+    return f, np.linalg.norm(g) / np.linalg.norm(g0)
+
+
+def liblinear_options(run, e, quiet):
+    c_pos, c_neg = run["c_pos"], run["c_neg"]
+    opts = f"-s 0 -B 1 -e {e!r}"
+    if c_pos == c_neg:
+        opts += f" -c {c_pos!r}"
+    else:
+        opts += f" -c 1 -w1 {c_pos!r} -w-1 {c_neg!r}"
+    return opts + (" -q" if quiet else "")
+
+
+def train_logged(prob, opts):
+    """One LIBLINEAR run with its log captured: (weights with the bias last, for the +1 class;
+    Newton iterations; CG steps; log lines)."""
+    lines = []
+    callback = ll.PRINT_STRING_FUN(lambda s: lines.append(s.decode()))
+    param = ll.parameter(opts)
+    # What liblinearutil.train does before calling the library: the bias node of every row.
+    prob.set_bias(param.bias)
+    CLIB.set_print_string_function(callback)
+    err = CLIB.check_parameter(prob, param)
+    if err:
+        sys.exit(f"LIBLINEAR refuses {opts!r}: {err.decode()}")
+    model = ll.toPyModel(CLIB.train(prob, param))
+    CLIB.set_print_string_function(ll.ctypes_print_null)
+    w, b = model.get_decfun()
+    # The decision function is positive for the model's first label.
+    sign = 1.0 if model.get_labels()[0] == 1 else -1.0
+    w_full = sign * np.array(list(w) + [b])
+    log = "".join(lines).splitlines()
+    iters = [ln for ln in log if ln.startswith("iter")]
+    cg = sum(int(ln.split("CG")[1].split()[0]) for ln in iters)
+    return w_full, len(iters), cg, log
+
+
+def time_liblinear(prob, opts, min_repeats, min_seconds, max_repeats):
+    """Seconds per `train()` call, one per repeat (model freed outside the timer)."""
+    param = ll.parameter(opts)
+    prob.set_bias(param.bias)
+    CLIB.set_print_string_function(ll.ctypes_print_null)
+    times = []
+    gc.disable()
+    try:
+        while len(times) < min_repeats or (
+            sum(times) < min_seconds and len(times) < max_repeats
+        ):
+            t0 = time.perf_counter()
+            model = CLIB.train(prob, param)
+            t1 = time.perf_counter()
+            CLIB.free_and_destroy_model(ctypes.pointer(model))
+            times.append(t1 - t0)
+    finally:
+        gc.enable()
+    return times
+
+
+def ours_times(criterion_dir, label):
+    """(median, best) seconds per training from criterion's estimates and samples."""
+    base = os.path.join(criterion_dir, "train-files", label, "new")
+    with open(os.path.join(base, "estimates.json")) as f:
+        median = json.load(f)["median"]["point_estimate"] * 1e-9
+    with open(os.path.join(base, "sample.json")) as f:
+        sample = json.load(f)
+    best = min(t / k for t, k in zip(sample["times"], sample["iters"])) * 1e-9
+    return median, best
+
+
+def fmt_time(s):
+    if s >= 1.0:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s * 1e6:.1f} us"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--summary", required=True, help="our bench's JSON lines")
+    ap.add_argument("--criterion", required=True, help="CRITERION_HOME of our bench run")
+    ap.add_argument("--tool", required=True, help="the `tinynewton` binary (for export)")
+    ap.add_argument("--workdir", required=True, help="where the exports go")
+    ap.add_argument("--min-repeats", type=int, default=7)
+    ap.add_argument("--min-seconds", type=float, default=2.0)
+    ap.add_argument("--max-repeats", type=int, default=2000)
+    ap.add_argument("--verbose", action="store_true", help="print LIBLINEAR's iteration logs")
+    args = ap.parse_args()
+
+    with open(args.summary) as f:
+        runs = [json.loads(line) for line in f if line.strip()]
+    if not runs:
+        sys.exit("the bench's summary is empty")
+
+    rows, failures = [], []
+    for run in runs:
+        y, x = load(args.tool, run, args.workdir)
+        e = liblinear_eps(run["epsilon"], run["positives"], run["negatives"])
+        prob = ll.problem(y, x)
+        w_ll, it_ll, cg_ll, log = train_logged(prob, liblinear_options(run, e, quiet=False))
+        if args.verbose:
+            print(f"--- LIBLINEAR on {run['label']} ({liblinear_options(run, e, False)})")
+            print("\n".join(log))
+        times = time_liblinear(
+            prob,
+            liblinear_options(run, e, quiet=True),
+            args.min_repeats,
+            args.min_seconds,
+            args.max_repeats,
+        )
+        t_ll, best_ll = statistics.median(times), min(times)
+        t_ours, best_ours = ours_times(args.criterion, run["label"])
+
+        w_ours = np.array(run["weights"], dtype=np.float64)
+        if len(w_ours) != run["m"] + 1 or len(w_ll) != run["m"] + 1:
+            sys.exit(f"{run['label']}: weight counts {len(w_ours)} / {len(w_ll)}, expected m + 1")
+        f_ours, gr_ours = objective_and_grad_rel(w_ours, y, x, run["c_pos"], run["c_neg"])
+        f_ll, gr_ll = objective_and_grad_rel(w_ll, y, x, run["c_pos"], run["c_neg"])
+        rel = (f_ours - f_ll) / abs(f_ll)
+        if not abs(rel) <= OBJECTIVE_AGREEMENT:
+            failures.append(f"{run['label']}: objectives differ by {rel:.2e} relative")
+        rows.append(
+            (
+                run["label"],
+                run["solver"],
+                f"{fmt_time(t_ours)} ({fmt_time(best_ours)})",
+                f"{fmt_time(t_ll)} ({fmt_time(best_ll)}, {len(times)}x)",
+                f"{t_ours / t_ll:.2f}",
+                f"{f_ours:.9g}",
+                f"{f_ll:.9g}",
+                f"{rel:+.1e}",
+                f"{run['iterations']}/{run['cg_iterations']}",
+                f"{it_ll}/{cg_ll}",
+                f"{gr_ours:.1e}/{gr_ll:.1e}",
+                f"{e:.4g}",
+            )
+        )
+
+    head = (
+        "file",
+        "ours",
+        "ours median (best)",
+        "LIBLINEAR median (best, repeats)",
+        "ratio",
+        "f ours (f64)",
+        "f LIBLINEAR",
+        "rel. diff",
+        "ours Newton/CG",
+        "LIBLINEAR Newton/CG",
+        "grad_rel ours/LL",
+        "-e",
+    )
+    print()
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join(" --- " for _ in head) + "|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    print()
+    print(
+        "ratio = our median / LIBLINEAR's (< 1: we are faster). Ours: criterion, whole "
+        "`tinynewton::train` (f32); LIBLINEAR 2.50: `train()` only (f64), -s 0 -B 1, -e matched "
+        "to eps = 1e-5 relative gradient. Objectives and grad_rel recomputed in f64 from both "
+        "weight vectors on the same dequantised data. Single thread each."
+    )
+    for msg in failures:
+        print(f"error: {msg}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
