@@ -158,7 +158,10 @@ fn summary_line(run: &Run, data: &PackedDataset<'_>, report: &Report, w: &[f32])
 fn fingerprint(w: &[f32]) -> u64 {
     /// Feature capacity of the model the fingerprint is taken of: above every committed file's.
     const CAPACITY: usize = 1024;
-    assert!(w.len() <= CAPACITY + 1, "more weights than the fingerprint's model holds");
+    assert!(
+        w.len() <= CAPACITY + 1,
+        "more weights than the fingerprint's model holds"
+    );
     tinynewton::Model::<CAPACITY>::from_weights(w).fingerprint()
 }
 
