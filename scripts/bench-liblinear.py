@@ -226,7 +226,7 @@ def main():
                 run["solver"],
                 f"{fmt_time(t_ours)} ({fmt_time(best_ours)})",
                 f"{fmt_time(t_ll)} ({fmt_time(best_ll)}, {len(times)}x)",
-                f"{t_ours / t_ll:.2f}",
+                f"{t_ours / t_ll:.2f} ({best_ours / best_ll:.2f})",
                 f"{f_ours:.9g}",
                 f"{f_ll:.9g}",
                 f"{rel:+.1e}",
@@ -242,7 +242,7 @@ def main():
         "ours",
         "ours median (best)",
         "LIBLINEAR median (best, repeats)",
-        "ratio",
+        "ratio (of bests)",
         "f ours (f64)",
         "f LIBLINEAR",
         "rel. diff",
@@ -258,7 +258,8 @@ def main():
         print("| " + " | ".join(r) + " |")
     print()
     print(
-        "ratio = our median / LIBLINEAR's (< 1: we are faster). Ours: criterion, whole "
+        "ratio = our median / LIBLINEAR's (< 1: we are faster); in parentheses best / best, "
+        "the estimate least moved by other load on the machine. Ours: criterion, whole "
         "`tinynewton::train` (f32); LIBLINEAR 2.50: `train()` only (f64), -s 0 -B 1, -e matched "
         "to eps = 1e-5 relative gradient. Objectives and grad_rel recomputed in f64 from both "
         "weight vectors on the same dequantised data. Single thread each."

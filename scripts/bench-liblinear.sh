@@ -59,7 +59,7 @@ criterion_args=()
 repeats=()
 if [ "$quick" = 1 ]; then
     files="${files:-iris-setosa}"
-    criterion_args=(--warm-up-time 0.5 --measurement-time 1 --sample-size 10)
+    criterion_args=(--warm-up-time 0.5 --measurement-time 1)
     repeats=(--min-repeats 5 --min-seconds 0.2)
 fi
 
