@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""LIBLINEAR's half of the host side-by-side, and the table (run by scripts/bench-liblinear.sh).
+"""The host side-by-side with LIBLINEAR 2.50 and its table (run by scripts/bench-liblinear.sh).
 
-Reads the summary our criterion bench wrote (core/benches/train.rs: one JSON object per file
-with its path, C, class counts, our report and our weights) and criterion's estimates of our
-training time, then for each file:
+Asks our criterion bench (core/benches/train.rs) for its files and settings: one JSON object
+per file with its path, C, class counts, our report and our weights. Then for each file:
 
+0. runs the bench on that file alone and reads criterion's estimates of our training time;
 1. exports the packed file's dequantised values with our own tool (`tinynewton export
    --libsvm`: the very f32 values our solver reads, in shortest round-trip decimal) and loads
    them into a LIBLINEAR problem (untimed);
@@ -176,25 +176,56 @@ def fmt_time(s):
     return f"{s * 1e6:.1f} us"
 
 
+def run_bench(args, files, summary, extra):
+    """Our criterion bench on `files` (comma-separated labels; empty: all), its summary to
+    `summary`."""
+    env = dict(os.environ)
+    env.update(
+        TINYNEWTON_BENCH_FILES=files,
+        TINYNEWTON_BENCH_SUMMARY=os.path.abspath(summary),
+        CRITERION_HOME=os.path.abspath(args.criterion),
+    )
+    cmd = ["cargo", "bench", "--quiet", "-p", "tinynewton", "--bench", "train", "--"] + extra
+    subprocess.run(cmd, env=env, check=True)
+    with open(summary) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--summary", required=True, help="our bench's JSON lines")
-    ap.add_argument("--criterion", required=True, help="CRITERION_HOME of our bench run")
+    ap.add_argument("--files", default="", help="comma-separated bench labels (default all)")
+    ap.add_argument("--criterion", required=True, help="CRITERION_HOME for our bench")
+    ap.add_argument(
+        "--criterion-args", default="", help="extra arguments of the criterion bench binary"
+    )
     ap.add_argument("--tool", required=True, help="the `tinynewton` binary (for export)")
-    ap.add_argument("--workdir", required=True, help="where the exports go")
+    ap.add_argument("--workdir", required=True, help="summaries and exports go here")
     ap.add_argument("--min-repeats", type=int, default=7)
     ap.add_argument("--min-seconds", type=float, default=2.0)
     ap.add_argument("--max-repeats", type=int, default=2000)
     ap.add_argument("--verbose", action="store_true", help="print LIBLINEAR's iteration logs")
     args = ap.parse_args()
 
-    with open(args.summary) as f:
-        runs = [json.loads(line) for line in f if line.strip()]
+    # The file list and settings have one home, the bench: ask it (criterion's --list trains
+    # each file once for the summary and times nothing).
+    runs = run_bench(args, args.files, os.path.join(args.workdir, "ours.jsonl"), ["--list"])
     if not runs:
         sys.exit("the bench's summary is empty")
 
     rows, failures = [], []
     for run in runs:
+        # Ours, then LIBLINEAR, file by file: the two timings of a file are taken within
+        # seconds of each other, so a change in the machine's other load moves both.
+        timed = run_bench(
+            args,
+            run["label"],
+            os.path.join(args.workdir, "ours-" + run["label"] + ".jsonl"),
+            args.criterion_args.split() + ["--noplot"],
+        )
+        if [r["weights"] for r in timed] != [run["weights"]]:
+            sys.exit(f"{run['label']}: the timed bench trained to other weights")
+        t_ours, best_ours = ours_times(args.criterion, run["label"])
+
         y, x = load(args.tool, run, args.workdir)
         e = liblinear_eps(run["epsilon"], run["positives"], run["negatives"])
         prob = ll.problem(y, x)
@@ -210,7 +241,6 @@ def main():
             args.max_repeats,
         )
         t_ll, best_ll = statistics.median(times), min(times)
-        t_ours, best_ours = ours_times(args.criterion, run["label"])
 
         w_ours = np.array(run["weights"], dtype=np.float64)
         if len(w_ours) != run["m"] + 1 or len(w_ll) != run["m"] + 1:

@@ -6,11 +6,12 @@
 #   bash scripts/bench-liblinear.sh --quick    # iris only, short criterion run (a smoke test)
 #   bash scripts/bench-liblinear.sh --files digits6-vs-rest,breast-cancer [--verbose]
 #
-# 1. Our side: the criterion bench `core/benches/train.rs` (whole `tinynewton::train` runs with
-#    the firmware's settings per file, single thread); it also writes a summary (settings, class
-#    counts, report, weights) for step 2.
-# 2. LIBLINEAR's side: `scripts/bench-liblinear.py` in a venv under target/ with
-#    `liblinear-official==2.50.*` from PyPI (installed once, idempotently; never system-wide),
+# `scripts/bench-liblinear.py` (in a venv under target/ with `liblinear-official==2.50.*` from
+# PyPI, installed once, idempotently, never system-wide) drives both sides, file by file:
+# 1. ours: the criterion bench `core/benches/train.rs` (whole `tinynewton::train` runs with the
+#    firmware's settings per file, single thread), which also reports settings, class counts,
+#    report and weights;
+# 2. LIBLINEAR's: the same file exported by `tinynewton export --libsvm`,
 #    `-s 0 -B 1`, the same C, `-e` derived so its stopping rule is our `‖∇f‖ ≤ 1e-5‖∇f(0)‖`
 #    (the derivation is in that script's docstring), timed around `train()` only. It prints the
 #    table: file, both median times, ratio, both objectives in f64, iterations.
@@ -64,17 +65,14 @@ if [ "$quick" = 1 ]; then
 fi
 
 # Fresh results only: a file whose bench failed must not be read from an older run.
-rm -rf "$out/criterion/train-files" "$out/ours.jsonl"
-TINYNEWTON_BENCH_FILES="$files" \
-    TINYNEWTON_BENCH_SUMMARY="$PWD/$out/ours.jsonl" \
-    CRITERION_HOME="$PWD/$out/criterion" \
-    cargo bench -p tinynewton --bench train -- "${criterion_args[@]}" --noplot
+rm -rf "$out/criterion/train-files" "$out"/ours*.jsonl
 
 # Single thread on LIBLINEAR's side too (it has no threads; numpy's BLAS is outside the timer,
 # but keep it from competing with it).
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$venv/bin/python" scripts/bench-liblinear.py \
-    --summary "$out/ours.jsonl" \
+    --files "$files" \
     --criterion "$out/criterion" \
+    "--criterion-args=${criterion_args[*]}" \
     --tool target/release/tinynewton \
     --workdir "$out" \
     "${repeats[@]}" "${verbose[@]}"

@@ -1,7 +1,6 @@
 //! Our half of the host side-by-side with LIBLINEAR 2.50 (`bash scripts/bench-liblinear.sh`,
-//! which runs this bench and then LIBLINEAR on the same files): one whole training run per
-//! committed binary training file, timed by criterion
-//! (`cargo bench -p tinynewton --bench train`).
+//! which runs this bench and LIBLINEAR file by file): one whole training run per committed
+//! binary training file, timed by criterion (`cargo bench -p tinynewton --bench train`).
 //!
 //! Training goes through the trainer and buffers carved to the data's size, as the host CLI's
 //! `tinynewton train` does ([`Buffers::carve`], [`Sizes::binary`]), with the firmware's settings
