@@ -10,7 +10,8 @@ per file with its path, C, class counts, our report and our weights. Then for ea
    them into a LIBLINEAR problem (untimed);
 2. trains LIBLINEAR once with its iteration log captured (iterations, CG steps), then times
    `train()` -- the C library's entry point through ctypes, nothing else inside the timer --
-   over several repeats with LIBLINEAR's own output silenced;
+   with LIBLINEAR's own output silenced, in samples of back-to-back calls as criterion times
+   ours (median and best of the sample means on both sides);
 3. evaluates both weight vectors' objectives and relative gradients in f64 on the same data.
 
 Matched settings: `-s 0` (L2-regularised logistic regression, primal Newton), `-B 1` (bias
@@ -55,6 +56,14 @@ from liblinear.commonutil import svm_read_problem
 # The C library (ctypes CDLL) the Python bindings call.
 CLIB = ll.liblinear
 
+# The clock both sides read (core/benches/train.rs reads the same variable): the calling
+# thread's CPU time by default, so time the machine's other work takes is left out; `wall` for
+# a quiet machine.
+CLOCK = os.environ.get("TINYNEWTON_BENCH_CLOCK") or "cpu"
+if CLOCK not in ("cpu", "wall"):
+    sys.exit(f"TINYNEWTON_BENCH_CLOCK={CLOCK!r}: expected cpu or wall")
+now_ns = time.thread_time_ns if CLOCK == "cpu" else time.perf_counter_ns
+
 # Both runs stop at ||grad f|| <= 1e-5 ||grad f(0)||; with ||grad f(0)|| of order 1e2-1e3 and the
 # Hessian's smallest eigenvalue >= 1 (the bias is regularised), f - f* <= ||grad f||^2 / 2
 # is far below 1e-6 f* on these files (settings.rs, DEFAULT_EPSILON); our f32 weights add
@@ -62,6 +71,9 @@ CLIB = ll.liblinear
 # better than 1e-5 relative: a larger difference means the settings do not match (another C,
 # bias mode or data), which is a real error.
 OBJECTIVE_AGREEMENT = 1e-5
+
+
+CLOCK_NAME = {"cpu": "the thread's CPU time", "wall": "wall-clock time"}
 
 
 def liblinear_eps(epsilon, positives, negatives):
@@ -136,25 +148,36 @@ def train_logged(prob, opts):
     return w_full, len(iters), cg, log
 
 
-def time_liblinear(prob, opts, min_repeats, min_seconds, max_repeats):
-    """Seconds per `train()` call, one per repeat (model freed outside the timer)."""
+def time_liblinear(prob, opts, samples, seconds):
+    """Seconds per `train()` call as criterion measures ours: after a warm-up, `samples`
+    samples of `k` back-to-back calls each (k chosen so the samples take about `seconds` in
+    all), one mean per sample. Samples of many calls, like criterion's, see the machine's other
+    load the way our samples do; a single short call can slip between two interruptions that a
+    criterion sample of the same program would absorb."""
     param = ll.parameter(opts)
     prob.set_bias(param.bias)
     CLIB.set_print_string_function(ll.ctypes_print_null)
-    times = []
+
+    def calls(k):
+        # Each model is freed at once (two small `free`s, nothing beside a training run), so
+        # every call finds the allocator as a single call would.
+        t0 = now_ns()
+        for _ in range(k):
+            CLIB.free_and_destroy_model(ctypes.pointer(CLIB.train(prob, param)))
+        return (now_ns() - t0) * 1e-9
+
     gc.disable()
     try:
-        while len(times) < min_repeats or (
-            sum(times) < min_seconds and len(times) < max_repeats
-        ):
-            t0 = time.perf_counter()
-            model = CLIB.train(prob, param)
-            t1 = time.perf_counter()
-            CLIB.free_and_destroy_model(ctypes.pointer(model))
-            times.append(t1 - t0)
+        # Warm-up (criterion's default share: 3 s of 8), which also estimates one call.
+        warm, n = 0.0, 0
+        while warm < 0.375 * seconds or n < 3:
+            warm += calls(1)
+            n += 1
+        k = max(1, round(seconds / samples / (warm / n)))
+        means = [calls(k) / k for _ in range(samples)]
     finally:
         gc.enable()
-    return times
+    return means, k
 
 
 def ours_times(criterion_dir, label):
@@ -200,9 +223,8 @@ def main():
     )
     ap.add_argument("--tool", required=True, help="the `tinynewton` binary (for export)")
     ap.add_argument("--workdir", required=True, help="summaries and exports go here")
-    ap.add_argument("--min-repeats", type=int, default=7)
-    ap.add_argument("--min-seconds", type=float, default=2.0)
-    ap.add_argument("--max-repeats", type=int, default=2000)
+    ap.add_argument("--samples", type=int, default=20, help="LIBLINEAR samples (as criterion's)")
+    ap.add_argument("--seconds", type=float, default=5.0, help="LIBLINEAR's measurement time")
     ap.add_argument("--verbose", action="store_true", help="print LIBLINEAR's iteration logs")
     args = ap.parse_args()
 
@@ -233,14 +255,10 @@ def main():
         if args.verbose:
             print(f"--- LIBLINEAR on {run['label']} ({liblinear_options(run, e, False)})")
             print("\n".join(log))
-        times = time_liblinear(
-            prob,
-            liblinear_options(run, e, quiet=True),
-            args.min_repeats,
-            args.min_seconds,
-            args.max_repeats,
+        means, k = time_liblinear(
+            prob, liblinear_options(run, e, quiet=True), args.samples, args.seconds
         )
-        t_ll, best_ll = statistics.median(times), min(times)
+        t_ll, best_ll = statistics.median(means), min(means)
 
         w_ours = np.array(run["weights"], dtype=np.float64)
         if len(w_ours) != run["m"] + 1 or len(w_ll) != run["m"] + 1:
@@ -255,7 +273,7 @@ def main():
                 run["label"],
                 run["solver"],
                 f"{fmt_time(t_ours)} ({fmt_time(best_ours)})",
-                f"{fmt_time(t_ll)} ({fmt_time(best_ll)}, {len(times)}x)",
+                f"{fmt_time(t_ll)} ({fmt_time(best_ll)}, {len(means)}x{k})",
                 f"{t_ours / t_ll:.2f} ({best_ours / best_ll:.2f})",
                 f"{f_ours:.9g}",
                 f"{f_ll:.9g}",
@@ -271,7 +289,7 @@ def main():
         "file",
         "ours",
         "ours median (best)",
-        "LIBLINEAR median (best, repeats)",
+        "LIBLINEAR median (best, samples x calls)",
         "ratio (of bests)",
         "f ours (f64)",
         "f LIBLINEAR",
@@ -289,7 +307,8 @@ def main():
     print()
     print(
         "ratio = our median / LIBLINEAR's (< 1: we are faster); in parentheses best / best, "
-        "the estimate least moved by other load on the machine. Ours: criterion, whole "
+        "the estimate least moved by other load on the machine. Both: median and best of "
+        f"per-sample means (criterion's for ours) of {CLOCK_NAME[CLOCK]}. Ours: criterion, whole "
         "`tinynewton::train` (f32); LIBLINEAR 2.50: `train()` only (f64), -s 0 -B 1, -e matched "
         "to eps = 1e-5 relative gradient. Objectives and grad_rel recomputed in f64 from both "
         "weight vectors on the same dequantised data. Single thread each."

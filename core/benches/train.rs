@@ -13,7 +13,12 @@
 //! * `TINYNEWTON_BENCH_FILES`: a comma-separated subset of the file labels below (default all);
 //! * `TINYNEWTON_BENCH_SUMMARY`: where to write one JSON object per run (file, settings, class
 //!   counts, the [`Report`](tinynewton::Report) and the weights), which the LIBLINEAR side
-//!   reads to match settings and to evaluate both objectives in `f64`.
+//!   reads to match settings and to evaluate both objectives in `f64`;
+//! * `TINYNEWTON_BENCH_CLOCK`: `cpu` (default) measures the thread's CPU time
+//!   (`CLOCK_THREAD_CPUTIME_ID`), `wall` criterion's usual wall-clock time. On a machine shared
+//!   with other work (ours: 2 cores, load 10) wall time mostly measures the other work: a run
+//!   descheduled half the time reads twice as long. CPU time leaves that out (not the caches
+//!   and memory bandwidth other processes share); the LIBLINEAR side reads the same clock.
 //!
 //! Host seconds only compare the two programs on one machine; device figures are instruction
 //! counts under QEMU (`scripts/emulate.sh`, `scripts/profile.sh`).
@@ -21,7 +26,10 @@
 use std::fmt::Write as _;
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use std::time::Instant;
+
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tinynewton::format::{self, PackedDataset};
 use tinynewton::{Buffers, Report, Rows, Settings, Sizes, SolverKind};
 
@@ -180,7 +188,91 @@ fn selected() -> Vec<&'static Run> {
     }
 }
 
-fn bench_train_files(c: &mut Criterion) {
+/// The clock criterion reads: the thread's CPU time or the wall clock, in nanoseconds.
+struct Clock {
+    cpu: bool,
+    origin: Instant,
+}
+
+impl Clock {
+    fn from_env() -> Clock {
+        let cpu = match std::env::var("TINYNEWTON_BENCH_CLOCK").as_deref() {
+            Err(_) | Ok("") | Ok("cpu") => true,
+            Ok("wall") => false,
+            Ok(other) => panic!("TINYNEWTON_BENCH_CLOCK={other:?}: expected cpu or wall"),
+        };
+        Clock {
+            cpu,
+            origin: Instant::now(),
+        }
+    }
+
+    fn now_ns(&self) -> u64 {
+        if !self.cpu {
+            return u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        }
+        let mut t = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `t` is a valid, writable timespec; the clock id is a constant Linux defines.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+        assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+        (t.tv_sec as u64) * 1_000_000_000 + t.tv_nsec as u64
+    }
+}
+
+impl Measurement for Clock {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        self.now_ns()
+    }
+    fn end(&self, start: u64) -> u64 {
+        self.now_ns().saturating_sub(start)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, ns: &u64) -> f64 {
+        *ns as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &Nanoseconds
+    }
+}
+
+/// Nanoseconds shown in the unit that suits them (criterion's own duration formatter is
+/// private to it).
+struct Nanoseconds;
+
+impl ValueFormatter for Nanoseconds {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = match typical {
+            t if t < 1e3 => (1.0, "ns"),
+            t if t < 1e6 => (1e-3, "µs"),
+            t if t < 1e9 => (1e-6, "ms"),
+            _ => (1e-9, "s"),
+        };
+        for v in values {
+            *v *= factor;
+        }
+        unit
+    }
+    fn scale_throughputs(&self, _: f64, _: &Throughput, _: &mut [f64]) -> &'static str {
+        // No benchmark here declares a throughput.
+        "ns"
+    }
+    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+fn bench_train_files(c: &mut Criterion<Clock>) {
     let runs = selected();
     let files: Vec<Vec<u8>> = runs.iter().map(|r| read(r.path)).collect();
     let mut lines = Vec::new();
@@ -223,5 +315,9 @@ fn bench_train_files(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_train_files);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(Clock::from_env());
+    targets = bench_train_files
+}
 criterion_main!(benches);
