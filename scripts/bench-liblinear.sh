@@ -22,6 +22,9 @@
 # of the figures except through shared caches; `--wall` reads the wall clock instead. Exits non-zero when a step fails or the
 # two objectives disagree beyond what the matched tolerance allows.
 set -euo pipefail
+# The paths below (target/release/tinynewton, target/bench-liblinear, the venv) are cargo's
+# defaults: a CARGO_TARGET_DIR from the caller's shell would leave a stale tool or none there.
+unset CARGO_TARGET_DIR
 cd "$(dirname "$0")/.."
 
 quick=0
