@@ -32,6 +32,26 @@ enum What {
     /// Draw log10 ‖g‖/‖g0‖ per Newton iteration, one line per train report (one per class for
     /// a one-vs-rest report).
     Convergence(ConvergenceArgs),
+    /// Draw the prequential accuracy of a live stream (`stream --report-json`): the Newton
+    /// learner's and PA-II's, cumulative, or over the last `--window` samples (which shows a
+    /// drift), one pair of lines per report.
+    Stream(StreamArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct StreamArgs {
+    /// Stream reports (`stream --report-json`).
+    #[arg(required = true, value_name = "REPORT")]
+    reports: Vec<PathBuf>,
+    /// Output PNG.
+    #[arg(long, value_name = "PNG")]
+    out: PathBuf,
+    /// Accuracy over the last this many samples instead of since the start.
+    #[arg(long, value_name = "SAMPLES")]
+    window: Option<u64>,
+    /// Picture size in pixels, `WIDTHxHEIGHT`.
+    #[arg(long, default_value = "900x560", value_parser = parse_size)]
+    size: (u32, u32),
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,6 +101,10 @@ impl Args {
                 a.reports.iter().map(|r| ("REPORT", r.as_path())).collect(),
                 vec![("--out", a.out.as_path())],
             ),
+            What::Stream(a) => (
+                a.reports.iter().map(|r| ("REPORT", r.as_path())).collect(),
+                vec![("--out", a.out.as_path())],
+            ),
         }
     }
 }
@@ -104,6 +128,7 @@ pub fn run(args: &Args) -> Result<()> {
     match &args.what {
         What::Weights(a) => weights(a),
         What::Convergence(a) => convergence(a),
+        What::Stream(a) => stream(a),
     }
 }
 
@@ -718,6 +743,145 @@ fn convergence(a: &ConvergenceArgs) -> Result<()> {
         say!("{}: final log10 |g|/|g0| {last:.2}", c.label);
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streams.
+
+/// One learner's accuracy curve (samples, %) from a stream report.
+struct StreamCurve {
+    label: String,
+    points: Vec<(f64, f64)>,
+    dashed: bool,
+}
+
+/// The curves of one stream report: `(seen, correct)` checkpoints turned into cumulative or
+/// windowed accuracy; plus the drift's sample, if any.
+fn stream_curves(path: &Path, window: Option<u64>) -> Result<(Vec<StreamCurve>, Option<f64>)> {
+    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_slice(&text)
+        .with_context(|| format!("{}: not a stream report", path.display()))?;
+    let cps = v["checkpoints"]
+        .as_array()
+        .with_context(|| format!("{}: no checkpoints (not a stream report?)", path.display()))?;
+    let field = |c: &serde_json::Value, k: &str| -> Result<u64> {
+        c[k].as_u64()
+            .with_context(|| format!("{}: a checkpoint without {k}", path.display()))
+    };
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut curves = Vec::new();
+    for (key, who, dashed) in [
+        ("newton_correct", "Newton", false),
+        ("pa_correct", "PA-II", true),
+    ] {
+        let counts: Vec<(u64, u64)> = cps
+            .iter()
+            .map(|c| Ok((field(c, "seen")?, field(c, key)?)))
+            .collect::<Result<_>>()?;
+        let points = counts
+            .iter()
+            .filter_map(|&(seen, ok)| match window {
+                None => Some((seen as f64, 100.0 * ok as f64 / seen.max(1) as f64)),
+                Some(w) => {
+                    let back = seen.checked_sub(w)?;
+                    let before = if back == 0 {
+                        0
+                    } else {
+                        counts.iter().find(|c| c.0 == back)?.1
+                    };
+                    Some((
+                        seen as f64,
+                        100.0 * ok.saturating_sub(before) as f64 / w as f64,
+                    ))
+                }
+            })
+            .collect();
+        curves.push(StreamCurve {
+            label: format!("{name}: {who}"),
+            points,
+            dashed,
+        });
+    }
+    Ok((curves, v["drift"]["at"].as_f64()))
+}
+
+fn stream(a: &StreamArgs) -> Result<()> {
+    if a.window == Some(0) {
+        bail!("--window must be at least 1");
+    }
+    let mut curves = Vec::new();
+    let mut drifts = Vec::new();
+    for r in &a.reports {
+        let (c, d) = stream_curves(r, a.window)?;
+        curves.extend(c);
+        drifts.extend(d);
+    }
+    let all = curves.iter().flat_map(|c| c.points.iter());
+    let x_max = all.clone().map(|p| p.0).fold(1.0, f64::max);
+    let y_min = all.map(|p| p.1).fold(100.0, f64::min);
+    let y_lo = (y_min / 10.0).floor() * 10.0;
+    let mut rgb = vec![0u8; a.size.0 as usize * a.size.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, a.size).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err)?;
+        let caption = match a.window {
+            None => "Prequential accuracy (predicted before learned), since the start".to_owned(),
+            Some(w) => format!("Prequential accuracy over the last {w} samples"),
+        };
+        let mut chart = ChartBuilder::on(&root)
+            .caption(caption, (FONT, 22))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..x_max, y_lo..100.5)
+            .map_err(draw_err)?;
+        chart
+            .configure_mesh()
+            .x_desc("samples streamed")
+            .y_desc("accuracy (%)")
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(RGBColor(225, 225, 225))
+            .draw()
+            .map_err(draw_err)?;
+        for &d in &drifts {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(d, y_lo), (d, 100.5)],
+                    6,
+                    6,
+                    RGBColor(90, 90, 90).stroke_width(1),
+                ))
+                .map_err(draw_err)?;
+        }
+        for (k, c) in curves.iter().enumerate() {
+            let colour = COLOURS[(k / 2) % COLOURS.len()];
+            let style = colour.stroke_width(2);
+            let series = if c.dashed {
+                chart.draw_series(DashedLineSeries::new(c.points.iter().copied(), 7, 5, style))
+            } else {
+                chart.draw_series(LineSeries::new(c.points.iter().copied(), style))
+            };
+            series
+                .map_err(draw_err)?
+                .label(c.label.clone())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .label_font((FONT, 15))
+            .background_style(WHITE.mix(0.9))
+            .border_style(RGBColor(180, 180, 180))
+            .draw()
+            .map_err(draw_err)?;
+        root.present().map_err(draw_err)?;
+    }
+    write_png(&a.out, rgb, a.size)
 }
 
 #[cfg(test)]

@@ -59,6 +59,24 @@ fn a_simulated_stream_with_bad_frames_reports_everything() {
     let retrainings = v["retrainings"].as_array().unwrap();
     assert!(retrainings.iter().any(|r| r["adopted"] == true));
     assert!(v["drift"]["newton"]["before"].as_f64().unwrap() > 90.0);
+
+    // The report plots, cumulative and windowed; a file that is no stream report is refused.
+    for window in [None, Some("100")] {
+        let png = dir.path().join(format!("stream-{window:?}.png"));
+        let mut args = vec!["plot", "stream", p(&json), "--out", p(&png)];
+        if let Some(w) = window {
+            args.extend(["--window", w]);
+        }
+        assert_success(&run(&args));
+        let img = image::open(&png).unwrap();
+        assert_eq!((img.width(), img.height()), (900, 560));
+    }
+    let not_a_report = dir.path().join("other.json");
+    std::fs::write(&not_a_report, "{\"sent\": 1}").unwrap();
+    let png = dir.path().join("no.png");
+    let out = run(&["plot", "stream", p(&not_a_report), "--out", p(&png)]);
+    assert_one_line_failure(&out, &["no checkpoints"]);
+    assert!(!png.exists());
 }
 
 #[test]
