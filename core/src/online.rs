@@ -36,6 +36,17 @@ pub fn predict(weights: &[f32], x: &[f32], n_classes: usize) -> usize {
     best.0
 }
 
+/// Weights of the model a learner keeps for `m` features and `k` classes: one row of `m + 1`
+/// (bias last) for two classes (binary logistic regression), `k` rows for more (softmax); `None`
+/// on overflow.
+pub const fn model_weights(m: usize, k: usize) -> Option<usize> {
+    let rows = if k == 2 { 1 } else { k };
+    match m.checked_add(1) {
+        Some(row) => row.checked_mul(rows),
+        None => None,
+    }
+}
+
 /// `w·x + b` for one row `w` of `m + 1` weights (bias last); missing weights count as 0.
 fn score(w: &[f32], x: &[f32]) -> f32 {
     let dot = w.iter().zip(x).fold(0.0f32, |s, (wj, xj)| s + wj * xj);
@@ -64,14 +75,10 @@ impl<'a> PassiveAggressive<'a> {
         if !(c.is_finite() && c > 0.0) {
             return Err(Error::BadCost);
         }
-        let rows = if n_classes == 2 { 1 } else { n_classes };
-        let expected =
-            m.checked_add(1)
-                .and_then(|s| s.checked_mul(rows))
-                .ok_or(Error::LengthMismatch {
-                    expected: usize::MAX,
-                    got: w.len(),
-                })?;
+        let expected = model_weights(m, n_classes).ok_or(Error::LengthMismatch {
+            expected: usize::MAX,
+            got: w.len(),
+        })?;
         if n_classes < 2 || w.len() != expected {
             return Err(Error::LengthMismatch {
                 expected,
@@ -306,8 +313,7 @@ impl<'a> OnlineLearner<'a> {
     ) -> Result<Self, Error> {
         settings.validate()?;
         let (m, k) = (store.n_features(), store.n_classes());
-        let rows = if k == 2 { 1 } else { k };
-        let weights = m.saturating_add(1).saturating_mul(rows);
+        let weights = model_weights(m, k).unwrap_or(usize::MAX);
         if adopted.len() != weights {
             return Err(Error::LengthMismatch {
                 expected: weights,

@@ -146,8 +146,7 @@ impl Simulated {
         let dim = Box::leak(Box::new(0usize));
         let buffers = Buffers::carve(leak_f(sizes.floats()), sizes, dim)
             .map_err(|e| anyhow!("cannot make the workspace: {e}"))?;
-        let rows = if k == 2 { 1 } else { k };
-        let weights = (m + 1) * rows;
+        let weights = tinynewton::online::model_weights(m, k).context("too many weights")?;
         let learner = OnlineLearner::new(
             store,
             buffers,
@@ -205,23 +204,6 @@ fn connect(target: &str, timeout: Duration) -> Result<Box<dyn Link>> {
         .open(target)
         .with_context(|| format!("cannot open {target}"))?;
     Ok(Box::new(Device(file)))
-}
-
-/// A seeded permutation of `0..n` (Fisher–Yates over xorshift64*).
-fn order(n: usize, seed: u64) -> Vec<usize> {
-    let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
-    let mut next = || {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    };
-    let mut idx: Vec<usize> = (0..n).collect();
-    for i in (1..n).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
-        idx.swap(i, j);
-    }
-    idx
 }
 
 /// Sample `i`'s raw reading: its values mapped back through the file's transform.
@@ -399,7 +381,11 @@ pub fn run(args: &Args) -> Result<()> {
     let (mut log, mut decoder, mut inbox) = (Log::default(), Decoder::new(), Vec::new());
     let bar = crate::progress::samples(count as u64, "streaming".into());
     let (mut sent, mut valid) = (0u32, 0u32);
-    for (t, &i) in order(n, args.seed).iter().take(count).enumerate() {
+    for (t, &i) in crate::split::permutation(n, args.seed)
+        .iter()
+        .take(count)
+        .enumerate()
+    {
         let x = raw_reading(data, i);
         let mut class = data.class(i);
         if change.is_some_and(|c| t >= c) {

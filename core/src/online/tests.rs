@@ -79,27 +79,52 @@ fn sample(k: usize) -> ([f32; 2], usize) {
     }
 }
 
+/// The buffers of a learner on the two-feature grid: a 64-sample store and its workspace.
+struct Rig {
+    codes: [u8; 2 * 64],
+    classes: [u8; 64],
+    ws: Workspace<3, 64, 6>,
+    adopted: [f32; 3],
+    x: [f32; 2],
+}
+
+impl Rig {
+    fn new() -> Self {
+        Rig {
+            codes: [0; 2 * 64],
+            classes: [0; 64],
+            ws: Workspace::default(),
+            adopted: [0.0; 3],
+            x: [0.0; 2],
+        }
+    }
+
+    /// A fresh learner (FIFO store, default settings) with `schedule`.
+    fn learner(&mut self, schedule: Schedule) -> OnlineLearner<'_> {
+        let store =
+            SampleStore::new(&mut self.codes, &mut self.classes, grid(), Eviction::Fifo).unwrap();
+        OnlineLearner::new(
+            store,
+            self.ws.buffers(),
+            &mut self.adopted,
+            &mut self.x,
+            Settings::DEFAULT,
+            schedule,
+        )
+        .unwrap()
+    }
+}
+
 #[test]
 fn the_learner_predicts_first_then_learns_and_adopts_on_success() {
-    let (mut codes, mut classes) = ([0u8; 2 * 32], [0u8; 32]);
-    let store = SampleStore::new(&mut codes, &mut classes, grid(), Eviction::Fifo).unwrap();
-    let mut ws = Workspace::<3, 32, 6>::default();
-    let (mut adopted, mut x) = ([0.0f32; 3], [0.0f32; 2]);
     let schedule = Schedule {
         every: 8,
         first: 2,
         window: 0,
         margin: 0.0,
     };
-    let mut l = OnlineLearner::new(
-        store,
-        ws.buffers(),
-        &mut adopted,
-        &mut x,
-        Settings::DEFAULT,
-        schedule,
-    )
-    .unwrap();
+    let mut rig = Rig::new();
+    let mut l = rig.learner(schedule);
     // Sample 0 is class 0; with no model the prediction is class 1: wrong.
     let (raw, class) = sample(0);
     let first = l.observe(&raw, class).unwrap();
@@ -131,19 +156,8 @@ fn the_learner_predicts_first_then_learns_and_adopts_on_success() {
 #[test]
 fn a_failed_training_is_not_adopted() {
     // One class only in the store: training refuses it (SingleClass), nothing adopted.
-    let (mut codes, mut classes) = ([0u8; 2 * 8], [0u8; 8]);
-    let store = SampleStore::new(&mut codes, &mut classes, grid(), Eviction::Fifo).unwrap();
-    let mut ws = Workspace::<3, 8, 6>::default();
-    let (mut adopted, mut x) = ([0.0f32; 3], [0.0f32; 2]);
-    let mut l = OnlineLearner::new(
-        store,
-        ws.buffers(),
-        &mut adopted,
-        &mut x,
-        Settings::DEFAULT,
-        Schedule::default(),
-    )
-    .unwrap();
+    let mut rig = Rig::new();
+    let mut l = rig.learner(Schedule::default());
     for _ in 0..3 {
         l.observe(&[0.5, 0.5], 0).unwrap();
     }
@@ -157,24 +171,13 @@ fn a_failed_training_is_not_adopted() {
 fn a_rise_of_the_recent_error_rate_triggers_a_retraining() {
     // Window 8, margin 0.25: after the baseline window, more than baseline + 2 errors among
     // the last 8 retrains at once (the count schedule is off).
-    let (mut codes, mut classes) = ([0u8; 2 * 64], [0u8; 64]);
-    let store = SampleStore::new(&mut codes, &mut classes, grid(), Eviction::Fifo).unwrap();
-    let mut ws = Workspace::<3, 64, 6>::default();
-    let (mut adopted, mut x) = ([0.0f32; 3], [0.0f32; 2]);
-    let mut l = OnlineLearner::new(
-        store,
-        ws.buffers(),
-        &mut adopted,
-        &mut x,
-        Settings::DEFAULT,
-        Schedule {
-            every: 0,
-            first: 0,
-            window: 8,
-            margin: 0.25,
-        },
-    )
-    .unwrap();
+    let mut rig = Rig::new();
+    let mut l = rig.learner(Schedule {
+        every: 0,
+        first: 0,
+        window: 8,
+        margin: 0.25,
+    });
     for k in 0..6 {
         let (raw, class) = sample(k);
         l.observe(&raw, class).unwrap();
