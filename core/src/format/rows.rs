@@ -74,6 +74,49 @@ impl Rows for PackedDataset<'_> {
         }
     }
 
+    /// `u8` rows: read in place, a word of four zero codes skipped with one test (most MNIST
+    /// pixels), no scratch pass; other encodings take the trait's default.
+    fn nonzero_codes(&self, i: usize, index: &mut [u16], code: &mut [f32]) -> usize {
+        if self.header.encoding != Encoding::U8 || self.m > usize::from(u16::MAX) {
+            return crate::data::nonzero_codes_each(self, i, index, code);
+        }
+        let row = self.row(i);
+        let row = row.get(..self.m).unwrap_or(row);
+        let mut slots = index.iter_mut().zip(code.iter_mut());
+        let mut nnz = 0usize;
+        // Feature of the next code; m ≤ u16::MAX, so it never wraps before the row ends.
+        let mut j = 0u16;
+        let mut put = |j: u16, q: u8| {
+            if let Some((k, c)) = slots.next() {
+                *k = j;
+                *c = f32::from(q);
+                nnz = nnz.saturating_add(1);
+            }
+        };
+        let mut words = row.chunks_exact(4);
+        for q4 in &mut words {
+            if let &[q0, q1, q2, q3] = q4 {
+                if u32::from_le_bytes([q0, q1, q2, q3]) != 0 {
+                    for q in [q0, q1, q2, q3] {
+                        if q != 0 {
+                            put(j, q);
+                        }
+                        j = j.wrapping_add(1);
+                    }
+                } else {
+                    j = j.wrapping_add(4);
+                }
+            }
+        }
+        for &q in words.remainder() {
+            if q != 0 {
+                put(j, q);
+            }
+            j = j.wrapping_add(1);
+        }
+        nnz
+    }
+
     #[inline]
     fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
         let row = self.row(i);
