@@ -68,6 +68,7 @@ impl core::error::Error for CholeskyError {}
 ///
 /// Row-oriented (Cholesky–Banachiewicz): `L_jk = (A_jk − Σ_{p<k} L_jp L_kp) / L_kk`,
 /// `L_jj = √(A_jj − Σ_{p<j} L_jp²)`, sums left to right.
+#[inline(never)]
 pub fn cholesky_packed(a: &mut [f32], m: usize) -> Result<(), CholeskyError> {
     if a.len() < packed_len(m) {
         return Err(CholeskyError::ShapeMismatch);
