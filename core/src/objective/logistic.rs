@@ -414,10 +414,13 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         h.fill(0.0);
         // Rows 0..m (features) and row m (the bias feature x̃_m = 1, corner last); checked,
         // though `h` holds `len ≥ packed_len(m)` floats here, so a slip is an error, not a panic.
-        let got = h.len();
-        let (features, bias_row) = h
-            .split_at_mut_checked(crate::cholesky::packed_len(m))
-            .ok_or(Error::LengthMismatch { expected: len, got })?;
+        let feature_len = crate::cholesky::packed_len(m);
+        if h.len() < feature_len {
+            return Err(Error::LengthMismatch {
+                expected: len,
+                got: h.len(),
+            });
+        }
         let by_support = m <= SUPPORT_CAPACITY && self.offsets_are_zero();
         let mut support = [0u16; SUPPORT_CAPACITY];
         for (i, &di) in dd.iter().enumerate() {
@@ -428,29 +431,37 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
             // x̃_m = 1: the bias row gets t·x_k with t = D_i·1, the corner t·1 (the dense
             // update's products).
             let t = di * 1.0;
+            let features = &mut *h;
             if by_support {
                 let nnz = self.data.nonzero_codes(i, &mut support, x);
                 let indices = support.get(..nnz).unwrap_or(&[]);
                 if sparse_pays(nnz, m) {
-                    let values = x.get_mut(..nnz).unwrap_or(&mut []);
-                    self.dequantise_support(values, indices);
-                    rank_one_sparse(features, di, values, indices);
-                    for (&k, &xk) in indices.iter().zip(values.iter()) {
-                        if let Some(h_mk) = bias_row.get_mut(usize::from(k)) {
-                            *h_mk += t * xk;
-                        }
+                    self.dequantise_support(x.get_mut(..nnz).unwrap_or(&mut []), indices);
+                    // The bias feature x̃_m = 1 joins the support as its last entry (there is
+                    // room: nnz < m here), so the bias row and the corner are updated by the
+                    // same kernel, with the same products t·x_k and (D_i·1)·1.
+                    if let (Some(xm), Some(km), Ok(bias)) =
+                        (x.get_mut(nnz), support.get_mut(nnz), u16::try_from(m))
+                    {
+                        *xm = 1.0;
+                        *km = bias;
                     }
-                } else {
-                    spread(x, indices);
-                    self.dequantise_dense(x);
-                    rank_one_dense(features, di, x);
-                    bias_update(bias_row, t, x);
+                    let len = nnz.saturating_add(1);
+                    let values = x.get(..len).unwrap_or(&[]);
+                    let indices = support.get(..len).unwrap_or(&[]);
+                    rank_one_sparse(features, di, values, indices);
+                    continue;
                 }
+                spread(x, indices);
+                self.dequantise_dense(x);
             } else {
                 self.row_values(i, x);
-                rank_one_dense(features, di, x);
-                bias_update(bias_row, t, x);
             }
+            let Some((rows, bias_row)) = features.split_at_mut_checked(feature_len) else {
+                break;
+            };
+            rank_one_dense(rows, di, x);
+            bias_update(bias_row, t, x);
             if let Some(corner) = bias_row.last_mut() {
                 *corner += t * 1.0;
             }
@@ -526,20 +537,19 @@ fn sparse_pays(nnz: usize, m: usize) -> bool {
 /// can be overwritten (`indices[a] ≥ a`).
 #[inline(never)]
 fn spread(x: &mut [f32], indices: &[u16]) {
-    let mut end = x.len();
-    for (a, &j) in indices.iter().enumerate().rev() {
-        let j = usize::from(j);
-        let value = x.get(a).copied().unwrap_or(0.0);
-        if let Some(gap) = x.get_mut(j..end) {
-            gap.fill(0.0);
-        }
+    // Entries still to place: indices[..left]; the next one down is indices[left − 1].
+    let mut left = indices.len().min(x.len());
+    for j in (0..x.len()).rev() {
+        let value = match left.checked_sub(1) {
+            Some(a) if indices.get(a).map(|&k| usize::from(k)) == Some(j) => {
+                left = a;
+                x.get(a).copied().unwrap_or(0.0)
+            }
+            _ => 0.0,
+        };
         if let Some(xj) = x.get_mut(j) {
             *xj = value;
         }
-        end = j;
-    }
-    if let Some(head) = x.get_mut(..end) {
-        head.fill(0.0);
     }
 }
 
@@ -638,9 +648,10 @@ fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u16]
             return;
         };
         let (t0, t1, t2, t3) = (d * x0, d * x1, d * x2, d * x3);
-        // Columns of the earlier non-zeros, all below j0: the first j0 entries of each row.
-        let width = usize::from(j0);
-        let earlier_indices = indices.get(..a).unwrap_or(&[]);
+        // Columns of the earlier non-zeros and j0 itself, all ≤ j0: the first j0 + 1 entries
+        // of each row (row j0's diagonal among them).
+        let width = usize::from(j0).wrapping_add(1);
+        let earlier_indices = indices.get(..=a).unwrap_or(&[]);
         let earlier_values = values.get(..earlier_indices.len()).unwrap_or(&[]);
         if let (Some(c0), Some(c1), Some(c2), Some(c3)) = (
             r0.get_mut(..width),
@@ -660,14 +671,10 @@ fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u16]
                 }
             }
         }
-        // The block's own lower triangle.
-        add_at(r0, j0, t0, x0);
-        add_at(r1, j0, t1, x0);
+        // The rest of the block's own lower triangle (columns j1..j3).
         add_at(r1, j1, t1, x1);
-        add_at(r2, j0, t2, x0);
         add_at(r2, j1, t2, x1);
         add_at(r2, j2, t2, x2);
-        add_at(r3, j0, t3, x0);
         add_at(r3, j1, t3, x1);
         add_at(r3, j2, t3, x2);
         add_at(r3, j3, t3, x3);
@@ -675,29 +682,69 @@ fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u16]
     }
 }
 
-/// The dense rank-one update of the feature rows, `h_jk += (d x_j) x_k`, skipping the columns
-/// where `x_j = 0` (the products of the others' zeros are added: exact, see
-/// [`Logistic::hessian_packed`]).
+/// The dense rank-one update of the feature rows, `h_jk += (d x_j) x_k`, two rows of the
+/// triangle per pass over `x` (each `x_k` loaded once for two multiply-adds), four columns per
+/// step. A pair of rows whose two values are 0 is skipped; otherwise the products of zeros are
+/// added, ±0, which changes no bit (see [`Logistic::hessian_packed`]).
 #[inline(never)]
 fn rank_one_dense(features: &mut [f32], d: f32, x: &[f32]) {
     let mut rest = features;
-    // Row j of the triangle is j + 1 long: the lengths 1, 2, … pair with x_0, x_1, ….
-    for (row_len, &xj) in (1..=x.len()).zip(x) {
-        let Some((row, tail)) = rest.split_at_mut_checked(row_len) else {
-            break;
+    let mut pairs = x.chunks_exact(2);
+    // Rows j and j + 1 of the triangle are j + 1 and j + 2 long.
+    for (p, pair) in (&mut pairs).enumerate() {
+        let &[x0, x1] = pair else { break };
+        let j = p.wrapping_mul(2);
+        let Some((row0, tail)) = rest.split_at_mut_checked(j.wrapping_add(1)) else {
+            return;
+        };
+        let Some((row1, tail)) = tail.split_at_mut_checked(j.wrapping_add(2)) else {
+            return;
         };
         rest = tail;
-        if xj == 0.0 {
+        if x0 == 0.0 && x1 == 0.0 {
             continue;
         }
-        let t = d * xj;
-        let Some((h_jj, off)) = row.split_last_mut() else {
-            break;
+        let (t0, t1) = (d * x0, d * x1);
+        let Some((h_11, row1)) = row1.split_last_mut() else {
+            return;
         };
-        for (h_jk, xk) in off.iter_mut().zip(x) {
-            *h_jk += t * *xk;
+        // Columns 0..=j of both rows (row j's diagonal last).
+        let xs = x.get(..row0.len()).unwrap_or(&[]);
+        let mut h0 = row0.chunks_exact_mut(4);
+        let mut h1 = row1.chunks_exact_mut(4);
+        let mut xc = xs.chunks_exact(4);
+        for ((a4, b4), x4) in (&mut h0).zip(&mut h1).zip(&mut xc) {
+            if let ([a0, a1, a2, a3], [b0, b1, b2, b3], &[y0, y1, y2, y3]) = (a4, b4, x4) {
+                *a0 += t0 * y0;
+                *b0 += t1 * y0;
+                *a1 += t0 * y1;
+                *b1 += t1 * y1;
+                *a2 += t0 * y2;
+                *b2 += t1 * y2;
+                *a3 += t0 * y3;
+                *b3 += t1 * y3;
+            }
         }
-        *h_jj += t * xj;
+        for ((a, b), &y) in h0
+            .into_remainder()
+            .iter_mut()
+            .zip(h1.into_remainder())
+            .zip(xc.remainder())
+        {
+            *a += t0 * y;
+            *b += t1 * y;
+        }
+        *h_11 += t1 * x1;
+    }
+    // An odd m leaves the last row alone.
+    if let (&[xj], Some((h_jj, off))) = (pairs.remainder(), rest.split_last_mut()) {
+        if xj != 0.0 {
+            let t = d * xj;
+            for (h_jk, xk) in off.iter_mut().zip(x) {
+                *h_jk += t * *xk;
+            }
+            *h_jj += t * xj;
+        }
     }
 }
 
@@ -1114,6 +1161,111 @@ mod tests {
                 let (h_ref, diag_ref) = dense_reference(&tabled, &dd, reg_bias);
                 assert_eq!(bits(&h), bits(&h_ref), "per feature, m = {m}");
                 assert_eq!(bits(&diag), bits(&diag_ref), "per feature, m = {m}");
+            }
+        }
+    }
+
+    /// Rows of codes whose dequantisation has zero offsets (MNIST's shared scale, a table of
+    /// scales only): the Hessian reads these as their non-zero codes.
+    struct ScaledRows<'a> {
+        codes: &'a [f32],
+        labels: &'a [i8],
+        m: usize,
+        dequant: Dequant<'a>,
+    }
+    impl Rows for ScaledRows<'_> {
+        fn n_samples(&self) -> usize {
+            self.labels.len()
+        }
+        fn n_features(&self) -> usize {
+            self.m
+        }
+        fn label(&self, i: usize) -> f32 {
+            f32::from(self.labels[i])
+        }
+        fn dequant(&self) -> Dequant<'_> {
+            self.dequant
+        }
+        fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
+            let row = &self.codes[i * self.m..(i + 1) * self.m];
+            row.iter().zip(u).fold(0.0, |s, (q, u)| s + q * u)
+        }
+        fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]) {
+            let row = &self.codes[i * self.m..(i + 1) * self.m];
+            for (o, q) in out.iter_mut().zip(row) {
+                *o += a * q;
+            }
+        }
+    }
+
+    /// The non-zero-code path (scattered update for sparse rows, spread-and-contiguous for
+    /// dense ones, the bias as the support's last entry) gives the dense triangle bit for bit,
+    /// with a shared scale and with a per-feature table of scales, on rows from empty to full
+    /// and on even and odd `m`.
+    #[test]
+    fn support_path_equals_the_dense_update_bit_for_bit() {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<std::vec::Vec<_>>();
+        for m in [49usize, 30, 8, 1] {
+            let n = 60;
+            let mut state = 0x9e37_79b9u32;
+            let mut next = || {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                state >> 8
+            };
+            // Row i keeps a code with probability (i mod 10)/10: empty, MNIST-like and full rows.
+            let codes: std::vec::Vec<f32> = (0..n * m)
+                .map(|k| {
+                    let keep = (next() % 10) < ((k / m) % 10) as u32 + 1;
+                    if keep && (k / m) % 10 != 0 {
+                        (1 + next() % 255) as f32
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let labels: std::vec::Vec<i8> =
+                (0..n).map(|i| if i % 4 == 0 { -1 } else { 1 }).collect();
+            let dd: std::vec::Vec<f32> = (0..n)
+                .map(|i| match i % 9 {
+                    4 => 0.0,
+                    r => (r as f32 + 0.5) * 0.013 / (1.0 + i as f32),
+                })
+                .collect();
+            let table: std::vec::Vec<u8> = (0..m)
+                .flat_map(|j| {
+                    let s = if j % 3 == 0 { -0.0125f32 } else { 1.0 / 255.0 };
+                    0.0f32.to_le_bytes().into_iter().chain(s.to_le_bytes())
+                })
+                .collect();
+            let dequants = [
+                Dequant::Shared {
+                    offset: 0.0,
+                    scale: 1.0 / 255.0,
+                },
+                Dequant::PerFeature(crate::data::FeatureTable::new(&table).unwrap()),
+                Dequant::Identity,
+            ];
+            for dequant in dequants {
+                let data = ScaledRows {
+                    codes: &codes,
+                    labels: &labels,
+                    m,
+                    dequant,
+                };
+                for bias in [BiasMode::Regularized, BiasMode::Free] {
+                    let settings = Settings {
+                        bias,
+                        ..Settings::DEFAULT
+                    };
+                    let reg_bias = if bias == BiasMode::Free { 0.0 } else { 1.0 };
+                    let mut u = std::vec![0.0f32; m];
+                    let mut h = std::vec![7.0f32; crate::cholesky::packed_len(m + 1)];
+                    Logistic::new(&data, &settings)
+                        .hessian_packed(&dd, &mut u, &mut h)
+                        .unwrap();
+                    let (h_ref, _) = dense_reference(&data, &dd, reg_bias);
+                    assert_eq!(bits(&h), bits(&h_ref), "m = {m}, {dequant:?}, {bias:?}");
+                }
             }
         }
     }
