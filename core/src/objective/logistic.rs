@@ -423,23 +423,30 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         }
         let by_support = m <= SUPPORT_CAPACITY && self.offsets_are_zero();
         let mut support = [0u16; SUPPORT_CAPACITY];
+        // A dense row waits here for the next dense row, so that two samples share every load
+        // and store of the triangle; each entry still receives the earlier sample's product
+        // first, and a sparse row in between flushes the waiting one, so the order of the sums
+        // is the sequential one.
+        let pair_rows = m <= PAIR_CAPACITY;
+        let mut waiting = [0.0f32; PAIR_CAPACITY];
+        let mut waiting_d: Option<f32> = None;
         for (i, &di) in dd.iter().enumerate() {
             if di == 0.0 {
                 continue;
             }
             let x = u.get_mut(..m).unwrap_or(&mut []);
-            // x̃_m = 1: the bias row gets t·x_k with t = D_i·1, the corner t·1 (the dense
-            // update's products).
-            let t = di * 1.0;
-            let features = &mut *h;
             if by_support {
                 let nnz = self.data.nonzero_codes(i, &mut support, x);
                 let indices = support.get(..nnz).unwrap_or(&[]);
                 if sparse_pays(nnz, m) {
+                    if let Some(dw) = waiting_d.take() {
+                        dense_update(h, feature_len, dw, waiting.get(..m).unwrap_or(&[]));
+                    }
                     self.dequantise_support(x.get_mut(..nnz).unwrap_or(&mut []), indices);
                     // The bias feature x̃_m = 1 joins the support as its last entry (there is
                     // room: nnz < m here), so the bias row and the corner are updated by the
-                    // same kernel, with the same products t·x_k and (D_i·1)·1.
+                    // same kernel, with the products (D_i·1)·x_k and (D_i·1)·1 of the dense
+                    // update.
                     if let (Some(xm), Some(km), Ok(bias)) =
                         (x.get_mut(nnz), support.get_mut(nnz), u16::try_from(m))
                     {
@@ -449,22 +456,41 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
                     let len = nnz.saturating_add(1);
                     let values = x.get(..len).unwrap_or(&[]);
                     let indices = support.get(..len).unwrap_or(&[]);
-                    rank_one_sparse(features, di, values, indices);
+                    rank_one_sparse(h, di, values, indices);
                     continue;
                 }
-                spread(x, indices);
+                // A full row is already in place (indices 0..m).
+                if nnz < m {
+                    spread(x, indices);
+                }
                 self.dequantise_dense(x);
             } else {
                 self.row_values(i, x);
             }
-            let Some((rows, bias_row)) = features.split_at_mut_checked(feature_len) else {
-                break;
-            };
-            rank_one_dense(rows, di, x);
-            bias_update(bias_row, t, x);
-            if let Some(corner) = bias_row.last_mut() {
-                *corner += t * 1.0;
+            if !pair_rows {
+                dense_update(h, feature_len, di, x);
+            } else if let Some(dw) = waiting_d.take() {
+                let xw = waiting.get(..m).unwrap_or(&[]);
+                let Some((rows, bias_row)) = h.split_at_mut_checked(feature_len) else {
+                    break;
+                };
+                rank_two_dense(rows, [dw, di], [xw, x]);
+                let (tw, t) = (dw * 1.0, di * 1.0);
+                bias_update(bias_row, tw, xw);
+                bias_update(bias_row, t, x);
+                if let Some(corner) = bias_row.last_mut() {
+                    *corner += tw * 1.0;
+                    *corner += t * 1.0;
+                }
+            } else {
+                for (w, &v) in waiting.iter_mut().zip(x.iter()) {
+                    *w = v;
+                }
+                waiting_d = Some(di);
             }
+        }
+        if let Some(dw) = waiting_d {
+            dense_update(h, feature_len, dw, waiting.get(..m).unwrap_or(&[]));
         }
         for j in 0..dim {
             let reg = if j < m { 1.0 } else { self.bias_reg() };
@@ -550,6 +576,25 @@ fn spread(x: &mut [f32], indices: &[u16]) {
         if let Some(xj) = x.get_mut(j) {
             *xj = value;
         }
+    }
+}
+
+/// Longest row that [`Logistic::hessian_packed`] pairs with the next for the two-sample dense
+/// update (the waiting row is a stack buffer of this many floats); the explicit Hessian is
+/// chosen up to 64 weights.
+const PAIR_CAPACITY: usize = 64;
+
+/// One sample's dense update of the whole triangle: the feature rows, the bias row
+/// (`t·x_k`, `t = D_i·1`) and the corner (`t·1`).
+fn dense_update(h: &mut [f32], feature_len: usize, d: f32, x: &[f32]) {
+    let Some((rows, bias_row)) = h.split_at_mut_checked(feature_len) else {
+        return;
+    };
+    rank_one_dense(rows, d, x);
+    let t = d * 1.0;
+    bias_update(bias_row, t, x);
+    if let Some(corner) = bias_row.last_mut() {
+        *corner += t * 1.0;
     }
 }
 
@@ -744,6 +789,91 @@ fn rank_one_dense(features: &mut [f32], d: f32, x: &[f32]) {
                 *h_jk += t * *xk;
             }
             *h_jj += t * xj;
+        }
+    }
+}
+
+/// Two samples' dense updates of the feature rows, `h_jk += (d_a x_aj) x_ak` then
+/// `h_jk += (d_b x_bj) x_bk` (sample `a` first in every entry, as sequential updates), so each
+/// entry is loaded and stored once for both; two rows of the triangle per pass, four columns
+/// per step. Zero values are not skipped: their products are ±0 (exact, see
+/// [`Logistic::hessian_packed`]).
+#[inline(never)]
+fn rank_two_dense(features: &mut [f32], d: [f32; 2], x: [&[f32]; 2]) {
+    let [da, db] = d;
+    let [xa, xb] = x;
+    let m = xa.len().min(xb.len());
+    let (xa, xb) = (xa.get(..m).unwrap_or(&[]), xb.get(..m).unwrap_or(&[]));
+    let mut rest = features;
+    let mut j = 0usize;
+    // Rows j and j + 1 of the triangle are j + 1 and j + 2 long.
+    while let (Some(&[xa0, xa1]), Some(&[xb0, xb1])) = (
+        xa.get(j..j.wrapping_add(2))
+            .and_then(|s| <&[f32; 2]>::try_from(s).ok()),
+        xb.get(j..j.wrapping_add(2))
+            .and_then(|s| <&[f32; 2]>::try_from(s).ok()),
+    ) {
+        let Some((row0, tail)) = rest.split_at_mut_checked(j.wrapping_add(1)) else {
+            return;
+        };
+        let Some((row1, tail)) = tail.split_at_mut_checked(j.wrapping_add(2)) else {
+            return;
+        };
+        rest = tail;
+        let (ta0, ta1, tb0, tb1) = (da * xa0, da * xa1, db * xb0, db * xb1);
+        let Some((h_11, row1)) = row1.split_last_mut() else {
+            return;
+        };
+        let n = row0.len();
+        let (ya, yb) = (xa.get(..n).unwrap_or(&[]), xb.get(..n).unwrap_or(&[]));
+        let mut h0 = row0.chunks_exact_mut(4);
+        let mut h1 = row1.chunks_exact_mut(4);
+        let mut ya4 = ya.chunks_exact(4);
+        let mut yb4 = yb.chunks_exact(4);
+        for (((p4, q4), a4), b4) in (&mut h0).zip(&mut h1).zip(&mut ya4).zip(&mut yb4) {
+            if let ([p0, p1, p2, p3], [q0, q1, q2, q3], &[a0, a1, a2, a3], &[b0, b1, b2, b3]) =
+                (p4, q4, a4, b4)
+            {
+                *p0 += ta0 * a0;
+                *p0 += tb0 * b0;
+                *q0 += ta1 * a0;
+                *q0 += tb1 * b0;
+                *p1 += ta0 * a1;
+                *p1 += tb0 * b1;
+                *q1 += ta1 * a1;
+                *q1 += tb1 * b1;
+                *p2 += ta0 * a2;
+                *p2 += tb0 * b2;
+                *q2 += ta1 * a2;
+                *q2 += tb1 * b2;
+                *p3 += ta0 * a3;
+                *p3 += tb0 * b3;
+                *q3 += ta1 * a3;
+                *q3 += tb1 * b3;
+            }
+        }
+        for (((p, q), &a), &b) in h0
+            .into_remainder()
+            .iter_mut()
+            .zip(h1.into_remainder())
+            .zip(ya4.remainder())
+            .zip(yb4.remainder())
+        {
+            *p += ta0 * a;
+            *p += tb0 * b;
+            *q += ta1 * a;
+            *q += tb1 * b;
+        }
+        *h_11 += ta1 * xa1;
+        *h_11 += tb1 * xb1;
+        j = j.wrapping_add(2);
+    }
+    // An odd m leaves the last row.
+    if let (Some(&xaj), Some(&xbj), Some(row)) = (xa.get(j), xb.get(j), rest.get_mut(..=j)) {
+        let (ta, tb) = (da * xaj, db * xbj);
+        for ((h_jk, &a), &b) in row.iter_mut().zip(xa).zip(xb) {
+            *h_jk += ta * a;
+            *h_jk += tb * b;
         }
     }
 }
