@@ -423,30 +423,40 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         }
         let by_support = m <= SUPPORT_CAPACITY && self.offsets_are_zero();
         let mut support = [0u16; SUPPORT_CAPACITY];
-        // A dense row waits here for the next dense row, so that two samples share every load
-        // and store of the triangle; each entry still receives the earlier sample's product
-        // first, and a sparse row in between flushes the waiting one, so the order of the sums
-        // is the sequential one.
-        let pair_rows = m <= PAIR_CAPACITY;
-        let mut waiting = [0.0f32; PAIR_CAPACITY];
-        let mut waiting_d: Option<f32> = None;
+        // Up to PAIR_CAPACITY features a row is read into one of two stack buffers with x̃_m = 1
+        // appended, so the dense kernels update the bias row and the corner as row m of the
+        // triangle, with the products (D_i·1)·x_k and (D_i·1)·1. A dense row waits in its
+        // buffer for the next dense row, so that two samples share every load and store of the
+        // triangle; each entry still receives the earlier sample's product first, and a sparse
+        // row in between flushes the waiting one: the sums keep the sequential order.
+        let paired = m <= PAIR_CAPACITY;
+        let dim_len = m.saturating_add(1);
+        let mut buffers = [[0.0f32; PAIR_CAPACITY + 1]; 2];
+        // The buffer the next row is read into; a waiting row is in the other one.
+        let mut current = 0usize;
+        let mut waiting: Option<f32> = None;
         for (i, &di) in dd.iter().enumerate() {
             if di == 0.0 {
                 continue;
             }
-            let x = u.get_mut(..m).unwrap_or(&mut []);
+            let [b0, b1] = &mut buffers;
+            let (x, other) = if current == 0 { (b0, b1) } else { (b1, b0) };
+            let other = other.get(..dim_len).unwrap_or(&[]);
+            let x = if paired {
+                x.get_mut(..dim_len).unwrap_or(&mut [])
+            } else {
+                u.get_mut(..m).unwrap_or(&mut [])
+            };
             if by_support {
                 let nnz = self.data.nonzero_codes(i, &mut support, x);
                 let indices = support.get(..nnz).unwrap_or(&[]);
                 if sparse_pays(nnz, m) {
-                    if let Some(dw) = waiting_d.take() {
-                        dense_update(h, feature_len, dw, waiting.get(..m).unwrap_or(&[]));
+                    if let Some(dw) = waiting.take() {
+                        rank_one_dense(h, dw, other);
                     }
                     self.dequantise_support(x.get_mut(..nnz).unwrap_or(&mut []), indices);
-                    // The bias feature x̃_m = 1 joins the support as its last entry (there is
-                    // room: nnz < m here), so the bias row and the corner are updated by the
-                    // same kernel, with the products (D_i·1)·x_k and (D_i·1)·1 of the dense
-                    // update.
+                    // The bias feature joins the support as its last entry (there is room:
+                    // nnz < m here).
                     if let (Some(xm), Some(km), Ok(bias)) =
                         (x.get_mut(nnz), support.get_mut(nnz), u16::try_from(m))
                     {
@@ -459,38 +469,33 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
                     rank_one_sparse(h, di, values, indices);
                     continue;
                 }
+                let features = x.get_mut(..m).unwrap_or(&mut []);
                 // A full row is already in place (indices 0..m).
                 if nnz < m {
-                    spread(x, indices);
+                    spread(features, indices);
                 }
-                self.dequantise_dense(x);
+                self.dequantise_dense(features);
             } else {
                 self.row_values(i, x);
             }
-            if !pair_rows {
+            if !paired {
                 dense_update(h, feature_len, di, x);
-            } else if let Some(dw) = waiting_d.take() {
-                let xw = waiting.get(..m).unwrap_or(&[]);
-                let Some((rows, bias_row)) = h.split_at_mut_checked(feature_len) else {
-                    break;
-                };
-                rank_two_dense(rows, [dw, di], [xw, x]);
-                let (tw, t) = (dw * 1.0, di * 1.0);
-                bias_update(bias_row, tw, xw);
-                bias_update(bias_row, t, x);
-                if let Some(corner) = bias_row.last_mut() {
-                    *corner += tw * 1.0;
-                    *corner += t * 1.0;
+                continue;
+            }
+            if let Some(xm) = x.get_mut(m) {
+                *xm = 1.0;
+            }
+            match waiting.take() {
+                Some(dw) => rank_two_dense(h, [dw, di], [other, x]),
+                None => {
+                    waiting = Some(di);
+                    current ^= 1;
                 }
-            } else {
-                for (w, &v) in waiting.iter_mut().zip(x.iter()) {
-                    *w = v;
-                }
-                waiting_d = Some(di);
             }
         }
-        if let Some(dw) = waiting_d {
-            dense_update(h, feature_len, dw, waiting.get(..m).unwrap_or(&[]));
+        if let (Some(dw), [b0, b1]) = (waiting, &buffers) {
+            let x = if current == 0 { b1 } else { b0 };
+            rank_one_dense(h, dw, x.get(..dim_len).unwrap_or(&[]));
         }
         for j in 0..dim {
             let reg = if j < m { 1.0 } else { self.bias_reg() };
