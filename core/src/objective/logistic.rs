@@ -399,9 +399,11 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     /// When every dequantisation offset is 0, a zero code is a zero value, so a row is read as
     /// its non-zero codes ([`Rows::nonzero_codes`]): nothing is spent on its zeros. A row with
     /// few non-zeros then takes the scattered update ([`rank_one_sparse`]); a nearly full one is
-    /// spread back into a dense vector for the contiguous update ([`rank_one_dense`]), whose
-    /// inner loop has no index to load. Offsets other than 0 make zero codes non-zero values:
-    /// those rows are read whole.
+    /// spread back into a dense vector for the contiguous update, two samples at a time
+    /// ([`rank_two_dense`]), whose inner loop has no index to load. Offsets other than 0 make
+    /// zero codes non-zero values: those rows are read whole.
+    // Kept out of line, like the kernels below, so the firmware profile shows each on its own
+    // row; a call per row costs a handful of instructions.
     #[inline(never)]
     pub fn hessian_packed(&self, dd: &[f32], u: &mut [f32], h: &mut [f32]) -> Result<(), Error> {
         let m = self.m;
@@ -412,15 +414,8 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         expect_at_least(h.len(), len)?;
         let h = h.get_mut(..len).unwrap_or(&mut []);
         h.fill(0.0);
-        // Rows 0..m (features) and row m (the bias feature x̃_m = 1, corner last); checked,
-        // though `h` holds `len ≥ packed_len(m)` floats here, so a slip is an error, not a panic.
+        // Rows 0..m (features), then row m (the bias feature x̃_m = 1, corner last).
         let feature_len = crate::cholesky::packed_len(m);
-        if h.len() < feature_len {
-            return Err(Error::LengthMismatch {
-                expected: len,
-                got: h.len(),
-            });
-        }
         let by_support = m <= SUPPORT_CAPACITY && self.offsets_are_zero();
         let mut support = [0u16; SUPPORT_CAPACITY];
         // Up to PAIR_CAPACITY features a row is read into one of two stack buffers with x̃_m = 1
@@ -587,8 +582,8 @@ fn spread(x: &mut [f32], indices: &[u16]) {
 }
 
 /// Longest row that [`Logistic::hessian_packed`] pairs with the next for the two-sample dense
-/// update (the waiting row is a stack buffer of this many floats); the explicit Hessian is
-/// chosen up to 64 weights.
+/// update (two stack buffers of this many floats plus the bias, 520 bytes); the explicit
+/// Hessian is chosen up to 64 weights. Longer dense rows are updated one at a time.
 const PAIR_CAPACITY: usize = 64;
 
 /// One sample's dense update of the whole triangle: the feature rows, the bias row
@@ -623,8 +618,8 @@ fn add_squares(diag: &mut [f32], d: f32, q: &[f32], pair: impl Fn(usize) -> (f32
 }
 
 /// Longest row whose nonzero indices [`Logistic::hessian_packed`] collects on the stack
-/// (`u16` indices, 512 bytes of stack); longer rows take the dense update, which skips the
-/// triangle rows of zero values only.
+/// (`u16` indices, 512 bytes of stack); longer rows take the dense update, which skips only
+/// pairs of triangle rows whose values are zero.
 const SUPPORT_CAPACITY: usize = 256;
 
 /// Start of row `j` of a packed triangle, `j(j+1)/2`: exact for every `u16` row (`j(j+1)` <
