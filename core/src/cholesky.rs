@@ -67,7 +67,8 @@ impl core::error::Error for CholeskyError {}
 /// `a[..packed_len(m)]` into `L` (same storage, in place), `A = LLᵀ`.
 ///
 /// Row-oriented (Cholesky–Banachiewicz): `L_jk = (A_jk − Σ_{p<k} L_jp L_kp) / L_kk`,
-/// `L_jj = √(A_jj − Σ_{p<j} L_jp²)`, sums left to right.
+/// `L_jj = √(A_jj − Σ_{p<j} L_jp²)`, sums left to right ([`crate::linalg::dot`]).
+#[inline(never)]
 pub fn cholesky_packed(a: &mut [f32], m: usize) -> Result<(), CholeskyError> {
     if a.len() < packed_len(m) {
         return Err(CholeskyError::ShapeMismatch);
@@ -78,20 +79,23 @@ pub fn cholesky_packed(a: &mut [f32], m: usize) -> Result<(), CholeskyError> {
             .split_at_mut_checked(packed_len(j))
             .ok_or(CholeskyError::ShapeMismatch)?;
         let row_j = rest.get_mut(..=j).ok_or(CholeskyError::ShapeMismatch)?;
+        // The factored rows one after the other (row k is k + 1 long), without recomputing
+        // each start.
+        let mut rows = &*done;
         for k in 0..j {
-            let row_k = packed_row(done, k).ok_or(CholeskyError::ShapeMismatch)?;
+            let (row_k, later) = rows
+                .split_at_checked(k.wrapping_add(1))
+                .ok_or(CholeskyError::ShapeMismatch)?;
+            rows = later;
             let (head, tail) = row_j.split_at_mut(k);
-            let s = head
-                .iter()
-                .zip(row_k)
-                .fold(0.0f32, |s, (ljp, lkp)| s + ljp * lkp);
+            let s = crate::linalg::dot(head, row_k);
             let lkk = row_k.get(k).copied().unwrap_or(0.0);
             if let Some(ljk) = tail.first_mut() {
                 *ljk = (*ljk - s) / lkk;
             }
         }
         let (off, diag) = row_j.split_at_mut(j);
-        let s = off.iter().fold(0.0f32, |s, l| s + l * l);
+        let s = crate::linalg::dot(off, off);
         let Some(ljj) = diag.first_mut() else {
             return Err(CholeskyError::ShapeMismatch);
         };
@@ -115,10 +119,7 @@ pub fn solve_packed(l: &[f32], m: usize, b: &mut [f32]) -> Result<(), CholeskyEr
     for j in 0..m {
         let row = packed_row(l, j).ok_or(CholeskyError::ShapeMismatch)?;
         let (solved, rest) = b.split_at_mut(j);
-        let s = row
-            .iter()
-            .zip(solved.iter())
-            .fold(0.0f32, |s, (ljk, yk)| s + ljk * *yk);
+        let s = crate::linalg::dot(row, solved);
         let ljj = row.get(j).copied().unwrap_or(0.0);
         if let Some(bj) = rest.first_mut() {
             *bj = (*bj - s) / ljj;

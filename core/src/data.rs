@@ -58,6 +58,19 @@ impl<'a> FeatureTable<'a> {
         self.bytes.is_empty()
     }
 
+    /// The pairs `(offset_j, scale_j)` for `j = 0, 1, …` in order (a sequential read of the
+    /// table, without [`pair`](FeatureTable::pair)'s per-index checks).
+    pub fn pairs(&self) -> impl Iterator<Item = (f32, f32)> + 'a {
+        self.bytes.chunks_exact(8).map(|c| {
+            let f = |k: usize| {
+                c.get(k..k.saturating_add(4))
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(0.0, f32::from_le_bytes)
+            };
+            (f(0), f(4))
+        })
+    }
+
     /// `(offset_j, scale_j)`; `(0, 1)` past the end (never a panic).
     #[inline]
     pub fn pair(&self, j: usize) -> (f32, f32) {
@@ -125,6 +138,49 @@ pub trait Rows {
     fn axpy_codes_multi(&self, i: usize, a: &[f32], stride: usize, out: &mut [f32]) {
         axpy_codes_each(self, i, a, stride, out)
     }
+    /// The non-zero codes of row `i` in increasing feature order: `code[..nnz]` receives the
+    /// codes `q_ij ≠ 0` (as `f32`, bit for bit what [`axpy_codes`](Rows::axpy_codes) adds with
+    /// `a = 1`), `index[..nnz]` their features `j`; returns `nnz`. The caller passes
+    /// `code.len() ≥ m` (the default reads the whole row into it first) and
+    /// `index.len() ≥ m`; features past either slice or past `u16::MAX` are not reported.
+    /// The explicit Hessian's rank-one updates use it to touch only the row's non-zeros.
+    /// The default reads the row with `axpy_codes` into the zeroed `code` and compacts it in
+    /// place ([`nonzero_codes_each`]).
+    fn nonzero_codes(&self, i: usize, index: &mut [u16], code: &mut [f32]) -> usize {
+        nonzero_codes_each(self, i, index, code)
+    }
+}
+
+/// [`Rows::nonzero_codes`] through [`Rows::axpy_codes`] (the trait's default): the row's codes
+/// are added into the zeroed `code[..m]` (`0 + 1·q = q` exactly) and the non-zero ones moved
+/// to the front, in place (the write position never passes the read position).
+pub fn nonzero_codes_each<R: Rows + ?Sized>(
+    rows: &R,
+    i: usize,
+    index: &mut [u16],
+    code: &mut [f32],
+) -> usize {
+    let m = rows.n_features();
+    let Some(q) = code.get_mut(..m) else {
+        return 0;
+    };
+    q.fill(0.0);
+    rows.axpy_codes(i, 1.0, q);
+    let mut nnz = 0usize;
+    for j in 0..m.min(index.len()) {
+        let (Ok(feature), Some(&qj)) = (u16::try_from(j), code.get(j)) else {
+            break;
+        };
+        if qj != 0.0 {
+            if let (Some(c), Some(k)) = (code.get_mut(nnz), index.get_mut(nnz)) {
+                *c = qj;
+                *k = feature;
+            }
+            // nnz ≤ j < m: cannot wrap.
+            nnz = nnz.saturating_add(1);
+        }
+    }
+    nnz
 }
 
 /// [`Rows::dot_codes_multi`] by one [`Rows::dot_codes`] per vector (the trait's default; an

@@ -4,10 +4,30 @@
 //! Slices of unequal length are combined over their common prefix (`zip`): the callers check
 //! lengths once, up front, and nothing here can panic.
 
-/// `Σ a_j b_j`, summed left to right.
+/// `Σ a_j b_j`, summed left to right (one accumulator), over the common prefix.
+///
+/// Four terms per step: the same additions in the same order as the plain loop, so the same
+/// bits, with a quarter of the loop overhead (on the Cortex-M4 the counter, compare and branch
+/// cost as much as the multiply-add itself).
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).fold(0.0, |s, (x, y)| s + x * y)
+    let n = a.len().min(b.len());
+    let (a, b) = (a.get(..n).unwrap_or(&[]), b.get(..n).unwrap_or(&[]));
+    let mut s = 0.0f32;
+    let mut a4 = a.chunks_exact(4);
+    let mut b4 = b.chunks_exact(4);
+    for (x, y) in (&mut a4).zip(&mut b4) {
+        if let (&[x0, x1, x2, x3], &[y0, y1, y2, y3]) = (x, y) {
+            s += x0 * y0;
+            s += x1 * y1;
+            s += x2 * y2;
+            s += x3 * y3;
+        }
+    }
+    for (x, y) in a4.remainder().iter().zip(b4.remainder()) {
+        s += x * y;
+    }
+    s
 }
 
 /// `y += a·x`.
@@ -98,6 +118,25 @@ mod tests {
         axpy(2.0, &[3.0, -4.0], &mut y);
         assert_eq!(y, [7.0, -7.0]);
         assert_eq!(norm2(&[3.0, 4.0]), 5.0);
+    }
+
+    #[test]
+    fn dot_is_the_left_to_right_sum_bit_for_bit() {
+        // The unrolled loop must add the same terms in the same order as the plain one: the
+        // Cholesky factor and the trained weights' fingerprints depend on these bits.
+        let mut state = 0x1234_5678u32;
+        let mut next = || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        for len_a in 0usize..23 {
+            for len_b in [len_a, len_a + 1, len_a.saturating_sub(2)] {
+                let a: std::vec::Vec<f32> = (0..len_a).map(|_| next() * 1e3).collect();
+                let b: std::vec::Vec<f32> = (0..len_b).map(|_| next()).collect();
+                let plain = a.iter().zip(&b).fold(0.0f32, |s, (x, y)| s + x * y);
+                assert_eq!(dot(&a, &b).to_bits(), plain.to_bits(), "{len_a} {len_b}");
+            }
+        }
     }
 
     #[test]

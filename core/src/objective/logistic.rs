@@ -17,7 +17,6 @@
 //! instead of panicking. Sums run in a fixed order with no fused multiply-add and `libm` for
 //! `exp`/`log1p`, so every target computes the same bits.
 
-use crate::cholesky::packed_row_mut;
 use crate::data::{Dequant, Rows};
 use crate::error::Error;
 use crate::linalg::CompensatedSum;
@@ -396,6 +395,16 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     /// −0, and `h + (±0) = h` exactly for every other `h`: leaving the addition out gives the
     /// same triangle as the dense update. On MNIST rows (≈ 28 % nonzero pixels at 7×7) this
     /// costs `O(n·nnz²/2)` instead of `O(n·m²/2)`.
+    ///
+    /// When every dequantisation offset is 0, a zero code is a zero value, so a row is read as
+    /// its non-zero codes ([`Rows::nonzero_codes`]): nothing is spent on its zeros. A row with
+    /// few non-zeros then takes the scattered update ([`rank_one_sparse`]); a nearly full one is
+    /// spread back into a dense vector for the contiguous update, two samples at a time
+    /// ([`rank_two_dense`]), whose inner loop has no index to load. Offsets other than 0 make
+    /// zero codes non-zero values: those rows are read whole.
+    // Kept out of line, like the kernels below, so the firmware profile shows each on its own
+    // row; a call per row costs a handful of instructions.
+    #[inline(never)]
     pub fn hessian_packed(&self, dd: &[f32], u: &mut [f32], h: &mut [f32]) -> Result<(), Error> {
         let m = self.m;
         let dim = self.n_weights();
@@ -405,41 +414,83 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         expect_at_least(h.len(), len)?;
         let h = h.get_mut(..len).unwrap_or(&mut []);
         h.fill(0.0);
-        // Rows 0..m (features) and row m (the bias feature x̃_m = 1, corner last); checked,
-        // though `h` holds `len ≥ packed_len(m)` floats here, so a slip is an error, not a panic.
-        let got = h.len();
-        let (features, bias_row) = h
-            .split_at_mut_checked(crate::cholesky::packed_len(m))
-            .ok_or(Error::LengthMismatch { expected: len, got })?;
-        let mut support = [0u8; SUPPORT_CAPACITY];
+        // Rows 0..m (features), then row m (the bias feature x̃_m = 1, corner last).
+        let feature_len = crate::cholesky::packed_len(m);
+        let by_support = m <= SUPPORT_CAPACITY && self.offsets_are_zero();
+        let mut support = [0u16; SUPPORT_CAPACITY];
+        // Up to PAIR_CAPACITY features a row is read into one of two stack buffers with x̃_m = 1
+        // appended, so the dense kernels update the bias row and the corner as row m of the
+        // triangle, with the products (D_i·1)·x_k and (D_i·1)·1. A dense row waits in its
+        // buffer for the next dense row, so that two samples share every load and store of the
+        // triangle; each entry still receives the earlier sample's product first, and a sparse
+        // row in between flushes the waiting one: the sums keep the sequential order.
+        let paired = m <= PAIR_CAPACITY;
+        let dim_len = m.saturating_add(1);
+        let mut buffers = [[0.0f32; PAIR_CAPACITY + 1]; 2];
+        // The buffer the next row is read into; a waiting row is in the other one.
+        let mut current = 0usize;
+        let mut waiting: Option<f32> = None;
         for (i, &di) in dd.iter().enumerate() {
             if di == 0.0 {
                 continue;
             }
-            let x = u.get_mut(..m).unwrap_or(&mut []);
-            if m <= SUPPORT_CAPACITY {
-                let nnz = self.row_support(i, x, &mut support);
-                let values = x.get(..nnz).unwrap_or(&[]);
+            let [b0, b1] = &mut buffers;
+            let (x, other) = if current == 0 { (b0, b1) } else { (b1, b0) };
+            let other = other.get(..dim_len).unwrap_or(&[]);
+            let x = if paired {
+                x.get_mut(..dim_len).unwrap_or(&mut [])
+            } else {
+                u.get_mut(..m).unwrap_or(&mut [])
+            };
+            if by_support {
+                let nnz = self.data.nonzero_codes(i, &mut support, x);
                 let indices = support.get(..nnz).unwrap_or(&[]);
-                rank_one_sparse(features, di, values, indices);
-                // x̃_m = 1: t = D_i·1, and the corner gets t·1 (the dense update's products).
-                let t = di * 1.0;
-                for (&k, &xk) in indices.iter().zip(values) {
-                    if let Some(h_mk) = bias_row.get_mut(usize::from(k)) {
-                        *h_mk += t * xk;
+                if sparse_pays(nnz, m) {
+                    if let Some(dw) = waiting.take() {
+                        rank_one_dense(h, dw, other);
                     }
+                    self.dequantise_support(x.get_mut(..nnz).unwrap_or(&mut []), indices);
+                    // The bias feature joins the support as its last entry (there is room:
+                    // nnz < m here).
+                    if let (Some(xm), Some(km), Ok(bias)) =
+                        (x.get_mut(nnz), support.get_mut(nnz), u16::try_from(m))
+                    {
+                        *xm = 1.0;
+                        *km = bias;
+                    }
+                    let len = nnz.saturating_add(1);
+                    let values = x.get(..len).unwrap_or(&[]);
+                    let indices = support.get(..len).unwrap_or(&[]);
+                    rank_one_sparse(h, di, values, indices);
+                    continue;
                 }
+                let features = x.get_mut(..m).unwrap_or(&mut []);
+                // A full row is already in place (indices 0..m).
+                if nnz < m {
+                    spread(features, indices);
+                }
+                self.dequantise_dense(features);
             } else {
                 self.row_values(i, x);
-                rank_one_dense(features, di, x);
-                let t = di * 1.0;
-                for (h_mk, &xk) in bias_row.iter_mut().zip(x.iter()) {
-                    *h_mk += t * xk;
+            }
+            if !paired {
+                dense_update(h, feature_len, di, x);
+                continue;
+            }
+            if let Some(xm) = x.get_mut(m) {
+                *xm = 1.0;
+            }
+            match waiting.take() {
+                Some(dw) => rank_two_dense(h, [dw, di], [other, x]),
+                None => {
+                    waiting = Some(di);
+                    current ^= 1;
                 }
             }
-            if let Some(corner) = bias_row.last_mut() {
-                *corner += (di * 1.0) * 1.0;
-            }
+        }
+        if let (Some(dw), [b0, b1]) = (waiting, &buffers) {
+            let x = if current == 0 { b1 } else { b0 };
+            rank_one_dense(h, dw, x.get(..dim_len).unwrap_or(&[]));
         }
         for j in 0..dim {
             let reg = if j < m { 1.0 } else { self.bias_reg() };
@@ -450,17 +501,119 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         Ok(())
     }
 
-    /// Reads row `i` (as [`row_values`](Self::row_values)) and compacts its nonzero values
-    /// `x_ij ≠ 0` into `x[..nnz]`, their feature indices into `support[..nnz]`, in increasing
-    /// `j`; returns `nnz`. Needs `x.len() ≤ support.len() ≤ 256` (indices are `u8`).
-    fn row_support(&self, i: usize, x: &mut [f32], support: &mut [u8; SUPPORT_CAPACITY]) -> usize {
-        self.row_codes(i, x);
-        // One loop per kind of dequantisation, so the shared pair stays in registers.
+    /// True when every dequantisation offset is 0 (`Identity`, MNIST's shared pair, a table
+    /// of scales only): then `x_ij = s_j q_ij` is zero wherever the code is. `O(m)`.
+    fn offsets_are_zero(&self) -> bool {
         match self.dequant {
-            Dequant::Identity => compact_nonzeros(x, support, |_| (0.0, 1.0)),
-            Dequant::Shared { offset, scale } => compact_nonzeros(x, support, |_| (offset, scale)),
-            Dequant::PerFeature(table) => compact_nonzeros(x, support, |j| table.pair(j)),
+            Dequant::Identity => true,
+            Dequant::Shared { offset, .. } => offset == 0.0,
+            Dequant::PerFeature(table) => table.pairs().all(|(o, _)| o == 0.0),
         }
+    }
+
+    /// Codes to values in place, `x_a = o_j + s_j q_a` with `j = indices[a]`: the expression of
+    /// [`row_values`](Self::row_values), so the values are the same bits.
+    fn dequantise_support(&self, values: &mut [f32], indices: &[u16]) {
+        match self.dequant {
+            // 0 + 1·q = q for the non-zero q here: nothing to do.
+            Dequant::Identity => {}
+            Dequant::Shared { offset, scale } => {
+                // Four per step: the loop overhead is most of this pass's cost.
+                let mut quads = values.chunks_exact_mut(4);
+                for q in &mut quads {
+                    if let [a, b, c, d] = q {
+                        *a = offset + scale * *a;
+                        *b = offset + scale * *b;
+                        *c = offset + scale * *c;
+                        *d = offset + scale * *d;
+                    }
+                }
+                for xa in quads.into_remainder() {
+                    *xa = offset + scale * *xa;
+                }
+            }
+            Dequant::PerFeature(table) => {
+                for (xa, &j) in values.iter_mut().zip(indices) {
+                    let (o, s) = table.pair(usize::from(j));
+                    *xa = o + s * *xa;
+                }
+            }
+        }
+    }
+
+    /// Codes to values in place over a whole row, `x_j = o_j + s_j q_j` (as
+    /// [`row_values`](Self::row_values)), the table read in order.
+    fn dequantise_dense(&self, x: &mut [f32]) {
+        match self.dequant {
+            Dequant::Identity => {}
+            Dequant::Shared { offset, scale } => {
+                for xj in x.iter_mut() {
+                    *xj = offset + scale * *xj;
+                }
+            }
+            Dequant::PerFeature(table) => {
+                for (xj, (o, s)) in x.iter_mut().zip(table.pairs()) {
+                    *xj = o + s * *xj;
+                }
+            }
+        }
+    }
+}
+
+/// Whether a row with `nnz` non-zeros of `m` takes the scattered update. Measured on the
+/// emulated Cortex-M4: the scattered update costs ≈ 9 instructions per multiply-add with its
+/// per-block overhead (`nnz²/2` of them), the paired contiguous one ≈ 3.5 over the whole
+/// triangle (`m²/2`): the scattered one pays while `9·nnz² < 3.5·m²`, i.e. up to
+/// `nnz ≈ 0.6·m` (MNIST 7×7 rows: 28 % on average; breast cancer: all 30 features). The
+/// bias entry it appends needs `nnz < m`, which this implies.
+fn sparse_pays(nnz: usize, m: usize) -> bool {
+    nnz.saturating_mul(5) <= m.saturating_mul(3)
+}
+
+/// Spreads the compacted `x[..nnz]` (features `indices`, increasing) back over `x[..m]`,
+/// zeros between, in place: from the last non-zero down, so a value is read before its slot
+/// can be overwritten (`indices[a] ≥ a`).
+#[inline(never)]
+fn spread(x: &mut [f32], indices: &[u16]) {
+    // Entries still to place: indices[..left]; the next one down is indices[left − 1].
+    let mut left = indices.len().min(x.len());
+    for j in (0..x.len()).rev() {
+        let value = match left.checked_sub(1) {
+            Some(a) if indices.get(a).map(|&k| usize::from(k)) == Some(j) => {
+                left = a;
+                x.get(a).copied().unwrap_or(0.0)
+            }
+            _ => 0.0,
+        };
+        if let Some(xj) = x.get_mut(j) {
+            *xj = value;
+        }
+    }
+}
+
+/// Longest row that [`Logistic::hessian_packed`] pairs with the next for the two-sample dense
+/// update (two stack buffers of this many floats plus the bias, 520 bytes); the explicit
+/// Hessian is chosen up to 64 weights. Longer dense rows are updated one at a time.
+const PAIR_CAPACITY: usize = 64;
+
+/// One sample's dense update of the whole triangle: the feature rows, the bias row
+/// (`t·x_k`, `t = D_i·1`) and the corner (`t·1`).
+fn dense_update(h: &mut [f32], feature_len: usize, d: f32, x: &[f32]) {
+    let Some((rows, bias_row)) = h.split_at_mut_checked(feature_len) else {
+        return;
+    };
+    rank_one_dense(rows, d, x);
+    let t = d * 1.0;
+    bias_update(bias_row, t, x);
+    if let Some(corner) = bias_row.last_mut() {
+        *corner += t * 1.0;
+    }
+}
+
+/// The bias row of the triangle, `h_mk += t·x_k` for every feature (zeros add ±0: exact).
+fn bias_update(bias_row: &mut [f32], t: f32, x: &[f32]) {
+    for (h_mk, &xk) in bias_row.iter_mut().zip(x) {
+        *h_mk += t * xk;
     }
 }
 
@@ -474,83 +627,266 @@ fn add_squares(diag: &mut [f32], d: f32, q: &[f32], pair: impl Fn(usize) -> (f32
     }
 }
 
-/// Dequantises the codes in `x` (`x_j = o_j + s_j q_j`) and compacts the nonzero values into
-/// `x[..nnz]`, their indices into `support[..nnz]`, in increasing `j`; returns `nnz`. Needs
-/// `x.len() ≤ 256` (indices are `u8`; longer rows stop at 256).
+/// Longest row whose nonzero indices [`Logistic::hessian_packed`] collects on the stack
+/// (`u16` indices, 512 bytes of stack); longer rows take the dense update, which skips only
+/// pairs of triangle rows whose values are zero.
+const SUPPORT_CAPACITY: usize = 256;
+
+/// Start of row `j` of a packed triangle, `j(j+1)/2`: exact for every `u16` row (`j(j+1)` <
+/// 2³² fits a 32-bit `usize`), so no saturation or overflow check is needed.
 #[inline]
-fn compact_nonzeros(
-    x: &mut [f32],
-    support: &mut [u8; SUPPORT_CAPACITY],
-    pair: impl Fn(usize) -> (f32, f32),
-) -> usize {
-    let mut nnz = 0;
-    // In place: the write position `nnz` never passes the read position `j`.
-    for j in 0..x.len().min(SUPPORT_CAPACITY) {
-        let (o, s) = pair(j);
-        let xj = match x.get(j) {
-            Some(q) => o + s * *q,
-            None => break,
-        };
-        if xj != 0.0 {
-            if let (Some(xc), Some(kc)) = (x.get_mut(nnz), support.get_mut(nnz)) {
-                *xc = xj;
-                // j < SUPPORT_CAPACITY = 256: the index fits a u8.
-                *kc = j as u8;
-                // nnz ≤ j < SUPPORT_CAPACITY: saturating only so the lint sees it cannot wrap.
-                nnz = nnz.saturating_add(1);
-            }
-        }
-    }
-    nnz
+fn row_start(j: u16) -> usize {
+    let j = usize::from(j);
+    j.wrapping_mul(j.wrapping_add(1)) / 2
 }
 
-/// Longest row whose nonzero indices [`Logistic::hessian_packed`] collects on the stack
-/// (`u8` indices, 256 bytes of stack); longer rows take the dense update, which skips zero
-/// columns only.
-const SUPPORT_CAPACITY: usize = 256;
+/// Rows `j` of a packed triangle for four increasing `j`, as disjoint mutable slices (`None`
+/// when they are not increasing or `features` is too short).
+#[inline]
+fn packed_rows4(features: &mut [f32], j: [u16; 4]) -> Option<[&mut [f32]; 4]> {
+    let [j0, j1, j2, j3] = j;
+    // Row j is [j(j+1)/2, (j+1)(j+2)/2): cut from the last row down.
+    let end = |j: u16| row_start(j).wrapping_add(usize::from(j)).wrapping_add(1);
+    let (head, r3) = features
+        .get_mut(..end(j3))?
+        .split_at_mut_checked(row_start(j3))?;
+    let (head, r2) = head
+        .get_mut(..end(j2))?
+        .split_at_mut_checked(row_start(j2))?;
+    let (head, r1) = head
+        .get_mut(..end(j1))?
+        .split_at_mut_checked(row_start(j1))?;
+    let r0 = head.get_mut(row_start(j0)..end(j0))?;
+    Some([r0, r1, r2, r3])
+}
+
+/// `h_jk += t·x_k` at column `k` of the packed row `row` (nothing past its end).
+#[inline]
+fn add_at(row: &mut [f32], k: u16, t: f32, xk: f32) {
+    if let Some(h) = row.get_mut(usize::from(k)) {
+        *h += t * xk;
+    }
+}
 
 /// `h_jk += (d x_j) x_k` for every pair `k ≤ j` of nonzero features, into the feature rows of
 /// the packed triangle; `values`/`indices` list the row's nonzero `x_j` in increasing `j`.
-fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u8]) {
-    for (a, (&j, &xj)) in indices.iter().zip(values).enumerate() {
-        let Some((h_jj, row)) =
-            packed_row_mut(features, usize::from(j)).and_then(<[f32]>::split_last_mut)
+///
+/// Each entry of the triangle receives one product per sample, so the order in which one
+/// sample's entries are visited does not change a bit. Four rows of the triangle are updated
+/// together: a column's index and value are loaded once for four multiply-adds, and the four
+/// bounds checks compare against one length (every earlier column `k` is below the block's
+/// first row). The `nnz mod 4` rows left over are taken first, where the rows are shortest.
+#[inline(never)]
+fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u16]) {
+    let nnz = values.len().min(indices.len());
+    let lead = nnz % 4;
+    for (a, (&j, &xj)) in indices.iter().zip(values).enumerate().take(lead) {
+        let start = row_start(j);
+        let Some(row) = features.get_mut(start..start.wrapping_add(usize::from(j)).wrapping_add(1))
         else {
-            break;
+            return;
         };
         let t = d * xj;
-        let earlier = indices.get(..a).unwrap_or(&[]);
-        for (&k, &xk) in earlier.iter().zip(values) {
-            if let Some(h_jk) = row.get_mut(usize::from(k)) {
-                *h_jk += t * xk;
+        for (&k, &xk) in indices.iter().zip(values).take(a) {
+            add_at(row, k, t, xk);
+        }
+        add_at(row, j, t, xj);
+    }
+    let mut a = lead;
+    while let (Some(&[j0, j1, j2, j3]), Some(&[x0, x1, x2, x3])) = (
+        indices
+            .get(a..a.wrapping_add(4))
+            .and_then(|s| <&[u16; 4]>::try_from(s).ok()),
+        values
+            .get(a..a.wrapping_add(4))
+            .and_then(|s| <&[f32; 4]>::try_from(s).ok()),
+    ) {
+        let Some([r0, r1, r2, r3]) = packed_rows4(features, [j0, j1, j2, j3]) else {
+            return;
+        };
+        let (t0, t1, t2, t3) = (d * x0, d * x1, d * x2, d * x3);
+        // Columns of the earlier non-zeros and j0 itself, all ≤ j0: the first j0 + 1 entries
+        // of each row (row j0's diagonal among them).
+        let width = usize::from(j0).wrapping_add(1);
+        let earlier_indices = indices.get(..=a).unwrap_or(&[]);
+        let earlier_values = values.get(..earlier_indices.len()).unwrap_or(&[]);
+        if let (Some(c0), Some(c1), Some(c2), Some(c3)) = (
+            r0.get_mut(..width),
+            r1.get_mut(..width),
+            r2.get_mut(..width),
+            r3.get_mut(..width),
+        ) {
+            for (&k, &xk) in earlier_indices.iter().zip(earlier_values) {
+                let k = usize::from(k);
+                if let (Some(h0), Some(h1), Some(h2), Some(h3)) =
+                    (c0.get_mut(k), c1.get_mut(k), c2.get_mut(k), c3.get_mut(k))
+                {
+                    *h0 += t0 * xk;
+                    *h1 += t1 * xk;
+                    *h2 += t2 * xk;
+                    *h3 += t3 * xk;
+                }
             }
         }
-        *h_jj += t * xj;
+        // The rest of the block's own lower triangle (columns j1..j3).
+        add_at(r1, j1, t1, x1);
+        add_at(r2, j1, t2, x1);
+        add_at(r2, j2, t2, x2);
+        add_at(r3, j1, t3, x1);
+        add_at(r3, j2, t3, x2);
+        add_at(r3, j3, t3, x3);
+        a = a.wrapping_add(4);
     }
 }
 
-/// The dense rank-one update of the feature rows, `h_jk += (d x_j) x_k`, skipping the columns
-/// where `x_j = 0` (the products of the others' zeros are added: exact, see
-/// [`Logistic::hessian_packed`]).
+/// The dense rank-one update of the feature rows, `h_jk += (d x_j) x_k`, two rows of the
+/// triangle per pass over `x` (each `x_k` loaded once for two multiply-adds), four columns per
+/// step. A pair of rows whose two values are 0 is skipped; otherwise the products of zeros are
+/// added, ±0, which changes no bit (see [`Logistic::hessian_packed`]).
+#[inline(never)]
 fn rank_one_dense(features: &mut [f32], d: f32, x: &[f32]) {
     let mut rest = features;
-    // Row j of the triangle is j + 1 long: the lengths 1, 2, … pair with x_0, x_1, ….
-    for (row_len, &xj) in (1..=x.len()).zip(x) {
-        let Some((row, tail)) = rest.split_at_mut_checked(row_len) else {
-            break;
+    let mut pairs = x.chunks_exact(2);
+    // Rows j and j + 1 of the triangle are j + 1 and j + 2 long.
+    for (p, pair) in (&mut pairs).enumerate() {
+        let &[x0, x1] = pair else { break };
+        let j = p.wrapping_mul(2);
+        let Some((row0, tail)) = rest.split_at_mut_checked(j.wrapping_add(1)) else {
+            return;
+        };
+        let Some((row1, tail)) = tail.split_at_mut_checked(j.wrapping_add(2)) else {
+            return;
         };
         rest = tail;
-        if xj == 0.0 {
+        if x0 == 0.0 && x1 == 0.0 {
             continue;
         }
-        let t = d * xj;
-        let Some((h_jj, off)) = row.split_last_mut() else {
-            break;
+        let (t0, t1) = (d * x0, d * x1);
+        let Some((h_11, row1)) = row1.split_last_mut() else {
+            return;
         };
-        for (h_jk, xk) in off.iter_mut().zip(x) {
-            *h_jk += t * *xk;
+        // Columns 0..=j of both rows (row j's diagonal last).
+        let xs = x.get(..row0.len()).unwrap_or(&[]);
+        let mut h0 = row0.chunks_exact_mut(4);
+        let mut h1 = row1.chunks_exact_mut(4);
+        let mut xc = xs.chunks_exact(4);
+        for ((a4, b4), x4) in (&mut h0).zip(&mut h1).zip(&mut xc) {
+            if let ([a0, a1, a2, a3], [b0, b1, b2, b3], &[y0, y1, y2, y3]) = (a4, b4, x4) {
+                *a0 += t0 * y0;
+                *b0 += t1 * y0;
+                *a1 += t0 * y1;
+                *b1 += t1 * y1;
+                *a2 += t0 * y2;
+                *b2 += t1 * y2;
+                *a3 += t0 * y3;
+                *b3 += t1 * y3;
+            }
         }
-        *h_jj += t * xj;
+        for ((a, b), &y) in h0
+            .into_remainder()
+            .iter_mut()
+            .zip(h1.into_remainder())
+            .zip(xc.remainder())
+        {
+            *a += t0 * y;
+            *b += t1 * y;
+        }
+        *h_11 += t1 * x1;
+    }
+    // An odd m leaves the last row alone.
+    if let (&[xj], Some((h_jj, off))) = (pairs.remainder(), rest.split_last_mut()) {
+        if xj != 0.0 {
+            let t = d * xj;
+            for (h_jk, xk) in off.iter_mut().zip(x) {
+                *h_jk += t * *xk;
+            }
+            *h_jj += t * xj;
+        }
+    }
+}
+
+/// Two samples' dense updates of the feature rows, `h_jk += (d_a x_aj) x_ak` then
+/// `h_jk += (d_b x_bj) x_bk` (sample `a` first in every entry, as sequential updates), so each
+/// entry is loaded and stored once for both; two rows of the triangle per pass, four columns
+/// per step. Zero values are not skipped: their products are ±0 (exact, see
+/// [`Logistic::hessian_packed`]).
+#[inline(never)]
+fn rank_two_dense(features: &mut [f32], d: [f32; 2], x: [&[f32]; 2]) {
+    let [da, db] = d;
+    let [xa, xb] = x;
+    let m = xa.len().min(xb.len());
+    let (xa, xb) = (xa.get(..m).unwrap_or(&[]), xb.get(..m).unwrap_or(&[]));
+    let mut rest = features;
+    let mut j = 0usize;
+    // Rows j and j + 1 of the triangle are j + 1 and j + 2 long.
+    while let (Some(&[xa0, xa1]), Some(&[xb0, xb1])) = (
+        xa.get(j..j.wrapping_add(2))
+            .and_then(|s| <&[f32; 2]>::try_from(s).ok()),
+        xb.get(j..j.wrapping_add(2))
+            .and_then(|s| <&[f32; 2]>::try_from(s).ok()),
+    ) {
+        let Some((row0, tail)) = rest.split_at_mut_checked(j.wrapping_add(1)) else {
+            return;
+        };
+        let Some((row1, tail)) = tail.split_at_mut_checked(j.wrapping_add(2)) else {
+            return;
+        };
+        rest = tail;
+        let (ta0, ta1, tb0, tb1) = (da * xa0, da * xa1, db * xb0, db * xb1);
+        let Some((h_11, row1)) = row1.split_last_mut() else {
+            return;
+        };
+        let n = row0.len();
+        let (ya, yb) = (xa.get(..n).unwrap_or(&[]), xb.get(..n).unwrap_or(&[]));
+        let mut h0 = row0.chunks_exact_mut(4);
+        let mut h1 = row1.chunks_exact_mut(4);
+        let mut ya4 = ya.chunks_exact(4);
+        let mut yb4 = yb.chunks_exact(4);
+        for (((p4, q4), a4), b4) in (&mut h0).zip(&mut h1).zip(&mut ya4).zip(&mut yb4) {
+            if let ([p0, p1, p2, p3], [q0, q1, q2, q3], &[a0, a1, a2, a3], &[b0, b1, b2, b3]) =
+                (p4, q4, a4, b4)
+            {
+                *p0 += ta0 * a0;
+                *p0 += tb0 * b0;
+                *q0 += ta1 * a0;
+                *q0 += tb1 * b0;
+                *p1 += ta0 * a1;
+                *p1 += tb0 * b1;
+                *q1 += ta1 * a1;
+                *q1 += tb1 * b1;
+                *p2 += ta0 * a2;
+                *p2 += tb0 * b2;
+                *q2 += ta1 * a2;
+                *q2 += tb1 * b2;
+                *p3 += ta0 * a3;
+                *p3 += tb0 * b3;
+                *q3 += ta1 * a3;
+                *q3 += tb1 * b3;
+            }
+        }
+        for (((p, q), &a), &b) in h0
+            .into_remainder()
+            .iter_mut()
+            .zip(h1.into_remainder())
+            .zip(ya4.remainder())
+            .zip(yb4.remainder())
+        {
+            *p += ta0 * a;
+            *p += tb0 * b;
+            *q += ta1 * a;
+            *q += tb1 * b;
+        }
+        *h_11 += ta1 * xa1;
+        *h_11 += tb1 * xb1;
+        j = j.wrapping_add(2);
+    }
+    // An odd m leaves the last row.
+    if let (Some(&xaj), Some(&xbj), Some(row)) = (xa.get(j), xb.get(j), rest.get_mut(..=j)) {
+        let (ta, tb) = (da * xaj, db * xbj);
+        for ((h_jk, &a), &b) in row.iter_mut().zip(xa).zip(xb) {
+            *h_jk += ta * a;
+            *h_jk += tb * b;
+        }
     }
 }
 
@@ -967,6 +1303,111 @@ mod tests {
                 let (h_ref, diag_ref) = dense_reference(&tabled, &dd, reg_bias);
                 assert_eq!(bits(&h), bits(&h_ref), "per feature, m = {m}");
                 assert_eq!(bits(&diag), bits(&diag_ref), "per feature, m = {m}");
+            }
+        }
+    }
+
+    /// Rows of codes whose dequantisation has zero offsets (MNIST's shared scale, a table of
+    /// scales only): the Hessian reads these as their non-zero codes.
+    struct ScaledRows<'a> {
+        codes: &'a [f32],
+        labels: &'a [i8],
+        m: usize,
+        dequant: Dequant<'a>,
+    }
+    impl Rows for ScaledRows<'_> {
+        fn n_samples(&self) -> usize {
+            self.labels.len()
+        }
+        fn n_features(&self) -> usize {
+            self.m
+        }
+        fn label(&self, i: usize) -> f32 {
+            f32::from(self.labels[i])
+        }
+        fn dequant(&self) -> Dequant<'_> {
+            self.dequant
+        }
+        fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
+            let row = &self.codes[i * self.m..(i + 1) * self.m];
+            row.iter().zip(u).fold(0.0, |s, (q, u)| s + q * u)
+        }
+        fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]) {
+            let row = &self.codes[i * self.m..(i + 1) * self.m];
+            for (o, q) in out.iter_mut().zip(row) {
+                *o += a * q;
+            }
+        }
+    }
+
+    /// The non-zero-code path (scattered update for sparse rows, spread-and-contiguous for
+    /// dense ones, the bias as the support's last entry) gives the dense triangle bit for bit,
+    /// with a shared scale and with a per-feature table of scales, on rows from empty to full
+    /// and on even and odd `m`.
+    #[test]
+    fn support_path_equals_the_dense_update_bit_for_bit() {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<std::vec::Vec<_>>();
+        for m in [49usize, 30, 8, 1] {
+            let n = 60;
+            let mut state = 0x9e37_79b9u32;
+            let mut next = || {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                state >> 8
+            };
+            // Row i keeps a code with probability (i mod 10)/10: empty, MNIST-like and full rows.
+            let codes: std::vec::Vec<f32> = (0..n * m)
+                .map(|k| {
+                    let keep = (next() % 10) < ((k / m) % 10) as u32 + 1;
+                    if keep && (k / m) % 10 != 0 {
+                        (1 + next() % 255) as f32
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let labels: std::vec::Vec<i8> =
+                (0..n).map(|i| if i % 4 == 0 { -1 } else { 1 }).collect();
+            let dd: std::vec::Vec<f32> = (0..n)
+                .map(|i| match i % 9 {
+                    4 => 0.0,
+                    r => (r as f32 + 0.5) * 0.013 / (1.0 + i as f32),
+                })
+                .collect();
+            let table: std::vec::Vec<u8> = (0..m)
+                .flat_map(|j| {
+                    let s = if j % 3 == 0 { -0.0125f32 } else { 1.0 / 255.0 };
+                    0.0f32.to_le_bytes().into_iter().chain(s.to_le_bytes())
+                })
+                .collect();
+            let dequants = [
+                Dequant::Shared {
+                    offset: 0.0,
+                    scale: 1.0 / 255.0,
+                },
+                Dequant::PerFeature(crate::data::FeatureTable::new(&table).unwrap()),
+                Dequant::Identity,
+            ];
+            for dequant in dequants {
+                let data = ScaledRows {
+                    codes: &codes,
+                    labels: &labels,
+                    m,
+                    dequant,
+                };
+                for bias in [BiasMode::Regularized, BiasMode::Free] {
+                    let settings = Settings {
+                        bias,
+                        ..Settings::DEFAULT
+                    };
+                    let reg_bias = if bias == BiasMode::Free { 0.0 } else { 1.0 };
+                    let mut u = std::vec![0.0f32; m];
+                    let mut h = std::vec![7.0f32; crate::cholesky::packed_len(m + 1)];
+                    Logistic::new(&data, &settings)
+                        .hessian_packed(&dd, &mut u, &mut h)
+                        .unwrap();
+                    let (h_ref, _) = dense_reference(&data, &dd, reg_bias);
+                    assert_eq!(bits(&h), bits(&h_ref), "m = {m}, {dequant:?}, {bias:?}");
+                }
             }
         }
     }
