@@ -34,6 +34,17 @@ impl Rows for PackedDataset<'_> {
         self.dequant
     }
 
+    /// Nothing to read: [`parse`](super::parse) accepted this file only with every value
+    /// finite. `f32` rows: every stored value and its dequantisation checked; `u8`/`u4`: codes
+    /// are finite by construction and `o_j + s_j·q` is finite at both extreme codes, `0` and the
+    /// largest, for every feature (the map is monotone in `q`, so at every code between). Saves
+    /// a pass over the rows before training (4.5 % of the 14×14 MNIST run on the F405).
+    fn first_non_finite(&self, _i: usize, _u: &mut [f32]) -> Option<usize> {
+        match self.header.encoding {
+            Encoding::F32 | Encoding::U8 | Encoding::U4 => None,
+        }
+    }
+
     /// `u8` rows are read once for all the vectors, zero codes skipped: per class the sum runs
     /// over the non-zero features in increasing order, the same terms in the same order as
     /// [`dot_codes`](Rows::dot_codes), so the bits are those of one `dot_codes` per class.
