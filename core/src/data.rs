@@ -112,6 +112,23 @@ pub trait Rows {
     fn dot_codes(&self, i: usize, u: &[f32]) -> f32;
     /// `out_j += a · q_ij` for every feature `j` of row `i` (`out.len() ≥ m`).
     fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]);
+    /// One row of a Hessian-vector product, `X̃ᵀ(D ⊙ X̃v)`: `xv = (Σ_j q_ij u_j + offset) + bias`,
+    /// then `out_j += (weight · xv) · q_ij` for every feature; returns `xv`. The default is
+    /// [`dot_codes`](Rows::dot_codes) then [`axpy_codes`](Rows::axpy_codes), and an
+    /// implementation must give the same bits (it may read the row once instead of twice).
+    fn dot_axpy_codes(
+        &self,
+        i: usize,
+        u: &[f32],
+        offset: f32,
+        bias: f32,
+        weight: f32,
+        out: &mut [f32],
+    ) -> f32 {
+        let xv = (self.dot_codes(i, u) + offset) + bias;
+        self.axpy_codes(i, weight * xv, out);
+        xv
+    }
     /// The first feature of row `i` whose stored code `q_ij` or dequantised value
     /// `o_j + s_j·q_ij` is NaN or infinite (`None`: all finite), for the check before
     /// training. The default reads the row through [`axpy_codes`](Rows::axpy_codes) into the

@@ -88,66 +88,10 @@ impl Rows for PackedDataset<'_> {
     #[inline]
     fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
         let row = self.row(i);
-        // One accumulator, features in order 0..m, on every encoding: the sum is the same on the
-        // host and on the target.
         match self.header.encoding {
-            Encoding::F32 => row
-                .chunks_exact(4)
-                .zip(u)
-                .fold(0.0, |s, (c, &u)| s + le_f32(c) * u),
-            // Zero codes are skipped, four at a time when a whole word is zero (most MNIST
-            // pixels): `s + 0·u_j` is exactly `s` for finite `u` (the accumulator starts at +0
-            // and a sum of finite terms starting at +0 never becomes −0), so the result is
-            // bit-identical to the plain loop while a Cortex-M4 (no SIMD) saves ~28 % of a
-            // Newton-CG iteration on 14×14 MNIST (QEMU instruction counts).
-            Encoding::U8 => {
-                let u = u.get(..row.len()).unwrap_or(&[]);
-                let mut s = 0.0f32;
-                let mut qw = row.chunks_exact(4);
-                let mut uw = u.chunks_exact(4);
-                for (q4, u4) in (&mut qw).zip(&mut uw) {
-                    if let (&[q0, q1, q2, q3], &[u0, u1, u2, u3]) = (q4, u4) {
-                        if u32::from_le_bytes([q0, q1, q2, q3]) != 0 {
-                            if q0 != 0 {
-                                s += f32::from(q0) * u0;
-                            }
-                            if q1 != 0 {
-                                s += f32::from(q1) * u1;
-                            }
-                            if q2 != 0 {
-                                s += f32::from(q2) * u2;
-                            }
-                            if q3 != 0 {
-                                s += f32::from(q3) * u3;
-                            }
-                        }
-                    }
-                }
-                for (&q, &uj) in qw.remainder().iter().zip(uw.remainder()) {
-                    if q != 0 {
-                        s += f32::from(q) * uj;
-                    }
-                }
-                s
-            }
-            Encoding::U4 => {
-                let full = self.m / 2;
-                let mut s = 0.0;
-                for (&b, pair) in row.iter().take(full).zip(u.chunks_exact(2)) {
-                    if let &[u_lo, u_hi] = pair {
-                        s += f32::from(b & 0x0F) * u_lo;
-                        s += f32::from(b >> 4) * u_hi;
-                    }
-                }
-                if self.m % 2 == 1 {
-                    if let (Some(&b), Some(&u_last)) =
-                        (row.get(full), u.get(self.m.saturating_sub(1)))
-                    {
-                        s += f32::from(b & 0x0F) * u_last;
-                    }
-                }
-                s
-            }
+            Encoding::F32 => dot_f32(row, u),
+            Encoding::U8 => dot_packed::<U8>(row, self.m, u),
+            Encoding::U4 => dot_packed::<U4>(row, self.m, u),
         }
     }
 
@@ -155,60 +99,392 @@ impl Rows for PackedDataset<'_> {
     fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]) {
         let row = self.row(i);
         match self.header.encoding {
-            Encoding::F32 => {
-                for (o, c) in out.iter_mut().zip(row.chunks_exact(4)) {
-                    *o += a * le_f32(c);
-                }
-            }
-            // Zero codes skipped as in `dot_codes`: `o + a·0` is exactly `o` for finite `a` as
-            // long as `o` is not −0, and the solver's accumulators start at +0.
-            Encoding::U8 => {
-                let out = match out.get_mut(..row.len()) {
-                    Some(o) => o,
-                    None => return,
-                };
-                let mut qw = row.chunks_exact(4);
-                let mut ow = out.chunks_exact_mut(4);
-                for (q4, o4) in (&mut qw).zip(&mut ow) {
-                    if let (&[q0, q1, q2, q3], [o0, o1, o2, o3]) = (q4, o4) {
-                        if u32::from_le_bytes([q0, q1, q2, q3]) != 0 {
-                            if q0 != 0 {
-                                *o0 += a * f32::from(q0);
-                            }
-                            if q1 != 0 {
-                                *o1 += a * f32::from(q1);
-                            }
-                            if q2 != 0 {
-                                *o2 += a * f32::from(q2);
-                            }
-                            if q3 != 0 {
-                                *o3 += a * f32::from(q3);
-                            }
-                        }
-                    }
-                }
-                for (&q, o) in qw.remainder().iter().zip(ow.into_remainder()) {
-                    if q != 0 {
-                        *o += a * f32::from(q);
-                    }
-                }
-            }
-            Encoding::U4 => {
-                let full = self.m / 2;
-                for (pair, &b) in out.chunks_exact_mut(2).zip(row.iter().take(full)) {
-                    if let [o_lo, o_hi] = pair {
-                        *o_lo += a * f32::from(b & 0x0F);
-                        *o_hi += a * f32::from(b >> 4);
-                    }
-                }
-                if self.m % 2 == 1 {
-                    if let (Some(&b), Some(o)) =
-                        (row.get(full), out.get_mut(self.m.saturating_sub(1)))
-                    {
-                        *o += a * f32::from(b & 0x0F);
-                    }
-                }
-            }
+            Encoding::F32 => axpy_f32(row, a, out),
+            Encoding::U8 => axpy_packed::<U8>(row, self.m, a, out),
+            Encoding::U4 => axpy_packed::<U4>(row, self.m, a, out),
         }
+    }
+
+    #[inline]
+    fn dot_axpy_codes(
+        &self,
+        i: usize,
+        u: &[f32],
+        offset: f32,
+        bias: f32,
+        weight: f32,
+        out: &mut [f32],
+    ) -> f32 {
+        let row = self.row(i);
+        match self.header.encoding {
+            Encoding::F32 => {
+                let xv = (dot_f32(row, u) + offset) + bias;
+                axpy_f32(row, weight * xv, out);
+                xv
+            }
+            Encoding::U8 => dot_axpy_packed::<U8>(row, self.m, u, offset, bias, weight, out),
+            Encoding::U4 => dot_axpy_packed::<U4>(row, self.m, u, offset, bias, weight, out),
+        }
+    }
+}
+
+// The kernels. Every one sums with one accumulator over the features in increasing order.
+//
+// Packed codes (`u8`, `u4`) are read a 32-bit word at a time (4 or 8 codes), and words that are
+// all zero are skipped, four words (16 bytes) at a time first: most MNIST pixels are zero, and
+// in runs. Within a non-zero word every code is multiplied, zero or not, without a branch: on
+// the Cortex-M4 a compare and a predicated instruction per code cost more than the
+// multiply-add they would save. Neither changes a bit of the result, for finite vectors:
+// `s + 0·u_j` is exactly `s` (the accumulator starts at +0, and a sum of finite terms that
+// starts at +0 is never −0, so adding ±0 leaves it as it is), and `o_j + a·0` is exactly `o_j`
+// for the same reason (the solver's accumulators start at +0). So the sums are those of the
+// plain loop over every feature, on the host and on the target.
+
+/// A packed code width: `SLOTS` codes per 32-bit little-endian word, code `k` of a word in the
+/// `k`-th group of bits from the low end (as the format stores them). The word kernels are
+/// written out per width: the firmware is built for size (`opt-level = "s"`), which unrolls no
+/// loop by itself.
+trait Width {
+    /// Codes per word.
+    const SLOTS: usize;
+    /// Features in a block of four words.
+    const BLOCK: usize;
+    /// Codes per byte.
+    const PER_BYTE: usize;
+    /// Bits per code.
+    const BITS: u32;
+    /// The largest code.
+    const MASK: u32;
+    /// `s + Σ_k code_k · u_k` over the codes of `w`, in order (`u` holds `SLOTS` entries).
+    fn dot_word(s: f32, w: u32, u: &[f32]) -> f32;
+    /// `out_k += a · code_k` over the codes of `w` (`out` holds `SLOTS` entries).
+    fn axpy_word(a: f32, w: u32, out: &mut [f32]);
+}
+
+/// One code per byte.
+struct U8;
+impl Width for U8 {
+    const SLOTS: usize = 4;
+    const BLOCK: usize = 16;
+    const PER_BYTE: usize = 1;
+    const BITS: u32 = 8;
+    const MASK: u32 = 0xFF;
+    #[inline(always)]
+    fn dot_word(s: f32, w: u32, u: &[f32]) -> f32 {
+        let (q0, q1, q2, q3) = (
+            field(w, 0, 0xFF),
+            field(w, 8, 0xFF),
+            field(w, 16, 0xFF),
+            field(w, 24, 0xFF),
+        );
+        match *u {
+            [u0, u1, u2, u3] => s + q0 * u0 + q1 * u1 + q2 * u2 + q3 * u3,
+            _ => s,
+        }
+    }
+    #[inline(always)]
+    fn axpy_word(a: f32, w: u32, out: &mut [f32]) {
+        let (q0, q1, q2, q3) = (
+            field(w, 0, 0xFF),
+            field(w, 8, 0xFF),
+            field(w, 16, 0xFF),
+            field(w, 24, 0xFF),
+        );
+        if let [o0, o1, o2, o3] = out {
+            *o0 += a * q0;
+            *o1 += a * q1;
+            *o2 += a * q2;
+            *o3 += a * q3;
+        }
+    }
+}
+
+/// Two codes per byte, low nibble first.
+struct U4;
+impl Width for U4 {
+    const SLOTS: usize = 8;
+    const BLOCK: usize = 32;
+    const PER_BYTE: usize = 2;
+    const BITS: u32 = 4;
+    const MASK: u32 = 0x0F;
+    #[inline(always)]
+    fn dot_word(s: f32, w: u32, u: &[f32]) -> f32 {
+        let (q0, q1, q2, q3) = (
+            field(w, 0, 0xF),
+            field(w, 4, 0xF),
+            field(w, 8, 0xF),
+            field(w, 12, 0xF),
+        );
+        let (q4, q5, q6, q7) = (
+            field(w, 16, 0xF),
+            field(w, 20, 0xF),
+            field(w, 24, 0xF),
+            field(w, 28, 0xF),
+        );
+        match *u {
+            [u0, u1, u2, u3, u4, u5, u6, u7] => {
+                s + q0 * u0 + q1 * u1 + q2 * u2 + q3 * u3 + q4 * u4 + q5 * u5 + q6 * u6 + q7 * u7
+            }
+            _ => s,
+        }
+    }
+    #[inline(always)]
+    fn axpy_word(a: f32, w: u32, out: &mut [f32]) {
+        if let [o0, o1, o2, o3, o4, o5, o6, o7] = out {
+            *o0 += a * field(w, 0, 0xF);
+            *o1 += a * field(w, 4, 0xF);
+            *o2 += a * field(w, 8, 0xF);
+            *o3 += a * field(w, 12, 0xF);
+            *o4 += a * field(w, 16, 0xF);
+            *o5 += a * field(w, 20, 0xF);
+            *o6 += a * field(w, 24, 0xF);
+            *o7 += a * field(w, 28, 0xF);
+        }
+    }
+}
+
+/// The code in bits `shift ..` of `w` under `mask`, as `f32` (exact: codes are below 2²⁴).
+/// Shifts and masks of a word, not bytes of an array: at `opt-level = "s"` an array of the
+/// word's bytes goes through the stack.
+#[inline(always)]
+fn field(w: u32, shift: u32, mask: u32) -> f32 {
+    (w.wrapping_shr(shift) & mask) as f32
+}
+
+/// Blocks of four words (16 bytes) and of `4·SLOTS` features.
+const BLOCK_BYTES: usize = 16;
+
+/// The little-endian word of the first 4 bytes (0 for a shorter slice: never, chunks are
+/// exact). From a `[u8; 4]`, so that it is one (unaligned) word load: byte patterns make the
+/// size-optimised build load and reassemble single bytes.
+#[inline(always)]
+fn word(b: &[u8]) -> u32 {
+    b.first_chunk::<4>().map_or(0, |c| u32::from_le_bytes(*c))
+}
+
+/// The four words of a 16-byte block.
+#[inline(always)]
+fn words4(b: &[u8]) -> [u32; 4] {
+    let at = |k: usize| word(b.get(k..).unwrap_or(&[]));
+    [at(0), at(4), at(8), at(12)]
+}
+
+/// Splits a packed row of `m` features into the bytes of its whole words and the codes after
+/// them, with `u` (or `out`) cut to match: `(word bytes, tail bytes, features in words)`.
+#[inline(always)]
+fn split_row<W: Width>(row: &[u8], m: usize) -> (&[u8], &[u8], usize) {
+    let words = m.checked_div(W::SLOTS).unwrap_or(0);
+    let bytes = words.saturating_mul(4).min(row.len());
+    let (head, tail) = row.split_at(bytes);
+    (head, tail, words.saturating_mul(W::SLOTS))
+}
+
+/// The codes after the whole words, one at a time, zeros skipped: `(feature offset, code)`.
+#[inline(always)]
+fn tail_codes<W: Width>(tail: &[u8], count: usize) -> impl Iterator<Item = (usize, f32)> + '_ {
+    (0..count).filter_map(move |k| {
+        let b = *tail.get(k.checked_div(W::PER_BYTE)?)?;
+        let slot = k.checked_rem(W::PER_BYTE)? as u32;
+        let q = u32::from(b).wrapping_shr(slot.wrapping_mul(W::BITS)) & W::MASK;
+        (q != 0).then_some((k, q as f32))
+    })
+}
+
+/// `s + Σ code · u` over word `w` if it is non-zero (`u`: its `SLOTS` entries).
+#[inline(always)]
+fn dot_nonzero<W: Width>(s: f32, w: u32, u: Option<&[f32]>) -> f32 {
+    match u {
+        Some(u) if w != 0 => W::dot_word(s, w, u),
+        _ => s,
+    }
+}
+
+/// `out += a · code` over word `w` if it is non-zero (`out`: its `SLOTS` entries).
+#[inline(always)]
+fn axpy_nonzero<W: Width>(a: f32, w: u32, out: Option<&mut [f32]>) {
+    if let Some(out) = out {
+        if w != 0 {
+            W::axpy_word(a, w, out);
+        }
+    }
+}
+
+/// `s + Σ code · u` over the four words of a block, each skipped when zero.
+#[inline(always)]
+fn dot_block<W: Width>(mut s: f32, ws: [u32; 4], u: &[f32]) -> f32 {
+    let [w0, w1, w2, w3] = ws;
+    let mut uw = u.chunks_exact(W::SLOTS);
+    s = dot_nonzero::<W>(s, w0, uw.next());
+    s = dot_nonzero::<W>(s, w1, uw.next());
+    s = dot_nonzero::<W>(s, w2, uw.next());
+    dot_nonzero::<W>(s, w3, uw.next())
+}
+
+/// `out += a · code` over the four words of a block, each skipped when zero.
+#[inline(always)]
+fn axpy_block<W: Width>(a: f32, ws: [u32; 4], out: &mut [f32]) {
+    let [w0, w1, w2, w3] = ws;
+    let mut ow = out.chunks_exact_mut(W::SLOTS);
+    axpy_nonzero::<W>(a, w0, ow.next());
+    axpy_nonzero::<W>(a, w1, ow.next());
+    axpy_nonzero::<W>(a, w2, ow.next());
+    axpy_nonzero::<W>(a, w3, ow.next());
+}
+
+/// True when any of the four words is non-zero.
+#[inline(always)]
+fn any(ws: [u32; 4]) -> bool {
+    let [w0, w1, w2, w3] = ws;
+    w0 | w1 | w2 | w3 != 0
+}
+
+/// The dot product over the words after the whole blocks (fewer than four) and the codes
+/// after the whole words.
+#[inline(always)]
+fn dot_rest<W: Width>(mut s: f32, words: &[u8], u: &[f32], tail: &[u8], u_tail: &[f32]) -> f32 {
+    let mut uw = u.chunks_exact(W::SLOTS);
+    for b in words.chunks_exact(4) {
+        s = dot_nonzero::<W>(s, word(b), uw.next());
+    }
+    for (k, q) in tail_codes::<W>(tail, u_tail.len()) {
+        if let Some(uk) = u_tail.get(k) {
+            s += q * *uk;
+        }
+    }
+    s
+}
+
+/// The update over the words after the whole blocks and the codes after the whole words.
+#[inline(always)]
+fn axpy_rest<W: Width>(a: f32, words: &[u8], out: &mut [f32], tail: &[u8], o_tail: &mut [f32]) {
+    let mut ow = out.chunks_exact_mut(W::SLOTS);
+    for b in words.chunks_exact(4) {
+        axpy_nonzero::<W>(a, word(b), ow.next());
+    }
+    for (k, q) in tail_codes::<W>(tail, o_tail.len()) {
+        if let Some(ok) = o_tail.get_mut(k) {
+            *ok += a * q;
+        }
+    }
+}
+
+/// `Σ_j q_j u_j` over a packed row of `m` features (`u.len() ≥ m`, else 0).
+#[inline(never)]
+fn dot_packed<W: Width>(row: &[u8], m: usize, u: &[f32]) -> f32 {
+    let Some(u) = u.get(..m) else {
+        return 0.0;
+    };
+    let (head, tail, split) = split_row::<W>(row, m);
+    let (u_head, u_tail) = u.split_at(split.min(u.len()));
+    let mut s = 0.0f32;
+    let mut blocks = head.chunks_exact(BLOCK_BYTES);
+    let mut u_blocks = u_head.chunks_exact(W::BLOCK);
+    for (b, ub) in (&mut blocks).zip(&mut u_blocks) {
+        let ws = words4(b);
+        if any(ws) {
+            s = dot_block::<W>(s, ws, ub);
+        }
+    }
+    dot_rest::<W>(s, blocks.remainder(), u_blocks.remainder(), tail, u_tail)
+}
+
+/// `out_j += a · q_j` over a packed row of `m` features (`out.len() ≥ m`, else nothing).
+#[inline(never)]
+fn axpy_packed<W: Width>(row: &[u8], m: usize, a: f32, out: &mut [f32]) {
+    let Some(out) = out.get_mut(..m) else {
+        return;
+    };
+    let (head, tail, split) = split_row::<W>(row, m);
+    let at = split.min(out.len());
+    let (o_head, o_tail) = out.split_at_mut(at);
+    let mut blocks = head.chunks_exact(BLOCK_BYTES);
+    let mut o_blocks = o_head.chunks_exact_mut(W::BLOCK);
+    for (b, ob) in (&mut blocks).zip(&mut o_blocks) {
+        let ws = words4(b);
+        if any(ws) {
+            axpy_block::<W>(a, ws, ob);
+        }
+    }
+    axpy_rest::<W>(
+        a,
+        blocks.remainder(),
+        o_blocks.into_remainder(),
+        tail,
+        o_tail,
+    );
+}
+
+/// [`Rows::dot_axpy_codes`] on a packed row: the dot product notes which blocks of four words
+/// are non-zero (a bit per block, rows of up to 32 blocks: 512 `u8` or 1024 `u4` features;
+/// longer rows take the plain update), and the update visits only those. The same terms in the
+/// same order as [`dot_packed`] then [`axpy_packed`], so the same bits.
+#[inline(never)]
+fn dot_axpy_packed<W: Width>(
+    row: &[u8],
+    m: usize,
+    u: &[f32],
+    offset: f32,
+    bias: f32,
+    weight: f32,
+    out: &mut [f32],
+) -> f32 {
+    let (head, tail, split) = split_row::<W>(row, m);
+    let short = head.len() <= BLOCK_BYTES.saturating_mul(32);
+    let (Some(u), Some(out), true) = (u.get(..m), out.get_mut(..m), short) else {
+        // Short vectors (what the two halves alone do with them: 0 and no update) or a long
+        // row.
+        let xv = (dot_packed::<W>(row, m, u) + offset) + bias;
+        axpy_packed::<W>(row, m, weight * xv, out);
+        return xv;
+    };
+    let (u_head, u_tail) = u.split_at(split.min(u.len()));
+    let mut nonzero = 0u32;
+    let mut bit = 1u32;
+    let mut s = 0.0f32;
+    let mut blocks = head.chunks_exact(BLOCK_BYTES);
+    let mut u_blocks = u_head.chunks_exact(W::BLOCK);
+    for (b, ub) in (&mut blocks).zip(&mut u_blocks) {
+        let ws = words4(b);
+        if any(ws) {
+            s = dot_block::<W>(s, ws, ub);
+            nonzero |= bit;
+        }
+        bit = bit.wrapping_shl(1);
+    }
+    s = dot_rest::<W>(s, blocks.remainder(), u_blocks.remainder(), tail, u_tail);
+    let xv = (s + offset) + bias;
+    let a = weight * xv;
+    let (o_head, o_tail) = out.split_at_mut(split.min(out.len()));
+    let words = blocks.remainder();
+    let in_blocks = (head.len() / BLOCK_BYTES).wrapping_mul(W::BLOCK);
+    let (o_blocks, o_rest) = o_head.split_at_mut(in_blocks.min(o_head.len()));
+    while nonzero != 0 {
+        let k = nonzero.trailing_zeros() as usize;
+        nonzero &= nonzero.wrapping_sub(1);
+        let (at, start) = (k.wrapping_mul(BLOCK_BYTES), k.wrapping_mul(W::BLOCK));
+        if let (Some(b), Some(ob)) = (
+            head.get(at..at.wrapping_add(BLOCK_BYTES)),
+            o_blocks.get_mut(start..start.wrapping_add(W::BLOCK)),
+        ) {
+            axpy_block::<W>(a, words4(b), ob);
+        }
+    }
+    axpy_rest::<W>(a, words, o_rest, tail, o_tail);
+    xv
+}
+
+/// `Σ_j x_j u_j` over an `f32` row.
+#[inline]
+fn dot_f32(row: &[u8], u: &[f32]) -> f32 {
+    row.chunks_exact(4)
+        .zip(u)
+        .fold(0.0, |s, (c, &u)| s + le_f32(c) * u)
+}
+
+/// `out_j += a · x_j` over an `f32` row.
+#[inline]
+fn axpy_f32(row: &[u8], a: f32, out: &mut [f32]) {
+    for (o, c) in out.iter_mut().zip(row.chunks_exact(4)) {
+        *o += a * le_f32(c);
     }
 }

@@ -356,10 +356,8 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         let mut sum_t = 0.0f32;
         let mut xv = xv.iter_mut();
         for (i, di) in dd.iter().enumerate() {
-            let xvi = (self.data.dot_codes(i, u) + offset) + vb;
-            let t = *di * xvi;
-            self.data.axpy_codes(i, t, acc);
-            sum_t += t;
+            let xvi = self.data.dot_axpy_codes(i, u, offset, vb, *di, acc);
+            sum_t += *di * xvi;
             if let Some(k) = xv.next() {
                 *k = xvi;
             }
