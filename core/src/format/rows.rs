@@ -488,3 +488,113 @@ fn axpy_f32(row: &[u8], a: f32, out: &mut [f32]) {
         *o += a * le_f32(c);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{encoded_len, parse, write, Codes, DatasetSpec, Split};
+    use crate::data::{Dequant, Rows};
+
+    extern crate std;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// Codes with the shapes the kernels branch on: runs of zero blocks, lone non-zero codes,
+    /// dense stretches, in every slot of a word, below `max + 1`.
+    fn codes(n: usize, m: usize, max: u32) -> Vec<u8> {
+        (0..n * m)
+            .map(|k| {
+                let (i, j) = (k / m, k % m);
+                let pattern = (i * 31 + j * 17 + (i * j) % 13) % 11;
+                let q = if j % 40 < 17 + i % 5 || pattern < 4 {
+                    0
+                } else {
+                    (k as u32 * 7 + 3) % (max + 1)
+                };
+                q as u8
+            })
+            .collect()
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// Every packed kernel against the plain loop over every feature, in order, one
+    /// accumulator (an independent reference: no zero skipping, no words): the same bits.
+    #[test]
+    fn packed_kernels_equal_the_plain_loop_bit_for_bit() {
+        let n = 6;
+        let labels: Vec<i8> = (0..n).map(|i| if i % 2 == 0 { 1 } else { -1 }).collect();
+        // Tails of every length, whole blocks, and rows past the 32-block list (u8 > 512
+        // features, u4 > 1024) that take the plain update.
+        let shapes = [
+            1, 3, 4, 5, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 196, 513, 600, 1100,
+        ];
+        for m in shapes {
+            for (max, u4) in [(255u32, false), (15, true)] {
+                let q = codes(n, m, max);
+                let spec = DatasetSpec {
+                    m,
+                    width: 0,
+                    height: 0,
+                    split: Split::Train,
+                    pos_label: 1,
+                    neg_label: 0,
+                    dequant: Dequant::Shared {
+                        offset: 0.0,
+                        scale: 1.0,
+                    },
+                    labels: &labels,
+                    codes: if u4 { Codes::U4(&q) } else { Codes::U8(&q) },
+                };
+                let mut file = vec![0u8; encoded_len(&spec).unwrap()];
+                write(&spec, &mut file).unwrap();
+                let ds = parse(&file).unwrap();
+                // Sign-mixed, varied magnitudes; one spare entry past `m` holding NaN, which no
+                // kernel may read.
+                let mut u: Vec<f32> = (0..m)
+                    .map(|j| ((j * 37 % 19) as f32 - 9.0) * 0.173 / (1.0 + j as f32 * 0.01))
+                    .collect();
+                u.push(f32::NAN);
+                for i in 0..n {
+                    let row = &q[i * m..(i + 1) * m];
+                    let dot_ref = row
+                        .iter()
+                        .zip(&u)
+                        .fold(0.0f32, |s, (&q, &u)| s + f32::from(q) * u);
+                    let dot = ds.dot_codes(i, &u);
+                    assert_eq!(dot.to_bits(), dot_ref.to_bits(), "dot, m = {m}, u4 = {u4}");
+
+                    let start: Vec<f32> = (0..=m).map(|j| (j % 5) as f32 * 0.5).collect();
+                    let a = -0.731f32 / (1.0 + i as f32);
+                    let mut axpy_ref = start.clone();
+                    for (o, &q) in axpy_ref.iter_mut().zip(row) {
+                        *o += a * f32::from(q);
+                    }
+                    let mut out = start.clone();
+                    ds.axpy_codes(i, a, &mut out);
+                    assert_eq!(bits(&out), bits(&axpy_ref), "axpy, m = {m}, u4 = {u4}");
+
+                    let (offset, bias, weight) = (0.375f32, -1.25f32, 0.0625f32);
+                    let xv_ref = (dot_ref + offset) + bias;
+                    let mut fused_ref = start.clone();
+                    for (o, &q) in fused_ref.iter_mut().zip(row) {
+                        *o += (weight * xv_ref) * f32::from(q);
+                    }
+                    let mut out = start.clone();
+                    let xv = ds.dot_axpy_codes(i, &u, offset, bias, weight, &mut out);
+                    assert_eq!(xv.to_bits(), xv_ref.to_bits(), "fused, m = {m}, u4 = {u4}");
+                    assert_eq!(bits(&out), bits(&fused_ref), "fused, m = {m}, u4 = {u4}");
+                }
+                // Short vectors: no panic, the trait's documented answers (0, no update).
+                let mut short = vec![0.0f32; m - 1];
+                assert_eq!(ds.dot_codes(0, &short), 0.0);
+                ds.axpy_codes(0, 1.0, &mut short);
+                assert!(short.iter().all(|&x| x == 0.0));
+                let xv = ds.dot_axpy_codes(0, &u[..m - 1], 0.5, 0.25, 1.0, &mut short);
+                assert_eq!(xv, 0.75);
+                assert!(short.iter().all(|&x| x == 0.0));
+            }
+        }
+    }
+}
