@@ -207,38 +207,43 @@ impl Width for U4 {
     const PER_BYTE: usize = 2;
     const BITS: u32 = 4;
     const MASK: u32 = 0x0F;
+    /// Each half word (four codes) is skipped when zero: a non-zero `u4` word of an MNIST
+    /// row holds ≈ 2.6 non-zero codes of eight.
     #[inline(always)]
-    fn dot_word(s: f32, w: u32, u: &[f32]) -> f32 {
-        let (q0, q1, q2, q3) = (
-            field(w, 0, 0xF),
-            field(w, 4, 0xF),
-            field(w, 8, 0xF),
-            field(w, 12, 0xF),
-        );
-        let (q4, q5, q6, q7) = (
-            field(w, 16, 0xF),
-            field(w, 20, 0xF),
-            field(w, 24, 0xF),
-            field(w, 28, 0xF),
-        );
-        match *u {
-            [u0, u1, u2, u3, u4, u5, u6, u7] => {
-                s + q0 * u0 + q1 * u1 + q2 * u2 + q3 * u3 + q4 * u4 + q5 * u5 + q6 * u6 + q7 * u7
+    fn dot_word(mut s: f32, w: u32, u: &[f32]) -> f32 {
+        if let [u0, u1, u2, u3, u4, u5, u6, u7] = *u {
+            if w & 0xFFFF != 0 {
+                s = s
+                    + field(w, 0, 0xF) * u0
+                    + field(w, 4, 0xF) * u1
+                    + field(w, 8, 0xF) * u2
+                    + field(w, 12, 0xF) * u3;
             }
-            _ => s,
+            if w >> 16 != 0 {
+                s = s
+                    + field(w, 16, 0xF) * u4
+                    + field(w, 20, 0xF) * u5
+                    + field(w, 24, 0xF) * u6
+                    + field(w, 28, 0xF) * u7;
+            }
         }
+        s
     }
     #[inline(always)]
     fn axpy_word(a: f32, w: u32, out: &mut [f32]) {
         if let [o0, o1, o2, o3, o4, o5, o6, o7] = out {
-            *o0 += a * field(w, 0, 0xF);
-            *o1 += a * field(w, 4, 0xF);
-            *o2 += a * field(w, 8, 0xF);
-            *o3 += a * field(w, 12, 0xF);
-            *o4 += a * field(w, 16, 0xF);
-            *o5 += a * field(w, 20, 0xF);
-            *o6 += a * field(w, 24, 0xF);
-            *o7 += a * field(w, 28, 0xF);
+            if w & 0xFFFF != 0 {
+                *o0 += a * field(w, 0, 0xF);
+                *o1 += a * field(w, 4, 0xF);
+                *o2 += a * field(w, 8, 0xF);
+                *o3 += a * field(w, 12, 0xF);
+            }
+            if w >> 16 != 0 {
+                *o4 += a * field(w, 16, 0xF);
+                *o5 += a * field(w, 20, 0xF);
+                *o6 += a * field(w, 24, 0xF);
+                *o7 += a * field(w, 28, 0xF);
+            }
         }
     }
 }
