@@ -169,32 +169,30 @@ impl Width for U8 {
     const PER_BYTE: usize = 1;
     const BITS: u32 = 8;
     const MASK: u32 = 0xFF;
+    /// Each half word (two codes) is skipped when zero.
     #[inline(always)]
-    fn dot_word(s: f32, w: u32, u: &[f32]) -> f32 {
-        let (q0, q1, q2, q3) = (
-            field(w, 0, 0xFF),
-            field(w, 8, 0xFF),
-            field(w, 16, 0xFF),
-            field(w, 24, 0xFF),
-        );
-        match *u {
-            [u0, u1, u2, u3] => s + q0 * u0 + q1 * u1 + q2 * u2 + q3 * u3,
-            _ => s,
+    fn dot_word(mut s: f32, w: u32, u: &[f32]) -> f32 {
+        if let [u0, u1, u2, u3] = *u {
+            if w & 0xFFFF != 0 {
+                s = s + field(w, 0, 0xFF) * u0 + field(w, 8, 0xFF) * u1;
+            }
+            if w >> 16 != 0 {
+                s = s + field(w, 16, 0xFF) * u2 + field(w, 24, 0xFF) * u3;
+            }
         }
+        s
     }
     #[inline(always)]
     fn axpy_word(a: f32, w: u32, out: &mut [f32]) {
-        let (q0, q1, q2, q3) = (
-            field(w, 0, 0xFF),
-            field(w, 8, 0xFF),
-            field(w, 16, 0xFF),
-            field(w, 24, 0xFF),
-        );
         if let [o0, o1, o2, o3] = out {
-            *o0 += a * q0;
-            *o1 += a * q1;
-            *o2 += a * q2;
-            *o3 += a * q3;
+            if w & 0xFFFF != 0 {
+                *o0 += a * field(w, 0, 0xFF);
+                *o1 += a * field(w, 8, 0xFF);
+            }
+            if w >> 16 != 0 {
+                *o2 += a * field(w, 16, 0xFF);
+                *o3 += a * field(w, 24, 0xFF);
+            }
         }
     }
 }
