@@ -125,6 +125,40 @@ pub trait Rows {
     fn dot_codes(&self, i: usize, u: &[f32]) -> f32;
     /// `out_j += a · q_ij` for every feature `j` of row `i` (`out.len() ≥ m`).
     fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]);
+    /// One row of a Hessian-vector product, `X̃ᵀ(D ⊙ X̃v)`: `xv = (Σ_j q_ij u_j + offset) + bias`,
+    /// then `out_j += (weight · xv) · q_ij` for every feature; returns `xv`. The default is
+    /// [`dot_codes`](Rows::dot_codes) then [`axpy_codes`](Rows::axpy_codes), and an
+    /// implementation must give the same bits (it may read the row once instead of twice).
+    fn dot_axpy_codes(
+        &self,
+        i: usize,
+        u: &[f32],
+        offset: f32,
+        bias: f32,
+        weight: f32,
+        out: &mut [f32],
+    ) -> f32 {
+        let xv = (self.dot_codes(i, u) + offset) + bias;
+        self.axpy_codes(i, weight * xv, out);
+        xv
+    }
+    /// The first feature of row `i` whose stored code `q_ij` or dequantised value
+    /// `o_j + s_j·q_ij` is NaN or infinite (`None`: all finite), for the check before
+    /// training. The default reads the row through [`axpy_codes`](Rows::axpy_codes) into the
+    /// scratch `u` (`0 + 1·q = q` exactly; `u.len() ≥ m`, a shorter scratch is checked as far
+    /// as it reaches); a layout whose values were validated when it was built answers without
+    /// reading the row.
+    fn first_non_finite(&self, i: usize, u: &mut [f32]) -> Option<usize> {
+        let len = u.len().min(self.n_features());
+        let u = u.get_mut(..len).unwrap_or(&mut []);
+        u.fill(0.0);
+        self.axpy_codes(i, 1.0, u);
+        let dequant = self.dequant();
+        u.iter().enumerate().position(|(j, q)| {
+            let (o, s) = dequant.pair(j);
+            !q.is_finite() || !(o + s * q).is_finite()
+        })
+    }
     /// `out_k = Σ_j q_ij · u[k·stride + j]` for every `k < out.len()`: the dot products of
     /// row `i` with several vectors laid `stride ≥ m` apart (a multi-class pass reads the row
     /// once for all of them). The default calls [`dot_codes`](Rows::dot_codes) per vector;

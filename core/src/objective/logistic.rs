@@ -328,19 +328,38 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         u: &mut [f32],
         out: &mut [f32],
     ) -> Result<(), Error> {
+        self.hess_vec_keep(dd, v, u, out, &mut [])
+    }
+
+    /// [`hess_vec`](Logistic::hess_vec) that also stores the products `x̃_i·v` it computes
+    /// into `xv` (length `n`, or empty for none): CG's `X̃p`, from which the objective keeps
+    /// `X̃d` without a pass of its own.
+    pub fn hess_vec_keep(
+        &self,
+        dd: &[f32],
+        v: &[f32],
+        u: &mut [f32],
+        out: &mut [f32],
+        xv: &mut [f32],
+    ) -> Result<(), Error> {
         expect_len(dd.len(), self.n)?;
         expect_len(v.len(), self.n_weights())?;
         expect_at_least(u.len(), self.m)?;
         expect_len(out.len(), self.n_weights())?;
+        if !xv.is_empty() {
+            expect_len(xv.len(), self.n)?;
+        }
         let (offset, vb) = self.fold(v, u);
         let acc = out.get_mut(..self.m).unwrap_or(&mut []);
         acc.fill(0.0);
         let mut sum_t = 0.0f32;
+        let mut xv = xv.iter_mut();
         for (i, di) in dd.iter().enumerate() {
-            let xv = (self.data.dot_codes(i, u) + offset) + vb;
-            let t = *di * xv;
-            self.data.axpy_codes(i, t, acc);
-            sum_t += t;
+            let xvi = self.data.dot_axpy_codes(i, u, offset, vb, *di, acc);
+            sum_t += *di * xvi;
+            if let Some(k) = xv.next() {
+                *k = xvi;
+            }
         }
         self.unfold(v, sum_t, out);
         Ok(())
@@ -890,9 +909,10 @@ fn rank_two_dense(features: &mut [f32], d: [f32; 2], x: [&[f32]; 2]) {
     }
 }
 
-/// Scans the dataset once before training: labels `±1`, both classes present, finite
-/// dequantisation pairs, and every stored code and dequantised value finite. The codes are
-/// read through `Rows::axpy_codes` into the zeroed scratch `u` (`0 + 1·q = q` exactly).
+/// Checks the dataset before training: labels `±1`, both classes present, finite
+/// dequantisation pairs, and every stored code and dequantised value finite
+/// ([`Rows::first_non_finite`]: the rows are read into the scratch `u` unless the layout was
+/// validated when it was built, as a parsed packed file is).
 pub fn check_data<R: Rows + ?Sized>(data: &R, u: &mut [f32]) -> Result<(), Error> {
     let mut pos = false;
     let mut neg = false;
@@ -915,18 +935,28 @@ pub fn check_data<R: Rows + ?Sized>(data: &R, u: &mut [f32]) -> Result<(), Error
 }
 
 /// The binary objective with its per-sample caches: margins `z = X̃w`, `xd = X̃d` and the
-/// Hessian weights `D` (each of length `n`), and the fold scratch `u` (at least `m`).
+/// Hessian weights `D` (each of length `n`), optionally CG's last product `xp = X̃p` (length
+/// `n`), and the fold scratch `u` (at least `m`).
 pub struct LogisticObjective<'a, 'b, R: Rows + ?Sized> {
     loss: Logistic<'a, R>,
     z: &'b mut [f32],
     xd: &'b mut [f32],
     dd: &'b mut [f32],
+    /// `X̃p` of CG's last product, when the storage has room for it (`4n`): `xd` is then kept
+    /// as `Σ_k α_k X̃p_k` during CG instead of a pass over the rows per Newton iteration.
+    xp: &'b mut [f32],
+    /// CG is building a direction and `xd` follows it.
+    tracking: bool,
+    /// `xd` is `X̃d` for the direction the next `prepare_line` is along.
+    kept: bool,
     u: &'b mut [f32],
 }
 
 impl<'a, 'b, R: Rows + ?Sized> LogisticObjective<'a, 'b, R> {
     /// The objective of `data` and `settings` over borrowed caches: `samples` holds at least
-    /// `3n` floats (margins, `X̃d`, `D`), `u` at least `m`.
+    /// `3n` floats (margins, `X̃d`, `D`), and with `4n` or more also CG's `X̃p` (which spares
+    /// the line search its pass over the rows, [`Objective::start_direction`]); `u` at least
+    /// `m`.
     pub fn new(
         data: &'a R,
         settings: &Settings,
@@ -942,9 +972,19 @@ impl<'a, 'b, R: Rows + ?Sized> LogisticObjective<'a, 'b, R> {
         };
         let (z, rest) = samples.split_at_mut_checked(n).ok_or(short)?;
         let (xd, rest) = rest.split_at_mut_checked(n).ok_or(short)?;
-        let dd = rest.get_mut(..n).ok_or(short)?;
+        let (dd, rest) = rest.split_at_mut_checked(n).ok_or(short)?;
+        let xp = rest.get_mut(..n).unwrap_or(&mut []);
         expect_at_least(u.len(), data.n_features())?;
-        Ok(Self { loss, z, xd, dd, u })
+        Ok(Self {
+            loss,
+            z,
+            xd,
+            dd,
+            xp,
+            tracking: false,
+            kept: false,
+            u,
+        })
     }
 
     /// The stateless passes.
@@ -975,7 +1015,12 @@ impl<R: Rows + ?Sized> Objective for LogisticObjective<'_, '_, R> {
         Ok(f)
     }
     fn hess_vec(&mut self, v: &[f32], out: &mut [f32]) -> Result<(), Error> {
-        self.loss.hess_vec(self.dd, v, self.u, out)
+        let xp = if self.tracking {
+            &mut *self.xp
+        } else {
+            &mut []
+        };
+        self.loss.hess_vec_keep(self.dd, v, self.u, out, xp)
     }
     fn hess_diag(&mut self, diag: &mut [f32]) -> Result<(), Error> {
         self.loss.hess_diag(self.dd, self.u, diag)
@@ -984,7 +1029,33 @@ impl<R: Rows + ?Sized> Objective for LogisticObjective<'_, '_, R> {
         self.loss.hessian_packed(self.dd, self.u, h)
     }
     fn prepare_line(&mut self, d: &[f32]) -> Result<(), Error> {
+        // Kept: `Σ_k α_k X̃p_k` equals `X̃d` up to round-off (each term carries the rounding
+        // of its product, as a pass over `d` would carry its own), so the trials and the
+        // stored margins `z += α·xd` move by the same f32 noise as before.
+        if core::mem::take(&mut self.kept) {
+            return expect_len(d.len(), self.loss.n_weights());
+        }
         self.loss.x_times(d, self.u, self.xd)
+    }
+    fn start_direction(&mut self) {
+        // The direction starts at `d = 0`, so `X̃d = 0`; without room for `X̃p` nothing is
+        // kept and `prepare_line` makes its pass.
+        self.tracking = self.xp.len() == self.loss.n_samples();
+        self.kept = false;
+        if self.tracking {
+            self.xd.fill(0.0);
+        }
+    }
+    fn direction_step(&mut self, alpha: f32) {
+        if self.tracking {
+            for (xdi, xpi) in self.xd.iter_mut().zip(self.xp.iter()) {
+                *xdi += alpha * *xpi;
+            }
+        }
+    }
+    fn finish_direction(&mut self, kept: bool) {
+        self.kept = kept && core::mem::take(&mut self.tracking);
+        self.tracking = false;
     }
     fn value_change(&mut self, w: &[f32], d: &[f32], alpha: f32) -> Result<f32, Error> {
         self.loss.value_change(w, d, alpha, self.z, self.xd)

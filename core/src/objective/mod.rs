@@ -39,8 +39,21 @@ pub trait Objective {
     fn hess_diag(&mut self, diag: &mut [f32]) -> Result<(), Error>;
     /// The explicit Hessian as a packed lower triangle in `h[..packed_len(n_weights)]`.
     fn hessian_packed(&mut self, h: &mut [f32]) -> Result<(), Error>;
-    /// Prepares line-search trials along `d` (e.g. caches `X̃d`).
+    /// Prepares line-search trials along `d` (e.g. caches `X̃d`: a pass over the rows, unless
+    /// the direction solve kept it, see [`start_direction`](Objective::start_direction)).
     fn prepare_line(&mut self, d: &[f32]) -> Result<(), Error>;
+    /// CG starts building `d = Σ_k α_k p_k` from `d = 0`, one [`hess_vec`](Objective::hess_vec)
+    /// per `p_k`. An objective whose product computes `X̃p_k` row by row may keep
+    /// `X̃d = Σ_k α_k X̃p_k` alongside ([`direction_step`](Objective::direction_step)) and so
+    /// spare [`prepare_line`](Objective::prepare_line) its pass. The default keeps nothing.
+    fn start_direction(&mut self) {}
+    /// CG took `d += α·p` with the `p` of the last `hess_vec`.
+    fn direction_step(&mut self, _alpha: f32) {}
+    /// The direction solve ended. `kept`: the direction is the one CG built since
+    /// [`start_direction`](Objective::start_direction) and the loop's next
+    /// [`prepare_line`](Objective::prepare_line) is along it (a descent direction, which the
+    /// loop keeps); otherwise `prepare_line` must make its pass.
+    fn finish_direction(&mut self, _kept: bool) {}
     /// `f(w + αd) − f(w)`, accurate relative to the change itself.
     fn value_change(&mut self, w: &[f32], d: &[f32], alpha: f32) -> Result<f32, Error>;
     /// Takes the step `w += αd` and moves the cached products with it.
@@ -64,9 +77,9 @@ pub(crate) fn expect_at_least(got: usize, expected: usize) -> Result<(), Error> 
 }
 
 /// The checks every objective makes before training: `n > 0`, finite dequantisation pairs,
-/// every stored code and dequantised value finite, and `label_ok(i)` for each sample. The
-/// codes are read through `Rows::axpy_codes` into the zeroed scratch `u` (`0 + 1·q = q`
-/// exactly).
+/// every stored code and dequantised value finite ([`Rows::first_non_finite`]: a scan of the
+/// rows by default, nothing for a packed file, whose parser checked its values), and
+/// `label_ok(i)` for each sample, sample by sample.
 pub(crate) fn check_values<R: Rows + ?Sized>(
     data: &R,
     u: &mut [f32],
@@ -89,13 +102,8 @@ pub(crate) fn check_values<R: Rows + ?Sized>(
     }
     for sample in 0..n {
         label_ok(sample)?;
-        u.fill(0.0);
-        data.axpy_codes(sample, 1.0, u);
-        for (feature, q) in u.iter().enumerate() {
-            let (o, s) = dequant.pair(feature);
-            if !q.is_finite() || !(o + s * q).is_finite() {
-                return Err(Error::NonFiniteData { sample, feature });
-            }
+        if let Some(feature) = data.first_non_finite(sample, u) {
+            return Err(Error::NonFiniteData { sample, feature });
         }
     }
     Ok(())
