@@ -40,7 +40,7 @@ pub fn train<'a, R: Rows + ?Sized>(
 
 /// Trains the multinomial (softmax) objective on `K`-class `data` ([`Rows::n_classes`],
 /// [`Rows::class`]): `K(m + 1)` weights, class-major (`w_k` of `m + 1`, bias last). Checks as
-/// [`train`] does, with `nK ≤ 4N` samples-times-classes and `K(m + 1) ≤ M` weights; every class
+/// [`train`] does, with `nK ≤ 3N` samples-times-classes and `K(m + 1) ≤ M` weights; every class
 /// must have a sample.
 pub fn train_softmax<'a, R: Rows + ?Sized>(
     buffers: impl Into<Buffers<'a>>,

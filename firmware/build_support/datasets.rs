@@ -59,7 +59,7 @@ pub const STACK_MARGIN: usize = 12 * 1024;
 /// `ws_mnist10-7x7-softmax` 110564 with 2364 samples), so 4 KiB.
 pub const STACK_MARGIN_MULTICLASS: usize = 4 * 1024;
 
-/// `size_of::<Workspace<M, N, T>>()` on a 32-bit target: eight `M`-vectors, four `N`-vectors
+/// `size_of::<Workspace<M, N, T>>()` on a 32-bit target: eight `M`-vectors, three `N`-vectors
 /// and the triangle of `f32`, plus the `usize` dimension (the firmware asserts the formula
 /// against the real type at compile time).
 pub fn workspace_bytes(m: usize, n: usize, t: usize) -> usize {
@@ -268,6 +268,7 @@ fn make_kind_run(
     let explicit = solver == Solver::Cholesky;
     // The core's size formulas: `Sizes` is their one home.
     let (sizes, w) = match kind {
+        Kind::Binary if !explicit => (tinynewton::Sizes::binary_cg(n, m), 0),
         Kind::Binary => (tinynewton::Sizes::binary(n, m, explicit), 0),
         Kind::Softmax => (tinynewton::Sizes::softmax(n, m, k, explicit), 0),
         Kind::Ovr => (tinynewton::Sizes::binary(n, m, explicit), k * (m + 1)),
@@ -529,9 +530,9 @@ fn check_fit(board: &Board, runs: &[Run]) -> Result<(), String> {
         let ws = workspace_bytes(r.m, r.n, r.t) + 4 * r.w;
         let need = ws + margin;
         if need > budget {
-            // Each training sample costs four f32 (z, X̃d, D, X̃p), K for softmax: how many fit.
+            // Each training sample costs three f32 (z, X̃d, D), K for softmax: how many fit.
             let fixed = workspace_bytes(r.m, 0, r.t) + 4 * r.w + margin;
-            let per_sample = if r.kind == Kind::Softmax { 4 * r.k } else { 16 };
+            let per_sample = if r.kind == Kind::Softmax { 4 * r.k } else { 12 };
             let max_n = budget.saturating_sub(fixed) / per_sample;
             let hint = if r.t > 0 {
                 format!(

@@ -446,13 +446,10 @@ fn parity_mnist_workspace_sizes() {
         Cholesky14::SIZE_BYTES,
         Cholesky14::SIZE_BYTES as f64 / 1024.0,
     );
-    // Acceptance: both embedded configurations fit in 35 KiB of RAM (checked at compile time:
-    // the sizes are constants, so a regression fails the build of this test). It was 32 KiB
-    // with three per-sample vectors; the fourth (CG's X̃p, issue 10: the line search's X̃d
-    // without a pass over the rows) adds 4·1757 bytes. `SAMPLE_VECTORS = 3` gives the 32 KiB
-    // back, and the objective then makes the pass.
-    const { assert!(Cholesky7::SIZE_BYTES <= 35 * 1024) };
-    const { assert!(Cg14::SIZE_BYTES <= 35 * 1024) };
+    // Acceptance: both embedded configurations fit in 32 KiB of RAM (checked at compile time:
+    // the sizes are constants, so a regression fails the build of this test).
+    const { assert!(Cholesky7::SIZE_BYTES <= 32 * 1024) };
+    const { assert!(Cg14::SIZE_BYTES <= 32 * 1024) };
     // The size is what the buffers need: the triangle alone is packed_len(M)·4 bytes.
     assert!(Cholesky14::SIZE_BYTES >= packed_len(M14) * 4);
 }

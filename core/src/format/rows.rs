@@ -529,6 +529,19 @@ fn axpy_f32(row: &[u8], a: f32, out: &mut [f32]) {
     }
 }
 
+/// Appends code `q` of feature `j` to the non-zero list when `q ≠ 0` (and the list has room).
+#[inline(always)]
+fn push_nonzero(index: &mut [u16], code: &mut [f32], nnz: &mut usize, j: u16, q: u8) {
+    if q != 0 {
+        if let (Some(k), Some(c)) = (index.get_mut(*nnz), code.get_mut(*nnz)) {
+            *k = j;
+            *c = f32::from(q);
+            // nnz < index.len(): cannot wrap.
+            *nnz = nnz.wrapping_add(1);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{encoded_len, parse, write, Codes, DatasetSpec, Split};
@@ -635,19 +648,6 @@ mod tests {
                 assert_eq!(xv, 0.75);
                 assert!(short.iter().all(|&x| x == 0.0));
             }
-        }
-    }
-}
-
-/// Appends code `q` of feature `j` to the non-zero list when `q ≠ 0` (and the list has room).
-#[inline(always)]
-fn push_nonzero(index: &mut [u16], code: &mut [f32], nnz: &mut usize, j: u16, q: u8) {
-    if q != 0 {
-        if let (Some(k), Some(c)) = (index.get_mut(*nnz), code.get_mut(*nnz)) {
-            *k = j;
-            *c = f32::from(q);
-            // nnz < index.len(): cannot wrap.
-            *nnz = nnz.wrapping_add(1);
         }
     }
 }
