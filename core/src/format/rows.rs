@@ -2,7 +2,7 @@
 //! encoding. Every kernel sums with one accumulator over the features in increasing order, so a
 //! result is the same bits on the host and on the target.
 
-use super::{le_f32, Encoding, PackedDataset, VERSION};
+use super::{le_f32, sparse, Encoding, PackedDataset, VERSION};
 use crate::data::{Dequant, Rows};
 
 impl Rows for PackedDataset<'_> {
@@ -38,6 +38,9 @@ impl Rows for PackedDataset<'_> {
     /// over the non-zero features in increasing order, the same terms in the same order as
     /// [`dot_codes`](Rows::dot_codes), so the bits are those of one `dot_codes` per class.
     fn dot_codes_multi(&self, i: usize, u: &[f32], stride: usize, out: &mut [f32]) {
+        if let (Some(row), true) = (self.sparse_row(i), stride >= self.m) {
+            return sparse::dot_multi(row, u, stride, out);
+        }
         if self.header.encoding != Encoding::U8 || stride < self.m {
             return crate::data::dot_codes_each(self, i, u, stride, out);
         }
@@ -56,6 +59,9 @@ impl Rows for PackedDataset<'_> {
     /// `u8` rows read once for all the vectors, zero codes skipped (adding `a·0` to an
     /// accumulator that started at +0 changes no bit, as in [`axpy_codes`](Rows::axpy_codes)).
     fn axpy_codes_multi(&self, i: usize, a: &[f32], stride: usize, out: &mut [f32]) {
+        if let (Some(row), true) = (self.sparse_row(i), stride >= self.m) {
+            return sparse::axpy_multi(row, a, stride, out);
+        }
         if self.header.encoding != Encoding::U8 || stride < self.m {
             return crate::data::axpy_codes_each(self, i, a, stride, out);
         }
@@ -137,6 +143,7 @@ impl Rows for PackedDataset<'_> {
                 }
                 s
             }
+            Encoding::U8Sparse => self.sparse_row(i).map_or(0.0, |r| sparse::dot(r, u)),
         }
     }
 
@@ -196,6 +203,11 @@ impl Rows for PackedDataset<'_> {
                     {
                         *o += a * f32::from(b & 0x0F);
                     }
+                }
+            }
+            Encoding::U8Sparse => {
+                if let Some(r) = self.sparse_row(i) {
+                    sparse::axpy(r, a, out);
                 }
             }
         }

@@ -62,6 +62,10 @@ pub enum Codes<'a> {
     U8(&'a [u8]),
     /// `u4` codes, one per byte here (each `≤ 15`); the writer packs two per byte.
     U4(&'a [u8]),
+    /// `u8` codes, all `n · m` of them here, written in the sparse row layout
+    /// ([`Encoding::U8Sparse`]): only the non-zero codes, with their feature indices.
+    /// `u4`-quantised codes (`≤ 15`) may be written this way too.
+    U8Sparse(&'a [u8]),
 }
 
 impl Codes<'_> {
@@ -71,13 +75,22 @@ impl Codes<'_> {
             Self::F32(_) => Encoding::F32,
             Self::U8(_) => Encoding::U8,
             Self::U4(_) => Encoding::U4,
+            Self::U8Sparse(_) => Encoding::U8Sparse,
         }
     }
 
     fn len(&self) -> usize {
         match self {
             Self::F32(v) => v.len(),
-            Self::U8(v) | Self::U4(v) => v.len(),
+            Self::U8(v) | Self::U4(v) | Self::U8Sparse(v) => v.len(),
+        }
+    }
+
+    /// Stored entries of the sparse layout (non-zero codes); `0` for the dense encodings.
+    fn nnz(&self) -> usize {
+        match self {
+            Self::U8Sparse(v) => v.iter().filter(|&&q| q != 0).count(),
+            Self::F32(_) | Self::U8(_) | Self::U4(_) => 0,
         }
     }
 }
@@ -253,6 +266,7 @@ impl Body<'_> {
             self.dequant_kind(),
             transform_kind,
             self.stored_classes(),
+            self.codes.nnz(),
         )?;
         if let Some(t) = transform {
             check_transform(t, m)?;
@@ -327,7 +341,7 @@ impl Body<'_> {
                     Err(FormatError::BadDequant)
                 }
             }
-            Codes::U8(_) | Codes::U4(_) => {
+            Codes::U8(_) | Codes::U4(_) | Codes::U8Sparse(_) => {
                 check_dequantised_extremes(&self.dequant, encoding, self.m, &[])
             }
         }
@@ -527,6 +541,7 @@ impl Body<'_> {
                     }
                 }
             }
+            Codes::U8Sparse(v) => write_sparse_rows(v, self.m, layout, rows),
         }
     }
 
@@ -569,6 +584,35 @@ impl Body<'_> {
         put(header, field::PAYLOAD_CRC, &f.payload_crc.to_le_bytes());
         let header_crc = CRC32.checksum(header.get(..field::HEADER_CRC).unwrap_or(&[]));
         put(header, field::HEADER_CRC, &header_crc.to_le_bytes());
+    }
+}
+
+/// The sparse payload of the dense codes `v` (`n · m`, row-major): row offsets, the indices of
+/// the non-zero codes, the codes (see the [layout](super#the-sparse-row-layout-encoding-3)).
+fn write_sparse_rows(v: &[u8], m: usize, layout: &Layout, payload: &mut [u8]) {
+    let Some(s) = layout.sparse else { return };
+    let (offsets, entries) = payload.split_at_mut(s.indices_at.min(payload.len()));
+    let (indices, codes) =
+        entries.split_at_mut(s.codes_at.saturating_sub(s.indices_at).min(entries.len()));
+    let mut offsets = offsets.chunks_exact_mut(4);
+    let mut indices = indices.chunks_exact_mut(s.index_width.max(1));
+    let mut codes = codes.iter_mut();
+    let mut e = 0u32; // entries so far; ≤ nnz, which fits a u32 (Layout::new)
+    if let Some(first) = offsets.next() {
+        first.copy_from_slice(&e.to_le_bytes());
+    }
+    for row in v.chunks_exact(m.max(1)) {
+        for (j, &q) in row.iter().enumerate().filter(|&(_, &q)| q != 0) {
+            let j = u16::try_from(j).unwrap_or(u16::MAX).to_le_bytes(); // j < m ≤ 65 536
+            if let (Some(dst), Some(c)) = (indices.next(), codes.next()) {
+                put(dst, 0, j.get(..dst.len()).unwrap_or(&j));
+                *c = q;
+            }
+            e = e.wrapping_add(1);
+        }
+        if let Some(dst) = offsets.next() {
+            dst.copy_from_slice(&e.to_le_bytes());
+        }
     }
 }
 
