@@ -174,8 +174,8 @@ mod write;
 pub use aligned::Aligned;
 pub use sparse::SparseRow;
 pub use write::{
-    encoded_len, encoded_len_classes, encoded_len_with_transform, write, write_classes,
-    write_with_transform, ClassesSpec, Codes, DatasetSpec, RawTransform,
+    convert, converted_len, encoded_len, encoded_len_classes, encoded_len_with_transform, write,
+    write_classes, write_with_transform, ClassesSpec, Codes, DatasetSpec, RawTransform,
 };
 
 /// The four magic bytes a packed file starts with.

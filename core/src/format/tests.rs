@@ -1258,3 +1258,36 @@ fn old_reader_refuses_encoding_3() {
     assert_eq!(Encoding::from_byte(4), None);
     assert_eq!(Encoding::U8Sparse.name(), "u8-sparse");
 }
+
+#[test]
+fn convert_between_dense_and_sparse() {
+    let q = sparse_codes(LABELS.len(), 9);
+    let dense = encode(&spec(&LABELS, Codes::U8(&q), 9));
+    let sparse = encode(&spec(&LABELS, Codes::U8Sparse(&q), 9));
+    let mut out = vec![0u8; 1024];
+    // u8 → u8-sparse is the file the writer makes from the codes, and back again.
+    let len = convert(&dense, Encoding::U8Sparse, &mut out).unwrap();
+    assert_eq!(converted_len(&dense, Encoding::U8Sparse), Ok(len));
+    assert_eq!(out[..len], sparse[..]);
+    let len = convert(&sparse, Encoding::U8, &mut out).unwrap();
+    assert_eq!(out[..len], dense[..]);
+    let len = convert(&sparse, Encoding::U8Sparse, &mut out).unwrap();
+    assert_eq!(out[..len], sparse[..]);
+    // u4 → u8-sparse keeps the codes and the 1/15 scale; u4 is not made from sparse.
+    let u4 = codes(LABELS.len(), 7, 15);
+    let file = encode(&spec(&LABELS, Codes::U4(&u4), 7));
+    let len = convert(&file, Encoding::U8Sparse, &mut out).unwrap();
+    let ds = parse(&out[..len]).unwrap();
+    let qf: Vec<f32> = u4.iter().map(|&c| f32::from(c)).collect();
+    check_rows(&ds, &qf, 7);
+    assert_eq!(
+        convert(&sparse, Encoding::U4, &mut out),
+        Err(FormatError::BadEncoding)
+    );
+    let mut short = vec![0x5A; 10];
+    assert_eq!(
+        convert(&dense, Encoding::U8Sparse, &mut short),
+        Err(FormatError::BufferTooSmall)
+    );
+    assert!(short.iter().all(|&b| b == 0x5A));
+}

@@ -541,7 +541,16 @@ impl Body<'_> {
                     }
                 }
             }
-            Codes::U8Sparse(v) => write_sparse_rows(v, self.m, layout, rows),
+            Codes::U8Sparse(v) => {
+                let m = self.m.max(1);
+                let entries = v.chunks_exact(m).map(|row| {
+                    row.iter()
+                        .enumerate()
+                        .filter(|&(_, &q)| q != 0)
+                        .map(|(j, &q)| (j, q))
+                });
+                write_sparse_rows(entries, layout, rows);
+            }
         }
     }
 
@@ -587,9 +596,13 @@ impl Body<'_> {
     }
 }
 
-/// The sparse payload of the dense codes `v` (`n · m`, row-major): row offsets, the indices of
-/// the non-zero codes, the codes (see the [layout](super#the-sparse-row-layout-encoding-3)).
-fn write_sparse_rows(v: &[u8], m: usize, layout: &Layout, payload: &mut [u8]) {
+/// The sparse payload of `rows`, each the `(j, q)` of its non-zero codes in increasing `j`:
+/// row offsets, indices, codes (see the [layout](super#the-sparse-row-layout-encoding-3)).
+fn write_sparse_rows<R, E>(rows: R, layout: &Layout, payload: &mut [u8])
+where
+    R: Iterator<Item = E>,
+    E: Iterator<Item = (usize, u8)>,
+{
     let Some(s) = layout.sparse else { return };
     let (offsets, entries) = payload.split_at_mut(s.indices_at.min(payload.len()));
     let (indices, codes) =
@@ -601,8 +614,8 @@ fn write_sparse_rows(v: &[u8], m: usize, layout: &Layout, payload: &mut [u8]) {
     if let Some(first) = offsets.next() {
         first.copy_from_slice(&e.to_le_bytes());
     }
-    for row in v.chunks_exact(m.max(1)) {
-        for (j, &q) in row.iter().enumerate().filter(|&(_, &q)| q != 0) {
+    for row in rows {
+        for (j, q) in row {
             let j = u16::try_from(j).unwrap_or(u16::MAX).to_le_bytes(); // j < m ≤ 65 536
             if let (Some(dst), Some(c)) = (indices.next(), codes.next()) {
                 put(dst, 0, j.get(..dst.len()).unwrap_or(&j));
@@ -614,6 +627,104 @@ fn write_sparse_rows(v: &[u8], m: usize, layout: &Layout, payload: &mut [u8]) {
             dst.copy_from_slice(&e.to_le_bytes());
         }
     }
+}
+
+/// Length of [`convert`]'s output: the file `bytes` re-laid out with encoding `to`.
+pub fn converted_len(bytes: &[u8], to: Encoding) -> Result<usize, FormatError> {
+    let ds = super::parse(bytes)?;
+    converted_layout(&ds, to).map(|l| l.total_len)
+}
+
+/// The layout of `ds` re-laid out with encoding `to`: `u8` or `u4` to `u8-sparse`, `u8-sparse`
+/// to `u8`, or any encoding to itself; any other pair is [`FormatError::BadEncoding`] (the codes
+/// would change).
+fn converted_layout(ds: &super::PackedDataset<'_>, to: Encoding) -> Result<Layout, FormatError> {
+    let h = ds.header();
+    let from = h.encoding;
+    let ok = from == to
+        || matches!(
+            (from, to),
+            (Encoding::U8 | Encoding::U4, Encoding::U8Sparse) | (Encoding::U8Sparse, Encoding::U8)
+        );
+    if !ok {
+        return Err(FormatError::BadEncoding);
+    }
+    // A u4 file's dequantisation was checked up to code 15; the new encoding's codes reach 255.
+    check_dequantised_extremes(&ds.dequant, to, ds.m, &[])?;
+    let n = usize::try_from(h.n).map_err(|_| FormatError::Overflow)?;
+    let m = usize::try_from(h.m).map_err(|_| FormatError::Overflow)?;
+    let k = if h.version == VERSION_CLASSES {
+        usize::try_from(h.n_classes).map_err(|_| FormatError::Overflow)?
+    } else {
+        0
+    };
+    let nnz = if to.is_sparse() {
+        ds.count_nonzero()
+    } else {
+        0
+    };
+    Layout::new(n, m, to, h.dequant_kind, h.transform_kind, k, nnz)
+}
+
+/// Writes the file `bytes` with its rows re-laid out in encoding `to` into `out[..len]` and
+/// returns `len` ([`converted_len`]): `u8` (or `u4`) rows to `u8-sparse` (the same codes, a
+/// `u4` file keeping its `1/15` dequantisation), `u8-sparse` back to dense `u8`. Everything
+/// but the rows and the header's encoding, stride, payload length and CRCs is copied as is, so
+/// the new file reads code for code like the old one. `bytes` is parsed first; on `Err`, `out`
+/// is untouched.
+pub fn convert(bytes: &[u8], to: Encoding, out: &mut [u8]) -> Result<usize, FormatError> {
+    let ds = super::parse(bytes)?;
+    let layout = converted_layout(&ds, to)?;
+    let (n, m) = (ds.n, ds.m);
+    let out = out
+        .get_mut(..layout.total_len)
+        .ok_or(FormatError::BufferTooSmall)?;
+    out.fill(0);
+    // Tables, labels and padding end at the payload offset, which depends on neither layout.
+    let prefix = bytes
+        .get(..layout.payload_offset)
+        .ok_or(FormatError::Truncated)?;
+    put(out, 0, prefix);
+    let (header, body) = out.split_at_mut(HEADER_LEN);
+    let rows = body
+        .get_mut(layout.payload_offset.saturating_sub(HEADER_LEN)..)
+        .unwrap_or(&mut []);
+    let code = |i: usize, j: usize| ds.code(i, j).map_or(0, |q| q as u8); // u8/u4 codes: exact
+    if to.is_sparse() {
+        let entries = (0..n).map(|i| {
+            (0..m)
+                .map(move |j| (j, code(i, j)))
+                .filter(|&(_, q)| q != 0)
+        });
+        write_sparse_rows(entries, &layout, rows);
+    } else if to == Encoding::U8 && ds.header().encoding.is_sparse() {
+        for (i, row) in rows.chunks_exact_mut(m.max(1)).enumerate() {
+            for (j, q) in ds.sparse_row(i).into_iter().flat_map(|r| r.iter()) {
+                if let Some(dst) = row.get_mut(j) {
+                    *dst = q;
+                }
+            }
+        }
+    } else {
+        put(rows, 0, ds.payload());
+    }
+    let payload_crc = CRC32.checksum(body);
+    let u32_of = |v: usize| u32::try_from(v).unwrap_or(u32::MAX); // Layout::new checked the range
+    put(header, field::ENCODING, &[to.to_byte()]);
+    put(
+        header,
+        field::ROW_STRIDE,
+        &u32_of(layout.row_stride).to_le_bytes(),
+    );
+    put(
+        header,
+        field::PAYLOAD_LEN,
+        &u32_of(layout.payload_len).to_le_bytes(),
+    );
+    put(header, field::PAYLOAD_CRC, &payload_crc.to_le_bytes());
+    let header_crc = CRC32.checksum(header.get(..field::HEADER_CRC).unwrap_or(&[]));
+    put(header, field::HEADER_CRC, &header_crc.to_le_bytes());
+    Ok(layout.total_len)
 }
 
 /// Header fields decided while writing the body.
