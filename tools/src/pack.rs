@@ -433,11 +433,7 @@ fn round_ratio(num: u32, den: u32) -> u32 {
     (2 * num + den) / (2 * den)
 }
 
-fn quantise(
-    sums: &[u32],
-    block: u32,
-    encoding: format::Encoding,
-) -> (Quantised, Dequant<'static>) {
+fn quantise(sums: &[u32], block: u32, encoding: format::Encoding) -> (Quantised, Dequant<'static>) {
     match encoding {
         // q = round(mean) = round(sum / k²)
         format::Encoding::U8 | format::Encoding::U8Sparse => (
