@@ -1309,6 +1309,7 @@ impl<'a> PackedDataset<'a> {
 
     /// Row `i` of a `u8-sparse` file: its feature indices and non-zero codes; `None` for
     /// `i ≥ n` and for the dense encodings.
+    #[inline(always)]
     pub fn sparse_row(&self, i: usize) -> Option<SparseRow<'a>> {
         self.sparse.as_ref()?.row(i)
     }

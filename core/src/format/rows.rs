@@ -82,6 +82,9 @@ impl Rows for PackedDataset<'_> {
 
     #[inline]
     fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
+        if self.header.encoding == Encoding::U8Sparse {
+            return self.sparse_row(i).map_or(0.0, |r| sparse::dot(r, u));
+        }
         let row = self.row(i);
         // One accumulator, features in order 0..m, on every encoding: the sum is the same on the
         // host and on the target.
@@ -143,12 +146,18 @@ impl Rows for PackedDataset<'_> {
                 }
                 s
             }
-            Encoding::U8Sparse => self.sparse_row(i).map_or(0.0, |r| sparse::dot(r, u)),
+            Encoding::U8Sparse => 0.0, // answered above, before the dense row is looked up
         }
     }
 
     #[inline]
     fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]) {
+        if self.header.encoding == Encoding::U8Sparse {
+            if let Some(r) = self.sparse_row(i) {
+                sparse::axpy(r, a, out);
+            }
+            return;
+        }
         let row = self.row(i);
         match self.header.encoding {
             Encoding::F32 => {
@@ -205,11 +214,7 @@ impl Rows for PackedDataset<'_> {
                     }
                 }
             }
-            Encoding::U8Sparse => {
-                if let Some(r) = self.sparse_row(i) {
-                    sparse::axpy(r, a, out);
-                }
-            }
+            Encoding::U8Sparse => {} // answered above
         }
     }
 }

@@ -151,12 +151,18 @@ impl<'a> SparseRows<'a> {
         self.codes.len()
     }
 
-    /// Row `i` (`None` for `i ≥ n`).
-    #[inline]
+    /// Row `i` (`None` for `i ≥ n`): its two offsets read in one slice access (a kernel calls
+    /// this once per row, so it is inlined into the kernels).
+    #[inline(always)]
     pub(crate) fn row(&self, i: usize) -> Option<SparseRow<'a>> {
         let at = i.checked_mul(4)?;
-        let start = le_u32(self.offsets.get(at..)?)?;
-        let end = le_u32(self.offsets.get(at.checked_add(4)?..)?)?;
+        let (start, end) = match *self.offsets.get(at..at.checked_add(8)?)? {
+            [a, b, c, d, e, f, g, h] => (
+                usize::try_from(u32::from_le_bytes([a, b, c, d])).ok()?,
+                usize::try_from(u32::from_le_bytes([e, f, g, h])).ok()?,
+            ),
+            _ => return None,
+        };
         let codes = self.codes.get(start..end)?;
         let indices = if self.wide {
             Indices::Wide(
