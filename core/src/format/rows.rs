@@ -39,7 +39,7 @@ impl Rows for PackedDataset<'_> {
     /// [`dot_codes`](Rows::dot_codes), so the bits are those of one `dot_codes` per class.
     fn dot_codes_multi(&self, i: usize, u: &[f32], stride: usize, out: &mut [f32]) {
         if let (Some(row), true) = (self.sparse_row(i), stride >= self.m) {
-            return sparse::dot_multi(row, u, stride, out);
+            return sparse::dot_multi(row, self.m, u, stride, out);
         }
         if self.header.encoding != Encoding::U8 || stride < self.m {
             return crate::data::dot_codes_each(self, i, u, stride, out);
@@ -60,7 +60,7 @@ impl Rows for PackedDataset<'_> {
     /// accumulator that started at +0 changes no bit, as in [`axpy_codes`](Rows::axpy_codes)).
     fn axpy_codes_multi(&self, i: usize, a: &[f32], stride: usize, out: &mut [f32]) {
         if let (Some(row), true) = (self.sparse_row(i), stride >= self.m) {
-            return sparse::axpy_multi(row, a, stride, out);
+            return sparse::axpy_multi(row, self.m, a, stride, out);
         }
         if self.header.encoding != Encoding::U8 || stride < self.m {
             return crate::data::axpy_codes_each(self, i, a, stride, out);

@@ -220,11 +220,111 @@ pub(crate) fn axpy(row: SparseRow<'_>, a: f32, out: &mut [f32]) {
     }
 }
 
-/// `out_k = Σ_j q_ij · u[k·stride + j]` for every `k < out.len()`: the row is read once, each
-/// code converted once; per `k` the terms and their order are those of [`dot`] (and of the
-/// dense `u8` `dot_codes_multi`). Vectors that do not fit `u` get the terms that do, as the
-/// caller guarantees `stride ≥ m` and `u.len() ≥ (K−1)·stride + m`.
-pub(crate) fn dot_multi(row: SparseRow<'_>, u: &[f32], stride: usize, out: &mut [f32]) {
+/// Classes per pass over a sparse row in the multi-vector kernels: five accumulators (or five
+/// output columns) and their pointers fit the Cortex-M4's registers beside the loop's own.
+const BLOCK: usize = 5;
+
+/// `K` columns of `m` floats laid `stride ≥ m` apart fit in `len` floats.
+fn columns_fit(k: usize, m: usize, stride: usize, len: usize) -> bool {
+    stride >= m
+        && k.checked_sub(1)
+            .and_then(|last| last.checked_mul(stride))
+            .and_then(|s| s.checked_add(m))
+            .is_some_and(|end| end <= len)
+}
+
+/// The dot products of five classes over one pass of a row's entries, one accumulator each,
+/// entries in increasing feature order: per class the terms and order of [`dot`].
+#[inline(always)]
+fn dot5(ix: &[u8], codes: &[u8], m: usize, c: [&[f32]; 5], out: &mut [f32]) {
+    let [c0, c1, c2, c3, c4] = c;
+    let (Some(c0), Some(c1), Some(c2), Some(c3), Some(c4)) = (
+        c0.get(..m),
+        c1.get(..m),
+        c2.get(..m),
+        c3.get(..m),
+        c4.get(..m),
+    ) else {
+        return;
+    };
+    let (mut s0, mut s1, mut s2, mut s3, mut s4) = (0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
+    for (&j, &q) in ix.iter().zip(codes) {
+        let j = usize::from(j);
+        if let (Some(&x0), Some(&x1), Some(&x2), Some(&x3), Some(&x4)) =
+            (c0.get(j), c1.get(j), c2.get(j), c3.get(j), c4.get(j))
+        {
+            let q = f32::from(q);
+            s0 += q * x0;
+            s1 += q * x1;
+            s2 += q * x2;
+            s3 += q * x3;
+            s4 += q * x4;
+        }
+    }
+    for (o, s) in out.iter_mut().zip([s0, s1, s2, s3, s4]) {
+        *o = s;
+    }
+}
+
+/// The updates of five classes over one pass of a row's entries: per class the terms of
+/// [`axpy`].
+#[inline(always)]
+fn axpy5(ix: &[u8], codes: &[u8], m: usize, a: [f32; 5], c: [&mut [f32]; 5]) {
+    let [c0, c1, c2, c3, c4] = c;
+    let (Some(c0), Some(c1), Some(c2), Some(c3), Some(c4)) = (
+        c0.get_mut(..m),
+        c1.get_mut(..m),
+        c2.get_mut(..m),
+        c3.get_mut(..m),
+        c4.get_mut(..m),
+    ) else {
+        return;
+    };
+    let [a0, a1, a2, a3, a4] = a;
+    for (&j, &q) in ix.iter().zip(codes) {
+        let j = usize::from(j);
+        if let (Some(o0), Some(o1), Some(o2), Some(o3), Some(o4)) = (
+            c0.get_mut(j),
+            c1.get_mut(j),
+            c2.get_mut(j),
+            c3.get_mut(j),
+            c4.get_mut(j),
+        ) {
+            let q = f32::from(q);
+            *o0 += a0 * q;
+            *o1 += a1 * q;
+            *o2 += a2 * q;
+            *o3 += a3 * q;
+            *o4 += a4 * q;
+        }
+    }
+}
+
+/// `out_k = Σ_j q_ij · u[k·stride + j]` for every `k < out.len()`: the row's entries are read
+/// once per block of five classes (`u8` indices), each code converted once per block; per `k`
+/// the terms and their order are those of [`dot`] (and of the dense `u8` `dot_codes_multi`).
+/// `m` is the feature count; vectors that do not fit `u` get the terms that do.
+pub(crate) fn dot_multi(row: SparseRow<'_>, m: usize, u: &[f32], stride: usize, out: &mut [f32]) {
+    if let (Indices::Narrow(ix), true) = (row.indices, columns_fit(out.len(), m, stride, u.len())) {
+        let mut cols = u.chunks(stride.max(1));
+        let mut next = || cols.next().unwrap_or(&[]);
+        for block in out.chunks_mut(BLOCK) {
+            if block.len() == BLOCK {
+                dot5(
+                    ix,
+                    row.codes,
+                    m,
+                    [next(), next(), next(), next(), next()],
+                    block,
+                );
+            } else {
+                for o in block {
+                    *o = dot(row, next());
+                }
+            }
+        }
+        return;
+    }
     out.fill(0.0);
     for (j, q) in row.iter() {
         let q = f32::from(q);
@@ -236,8 +336,24 @@ pub(crate) fn dot_multi(row: SparseRow<'_>, u: &[f32], stride: usize, out: &mut 
 }
 
 /// `out[k·stride + j] += a_k · q_ij` for every `k < a.len()` over the stored entries (the
-/// transpose of [`dot_multi`], the terms of [`axpy`] per `k`).
-pub(crate) fn axpy_multi(row: SparseRow<'_>, a: &[f32], stride: usize, out: &mut [f32]) {
+/// transpose of [`dot_multi`], the terms of [`axpy`] per `k`), five classes per pass for `u8`
+/// indices.
+pub(crate) fn axpy_multi(row: SparseRow<'_>, m: usize, a: &[f32], stride: usize, out: &mut [f32]) {
+    if let (Indices::Narrow(ix), true) = (row.indices, columns_fit(a.len(), m, stride, out.len())) {
+        let mut cols = out.chunks_mut(stride.max(1));
+        let mut next = || cols.next().unwrap_or(&mut []);
+        for block in a.chunks(BLOCK) {
+            if let &[a0, a1, a2, a3, a4] = block {
+                let c = [next(), next(), next(), next(), next()];
+                axpy5(ix, row.codes, m, [a0, a1, a2, a3, a4], c);
+            } else {
+                for &ak in block {
+                    axpy(row, ak, next());
+                }
+            }
+        }
+        return;
+    }
     for (j, q) in row.iter() {
         let q = f32::from(q);
         let column = out

@@ -1060,7 +1060,7 @@ fn sparse_round_trip_reads_like_dense_u8() {
         assert_eq!(dd.sparse_row(0), None);
         // The sparse and dense kernels give the same bits, single and multi-vector, on
         // vectors with negative entries and cancellation.
-        let k = 3;
+        let k = 7; // a block of five classes and two single ones
         let stride = m + 1;
         let u: Vec<f32> = (0..k * stride)
             .map(|t| ((t * 13 % 17) as f32 - 8.0) * 0.37)
@@ -1071,11 +1071,11 @@ fn sparse_round_trip_reads_like_dense_u8() {
             ds.axpy_codes(i, -0.3, &mut a);
             dd.axpy_codes(i, -0.3, &mut b);
             assert_eq!(a, b);
-            let (mut sa, mut sb) = ([7.0f32; 3], [7.0f32; 3]);
+            let (mut sa, mut sb) = ([7.0f32; 7], [7.0f32; 7]);
             ds.dot_codes_multi(i, &u, stride, &mut sa);
             dd.dot_codes_multi(i, &u, stride, &mut sb);
             assert_eq!(sa.map(f32::to_bits), sb.map(f32::to_bits));
-            let coef = [0.5f32, -1.25, 3.0];
+            let coef = [0.5f32, -1.25, 3.0, 0.75, -2.0, 1.5, -0.125];
             let (mut oa, mut ob) = (u.clone(), u.clone());
             ds.axpy_codes_multi(i, &coef, stride, &mut oa);
             dd.axpy_codes_multi(i, &coef, stride, &mut ob);
