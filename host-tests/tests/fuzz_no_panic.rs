@@ -612,3 +612,73 @@ fn the_crc_agrees_with_the_committed_files() {
         assert!(format::parse(file).is_ok());
     }
 }
+
+/// The committed 7x7 test file: sparse rows (`u8-sparse`), small enough to mutate often.
+static SPARSE_7: &[u8] = include_bytes!("../../data/mnist-7v1-7x7-u8-test.tnds");
+
+/// Where the sparse payload's sections start: (row offsets, indices, codes, end).
+fn sparse_sections(bytes: &[u8]) -> (usize, usize, usize, usize) {
+    let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    let (n, m, payload, len) = (word(8), word(12), word(48), word(52));
+    let w = if m <= 256 { 1 } else { 2 };
+    let indices = payload + 4 * (n + 1);
+    let nnz = (len - 4 * (n + 1)) / (w + 1);
+    (payload, indices, indices + w * nnz, payload + len)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 2000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Changes inside a sparse payload, CRCs resealed so the structural checks are what answer:
+    /// the row offsets (out of order, past the entries, a truncated table through the payload
+    /// length), the indices (not increasing, `≥ m`) and the codes (a stored zero). Each is
+    /// refused with the error that names it, or read without a panic when the change left a
+    /// valid file (an index moved within its gap, a code to another non-zero value).
+    #[test]
+    fn sealed_sparse_payload_mutations_are_typed_errors(
+        at in any::<prop::sample::Index>(),
+        value in prop_oneof![Just(0u8), Just(255u8), any::<u8>()],
+        shrink_payload in 0u32..12,
+        probe in any::<usize>(),
+    ) {
+        let (offsets, indices, codes, end) = sparse_sections(SPARSE_7);
+        let mut bytes = SPARSE_7.to_vec();
+        let at = offsets + at.index(end - offsets);
+        bytes[at] = value;
+        if shrink_payload > 8 {
+            // The payload length no longer covers the offset table and whole entries.
+            let len = u32::from_le_bytes(bytes[52..56].try_into().unwrap()) - shrink_payload;
+            bytes[52..56].copy_from_slice(&len.to_le_bytes());
+        }
+        seal_packed(&mut bytes);
+        match format::parse(&bytes) {
+            Ok(ds) => {
+                prop_assert!(shrink_payload <= 8);
+                exercise_rows(&ds, probe);
+                let _ = (ds.code(probe % 500, probe % 60), ds.sparse_row(probe % 500));
+            }
+            Err(e) => {
+                use format::FormatError::*;
+                let want: &[format::FormatError] = if shrink_payload > 8 {
+                    &[BadLayout, LengthMismatch]
+                } else if at < indices {
+                    // An offset moved within the limits hands entries to the next row, whose
+                    // indices then fail to increase.
+                    &[BadRowOffsets, BadFeatureIndex]
+                } else if at < codes {
+                    &[BadFeatureIndex]
+                } else {
+                    &[ZeroCodeStored]
+                };
+                prop_assert!(want.contains(&e), "byte {at} = {value}: {e:?}, wanted {want:?}");
+                if at >= codes && shrink_payload <= 8 {
+                    prop_assert_eq!(value, 0);
+                }
+            }
+        }
+    }
+}

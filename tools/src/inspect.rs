@@ -119,6 +119,16 @@ pub fn run(args: &Args) -> Result<()> {
     let (pos, neg) = ds.class_counts();
     let r = range(&ds);
     let (offset, scale) = (h.offset, h.scale);
+    // Non-zero density: what the sparse layout stores, and what decides whether it pays.
+    let nonzero = ds.count_nonzero();
+    let codes_total = (h.n as usize).saturating_mul(h.m as usize);
+    let density = nonzero as f64 / codes_total.max(1) as f64;
+    let layout = if h.encoding.is_sparse() {
+        "sparse"
+    } else {
+        "dense"
+    };
+    let index_bytes = if h.m <= 256 { 1 } else { 2 };
     if args.json {
         let dequant = match ds.dequant() {
             Dequant::Identity => json!({"kind": "identity", "offset": 0.0, "scale": 1.0}),
@@ -157,6 +167,9 @@ pub fn run(args: &Args) -> Result<()> {
             "code_max": r.code.1,
             "value_min": r.value.0,
             "value_max": r.value.1,
+            "layout": layout,
+            "nonzero": nonzero,
+            "density": density,
             "row_stride": h.row_stride,
             "payload_offset": h.payload_offset,
             "header_crc": format!("0x{:08x}", h.header_crc),
@@ -202,10 +215,22 @@ pub fn run(args: &Args) -> Result<()> {
             DequantKind::Shared => format!("value = {offset} + {scale} * q"),
             DequantKind::PerFeature => "value = o_j + s_j * q (per-feature table)".to_owned(),
         };
+        if h.encoding.is_sparse() {
+            say!(
+                "encoding:  {} (sparse rows: {} row offsets, a {index_bytes}-byte index and a code per non-zero), {dq}",
+                h.encoding.name(),
+                u64::from(h.n) + 1
+            );
+        } else {
+            say!(
+                "encoding:  {}, dense rows, row stride {} bytes, {dq}",
+                h.encoding.name(),
+                h.row_stride
+            );
+        }
         say!(
-            "encoding:  {}, row stride {} bytes, {dq}",
-            h.encoding.name(),
-            h.row_stride
+            "non-zero:  {nonzero} of {codes_total} codes ({:.1} %), {layout} layout",
+            100.0 * density
         );
         match ds.transform() {
             Some(t) => say!(

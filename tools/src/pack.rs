@@ -14,6 +14,13 @@
 //! | `u8`     | `round(mean)`               | `q / 255` (offset 0, scale 1/255) |
 //! | `u4`     | `round(mean · 15 / 255)`    | `q / 15` (offset 0, scale 1/15)  |
 //! | `f32`    | —                           | `mean / 255` (one f32 division)  |
+//!
+//! The rows of `u8` codes are stored dense (`m` bytes a row) or in the sparse layout (the
+//! non-zero codes and their feature indices behind a table of row offsets; see
+//! `tinynewton::format`). `--encoding auto`, the default, writes `u8` codes and, per file, the
+//! sparse layout exactly when it makes the file smaller (below about `(m − 4)/(m(1 + w))`
+//! non-zero codes, `w` the index bytes: ≈ 49 % for `m = 196`, ≈ 46 % for `m = 49`); `u8` and
+//! `u8-sparse` force a layout.
 
 use std::path::{Path, PathBuf};
 
@@ -29,12 +36,59 @@ use crate::{output, progress, split};
 /// Output encoding of the feature codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum EncodingArg {
-    /// One byte per feature, value = q/255.
+    /// `u8` codes in whichever of the dense and sparse layouts makes the file smaller.
+    Auto,
+    /// One byte per feature, value = q/255 (dense rows).
     U8,
+    /// `u8` codes, only the non-zero ones stored with their feature indices (sparse rows).
+    U8Sparse,
     /// Half a byte per feature, value = q/15.
     U4,
     /// Four bytes per feature, value = mean/255.
     F32,
+}
+
+/// How the rows of a written `u8` file are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowLayout {
+    /// As written (dense).
+    Dense,
+    /// Always the sparse layout.
+    Sparse,
+    /// The sparse layout when the file gets strictly smaller (ties stay dense: the dense
+    /// kernels need no offset table).
+    Smaller,
+}
+
+impl RowLayout {
+    /// The file `bytes` (dense `u8` or `u4`) in this layout.
+    pub fn apply(self, bytes: Vec<u8>) -> Result<Vec<u8>, format::FormatError> {
+        let to = format::Encoding::U8Sparse;
+        let sparse_len = match self {
+            Self::Dense => return Ok(bytes),
+            Self::Sparse | Self::Smaller => format::converted_len(&bytes, to)?,
+        };
+        if self == Self::Smaller && sparse_len >= bytes.len() {
+            return Ok(bytes);
+        }
+        let mut out = vec![0; sparse_len];
+        format::convert(&bytes, to, &mut out)?;
+        Ok(out)
+    }
+}
+
+impl EncodingArg {
+    /// The encoding the codes are quantised and first written with, and the layout the file
+    /// then gets.
+    pub fn split(self) -> (format::Encoding, RowLayout) {
+        match self {
+            Self::Auto => (format::Encoding::U8, RowLayout::Smaller),
+            Self::U8 => (format::Encoding::U8, RowLayout::Dense),
+            Self::U8Sparse => (format::Encoding::U8, RowLayout::Sparse),
+            Self::U4 => (format::Encoding::U4, RowLayout::Dense),
+            Self::F32 => (format::Encoding::F32, RowLayout::Dense),
+        }
+    }
 }
 
 /// The negative class: one digit, or every other digit (`rest`).
@@ -155,8 +209,8 @@ pub struct Args {
     /// Average-pooling factor (1..=16): 28x28 → 14x14 (2) → 7x7 (4); must divide width and height.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub pool: u16,
-    /// Feature encoding.
-    #[arg(long, value_enum, default_value_t = EncodingArg::U8)]
+    /// Feature encoding: `auto` stores `u8` codes dense or sparse, whichever file is smaller.
+    #[arg(long, value_enum, default_value_t = EncodingArg::Auto)]
     pub encoding: EncodingArg,
     /// Fraction of samples in the test file (rounded up), from 0 up to (not including) 1; 0
     /// writes one file with --out.
@@ -379,10 +433,10 @@ fn round_ratio(num: u32, den: u32) -> u32 {
     (2 * num + den) / (2 * den)
 }
 
-fn quantise(sums: &[u32], block: u32, encoding: EncodingArg) -> (Quantised, Dequant<'static>) {
+fn quantise(sums: &[u32], block: u32, encoding: format::Encoding) -> (Quantised, Dequant<'static>) {
     match encoding {
         // q = round(mean) = round(sum / k²)
-        EncodingArg::U8 => (
+        format::Encoding::U8 | format::Encoding::U8Sparse => (
             Quantised::U8(sums.iter().map(|&s| round_ratio(s, block) as u8).collect()),
             Dequant::Shared {
                 offset: 0.0,
@@ -390,7 +444,7 @@ fn quantise(sums: &[u32], block: u32, encoding: EncodingArg) -> (Quantised, Dequ
             },
         ),
         // q = round(mean · 15 / 255) = round(sum / (17 k²))
-        EncodingArg::U4 => (
+        format::Encoding::U4 => (
             Quantised::U4(
                 sums.iter()
                     .map(|&s| round_ratio(s, 17 * block) as u8)
@@ -402,7 +456,7 @@ fn quantise(sums: &[u32], block: u32, encoding: EncodingArg) -> (Quantised, Dequ
             },
         ),
         // mean / 255 = sum / (255 k²), one correctly rounded f32 division (both operands exact).
-        EncodingArg::F32 => (
+        format::Encoding::F32 => (
             Quantised::F32(
                 sums.iter()
                     .map(|&s| s as f32 / (255 * block) as f32)
@@ -427,7 +481,8 @@ fn pack_file(
         sums.extend_from_slice(&pooled.sums[i * m..(i + 1) * m]);
         labels.push(pooled.labels[i]);
     }
-    let (quantised, dequant) = quantise(&sums, pooled.block, args.encoding);
+    let (encoding, layout) = args.encoding.split();
+    let (quantised, dequant) = quantise(&sums, pooled.block, encoding);
     let width = u16::try_from(pooled.width).context("image too wide for the format")?;
     let height = u16::try_from(pooled.height).context("image too tall for the format")?;
     let cannot = |e: format::FormatError| anyhow::anyhow!("cannot pack: {e}");
@@ -453,7 +508,7 @@ fn pack_file(
             };
             let mut out = vec![0; format::encoded_len(&spec).map_err(cannot)?];
             format::write(&spec, &mut out).map_err(cannot)?;
-            Ok(out)
+            layout.apply(out).map_err(cannot)
         }
         Selection::Classes(table) => {
             let classes: Vec<i32> = table.iter().map(|&c| i32::from(c)).collect();
@@ -469,7 +524,7 @@ fn pack_file(
             };
             let mut out = vec![0; format::encoded_len_classes(&spec, None).map_err(cannot)?];
             format::write_classes(&spec, None, &mut out).map_err(cannot)?;
-            Ok(out)
+            layout.apply(out).map_err(cannot)
         }
     }
 }
@@ -531,11 +586,7 @@ fn run_table(args: &Args) -> Result<()> {
         }
         _ => bail!("give --train-out and --test-out, or --test-fraction 0 and --out"),
     };
-    let encoding = match args.encoding {
-        EncodingArg::U8 => format::Encoding::U8,
-        EncodingArg::U4 => format::Encoding::U4,
-        EncodingArg::F32 => format::Encoding::F32,
-    };
+    let (encoding, layout) = args.encoding.split();
     let classes = match (&args.classes, &args.pos, &args.neg) {
         (Some(list), _, _) => table_cli::ClassChoice::Classes((**list).clone()),
         (None, Some(pos), Some(neg)) => table_cli::ClassChoice::Binary(pos, neg),
@@ -546,6 +597,7 @@ fn run_table(args: &Args) -> Result<()> {
         &table_cli::Common {
             classes,
             encoding,
+            layout,
             test_fraction: args.test_fraction,
             seed: args.seed,
             outputs,

@@ -115,6 +115,8 @@ fn pack_idx_round_trip_u8_and_u4_within_half_a_step() {
         ("u8", 2, 0.5 / 255.0),
         ("u4", 2, 0.5 / 15.0),
         ("u8", 4, 0.5 / 255.0),
+        ("u8-sparse", 2, 0.5 / 255.0),
+        ("auto", 2, 0.5 / 255.0),
     ] {
         let train = dir.path().join(format!("train-{encoding}-{pool}.tnds"));
         let test = dir.path().join(format!("test-{encoding}-{pool}.tnds"));
@@ -167,14 +169,23 @@ fn pack_idx_round_trip_u8_and_u4_within_half_a_step() {
             (h.width, h.height, h.split, h.pos_label, h.neg_label),
             (side, side, Split::Test, 7, 1)
         );
-        assert_eq!(
-            h.encoding,
-            if encoding == "u4" {
-                Encoding::U4
-            } else {
-                Encoding::U8
-            }
-        );
+        let len = |e: &str| {
+            std::fs::metadata(dir.path().join(format!("test-{e}-2.tnds")))
+                .unwrap()
+                .len()
+        };
+        let want = match encoding {
+            "u4" => Encoding::U4,
+            "u8" => Encoding::U8,
+            "u8-sparse" => Encoding::U8Sparse,
+            // The sparse layout exactly when it makes the file smaller.
+            _ if len("u8-sparse") < len("u8") => Encoding::U8Sparse,
+            _ => Encoding::U8,
+        };
+        assert_eq!(h.encoding, want, "--encoding {encoding}");
+        if encoding == "auto" {
+            assert_eq!(ds_bytes.len() as u64, len("u8").min(len("u8-sparse")));
+        }
     }
 }
 
@@ -425,10 +436,18 @@ fn inspect_json_reports_the_committed_counts() {
             assert!(v["value_max"].as_f64().unwrap() > 0.9);
         }
         assert_eq!(train["split"], "train");
+        // `pack --encoding auto` stored the u8 codes sparse (≈ 19 % and 28 % non-zero).
+        let (encoding, layout) = if prefix.ends_with("u4") {
+            ("u4", "dense")
+        } else {
+            ("u8-sparse", "sparse")
+        };
         assert_eq!(
-            test["encoding"],
-            if prefix.ends_with("u4") { "u4" } else { "u8" }
+            (&test["encoding"], &test["layout"]),
+            (&encoding.into(), &layout.into())
         );
+        let density = test["density"].as_f64().unwrap();
+        assert!((0.1..0.4).contains(&density), "{prefix}: density {density}");
     }
     // Three encodings of the same 2197 digits: 1070 sevens and 1127 ones each.
     assert_eq!(total, (3 * 2197, 3 * 1070, 3 * 1127));

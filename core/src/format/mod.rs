@@ -19,7 +19,7 @@
 //! | 12..16 | `u32`     | m                | number of features (no bias), `≥ 1` |
 //! | 16..18 | `u16`     | width            | image width, or `0` when the rows are not images |
 //! | 18..20 | `u16`     | height           | image height, or `0`; when not `0 × 0`, `width · height = m` (row-major pixels) |
-//! | 20     | `u8`      | encoding         | [`Encoding`]: `0` `f32`, `1` `u8`, `2` `u4` (two codes per byte, low nibble first) |
+//! | 20     | `u8`      | encoding         | [`Encoding`]: `0` `f32`, `1` `u8`, `2` `u4` (two codes per byte, low nibble first), `3` `u8-sparse` ([the sparse rows](#the-sparse-row-layout-encoding-3)) |
 //! | 21     | `u8`      | split            | [`Split`]: `0` train, `1` test, `2` all |
 //! | 22     | `u8`      | dequant kind     | [`DequantKind`]: `0` shared (the pair at 32..40), `1` per feature (a table follows the header) |
 //! | 23     | `u8`      | transform kind   | [`TransformKind`] of the raw → scaled feature transform: `0` none (no section), `1` affine `x' = (x − a)·b`, `2` affine then clipped to `[0, 1]`, `3` affine then clamped to per-feature bounds `[lo, hi]` |
@@ -27,10 +27,10 @@
 //! | 28..32 | `i32`     | neg_label        | original class of the `-1` samples (e.g. `1`), or [`REST`] for one-vs-rest |
 //! | 32..36 | `f32`     | offset           | shared offset `o` (finite); `0.0` when the dequant kind is per feature |
 //! | 36..40 | `f32`     | scale            | shared scale `s` (finite); `1.0` when the dequant kind is per feature |
-//! | 40..44 | `u32`     | row_stride       | bytes per row: `4m` (`f32`), `m` (`u8`), `⌈m/2⌉` (`u4`) |
+//! | 40..44 | `u32`     | row_stride       | bytes per row: `4m` (`f32`), `m` (`u8`), `⌈m/2⌉` (`u4`); `0` for `u8-sparse` (rows of their own lengths) |
 //! | 44..48 | `u32`     | labels offset    | `64`, plus `8m` when a per-feature table is present, plus the transform section's length: `8m` for kinds `1` and `2`, `16m` for kind `3` |
 //! | 48..52 | `u32`     | payload offset   | labels offset + `n`, rounded up to a multiple of 4 |
-//! | 52..56 | `u32`     | payload len      | `n · row_stride` |
+//! | 52..56 | `u32`     | payload len      | `n · row_stride`; `u8-sparse`: `4(n + 1) + nnz · (w + 1)` (below) |
 //! | 56..60 | `u32`     | payload CRC      | CRC-32 (ISO-HDLC, the zlib/PNG CRC) of every byte after the header, 64..end |
 //! | 60..64 | `u32`     | header CRC       | CRC-32 (ISO-HDLC) of bytes 0..60 |
 //!
@@ -48,6 +48,39 @@
 //!    a byte boundary, so when `m` is odd the last byte's high nibble is an unused `0`.
 //!
 //! The file ends exactly after the last row: trailing bytes are an error, like missing ones.
+//!
+//! # The sparse row layout (encoding `3`)
+//!
+//! `u8-sparse` stores only the non-zero codes of each row with their feature indices, so a pass
+//! over a row costs per stored entry, nothing per zero (an MNIST 14×14 row is ≈ 80 % zeros). It
+//! is a new encoding value, not a new version: a reader that predates it refuses the file with
+//! [`FormatError::BadEncoding`] rather than misread it. Header, tables, labels and padding are as
+//! in the dense layouts (either version); only the payload and three header fields differ:
+//! `row_stride = 0`, and `payload_len` fixes the number of stored entries `nnz`:
+//!
+//! - `w` = bytes per feature index: `1` (`u8`) when `m ≤ 256`, else `2` (`u16`, little-endian);
+//!   `m > 65 536` cannot be stored sparse. One width per file keeps the kernel's loop free of a
+//!   per-entry test, and a `u8` index halves the bytes of what the rows mostly hold;
+//! - `nnz = (payload_len − 4(n + 1)) / (w + 1)`, which must divide exactly.
+//!
+//! The payload, from the payload offset (a multiple of 4, so the table is 4-byte aligned):
+//!
+//! | bytes (from the payload offset)     | type              | field | meaning |
+//! | ----------------------------------- | ----------------- | ----- | ------- |
+//! | `0 .. 4(n+1)`                        | `[u32; n + 1]`    | row offsets | `start_0 = 0 ≤ start_1 ≤ … ≤ start_n = nnz`; row `i` holds entries `start_i .. start_{i+1}`, at most `m` |
+//! | `4(n+1) .. 4(n+1) + w·nnz`           | `[u8 or u16; nnz]`| feature indices | within each row strictly increasing, each `< m` |
+//! | `4(n+1) + w·nnz .. payload_len`     | `[u8; nnz]`       | codes | `1..=255`: a zero code is never stored |
+//!
+//! Entry `e` of the file has its index at `4(n+1) + w·e` and its code at `4(n+1) + w·nnz + e`;
+//! a row is found in O(1) through its two offsets, so rows stay randomly accessible
+//! ([`PackedDataset::sparse_row`]). Codes are `u8` with the dequantisation of the header or table
+//! as for `u8` rows; `u4`-quantised data is stored in this layout with codes `≤ 15` (and its
+//! `1/15` scale): a nibble code would save half a byte per entry but cost a shift and mask per
+//! entry, and the index byte dominates anyway. [`parse`] checks every offset, count, index and
+//! code (overflow-checked), so a kernel never meets an index outside `0..m`. The features of a
+//! row are visited in increasing order with one accumulator, so a kernel over a sparse row sums
+//! the same terms in the same order as the dense `u8` kernel (which skips zero codes exactly):
+//! a sparse file trains to the same bits as the dense `u8` file of the same codes.
 //!
 //! # Version 2: `K` classes
 //!
@@ -135,12 +168,14 @@ use crate::transform::{FeatureTransform, TransformKind};
 
 mod aligned;
 mod rows;
+mod sparse;
 mod write;
 
 pub use aligned::Aligned;
+pub use sparse::SparseRow;
 pub use write::{
-    encoded_len, encoded_len_classes, encoded_len_with_transform, write, write_classes,
-    write_with_transform, ClassesSpec, Codes, DatasetSpec, RawTransform,
+    convert, converted_len, encoded_len, encoded_len_classes, encoded_len_with_transform, write,
+    write_classes, write_with_transform, ClassesSpec, Codes, DatasetSpec, RawTransform,
 };
 
 /// The four magic bytes a packed file starts with.
@@ -252,6 +287,13 @@ pub enum FormatError {
     BadLabel,
     /// A padding byte (before the payload) or an unused nibble (odd `m`, `u4`) is not zero.
     NonZeroPadding,
+    /// `u8-sparse`: the row-offset table does not start at `0`, decreases, gives a row more than
+    /// `m` entries, or does not end at the entry count the payload length implies.
+    BadRowOffsets,
+    /// `u8-sparse`: a feature index is `≥ m`, or not above the previous index of its row.
+    BadFeatureIndex,
+    /// `u8-sparse`: a stored code is zero (zero codes are left out, never stored).
+    ZeroCodeStored,
     /// An `f32` feature value is NaN or infinite.
     NonFiniteValue,
     /// Writer: a code does not fit the encoding (a `u4` code above 15).
@@ -295,6 +337,13 @@ impl fmt::Display for FormatError {
             Self::Overflow => "sizes overflow",
             Self::BadLabel => "a label is neither +1 nor -1",
             Self::NonZeroPadding => "non-zero padding",
+            Self::BadRowOffsets => {
+                "sparse row offsets do not start at 0, decrease, exceed m per row, or miss the entry count"
+            }
+            Self::BadFeatureIndex => {
+                "a sparse feature index is not below m or not increasing within its row"
+            }
+            Self::ZeroCodeStored => "a sparse row stores a zero code",
             Self::NonFiniteValue => "a feature value is not finite",
             Self::CodeOutOfRange => "a code does not fit the encoding",
             Self::ShapeMismatch => "codes, labels or table lengths disagree with n and m",
@@ -313,6 +362,9 @@ pub enum Encoding {
     U8,
     /// Two codes 0..=15 per byte, low nibble first; a row starts on a byte boundary.
     U4,
+    /// The non-zero `u8` codes of each row with their feature indices, behind a table of row
+    /// offsets (see [the layout](self#the-sparse-row-layout-encoding-3)).
+    U8Sparse,
 }
 
 impl Encoding {
@@ -322,6 +374,7 @@ impl Encoding {
             Self::F32 => 0,
             Self::U8 => 1,
             Self::U4 => 2,
+            Self::U8Sparse => 3,
         }
     }
 
@@ -331,34 +384,43 @@ impl Encoding {
             0 => Some(Self::F32),
             1 => Some(Self::U8),
             2 => Some(Self::U4),
+            3 => Some(Self::U8Sparse),
             _ => None,
         }
     }
 
-    /// Bytes per row of `m` features; `None` on overflow.
+    /// Bytes per row of `m` features; `None` on overflow. `0` for [`U8Sparse`](Self::U8Sparse),
+    /// whose rows have their own lengths.
     pub const fn row_stride(self, m: usize) -> Option<usize> {
         match self {
             Self::F32 => m.checked_mul(4),
             Self::U8 => Some(m),
             Self::U4 => Some(m.div_ceil(2)),
+            Self::U8Sparse => Some(0),
         }
+    }
+
+    /// True for the sparse row layout.
+    pub const fn is_sparse(self) -> bool {
+        matches!(self, Self::U8Sparse)
     }
 
     /// The largest code (`None` for `f32`, whose codes are values).
     pub const fn max_code(self) -> Option<u8> {
         match self {
             Self::F32 => None,
-            Self::U8 => Some(u8::MAX),
+            Self::U8 | Self::U8Sparse => Some(u8::MAX),
             Self::U4 => Some(15),
         }
     }
 
-    /// Lower-case name (`"f32"`, `"u8"`, `"u4"`).
+    /// Lower-case name (`"f32"`, `"u8"`, `"u4"`, `"u8-sparse"`).
     pub const fn name(self) -> &'static str {
         match self {
             Self::F32 => "f32",
             Self::U8 => "u8",
             Self::U4 => "u4",
+            Self::U8Sparse => "u8-sparse",
         }
     }
 }
@@ -466,13 +528,13 @@ pub struct Header {
     pub offset: f32,
     /// Shared dequantisation scale (`1` for a per-feature file).
     pub scale: f32,
-    /// Bytes per row.
+    /// Bytes per row (`0` for `u8-sparse`).
     pub row_stride: u32,
     /// Byte offset of the labels.
     pub labels_offset: u32,
     /// Byte offset of the first row (a multiple of 4).
     pub payload_offset: u32,
-    /// Bytes of rows, `n · row_stride`.
+    /// Bytes of rows, `n · row_stride` (`u8-sparse`: `4(n + 1) + nnz · (w + 1)`).
     pub payload_len: u32,
     /// CRC-32 of every byte after the header.
     pub payload_crc: u32,
@@ -505,11 +567,57 @@ pub(crate) struct Layout {
     pub payload_offset: usize,
     pub payload_len: usize,
     pub total_len: usize,
+    /// The sparse payload's sections (`u8-sparse` only).
+    pub sparse: Option<SparseLayout>,
+}
+
+/// Where the sections of a `u8-sparse` payload start, relative to the payload offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SparseLayout {
+    /// Bytes per feature index, `1` or `2`.
+    pub index_width: usize,
+    /// Stored entries (non-zero codes) of the whole file.
+    pub nnz: usize,
+    /// Start of the feature indices (the row-offset table is `0..indices_at`).
+    pub indices_at: usize,
+    /// Start of the codes.
+    pub codes_at: usize,
+}
+
+/// Bytes per feature index of a sparse file of `m` features: `u8` up to 256 features, else
+/// `u16`; `None` when `m` is too large for a `u16` index.
+pub(crate) const fn sparse_index_width(m: usize) -> Option<usize> {
+    if m <= 1 << 8 {
+        Some(1)
+    } else if m <= 1 << 16 {
+        Some(2)
+    } else {
+        None
+    }
+}
+
+/// The entry count `nnz` a sparse payload of `payload_len` bytes holds for `n` rows of `m`
+/// features: `(payload_len − 4(n + 1)) / (w + 1)`, which must be exact.
+pub(crate) fn sparse_nnz(n: usize, m: usize, payload_len: usize) -> Result<usize, FormatError> {
+    let w = sparse_index_width(m).ok_or(FormatError::BadLayout)?;
+    let table = n
+        .checked_add(1)
+        .and_then(|r| r.checked_mul(4))
+        .ok_or(FormatError::Overflow)?;
+    let entries = payload_len
+        .checked_sub(table)
+        .ok_or(FormatError::BadLayout)?;
+    let per_entry = w.saturating_add(1);
+    if entries.checked_rem(per_entry) != Some(0) {
+        return Err(FormatError::BadLayout);
+    }
+    entries.checked_div(per_entry).ok_or(FormatError::BadLayout)
 }
 
 impl Layout {
     /// Overflow-checked: every size must also fit the header's `u32` fields. `classes` is the
-    /// class-table length `K` of a version-2 file, `0` for version 1.
+    /// class-table length `K` of a version-2 file, `0` for version 1; `nnz` the stored entries
+    /// of a `u8-sparse` file (ignored by the dense encodings).
     pub fn new(
         n: usize,
         m: usize,
@@ -517,6 +625,7 @@ impl Layout {
         kind: DequantKind,
         transform: TransformKind,
         classes: usize,
+        nnz: usize,
     ) -> Result<Self, FormatError> {
         let table_len = match kind {
             DequantKind::Shared => 0,
@@ -544,7 +653,28 @@ impl Layout {
         let labels_end = labels_offset.checked_add(n).ok_or(FormatError::Overflow)?;
         // Round up to a multiple of 4 so `f32` rows are 4-aligned when the buffer is.
         let payload_offset = labels_end.checked_add(3).ok_or(FormatError::Overflow)? & !3;
-        let payload_len = n.checked_mul(row_stride).ok_or(FormatError::Overflow)?;
+        let (payload_len, sparse) = if encoding.is_sparse() {
+            let index_width = sparse_index_width(m).ok_or(FormatError::BadLayout)?;
+            let indices_at = n
+                .checked_add(1)
+                .and_then(|r| r.checked_mul(4))
+                .ok_or(FormatError::Overflow)?;
+            let codes_at = nnz
+                .checked_mul(index_width)
+                .and_then(|len| indices_at.checked_add(len))
+                .ok_or(FormatError::Overflow)?;
+            let sparse = SparseLayout {
+                index_width,
+                nnz,
+                indices_at,
+                codes_at,
+            };
+            let len = codes_at.checked_add(nnz).ok_or(FormatError::Overflow)?;
+            (len, Some(sparse))
+        } else {
+            let len = n.checked_mul(row_stride).ok_or(FormatError::Overflow)?;
+            (len, None)
+        };
         let total_len = payload_offset
             .checked_add(payload_len)
             .ok_or(FormatError::Overflow)?;
@@ -562,6 +692,7 @@ impl Layout {
             payload_offset,
             payload_len,
             total_len,
+            sparse,
         })
     }
 }
@@ -649,6 +780,10 @@ pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
     }
     check_payload(header.encoding, m, layout.row_stride, payload)?;
     check_dequantised_extremes(&dequant, header.encoding, m, payload)?;
+    let sparse = match layout.sparse {
+        Some(s) => Some(sparse::SparseRows::check(payload, n, m, s)?),
+        None => None,
+    };
     Ok(PackedDataset {
         header,
         dequant,
@@ -659,6 +794,7 @@ pub fn parse(bytes: &[u8]) -> Result<PackedDataset<'_>, FormatError> {
         n,
         m,
         stride: layout.row_stride,
+        sparse,
     })
 }
 
@@ -700,6 +836,11 @@ fn check_layout(
     m: usize,
     k: usize,
 ) -> Result<Layout, FormatError> {
+    let nnz = if header.encoding.is_sparse() {
+        sparse_nnz(n, m, usize_of(header.payload_len)?)?
+    } else {
+        0
+    };
     let layout = Layout::new(
         n,
         m,
@@ -707,6 +848,7 @@ fn check_layout(
         header.dequant_kind,
         header.transform_kind,
         k,
+        nnz,
     )?;
     if usize_of(header.row_stride)? != layout.row_stride {
         return Err(FormatError::BadStride);
@@ -801,7 +943,8 @@ fn check_payload(
                 return Err(FormatError::NonZeroPadding);
             }
         }
-        Encoding::U4 | Encoding::U8 => {}
+        // Sparse rows are checked as they are split into their sections (`SparseRows::check`).
+        Encoding::U4 | Encoding::U8 | Encoding::U8Sparse => {}
     }
     Ok(())
 }
@@ -1032,6 +1175,8 @@ pub struct PackedDataset<'a> {
     n: usize,
     m: usize,
     stride: usize,
+    /// The sections of a `u8-sparse` payload (`None` for the dense encodings).
+    sparse: Option<sparse::SparseRows<'a>>,
 }
 
 impl<'a> PackedDataset<'a> {
@@ -1098,8 +1243,12 @@ impl<'a> PackedDataset<'a> {
         self.payload
     }
 
-    /// The stored bytes of row `i`.
+    /// The stored bytes of row `i` of a dense encoding (`row_stride` bytes); `None` for
+    /// `u8-sparse`, whose rows are read with [`sparse_row`](Self::sparse_row).
     pub fn row_bytes(&self, i: usize) -> Option<&'a [u8]> {
+        if self.sparse.is_some() || i >= self.n {
+            return None;
+        }
         let start = i.checked_mul(self.stride)?;
         self.payload.get(start..start.checked_add(self.stride)?)
     }
@@ -1120,6 +1269,9 @@ impl<'a> PackedDataset<'a> {
         if j >= self.m {
             return None;
         }
+        if let Some(rows) = &self.sparse {
+            return Some(f32::from(rows.row(i)?.code(j)));
+        }
         let row = self.row_bytes(i)?;
         match self.header.encoding {
             Encoding::F32 => {
@@ -1127,6 +1279,7 @@ impl<'a> PackedDataset<'a> {
                 row.get(at..at.checked_add(4)?).map(le_f32)
             }
             Encoding::U8 => row.get(j).map(|&b| f32::from(b)),
+            Encoding::U8Sparse => None, // answered above
             Encoding::U4 => row.get(j / 2).map(|&b| {
                 f32::from(if j.is_multiple_of(2) {
                     b & 0x0F
@@ -1152,6 +1305,33 @@ impl<'a> PackedDataset<'a> {
 
     pub(crate) fn row(&self, i: usize) -> &'a [u8] {
         self.row_bytes(i).unwrap_or(&[])
+    }
+
+    /// Row `i` of a `u8-sparse` file: its feature indices and non-zero codes; `None` for
+    /// `i ≥ n` and for the dense encodings.
+    #[inline(always)]
+    pub fn sparse_row(&self, i: usize) -> Option<SparseRow<'a>> {
+        self.sparse.as_ref()?.row(i)
+    }
+
+    /// Stored non-zero codes of a `u8-sparse` file (`nnz`), `None` for the dense encodings.
+    pub fn stored_entries(&self) -> Option<usize> {
+        self.sparse.as_ref().map(sparse::SparseRows::nnz)
+    }
+
+    /// Number of non-zero codes over every row (from the offset table for `u8-sparse`, by a
+    /// pass over the rows otherwise); `f32` counts non-zero values.
+    pub fn count_nonzero(&self) -> usize {
+        if let Some(nnz) = self.stored_entries() {
+            return nnz;
+        }
+        (0..self.n)
+            .map(|i| {
+                (0..self.m)
+                    .filter(|&j| self.code(i, j).is_some_and(|q| q != 0.0))
+                    .count()
+            })
+            .fold(0usize, usize::saturating_add)
     }
 }
 

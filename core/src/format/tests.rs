@@ -294,7 +294,9 @@ fn semantic_checks_behind_the_crcs() {
         edit(field::HEADER_LEN, &65u16.to_le_bytes()),
         FormatError::BadHeaderLen
     );
-    assert_eq!(edit(field::ENCODING, &[3]), FormatError::BadEncoding);
+    assert_eq!(edit(field::ENCODING, &[4]), FormatError::BadEncoding);
+    // A dense file relabelled sparse: its payload length is no offset table and whole entries.
+    assert_eq!(edit(field::ENCODING, &[3]), FormatError::BadLayout);
     assert_eq!(edit(field::SPLIT, &[3]), FormatError::BadSplit);
     assert_eq!(edit(field::DEQUANT_KIND, &[2]), FormatError::BadDequantKind);
     assert_eq!(
@@ -356,9 +358,11 @@ fn non_finite_f32_values_are_refused() {
 #[test]
 fn layout_arithmetic_is_overflow_checked() {
     use DequantKind::{PerFeature, Shared};
-    use Encoding::{F32, U4, U8};
+    use Encoding::{U8Sparse, F32, U4, U8};
     // (n, m, encoding, dequant, transform)
     let cases = [
+        // The n + 1 row offsets overflow.
+        (usize::MAX, 1, U8Sparse, Shared, TransformKind::None),
         (usize::MAX, 1, U8, Shared, TransformKind::None),
         (1, usize::MAX, F32, Shared, TransformKind::None),
         (1, usize::MAX / 4, U8, PerFeature, TransformKind::None),
@@ -368,7 +372,7 @@ fn layout_arithmetic_is_overflow_checked() {
     ];
     for (n, m, encoding, dequant, transform) in cases {
         assert_eq!(
-            Layout::new(n, m, encoding, dequant, transform, 0),
+            Layout::new(n, m, encoding, dequant, transform, 0, 0),
             Err(FormatError::Overflow),
             "n = {n}, m = {m}, {encoding:?}, {dequant:?}, {transform:?}"
         );
@@ -995,4 +999,295 @@ fn rest_marker_is_no_positive_class() {
     bad[field::POS_LABEL..field::POS_LABEL + 4].copy_from_slice(&REST.to_le_bytes());
     refresh_crcs(&mut bad);
     assert_eq!(parse(&bad).unwrap_err(), FormatError::BadClasses);
+}
+
+// ---- the sparse row layout (encoding 3) ----
+
+/// Codes with about two zeros in three, some rows all zero, and `u4`-sized codes in one row:
+/// every shape a sparse row can take.
+fn sparse_codes(n: usize, m: usize) -> Vec<u8> {
+    (0..n * m)
+        .map(|k| {
+            let (i, j) = (k / m, k % m);
+            match i % 4 {
+                1 => 0,                                               // an empty row
+                2 => ((j * 5 + 1) % 16) as u8 * u8::from(j % 2 == 0), // u4-sized codes
+                _ => ((k * 37 + 11) % 255) as u8 * u8::from((k * 7) % 3 == 0),
+            }
+        })
+        .collect()
+}
+
+fn sparse_file(m: usize) -> (Vec<u8>, Vec<u8>) {
+    let q = sparse_codes(LABELS.len(), m);
+    (encode(&spec(&LABELS, Codes::U8Sparse(&q), m)), q)
+}
+
+#[test]
+fn sparse_round_trip_reads_like_dense_u8() {
+    // m = 7 (u8 indices), 256 (the widest u8 index), 257 and 300 (u16 indices).
+    for m in [7, 256, 257, 300] {
+        let (bytes, q) = sparse_file(m);
+        let dense = encode(&spec(&LABELS, Codes::U8(&q), m));
+        let ds = parse(&bytes).unwrap();
+        let dd = parse(&dense).unwrap();
+        let h = ds.header();
+        let nnz = q.iter().filter(|&&c| c != 0).count();
+        let w = if m <= 256 { 1 } else { 2 };
+        assert_eq!((h.encoding, h.row_stride), (Encoding::U8Sparse, 0));
+        assert_eq!(
+            h.payload_len as usize,
+            4 * (LABELS.len() + 1) + nnz * (w + 1)
+        );
+        assert_eq!((ds.stored_entries(), ds.count_nonzero()), (Some(nnz), nnz));
+        assert_eq!(dd.count_nonzero(), nnz);
+        assert_eq!(ds.row_bytes(0), None);
+        // Code for code, value for value, and the kernels against an f32 reference sum.
+        let qf: Vec<f32> = q.iter().map(|&c| f32::from(c)).collect();
+        check_rows(&ds, &qf, m);
+        for i in 0..LABELS.len() {
+            let row = ds.sparse_row(i).unwrap();
+            let want: Vec<(usize, u8)> = q[i * m..(i + 1) * m]
+                .iter()
+                .enumerate()
+                .filter(|&(_, &c)| c != 0)
+                .map(|(j, &c)| (j, c))
+                .collect();
+            assert_eq!(row.iter().collect::<Vec<_>>(), want);
+            assert_eq!(row.len(), want.len());
+        }
+        assert_eq!(ds.sparse_row(LABELS.len()), None);
+        assert_eq!(dd.sparse_row(0), None);
+        // The sparse and dense kernels give the same bits, single and multi-vector, on
+        // vectors with negative entries and cancellation.
+        let k = 7; // a block of five classes and two single ones
+        let stride = m + 1;
+        let u: Vec<f32> = (0..k * stride)
+            .map(|t| ((t * 13 % 17) as f32 - 8.0) * 0.37)
+            .collect();
+        for i in 0..LABELS.len() {
+            assert_eq!(ds.dot_codes(i, &u).to_bits(), dd.dot_codes(i, &u).to_bits());
+            let (mut a, mut b) = (u.clone(), u.clone());
+            ds.axpy_codes(i, -0.3, &mut a);
+            dd.axpy_codes(i, -0.3, &mut b);
+            assert_eq!(a, b);
+            let (mut sa, mut sb) = ([7.0f32; 7], [7.0f32; 7]);
+            ds.dot_codes_multi(i, &u, stride, &mut sa);
+            dd.dot_codes_multi(i, &u, stride, &mut sb);
+            assert_eq!(sa.map(f32::to_bits), sb.map(f32::to_bits));
+            let coef = [0.5f32, -1.25, 3.0, 0.75, -2.0, 1.5, -0.125];
+            let (mut oa, mut ob) = (u.clone(), u.clone());
+            ds.axpy_codes_multi(i, &coef, stride, &mut oa);
+            dd.axpy_codes_multi(i, &coef, stride, &mut ob);
+            assert_eq!(oa, ob);
+        }
+    }
+}
+
+#[test]
+fn sparse_version_2_and_u4_codes() {
+    let q = sparse_codes(4, 5);
+    let s = ClassesSpec {
+        codes: Codes::U8Sparse(&q),
+        ..classes_spec(&[3, 5, 8], &[0, 1, 2, 0], Codes::U8(&q), 5)
+    };
+    let mut out = vec![0; encoded_len_classes(&s, None).unwrap()];
+    write_classes(&s, None, &mut out).unwrap();
+    let ds = parse(&out).unwrap();
+    assert_eq!(
+        (ds.n_classes(), ds.header().encoding),
+        (3, Encoding::U8Sparse)
+    );
+    for (k, &c) in q.iter().enumerate() {
+        assert_eq!(ds.code(k / 5, k % 5), Some(f32::from(c)));
+    }
+    // u4-quantised codes (≤ 15) with the 1/15 scale: the sparse layout holds them as they are.
+    let u4 = codes(LABELS.len(), 6, 15);
+    let bytes = encode(&spec(&LABELS, Codes::U8Sparse(&u4), 6));
+    let ds = parse(&bytes).unwrap();
+    let qf: Vec<f32> = u4.iter().map(|&c| f32::from(c)).collect();
+    check_rows(&ds, &qf, 6);
+}
+
+#[test]
+fn sparse_all_zero_file_and_too_many_features() {
+    let q = vec![0u8; LABELS.len() * 3];
+    let bytes = encode(&spec(&LABELS, Codes::U8Sparse(&q), 3));
+    let ds = parse(&bytes).unwrap();
+    assert_eq!(ds.stored_entries(), Some(0));
+    assert_eq!(ds.dot_codes(0, &[1.0; 3]), 0.0);
+    // A u16 index cannot name feature 65 536.
+    let m = (1 << 16) + 1;
+    let q = vec![0u8; m];
+    assert_eq!(
+        encoded_len(&spec(&[1], Codes::U8Sparse(&q), m)),
+        Err(FormatError::BadLayout)
+    );
+}
+
+#[test]
+fn sparse_truncation_extension_and_bit_flips_are_refused() {
+    let (bytes, _) = sparse_file(7);
+    assert_every_truncation_refused(&bytes);
+    assert_every_bit_flip_refused(&bytes);
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(parse(&longer).unwrap_err(), FormatError::LengthMismatch);
+}
+
+/// Where the sections of a sparse file start: (row offsets, indices, codes).
+fn sparse_sections(bytes: &[u8], n: usize, w: usize) -> (usize, usize, usize) {
+    let p = u32::from_le_bytes(bytes[field::PAYLOAD_OFFSET..][..4].try_into().unwrap()) as usize;
+    let len = u32::from_le_bytes(bytes[field::PAYLOAD_LEN..][..4].try_into().unwrap()) as usize;
+    let nnz = (len - 4 * (n + 1)) / (w + 1);
+    (p, p + 4 * (n + 1), p + 4 * (n + 1) + w * nnz)
+}
+
+fn set_u32(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Each semantic check of the sparse payload, behind consistent CRCs: a typed error, no panic.
+#[test]
+fn sparse_semantic_checks_behind_the_crcs() {
+    let n = LABELS.len();
+    for m in [7usize, 300] {
+        let w = if m <= 256 { 1 } else { 2 };
+        let (bytes, q) = sparse_file(m);
+        let (offsets, indices, codes_at) = sparse_sections(&bytes, n, w);
+        let offset =
+            |i: usize| u32::from_le_bytes(bytes[offsets + 4 * i..][..4].try_into().unwrap());
+        let nnz0 = q[..m].iter().filter(|&&c| c != 0).count();
+        assert!(nnz0 >= 2, "row 0 needs two entries for the order tests");
+        let index = |b: &mut [u8], e: usize, j: usize| {
+            b[indices + w * e..indices + w * (e + 1)]
+                .copy_from_slice(&(j as u16).to_le_bytes()[..w]);
+        };
+        let j0 = q[..m].iter().position(|&c| c != 0).unwrap();
+        type Edit<'a> = (&'a str, Box<dyn Fn(&mut Vec<u8>) + 'a>, FormatError);
+        let cases: Vec<Edit> = vec![
+            (
+                "first offset not 0",
+                Box::new(|b| set_u32(b, offsets, 1)),
+                FormatError::BadRowOffsets,
+            ),
+            (
+                "offsets out of order",
+                Box::new(move |b| {
+                    let (o1, o2) = (offset(1), offset(2));
+                    set_u32(b, offsets + 4, o2 + 1);
+                    set_u32(b, offsets + 8, o1);
+                }),
+                FormatError::BadRowOffsets,
+            ),
+            (
+                "last offset short of nnz",
+                Box::new(move |b| set_u32(b, offsets + 4 * n, offset(n) - 1)),
+                FormatError::BadRowOffsets,
+            ),
+            (
+                "index not increasing",
+                Box::new(move |b| index(b, 1, j0)),
+                FormatError::BadFeatureIndex,
+            ),
+            (
+                "index = m",
+                Box::new(move |b| index(b, nnz0 - 1, m)),
+                FormatError::BadFeatureIndex,
+            ),
+            (
+                "zero code stored",
+                Box::new(move |b| b[codes_at] = 0),
+                FormatError::ZeroCodeStored,
+            ),
+            (
+                "row stride not 0",
+                Box::new(|b| set_u32(b, field::ROW_STRIDE, 1)),
+                FormatError::BadStride,
+            ),
+            (
+                "payload length not offsets + whole entries",
+                Box::new(|b| {
+                    let len = u32::from_le_bytes(b[field::PAYLOAD_LEN..][..4].try_into().unwrap());
+                    set_u32(b, field::PAYLOAD_LEN, len - 1);
+                }),
+                FormatError::BadLayout,
+            ),
+            (
+                "payload shorter than the offset table",
+                Box::new(|b| set_u32(b, field::PAYLOAD_LEN, 8)),
+                FormatError::BadLayout,
+            ),
+            (
+                "encoding 4 (unknown)",
+                Box::new(|b| b[field::ENCODING] = 4),
+                FormatError::BadEncoding,
+            ),
+        ];
+        for (what, edit, err) in cases {
+            let mut bad = bytes.clone();
+            edit(&mut bad);
+            refresh_crcs(&mut bad);
+            assert_eq!(parse(&bad).unwrap_err(), err, "m = {m}: {what}");
+        }
+        // A truncated offset table: the buffer ends inside it.
+        let cut = &bytes[..offsets + 6];
+        assert_eq!(parse(cut).unwrap_err(), FormatError::Truncated);
+    }
+}
+
+/// A row claiming `m + 1` entries (indices still increasing would need an index `≥ m`; the
+/// offset check refuses it first).
+#[test]
+fn sparse_row_longer_than_m_is_refused() {
+    let m = 2;
+    let q = [5u8, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+    let bytes = encode(&spec(&LABELS, Codes::U8Sparse(&q), m));
+    let (offsets, _, _) = sparse_sections(&bytes, LABELS.len(), 1);
+    let mut bad = bytes.clone();
+    set_u32(&mut bad, offsets + 4, 3); // row 0: entries 0..3, one more than m
+    refresh_crcs(&mut bad);
+    assert_eq!(parse(&bad).unwrap_err(), FormatError::BadRowOffsets);
+}
+
+#[test]
+fn old_reader_refuses_encoding_3() {
+    // What a reader before the sparse layout does with byte 20 = 3: `from_byte` is its only
+    // gate, and an unknown value there is `BadEncoding` (checked above on a real file).
+    assert_eq!(Encoding::from_byte(3), Some(Encoding::U8Sparse));
+    assert_eq!(Encoding::from_byte(4), None);
+    assert_eq!(Encoding::U8Sparse.name(), "u8-sparse");
+}
+
+#[test]
+fn convert_between_dense_and_sparse() {
+    let q = sparse_codes(LABELS.len(), 9);
+    let dense = encode(&spec(&LABELS, Codes::U8(&q), 9));
+    let sparse = encode(&spec(&LABELS, Codes::U8Sparse(&q), 9));
+    let mut out = vec![0u8; 1024];
+    // u8 → u8-sparse is the file the writer makes from the codes, and back again.
+    let len = convert(&dense, Encoding::U8Sparse, &mut out).unwrap();
+    assert_eq!(converted_len(&dense, Encoding::U8Sparse), Ok(len));
+    assert_eq!(out[..len], sparse[..]);
+    let len = convert(&sparse, Encoding::U8, &mut out).unwrap();
+    assert_eq!(out[..len], dense[..]);
+    let len = convert(&sparse, Encoding::U8Sparse, &mut out).unwrap();
+    assert_eq!(out[..len], sparse[..]);
+    // u4 → u8-sparse keeps the codes and the 1/15 scale; u4 is not made from sparse.
+    let u4 = codes(LABELS.len(), 7, 15);
+    let file = encode(&spec(&LABELS, Codes::U4(&u4), 7));
+    let len = convert(&file, Encoding::U8Sparse, &mut out).unwrap();
+    let ds = parse(&out[..len]).unwrap();
+    let qf: Vec<f32> = u4.iter().map(|&c| f32::from(c)).collect();
+    check_rows(&ds, &qf, 7);
+    assert_eq!(
+        convert(&sparse, Encoding::U4, &mut out),
+        Err(FormatError::BadEncoding)
+    );
+    let mut short = vec![0x5A; 10];
+    assert_eq!(
+        convert(&dense, Encoding::U8Sparse, &mut short),
+        Err(FormatError::BufferTooSmall)
+    );
+    assert!(short.iter().all(|&b| b == 0x5A));
 }

@@ -62,6 +62,10 @@ pub enum Codes<'a> {
     U8(&'a [u8]),
     /// `u4` codes, one per byte here (each `≤ 15`); the writer packs two per byte.
     U4(&'a [u8]),
+    /// `u8` codes, all `n · m` of them here, written in the sparse row layout
+    /// ([`Encoding::U8Sparse`]): only the non-zero codes, with their feature indices.
+    /// `u4`-quantised codes (`≤ 15`) may be written this way too.
+    U8Sparse(&'a [u8]),
 }
 
 impl Codes<'_> {
@@ -71,13 +75,22 @@ impl Codes<'_> {
             Self::F32(_) => Encoding::F32,
             Self::U8(_) => Encoding::U8,
             Self::U4(_) => Encoding::U4,
+            Self::U8Sparse(_) => Encoding::U8Sparse,
         }
     }
 
     fn len(&self) -> usize {
         match self {
             Self::F32(v) => v.len(),
-            Self::U8(v) | Self::U4(v) => v.len(),
+            Self::U8(v) | Self::U4(v) | Self::U8Sparse(v) => v.len(),
+        }
+    }
+
+    /// Stored entries of the sparse layout (non-zero codes); `0` for the dense encodings.
+    fn nnz(&self) -> usize {
+        match self {
+            Self::U8Sparse(v) => v.iter().filter(|&&q| q != 0).count(),
+            Self::F32(_) | Self::U8(_) | Self::U4(_) => 0,
         }
     }
 }
@@ -253,6 +266,7 @@ impl Body<'_> {
             self.dequant_kind(),
             transform_kind,
             self.stored_classes(),
+            self.codes.nnz(),
         )?;
         if let Some(t) = transform {
             check_transform(t, m)?;
@@ -327,7 +341,7 @@ impl Body<'_> {
                     Err(FormatError::BadDequant)
                 }
             }
-            Codes::U8(_) | Codes::U4(_) => {
+            Codes::U8(_) | Codes::U4(_) | Codes::U8Sparse(_) => {
                 check_dequantised_extremes(&self.dequant, encoding, self.m, &[])
             }
         }
@@ -527,6 +541,16 @@ impl Body<'_> {
                     }
                 }
             }
+            Codes::U8Sparse(v) => {
+                let m = self.m.max(1);
+                let entries = v.chunks_exact(m).map(|row| {
+                    row.iter()
+                        .enumerate()
+                        .filter(|&(_, &q)| q != 0)
+                        .map(|(j, &q)| (j, q))
+                });
+                write_sparse_rows(entries, layout, rows);
+            }
         }
     }
 
@@ -570,6 +594,137 @@ impl Body<'_> {
         let header_crc = CRC32.checksum(header.get(..field::HEADER_CRC).unwrap_or(&[]));
         put(header, field::HEADER_CRC, &header_crc.to_le_bytes());
     }
+}
+
+/// The sparse payload of `rows`, each the `(j, q)` of its non-zero codes in increasing `j`:
+/// row offsets, indices, codes (see the [layout](super#the-sparse-row-layout-encoding-3)).
+fn write_sparse_rows<R, E>(rows: R, layout: &Layout, payload: &mut [u8])
+where
+    R: Iterator<Item = E>,
+    E: Iterator<Item = (usize, u8)>,
+{
+    let Some(s) = layout.sparse else { return };
+    let (offsets, entries) = payload.split_at_mut(s.indices_at.min(payload.len()));
+    let (indices, codes) =
+        entries.split_at_mut(s.codes_at.saturating_sub(s.indices_at).min(entries.len()));
+    let mut offsets = offsets.chunks_exact_mut(4);
+    let mut indices = indices.chunks_exact_mut(s.index_width.max(1));
+    let mut codes = codes.iter_mut();
+    let mut e = 0u32; // entries so far; ≤ nnz, which fits a u32 (Layout::new)
+    if let Some(first) = offsets.next() {
+        first.copy_from_slice(&e.to_le_bytes());
+    }
+    for row in rows {
+        for (j, q) in row {
+            let j = u16::try_from(j).unwrap_or(u16::MAX).to_le_bytes(); // j < m ≤ 65 536
+            if let (Some(dst), Some(c)) = (indices.next(), codes.next()) {
+                put(dst, 0, j.get(..dst.len()).unwrap_or(&j));
+                *c = q;
+            }
+            e = e.wrapping_add(1);
+        }
+        if let Some(dst) = offsets.next() {
+            dst.copy_from_slice(&e.to_le_bytes());
+        }
+    }
+}
+
+/// Length of [`convert`]'s output: the file `bytes` re-laid out with encoding `to`.
+pub fn converted_len(bytes: &[u8], to: Encoding) -> Result<usize, FormatError> {
+    let ds = super::parse(bytes)?;
+    converted_layout(&ds, to).map(|l| l.total_len)
+}
+
+/// The layout of `ds` re-laid out with encoding `to`: `u8` or `u4` to `u8-sparse`, `u8-sparse`
+/// to `u8`, or any encoding to itself; any other pair is [`FormatError::BadEncoding`] (the codes
+/// would change).
+fn converted_layout(ds: &super::PackedDataset<'_>, to: Encoding) -> Result<Layout, FormatError> {
+    let h = ds.header();
+    let from = h.encoding;
+    let ok = from == to
+        || matches!(
+            (from, to),
+            (Encoding::U8 | Encoding::U4, Encoding::U8Sparse) | (Encoding::U8Sparse, Encoding::U8)
+        );
+    if !ok {
+        return Err(FormatError::BadEncoding);
+    }
+    // A u4 file's dequantisation was checked up to code 15; the new encoding's codes reach 255.
+    check_dequantised_extremes(&ds.dequant, to, ds.m, &[])?;
+    let n = usize::try_from(h.n).map_err(|_| FormatError::Overflow)?;
+    let m = usize::try_from(h.m).map_err(|_| FormatError::Overflow)?;
+    let k = if h.version == VERSION_CLASSES {
+        usize::try_from(h.n_classes).map_err(|_| FormatError::Overflow)?
+    } else {
+        0
+    };
+    let nnz = if to.is_sparse() {
+        ds.count_nonzero()
+    } else {
+        0
+    };
+    Layout::new(n, m, to, h.dequant_kind, h.transform_kind, k, nnz)
+}
+
+/// Writes the file `bytes` with its rows re-laid out in encoding `to` into `out[..len]` and
+/// returns `len` ([`converted_len`]): `u8` (or `u4`) rows to `u8-sparse` (the same codes, a
+/// `u4` file keeping its `1/15` dequantisation), `u8-sparse` back to dense `u8`. Everything
+/// but the rows and the header's encoding, stride, payload length and CRCs is copied as is, so
+/// the new file reads code for code like the old one. `bytes` is parsed first; on `Err`, `out`
+/// is untouched.
+pub fn convert(bytes: &[u8], to: Encoding, out: &mut [u8]) -> Result<usize, FormatError> {
+    let ds = super::parse(bytes)?;
+    let layout = converted_layout(&ds, to)?;
+    let (n, m) = (ds.n, ds.m);
+    let out = out
+        .get_mut(..layout.total_len)
+        .ok_or(FormatError::BufferTooSmall)?;
+    out.fill(0);
+    // Tables, labels and padding end at the payload offset, which depends on neither layout.
+    let prefix = bytes
+        .get(..layout.payload_offset)
+        .ok_or(FormatError::Truncated)?;
+    put(out, 0, prefix);
+    let (header, body) = out.split_at_mut(HEADER_LEN);
+    let rows = body
+        .get_mut(layout.payload_offset.saturating_sub(HEADER_LEN)..)
+        .unwrap_or(&mut []);
+    let code = |i: usize, j: usize| ds.code(i, j).map_or(0, |q| q as u8); // u8/u4 codes: exact
+    if to.is_sparse() {
+        let entries = (0..n).map(|i| {
+            (0..m)
+                .map(move |j| (j, code(i, j)))
+                .filter(|&(_, q)| q != 0)
+        });
+        write_sparse_rows(entries, &layout, rows);
+    } else if to == Encoding::U8 && ds.header().encoding.is_sparse() {
+        for (i, row) in rows.chunks_exact_mut(m.max(1)).enumerate() {
+            for (j, q) in ds.sparse_row(i).into_iter().flat_map(|r| r.iter()) {
+                if let Some(dst) = row.get_mut(j) {
+                    *dst = q;
+                }
+            }
+        }
+    } else {
+        put(rows, 0, ds.payload());
+    }
+    let payload_crc = CRC32.checksum(body);
+    let u32_of = |v: usize| u32::try_from(v).unwrap_or(u32::MAX); // Layout::new checked the range
+    put(header, field::ENCODING, &[to.to_byte()]);
+    put(
+        header,
+        field::ROW_STRIDE,
+        &u32_of(layout.row_stride).to_le_bytes(),
+    );
+    put(
+        header,
+        field::PAYLOAD_LEN,
+        &u32_of(layout.payload_len).to_le_bytes(),
+    );
+    put(header, field::PAYLOAD_CRC, &payload_crc.to_le_bytes());
+    let header_crc = CRC32.checksum(header.get(..field::HEADER_CRC).unwrap_or(&[]));
+    put(header, field::HEADER_CRC, &header_crc.to_le_bytes());
+    Ok(layout.total_len)
 }
 
 /// Header fields decided while writing the body.

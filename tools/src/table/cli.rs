@@ -124,8 +124,10 @@ pub enum ClassChoice<'a> {
 pub struct Common<'a> {
     /// `--pos/--neg` or `--classes`.
     pub classes: ClassChoice<'a>,
-    /// `--encoding`.
+    /// `--encoding`: the codes.
     pub encoding: Encoding,
+    /// `--encoding`: dense or sparse rows (for `u8` codes).
+    pub layout: crate::pack::RowLayout,
     /// `--test-fraction` (seeded split only).
     pub test_fraction: f64,
     /// `--seed`.
@@ -223,7 +225,17 @@ pub fn run_pack(args: &TableArgs, common: &Common<'_>) -> Result<()> {
         test_fraction: if unsplit { 0.0 } else { common.test_fraction },
         seed: common.seed,
     };
-    let packed = prepare::pack_owned(train, test, &options)?;
+    let mut packed = prepare::pack_owned(train, test, &options)?;
+    // An unsplit pack (`--out`) leaves the test file empty: nothing to lay out.
+    let relayout = |bytes: Vec<u8>| match bytes.is_empty() {
+        true => Ok(bytes),
+        false => common
+            .layout
+            .apply(bytes)
+            .map_err(|e| anyhow!("cannot pack: {e}")),
+    };
+    packed.train = relayout(std::mem::take(&mut packed.train))?;
+    packed.test = relayout(std::mem::take(&mut packed.test))?;
     let files: Vec<(&Path, &[u8], &[usize])> = match common.outputs {
         Outputs::Split(train, test) => vec![
             (train, &packed.train, &packed.train_counts),

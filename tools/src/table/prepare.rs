@@ -497,6 +497,7 @@ fn encode(
         Encoding::F32 => Codes::F32(&scaled),
         Encoding::U8 => Codes::U8(&codes),
         Encoding::U4 => Codes::U4(&codes),
+        Encoding::U8Sparse => Codes::U8Sparse(&codes),
     };
     let transform = scaler.raw_transform();
     if version == VERSION_CLASSES {

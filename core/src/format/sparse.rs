@@ -1,0 +1,368 @@
+//! The `u8-sparse` rows: their validation and their kernels (see the
+//! [layout](super#the-sparse-row-layout-encoding-3)).
+//!
+//! Every kernel visits the stored entries of a row in file order, which [`SparseRows::check`]
+//! has made increasing feature order, with one accumulator per output: the terms and their order
+//! are those of the dense `u8` kernels, which skip zero codes exactly (`s + 0·u` is `s` for an
+//! accumulator that starts at +0 and finite `u`). So a sparse file gives the same bits as the
+//! dense `u8` file of the same codes, and the work is per stored entry, none per zero.
+
+use super::{FormatError, SparseLayout};
+
+/// The three sections of a checked `u8-sparse` payload.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SparseRows<'a> {
+    /// `n + 1` little-endian `u32` row offsets.
+    offsets: &'a [u8],
+    /// `nnz` indices of `wide`-dependent width.
+    indices: &'a [u8],
+    /// `nnz` non-zero codes.
+    codes: &'a [u8],
+    /// `u16` indices (`m > 256`), else `u8`.
+    wide: bool,
+}
+
+/// The feature indices of one sparse row, in their stored width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Indices<'a> {
+    /// One byte per index (`m ≤ 256`).
+    Narrow(&'a [u8]),
+    /// Two little-endian bytes per index.
+    Wide(&'a [u8]),
+}
+
+/// One row of a `u8-sparse` file: the non-zero codes and their feature indices, increasing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SparseRow<'a> {
+    indices: Indices<'a>,
+    codes: &'a [u8],
+}
+
+impl<'a> SparseRow<'a> {
+    /// Number of stored (non-zero) codes.
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// True when every code of the row is zero.
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+
+    /// The stored non-zero codes, in feature order.
+    pub fn codes(&self) -> &'a [u8] {
+        self.codes
+    }
+
+    /// `(feature index j, code q_ij)` for every stored entry, `j` increasing.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, u8)> + 'a {
+        let codes = self.codes.iter().copied();
+        let (narrow, wide) = match self.indices {
+            Indices::Narrow(ix) => (ix, &[][..]),
+            Indices::Wide(ix) => (&[][..], ix),
+        };
+        let narrow = narrow.iter().map(|&j| usize::from(j));
+        let wide = wide.chunks_exact(2).map(le_u16);
+        narrow.chain(wide).zip(codes)
+    }
+
+    /// Code of feature `j` (`0` when not stored).
+    pub fn code(&self, j: usize) -> u8 {
+        self.iter().find(|&(k, _)| k == j).map_or(0, |(_, q)| q)
+    }
+}
+
+#[inline(always)]
+fn le_u16(c: &[u8]) -> usize {
+    match *c {
+        [a, b, ..] => usize::from(u16::from_le_bytes([a, b])),
+        _ => 0,
+    }
+}
+
+#[inline(always)]
+fn le_u32(c: &[u8]) -> Option<usize> {
+    match *c {
+        [a, b, c, d, ..] => usize::try_from(u32::from_le_bytes([a, b, c, d])).ok(),
+        _ => None,
+    }
+}
+
+impl<'a> SparseRows<'a> {
+    /// Splits `payload` into its sections and checks them: offsets start at 0, never decrease,
+    /// give no row more than `m` entries and end at `nnz`; no stored code is zero; each row's
+    /// indices increase strictly and stay below `m`. Never panics.
+    pub(crate) fn check(
+        payload: &'a [u8],
+        n: usize,
+        m: usize,
+        layout: SparseLayout,
+    ) -> Result<Self, FormatError> {
+        let rows = Self {
+            offsets: payload
+                .get(..layout.indices_at)
+                .ok_or(FormatError::Truncated)?,
+            indices: payload
+                .get(layout.indices_at..layout.codes_at)
+                .ok_or(FormatError::Truncated)?,
+            codes: payload
+                .get(layout.codes_at..)
+                .ok_or(FormatError::Truncated)?,
+            wide: layout.index_width == 2,
+        };
+        if rows.offsets.len() != n.saturating_add(1).saturating_mul(4)
+            || rows.codes.len() != layout.nnz
+        {
+            return Err(FormatError::BadLayout);
+        }
+        let mut prev: Option<usize> = None;
+        for o in rows.offsets.chunks_exact(4) {
+            let o = le_u32(o).ok_or(FormatError::Overflow)?;
+            let ok = match prev {
+                None => o == 0,
+                Some(p) => o.checked_sub(p).is_some_and(|count| count <= m),
+            };
+            if !ok {
+                return Err(FormatError::BadRowOffsets);
+            }
+            prev = Some(o);
+        }
+        if prev != Some(layout.nnz) {
+            return Err(FormatError::BadRowOffsets);
+        }
+        if rows.codes.contains(&0) {
+            return Err(FormatError::ZeroCodeStored);
+        }
+        for i in 0..n {
+            let row = rows.row(i).ok_or(FormatError::BadRowOffsets)?;
+            let mut next = 0usize; // the smallest index the next entry may have
+            for (j, _) in row.iter() {
+                if j < next || j >= m {
+                    return Err(FormatError::BadFeatureIndex);
+                }
+                next = j.saturating_add(1);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Stored entries of the whole file.
+    pub(crate) fn nnz(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// Row `i` (`None` for `i ≥ n`): its two offsets read in one slice access (a kernel calls
+    /// this once per row, so it is inlined into the kernels).
+    #[inline(always)]
+    pub(crate) fn row(&self, i: usize) -> Option<SparseRow<'a>> {
+        let at = i.checked_mul(4)?;
+        let (start, end) = match *self.offsets.get(at..at.checked_add(8)?)? {
+            [a, b, c, d, e, f, g, h] => (
+                usize::try_from(u32::from_le_bytes([a, b, c, d])).ok()?,
+                usize::try_from(u32::from_le_bytes([e, f, g, h])).ok()?,
+            ),
+            _ => return None,
+        };
+        let codes = self.codes.get(start..end)?;
+        let indices = if self.wide {
+            Indices::Wide(
+                self.indices
+                    .get(start.checked_mul(2)?..end.checked_mul(2)?)?,
+            )
+        } else {
+            Indices::Narrow(self.indices.get(start..end)?)
+        };
+        Some(SparseRow { indices, codes })
+    }
+}
+
+/// `Σ q_ij · u_j` over the stored entries, `j` increasing, one accumulator.
+#[inline]
+pub(crate) fn dot(row: SparseRow<'_>, u: &[f32]) -> f32 {
+    let mut s = 0.0f32;
+    match row.indices {
+        Indices::Narrow(ix) => {
+            for (&j, &q) in ix.iter().zip(row.codes) {
+                if let Some(&uj) = u.get(usize::from(j)) {
+                    s += f32::from(q) * uj;
+                }
+            }
+        }
+        Indices::Wide(ix) => {
+            for (j, &q) in ix.chunks_exact(2).zip(row.codes) {
+                if let Some(&uj) = u.get(le_u16(j)) {
+                    s += f32::from(q) * uj;
+                }
+            }
+        }
+    }
+    s
+}
+
+/// `out_j += a · q_ij` over the stored entries.
+#[inline]
+pub(crate) fn axpy(row: SparseRow<'_>, a: f32, out: &mut [f32]) {
+    match row.indices {
+        Indices::Narrow(ix) => {
+            for (&j, &q) in ix.iter().zip(row.codes) {
+                if let Some(o) = out.get_mut(usize::from(j)) {
+                    *o += a * f32::from(q);
+                }
+            }
+        }
+        Indices::Wide(ix) => {
+            for (j, &q) in ix.chunks_exact(2).zip(row.codes) {
+                if let Some(o) = out.get_mut(le_u16(j)) {
+                    *o += a * f32::from(q);
+                }
+            }
+        }
+    }
+}
+
+/// Classes per pass over a sparse row in the multi-vector kernels: five accumulators (or five
+/// output columns) and their pointers fit the Cortex-M4's registers beside the loop's own.
+const BLOCK: usize = 5;
+
+/// `K` columns of `m` floats laid `stride ≥ m` apart fit in `len` floats.
+fn columns_fit(k: usize, m: usize, stride: usize, len: usize) -> bool {
+    stride >= m
+        && k.checked_sub(1)
+            .and_then(|last| last.checked_mul(stride))
+            .and_then(|s| s.checked_add(m))
+            .is_some_and(|end| end <= len)
+}
+
+/// The dot products of five classes over one pass of a row's entries, one accumulator each,
+/// entries in increasing feature order: per class the terms and order of [`dot`].
+#[inline(always)]
+fn dot5(ix: &[u8], codes: &[u8], m: usize, c: [&[f32]; 5], out: &mut [f32]) {
+    let [c0, c1, c2, c3, c4] = c;
+    let (Some(c0), Some(c1), Some(c2), Some(c3), Some(c4)) = (
+        c0.get(..m),
+        c1.get(..m),
+        c2.get(..m),
+        c3.get(..m),
+        c4.get(..m),
+    ) else {
+        return;
+    };
+    let (mut s0, mut s1, mut s2, mut s3, mut s4) = (0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
+    for (&j, &q) in ix.iter().zip(codes) {
+        let j = usize::from(j);
+        if let (Some(&x0), Some(&x1), Some(&x2), Some(&x3), Some(&x4)) =
+            (c0.get(j), c1.get(j), c2.get(j), c3.get(j), c4.get(j))
+        {
+            let q = f32::from(q);
+            s0 += q * x0;
+            s1 += q * x1;
+            s2 += q * x2;
+            s3 += q * x3;
+            s4 += q * x4;
+        }
+    }
+    for (o, s) in out.iter_mut().zip([s0, s1, s2, s3, s4]) {
+        *o = s;
+    }
+}
+
+/// The updates of five classes over one pass of a row's entries: per class the terms of
+/// [`axpy`].
+#[inline(always)]
+fn axpy5(ix: &[u8], codes: &[u8], m: usize, a: [f32; 5], c: [&mut [f32]; 5]) {
+    let [c0, c1, c2, c3, c4] = c;
+    let (Some(c0), Some(c1), Some(c2), Some(c3), Some(c4)) = (
+        c0.get_mut(..m),
+        c1.get_mut(..m),
+        c2.get_mut(..m),
+        c3.get_mut(..m),
+        c4.get_mut(..m),
+    ) else {
+        return;
+    };
+    let [a0, a1, a2, a3, a4] = a;
+    for (&j, &q) in ix.iter().zip(codes) {
+        let j = usize::from(j);
+        if let (Some(o0), Some(o1), Some(o2), Some(o3), Some(o4)) = (
+            c0.get_mut(j),
+            c1.get_mut(j),
+            c2.get_mut(j),
+            c3.get_mut(j),
+            c4.get_mut(j),
+        ) {
+            let q = f32::from(q);
+            *o0 += a0 * q;
+            *o1 += a1 * q;
+            *o2 += a2 * q;
+            *o3 += a3 * q;
+            *o4 += a4 * q;
+        }
+    }
+}
+
+/// `out_k = Σ_j q_ij · u[k·stride + j]` for every `k < out.len()`: the row's entries are read
+/// once per block of five classes (`u8` indices), each code converted once per block; per `k`
+/// the terms and their order are those of [`dot`] (and of the dense `u8` `dot_codes_multi`).
+/// `m` is the feature count; vectors that do not fit `u` get the terms that do.
+pub(crate) fn dot_multi(row: SparseRow<'_>, m: usize, u: &[f32], stride: usize, out: &mut [f32]) {
+    if let (Indices::Narrow(ix), true) = (row.indices, columns_fit(out.len(), m, stride, u.len())) {
+        let mut cols = u.chunks(stride.max(1));
+        let mut next = || cols.next().unwrap_or(&[]);
+        for block in out.chunks_mut(BLOCK) {
+            if block.len() == BLOCK {
+                dot5(
+                    ix,
+                    row.codes,
+                    m,
+                    [next(), next(), next(), next(), next()],
+                    block,
+                );
+            } else {
+                for o in block {
+                    *o = dot(row, next());
+                }
+            }
+        }
+        return;
+    }
+    out.fill(0.0);
+    for (j, q) in row.iter() {
+        let q = f32::from(q);
+        let column = u.get(j..).unwrap_or(&[]).iter().step_by(stride.max(1));
+        for (ok, uk) in out.iter_mut().zip(column) {
+            *ok += q * *uk;
+        }
+    }
+}
+
+/// `out[k·stride + j] += a_k · q_ij` for every `k < a.len()` over the stored entries (the
+/// transpose of [`dot_multi`], the terms of [`axpy`] per `k`), five classes per pass for `u8`
+/// indices.
+pub(crate) fn axpy_multi(row: SparseRow<'_>, m: usize, a: &[f32], stride: usize, out: &mut [f32]) {
+    if let (Indices::Narrow(ix), true) = (row.indices, columns_fit(a.len(), m, stride, out.len())) {
+        let mut cols = out.chunks_mut(stride.max(1));
+        let mut next = || cols.next().unwrap_or(&mut []);
+        for block in a.chunks(BLOCK) {
+            if let &[a0, a1, a2, a3, a4] = block {
+                let c = [next(), next(), next(), next(), next()];
+                axpy5(ix, row.codes, m, [a0, a1, a2, a3, a4], c);
+            } else {
+                for &ak in block {
+                    axpy(row, ak, next());
+                }
+            }
+        }
+        return;
+    }
+    for (j, q) in row.iter() {
+        let q = f32::from(q);
+        let column = out
+            .get_mut(j..)
+            .unwrap_or(&mut [])
+            .iter_mut()
+            .step_by(stride.max(1));
+        for (ok, ak) in column.zip(a) {
+            *ok += *ak * q;
+        }
+    }
+}

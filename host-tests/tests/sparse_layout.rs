@@ -1,0 +1,76 @@
+//! The sparse row layout trains to the same bits as the dense `u8` layout of the same codes.
+//!
+//! The committed u8 MNIST files are sparse (`pack --encoding auto`); each is converted back to
+//! dense `u8` rows here (`format::convert`) and both are trained with the firmware's settings
+//! (7×7 Cholesky at C = 30, 14×14 CG at C = 1). The dense kernels skip zero codes exactly and the
+//! sparse ones visit the same non-zero codes in the same order with one accumulator, so the
+//! weights — and their FNV-1a fingerprints, the firmware's `fingerprint=` — must be equal, and
+//! equal to the figures the firmware printed before the sparse layout existed.
+
+use tinynewton::format::{self, Encoding};
+use tinynewton::{Model, Rows, Settings, SolverKind, Workspace};
+
+static TRAIN_7: &[u8] = tinynewton::include_packed!("../../data/mnist-7v1-7x7-u8-train.tnds");
+static TRAIN_14: &[u8] = tinynewton::include_packed!("../../data/mnist-7v1-14x14-u8-train.tnds");
+
+const N_TRAIN: usize = 1757;
+
+fn dense_copy(sparse: &[u8]) -> Vec<u8> {
+    let mut out = vec![0; format::converted_len(sparse, Encoding::U8).unwrap()];
+    format::convert(sparse, Encoding::U8, &mut out).unwrap();
+    out
+}
+
+/// Trains on `bytes` and returns the weights' fingerprint and the Newton/CG counts.
+fn fingerprint<const M: usize, const T: usize>(
+    bytes: &[u8],
+    settings: &Settings,
+) -> (u64, u32, u32) {
+    let ds = format::parse(bytes).unwrap();
+    let mut ws: Box<Workspace<M, N_TRAIN, T>> = Box::new(Workspace::new());
+    let report = tinynewton::train(ws.buffers(), &ds, settings, |_| {}).unwrap();
+    (
+        Model::<M>::of_workspace(&ws).fingerprint(),
+        report.iterations,
+        report.cg_iterations,
+    )
+}
+
+#[test]
+fn sparse_and_dense_7x7_cholesky_agree_bit_for_bit() {
+    let dense = dense_copy(TRAIN_7);
+    let (ds, dd) = (
+        format::parse(TRAIN_7).unwrap(),
+        format::parse(&dense).unwrap(),
+    );
+    assert_eq!(ds.header().encoding, Encoding::U8Sparse);
+    assert_eq!(dd.header().encoding, Encoding::U8);
+    assert_eq!(dd.n_features(), 49);
+    // Smaller in flash: 4 bytes of offset per row, 2 per non-zero, against 49 per row.
+    assert!(TRAIN_7.len() < dense.len());
+    let settings = Settings {
+        solver: SolverKind::Cholesky,
+        c_pos: 30.0,
+        c_neg: 30.0,
+        ..Settings::DEFAULT
+    };
+    let a = fingerprint::<50, { 50 * 51 / 2 }>(TRAIN_7, &settings);
+    let b = fingerprint::<50, { 50 * 51 / 2 }>(&dense, &settings);
+    assert_eq!(a, b);
+    // The firmware's 7x7 figure (README), unchanged by the layout.
+    assert_eq!(a.0, 0x027d_121b_bbc8_207f);
+}
+
+#[test]
+fn sparse_and_dense_14x14_cg_agree_bit_for_bit() {
+    let dense = dense_copy(TRAIN_14);
+    assert!(TRAIN_14.len() < dense.len());
+    let settings = Settings {
+        solver: SolverKind::Cg,
+        ..Settings::DEFAULT
+    };
+    let a = fingerprint::<197, 1>(TRAIN_14, &settings);
+    let b = fingerprint::<197, 1>(&dense, &settings);
+    assert_eq!(a, b);
+    assert_eq!(a.0, 0x9f6f_7068_c9d8_f4fe);
+}
