@@ -68,6 +68,31 @@ impl Shape {
         }
     }
 
+    /// Binary logistic regression on `data`: `m + 1` weights, [`Rows::nnz_hint`] `+ 1` (the
+    /// bias) non-zeros per row.
+    ///
+    /// [`Rows::nnz_hint`]: crate::Rows::nnz_hint
+    pub fn binary<R: crate::Rows + ?Sized>(data: &R) -> Shape {
+        let m = data.n_features();
+        Shape {
+            weights: m.saturating_add(1),
+            samples: data.n_samples(),
+            nnz_per_row: data.nnz_hint().min(m).saturating_add(1),
+        }
+    }
+
+    /// Softmax over `data`'s `K` classes: `K(m + 1)` weights; a row's non-zeros meet each of
+    /// the `K` weight vectors.
+    pub fn softmax<R: crate::Rows + ?Sized>(data: &R) -> Shape {
+        let binary = Shape::binary(data);
+        let k = data.n_classes();
+        Shape {
+            weights: binary.weights.saturating_mul(k),
+            samples: binary.samples,
+            nnz_per_row: binary.nnz_per_row.saturating_mul(k),
+        }
+    }
+
     /// Estimated multiply-adds of one explicit-Hessian Newton direction: the rank-one updates
     /// of the build (`n·nnz²/2`, over the non-zeros of each row) and the factorisation
     /// (`m³/6`), saturating.

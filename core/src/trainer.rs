@@ -40,16 +40,9 @@ pub fn train<'a, R: Rows + ?Sized, C: Flow>(
     let b = buffers.into();
     b.check_fits(Sizes::binary(data.n_samples(), data.n_features(), false))?;
     let (vectors, samples, u, dim) = split(b);
-    let nnz = data.nnz_hint().min(data.n_features()).saturating_add(1);
+    let shape = Shape::binary(data);
     let mut obj = LogisticObjective::new(data, settings, samples, u)?;
-    run(
-        &mut obj,
-        vectors,
-        dim,
-        (data.n_samples(), nnz),
-        settings,
-        on_iteration,
-    )
+    run(&mut obj, vectors, dim, shape, settings, on_iteration)
 }
 
 /// Trains the multinomial (softmax) objective on `K`-class `data` ([`Rows::n_classes`],
@@ -75,21 +68,9 @@ pub fn train_softmax<'a, R: Rows + ?Sized, C: Flow>(
         false,
     ))?;
     let (vectors, samples, u, dim) = split(b);
-    // In weight space a row's non-zeros meet each of the K weight vectors.
-    let nnz = data
-        .nnz_hint()
-        .min(data.n_features())
-        .saturating_add(1)
-        .saturating_mul(k);
+    let shape = Shape::softmax(data);
     let mut obj = SoftmaxObjective::new(data, settings, samples, u)?;
-    run(
-        &mut obj,
-        vectors,
-        dim,
-        (data.n_samples(), nnz),
-        settings,
-        on_iteration,
-    )
+    run(&mut obj, vectors, dim, shape, settings, on_iteration)
 }
 
 /// The buffers as the Newton loop's vectors and what the objective borrows: the per-sample
@@ -121,24 +102,18 @@ fn split(b: Buffers<'_>) -> (Vectors<'_>, &mut [f32], &mut [f32], &mut usize) {
     (vectors, samples, u, dim)
 }
 
-/// The shared second half of the trainers: data check, solver choice (`samples` rows of `nnz`
-/// non-zeros in weight space), warm-start checks, the solver on the leading `n_weights`
-/// entries of each vector.
+/// The shared second half of the trainers: data check, solver choice for `shape`, warm-start
+/// checks, the solver on the leading `n_weights` entries of each vector.
 fn run<O: Objective, C: Flow>(
     obj: &mut O,
     v: Vectors<'_>,
     dim: &mut usize,
-    (samples, nnz): (usize, usize),
+    shape: Shape,
     settings: &Settings,
     on_iteration: impl FnMut(&Iteration) -> C,
 ) -> Result<Report, Error> {
     obj.check_data()?;
     let n = obj.n_weights();
-    let shape = Shape {
-        weights: n,
-        samples,
-        nnz_per_row: nnz,
-    };
     let solver = settings.solver.resolve(&shape, v.h.len())?;
     if solver == SolverKind::Lbfgs {
         let needed = crate::settings::lbfgs_len(n, settings.lbfgs_pairs);

@@ -30,7 +30,8 @@ pub struct Sizes {
     pub weights: usize,
     /// Sample capacity (`N`): `n` for two classes, `⌈nK/3⌉` for softmax.
     pub samples: usize,
-    /// Packed-triangle floats (`T`): `packed_len(weights)` for the explicit Hessian, else 0.
+    /// Solver storage (`T`): `packed_len(weights)` for the explicit Hessian, the `(s, y)`
+    /// pairs for L-BFGS ([`lbfgs_len`](crate::settings::lbfgs_len)), else 0.
     pub triangle: usize,
 }
 
@@ -55,6 +56,16 @@ impl Sizes {
             weights,
             samples: floats.div_ceil(SAMPLE_VECTORS),
             triangle: if explicit { packed_len(weights) } else { 0 },
+        }
+    }
+
+    /// These sizes with `floats` of solver storage `T` (the packed triangle's room, which
+    /// L-BFGS uses for its pairs): e.g. `settings.solver.storage_floats(&shape, pairs)`
+    /// ([`SolverKind::storage_floats`](crate::SolverKind::storage_floats)).
+    pub const fn with_storage(self, floats: usize) -> Sizes {
+        Sizes {
+            triangle: floats,
+            ..self
         }
     }
 

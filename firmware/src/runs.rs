@@ -150,9 +150,5 @@ pub fn status_name(status: Status) -> &'static str {
 
 /// `solver=` value of the result line.
 pub fn solver_name(solver: SolverKind) -> &'static str {
-    match solver {
-        SolverKind::Auto => "auto",
-        SolverKind::Cholesky => "cholesky",
-        SolverKind::Cg => "cg",
-    }
+    solver.name()
 }
