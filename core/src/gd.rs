@@ -35,7 +35,7 @@ pub fn gradient_descent<O: Objective + ?Sized, C: Flow>(
     v: Vectors<'_>,
     settings: &Settings,
     warm_start: bool,
-    mut on_iteration: impl FnMut(&Iteration) -> C,
+    mut on_iteration: impl FnMut(&Iteration, &[f32]) -> C,
 ) -> Result<Report, Error> {
     let mut obj = Counted::new(obj);
     let Vectors { w, g, d, .. } = v;
@@ -77,7 +77,7 @@ pub fn gradient_descent<O: Objective + ?Sized, C: Flow>(
                 ls_trials: trials,
                 passes: obj.passes(),
             };
-            if let Some(status) = report.after_step(&taken, settings, &mut on_iteration) {
+            if let Some(status) = report.after_step(&taken, w, settings, &mut on_iteration) {
                 report.status = status;
                 break;
             }

@@ -167,7 +167,7 @@ pub fn lbfgs<O: Objective + ?Sized, C: Flow>(
     v: Vectors<'_>,
     settings: &Settings,
     warm_start: bool,
-    mut on_iteration: impl FnMut(&Iteration) -> C,
+    mut on_iteration: impl FnMut(&Iteration, &[f32]) -> C,
 ) -> Result<Report, Error> {
     let mut obj = Counted::new(obj);
     let Vectors { w, g, d, r, h, .. } = v;
@@ -215,7 +215,7 @@ pub fn lbfgs<O: Objective + ?Sized, C: Flow>(
                 ls_trials: trials,
                 passes: obj.passes(),
             };
-            if let Some(status) = report.after_step(&taken, settings, &mut on_iteration) {
+            if let Some(status) = report.after_step(&taken, w, settings, &mut on_iteration) {
                 report.status = status;
                 break;
             }

@@ -45,7 +45,8 @@ pub use objective::softmax::{Softmax, SoftmaxObjective, MAX_CLASSES};
 pub use objective::Objective;
 pub use settings::{BiasMode, Settings, Shape, SolverKind};
 pub use trainer::{
-    argmax_row, evaluate, train, train_one_vs_rest, train_softmax, Evaluate, OneVsRest, OvrReport,
+    argmax_row, evaluate, train, train_anytime, train_one_vs_rest, train_softmax, Evaluate,
+    OneVsRest, OvrReport,
 };
 pub use transform::{
     FeatureParams, FeatureTransform, OwnedTransform, TransformError, TransformKind,

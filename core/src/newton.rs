@@ -190,7 +190,8 @@ pub struct Vectors<'a> {
 
 /// Minimises `obj` by Newton's method from `v.w` (a warm start) or from 0, with directions
 /// from `solver` (already resolved: [`SolverKind::resolve`]); the loop of the module docs.
-/// Calls `on_iteration` after every accepted step and leaves the final weights in `v.w`. A
+/// Calls `on_iteration` with the iteration and the weights after every accepted step
+/// (`Break` stops: [`Flow`]) and leaves the final weights in `v.w`. A
 /// non-`Converged` [`Status`] is reported in `Ok`, not as an error.
 pub fn newton<O: Objective + ?Sized, C: Flow>(
     obj: &mut O,
@@ -198,7 +199,7 @@ pub fn newton<O: Objective + ?Sized, C: Flow>(
     solver: SolverKind,
     settings: &Settings,
     warm_start: bool,
-    on_iteration: impl FnMut(&Iteration) -> C,
+    on_iteration: impl FnMut(&Iteration, &[f32]) -> C,
 ) -> Result<Report, Error> {
     let mut counted = Counted::new(obj);
     let mut report = newton_loop(&mut counted, v, solver, settings, warm_start, on_iteration)?;
@@ -212,7 +213,7 @@ fn newton_loop<O: Objective + ?Sized, C: Flow>(
     solver: SolverKind,
     settings: &Settings,
     warm_start: bool,
-    mut on_iteration: impl FnMut(&Iteration) -> C,
+    mut on_iteration: impl FnMut(&Iteration, &[f32]) -> C,
 ) -> Result<Report, Error> {
     let Vectors {
         w,
@@ -269,7 +270,7 @@ fn newton_loop<O: Objective + ?Sized, C: Flow>(
             ls_trials: trials,
             passes: obj.passes(),
         };
-        if let Some(status) = report.after_step(&taken, settings, &mut on_iteration) {
+        if let Some(status) = report.after_step(&taken, w, settings, &mut on_iteration) {
             report.status = status;
             break;
         }
@@ -388,24 +389,28 @@ impl Report {
     pub(crate) fn after_step<C: Flow>(
         &mut self,
         t: &Taken,
+        w: &[f32],
         settings: &Settings,
-        on_iteration: &mut impl FnMut(&Iteration) -> C,
+        on_iteration: &mut impl FnMut(&Iteration, &[f32]) -> C,
     ) -> Option<Status> {
         self.record(t.iter, t.f, t.grad_norm);
         self.passes = t.passes;
         if !(t.f.is_finite() && t.grad_norm.is_finite()) {
             return Some(Status::NonFinite);
         }
-        let flow = on_iteration(&Iteration {
-            iter: t.iter,
-            f: t.f,
-            grad_norm: t.grad_norm,
-            grad_rel: self.grad_rel,
-            step: t.step,
-            cg_iters: t.cg_iters,
-            ls_trials: t.ls_trials,
-            passes: t.passes,
-        })
+        let flow = on_iteration(
+            &Iteration {
+                iter: t.iter,
+                f: t.f,
+                grad_norm: t.grad_norm,
+                grad_rel: self.grad_rel,
+                step: t.step,
+                cg_iters: t.cg_iters,
+                ls_trials: t.ls_trials,
+                passes: t.passes,
+            },
+            w,
+        )
         .flow();
         if flow.is_break() {
             return Some(Status::Stopped);

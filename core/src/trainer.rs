@@ -34,7 +34,22 @@ pub fn train<'a, R: Rows + ?Sized, C: Flow>(
     buffers: impl Into<Buffers<'a>>,
     data: &R,
     settings: &Settings,
-    on_iteration: impl FnMut(&Iteration) -> C,
+    mut on_iteration: impl FnMut(&Iteration) -> C,
+) -> Result<Report, Error> {
+    train_anytime(buffers, data, settings, |it: &Iteration, _: &[f32]| {
+        on_iteration(it)
+    })
+}
+
+/// [`train`] with a callback that also sees the current weights (`m + 1`, bias last) after
+/// every accepted step: anytime training, where the caller evaluates the model it has so far
+/// (e.g. test accuracy against a cycle count) and may stop with `ControlFlow::Break(())`
+/// ([`Status::Stopped`]; the weights stay in the buffers).
+pub fn train_anytime<'a, R: Rows + ?Sized, C: Flow>(
+    buffers: impl Into<Buffers<'a>>,
+    data: &R,
+    settings: &Settings,
+    on_iteration: impl FnMut(&Iteration, &[f32]) -> C,
 ) -> Result<Report, Error> {
     settings.validate()?;
     let b = buffers.into();
@@ -53,7 +68,7 @@ pub fn train_softmax<'a, R: Rows + ?Sized, C: Flow>(
     buffers: impl Into<Buffers<'a>>,
     data: &R,
     settings: &Settings,
-    on_iteration: impl FnMut(&Iteration) -> C,
+    mut on_iteration: impl FnMut(&Iteration) -> C,
 ) -> Result<Report, Error> {
     settings.validate()?;
     let b = buffers.into();
@@ -70,7 +85,14 @@ pub fn train_softmax<'a, R: Rows + ?Sized, C: Flow>(
     let (vectors, samples, u, dim) = split(b);
     let shape = Shape::softmax(data);
     let mut obj = SoftmaxObjective::new(data, settings, samples, u)?;
-    run(&mut obj, vectors, dim, shape, settings, on_iteration)
+    run(
+        &mut obj,
+        vectors,
+        dim,
+        shape,
+        settings,
+        |it: &Iteration, _: &[f32]| on_iteration(it),
+    )
 }
 
 /// The buffers as the Newton loop's vectors and what the objective borrows: the per-sample
@@ -110,7 +132,7 @@ fn run<O: Objective, C: Flow>(
     dim: &mut usize,
     shape: Shape,
     settings: &Settings,
-    on_iteration: impl FnMut(&Iteration) -> C,
+    on_iteration: impl FnMut(&Iteration, &[f32]) -> C,
 ) -> Result<Report, Error> {
     obj.check_data()?;
     let n = obj.n_weights();
