@@ -109,7 +109,8 @@ pub struct Iteration {
     /// Line-search trials (objective evaluations) of this iteration.
     pub ls_trials: u32,
     /// Passes over the data so far, this iteration's included (cumulative:
-    /// [`Report::passes`] at this point).
+    /// [`Report::passes`] at this point). 0 in reports written before it was counted.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub passes: u32,
 }
 
@@ -162,7 +163,9 @@ pub struct Report {
     pub rejected_directions: u32,
     /// Passes over the data the solver made ([`Objective::passes`] of every call: gradients,
     /// `X̃d`, Hessian-vector products, the diagonal, explicit Hessians, a warm start's margins;
-    /// the trainers' data check before the solver is not counted).
+    /// the trainers' data check before the solver is not counted). 0 in reports written
+    /// before it was counted.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub passes: u32,
 }
 

@@ -1387,6 +1387,7 @@ mod tests {
             step: 1.0,
             cg_iters: 5,
             ls_trials: 1,
+            passes: 8,
         };
         assert_eq!(
             log_line(&it),
