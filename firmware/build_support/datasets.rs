@@ -730,11 +730,13 @@ pub fn generate(
         Ok(other) => return Err(format!("TINYNEWTON_ANYTIME={other:?}: expected 0 or 1")),
     };
     let stop_at = match env::var("TINYNEWTON_STOP_AT") {
-        Err(_) => u64::MAX,
-        Ok(v) => v
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| format!("TINYNEWTON_STOP_AT={v:?}: expected a count"))?,
+        Err(_) => "None".to_owned(),
+        Ok(v) => format!(
+            "Some({})",
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("TINYNEWTON_STOP_AT={v:?}: expected a count"))?
+        ),
     };
     let mut s = String::new();
     let _ = writeln!(
@@ -751,7 +753,7 @@ pub fn generate(
          /// `TINYNEWTON_ANYTIME`: print the test accuracy after every iteration.\n\
          pub const ANYTIME: bool = {anytime};\n\
          /// `TINYNEWTON_STOP_AT`: stop a run from its callback at this training count.\n\
-         pub const STOP_AT: u64 = {stop_at};\n"
+         pub const STOP_AT: Option<u64> = {stop_at};\n"
     );
     let _ = writeln!(
         s,

@@ -127,7 +127,7 @@ fn measured_run<const M: usize, const N: usize, const T: usize, L: OutputPin, C:
             }
         }
         mark = counter.now();
-        if train_counts >= selection::STOP_AT {
+        if selection::STOP_AT.is_some_and(|stop| train_counts >= stop) {
             core::ops::ControlFlow::Break(())
         } else {
             core::ops::ControlFlow::Continue(())
@@ -415,7 +415,7 @@ fn check_run(run: &RunSpec, result: &Result<Measured, RunError>, unit: &str) -> 
     );
     let mut ok = true;
     // A run stopped on purpose (`TINYNEWTON_STOP_AT`) is not a failure: it says so.
-    let stopped_on_purpose = m.report.status == Status::Stopped && selection::STOP_AT < u64::MAX;
+    let stopped_on_purpose = m.report.status == Status::Stopped && selection::STOP_AT.is_some();
     if m.report.status != Status::Converged && !stopped_on_purpose {
         defmt::error!(
             "check failed: {=str} stopped with status {=str}, not converged",
