@@ -117,8 +117,10 @@ pub const fn workspace_bytes_for(m: usize, n: usize, t: usize, word: usize) -> u
 ///   softmax over `K` classes needs `K(m + 1)`);
 /// * `N`: sample capacity (softmax trains up to `⌊3N/K⌋` samples: it keeps its `n × K`
 ///   probabilities where the binary objective keeps three per-sample vectors);
-/// * `T`: packed-triangle capacity for the explicit Hessian, at least
-///   [`packed_len`]`(weights)` for Cholesky, `0` for a CG-only build.
+/// * `T`: solver storage: the packed triangle for the explicit Hessian, at least
+///   [`packed_len`]`(weights)` for Cholesky; or L-BFGS's `(s, y)` pairs,
+///   [`lbfgs_len`](crate::settings::lbfgs_len)`(weights, pairs)`; `0` for a CG- or
+///   gradient-descent-only build ([`SolverKind::storage_floats`](crate::SolverKind::storage_floats)).
 ///
 /// `new` is a `const fn`, so a workspace can be a `static` (it is never built on the stack by
 /// the core).
