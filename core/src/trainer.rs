@@ -1,5 +1,5 @@
 //! Entry points: check the settings, capacities and data, choose the solver, build the
-//! objective over borrowed buffers, and run the Newton loop ([`newton`](crate::newton::newton)).
+//! objective over borrowed buffers, and run the solver ([`newton`], [`gradient_descent`], [`lbfgs`]).
 //!
 //! * [`train`]: two classes, binary logistic regression;
 //! * [`train_softmax`]: `K` classes, the multinomial objective;
