@@ -7,6 +7,8 @@
 #   3. users' data: the three scikit-learn tables (data/tables/{digits6-vs-rest,breast-cancer,
 #      iris-setosa}, or $TINYNEWTON_TABLES_DIR) trained on the emulated board through
 #      TINYNEWTON_DATA, compared with the host the same way, accuracies printed beside Train++'s;
+#   3b. baselines (issue 10): L-BFGS on digits 6-vs-rest, device against host (scripts/thesis.sh
+#      has the whole table);
 #   4. multi-class (issue 9, TINYNEWTON_RUNS=multiclass): digits 10-class with softmax and with
 #      one-vs-rest, MNIST 0-9 7x7 softmax on as many samples as fit 120 KiB, twice (identical)
 #      and against the host (fingerprints, statuses, iterations, test counts);
@@ -27,7 +29,8 @@ started=$(date +%s)
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tables_dir="$(realpath -m -- "${TINYNEWTON_TABLES_DIR:-$root/data/tables}")"
 # The default runs are the MNIST ones: a selection from the caller's environment must not leak in.
-unset TINYNEWTON_DATA TINYNEWTON_C TINYNEWTON_SOLVER TINYNEWTON_RUNS TINYNEWTON_MULTICLASS
+unset TINYNEWTON_DATA TINYNEWTON_C TINYNEWTON_SOLVER TINYNEWTON_RUNS TINYNEWTON_MULTICLASS \
+    TINYNEWTON_ANYTIME TINYNEWTON_STOP_AT
 "$root/scripts/setup.sh"
 fw="$root/firmware"
 logs="$fw/target/firmware-test"
@@ -79,7 +82,7 @@ parity() {
         dataset=$(field "$r" dataset)
         host=$(grep -o "result dataset=$dataset .*" "$2") ||
             die "no host result for $dataset"
-        for key in solver status iters cg_iters test_correct fingerprint; do
+        for key in solver status iters cg_iters passes test_correct fingerprint; do
             [ "$(field "$r" $key)" = "$(field "$host" $key)" ] ||
                 die "$dataset: $key differs: firmware $(field "$r" $key), host $(field "$host" $key)"
         done
@@ -132,6 +135,15 @@ for r in "${table_results[@]}"; do
         "$(awk -v c="$correct" 'BEGIN { split(c, p, "/"); print 100 * p[1] / p[2] }')" \
         "$(field "$r" instructions)" "${trainpp[$dataset]:-?}"
 done
+
+step "baselines (issue 10): L-BFGS on digits 6-vs-rest on the emulated board, against the host"
+export TINYNEWTON_DATA="$tables_dir/digits6-vs-rest" TINYNEWTON_SOLVER=lbfgs
+emulate "$logs/lbfgs.log" >/dev/null || die "emulated L-BFGS run exited with status $?"
+host_parity "$logs/lbfgs-host.log"
+parity "$logs/lbfgs.log" "$logs/lbfgs-host.log"
+grep -o 'result dataset=.*' "$logs/lbfgs.log"
+unset TINYNEWTON_DATA TINYNEWTON_SOLVER
+echo "(the full table, with gradient descent, Newton-CG, explicit Newton and the anytime curves: scripts/thesis.sh)"
 
 step "multi-class: digits 10-class (softmax, one-vs-rest), MNIST 0-9 7x7 (softmax), run 1"
 export TINYNEWTON_RUNS=multiclass

@@ -31,7 +31,7 @@ use std::time::Instant;
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tinynewton::format::{self, PackedDataset};
-use tinynewton::{Buffers, Report, Rows, Settings, Sizes, SolverKind};
+use tinynewton::{Buffers, Report, Rows, Settings, Shape, Sizes, SolverKind};
 
 /// One benchmarked file: label, path under the repository root, settings.
 struct Run {
@@ -100,8 +100,17 @@ struct Storage {
 impl Storage {
     fn for_problem(data: &PackedDataset<'_>, settings: &Settings) -> Storage {
         let m = data.n_features();
-        let explicit = settings.solver.wants_triangle(m + 1);
-        let sizes = Sizes::binary(data.n_samples(), m, explicit);
+        // As `tinynewton train` sizes its buffers: the solver's storage (triangle or L-BFGS
+        // pairs), and room for CG's X̃p when there is none.
+        let storage = settings
+            .solver
+            .storage_floats(&Shape::binary(data), settings.lbfgs_pairs);
+        let base = if storage == 0 {
+            Sizes::binary_cg(data.n_samples(), m)
+        } else {
+            Sizes::binary(data.n_samples(), m, false)
+        };
+        let sizes = base.with_storage(storage);
         Storage {
             floats: vec![0.0; sizes.floats()],
             sizes,
@@ -141,11 +150,7 @@ fn summary_line(run: &Run, data: &PackedDataset<'_>, report: &Report, w: &[f32])
         s.c_pos,
         s.c_neg,
         s.epsilon,
-        match report.solver {
-            SolverKind::Cholesky => "cholesky",
-            SolverKind::Cg => "cg",
-            SolverKind::Auto => "auto",
-        },
+        report.solver.name(),
         report.status.name(),
         report.iterations,
         report.cg_iterations,

@@ -121,6 +121,13 @@ pub trait Rows {
     }
     /// How codes map to values.
     fn dequant(&self) -> Dequant<'_>;
+    /// Typical stored non-zero codes per row (at most `m`), for estimates of work such as
+    /// [`SolverKind::resolve`](crate::SolverKind::resolve)'s: a hint, never a bound a kernel
+    /// relies on. The default takes the rows as dense (`m`); a layout that knows its sparsity
+    /// answers the mean, rounded up.
+    fn nnz_hint(&self) -> usize {
+        self.n_features()
+    }
     /// `Σ_j q_ij · u_j` over the stored codes of row `i` (`u.len() ≥ m`).
     fn dot_codes(&self, i: usize, u: &[f32]) -> f32;
     /// `out_j += a · q_ij` for every feature `j` of row `i` (`out.len() ≥ m`).

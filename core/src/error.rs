@@ -30,6 +30,14 @@ pub enum Error {
         /// The workspace's capacity `T`.
         capacity: usize,
     },
+    /// [`SolverKind::Lbfgs`](crate::SolverKind::Lbfgs) was demanded but the solver storage
+    /// `T` cannot hold its `(s, y)` pairs ([`lbfgs_len`](crate::settings::lbfgs_len)).
+    PairsTooSmall {
+        /// Floats needed: `lbfgs_len(weights, lbfgs_pairs)`.
+        needed: usize,
+        /// The workspace's capacity `T`.
+        capacity: usize,
+    },
     /// The dataset has no sample.
     Empty,
     /// Every sample has the same label: the optimum is at infinity without the regulariser's
@@ -56,7 +64,8 @@ pub enum Error {
     BadCost,
     /// The tolerance `epsilon` is `≤ 0`, NaN or infinite.
     BadEpsilon,
-    /// An iteration limit (`max_iter`, `max_cg_iter`, `max_line_search`) is zero.
+    /// An iteration limit (`max_iter`, `max_cg_iter`, `max_line_search`) is zero, or
+    /// `lbfgs_pairs` is not in `1..=MAX_LBFGS_PAIRS`.
     BadIterationLimit,
     /// A warm-start weight is NaN or infinite.
     NonFiniteWeights {
@@ -105,6 +114,10 @@ impl core::fmt::Display for Error {
             Error::TriangleTooSmall { needed, capacity } => write!(
                 f,
                 "Cholesky needs a packed triangle of {needed} floats, capacity T = {capacity}"
+            ),
+            Error::PairsTooSmall { needed, capacity } => write!(
+                f,
+                "L-BFGS needs {needed} floats for its (s, y) pairs, capacity T = {capacity}"
             ),
             Error::Empty => f.write_str("the dataset has no sample"),
             Error::SingleClass => f.write_str("the dataset has a single class"),

@@ -22,11 +22,14 @@ pub mod format;
 pub mod cg;
 pub mod cholesky;
 pub mod error;
+pub mod gd;
+pub mod lbfgs;
 pub mod linalg;
 pub mod model;
 pub mod newton;
 pub mod objective;
 pub mod online;
+pub mod passes;
 pub mod settings;
 pub mod store;
 pub mod trainer;
@@ -38,15 +41,16 @@ pub use data::{DataError, DenseRows, Dequant, FeatureTable, Rows};
 pub use cholesky::{cholesky_packed, packed_index, packed_len, solve_packed, CholeskyError};
 pub use error::Error;
 pub use model::{Model, ModelError, MultiModel};
-pub use newton::{Iteration, Report, Status};
+pub use newton::{Flow, Iteration, Report, Status};
 pub use objective::logistic::{check_data, Logistic, LogisticObjective};
 pub use objective::softmax::{Softmax, SoftmaxObjective, MAX_CLASSES};
 pub use objective::Objective;
 pub use online::{OnlineLearner, PassiveAggressive, Schedule};
-pub use settings::{BiasMode, Settings, SolverKind};
+pub use settings::{BiasMode, Settings, Shape, SolverKind};
 pub use store::{Eviction, Grid, Pushed, SampleStore, StoreError};
 pub use trainer::{
-    argmax_row, evaluate, train, train_one_vs_rest, train_softmax, Evaluate, OneVsRest, OvrReport,
+    argmax_row, evaluate, train, train_anytime, train_one_vs_rest, train_softmax, Evaluate,
+    OneVsRest, OvrReport,
 };
 pub use transform::{
     FeatureParams, FeatureTransform, OwnedTransform, TransformError, TransformKind,

@@ -9,15 +9,22 @@
 //!     line_search: α = 1, ½, ¼, … until f(w+αd) − f(w) ≤ η α ∇fᵀd   (O(n) per trial)
 //!     w ← w + αd;  z ← z + α·Xd
 //! until ‖∇f(w)‖ ≤ ε‖∇f(0)‖ | max_iter | (|Δf| ≤ f32 noise and ‖∇f‖ not decreasing)
-//!       | line search failed
+//!       | line search failed | pass budget spent | the caller's callback says stop
 //! ```
+//!
+//! The same [`Status`], [`Iteration`] and [`Report`] serve the first-order and quasi-Newton
+//! solvers over the same objective ([`crate::gd`], [`crate::lbfgs`]): every one counts its
+//! passes over the data ([`crate::passes`]) and honours the budget and the callback's
+//! [`ControlFlow`] the same way.
 
 use crate::cg::{forcing_tolerance, pcg, preconditioner_from_diag, Operator, PRECONDITIONED};
 use crate::cholesky::{cholesky_packed, packed_len, solve_packed, CholeskyError};
 use crate::error::Error;
 use crate::linalg::{dot, norm2};
 use crate::objective::Objective;
+use crate::passes::Counted;
 use crate::settings::{Settings, SolverKind};
+use core::ops::ControlFlow;
 
 /// Armijo's sufficient-decrease constant η in `f(w+αd) ≤ f(w) + η α ∇fᵀd`.
 pub const ARMIJO_ETA: f32 = 0.01;
@@ -50,6 +57,13 @@ pub enum Status {
     /// (features, `C`, weights) is beyond what f32 represents along this path. The weights are
     /// those of the step that produced it; rescale the features or lower `C`.
     NonFinite,
+    /// The pass budget ([`Settings::max_passes`]) was spent before the tolerance was met; the
+    /// weights are the current iterate (anytime training).
+    BudgetExhausted,
+    /// The caller's per-iteration callback answered [`ControlFlow::Break`] (e.g. a cycle
+    /// budget on the board); the weights are the current iterate. Never `Converged`, even if
+    /// the step that preceded the stop met the tolerance.
+    Stopped,
 }
 
 impl Status {
@@ -62,6 +76,8 @@ impl Status {
             Status::NoProgress => "no_progress",
             Status::LineSearchFailed => "line_search_failed",
             Status::NonFinite => "non_finite",
+            Status::BudgetExhausted => "budget_exhausted",
+            Status::Stopped => "stopped",
         }
     }
 }
@@ -72,7 +88,8 @@ impl core::fmt::Display for Status {
     }
 }
 
-/// One Newton iteration, handed to the caller's callback after the step is taken.
+/// One iteration (Newton, L-BFGS or gradient descent), handed to the caller's callback after
+/// the step is taken.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -91,6 +108,30 @@ pub struct Iteration {
     pub cg_iters: u32,
     /// Line-search trials (objective evaluations) of this iteration.
     pub ls_trials: u32,
+    /// Passes over the data so far, this iteration's included (cumulative:
+    /// [`Report::passes`] at this point). 0 in reports written before it was counted.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub passes: u32,
+}
+
+/// What a per-iteration callback answers: `()` (go on) or a [`ControlFlow`] (`Break(())`
+/// stops the run with [`Status::Stopped`]). Lets every `FnMut(&Iteration)` closure keep
+/// compiling while a caller with a deadline returns `ControlFlow`.
+pub trait Flow {
+    /// Whether to go on.
+    fn flow(self) -> ControlFlow<()>;
+}
+
+impl Flow for () {
+    fn flow(self) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+}
+
+impl Flow for ControlFlow<()> {
+    fn flow(self) -> ControlFlow<()> {
+        self
+    }
 }
 
 /// What a training run did.
@@ -98,7 +139,7 @@ pub struct Iteration {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Report {
-    /// Newton iterations taken (accepted steps).
+    /// Iterations taken (accepted steps).
     pub iterations: u32,
     /// Total CG iterations over all Newton iterations.
     pub cg_iterations: u32,
@@ -114,12 +155,18 @@ pub struct Report {
     pub grad_rel: f32,
     /// Why training stopped.
     pub status: Status,
-    /// The solver used ([`SolverKind::Cholesky`] or [`SolverKind::Cg`], never `Auto`).
+    /// The solver used (never `Auto`).
     pub solver: SolverKind,
     /// Iterations whose Cholesky factorisation failed in f32 and fell back to CG.
     pub cholesky_failures: u32,
     /// Directions rejected as not descending (replaced by `−∇f`).
     pub rejected_directions: u32,
+    /// Passes over the data the solver made ([`Objective::passes`] of every call: gradients,
+    /// `X̃d`, Hessian-vector products, the diagonal, explicit Hessians, a warm start's margins;
+    /// the trainers' data check before the solver is not counted). 0 in reports written
+    /// before it was counted.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub passes: u32,
 }
 
 /// The vectors the Newton loop works on, each of the objective's weight count (`h`: the packed
@@ -146,15 +193,30 @@ pub struct Vectors<'a> {
 
 /// Minimises `obj` by Newton's method from `v.w` (a warm start) or from 0, with directions
 /// from `solver` (already resolved: [`SolverKind::resolve`]); the loop of the module docs.
-/// Calls `on_iteration` after every accepted step and leaves the final weights in `v.w`. A
+/// Calls `on_iteration` with the iteration and the weights after every accepted step
+/// (`Break` stops: [`Flow`]) and leaves the final weights in `v.w`. A
 /// non-`Converged` [`Status`] is reported in `Ok`, not as an error.
-pub fn newton<O: Objective + ?Sized>(
+pub fn newton<O: Objective + ?Sized, C: Flow>(
     obj: &mut O,
     v: Vectors<'_>,
     solver: SolverKind,
     settings: &Settings,
     warm_start: bool,
-    mut on_iteration: impl FnMut(&Iteration),
+    on_iteration: impl FnMut(&Iteration, &[f32]) -> C,
+) -> Result<Report, Error> {
+    let mut counted = Counted::new(obj);
+    let mut report = newton_loop(&mut counted, v, solver, settings, warm_start, on_iteration)?;
+    report.passes = counted.passes();
+    Ok(report)
+}
+
+fn newton_loop<O: Objective + ?Sized, C: Flow>(
+    obj: &mut Counted<'_, O>,
+    v: Vectors<'_>,
+    solver: SolverKind,
+    settings: &Settings,
+    warm_start: bool,
+    mut on_iteration: impl FnMut(&Iteration, &[f32]) -> C,
 ) -> Result<Report, Error> {
     let Vectors {
         w,
@@ -173,6 +235,9 @@ pub fn newton<O: Objective + ?Sized>(
         return Ok(report);
     }
     for iter in 1..=settings.max_iter {
+        if report.budget_spent(obj.passes(), settings) {
+            break;
+        }
         let tol = forcing_tolerance(grad_norm, report.grad_norm0);
         let dir = Direction {
             d: &mut *d,
@@ -199,22 +264,17 @@ pub fn newton<O: Objective + ?Sized>(
         // f is the compensated value at the final weights, not a running sum of changes.
         f = obj.value_grad(w, g)?;
         grad_norm = norm2(g);
-        report.record(iter, f, grad_norm);
-        if !(f.is_finite() && grad_norm.is_finite()) {
-            report.status = Status::NonFinite;
-            break;
-        }
-        on_iteration(&Iteration {
+        let taken = Taken {
             iter,
             f,
             grad_norm,
-            grad_rel: report.grad_rel,
             step: alpha,
             cg_iters,
             ls_trials: trials,
-        });
-        if report.meets(settings.epsilon, grad_norm) {
-            report.status = Status::Converged;
+            passes: obj.passes(),
+        };
+        if let Some(status) = report.after_step(&taken, w, settings, &mut on_iteration) {
+            report.status = status;
             break;
         }
         if stagnated(change, f_old, grad_norm, grad_norm_old) {
@@ -229,7 +289,7 @@ pub fn newton<O: Objective + ?Sized>(
 /// reference `‖∇f(0)‖` of the stopping test (the same for cold and warm starts, so warm starts
 /// stop consistently). A start whose numbers are not finite in f32 is
 /// [`Error::NonFiniteStart`]: nothing sensible can follow from it.
-fn start<O: Objective + ?Sized>(
+pub(crate) fn start<O: Objective + ?Sized>(
     obj: &mut O,
     w: &mut [f32],
     g: &mut [f32],
@@ -292,9 +352,76 @@ impl Report {
             solver,
             cholesky_failures: 0,
             rejected_directions: 0,
+            passes: 0,
         };
         report.record(0, f, grad_norm);
         report
+    }
+
+    /// The report of a run whose starting point is `(f, ‖∇f‖, ‖∇f(0)‖)`, already
+    /// `Converged` when the start meets `epsilon` (then no iteration is taken).
+    pub(crate) fn begin(
+        f: f32,
+        grad_norm: f32,
+        grad_norm0: f32,
+        solver: SolverKind,
+        epsilon: f32,
+    ) -> Report {
+        let mut report = Report::start(f, grad_norm, grad_norm0, solver);
+        if report.meets(epsilon, grad_norm) {
+            report.status = Status::Converged;
+        }
+        report
+    }
+
+    /// Before an iteration: `true` (and the status [`Status::BudgetExhausted`]) once the
+    /// passes so far reach [`Settings::max_passes`].
+    pub(crate) fn budget_spent(&mut self, passes: u32, settings: &Settings) -> bool {
+        let spent = passes >= settings.max_passes;
+        if spent {
+            self.status = Status::BudgetExhausted;
+        }
+        spent
+    }
+
+    /// After an accepted step, for every solver: records it, then stops with
+    /// [`Status::NonFinite`] on a NaN or infinite `f`/`‖∇f‖`, hands the iteration to the
+    /// callback ([`Status::Stopped`] if it breaks: checked before the tolerance, so a stopped
+    /// run never reports `Converged`), and stops with [`Status::Converged`] once
+    /// `‖∇f‖ ≤ ε‖∇f(0)‖`. `None`: go on.
+    pub(crate) fn after_step<C: Flow>(
+        &mut self,
+        t: &Taken,
+        w: &[f32],
+        settings: &Settings,
+        on_iteration: &mut impl FnMut(&Iteration, &[f32]) -> C,
+    ) -> Option<Status> {
+        self.record(t.iter, t.f, t.grad_norm);
+        self.passes = t.passes;
+        if !(t.f.is_finite() && t.grad_norm.is_finite()) {
+            return Some(Status::NonFinite);
+        }
+        let flow = on_iteration(
+            &Iteration {
+                iter: t.iter,
+                f: t.f,
+                grad_norm: t.grad_norm,
+                grad_rel: self.grad_rel,
+                step: t.step,
+                cg_iters: t.cg_iters,
+                ls_trials: t.ls_trials,
+                passes: t.passes,
+            },
+            w,
+        )
+        .flow();
+        if flow.is_break() {
+            return Some(Status::Stopped);
+        }
+        if self.meets(settings.epsilon, t.grad_norm) {
+            return Some(Status::Converged);
+        }
+        None
     }
 
     fn record(&mut self, iter: u32, f: f32, grad_norm: f32) {
@@ -310,11 +437,22 @@ impl Report {
 
     /// The stopping test `‖∇f‖ ≤ ε‖∇f(0)‖`, with finite numbers only (an infinite `‖∇f(0)‖`
     /// would pass anything).
-    fn meets(&self, epsilon: f32, grad_norm: f32) -> bool {
+    pub(crate) fn meets(&self, epsilon: f32, grad_norm: f32) -> bool {
         grad_norm.is_finite()
             && self.grad_norm0.is_finite()
             && grad_norm <= epsilon * self.grad_norm0
     }
+}
+
+/// One accepted step as [`Report::after_step`] sees it.
+pub(crate) struct Taken {
+    pub(crate) iter: u32,
+    pub(crate) f: f32,
+    pub(crate) grad_norm: f32,
+    pub(crate) step: f32,
+    pub(crate) cg_iters: u32,
+    pub(crate) ls_trials: u32,
+    pub(crate) passes: u32,
 }
 
 /// The scratch of one direction solve: the direction itself and CG's vectors and the triangle.
@@ -594,6 +732,91 @@ mod tests {
                 .sum::<f64>()
                 .sqrt();
             assert!(dist <= 2.0 * base.epsilon as f64 * norm(&g0), "{dist:e}");
+        }
+    }
+
+    #[test]
+    fn first_order_solvers_reach_newtons_optimum_and_count_passes() {
+        let (x, y) = synthetic();
+        let data = DenseRows::new(&x, &y, F).unwrap();
+        let (_, g0) = f64_objective(&x, &y, &[0.0; F + 1], &Settings::DEFAULT);
+        for solver in [SolverKind::GradientDescent, SolverKind::Lbfgs] {
+            // Five pairs of 13 weights (135 floats) fit the 7×7-sized triangle's 136.
+            let settings = Settings {
+                solver,
+                max_iter: 5000,
+                lbfgs_pairs: 5,
+                ..Settings::DEFAULT
+            };
+            let mut ws = Ws::new();
+            let mut log = Vec::new();
+            let report = train(&mut ws, &data, &settings, |it: &Iteration| log.push(*it)).unwrap();
+            assert_eq!(report.status, Status::Converged, "{report:?}");
+            assert_eq!(report.solver, solver);
+            assert_eq!(report.cg_iterations, 0);
+            // Two passes per iteration (X̃d and the gradient) plus the one at the start.
+            assert_eq!(report.passes, 1 + 2 * report.iterations, "{report:?}");
+            assert_eq!(log.last().unwrap().passes, report.passes);
+            // As for Newton: ‖g‖ ≤ ε‖g0‖ in f64 at the f32 weights, up to f32 round-off.
+            let (f, g) = f64_objective(&x, &y, ws.weights(), &settings);
+            assert!(norm(&g) <= 2.0 * settings.epsilon as f64 * norm(&g0));
+            assert!(((report.objective as f64) - f).abs() <= 1e-6 * f, "{f}");
+        }
+        // Newton's passes: the start, then per iteration the gradient and X̃d, plus the
+        // Hessian (Cholesky) or one pass per CG product (no diagonal pass: CG runs with M = I;
+        // these workspaces have no room for X̃p, so X̃d takes its pass).
+        let chol = train(
+            &mut Ws::new(),
+            &data,
+            &Settings::DEFAULT,
+            |_: &Iteration| {},
+        )
+        .unwrap();
+        assert_eq!(chol.passes, 1 + 3 * chol.iterations);
+        let cg_settings = Settings {
+            solver: SolverKind::Cg,
+            ..Settings::DEFAULT
+        };
+        let cg = train(&mut Ws::new(), &data, &cg_settings, |_: &Iteration| {}).unwrap();
+        assert_eq!(cg.passes, 1 + 2 * cg.iterations + cg.cg_iterations);
+    }
+
+    #[test]
+    fn budgets_and_callbacks_stop_without_claiming_convergence() {
+        let (x, y) = synthetic();
+        let data = DenseRows::new(&x, &y, F).unwrap();
+        for solver in [
+            SolverKind::Cholesky,
+            SolverKind::Cg,
+            SolverKind::GradientDescent,
+            SolverKind::Lbfgs,
+        ] {
+            for max_passes in [0, 1, 2, 5, 8] {
+                let settings = Settings {
+                    solver,
+                    max_passes,
+                    lbfgs_pairs: 5,
+                    ..Settings::DEFAULT
+                };
+                let mut ws = Ws::new();
+                let r = train(&mut ws, &data, &settings, |_: &Iteration| {}).unwrap();
+                assert_eq!(r.status, Status::BudgetExhausted, "{solver:?} {r:?}");
+                // Checked before each iteration: the budget is reached, and overshot by at
+                // most one iteration's passes.
+                assert!(r.passes >= max_passes.max(1), "{r:?}");
+                assert!(ws.weights().iter().all(|w| w.is_finite()));
+            }
+            // The callback stops after the first iteration: status Stopped, one iteration.
+            let settings = Settings {
+                solver,
+                lbfgs_pairs: 5,
+                ..Settings::DEFAULT
+            };
+            let r = train(&mut Ws::new(), &data, &settings, |_: &Iteration| {
+                core::ops::ControlFlow::Break(())
+            })
+            .unwrap();
+            assert_eq!((r.status, r.iterations), (Status::Stopped, 1), "{r:?}");
         }
     }
 

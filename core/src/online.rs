@@ -268,12 +268,13 @@ pub struct Observation {
 }
 
 /// Whether a training that ended with `status` left weights to adopt: converged, or stopped by
-/// its budget or the f32 floor with finite weights that are no worse than where it started.
-/// A failed line search or non-finite numbers are not adopted.
+/// its iteration cap, its pass budget ([`Settings::max_passes`]: a bounded retraining) or the
+/// f32 floor, each after accepted steps that only lowered the objective. A failed line search,
+/// non-finite numbers or a run stopped from outside are not adopted.
 pub const fn adoptable(status: Status) -> bool {
     matches!(
         status,
-        Status::Converged | Status::MaxIterations | Status::NoProgress
+        Status::Converged | Status::MaxIterations | Status::NoProgress | Status::BudgetExhausted
     )
 }
 

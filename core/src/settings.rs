@@ -17,38 +17,127 @@ pub enum BiasMode {
     Free,
 }
 
-/// Which Newton-direction solver to use.
+/// Which solver to use: Newton with an explicit or matrix-free direction, or a first-order /
+/// quasi-Newton baseline over the same objective.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum SolverKind {
-    /// Cholesky when the weight count is at most [`AUTO_CHOLESKY_MAX_WEIGHTS`] and the packed
-    /// triangle capacity `T` holds the Hessian, matrix-free CG otherwise.
+    /// Newton, with the direction solver chosen by estimated work ([`SolverKind::resolve`]):
+    /// Cholesky when the packed triangle fits and either the weight count is at most
+    /// [`AUTO_CHOLESKY_MAX_WEIGHTS`] or building the Hessian is estimated cheaper than
+    /// [`AUTO_CG_PRODUCTS`] Hessian-vector products; matrix-free CG otherwise.
     Auto,
     /// Explicit Hessian `I + X̃ᵀDX̃` in a packed triangle, factored in place (`O(n·m²)` per
     /// iteration to build, `O(m³/6)` to factor).
     Cholesky,
     /// Matrix-free preconditioned conjugate gradients (`O(n·m)` per CG iteration).
     Cg,
+    /// Gradient descent `d = −∇f` with Armijo backtracking (the lecture notes' 004 baseline):
+    /// two passes over the data per iteration (the gradient and `X̃d`), linear convergence.
+    #[cfg_attr(feature = "serde", serde(rename = "gd"))]
+    GradientDescent,
+    /// L-BFGS (the notes' 002 quasi-Newton): the two-loop recursion over the last
+    /// [`Settings::lbfgs_pairs`] `(s, y)` pairs, kept in the workspace's solver storage `T`
+    /// ([`lbfgs_len`] floats), Armijo backtracking from `α = 1`; two passes per iteration.
+    Lbfgs,
+}
+
+/// The shape of a problem as the solver choice sees it: weights, samples and the non-zero
+/// entries of a row of `X̃` in weight space (for `K`-class softmax: `K` times the row's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Shape {
+    /// Weights (features + bias, times classes for softmax).
+    pub weights: usize,
+    /// Training samples `n`.
+    pub samples: usize,
+    /// Non-zeros per row in weight space ([`Rows::nnz_hint`](crate::Rows::nnz_hint) + 1 for
+    /// the bias, times `K` for softmax); `weights` when unknown (dense).
+    pub nnz_per_row: usize,
+}
+
+impl Shape {
+    /// A problem whose rows are taken as dense (`nnz_per_row = weights`).
+    pub const fn dense(weights: usize, samples: usize) -> Shape {
+        Shape {
+            weights,
+            samples,
+            nnz_per_row: weights,
+        }
+    }
+
+    /// Binary logistic regression on `data`: `m + 1` weights, [`Rows::nnz_hint`] `+ 1` (the
+    /// bias) non-zeros per row.
+    ///
+    /// [`Rows::nnz_hint`]: crate::Rows::nnz_hint
+    pub fn binary<R: crate::Rows + ?Sized>(data: &R) -> Shape {
+        let m = data.n_features();
+        Shape {
+            weights: m.saturating_add(1),
+            samples: data.n_samples(),
+            nnz_per_row: data.nnz_hint().min(m).saturating_add(1),
+        }
+    }
+
+    /// Softmax over `data`'s `K` classes: `K(m + 1)` weights; a row's non-zeros meet each of
+    /// the `K` weight vectors.
+    pub fn softmax<R: crate::Rows + ?Sized>(data: &R) -> Shape {
+        let binary = Shape::binary(data);
+        let k = data.n_classes();
+        Shape {
+            weights: binary.weights.saturating_mul(k),
+            samples: binary.samples,
+            nnz_per_row: binary.nnz_per_row.saturating_mul(k),
+        }
+    }
+
+    /// Estimated multiply-adds of one explicit-Hessian Newton direction: the rank-one updates
+    /// of the build (`n·nnz²/2`, over the non-zeros of each row) and the factorisation
+    /// (`m³/6`), saturating.
+    pub const fn explicit_work(&self) -> usize {
+        let build = self
+            .samples
+            .saturating_mul(self.nnz_per_row.saturating_mul(self.nnz_per_row))
+            / 2;
+        let factor = self
+            .weights
+            .saturating_mul(self.weights)
+            .saturating_mul(self.weights)
+            / 6;
+        build.saturating_add(factor)
+    }
+
+    /// Estimated multiply-adds of one CG Newton direction: [`AUTO_CG_PRODUCTS`] products of
+    /// `2·n·nnz` (a dot and an axpy over each row's non-zeros).
+    pub const fn cg_work(&self) -> usize {
+        AUTO_CG_PRODUCTS
+            .saturating_mul(2)
+            .saturating_mul(self.samples)
+            .saturating_mul(self.nnz_per_row)
+    }
 }
 
 impl SolverKind {
-    /// The solver a run of `weights` weights uses with a packed-triangle capacity of
-    /// `triangle_capacity` floats: the one home of the rule. `Auto` → Cholesky when
-    /// `weights ≤` [`AUTO_CHOLESKY_MAX_WEIGHTS`] and the triangle fits, CG otherwise; `Cholesky`
-    /// without room for the triangle is [`Error::TriangleTooSmall`]. Never answers `Auto`.
-    pub const fn resolve(self, weights: usize, triangle_capacity: usize) -> Result<Self, Error> {
-        let needed = crate::cholesky::packed_len(weights);
+    /// The solver a run of `shape` uses with a solver-storage capacity of
+    /// `triangle_capacity` floats: the one home of the rule. `Auto` → Cholesky when the packed
+    /// triangle fits and either `weights ≤` [`AUTO_CHOLESKY_MAX_WEIGHTS`] or
+    /// [`Shape::explicit_work`] `≤` [`Shape::cg_work`]; CG otherwise. `Cholesky` without room for
+    /// the triangle is [`Error::TriangleTooSmall`]. The first-order solvers answer themselves
+    /// (L-BFGS checks its pairs' room when it starts). Never answers `Auto`.
+    pub const fn resolve(self, shape: &Shape, triangle_capacity: usize) -> Result<Self, Error> {
+        let needed = crate::cholesky::packed_len(shape.weights);
+        let fits = needed <= triangle_capacity;
         match self {
             SolverKind::Cg => Ok(SolverKind::Cg),
-            SolverKind::Auto
-                if weights <= AUTO_CHOLESKY_MAX_WEIGHTS && needed <= triangle_capacity =>
-            {
+            SolverKind::GradientDescent => Ok(SolverKind::GradientDescent),
+            SolverKind::Lbfgs => Ok(SolverKind::Lbfgs),
+            SolverKind::Auto if fits && SolverKind::explicit_pays(shape) => {
                 Ok(SolverKind::Cholesky)
             }
             SolverKind::Auto => Ok(SolverKind::Cg),
-            SolverKind::Cholesky if needed <= triangle_capacity => Ok(SolverKind::Cholesky),
+            SolverKind::Cholesky if fits => Ok(SolverKind::Cholesky),
             SolverKind::Cholesky => Err(Error::TriangleTooSmall {
                 needed,
                 capacity: triangle_capacity,
@@ -56,22 +145,80 @@ impl SolverKind {
         }
     }
 
-    /// Whether a run of `weights` weights with this setting wants the explicit Hessian's
-    /// triangle (what a caller sizing buffers asks: `Auto` wants it up to
-    /// [`AUTO_CHOLESKY_MAX_WEIGHTS`]).
-    pub const fn wants_triangle(self, weights: usize) -> bool {
+    /// `Auto`'s choice where the triangle fits: small, or cheaper by estimated work.
+    const fn explicit_pays(shape: &Shape) -> bool {
+        shape.weights <= AUTO_CHOLESKY_MAX_WEIGHTS || shape.explicit_work() <= shape.cg_work()
+    }
+
+    /// Whether a run of `shape` with this setting wants the explicit Hessian's triangle (what
+    /// a caller sizing buffers asks: `Auto` wants it where [`resolve`](Self::resolve) with room
+    /// to spare would pick Cholesky).
+    pub const fn wants_triangle(self, shape: &Shape) -> bool {
         match self {
-            SolverKind::Cg => false,
+            SolverKind::Cg | SolverKind::GradientDescent | SolverKind::Lbfgs => false,
             SolverKind::Cholesky => true,
-            SolverKind::Auto => weights <= AUTO_CHOLESKY_MAX_WEIGHTS,
+            SolverKind::Auto => SolverKind::explicit_pays(shape),
+        }
+    }
+
+    /// Floats of solver storage (`T`) a run of `weights` weights with this setting needs:
+    /// the packed triangle for Cholesky (and for `Auto` when it wants it: `shape`), the
+    /// `(s, y)` pairs for L-BFGS ([`lbfgs_len`]), none otherwise.
+    pub const fn storage_floats(self, shape: &Shape, lbfgs_pairs: u32) -> usize {
+        match self {
+            SolverKind::Lbfgs => lbfgs_len(shape.weights, lbfgs_pairs),
+            _ if self.wants_triangle(shape) => crate::cholesky::packed_len(shape.weights),
+            _ => 0,
+        }
+    }
+
+    /// The solver's name, one word in snake case (`auto`, `cholesky`, `cg`,
+    /// `gd`, `lbfgs`): the spelling every log line and report uses.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SolverKind::Auto => "auto",
+            SolverKind::Cholesky => "cholesky",
+            SolverKind::Cg => "cg",
+            SolverKind::GradientDescent => "gd",
+            SolverKind::Lbfgs => "lbfgs",
         }
     }
 }
 
-/// `SolverKind::Auto` picks Cholesky up to this many weights (features + bias): building the
-/// explicit Hessian costs `n·m²/2` multiply-adds, which at 64 weights is about as many as the
-/// 10–20 Hessian-vector products a CG solve takes, and the triangle then fits in 8 KiB.
+impl core::fmt::Display for SolverKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Floats L-BFGS keeps for `pairs` pairs of `weights`-vectors: `s_i`, `y_i` and
+/// `ρ_i = 1/(s_iᵀy_i)` (saturating).
+pub const fn lbfgs_len(weights: usize, pairs: u32) -> usize {
+    (pairs as usize).saturating_mul(weights.saturating_mul(2).saturating_add(1))
+}
+
+/// `SolverKind::Auto` picks Cholesky up to this many weights (features + bias) whatever the
+/// estimated work: building the explicit Hessian costs `n·m²/2` multiply-adds, which at 64
+/// weights is about as many as the 10–20 Hessian-vector products a CG solve takes, and the
+/// triangle then fits in 8 KiB. (Keeps every committed run of up to 64 weights — 7×7 MNIST,
+/// breast cancer, iris — on the solver its figures were measured with.)
 pub const AUTO_CHOLESKY_MAX_WEIGHTS: usize = 64;
+
+/// Hessian-vector products per Newton direction `SolverKind::Auto` expects of CG when it
+/// weighs CG against the explicit Hessian above [`AUTO_CHOLESKY_MAX_WEIGHTS`]. Measured on
+/// the committed files with the default settings: 14×14 MNIST 39 products in 8 Newton
+/// iterations (4.9), digits 6-vs-rest 26 in 7 (3.7). With 5, 14×14 (197 weights, up to 197
+/// non-zeros a row) and digits 6-vs-rest (65 weights) stay on CG; Cholesky pays above 64
+/// weights only when `nnz/4 + m³/(12·n·nnz) ≤ 5`, i.e. for rows of at most ≈ 20 non-zeros.
+pub const AUTO_CG_PRODUCTS: usize = 5;
+
+/// Default memory of L-BFGS: `(s, y)` pairs kept (Nocedal & Wright suggest 3–20; 7 costs
+/// `7·(2m+1)` floats, 5.4 KiB at 197 weights).
+pub const DEFAULT_LBFGS_PAIRS: u32 = 7;
+
+/// The most `(s, y)` pairs L-BFGS keeps (the two-loop recursion's coefficients live in a
+/// fixed array of this length on the stack).
+pub const MAX_LBFGS_PAIRS: u32 = 32;
 
 /// Default relative tolerance: stop when `‖∇f(w)‖ ≤ ε·‖∇f(0)‖`.
 ///
@@ -114,12 +261,32 @@ pub struct Settings {
     /// ([`Workspace::set_weights`](crate::Workspace::set_weights) or a previous run) instead of
     /// zero.
     pub warm_start: bool,
+    /// Budget of passes over the data (every solver counts its gradient, `X̃d`, Hessian-vector,
+    /// diagonal and Hessian passes: [`Report::passes`](crate::Report::passes)). Checked before
+    /// each iteration: once the passes so far reach it, the run stops with
+    /// [`Status::BudgetExhausted`](crate::Status::BudgetExhausted) and its current weights (so
+    /// the last iteration may overshoot it by its own passes). `u32::MAX`: no budget.
+    #[cfg_attr(feature = "serde", serde(default = "no_budget"))]
+    pub max_passes: u32,
+    /// `(s, y)` pairs [`SolverKind::Lbfgs`] keeps, `1..=`[`MAX_LBFGS_PAIRS`].
+    #[cfg_attr(feature = "serde", serde(default = "default_pairs"))]
+    pub lbfgs_pairs: u32,
+}
+
+#[cfg(feature = "serde")]
+fn no_budget() -> u32 {
+    u32::MAX
+}
+
+#[cfg(feature = "serde")]
+fn default_pairs() -> u32 {
+    DEFAULT_LBFGS_PAIRS
 }
 
 impl Settings {
     /// The defaults as a `const` (usable in a `static`): `C₊ = C₋ = 1`, bias regularised,
     /// `ε =` [`DEFAULT_EPSILON`], 50 Newton iterations, 250 CG iterations, 20 line-search
-    /// trials, solver `Auto`, no warm start.
+    /// trials, solver `Auto`, no warm start, no pass budget, [`DEFAULT_LBFGS_PAIRS`] pairs.
     pub const DEFAULT: Settings = Settings {
         c_pos: 1.0,
         c_neg: 1.0,
@@ -130,6 +297,8 @@ impl Settings {
         max_line_search: 20,
         solver: SolverKind::Auto,
         warm_start: false,
+        max_passes: u32::MAX,
+        lbfgs_pairs: DEFAULT_LBFGS_PAIRS,
     };
 
     /// The defaults with both class costs set to `c`.
@@ -150,7 +319,12 @@ impl Settings {
         if !positive(self.epsilon) {
             return Err(Error::BadEpsilon);
         }
-        if self.max_iter == 0 || self.max_cg_iter == 0 || self.max_line_search == 0 {
+        if self.max_iter == 0
+            || self.max_cg_iter == 0
+            || self.max_line_search == 0
+            || self.lbfgs_pairs == 0
+            || self.lbfgs_pairs > MAX_LBFGS_PAIRS
+        {
             return Err(Error::BadIterationLimit);
         }
         Ok(())

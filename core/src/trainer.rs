@@ -1,5 +1,5 @@
 //! Entry points: check the settings, capacities and data, choose the solver, build the
-//! objective over borrowed buffers, and run the Newton loop ([`newton`](crate::newton::newton)).
+//! objective over borrowed buffers, and run the solver ([`newton`], [`gradient_descent`], [`lbfgs`]).
 //!
 //! * [`train`]: two classes, binary logistic regression;
 //! * [`train_softmax`]: `K` classes, the multinomial objective;
@@ -7,46 +7,68 @@
 
 use crate::data::{Dequant, Rows};
 use crate::error::Error;
-use crate::newton::{newton, Iteration, Report, Status, Vectors};
+use crate::gd::gradient_descent;
+use crate::lbfgs::lbfgs;
+use crate::newton::{newton, Flow, Iteration, Report, Status, Vectors};
 use crate::objective::logistic::LogisticObjective;
 use crate::objective::softmax::SoftmaxObjective;
 use crate::objective::Objective;
-use crate::settings::Settings;
+use crate::settings::{Settings, Shape, SolverKind};
 use crate::workspace::{Buffers, Sizes};
 
-/// Trains L2-regularised logistic regression on two-class `data` by Newton's method, in the
-/// buffers of a [`Workspace`](crate::Workspace) (pass `&mut ws`) or carved ones.
+/// Trains L2-regularised logistic regression on two-class `data` by the solver of
+/// `settings` (Newton by default; gradient descent or L-BFGS), in the buffers of a [`Workspace`](crate::Workspace) (pass `&mut ws`) or carved ones.
 ///
 /// Checks, in order, before touching the weights: settings ([`Settings::validate`]),
 /// capacities (`n ≤ N`, `m + 1 ≤ M`), the data
 /// ([`check_data`](crate::objective::logistic::check_data)), the triangle capacity when
 /// Cholesky is demanded, and on a warm start the buffers' weights (length `m + 1`, finite).
-/// Then runs the Newton loop, calling `on_iteration` after every accepted step, and leaves the
+/// Then runs the solver, calling `on_iteration` after every accepted step, and leaves the
 /// final weights in the buffers ([`Workspace::weights`](crate::Workspace::weights)). A
 /// non-`Converged` [`Status`] is reported in `Ok`, not as an error.
-pub fn train<'a, R: Rows + ?Sized>(
+///
+/// `on_iteration` may return `()` or a [`ControlFlow`](core::ops::ControlFlow):
+/// `Break(())` stops the run with [`Status::Stopped`] and the current weights (anytime
+/// training; [`Settings::max_passes`] is the budget the core keeps itself).
+pub fn train<'a, R: Rows + ?Sized, C: Flow>(
     buffers: impl Into<Buffers<'a>>,
     data: &R,
     settings: &Settings,
-    on_iteration: impl FnMut(&Iteration),
+    mut on_iteration: impl FnMut(&Iteration) -> C,
+) -> Result<Report, Error> {
+    train_anytime(buffers, data, settings, |it: &Iteration, _: &[f32]| {
+        on_iteration(it)
+    })
+}
+
+/// [`train`] with a callback that also sees the current weights (`m + 1`, bias last) after
+/// every accepted step: anytime training, where the caller evaluates the model it has so far
+/// (e.g. test accuracy against a cycle count) and may stop with `ControlFlow::Break(())`
+/// ([`Status::Stopped`]; the weights stay in the buffers).
+pub fn train_anytime<'a, R: Rows + ?Sized, C: Flow>(
+    buffers: impl Into<Buffers<'a>>,
+    data: &R,
+    settings: &Settings,
+    on_iteration: impl FnMut(&Iteration, &[f32]) -> C,
 ) -> Result<Report, Error> {
     settings.validate()?;
     let b = buffers.into();
     b.check_fits(Sizes::binary(data.n_samples(), data.n_features(), false))?;
     let (vectors, samples, u, dim) = split(b);
+    let shape = Shape::binary(data);
     let mut obj = LogisticObjective::new(data, settings, samples, u)?;
-    run(&mut obj, vectors, dim, settings, on_iteration)
+    run(&mut obj, vectors, dim, shape, settings, on_iteration)
 }
 
 /// Trains the multinomial (softmax) objective on `K`-class `data` ([`Rows::n_classes`],
 /// [`Rows::class`]): `K(m + 1)` weights, class-major (`w_k` of `m + 1`, bias last). Checks as
 /// [`train`] does, with `nK ≤ 3N` samples-times-classes and `K(m + 1) ≤ M` weights; every class
 /// must have a sample.
-pub fn train_softmax<'a, R: Rows + ?Sized>(
+pub fn train_softmax<'a, R: Rows + ?Sized, C: Flow>(
     buffers: impl Into<Buffers<'a>>,
     data: &R,
     settings: &Settings,
-    on_iteration: impl FnMut(&Iteration),
+    mut on_iteration: impl FnMut(&Iteration) -> C,
 ) -> Result<Report, Error> {
     settings.validate()?;
     let b = buffers.into();
@@ -61,8 +83,16 @@ pub fn train_softmax<'a, R: Rows + ?Sized>(
         false,
     ))?;
     let (vectors, samples, u, dim) = split(b);
+    let shape = Shape::softmax(data);
     let mut obj = SoftmaxObjective::new(data, settings, samples, u)?;
-    run(&mut obj, vectors, dim, settings, on_iteration)
+    run(
+        &mut obj,
+        vectors,
+        dim,
+        shape,
+        settings,
+        |it: &Iteration, _: &[f32]| on_iteration(it),
+    )
 }
 
 /// The buffers as the Newton loop's vectors and what the objective borrows: the per-sample
@@ -94,18 +124,28 @@ fn split(b: Buffers<'_>) -> (Vectors<'_>, &mut [f32], &mut [f32], &mut usize) {
     (vectors, samples, u, dim)
 }
 
-/// The shared second half of the trainers: data check, solver choice, warm-start checks, the
-/// Newton loop on the leading `n_weights` entries of each vector.
-fn run<O: Objective>(
+/// The shared second half of the trainers: data check, solver choice for `shape`, warm-start
+/// checks, the solver on the leading `n_weights` entries of each vector.
+fn run<O: Objective, C: Flow>(
     obj: &mut O,
     v: Vectors<'_>,
     dim: &mut usize,
+    shape: Shape,
     settings: &Settings,
-    on_iteration: impl FnMut(&Iteration),
+    on_iteration: impl FnMut(&Iteration, &[f32]) -> C,
 ) -> Result<Report, Error> {
     obj.check_data()?;
     let n = obj.n_weights();
-    let solver = settings.solver.resolve(n, v.h.len())?;
+    let solver = settings.solver.resolve(&shape, v.h.len())?;
+    if solver == SolverKind::Lbfgs {
+        let needed = crate::settings::lbfgs_len(n, settings.lbfgs_pairs);
+        if needed > v.h.len() {
+            return Err(Error::PairsTooSmall {
+                needed,
+                capacity: v.h.len(),
+            });
+        }
+    }
     let w = prefix(v.w, n);
     if settings.warm_start {
         if *dim != n {
@@ -130,14 +170,12 @@ fn run<O: Objective>(
         diag: prefix(v.diag, n),
         h: v.h,
     };
-    newton(
-        obj,
-        vectors,
-        solver,
-        settings,
-        settings.warm_start,
-        on_iteration,
-    )
+    let warm = settings.warm_start;
+    match solver {
+        SolverKind::GradientDescent => gradient_descent(obj, vectors, settings, warm, on_iteration),
+        SolverKind::Lbfgs => lbfgs(obj, vectors, settings, warm, on_iteration),
+        _ => newton(obj, vectors, solver, settings, warm, on_iteration),
+    }
 }
 
 /// The leading `len` entries (empty if `len` exceeds the buffer: the kernels then answer a

@@ -30,7 +30,8 @@ pub struct Sizes {
     pub weights: usize,
     /// Sample capacity (`N`): `n` for two classes, `⌈nK/3⌉` for softmax.
     pub samples: usize,
-    /// Packed-triangle floats (`T`): `packed_len(weights)` for the explicit Hessian, else 0.
+    /// Solver storage (`T`): `packed_len(weights)` for the explicit Hessian, the `(s, y)`
+    /// pairs for L-BFGS ([`lbfgs_len`](crate::settings::lbfgs_len)), else 0.
     pub triangle: usize,
 }
 
@@ -68,6 +69,16 @@ impl Sizes {
             weights,
             samples: floats.div_ceil(SAMPLE_VECTORS),
             triangle: if explicit { packed_len(weights) } else { 0 },
+        }
+    }
+
+    /// These sizes with `floats` of solver storage `T` (the packed triangle's room, which
+    /// L-BFGS uses for its pairs): e.g. `settings.solver.storage_floats(&shape, pairs)`
+    /// ([`SolverKind::storage_floats`](crate::SolverKind::storage_floats)).
+    pub const fn with_storage(self, floats: usize) -> Sizes {
+        Sizes {
+            triangle: floats,
+            ..self
         }
     }
 
@@ -119,8 +130,10 @@ pub const fn workspace_bytes_for(m: usize, n: usize, t: usize, word: usize) -> u
 ///   softmax over `K` classes needs `K(m + 1)`);
 /// * `N`: sample capacity (softmax trains up to `⌊3N/K⌋` samples: it keeps its `n × K`
 ///   probabilities where the binary objective keeps three per-sample vectors);
-/// * `T`: packed-triangle capacity for the explicit Hessian, at least
-///   [`packed_len`]`(weights)` for Cholesky, `0` for a CG-only build.
+/// * `T`: solver storage: the packed triangle for the explicit Hessian, at least
+///   [`packed_len`]`(weights)` for Cholesky; or L-BFGS's `(s, y)` pairs,
+///   [`lbfgs_len`](crate::settings::lbfgs_len)`(weights, pairs)`; `0` for a CG- or
+///   gradient-descent-only build ([`SolverKind::storage_floats`](crate::SolverKind::storage_floats)).
 ///
 /// `new` is a `const fn`, so a workspace can be a `static` (it is never built on the stack by
 /// the core).

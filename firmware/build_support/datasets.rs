@@ -6,8 +6,13 @@
 //! `path/to/name` means `path/to/name-train.tnds` and `path/to/name-test.tnds` (a value ending
 //! in `-train.tnds` is accepted too). Relative paths are relative to `firmware/`, the directory
 //! cargo builds in; the scripts pass absolute paths. Unset: the committed 7-vs-1 MNIST runs.
-//! `TINYNEWTON_C` (default 1) and `TINYNEWTON_SOLVER` (`auto`, the default: Cholesky up to 64
-//! weights, CG above; or `cholesky`, `cg`) apply to `TINYNEWTON_DATA` runs.
+//! `TINYNEWTON_C` (default 1) and `TINYNEWTON_SOLVER` (`auto`, the default: the core's
+//! `SolverKind::resolve`, Cholesky up to 64 weights or where cheaper, CG otherwise; or
+//! `cholesky`, `cg`, and the baselines `gd`, `lbfgs`) apply to `TINYNEWTON_DATA` runs.
+//! `TINYNEWTON_ANYTIME=1` makes every run print its test accuracy after each iteration
+//! (`anytime` lines with the cumulative training count), and `TINYNEWTON_STOP_AT=<count>`
+//! stops each run from its callback once its training count reaches `<count>` (status
+//! `stopped`, which the anytime checks accept).
 //!
 //! Every file is validated with the core's own parser; the capacities (`M = m + 1`, `N = n` of
 //! the training file, `T = M(M+1)/2` packed-triangle floats for Cholesky, `0` for CG) come from
@@ -20,7 +25,8 @@ use std::path::{Path, PathBuf};
 use std::{env, fs};
 
 use tinynewton::format::{self, Split};
-use tinynewton::{packed_len, Rows, SolverKind};
+use tinynewton::settings::DEFAULT_LBFGS_PAIRS;
+use tinynewton::{packed_len, Rows, Shape, SolverKind};
 
 /// Where the selection is compiled for.
 pub enum Target {
@@ -96,11 +102,25 @@ impl Kind {
     }
 }
 
-/// Which direction solver a run uses.
+/// Which solver a run uses.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Solver {
     Cholesky,
     Cg,
+    Gd,
+    Lbfgs,
+}
+
+impl Solver {
+    /// The core's name for it.
+    fn kind(self) -> SolverKind {
+        match self {
+            Solver::Cholesky => SolverKind::Cholesky,
+            Solver::Cg => SolverKind::Cg,
+            Solver::Gd => SolverKind::GradientDescent,
+            Solver::Lbfgs => SolverKind::Lbfgs,
+        }
+    }
 }
 
 /// One selected run, as found at build time.
@@ -124,6 +144,8 @@ struct Run {
     n: usize,
     t: usize,
     w: usize,
+    /// The solver it was sized for.
+    solver: Solver,
     /// Rust expression of the `Settings`.
     settings: String,
     /// Accuracy floor `num/den`, the MNIST runs only.
@@ -266,16 +288,23 @@ fn make_kind_run(
         ));
     }
     let explicit = solver == Solver::Cholesky;
-    // The core's size formulas: `Sizes` is their one home.
+    // The core's size formulas: `Sizes` is their one home (and `storage_floats` that of the
+    // solver storage `T`: the triangle, or L-BFGS's pairs).
     let (sizes, w) = match kind {
         Kind::Binary if !explicit => (tinynewton::Sizes::binary_cg(n, m), 0),
         Kind::Binary => (tinynewton::Sizes::binary(n, m, explicit), 0),
         Kind::Softmax => (tinynewton::Sizes::softmax(n, m, k, explicit), 0),
         Kind::Ovr => (tinynewton::Sizes::binary(n, m, explicit), k * (m + 1)),
     };
+    let sizes = if solver == Solver::Lbfgs {
+        let shape = Shape::dense(sizes.weights, n);
+        sizes.with_storage(SolverKind::Lbfgs.storage_floats(&shape, DEFAULT_LBFGS_PAIRS))
+    } else {
+        sizes
+    };
     debug_assert_eq!(
         sizes.triangle == 0,
-        !explicit || packed_len(sizes.weights) == 0
+        !(explicit || solver == Solver::Lbfgs) || packed_len(sizes.weights) == 0
     );
     for path in [&train, &test] {
         println!("cargo:rerun-if-changed={}", path.display());
@@ -294,6 +323,7 @@ fn make_kind_run(
         n: sizes.samples,
         t: sizes.triangle,
         w,
+        solver,
         settings,
         floor,
     })
@@ -350,23 +380,43 @@ fn default_runs(firmware_dir: &Path, target: &Target) -> Result<Vec<Run>, String
         .collect()
 }
 
-/// The solver `SolverKind::Auto` picks for `weights` (the core's rule, with room for whatever
-/// triangle it wants), unless `forced`.
-fn auto_solver(weights: usize, forced: Option<Solver>) -> Solver {
-    forced.unwrap_or(match SolverKind::Auto.resolve(weights, usize::MAX) {
+/// The solver `SolverKind::Auto` picks for a problem of `shape` (the core's rule, with room
+/// for whatever triangle it wants), unless `forced`.
+fn auto_solver(shape: &Shape, forced: Option<Solver>) -> Solver {
+    forced.unwrap_or(match SolverKind::Auto.resolve(shape, usize::MAX) {
         Ok(SolverKind::Cholesky) => Solver::Cholesky,
         _ => Solver::Cg,
     })
 }
 
+/// The problem shape of the training file at `path` for a run of `kind` (the core's
+/// `Shape::binary`/`Shape::softmax`, so the build sizes for the solver the trainer resolves).
+fn shape_of(path: &Path, kind: Kind) -> Result<Shape, String> {
+    let bytes = fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let data = format::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(match kind {
+        Kind::Softmax => Shape::softmax(&data),
+        Kind::Binary | Kind::Ovr => Shape::binary(&data),
+    })
+}
+
+/// Iteration cap of the first-order baselines on the board: gradient descent needs hundreds
+/// of iterations on the committed files (387 on digits 6-vs-rest, 289 on 14×14 MNIST: see
+/// host-tests/tests/parity_first_order.rs), L-BFGS tens.
+const GD_MAX_ITER: u32 = 5000;
+const LBFGS_MAX_ITER: u32 = 1000;
+
 /// Rust expression of `Settings` with cost `c` and `solver`.
 fn settings_expr(c: f32, solver: Solver) -> String {
-    let kind = match solver {
-        Solver::Cholesky => "Cholesky",
-        Solver::Cg => "Cg",
+    let (kind, max_iter) = match solver {
+        Solver::Cholesky => ("Cholesky", String::new()),
+        Solver::Cg => ("Cg", String::new()),
+        Solver::Gd => ("GradientDescent", format!("max_iter: {GD_MAX_ITER}, ")),
+        Solver::Lbfgs => ("Lbfgs", format!("max_iter: {LBFGS_MAX_ITER}, ")),
     };
+    debug_assert_eq!(format!("{:?}", solver.kind()), kind);
     format!(
-        "tinynewton::Settings {{ c_pos: {c:?}, c_neg: {c:?}, solver: tinynewton::SolverKind::{kind}, ..tinynewton::Settings::DEFAULT }}"
+        "tinynewton::Settings {{ c_pos: {c:?}, c_neg: {c:?}, solver: tinynewton::SolverKind::{kind}, {max_iter}..tinynewton::Settings::DEFAULT }}"
     )
 }
 
@@ -397,12 +447,7 @@ fn multiclass_runs(firmware_dir: &Path) -> Result<Vec<Run>, String> {
         ),
     ] {
         let (train, test) = pair(prefix);
-        let (_, _, m, k) = read_packed_classes(&train, Split::Train)?;
-        let weights = match kind {
-            Kind::Softmax => k * (m + 1),
-            _ => m + 1,
-        };
-        let solver = auto_solver(weights, None);
+        let solver = auto_solver(&shape_of(&train, kind)?, None);
         runs.push(make_kind_run(
             kind,
             rows,
@@ -450,8 +495,10 @@ fn solver_from_env() -> Result<Option<Solver>, String> {
         Err(_) | Ok("") | Ok("auto") => Ok(None),
         Ok("cholesky") => Ok(Some(Solver::Cholesky)),
         Ok("cg") => Ok(Some(Solver::Cg)),
+        Ok("gd") => Ok(Some(Solver::Gd)),
+        Ok("lbfgs") => Ok(Some(Solver::Lbfgs)),
         Ok(other) => Err(format!(
-            "TINYNEWTON_SOLVER={other:?}: expected auto, cholesky or cg"
+            "TINYNEWTON_SOLVER={other:?}: expected auto, cholesky, cg, gd or lbfgs"
         )),
     }
 }
@@ -476,21 +523,21 @@ fn user_runs(firmware_dir: &Path, value: &str) -> Result<Vec<Run>, String> {
             PathBuf::from(p)
         };
         let (train, test) = (with("-train.tnds"), with("-test.tnds"));
-        let (_, _, m, k) = read_packed_classes(&train, Split::Train)?;
+        let (_, _, _, k) = read_packed_classes(&train, Split::Train)?;
         if k <= 2 {
             // Auto: the core's own rule, with room for whatever triangle it wants.
-            let solver = auto_solver(m + 1, forced);
+            let solver = auto_solver(&shape_of(&train, Kind::Binary)?, forced);
             let settings = settings_expr(c, solver);
             let label = name.clone();
             runs.push(make_run(name, label, train, test, solver, settings, None)?);
             continue;
         }
         for kind in multiclass_kinds_from_env()? {
-            let (weights, suffix) = match kind {
-                Kind::Softmax => (k * (m + 1), "softmax"),
-                _ => (m + 1, "ovr"),
+            let suffix = match kind {
+                Kind::Softmax => "softmax",
+                _ => "ovr",
             };
-            let solver = auto_solver(weights, forced);
+            let solver = auto_solver(&shape_of(&train, kind)?, forced);
             let label = format!("{name}-{suffix}");
             runs.push(make_kind_run(
                 kind,
@@ -524,7 +571,12 @@ fn check_fit(board: &Board, runs: &[Run]) -> Result<(), String> {
             let fixed = workspace_bytes(r.m, 0, r.t) + 4 * r.w + margin;
             let per_sample = if r.kind == Kind::Softmax { 4 * r.k } else { 12 };
             let max_n = budget.saturating_sub(fixed) / per_sample;
-            let hint = if r.t > 0 {
+            let hint = if r.solver == Solver::Lbfgs {
+                format!(
+                    "; the L-BFGS pairs take {} bytes: TINYNEWTON_SOLVER=cg or gd drop them",
+                    4 * r.t
+                )
+            } else if r.t > 0 {
                 format!(
                     "; the Cholesky triangle alone takes {} bytes: TINYNEWTON_SOLVER=cg drops it",
                     4 * r.t
@@ -609,6 +661,8 @@ pub fn generate(
         "TINYNEWTON_SOLVER",
         "TINYNEWTON_RUNS",
         "TINYNEWTON_MULTICLASS",
+        "TINYNEWTON_ANYTIME",
+        "TINYNEWTON_STOP_AT",
     ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
@@ -661,6 +715,20 @@ pub fn generate(
         .max()
         .unwrap_or(RAM_BUDGET_BINARY);
     let data_flash: usize = runs.iter().map(|r| r.train_len + r.test_len).sum();
+    let anytime = match env::var("TINYNEWTON_ANYTIME").as_deref() {
+        Err(_) | Ok("") | Ok("0") => false,
+        Ok("1") => true,
+        Ok(other) => return Err(format!("TINYNEWTON_ANYTIME={other:?}: expected 0 or 1")),
+    };
+    let stop_at = match env::var("TINYNEWTON_STOP_AT") {
+        Err(_) => "None".to_owned(),
+        Ok(v) => format!(
+            "Some({})",
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("TINYNEWTON_STOP_AT={v:?}: expected a count"))?
+        ),
+    };
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -672,7 +740,11 @@ pub fn generate(
          /// RAM the firmware may take, statics + peak stack (checked at build time and on the board).\n\
          pub const RAM_BUDGET: usize = {ram_budget};\n\
          /// Flash the code may take, without the datasets.\n\
-         pub const CODE_FLASH_BUDGET: usize = {CODE_FLASH_BUDGET};\n"
+         pub const CODE_FLASH_BUDGET: usize = {CODE_FLASH_BUDGET};\n\
+         /// `TINYNEWTON_ANYTIME`: print the test accuracy after every iteration.\n\
+         pub const ANYTIME: bool = {anytime};\n\
+         /// `TINYNEWTON_STOP_AT`: stop a run from its callback at this training count.\n\
+         pub const STOP_AT: Option<u64> = {stop_at};\n"
     );
     let _ = writeln!(
         s,

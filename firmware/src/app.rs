@@ -82,10 +82,11 @@ fn measured_run<const M: usize, const N: usize, const T: usize, L: OutputPin, C:
     );
 
     // The solver's count is the sum of the segments between callbacks: the callback's own
-    // logging and LED work (between `now` and `after`) is left out.
+    // logging, LED work and (anytime mode) test evaluation (between `now` and `mark`) is left
+    // out.
     let mut train_counts = 0u64;
     let mut mark = counter.now();
-    let report = runs::train(ws, &train, settings, |it: &Iteration| {
+    let report = runs::train_anytime(ws, &train, settings, |it: &Iteration, w: &[f32]| {
         let now = counter.now();
         let segment = counter.elapsed(mark, now);
         train_counts += segment;
@@ -96,29 +97,54 @@ fn measured_run<const M: usize, const N: usize, const T: usize, L: OutputPin, C:
             led.set_low()
         };
         defmt::info!(
-            "iter={=u32} f={=f32} grad_rel={=f32} step={=f32} cg_iters={=u32} ls_trials={=u32} {=str}={=u64}",
+            "iter={=u32} f={=f32} grad_rel={=f32} step={=f32} cg_iters={=u32} ls_trials={=u32} passes={=u32} {=str}={=u64}",
             it.iter,
             it.f,
             it.grad_rel,
             it.step,
             it.cg_iters,
             it.ls_trials,
+            it.passes,
             C::UNIT,
             segment
         );
+        if selection::ANYTIME {
+            // `total_` keeps the profile's `instructions=` matching to the segments; the
+            // profile's `cycles≈` of the iteration lines sum to the cumulative cycles.
+            match runs::test_correct::<M>(w, &test) {
+                Ok((correct, total)) => defmt::info!(
+                    "anytime dataset={=str} iter={=u32} passes={=u32} grad_rel={=f32} test_correct={=usize}/{=usize} total_{=str}={=u64}",
+                    files.name,
+                    it.iter,
+                    it.passes,
+                    it.grad_rel,
+                    correct,
+                    total,
+                    C::UNIT,
+                    train_counts
+                ),
+                Err(e) => defmt::error!("anytime evaluation failed: {}", e),
+            }
+        }
         mark = counter.now();
+        if selection::STOP_AT.is_some_and(|stop| train_counts >= stop) {
+            core::ops::ControlFlow::Break(())
+        } else {
+            core::ops::ControlFlow::Continue(())
+        }
     })?;
     let end = counter.now();
     train_counts += counter.elapsed(mark, end);
     let evaluation = runs::evaluate(ws, &test)?;
     let t_eval = counter.now();
     defmt::info!(
-        "result dataset={=str} solver={=str} status={=str} iters={=u32} cg_iters={=u32} objective={=f32} grad_rel={=f32} test_correct={=usize}/{=usize} fingerprint=0x{=u64:016x} {=str}={=u64}",
+        "result dataset={=str} solver={=str} status={=str} iters={=u32} cg_iters={=u32} passes={=u32} objective={=f32} grad_rel={=f32} test_correct={=usize}/{=usize} fingerprint=0x{=u64:016x} {=str}={=u64}",
         files.name,
         runs::solver_name(report.solver),
         runs::status_name(report.status),
         report.iterations,
         report.cg_iterations,
+        report.passes,
         report.objective,
         report.grad_rel,
         evaluation.test_correct,
@@ -388,7 +414,9 @@ fn check_run(run: &RunSpec, result: &Result<Measured, RunError>, unit: &str) -> 
         m.eval_counts
     );
     let mut ok = true;
-    if m.report.status != Status::Converged {
+    // A run stopped on purpose (`TINYNEWTON_STOP_AT`) is not a failure: it says so.
+    let stopped_on_purpose = m.report.status == Status::Stopped && selection::STOP_AT.is_some();
+    if m.report.status != Status::Converged && !stopped_on_purpose {
         defmt::error!(
             "check failed: {=str} stopped with status {=str}, not converged",
             run.files.name,

@@ -118,6 +118,28 @@ pub fn train<const M: usize, const N: usize, const T: usize>(
     tinynewton::train(ws.buffers(), train, settings, on_iteration).map_err(RunError::Train)
 }
 
+/// [`train`] with a callback that sees the current weights after every accepted step and may
+/// stop the run (`ControlFlow::Break`: status `stopped`): the anytime mode.
+pub fn train_anytime<const M: usize, const N: usize, const T: usize>(
+    ws: &mut Workspace<M, N, T>,
+    train: &PackedDataset<'_>,
+    settings: &Settings,
+    on_iteration: impl FnMut(&Iteration, &[f32]) -> core::ops::ControlFlow<()>,
+) -> Result<Report, RunError> {
+    tinynewton::train_anytime(ws.buffers(), train, settings, on_iteration).map_err(RunError::Train)
+}
+
+/// Correct test predictions of the model of weights `w` (features, bias last): the anytime
+/// mode's accuracy after each iteration.
+pub fn test_correct<const M: usize>(
+    w: &[f32],
+    test: &PackedDataset<'_>,
+) -> Result<(usize, usize), RunError> {
+    tinynewton::Model::<M>::from_weights(w)
+        .accuracy(test)
+        .map_err(RunError::Model)
+}
+
 /// How the trained model does on the test split.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Evaluation {
@@ -150,9 +172,5 @@ pub fn status_name(status: Status) -> &'static str {
 
 /// `solver=` value of the result line.
 pub fn solver_name(solver: SolverKind) -> &'static str {
-    match solver {
-        SolverKind::Auto => "auto",
-        SolverKind::Cholesky => "cholesky",
-        SolverKind::Cg => "cg",
-    }
+    solver.name()
 }

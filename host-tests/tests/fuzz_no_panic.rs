@@ -248,25 +248,33 @@ fn settings() -> impl Strategy<Value = Settings> {
         prop_oneof![
             Just(SolverKind::Auto),
             Just(SolverKind::Cholesky),
-            Just(SolverKind::Cg)
+            Just(SolverKind::Cg),
+            Just(SolverKind::GradientDescent),
+            Just(SolverKind::Lbfgs)
         ],
         any::<bool>(),
+        prop_oneof![3 => Just(u32::MAX), 1 => 0u32..12],
+        0u32..40,
     )
-        .prop_map(|(c_pos, c_neg, free, iters, solver, warm_start)| Settings {
-            c_pos,
-            c_neg,
-            bias: if free {
-                BiasMode::Free
-            } else {
-                BiasMode::Regularized
+        .prop_map(
+            |(c_pos, c_neg, free, iters, solver, warm_start, max_passes, lbfgs_pairs)| Settings {
+                c_pos,
+                c_neg,
+                bias: if free {
+                    BiasMode::Free
+                } else {
+                    BiasMode::Regularized
+                },
+                epsilon: 1e-4,
+                max_iter: iters,
+                max_cg_iter: iters.saturating_mul(3),
+                max_line_search: iters.saturating_mul(2),
+                solver,
+                warm_start,
+                max_passes,
+                lbfgs_pairs,
             },
-            epsilon: 1e-4,
-            max_iter: iters,
-            max_cg_iter: iters.saturating_mul(3),
-            max_line_search: iters.saturating_mul(2),
-            solver,
-            warm_start,
-        })
+        )
 }
 
 fn transform_kind(b: u8) -> TransformKind {
@@ -381,8 +389,19 @@ proptest! {
         for s in [Sizes::softmax(n, m, k, explicit), Sizes::binary(n, m, explicit), sizes] {
             let _ = (s.floats(), s.fit_in(n, m, k));
             let _ = workspace_bytes_for(s.weights, s.samples, s.triangle, word);
-            let _ = SolverKind::Auto.resolve(s.weights, triangle);
-            let _ = SolverKind::Cholesky.resolve(s.weights, triangle);
+            for shape in [
+                tinynewton::Shape::dense(s.weights, s.samples),
+                tinynewton::Shape {
+                    weights: s.weights,
+                    samples: s.samples,
+                    nnz_per_row: word,
+                },
+            ] {
+                let _ = (shape.explicit_work(), shape.cg_work());
+                let _ = SolverKind::Auto.resolve(&shape, triangle);
+                let _ = SolverKind::Cholesky.resolve(&shape, triangle);
+                let _ = SolverKind::Lbfgs.storage_floats(&shape, k as u32);
+            }
         }
     }
 

@@ -151,7 +151,8 @@ fn softmax_on_the_committed_files_reaches_the_f64_optimum() {
         let (n, m, k) = (train.n_samples(), train.n_features(), train.n_classes());
         let settings = Settings::DEFAULT;
         let dim = k * (m + 1);
-        let explicit = SolverKind::Auto.resolve(dim, usize::MAX) == Ok(SolverKind::Cholesky);
+        let explicit = SolverKind::Auto.resolve(&tinynewton::Shape::softmax(&train), usize::MAX)
+            == Ok(SolverKind::Cholesky);
         let sizes = Sizes::softmax(n, m, k, explicit);
         let mut store = vec![0.0f32; sizes.floats()];
         let mut used = 0;
@@ -196,7 +197,8 @@ fn softmax_on_the_committed_files_reaches_the_f64_optimum() {
         let bin = Sizes::binary(
             n,
             m,
-            SolverKind::Auto.resolve(m + 1, usize::MAX) == Ok(SolverKind::Cholesky),
+            SolverKind::Auto.resolve(&tinynewton::Shape::binary(&train), usize::MAX)
+                == Ok(SolverKind::Cholesky),
         );
         let mut store = vec![0.0f32; bin.floats()];
         let mut used = 0;

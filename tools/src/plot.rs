@@ -346,11 +346,7 @@ fn load_weights(a: &WeightsArgs) -> Result<WeightImage> {
 }
 
 fn solver_name(s: tinynewton::SolverKind) -> &'static str {
-    match s {
-        tinynewton::SolverKind::Auto => "auto",
-        tinynewton::SolverKind::Cholesky => "cholesky",
-        tinynewton::SolverKind::Cg => "cg",
-    }
+    s.name()
 }
 
 fn bias_name(b: tinynewton::BiasMode) -> &'static str {

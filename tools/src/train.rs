@@ -21,7 +21,7 @@ use tinynewton::model::MultiModel;
 use tinynewton::settings::DEFAULT_EPSILON;
 use tinynewton::{
     linalg, BiasMode, Buffers, Iteration, Model, ModelError, Objective, OneVsRest, OvrReport,
-    Report, Rows, Settings, Sizes, SoftmaxObjective, SolverKind, Status,
+    Report, Rows, Settings, Shape, Sizes, SoftmaxObjective, SolverKind, Status,
 };
 
 use crate::output::write_all_or_nothing;
@@ -68,7 +68,7 @@ pub struct Args {
     /// Leave the bias out of the regulariser (scikit-learn's convention, LIBLINEAR's -R).
     #[arg(long)]
     pub bias_free: bool,
-    /// Newton-direction solver: auto (Cholesky up to 64 weights), cholesky or cg.
+    /// Solver: Newton with auto (Cholesky up to 64 weights or where cheaper by estimated work), cholesky or cg directions; or the baselines gd and lbfgs.
     #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
     pub solver: SolverArg,
     /// Stop when ‖∇f(w)‖ ≤ ε‖∇f(0)‖. The gradient is computed in f32, so the reported
@@ -115,6 +115,10 @@ pub enum SolverArg {
     Cholesky,
     /// Matrix-free preconditioned conjugate gradients.
     Cg,
+    /// Gradient descent with Armijo backtracking (a first-order baseline; raise --max-iter).
+    Gd,
+    /// L-BFGS, 7 (s, y) pairs, Armijo backtracking (a quasi-Newton baseline).
+    Lbfgs,
 }
 
 impl From<SolverArg> for SolverKind {
@@ -123,6 +127,8 @@ impl From<SolverArg> for SolverKind {
             SolverArg::Auto => SolverKind::Auto,
             SolverArg::Cholesky => SolverKind::Cholesky,
             SolverArg::Cg => SolverKind::Cg,
+            SolverArg::Gd => SolverKind::GradientDescent,
+            SolverArg::Lbfgs => SolverKind::Lbfgs,
         }
     }
 }
@@ -362,11 +368,7 @@ fn status_name(s: Status) -> &'static str {
 }
 
 fn solver_name(s: SolverKind) -> &'static str {
-    match s {
-        SolverKind::Auto => "auto",
-        SolverKind::Cholesky => "cholesky",
-        SolverKind::Cg => "cg",
-    }
+    s.name()
 }
 
 fn bias_name(b: BiasMode) -> &'static str {
@@ -518,6 +520,7 @@ fn start_point(f: f32, grad_norm: f32) -> Iteration {
         step: 0.0,
         cg_iters: 0,
         ls_trials: 0,
+        passes: 0,
     }
 }
 
@@ -594,8 +597,15 @@ fn train_weights(job: &Job<'_>) -> Result<(Runs, Vec<f32>, Sizes)> {
     let log = |prefix: String| (!job.quiet).then_some(prefix);
     match job.multiclass {
         None | Some(Multiclass::Ovr) => {
-            let explicit = job.settings.solver.wants_triangle(dim);
-            let sizes = Sizes::binary(n, m, explicit);
+            let storage = (job.settings.solver)
+                .storage_floats(&Shape::binary(data), job.settings.lbfgs_pairs);
+            // No triangle or pairs: a CG run, given room for X̃p (Sizes::binary_cg).
+            let base = if storage == 0 {
+                Sizes::binary_cg(n, m)
+            } else {
+                Sizes::binary(n, m, false)
+            };
+            let sizes = base.with_storage(storage);
             let mut storage = vec![0.0f32; sizes.floats()];
             let mut in_use = 0;
             let mut ws = Buffers::carve(&mut storage, sizes, &mut in_use)
@@ -648,8 +658,9 @@ fn train_weights(job: &Job<'_>) -> Result<(Runs, Vec<f32>, Sizes)> {
             Ok((Runs::Ovr { total, classes }, weights, sizes))
         }
         Some(Multiclass::Softmax) => {
-            let explicit = job.settings.solver.wants_triangle(k * dim);
-            let sizes = Sizes::softmax(n, m, k, explicit);
+            let storage = (job.settings.solver)
+                .storage_floats(&Shape::softmax(data), job.settings.lbfgs_pairs);
+            let sizes = Sizes::softmax(n, m, k, false).with_storage(storage);
             let mut storage = vec![0.0f32; sizes.floats()];
             let mut in_use = 0;
             let mut ws = Buffers::carve(&mut storage, sizes, &mut in_use)
@@ -940,6 +951,8 @@ fn status_hint(status: Status) -> &'static str {
             "no step decreased the objective in f32: if |g|/|g0| is already small, raise \
              --epsilon; otherwise check the feature scale, C and any --warm-start"
         }
+        Status::BudgetExhausted => "the pass budget ran out first: raise it for a converged model",
+        Status::Stopped => "training was stopped before it converged",
         Status::NonFinite => {
             "the objective or gradient overflowed f32 during training: rescale the features \
              (pack --scale minmax) or lower C"
@@ -1046,11 +1059,12 @@ fn summary_text(out: &Outcome, labels: &[String], ws_bytes: usize) -> String {
         Runs::One { report: r, .. } => {
             let _ = writeln!(
                 summary,
-                "status {} after {} Newton iterations ({} CG iterations, {} line-search trials), solver {}",
+                "status {} after {} iterations ({} CG iterations, {} line-search trials, {} passes over the data), solver {}",
                 status_name(r.status),
                 r.iterations,
                 r.cg_iterations,
                 r.line_search_trials,
+                r.passes,
                 solver_name(r.solver)
             );
             if r.cholesky_failures > 0 || r.rejected_directions > 0 {
@@ -1379,6 +1393,7 @@ mod tests {
             step: 1.0,
             cg_iters: 5,
             ls_trials: 1,
+            passes: 8,
         };
         assert_eq!(
             log_line(&it),

@@ -1057,6 +1057,14 @@ impl<R: Rows + ?Sized> Objective for LogisticObjective<'_, '_, R> {
         self.kept = kept && core::mem::take(&mut self.tracking);
         self.tracking = false;
     }
+    /// As the default, but `X̃d` kept during CG costs `prepare_line` no pass.
+    fn passes(&self, op: super::Pass) -> u32 {
+        match op {
+            super::Pass::PrepareLine if self.kept => 0,
+            super::Pass::ValueChange | super::Pass::Step => 0,
+            _ => 1,
+        }
+    }
     fn value_change(&mut self, w: &[f32], d: &[f32], alpha: f32) -> Result<f32, Error> {
         self.loss.value_change(w, d, alpha, self.z, self.xd)
     }

@@ -58,6 +58,40 @@ pub trait Objective {
     fn value_change(&mut self, w: &[f32], d: &[f32], alpha: f32) -> Result<f32, Error>;
     /// Takes the step `w += αd` and moves the cached products with it.
     fn step(&mut self, w: &mut [f32], d: &[f32], alpha: f32) -> Result<(), Error>;
+    /// Passes over the rows one call of `op` makes, for the solvers' honest pass counts
+    /// ([`Report::passes`](crate::Report::passes)). The default is the binary objective's:
+    /// one pass for a moved point, the gradient, a Hessian-vector product, the diagonal, the
+    /// explicit Hessian and `X̃d`; none for a line-search trial or a step on cached products.
+    /// An implementation that changes what a method reads overrides this with it.
+    fn passes(&self, op: Pass) -> u32 {
+        match op {
+            Pass::SetPoint | Pass::ValueGrad | Pass::HessVec | Pass::HessDiag => 1,
+            Pass::Hessian | Pass::PrepareLine => 1,
+            Pass::ValueChange | Pass::Step => 0,
+        }
+    }
+}
+
+/// The [`Objective`] calls, as [`Objective::passes`] prices them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Pass {
+    /// [`Objective::set_point`] at given weights (at `w = 0` no call reads a row).
+    SetPoint,
+    /// [`Objective::value_grad`].
+    ValueGrad,
+    /// [`Objective::hess_vec`].
+    HessVec,
+    /// [`Objective::hess_diag`].
+    HessDiag,
+    /// [`Objective::hessian_packed`].
+    Hessian,
+    /// [`Objective::prepare_line`].
+    PrepareLine,
+    /// [`Objective::value_change`] (one line-search trial).
+    ValueChange,
+    /// [`Objective::step`].
+    Step,
 }
 
 pub(crate) fn expect_len(got: usize, expected: usize) -> Result<(), Error> {

@@ -48,7 +48,7 @@ use crate::error::Error;
 use crate::linalg::CompensatedSum;
 use crate::settings::{BiasMode, Settings};
 
-use super::{check_values, expect_at_least, expect_len, Objective};
+use super::{check_values, expect_at_least, expect_len, Objective, Pass};
 
 /// The largest class count `K` (per-row scratch of `K` floats lives on the stack).
 pub const MAX_CLASSES: usize = 64;
@@ -585,6 +585,15 @@ impl<R: Rows + ?Sized> Objective for SoftmaxObjective<'_, '_, R> {
     }
     fn value_change(&mut self, w: &[f32], d: &[f32], alpha: f32) -> Result<f32, Error> {
         self.loss.value_change(w, d, alpha, self.p, self.u)
+    }
+    fn passes(&self, op: Pass) -> u32 {
+        match op {
+            // `value_grad` computes `S = XW` itself and nothing caches `X̃D`: each line-search
+            // trial is a pass, `set_point` and `prepare_line` are none.
+            Pass::SetPoint | Pass::PrepareLine | Pass::Step => 0,
+            Pass::ValueGrad | Pass::HessVec | Pass::HessDiag | Pass::Hessian => 1,
+            Pass::ValueChange => 1,
+        }
     }
     fn step(&mut self, w: &mut [f32], d: &[f32], alpha: f32) -> Result<(), Error> {
         expect_len(w.len(), self.loss.n_weights())?;

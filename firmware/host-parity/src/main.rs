@@ -41,18 +41,19 @@ fn run<const M: usize, const N: usize, const T: usize>(
     let (train, test) = runs::parse(files)?;
     let report = runs::train(ws, &train, settings, |it| {
         println!(
-            "iter={} f={} grad_rel={} step={} cg_iters={} ls_trials={}",
-            it.iter, it.f, it.grad_rel, it.step, it.cg_iters, it.ls_trials
+            "iter={} f={} grad_rel={} step={} cg_iters={} ls_trials={} passes={}",
+            it.iter, it.f, it.grad_rel, it.step, it.cg_iters, it.ls_trials, it.passes
         );
     })?;
     let e = runs::evaluate(ws, &test)?;
     println!(
-        "result dataset={} solver={} status={} iters={} cg_iters={} objective={} grad_rel={} test_correct={}/{} fingerprint=0x{:016x}",
+        "result dataset={} solver={} status={} iters={} cg_iters={} passes={} objective={} grad_rel={} test_correct={}/{} fingerprint=0x{:016x}",
         files.name,
         runs::solver_name(report.solver),
         runs::status_name(report.status),
         report.iterations,
         report.cg_iterations,
+        report.passes,
         report.objective,
         report.grad_rel,
         e.test_correct,
