@@ -10,13 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 mod common;
-use common::{assert_one_line_failure, assert_success, files_in, p, run, BIN};
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../data")
-        .join(name)
-}
+use common::{assert_one_line_failure, assert_success, data, files_in, p, run, BIN};
 
 fn iris_csv() -> PathBuf {
     data("tables/raw/iris.csv")
@@ -49,16 +43,17 @@ fn pack_iris(csv: &Path, extra: &[&str]) -> Output {
     run(&args)
 }
 
+/// `train TRAIN --quiet` with `extra` options.
+fn train_quiet(train: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["train", p(train), "--quiet"];
+    args.extend(extra);
+    run(&args)
+}
+
 /// Trains on the committed iris file into `dir/m.tnm`.
 fn model_in(dir: &Path) -> PathBuf {
     let model = dir.join("m.tnm");
-    assert_success(&run(&[
-        "train",
-        p(&iris_train()),
-        "--quiet",
-        "--model",
-        p(&model),
-    ]));
+    assert_success(&train_quiet(&iris_train(), &["--model", p(&model)]));
     model
 }
 
@@ -153,13 +148,7 @@ fn item2_symlinked_output_is_written_through_the_link() {
     fs::write(&target, b"OLD").unwrap();
     let link = dir.path().join("link.tnm");
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    assert_success(&run(&[
-        "train",
-        p(&iris_train()),
-        "--quiet",
-        "--model",
-        p(&link),
-    ]));
+    assert_success(&train_quiet(&iris_train(), &["--model", p(&link)]));
     assert!(fs::symlink_metadata(&link)
         .unwrap()
         .file_type()
@@ -173,13 +162,7 @@ fn item2_symlinked_output_is_written_through_the_link() {
     let dangling = dir.path().join("dangling.tnm");
     std::os::unix::fs::symlink(dir.path().join("missing/x"), &dangling).unwrap();
     assert_one_line_failure(
-        &run(&[
-            "train",
-            p(&iris_train()),
-            "--quiet",
-            "--model",
-            p(&dangling),
-        ]),
+        &train_quiet(&iris_train(), &["--model", p(&dangling)]),
         &["dangling.tnm", "symbolic link"],
     );
 }
@@ -215,17 +198,17 @@ fn item3_failed_train_and_export_model_keep_the_files_the_user_had() {
     let report_dir = sub.join("report.json");
     fs::create_dir(&report_dir).unwrap();
     let before = files_in(&sub);
-    let out = run(&[
-        "train",
-        p(&iris_train()),
-        "--quiet",
-        "--c",
-        "2",
-        "--model",
-        p(&m2),
-        "--report-json",
-        p(&report_dir),
-    ]);
+    let out = train_quiet(
+        &iris_train(),
+        &[
+            "--c",
+            "2",
+            "--model",
+            p(&m2),
+            "--report-json",
+            p(&report_dir),
+        ],
+    );
     assert_one_line_failure(&out, &["report.json"]);
     assert_eq!(fs::read(&m2).unwrap(), b"OLD");
     assert_eq!(files_in(&sub), before);
@@ -452,24 +435,15 @@ fn item7_test_file_scaled_differently_is_refused() {
         ));
     }
     let line = assert_one_line_failure(
-        &run(&[
-            "train",
-            p(&out("mm-tr.tnds")),
-            "--quiet",
-            "--test",
-            p(&out("no-te.tnds")),
-        ]),
+        &train_quiet(&out("mm-tr.tnds"), &["--test", p(&out("no-te.tnds"))]),
         &["--test", "no-te.tnds", "mm-tr.tnds", "scaled"],
     );
     assert!(line.contains("pack"), "says what to do: {line}");
     // Files packed together still train and test.
-    assert_success(&run(&[
-        "train",
-        p(&out("mm-tr.tnds")),
-        "--quiet",
-        "--test",
-        p(&out("mm-te.tnds")),
-    ]));
+    assert_success(&train_quiet(
+        &out("mm-tr.tnds"),
+        &["--test", p(&out("mm-te.tnds"))],
+    ));
     // Other classes: setosa-vs-rest against versicolor-vs-rest.
     let other = out("versicolor.tnds");
     let csv = iris_csv();
@@ -493,24 +467,15 @@ fn item7_test_file_scaled_differently_is_refused() {
     args.extend([p(&other), "--test-out", p(&other_te)]);
     assert_success(&run(&args));
     assert_one_line_failure(
-        &run(&[
-            "train",
-            p(&out("mm-tr.tnds")),
-            "--quiet",
-            "--test",
-            p(&other_te),
-        ]),
+        &train_quiet(&out("mm-tr.tnds"), &["--test", p(&other_te)]),
         &["classes", "--pos"],
     );
     // A different feature count: a 7x7 MNIST test file against iris.
     assert_one_line_failure(
-        &run(&[
-            "train",
-            p(&iris_train()),
-            "--quiet",
-            "--test",
-            p(&data("mnist-7v1-7x7-u8-test.tnds")),
-        ]),
+        &train_quiet(
+            &iris_train(),
+            &["--test", p(&data("mnist-7v1-7x7-u8-test.tnds"))],
+        ),
         &["49 features", "4"],
     );
 }
@@ -524,29 +489,21 @@ fn item7_test_file_scaled_differently_is_refused() {
 fn item9_not_converged_is_a_failure_unless_a_budget_was_given() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m.tnm");
-    let out = run(&[
-        "train",
-        p(&iris_train()),
-        "--quiet",
-        "--epsilon",
-        "1e-30",
-        "--model",
-        p(&model),
-    ]);
+    let out = train_quiet(&iris_train(), &["--epsilon", "1e-30", "--model", p(&model)]);
     let line = assert_one_line_failure(&out, &["did not converge", "no file was written"]);
     assert!(!model.exists(), "{line}");
     // An explicit --max-iter is a budget: ending on it is a result.
-    let out = run(&[
-        "train",
-        p(&iris_train()),
-        "--quiet",
-        "--epsilon",
-        "1e-30",
-        "--max-iter",
-        "2",
-        "--model",
-        p(&model),
-    ]);
+    let out = train_quiet(
+        &iris_train(),
+        &[
+            "--epsilon",
+            "1e-30",
+            "--max-iter",
+            "2",
+            "--model",
+            p(&model),
+        ],
+    );
     assert_success(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("status max_iterations"));
     assert!(model.exists());
