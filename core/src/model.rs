@@ -1279,25 +1279,16 @@ mod tests {
             assert!(Model::<4>::from_bytes(&buf[..short]).is_err(), "{short}");
         }
         // Checks behind a consistent CRC: unknown kind, kind without pairs, non-finite pair.
-        let mut k3 = buf;
-        k3[6] = 3;
-        recrc(&mut k3[..len]);
         assert_eq!(
-            Model::<4>::from_bytes(&k3[..len]),
+            read_patched(&buf[..len], 6, &[3]),
             Err(ModelError::BadTransformKind { kind: 3 })
         );
-        let mut k0 = buf;
-        k0[6] = 0;
-        recrc(&mut k0[..len]);
         assert_eq!(
-            Model::<4>::from_bytes(&k0[..len]),
+            read_patched(&buf[..len], 6, &[0]),
             Err(ModelError::BadLength)
         );
-        let mut nan = buf;
-        nan[44..48].copy_from_slice(&f32::NAN.to_le_bytes());
-        recrc(&mut nan[..len]);
         assert_eq!(
-            Model::<4>::from_bytes(&nan[..len]),
+            read_patched(&buf[..len], 44, &f32::NAN.to_le_bytes()),
             Err(ModelError::Transform(TransformError::NonFiniteParameter {
                 feature: 2
             }))
@@ -1309,6 +1300,15 @@ mod tests {
         let n = b.len() - 4;
         let crc = CRC32.checksum(&b[..n]).to_le_bytes();
         b[n..].copy_from_slice(&crc);
+    }
+
+    /// Reads a copy of `image` with `bytes` written at offset `at` and a fresh CRC: what the
+    /// checks behind the checksum say about the edit.
+    fn read_patched(image: &[u8], at: usize, bytes: &[u8]) -> Result<Model<4>, ModelError> {
+        let mut b = image.to_vec();
+        b[at..at + bytes.len()].copy_from_slice(bytes);
+        recrc(&mut b);
+        Model::<4>::from_bytes(&b)
     }
 
     /// Standard scaling clamped to the scaled training ranges: mean 10, factor 1/4 over
@@ -1373,28 +1373,19 @@ mod tests {
             assert!(Model::<4>::from_bytes(&buf[..short]).is_err(), "{short}");
         }
         // Version 2 had no kind 3: a version-2 stamp on this image is refused.
-        let mut v2 = buf;
-        v2[4] = 2;
-        recrc(&mut v2[..len]);
         assert_eq!(
-            Model::<4>::from_bytes(&v2[..len]),
+            read_patched(&buf[..len], 4, &[2]),
             Err(ModelError::BadTransformKind { kind: 3 })
         );
         // A NaN bound, and lo > hi, behind a consistent CRC: the table checks fire.
-        let mut nan = buf;
-        nan[68..72].copy_from_slice(&f32::NAN.to_le_bytes());
-        recrc(&mut nan[..len]);
         assert_eq!(
-            Model::<4>::from_bytes(&nan[..len]),
+            read_patched(&buf[..len], 68, &f32::NAN.to_le_bytes()),
             Err(ModelError::Transform(TransformError::NonFiniteParameter {
                 feature: 2
             }))
         );
-        let mut inverted = buf;
-        inverted[68..72].copy_from_slice(&8.0f32.to_le_bytes());
-        recrc(&mut inverted[..len]);
         assert_eq!(
-            Model::<4>::from_bytes(&inverted[..len]),
+            read_patched(&buf[..len], 68, &8.0f32.to_le_bytes()),
             Err(ModelError::Transform(TransformError::BoundsOutOfOrder {
                 feature: 2
             }))
@@ -1417,10 +1408,7 @@ mod tests {
             let mut buf = [0u8; 64];
             let len = m.to_bytes(&mut buf).unwrap();
             assert_eq!(&buf[4..6], &[2, 0]);
-            let mut v3 = buf;
-            v3[4] = 3;
-            recrc(&mut v3[..len]);
-            assert_eq!(Model::<4>::from_bytes(&v3[..len]).unwrap(), m);
+            assert_eq!(read_patched(&buf[..len], 4, &[3]).unwrap(), m);
         }
     }
 
