@@ -247,9 +247,23 @@ fn exported_argmax_matches_the_model() {
         .count();
     assert!(same + 2 >= test.n_samples(), "{same}");
     let input = common::bits_text(&rows.concat(), m);
-    let c_driver = common::build_c_driver_from(d, m, C_DRIVER);
+    let c_driver = common::build_c_driver_from(
+        d,
+        m,
+        &common::c_driver(
+            "int tinynewton_predict(const float *raw);",
+            "the class index",
+            "        printf(\"%d\\n\", tinynewton_predict(raw));",
+        ),
+    );
     assert_eq!(drive(&c_driver, &input), host, "C");
-    let rs_driver = common::build_rust_driver_from(d, RUST_DRIVER);
+    let rs_driver = common::build_rust_driver_from(
+        d,
+        &common::rust_driver(
+            "the class index",
+            "        println!(\"{}\", model::predict(&raw));",
+        ),
+    );
     assert_eq!(drive(&rs_driver, &input), host, "Rust");
 }
 
@@ -260,48 +274,6 @@ fn drive(exe: &Path, input: &str) -> Vec<usize> {
         .map(|l| l.parse().unwrap())
         .collect()
 }
-
-const C_DRIVER: &str = r#"#include <stdio.h>
-#include <string.h>
-
-int tinynewton_predict(const float *raw);
-
-int main(void)
-{
-    float raw[NFEAT];
-    unsigned int bits;
-    int j;
-    for (;;) {
-        for (j = 0; j < NFEAT; j++) {
-            if (scanf("%x", &bits) != 1) {
-                return 0;
-            }
-            memcpy(&raw[j], &bits, sizeof raw[j]);
-        }
-        printf("%d\n", tinynewton_predict(raw));
-    }
-}
-"#;
-
-const RUST_DRIVER: &str = r#"#[allow(dead_code)]
-#[path = "model.rs"]
-mod model;
-
-use std::io::Read;
-
-fn main() {
-    let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text).unwrap();
-    let values: Vec<f32> = text
-        .split_whitespace()
-        .map(|w| f32::from_bits(u32::from_str_radix(w, 16).unwrap()))
-        .collect();
-    for row in values.chunks_exact(model::M) {
-        let raw: [f32; model::M] = row.try_into().unwrap();
-        println!("{}", model::predict(&raw));
-    }
-}
-"#;
 
 /// `plot weights` on a `K`-class report or model: one map per class in a grid (MNIST 0–9 7×7:
 /// 5 × 2 panels), the bare grid exactly `5·7·cell + 4·cell` by `2·7·cell + cell` pixels.

@@ -224,58 +224,76 @@ pub fn driver_stdout(exe: &Path, input: &str) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-const C_DRIVER: &str = r#"#include <stdio.h>
+/// A C driver of the exported `model.c`: declares `declarations` (the functions it calls), reads
+/// rows of `NFEAT` raw readings (their IEEE bits in hex, so nothing is lost in decimal text) into
+/// `raw` and runs `per_row`, which prints the answer `answer` names.
+pub fn c_driver(declarations: &str, answer: &str, per_row: &str) -> String {
+    format!(
+        r#"#include <stdio.h>
 #include <string.h>
 
-float tinynewton_decision(const float *raw);
-int tinynewton_label(const float *raw);
+{declarations}
 
-/* Reads rows of NFEAT raw readings (their IEEE bits in hex), prints "label decision-bits". */
+/* Reads rows of NFEAT raw readings (their IEEE bits in hex), prints {answer}. */
 int main(void)
-{
+{{
     float raw[NFEAT];
     unsigned int bits;
     int j;
-    for (;;) {
-        float d;
-        for (j = 0; j < NFEAT; j++) {
-            if (scanf("%x", &bits) != 1) {
+    for (;;) {{
+        for (j = 0; j < NFEAT; j++) {{
+            if (scanf("%x", &bits) != 1) {{
                 return 0;
-            }
+            }}
             memcpy(&raw[j], &bits, sizeof raw[j]);
-        }
-        d = tinynewton_decision(raw);
-        memcpy(&bits, &d, sizeof bits);
-        printf("%d %08x\n", tinynewton_label(raw), bits);
-    }
+        }}
+{per_row}
+    }}
+}}
+"#
+    )
 }
-"#;
 
-const RUST_DRIVER: &str = r#"#[allow(dead_code)]
+/// A Rust driver of the exported `model.rs`, the same protocol as [`c_driver`]: `print_row`
+/// prints the answer for `raw`.
+pub fn rust_driver(answer: &str, print_row: &str) -> String {
+    format!(
+        r#"#[allow(dead_code)]
 #[path = "model.rs"]
 mod model;
 
 use std::io::Read;
 
-/// Reads rows of `model::M` raw readings (their IEEE bits in hex), prints "label decision-bits".
-fn main() {
+/// Reads rows of `model::M` raw readings (their IEEE bits in hex), prints {answer}.
+fn main() {{
     let mut text = String::new();
     std::io::stdin().read_to_string(&mut text).unwrap();
     let values: Vec<f32> = text
         .split_whitespace()
         .map(|w| f32::from_bits(u32::from_str_radix(w, 16).unwrap()))
         .collect();
-    for row in values.chunks_exact(model::M) {
+    for row in values.chunks_exact(model::M) {{
         let raw: [f32; model::M] = row.try_into().unwrap();
-        println!("{} {:08x}", model::label(&raw), model::decision(&raw).to_bits());
-    }
+{print_row}
+    }}
+}}
+"#
+    )
 }
-"#;
 
 /// Compiles the exported `model.c` in `dir` with a driver for `m` features, as strict C99 (gcc
 /// `-std=c99 -Wall -Wextra -pedantic -Werror`); returns the executable.
 pub fn build_c_driver(dir: &Path, m: usize) -> PathBuf {
-    build_c_driver_from(dir, m, C_DRIVER)
+    let driver = c_driver(
+        "float tinynewton_decision(const float *raw);\nint tinynewton_label(const float *raw);",
+        "\"label decision-bits\"",
+        r#"        {
+            float d = tinynewton_decision(raw);
+            memcpy(&bits, &d, sizeof bits);
+            printf("%d %08x\n", tinynewton_label(raw), bits);
+        }"#,
+    );
+    build_c_driver_from(dir, m, &driver)
 }
 
 /// [`build_c_driver`] with another driver source (`NFEAT` is defined as `m`).
@@ -301,7 +319,11 @@ pub fn build_c_driver_from(dir: &Path, m: usize, driver: &str) -> PathBuf {
 /// Compiles the exported `model.rs` in `dir` into a host driver with rustc (`-D warnings`);
 /// returns the executable.
 pub fn build_rust_driver(dir: &Path) -> PathBuf {
-    build_rust_driver_from(dir, RUST_DRIVER)
+    let driver = rust_driver(
+        "\"label decision-bits\"",
+        "        println!(\"{} {:08x}\", model::label(&raw), model::decision(&raw).to_bits());",
+    );
+    build_rust_driver_from(dir, &driver)
 }
 
 /// [`build_rust_driver`] with another driver source (it reaches the model as `mod model`).
