@@ -24,9 +24,10 @@ fn iris_test() -> PathBuf {
     data("tables/iris-setosa-test.tnds")
 }
 
-/// `pack --csv CSV` (iris's layout) with `extra` options.
-fn pack_iris(csv: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
+/// `pack --csv CSV` in iris's layout (a header row, the label last): class `pos` against the
+/// rest.
+fn iris_pack_args<'a>(csv: &'a Path, pos: &'a str) -> Vec<&'a str> {
+    vec![
         "pack",
         "--csv",
         p(csv),
@@ -35,10 +36,15 @@ fn pack_iris(csv: &Path, extra: &[&str]) -> Output {
         "--label-column",
         "last",
         "--pos",
-        "0",
+        pos,
         "--neg",
         "rest",
-    ];
+    ]
+}
+
+/// `pack --csv CSV` (iris's layout, setosa against the rest) with `extra` options.
+fn pack_iris(csv: &Path, extra: &[&str]) -> Output {
+    let mut args = iris_pack_args(csv, "0");
     args.extend(extra);
     run(&args)
 }
@@ -272,29 +278,9 @@ fn item5_closed_and_full_stdout_in_every_command() {
     let rs = dir.path().join("m.rs");
     let train_file = iris_train();
     let csv = iris_csv();
-    let pack_args = |tr: &Path, te: &Path| -> Vec<String> {
-        [
-            "pack",
-            p(&csv),
-            "--skip-rows",
-            "1",
-            "--label-column",
-            "last",
-            "--pos",
-            "0",
-            "--neg",
-            "rest",
-            "--train-out",
-            p(tr),
-            "--test-out",
-            p(te),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
-    let mut pack = pack_args(&tr, &te);
-    pack.insert(1, "--csv".into());
+    let mut pack = iris_pack_args(&csv, "0");
+    pack.extend(["--train-out", p(&tr), "--test-out", p(&te)]);
+    let pack: Vec<String> = pack.into_iter().map(String::from).collect();
     let commands: Vec<Vec<String>> = vec![
         vec!["inspect".into(), p(&train_file).into()],
         vec!["inspect".into(), p(&train_file).into(), "--json".into()],
@@ -447,24 +433,10 @@ fn item7_test_file_scaled_differently_is_refused() {
     // Other classes: setosa-vs-rest against versicolor-vs-rest.
     let other = out("versicolor.tnds");
     let csv = iris_csv();
-    let mut args = vec![
-        "pack",
-        "--csv",
-        p(&csv),
-        "--skip-rows",
-        "1",
-        "--label-column",
-        "last",
-        "--pos",
-        "1",
-        "--neg",
-        "rest",
-        "--scale",
-        "minmax",
-        "--train-out",
-    ];
     let other_te = out("versicolor-te.tnds");
-    args.extend([p(&other), "--test-out", p(&other_te)]);
+    let mut args = iris_pack_args(&csv, "1");
+    args.extend(["--scale", "minmax", "--train-out", p(&other)]);
+    args.extend(["--test-out", p(&other_te)]);
     assert_success(&run(&args));
     assert_one_line_failure(
         &train_quiet(&out("mm-tr.tnds"), &["--test", p(&other_te)]),
