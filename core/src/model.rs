@@ -217,6 +217,95 @@ fn read_word(bytes: &[u8], base: usize, j: usize) -> Option<u32> {
     read_u32(bytes, base.checked_add(j.checked_mul(4)?)?)
 }
 
+// The byte image's framing, shared by the binary (versions 1–3) and the `K`-class (version 4)
+// layouts: they differ only in the header fields and the tables between header and CRC.
+
+/// The kind of an optional transform (`None` when there is none).
+fn kind_of<const M: usize>(t: Option<&OwnedTransform<M>>) -> TransformKind {
+    t.map_or(TransformKind::None, |t| t.kind())
+}
+
+/// The transform table as stored, in feature order: `(a, b)` per feature, then `(lo, hi)` when
+/// the kind stores bounds (kind 3); nothing without a transform.
+fn transform_records<const M: usize>(
+    t: Option<&OwnedTransform<M>>,
+) -> impl Iterator<Item = f32> + '_ {
+    let kind = kind_of(t);
+    let record = move |p: &FeatureParams| {
+        let bounds = kind.stores_bounds().then_some([p.lo, p.hi]);
+        [p.a, p.b].into_iter().chain(bounds.into_iter().flatten())
+    };
+    t.into_iter()
+        .flat_map(move |t| t.params().iter().flat_map(record))
+}
+
+/// Fills `image` (exactly the image's length) with `bytes` and seals it: its last 4 bytes
+/// become the CRC-32 of the bytes before them.
+fn seal(image: &mut [u8], bytes: impl Iterator<Item = u8>) {
+    for (dst, src) in image.iter_mut().zip(bytes) {
+        *dst = src;
+    }
+    let (body, crc) = image.split_at_mut(image.len().saturating_sub(4));
+    crc.copy_from_slice(&CRC32.checksum(body).to_le_bytes());
+}
+
+/// The transform kind at bytes 6..8 of an image, if `admitted` by the image's version.
+fn stored_kind(
+    bytes: &[u8],
+    admitted: impl Fn(TransformKind) -> bool,
+) -> Result<TransformKind, ModelError> {
+    let kind = match bytes.get(6..8) {
+        Some(&[lo, hi]) => u16::from_le_bytes([lo, hi]),
+        _ => return Err(ModelError::BadLength),
+    };
+    u8::try_from(kind)
+        .ok()
+        .and_then(TransformKind::from_byte)
+        .filter(|k| admitted(*k))
+        .ok_or(ModelError::BadTransformKind { kind })
+}
+
+/// `weights` values fit a model of `capacity`.
+fn check_capacity(weights: usize, capacity: usize) -> Result<(), ModelError> {
+    if weights > capacity {
+        return Err(ModelError::TooManyWeights { weights, capacity });
+    }
+    Ok(())
+}
+
+/// The body of an image that must be exactly `len` bytes, its CRC-32 trailer checked. The length
+/// is checked first, so a truncated or padded image is `BadLength`, never `BadChecksum`.
+fn checked_body(bytes: &[u8], len: usize) -> Result<&[u8], ModelError> {
+    if bytes.len() != len {
+        return Err(ModelError::BadLength);
+    }
+    let (body, crc) = bytes.split_at(len.saturating_sub(4));
+    if read_u32(crc, 0) != Some(CRC32.checksum(body)) {
+        return Err(ModelError::BadChecksum);
+    }
+    Ok(body)
+}
+
+/// The `n` little-endian `f32`s of the table at byte `at` of `body` (the caller has checked
+/// `n` against the capacity `N`).
+fn read_f32s<const N: usize>(
+    body: &[u8],
+    at: usize,
+    n: usize,
+) -> Result<heapless::Vec<f32, N>, ModelError> {
+    let mut values = heapless::Vec::new();
+    for j in 0..n {
+        let w = read_word(body, at, j).ok_or(ModelError::BadLength)?;
+        values
+            .push(f32::from_bits(w))
+            .map_err(|_| ModelError::TooManyWeights {
+                weights: n,
+                capacity: N,
+            })?;
+    }
+    Ok(values)
+}
+
 impl<const M: usize> Model<M> {
     /// A model from feature weights and a bias.
     pub fn new(weights: &[f32], bias: f32) -> Result<Self, ModelError> {
@@ -466,11 +555,7 @@ impl<const M: usize> Model<M> {
 
     /// Bytes of this model's image.
     pub fn byte_len(&self) -> usize {
-        let kind = self
-            .transform
-            .as_ref()
-            .map_or(TransformKind::None, |t| t.kind());
-        Self::encoded_len_with_transform(kind, self.weights.len())
+        Self::encoded_len_with_transform(kind_of(self.transform.as_ref()), self.weights.len())
     }
 
     /// Writes the byte image into `out` (version 3 when the transform clamps to stored bounds,
@@ -483,10 +568,7 @@ impl<const M: usize> Model<M> {
             .get_mut(..needed)
             .ok_or(ModelError::BufferTooSmall { needed })?;
         let m32 = u32::try_from(m).map_err(|_| ModelError::BadLength)?;
-        let kind = self
-            .transform
-            .as_ref()
-            .map_or(TransformKind::None, |t| t.kind());
+        let kind = kind_of(self.transform.as_ref());
         let version = if kind.stores_bounds() {
             MODEL_VERSION
         } else {
@@ -497,82 +579,35 @@ impl<const M: usize> Model<M> {
             .chain(version.to_le_bytes())
             .chain(u16::from(kind.to_byte()).to_le_bytes())
             .chain(m32.to_le_bytes());
-        // One record per feature: (a, b), then (lo, hi) when the kind stores bounds.
-        let record = |p: &FeatureParams| {
-            let bounds = kind.stores_bounds().then_some([p.lo, p.hi]);
-            [p.a, p.b].into_iter().chain(bounds.into_iter().flatten())
-        };
-        let pairs = self
-            .transform
-            .iter()
-            .flat_map(|t| t.params().iter().flat_map(record));
         let values = self
             .weights
             .iter()
             .copied()
             .chain([self.bias])
-            .chain(pairs)
+            .chain(transform_records(self.transform.as_ref()))
             .flat_map(f32::to_le_bytes);
-        let body_len = needed.saturating_sub(4);
-        for (dst, src) in image.iter_mut().zip(header.chain(values)) {
-            *dst = src;
-        }
-        let (body, crc) = image.split_at_mut(body_len);
-        crc.copy_from_slice(&CRC32.checksum(body).to_le_bytes());
+        seal(image, header.chain(values));
         Ok(needed)
     }
 
     /// Reads a byte image written by [`to_bytes`](Self::to_bytes), version 3, 2 or 1 (exactly:
     /// trailing bytes are [`ModelError::BadLength`]).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
-        if bytes.get(..4) != Some(&MODEL_MAGIC[..]) {
-            return Err(ModelError::BadMagic);
-        }
-        let u16_at = |at: usize| match at.checked_add(2).and_then(|end| bytes.get(at..end)) {
-            Some(&[lo, hi]) => Ok(u16::from_le_bytes([lo, hi])),
-            _ => Err(ModelError::BadLength),
-        };
-        let version = u16_at(4)?;
+        let version = image_version(bytes)?;
         let kind = match version {
             // Version 1: bytes 6..8 were reserved and no transform existed.
             1 => TransformKind::None,
+            // Version 2 predates the clamping kind and its 16-byte records.
             VERSION_TRANSFORM | MODEL_VERSION => {
-                let kind = u16_at(6)?;
-                u8::try_from(kind)
-                    .ok()
-                    .and_then(TransformKind::from_byte)
-                    // Version 2 predates the clamping kind and its 16-byte records.
-                    .filter(|k| version == MODEL_VERSION || !k.stores_bounds())
-                    .ok_or(ModelError::BadTransformKind { kind })?
+                stored_kind(bytes, |k| version == MODEL_VERSION || !k.stores_bounds())?
             }
             MULTI_MODEL_VERSION => return Err(ModelError::MultiClass),
             _ => return Err(ModelError::UnsupportedVersion { version }),
         };
         let m = read_u32(bytes, 8).ok_or(ModelError::BadLength)? as usize;
-        if m > M {
-            return Err(ModelError::TooManyWeights {
-                weights: m,
-                capacity: M,
-            });
-        }
-        let len = Self::encoded_len_with_transform(kind, m);
-        if bytes.len() != len {
-            return Err(ModelError::BadLength);
-        }
-        let (body, crc) = bytes.split_at(len.saturating_sub(4));
-        if read_u32(crc, 0) != Some(CRC32.checksum(body)) {
-            return Err(ModelError::BadChecksum);
-        }
-        let mut weights = heapless::Vec::<f32, M>::new();
-        for j in 0..m {
-            let w = read_word(body, HEADER_LEN, j).ok_or(ModelError::BadLength)?;
-            weights
-                .push(f32::from_bits(w))
-                .map_err(|_| ModelError::TooManyWeights {
-                    weights: m,
-                    capacity: M,
-                })?;
-        }
+        check_capacity(m, M)?;
+        let body = checked_body(bytes, Self::encoded_len_with_transform(kind, m))?;
+        let weights = read_f32s::<M>(body, HEADER_LEN, m)?;
         let bias = f32::from_bits(read_word(body, HEADER_LEN, m).ok_or(ModelError::BadLength)?);
         let model = Self::new(&weights, bias)?;
         match kind {
@@ -852,9 +887,7 @@ impl<const M: usize, const W: usize> MultiModel<M, W> {
     }
 
     fn kind(&self) -> TransformKind {
-        self.transform
-            .as_ref()
-            .map_or(TransformKind::None, |t| t.kind())
+        kind_of(self.transform.as_ref())
     }
 
     /// Bytes of the image of `k` classes over `m` features with a transform of `kind`:
@@ -906,25 +939,13 @@ impl<const M: usize, const W: usize> MultiModel<M, W> {
             .chain(m32.to_le_bytes())
             .chain(k32.to_le_bytes())
             .chain(self.labels.iter().flat_map(|l| l.to_le_bytes()));
-        let record = |p: &FeatureParams| {
-            let bounds = kind.stores_bounds().then_some([p.lo, p.hi]);
-            [p.a, p.b].into_iter().chain(bounds.into_iter().flatten())
-        };
-        let pairs = self
-            .transform
-            .iter()
-            .flat_map(|t| t.params().iter().flat_map(record));
         let values = self
             .weights
             .iter()
             .copied()
-            .chain(pairs)
+            .chain(transform_records(self.transform.as_ref()))
             .flat_map(f32::to_le_bytes);
-        for (dst, src) in image.iter_mut().zip(header.chain(values)) {
-            *dst = src;
-        }
-        let (body, crc) = image.split_at_mut(needed.saturating_sub(4));
-        crc.copy_from_slice(&CRC32.checksum(body).to_le_bytes());
+        seal(image, header.chain(values));
         Ok(needed)
     }
 
@@ -938,35 +959,15 @@ impl<const M: usize, const W: usize> MultiModel<M, W> {
             1..=MODEL_VERSION => return Err(ModelError::NotMultiClass),
             _ => return Err(ModelError::UnsupportedVersion { version }),
         }
-        let kind = match bytes.get(6..8) {
-            Some(&[lo, hi]) => {
-                let kind = u16::from_le_bytes([lo, hi]);
-                u8::try_from(kind)
-                    .ok()
-                    .and_then(TransformKind::from_byte)
-                    .ok_or(ModelError::BadTransformKind { kind })?
-            }
-            _ => return Err(ModelError::BadLength),
-        };
+        let kind = stored_kind(bytes, |_| true)?;
         let m = read_u32(bytes, 8).ok_or(ModelError::BadLength)? as usize;
         let k = read_u32(bytes, 12).ok_or(ModelError::BadLength)? as usize;
         if !(2..=MAX_MODEL_CLASSES).contains(&k) {
             return Err(ModelError::BadClassCount { classes: k });
         }
-        if m > M {
-            return Err(ModelError::TooManyWeights {
-                weights: m,
-                capacity: M,
-            });
-        }
+        check_capacity(m, M)?;
         let len = Self::encoded_len(kind, m, k).ok_or(ModelError::BadLength)?;
-        if bytes.len() != len {
-            return Err(ModelError::BadLength);
-        }
-        let (body, crc) = bytes.split_at(len.saturating_sub(4));
-        if read_u32(crc, 0) != Some(CRC32.checksum(body)) {
-            return Err(ModelError::BadChecksum);
-        }
+        let body = checked_body(bytes, len)?;
         let mut labels = heapless::Vec::<i32, MAX_MODEL_CLASSES>::new();
         for c in 0..k {
             let l = read_word(body, MULTI_HEADER_LEN, c).ok_or(ModelError::BadLength)?;
@@ -982,19 +983,8 @@ impl<const M: usize, const W: usize> MultiModel<M, W> {
             .checked_add(1)
             .and_then(|d| d.checked_mul(k))
             .ok_or(ModelError::BadLength)?;
-        if n_weights > W {
-            return Err(ModelError::TooManyWeights {
-                weights: n_weights,
-                capacity: W,
-            });
-        }
-        let mut weights = heapless::Vec::<f32, W>::new();
-        for j in 0..n_weights {
-            let w = read_word(body, at, j).ok_or(ModelError::BadLength)?;
-            weights
-                .push(f32::from_bits(w))
-                .map_err(|_| ModelError::BadLength)?;
-        }
+        check_capacity(n_weights, W)?;
+        let weights = read_f32s::<W>(body, at, n_weights)?;
         let model = Self::new(m, &labels, &weights)?;
         match kind {
             TransformKind::None => Ok(model),
@@ -1289,25 +1279,16 @@ mod tests {
             assert!(Model::<4>::from_bytes(&buf[..short]).is_err(), "{short}");
         }
         // Checks behind a consistent CRC: unknown kind, kind without pairs, non-finite pair.
-        let mut k3 = buf;
-        k3[6] = 3;
-        recrc(&mut k3[..len]);
         assert_eq!(
-            Model::<4>::from_bytes(&k3[..len]),
+            read_patched(&buf[..len], 6, &[3]),
             Err(ModelError::BadTransformKind { kind: 3 })
         );
-        let mut k0 = buf;
-        k0[6] = 0;
-        recrc(&mut k0[..len]);
         assert_eq!(
-            Model::<4>::from_bytes(&k0[..len]),
+            read_patched(&buf[..len], 6, &[0]),
             Err(ModelError::BadLength)
         );
-        let mut nan = buf;
-        nan[44..48].copy_from_slice(&f32::NAN.to_le_bytes());
-        recrc(&mut nan[..len]);
         assert_eq!(
-            Model::<4>::from_bytes(&nan[..len]),
+            read_patched(&buf[..len], 44, &f32::NAN.to_le_bytes()),
             Err(ModelError::Transform(TransformError::NonFiniteParameter {
                 feature: 2
             }))
@@ -1319,6 +1300,15 @@ mod tests {
         let n = b.len() - 4;
         let crc = CRC32.checksum(&b[..n]).to_le_bytes();
         b[n..].copy_from_slice(&crc);
+    }
+
+    /// Reads a copy of `image` with `bytes` written at offset `at` and a fresh CRC: what the
+    /// checks behind the checksum say about the edit.
+    fn read_patched(image: &[u8], at: usize, bytes: &[u8]) -> Result<Model<4>, ModelError> {
+        let mut b = image.to_vec();
+        b[at..at + bytes.len()].copy_from_slice(bytes);
+        recrc(&mut b);
+        Model::<4>::from_bytes(&b)
     }
 
     /// Standard scaling clamped to the scaled training ranges: mean 10, factor 1/4 over
@@ -1383,28 +1373,19 @@ mod tests {
             assert!(Model::<4>::from_bytes(&buf[..short]).is_err(), "{short}");
         }
         // Version 2 had no kind 3: a version-2 stamp on this image is refused.
-        let mut v2 = buf;
-        v2[4] = 2;
-        recrc(&mut v2[..len]);
         assert_eq!(
-            Model::<4>::from_bytes(&v2[..len]),
+            read_patched(&buf[..len], 4, &[2]),
             Err(ModelError::BadTransformKind { kind: 3 })
         );
         // A NaN bound, and lo > hi, behind a consistent CRC: the table checks fire.
-        let mut nan = buf;
-        nan[68..72].copy_from_slice(&f32::NAN.to_le_bytes());
-        recrc(&mut nan[..len]);
         assert_eq!(
-            Model::<4>::from_bytes(&nan[..len]),
+            read_patched(&buf[..len], 68, &f32::NAN.to_le_bytes()),
             Err(ModelError::Transform(TransformError::NonFiniteParameter {
                 feature: 2
             }))
         );
-        let mut inverted = buf;
-        inverted[68..72].copy_from_slice(&8.0f32.to_le_bytes());
-        recrc(&mut inverted[..len]);
         assert_eq!(
-            Model::<4>::from_bytes(&inverted[..len]),
+            read_patched(&buf[..len], 68, &8.0f32.to_le_bytes()),
             Err(ModelError::Transform(TransformError::BoundsOutOfOrder {
                 feature: 2
             }))
@@ -1427,10 +1408,7 @@ mod tests {
             let mut buf = [0u8; 64];
             let len = m.to_bytes(&mut buf).unwrap();
             assert_eq!(&buf[4..6], &[2, 0]);
-            let mut v3 = buf;
-            v3[4] = 3;
-            recrc(&mut v3[..len]);
-            assert_eq!(Model::<4>::from_bytes(&v3[..len]).unwrap(), m);
+            assert_eq!(read_patched(&buf[..len], 4, &[3]).unwrap(), m);
         }
     }
 

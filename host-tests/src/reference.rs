@@ -135,7 +135,7 @@ pub struct Problem {
 }
 
 /// Neumaier's compensated sum: error `≲ 2u·Σ|terms|` independent of their number.
-fn neumaier_sum(terms: impl IntoIterator<Item = f64>) -> f64 {
+pub(crate) fn neumaier_sum(terms: impl IntoIterator<Item = f64>) -> f64 {
     let (mut sum, mut comp) = (0.0f64, 0.0f64);
     for t in terms {
         let s = sum + t;
@@ -366,65 +366,103 @@ impl Solution {
 const ARMIJO_ETA: f64 = 0.01;
 /// Step halvings before the line search gives up (α ≥ 2^-60 ≈ 1e-18).
 const MAX_HALVINGS: usize = 60;
-/// Newton steps before giving up; the reference needs ~10 on MNIST.
-const MAX_NEWTON: usize = 100;
+/// Newton steps before giving up; the reference needs ~10 on MNIST (and on digits, softmax).
+pub(crate) const MAX_NEWTON: usize = 100;
 
-/// Newton's method with dense Cholesky and Armijo backtracking.
-///
-/// `d = −H⁻¹g`; `α = 1, ½, ¼ …` until `f(w+αd) ≤ f(w) + η α gᵀd + δ`, where
-/// `δ = 8u·|f(w)|` (u = 2⁻⁵³) absorbs the evaluation error of the two objectives: each is summed
-/// with compensation from positive terms that each carry ~1–2 ulp, so each is within ~3u|f| of
-/// the exact value. Without `δ`, a full Newton step in the final quadratic phase — whose true
-/// decrease `½ gᵀH⁻¹g` is below one ulp of `f` — could be rejected by round-off alone.
+/// Newton's method with dense Cholesky and Armijo backtracking ([`line_search`]).
 pub fn newton(problem: &Problem, w0: Option<&DVector<f64>>, tol: f64) -> Solution {
-    let dim = problem.dim();
+    newton_loop(
+        problem.dim(),
+        |w| problem.objective(w),
+        |w| problem.gradient(w),
+        w0,
+        tol,
+        MAX_NEWTON,
+        |w, g| {
+            let chol = problem.hessian(w).cholesky()?;
+            Some((-chol.solve(g), 0))
+        },
+    )
+    .0
+}
+
+/// Armijo backtracking from `w` along `d` on `objective`.
+///
+/// `α = 1, ½, ¼ …` until `f(w+αd) ≤ f(w) + η α gᵀd + δ`, where `δ = 8u·|f(w)|` (u = 2⁻⁵³)
+/// absorbs the evaluation error of the two objectives: each is summed with compensation from
+/// non-negative terms that each carry ~1–2 ulp, so each is within ~3u|f| of the exact value.
+/// Without `δ`, a full Newton step in the final quadratic phase — whose true decrease
+/// `½ gᵀH⁻¹g` is below one ulp of `f` — could be rejected by round-off alone.
+pub(crate) fn line_search(
+    objective: impl Fn(&DVector<f64>) -> f64,
+    w: &DVector<f64>,
+    f: f64,
+    g: &DVector<f64>,
+    d: &DVector<f64>,
+) -> Option<(DVector<f64>, f64)> {
+    let slope = g.dot(d);
+    let slack = 8.0 * f64::EPSILON / 2.0 * f.abs();
+    let mut alpha = 1.0;
+    for _ in 0..=MAX_HALVINGS {
+        let trial = w + alpha * d;
+        let f_trial = objective(&trial);
+        if f_trial <= f + ARMIJO_ETA * alpha * slope + slack {
+            return Some((trial, f_trial));
+        }
+        alpha *= 0.5;
+    }
+    None
+}
+
+/// The Newton outer loop the binary and the softmax references share, from `w0` (zero when
+/// `None`) to `‖∇f‖ ≤ tol · ‖∇f(0)‖` or `max_newton` steps: `direction(w, g)` gives the Newton
+/// direction and the inner iterations it took, or `None` when it cannot (a failed Cholesky);
+/// the step is [`line_search`]. Returns the solution and the inner iterations per step.
+pub(crate) fn newton_loop(
+    dim: usize,
+    objective: impl Fn(&DVector<f64>) -> f64,
+    gradient: impl Fn(&DVector<f64>) -> DVector<f64>,
+    w0: Option<&DVector<f64>>,
+    tol: f64,
+    max_newton: usize,
+    mut direction: impl FnMut(&DVector<f64>, &DVector<f64>) -> Option<(DVector<f64>, usize)>,
+) -> (Solution, Vec<usize>) {
     let mut w = w0.cloned().unwrap_or_else(|| DVector::zeros(dim));
-    let grad0_norm = problem.gradient(&DVector::zeros(dim)).norm();
-    let mut f = problem.objective(&w);
-    let mut g = problem.gradient(&w);
+    let grad0_norm = gradient(&DVector::zeros(dim)).norm();
+    let mut f = objective(&w);
+    let mut g = gradient(&w);
     let mut grad_norms = vec![g.norm()];
+    let mut inner = Vec::new();
     let mut iterations = 0;
     let status = loop {
         if g.norm() <= tol * grad0_norm {
             break RefStatus::Converged;
         }
-        if iterations == MAX_NEWTON {
+        if iterations == max_newton {
             break RefStatus::MaxIterations;
         }
-        let Some(chol) = problem.hessian(&w).cholesky() else {
+        let Some((d, steps)) = direction(&w, &g) else {
             break RefStatus::CholeskyFailed;
         };
-        let d = -chol.solve(&g);
-        let slope = g.dot(&d);
-        let slack = 8.0 * f64::EPSILON / 2.0 * f.abs();
-        let mut alpha = 1.0;
-        let mut accepted = None;
-        for _ in 0..=MAX_HALVINGS {
-            let trial = &w + alpha * &d;
-            let f_trial = problem.objective(&trial);
-            if f_trial <= f + ARMIJO_ETA * alpha * slope + slack {
-                accepted = Some((trial, f_trial));
-                break;
-            }
-            alpha *= 0.5;
-        }
-        let Some((w_new, f_new)) = accepted else {
+        let Some((w_new, f_new)) = line_search(&objective, &w, f, &g, &d) else {
             break RefStatus::LineSearchFailed;
         };
+        inner.push(steps);
         w = w_new;
         f = f_new;
-        g = problem.gradient(&w);
+        g = gradient(&w);
         grad_norms.push(g.norm());
         iterations += 1;
     };
-    Solution {
+    let solution = Solution {
         w,
         objective: f,
         iterations,
         grad_norms,
         grad0_norm,
         status,
-    }
+    };
+    (solution, inner)
 }
 
 /// `Im f(w + i h e_k) / h` for every `k`: the complex-step gradient (no subtractive cancellation,

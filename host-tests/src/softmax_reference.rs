@@ -108,29 +108,7 @@
 use nalgebra::{DMatrix, DVector};
 use num_complex::Complex64;
 
-use crate::reference::{Bias, RefStatus, Scalar, Solution};
-
-/// Armijo sufficient-decrease constant (the design's η, as in the binary reference).
-const ARMIJO_ETA: f64 = 0.01;
-/// Step halvings before the line search gives up (α ≥ 2^-60 ≈ 1e-18).
-const MAX_HALVINGS: usize = 60;
-/// Newton steps before giving up (the dense-Hessian solver needs ~10 on digits).
-const MAX_NEWTON: usize = 100;
-
-/// Neumaier's compensated sum: error `≲ 2u·Σ|terms|` independent of their number.
-fn neumaier_sum(terms: impl IntoIterator<Item = f64>) -> f64 {
-    let (mut sum, mut comp) = (0.0f64, 0.0f64);
-    for t in terms {
-        let s = sum + t;
-        if sum.abs() >= t.abs() {
-            comp += (sum - s) + t;
-        } else {
-            comp += (t - s) + sum;
-        }
-        sum = s;
-    }
-    sum + comp
-}
+use crate::reference::{neumaier_sum, Bias, Scalar, Solution, MAX_NEWTON};
 
 /// Index of the largest real part (the first on ties): the pivot of the stable log-sum-exp.
 fn argmax_re<T: Scalar>(s: &[T]) -> usize {
@@ -519,34 +497,8 @@ impl SoftmaxProblem {
         h
     }
 
-    /// Armijo backtracking from `w` along `d`: `f(w+αd) ≤ f(w) + η α gᵀd + δ`, `α = 1, ½, …`,
-    /// with `δ = 8u·|f(w)|` (u = 2⁻⁵³) for the evaluation error of two compensated sums of
-    /// non-negative terms (each within ~3u|f|), as in the binary reference: without it a full
-    /// step in the quadratic phase, whose true decrease is below one ulp of `f`, could be
-    /// rejected by round-off alone.
-    fn line_search(
-        &self,
-        w: &DVector<f64>,
-        f: f64,
-        g: &DVector<f64>,
-        d: &DVector<f64>,
-    ) -> Option<(DVector<f64>, f64)> {
-        let slope = g.dot(d);
-        let slack = 8.0 * f64::EPSILON / 2.0 * f.abs();
-        let mut alpha = 1.0;
-        for _ in 0..=MAX_HALVINGS {
-            let trial = w + alpha * d;
-            let f_trial = self.objective(&trial);
-            if f_trial <= f + ARMIJO_ETA * alpha * slope + slack {
-                return Some((trial, f_trial));
-            }
-            alpha *= 0.5;
-        }
-        None
-    }
-
-    /// Newton's method with the dense Hessian and `nalgebra`'s Cholesky, Armijo backtracking,
-    /// from `w0` (zero when `None`) to `‖∇f‖ ≤ tol · ‖∇f(0)‖`.
+    /// Newton's method with the dense Hessian and `nalgebra`'s Cholesky, Armijo backtracking
+    /// ([`line_search`](crate::reference::line_search)), from `w0` (zero when `None`) to `‖∇f‖ ≤ tol · ‖∇f(0)‖`.
     pub fn solve(&self, w0: Option<&DVector<f64>>, tol: f64) -> Solution {
         self.newton_loop(w0, tol, MAX_NEWTON, |w, g| {
             let chol = self.hessian(w).cholesky()?;
@@ -602,53 +554,27 @@ impl SoftmaxProblem {
         })
     }
 
-    /// The outer loop both solvers share: `direction(w, g)` gives the Newton direction and the
-    /// inner iterations it took, or `None` when it cannot (a failed Cholesky).
+    /// [`newton_loop`](crate::reference::newton_loop) on this objective: `direction(w, g)`
+    /// gives the Newton direction and its inner iterations, or `None` (a failed Cholesky).
     fn newton_loop(
         &self,
         w0: Option<&DVector<f64>>,
         tol: f64,
         max_newton: usize,
-        mut direction: impl FnMut(&DVector<f64>, &DVector<f64>) -> Option<(DVector<f64>, usize)>,
+        direction: impl FnMut(&DVector<f64>, &DVector<f64>) -> Option<(DVector<f64>, usize)>,
     ) -> CgSolution {
-        let dim = self.dim();
-        let mut w = w0.cloned().unwrap_or_else(|| DVector::zeros(dim));
-        let grad0_norm = self.gradient(&DVector::zeros(dim)).norm();
-        let mut f = self.objective(&w);
-        let mut g = self.gradient(&w);
-        let mut grad_norms = vec![g.norm()];
-        let mut inner = Vec::new();
-        let mut iterations = 0;
-        let status = loop {
-            if g.norm() <= tol * grad0_norm {
-                break RefStatus::Converged;
-            }
-            if iterations == max_newton {
-                break RefStatus::MaxIterations;
-            }
-            let Some((d, steps)) = direction(&w, &g) else {
-                break RefStatus::CholeskyFailed;
-            };
-            let Some((w_new, f_new)) = self.line_search(&w, f, &g, &d) else {
-                break RefStatus::LineSearchFailed;
-            };
-            inner.push(steps);
-            w = w_new;
-            f = f_new;
-            g = self.gradient(&w);
-            grad_norms.push(g.norm());
-            iterations += 1;
-        };
+        let (solution, cg_per_newton) = crate::reference::newton_loop(
+            self.dim(),
+            |w| self.objective(w),
+            |w| self.gradient(w),
+            w0,
+            tol,
+            max_newton,
+            direction,
+        );
         CgSolution {
-            solution: Solution {
-                w,
-                objective: f,
-                iterations,
-                grad_norms,
-                grad0_norm,
-                status,
-            },
-            cg_per_newton: inner,
+            solution,
+            cg_per_newton,
         }
     }
 

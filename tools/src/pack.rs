@@ -541,6 +541,19 @@ pub fn class_counts_text(ds: &format::PackedDataset<'_>) -> String {
         .join(", ")
 }
 
+/// Writes the packed `files` (all or none), then one summary line for each.
+fn write_and_describe(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
+    let refs: Vec<(&Path, &[u8])> = files
+        .iter()
+        .map(|(p, b)| (p.as_path(), b.as_slice()))
+        .collect();
+    output::write_all_or_nothing(&refs)?;
+    for (path, bytes) in files {
+        output::say_line(&describe(path, bytes)?);
+    }
+    Ok(())
+}
+
 fn describe(path: &Path, bytes: &[u8]) -> Result<String> {
     let ds = format::parse(bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let (pos, neg) = ds.class_counts();
@@ -643,15 +656,7 @@ fn pack_official_test(
             pack_file(&test, &all(&test), (args, selection), Split::Test)?,
         ),
     ];
-    let refs: Vec<(&Path, &[u8])> = files
-        .iter()
-        .map(|(p, b)| (p.as_path(), b.as_slice()))
-        .collect();
-    output::write_all_or_nothing(&refs)?;
-    for (path, bytes) in &files {
-        output::say_line(&describe(path, bytes)?);
-    }
-    Ok(())
+    write_and_describe(&files)
 }
 
 /// Runs `tinynewton pack`.
@@ -765,15 +770,7 @@ pub fn run(args: &Args) -> Result<()> {
         }
         _ => bail!("give --train-out and --test-out, or --out"),
     };
-    let refs: Vec<(&Path, &[u8])> = files
-        .iter()
-        .map(|(p, b)| (p.as_path(), b.as_slice()))
-        .collect();
-    output::write_all_or_nothing(&refs)?;
-    for (path, bytes) in &files {
-        output::say_line(&describe(path, bytes)?);
-    }
-    Ok(())
+    write_and_describe(&files)
 }
 
 #[cfg(test)]

@@ -31,10 +31,9 @@ const U8_MAX_CODE: u8 = 255;
 /// Unit round-off of `f32` (round to nearest): `2^-24`.
 const F32_UNIT_ROUNDOFF: f64 = 1.0 / (1u64 << 24) as f64;
 
+/// A file of the committed tables (`data/tables`).
 fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../data/tables")
-        .join(rel)
+    common::data("tables").join(rel)
 }
 
 fn read(path: &Path) -> Vec<u8> {

@@ -8,35 +8,20 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{assert_one_line_failure, assert_success, files_in, p, run};
+use common::{assert_one_line_failure, assert_success, files_in, idx_images, idx_labels, p, run};
 use tinynewton::format::{self, PackedDataset, VERSION_CLASSES};
 use tinynewton::Rows;
 
-/// Deterministic synthetic 28x28 images whose classes cycle through `classes`.
+/// [`common::synthetic_digits`] with this file's seed.
 fn synthetic(n: usize, classes: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let mut s = 7u32;
-    let pixels = (0..n * 784)
-        .map(|_| {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (s >> 24) as u8
-        })
-        .collect();
-    (pixels, (0..n).map(|i| classes[i % classes.len()]).collect())
+    common::synthetic_digits(n, classes, 7)
 }
 
 fn idx_files(dir: &Path, n: usize, classes: &[u8]) -> (PathBuf, PathBuf) {
     let (pixels, labels) = synthetic(n, classes);
-    let mut images = vec![0, 0, 8, 3];
-    for d in [n as u32, 28, 28] {
-        images.extend(d.to_be_bytes());
-    }
-    images.extend(&pixels);
-    let mut lab = vec![0, 0, 8, 1];
-    lab.extend((n as u32).to_be_bytes());
-    lab.extend(&labels);
     let (ip, lp) = (dir.join("images.idx"), dir.join("labels.idx"));
-    std::fs::write(&ip, images).unwrap();
-    std::fs::write(&lp, lab).unwrap();
+    std::fs::write(&ip, idx_images(&pixels, n as u32)).unwrap();
+    std::fs::write(&lp, idx_labels(&labels)).unwrap();
     (ip, lp)
 }
 

@@ -6,39 +6,15 @@ mod common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use common::{assert_one_line_failure, assert_success, files_in, run};
+use common::{assert_one_line_failure, assert_success, files_in, idx_images, idx_labels, run};
 use tinynewton::format::{self, Encoding, Split};
 use tinynewton::Rows;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data");
 
-/// Deterministic synthetic 28x28 digits: `n` images with classes cycling through `classes`.
+/// [`common::synthetic_digits`] with this file's seed.
 fn synthetic(n: usize, classes: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let mut s = 99u32;
-    let pixels = (0..n * 784)
-        .map(|_| {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (s >> 24) as u8
-        })
-        .collect();
-    let labels = (0..n).map(|i| classes[i % classes.len()]).collect();
-    (pixels, labels)
-}
-
-fn idx_images(pixels: &[u8], n: u32) -> Vec<u8> {
-    let mut v = vec![0, 0, 8, 3];
-    for d in [n, 28, 28] {
-        v.extend(d.to_be_bytes());
-    }
-    v.extend(pixels);
-    v
-}
-
-fn idx_labels(labels: &[u8]) -> Vec<u8> {
-    let mut v = vec![0, 0, 8, 1];
-    v.extend((labels.len() as u32).to_be_bytes());
-    v.extend(labels);
-    v
+    common::synthetic_digits(n, classes, 99)
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {

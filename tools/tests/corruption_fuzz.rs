@@ -23,7 +23,7 @@ use tinynewton::model::MultiModel;
 use tinynewton::{format, Model};
 
 mod common;
-use common::{assert_one_line_failure, assert_success, p, run};
+use common::{assert_one_line_failure, assert_success, data, p, run};
 
 /// Deterministic xorshift64*, so a failure reproduces.
 struct Rng(u64);
@@ -111,6 +111,55 @@ struct Counts {
     cli_runs: usize,
 }
 
+impl Counts {
+    /// Counts one mutant by what its reader did (`outcome`: accepted or not, or a panic caught
+    /// by `catch_unwind`); an accepted one is described in `examples` for the failure message.
+    fn tally(
+        &mut self,
+        outcome: std::thread::Result<bool>,
+        examples: &mut Vec<String>,
+        describe: impl FnOnce() -> String,
+    ) {
+        self.mutants += 1;
+        match outcome {
+            Ok(true) => {
+                self.accepted += 1;
+                examples.push(describe());
+            }
+            Ok(false) => {}
+            Err(_) => self.panics += 1,
+        }
+    }
+
+    /// Runs every command that reads a model on every 30th mutant of `list` (the model is tiny,
+    /// so its sample is denser than the packed files'), written as `dir/mutant.tnm`: each fails
+    /// in one line naming the file and writes nothing. `train_file` is the data a warm start
+    /// would train on.
+    fn model_cli_runs(&mut self, list: &[(Kind, Vec<u8>)], dir: &Path, train_file: &Path) {
+        let mutant_model = dir.join("mutant.tnm");
+        let rs = dir.join("m.rs");
+        let png = dir.join("w.png");
+        for i in (0..list.len()).step_by(30) {
+            std::fs::write(&mutant_model, &list[i].1).unwrap();
+            for args in [
+                vec!["export-model", p(&mutant_model), "--rust", p(&rs)],
+                vec![
+                    "train",
+                    p(train_file),
+                    "--quiet",
+                    "--warm-start",
+                    p(&mutant_model),
+                ],
+                vec!["plot", "weights", p(&mutant_model), "--out", p(&png)],
+            ] {
+                self.cli_runs += 1;
+                assert_one_line_failure(&run(&args), &["mutant.tnm"]);
+            }
+            assert!(!rs.exists() && !png.exists());
+        }
+    }
+}
+
 /// Every 300th mutant (index 0 of each kind's block included by the stride starting at 0, and
 /// each kind's first mutant added explicitly).
 fn cli_sample(mutants: &[(Kind, Vec<u8>)]) -> Vec<usize> {
@@ -133,7 +182,7 @@ fn cli_sample(mutants: &[(Kind, Vec<u8>)]) -> Vec<usize> {
 #[test]
 fn no_corrupt_packed_or_model_file_is_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let iris = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/tables/iris-setosa-train.tnds");
+    let iris = data("tables/iris-setosa-train.tnds");
     let model_path = dir.path().join("fresh.tnm");
     assert_success(&run(&[
         "train",
@@ -156,15 +205,8 @@ fn no_corrupt_packed_or_model_file_is_accepted() {
         assert!(format::parse(&bytes).is_ok(), "{file:?} itself must parse");
         let list = mutants(&bytes, 0x9e37_79b9_7f4a_7c15 ^ k as u64);
         for (kind, m) in &list {
-            packed.mutants += 1;
-            match catch_unwind(AssertUnwindSafe(|| format::parse(m).is_ok())) {
-                Ok(true) => {
-                    packed.accepted += 1;
-                    examples.push(format!("{file:?}: {kind:?}"));
-                }
-                Ok(false) => {}
-                Err(_) => packed.panics += 1,
-            }
+            let outcome = catch_unwind(AssertUnwindSafe(|| format::parse(m).is_ok()));
+            packed.tally(outcome, &mut examples, || format!("{file:?}: {kind:?}"));
         }
         let small = bytes.len() < 20_000;
         for i in cli_sample(&list) {
@@ -189,43 +231,15 @@ fn no_corrupt_packed_or_model_file_is_accepted() {
     assert!(Model::<1024>::from_bytes(&bytes).is_ok());
     let list = mutants(&bytes, 0x5851_f42d_4c95_7f2d);
     for (kind, m) in &list {
-        model.mutants += 1;
-        match catch_unwind(AssertUnwindSafe(|| Model::<1024>::from_bytes(m).is_ok())) {
-            Ok(true) => {
-                model.accepted += 1;
-                examples.push(format!("model: {kind:?}"));
-            }
-            Ok(false) => {}
-            Err(_) => model.panics += 1,
-        }
+        let outcome = catch_unwind(AssertUnwindSafe(|| Model::<1024>::from_bytes(m).is_ok()));
+        model.tally(outcome, &mut examples, || format!("model: {kind:?}"));
     }
-    let mutant_model = dir.path().join("mutant.tnm");
-    let rs = dir.path().join("m.rs");
-    let png = dir.path().join("w.png");
-    // The model is tiny (4 features), so its sample is denser: every 30th mutant.
-    for i in (0..list.len()).step_by(30) {
-        std::fs::write(&mutant_model, &list[i].1).unwrap();
-        for args in [
-            vec!["export-model", p(&mutant_model), "--rust", p(&rs)],
-            vec![
-                "train",
-                p(&iris),
-                "--quiet",
-                "--warm-start",
-                p(&mutant_model),
-            ],
-            vec!["plot", "weights", p(&mutant_model), "--out", p(&png)],
-        ] {
-            model.cli_runs += 1;
-            assert_one_line_failure(&run(&args), &["mutant.tnm"]);
-        }
-        assert!(!rs.exists() && !png.exists());
-    }
+    model.model_cli_runs(&list, dir.path(), &iris);
 
     // The K-class model image (version 4): no mutant is accepted, none panics, and the CLI
     // answers every sampled one in one line.
     let multi_path = dir.path().join("multi.tnm");
-    let iris3 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/tables/iris3-train.tnds");
+    let iris3 = data("tables/iris3-train.tnds");
     assert_success(&run(&[
         "train",
         p(&iris3),
@@ -237,36 +251,14 @@ fn no_corrupt_packed_or_model_file_is_accepted() {
     assert!(MultiModel::<64, 1024>::from_bytes(&bytes).is_ok());
     let list = mutants(&bytes, 0x2545_f491_4f6c_dd1d);
     for (kind, m) in &list {
-        model.mutants += 1;
-        match catch_unwind(AssertUnwindSafe(|| {
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
             MultiModel::<64, 1024>::from_bytes(m).is_ok()
-        })) {
-            Ok(true) => {
-                model.accepted += 1;
-                examples.push(format!("K-class model: {kind:?}"));
-            }
-            Ok(false) => {}
-            Err(_) => model.panics += 1,
-        }
+        }));
+        model.tally(outcome, &mut examples, || {
+            format!("K-class model: {kind:?}")
+        });
     }
-    for i in (0..list.len()).step_by(30) {
-        std::fs::write(&mutant_model, &list[i].1).unwrap();
-        for args in [
-            vec!["export-model", p(&mutant_model), "--rust", p(&rs)],
-            vec![
-                "train",
-                p(&iris3),
-                "--quiet",
-                "--warm-start",
-                p(&mutant_model),
-            ],
-            vec!["plot", "weights", p(&mutant_model), "--out", p(&png)],
-        ] {
-            model.cli_runs += 1;
-            assert_one_line_failure(&run(&args), &["mutant.tnm"]);
-        }
-        assert!(!rs.exists() && !png.exists());
-    }
+    model.model_cli_runs(&list, dir.path(), &iris3);
 
     println!(
         "packed files: {} files, {} mutants, {} accepted, {} panics; CLI: {} runs, all one-line errors",

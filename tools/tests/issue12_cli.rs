@@ -10,13 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 mod common;
-use common::{assert_one_line_failure, assert_success, files_in, p, run, BIN};
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../data")
-        .join(name)
-}
+use common::{assert_one_line_failure, assert_success, data, files_in, p, run, BIN};
 
 fn iris_csv() -> PathBuf {
     data("tables/raw/iris.csv")
@@ -30,9 +24,10 @@ fn iris_test() -> PathBuf {
     data("tables/iris-setosa-test.tnds")
 }
 
-/// `pack --csv CSV` (iris's layout) with `extra` options.
-fn pack_iris(csv: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
+/// `pack --csv CSV` in iris's layout (a header row, the label last): class `pos` against the
+/// rest.
+fn iris_pack_args<'a>(csv: &'a Path, pos: &'a str) -> Vec<&'a str> {
+    vec![
         "pack",
         "--csv",
         p(csv),
@@ -41,10 +36,22 @@ fn pack_iris(csv: &Path, extra: &[&str]) -> Output {
         "--label-column",
         "last",
         "--pos",
-        "0",
+        pos,
         "--neg",
         "rest",
-    ];
+    ]
+}
+
+/// `pack --csv CSV` (iris's layout, setosa against the rest) with `extra` options.
+fn pack_iris(csv: &Path, extra: &[&str]) -> Output {
+    let mut args = iris_pack_args(csv, "0");
+    args.extend(extra);
+    run(&args)
+}
+
+/// `train TRAIN --quiet` with `extra` options.
+fn train_quiet(train: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["train", p(train), "--quiet"];
     args.extend(extra);
     run(&args)
 }
@@ -52,13 +59,7 @@ fn pack_iris(csv: &Path, extra: &[&str]) -> Output {
 /// Trains on the committed iris file into `dir/m.tnm`.
 fn model_in(dir: &Path) -> PathBuf {
     let model = dir.join("m.tnm");
-    assert_success(&run(&[
-        "train",
-        p(&iris_train()),
-        "--quiet",
-        "--model",
-        p(&model),
-    ]));
+    assert_success(&train_quiet(&iris_train(), &["--model", p(&model)]));
     model
 }
 
@@ -153,13 +154,7 @@ fn item2_symlinked_output_is_written_through_the_link() {
     fs::write(&target, b"OLD").unwrap();
     let link = dir.path().join("link.tnm");
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    assert_success(&run(&[
-        "train",
-        p(&iris_train()),
-        "--quiet",
-        "--model",
-        p(&link),
-    ]));
+    assert_success(&train_quiet(&iris_train(), &["--model", p(&link)]));
     assert!(fs::symlink_metadata(&link)
         .unwrap()
         .file_type()
@@ -173,13 +168,7 @@ fn item2_symlinked_output_is_written_through_the_link() {
     let dangling = dir.path().join("dangling.tnm");
     std::os::unix::fs::symlink(dir.path().join("missing/x"), &dangling).unwrap();
     assert_one_line_failure(
-        &run(&[
-            "train",
-            p(&iris_train()),
-            "--quiet",
-            "--model",
-            p(&dangling),
-        ]),
+        &train_quiet(&iris_train(), &["--model", p(&dangling)]),
         &["dangling.tnm", "symbolic link"],
     );
 }
@@ -215,17 +204,17 @@ fn item3_failed_train_and_export_model_keep_the_files_the_user_had() {
     let report_dir = sub.join("report.json");
     fs::create_dir(&report_dir).unwrap();
     let before = files_in(&sub);
-    let out = run(&[
-        "train",
-        p(&iris_train()),
-        "--quiet",
-        "--c",
-        "2",
-        "--model",
-        p(&m2),
-        "--report-json",
-        p(&report_dir),
-    ]);
+    let out = train_quiet(
+        &iris_train(),
+        &[
+            "--c",
+            "2",
+            "--model",
+            p(&m2),
+            "--report-json",
+            p(&report_dir),
+        ],
+    );
     assert_one_line_failure(&out, &["report.json"]);
     assert_eq!(fs::read(&m2).unwrap(), b"OLD");
     assert_eq!(files_in(&sub), before);
@@ -289,29 +278,9 @@ fn item5_closed_and_full_stdout_in_every_command() {
     let rs = dir.path().join("m.rs");
     let train_file = iris_train();
     let csv = iris_csv();
-    let pack_args = |tr: &Path, te: &Path| -> Vec<String> {
-        [
-            "pack",
-            p(&csv),
-            "--skip-rows",
-            "1",
-            "--label-column",
-            "last",
-            "--pos",
-            "0",
-            "--neg",
-            "rest",
-            "--train-out",
-            p(tr),
-            "--test-out",
-            p(te),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
-    let mut pack = pack_args(&tr, &te);
-    pack.insert(1, "--csv".into());
+    let mut pack = iris_pack_args(&csv, "0");
+    pack.extend(["--train-out", p(&tr), "--test-out", p(&te)]);
+    let pack: Vec<String> = pack.into_iter().map(String::from).collect();
     let commands: Vec<Vec<String>> = vec![
         vec!["inspect".into(), p(&train_file).into()],
         vec!["inspect".into(), p(&train_file).into(), "--json".into()],
@@ -452,65 +421,33 @@ fn item7_test_file_scaled_differently_is_refused() {
         ));
     }
     let line = assert_one_line_failure(
-        &run(&[
-            "train",
-            p(&out("mm-tr.tnds")),
-            "--quiet",
-            "--test",
-            p(&out("no-te.tnds")),
-        ]),
+        &train_quiet(&out("mm-tr.tnds"), &["--test", p(&out("no-te.tnds"))]),
         &["--test", "no-te.tnds", "mm-tr.tnds", "scaled"],
     );
     assert!(line.contains("pack"), "says what to do: {line}");
     // Files packed together still train and test.
-    assert_success(&run(&[
-        "train",
-        p(&out("mm-tr.tnds")),
-        "--quiet",
-        "--test",
-        p(&out("mm-te.tnds")),
-    ]));
+    assert_success(&train_quiet(
+        &out("mm-tr.tnds"),
+        &["--test", p(&out("mm-te.tnds"))],
+    ));
     // Other classes: setosa-vs-rest against versicolor-vs-rest.
     let other = out("versicolor.tnds");
     let csv = iris_csv();
-    let mut args = vec![
-        "pack",
-        "--csv",
-        p(&csv),
-        "--skip-rows",
-        "1",
-        "--label-column",
-        "last",
-        "--pos",
-        "1",
-        "--neg",
-        "rest",
-        "--scale",
-        "minmax",
-        "--train-out",
-    ];
     let other_te = out("versicolor-te.tnds");
-    args.extend([p(&other), "--test-out", p(&other_te)]);
+    let mut args = iris_pack_args(&csv, "1");
+    args.extend(["--scale", "minmax", "--train-out", p(&other)]);
+    args.extend(["--test-out", p(&other_te)]);
     assert_success(&run(&args));
     assert_one_line_failure(
-        &run(&[
-            "train",
-            p(&out("mm-tr.tnds")),
-            "--quiet",
-            "--test",
-            p(&other_te),
-        ]),
+        &train_quiet(&out("mm-tr.tnds"), &["--test", p(&other_te)]),
         &["classes", "--pos"],
     );
     // A different feature count: a 7x7 MNIST test file against iris.
     assert_one_line_failure(
-        &run(&[
-            "train",
-            p(&iris_train()),
-            "--quiet",
-            "--test",
-            p(&data("mnist-7v1-7x7-u8-test.tnds")),
-        ]),
+        &train_quiet(
+            &iris_train(),
+            &["--test", p(&data("mnist-7v1-7x7-u8-test.tnds"))],
+        ),
         &["49 features", "4"],
     );
 }
@@ -524,29 +461,21 @@ fn item7_test_file_scaled_differently_is_refused() {
 fn item9_not_converged_is_a_failure_unless_a_budget_was_given() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m.tnm");
-    let out = run(&[
-        "train",
-        p(&iris_train()),
-        "--quiet",
-        "--epsilon",
-        "1e-30",
-        "--model",
-        p(&model),
-    ]);
+    let out = train_quiet(&iris_train(), &["--epsilon", "1e-30", "--model", p(&model)]);
     let line = assert_one_line_failure(&out, &["did not converge", "no file was written"]);
     assert!(!model.exists(), "{line}");
     // An explicit --max-iter is a budget: ending on it is a result.
-    let out = run(&[
-        "train",
-        p(&iris_train()),
-        "--quiet",
-        "--epsilon",
-        "1e-30",
-        "--max-iter",
-        "2",
-        "--model",
-        p(&model),
-    ]);
+    let out = train_quiet(
+        &iris_train(),
+        &[
+            "--epsilon",
+            "1e-30",
+            "--max-iter",
+            "2",
+            "--model",
+            p(&model),
+        ],
+    );
     assert_success(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("status max_iterations"));
     assert!(model.exists());

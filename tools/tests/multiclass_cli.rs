@@ -5,32 +5,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use common::{assert_one_line_failure, assert_success, files_in, p, run};
+use common::{assert_one_line_failure, data, files_in, p, read_json, run, run_ok};
 use serde_json::Value;
 use tinynewton::format::{self, PackedDataset};
 use tinynewton::model::MultiModel;
 use tinynewton::Rows;
 
 type Multi = MultiModel<4096, 16384>;
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../data")
-        .join(name)
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = run(args);
-    assert_success(&o);
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).expect("report written")).expect("valid JSON")
-}
 
 /// What one multi-class run wrote.
 struct Run {
@@ -54,7 +37,7 @@ fn train(dir: &Path, train: &Path, test: &Path, extra: &[&str]) -> Run {
         p(&report),
     ];
     args.extend_from_slice(extra);
-    let stdout = ok(&args);
+    let stdout = run_ok(&args);
     let model_bytes = std::fs::read(&model).unwrap();
     Run {
         stdout,
@@ -196,7 +179,7 @@ fn digits10_softmax_and_one_vs_rest() {
     assert_ne!(ovr.model.fingerprint(), soft.model.fingerprint());
 
     // A warm start from the softmax optimum stops at once.
-    let warm = ok(&[
+    let warm = run_ok(&[
         "train",
         p(&trf),
         "--warm-start",
@@ -240,9 +223,9 @@ fn exported_argmax_matches_the_model() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let model_file = d.join("m.tnm");
-    ok(&["train", p(&trf), "--quiet", "--model", p(&model_file)]);
+    run_ok(&["train", p(&trf), "--quiet", "--model", p(&model_file)]);
     let model = Multi::from_bytes(&std::fs::read(&model_file).unwrap()).unwrap();
-    ok(&[
+    run_ok(&[
         "export-model",
         p(&model_file),
         "--rust",
@@ -263,110 +246,34 @@ fn exported_argmax_matches_the_model() {
         .filter(|&i| model.predict_row(&test, i).unwrap() == host[i])
         .count();
     assert!(same + 2 >= test.n_samples(), "{same}");
-    let input: String = rows
-        .iter()
-        .map(|r| {
-            let w: Vec<String> = r.iter().map(|v| format!("{:08x}", v.to_bits())).collect();
-            w.join(" ") + "\n"
-        })
-        .collect();
-
-    std::fs::write(d.join("driver.c"), C_DRIVER).unwrap();
-    common::ok(Command::new("gcc").current_dir(d).args([
-        "-std=c99",
-        "-Wall",
-        "-Wextra",
-        "-pedantic",
-        "-Werror",
-        "-O2",
-        &format!("-DNFEAT={m}"),
-        "model.c",
-        "driver.c",
-        "-o",
-        "c_driver",
-    ]));
-    assert_eq!(drive(&d.join("c_driver"), &input), host, "C");
-
-    std::fs::write(d.join("main.rs"), RUST_DRIVER).unwrap();
-    common::ok(
-        Command::new(common::rustc())
-            .current_dir(common::root())
-            .args([
-                "--edition",
-                "2021",
-                "-D",
-                "warnings",
-                p(&d.join("main.rs")),
-                "-o",
-                p(&d.join("rs_driver")),
-            ]),
+    let input = common::bits_text(&rows.concat(), m);
+    let c_driver = common::build_c_driver_from(
+        d,
+        m,
+        &common::c_driver(
+            "int tinynewton_predict(const float *raw);",
+            "the class index",
+            "        printf(\"%d\\n\", tinynewton_predict(raw));",
+        ),
     );
-    assert_eq!(drive(&d.join("rs_driver"), &input), host, "Rust");
+    assert_eq!(drive(&c_driver, &input), host, "C");
+    let rs_driver = common::build_rust_driver_from(
+        d,
+        &common::rust_driver(
+            "the class index",
+            "        println!(\"{}\", model::predict(&raw));",
+        ),
+    );
+    assert_eq!(drive(&rs_driver, &input), host, "Rust");
 }
 
 /// Feeds the driver the rows, reads one predicted class index per line.
 fn drive(exe: &Path, input: &str) -> Vec<usize> {
-    use std::io::Write;
-    let mut child = Command::new(exe)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success());
-    String::from_utf8_lossy(&o.stdout)
+    common::driver_stdout(exe, input)
         .lines()
         .map(|l| l.parse().unwrap())
         .collect()
 }
-
-const C_DRIVER: &str = r#"#include <stdio.h>
-#include <string.h>
-
-int tinynewton_predict(const float *raw);
-
-int main(void)
-{
-    float raw[NFEAT];
-    unsigned int bits;
-    int j;
-    for (;;) {
-        for (j = 0; j < NFEAT; j++) {
-            if (scanf("%x", &bits) != 1) {
-                return 0;
-            }
-            memcpy(&raw[j], &bits, sizeof raw[j]);
-        }
-        printf("%d\n", tinynewton_predict(raw));
-    }
-}
-"#;
-
-const RUST_DRIVER: &str = r#"#[allow(dead_code)]
-#[path = "model.rs"]
-mod model;
-
-use std::io::Read;
-
-fn main() {
-    let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text).unwrap();
-    let values: Vec<f32> = text
-        .split_whitespace()
-        .map(|w| f32::from_bits(u32::from_str_radix(w, 16).unwrap()))
-        .collect();
-    for row in values.chunks_exact(model::M) {
-        let raw: [f32; model::M] = row.try_into().unwrap();
-        println!("{}", model::predict(&raw));
-    }
-}
-"#;
 
 /// `plot weights` on a `K`-class report or model: one map per class in a grid (MNIST 0–9 7×7:
 /// 5 × 2 panels), the bare grid exactly `5·7·cell + 4·cell` by `2·7·cell + cell` pixels.
@@ -375,7 +282,7 @@ fn plot_weights_draws_a_grid_per_class() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (model, report) = (d.join("m.tnm"), d.join("r.json"));
-    ok(&[
+    run_ok(&[
         "train",
         p(&data("mnist-10-7x7-u8-train.tnds")),
         "--quiet",
@@ -386,7 +293,7 @@ fn plot_weights_draws_a_grid_per_class() {
     ]);
     for input in [&model, &report] {
         let png = d.join("bare.png");
-        let out = ok(&[
+        let out = run_ok(&[
             "plot",
             "weights",
             p(input),
@@ -403,13 +310,13 @@ fn plot_weights_draws_a_grid_per_class() {
         let img = image::open(&png).unwrap().to_rgb8();
         assert_eq!((img.width(), img.height()), (390, 150));
         let annotated = d.join("grid.png");
-        ok(&["plot", "weights", p(input), "--out", p(&annotated)]);
+        run_ok(&["plot", "weights", p(input), "--out", p(&annotated)]);
         let img = image::open(&annotated).unwrap().to_rgb8();
         assert!(img.width() > 390 && img.height() > 150);
     }
     // One-vs-rest convergence: one curve per class.
     let ovr = d.join("ovr.json");
-    ok(&[
+    run_ok(&[
         "train",
         p(&data("tables/iris3-train.tnds")),
         "--multiclass",
@@ -418,7 +325,7 @@ fn plot_weights_draws_a_grid_per_class() {
         "--report-json",
         p(&ovr),
     ]);
-    let out = ok(&[
+    let out = run_ok(&[
         "plot",
         "convergence",
         p(&ovr),
@@ -513,9 +420,9 @@ fn bad_inputs_fail_with_one_line_and_no_output() {
     );
     // A two-class model as a K-class warm start, and the other way round.
     let bin_model = d.join("bin.tnm");
-    ok(&["train", p(&binary), "--quiet", "--model", p(&bin_model)]);
+    run_ok(&["train", p(&binary), "--quiet", "--model", p(&bin_model)]);
     let multi_model = d.join("multi.tnm");
-    ok(&[
+    run_ok(&[
         "train",
         p(&data("tables/iris3-train.tnds")),
         "--quiet",

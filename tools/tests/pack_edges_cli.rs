@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_one_line_failure, files_in, p, run};
+use common::{assert_one_line_failure, assert_success, files_in, idx_images, idx_labels, p, run};
 
 fn pack(dir: &Path, args: &[&str]) -> std::process::Output {
     let (train, test) = (dir.join("train.tnds"), dir.join("test.tnds"));
@@ -14,6 +14,13 @@ fn pack(dir: &Path, args: &[&str]) -> std::process::Output {
     all.extend(args);
     all.extend(["--train-out", p(&train), "--test-out", p(&test)]);
     run(&all)
+}
+
+/// `pack` of the LIBSVM file `svm` as the binary problem +1 against −1, with `extra` options.
+fn pack_libsvm(dir: &Path, svm: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["--libsvm", p(svm), "--pos", "1", "--neg", "-1"];
+    args.extend(extra);
+    pack(dir, &args)
 }
 
 /// Item 4: one huge LIBSVM index (or `--features`) was an allocation abort (exit 134), a
@@ -44,40 +51,18 @@ fn libsvm_feature_index_and_features_are_bounded() {
         let svm = dir.path().join("d.svm");
         std::fs::write(&svm, text).unwrap();
         let before = files_in(dir.path());
-        let out = pack(
-            dir.path(),
-            &["--libsvm", p(&svm), "--pos", "1", "--neg", "-1"],
-        );
+        let out = pack_libsvm(dir.path(), &svm, &[]);
         assert_one_line_failure(&out, &[at, index, "65536"]);
         assert_eq!(files_in(dir.path()), before);
     }
     // The largest index accepted packs.
     let svm = dir.path().join("ok.svm");
     std::fs::write(&svm, "+1 1:1 65536:2\n-1 2:1\n+1 3:1\n-1 1:2\n+1 2:2\n").unwrap();
-    let out = pack(
-        dir.path(),
-        &["--libsvm", p(&svm), "--pos", "1", "--neg", "-1"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = pack_libsvm(dir.path(), &svm, &[]);
+    assert_success(&out);
     for bad in ["100000000000", "0", "65537", "18446744073709551616"] {
         let sub = tempfile::tempdir().unwrap();
-        let out = pack(
-            sub.path(),
-            &[
-                "--libsvm",
-                p(&svm),
-                "--pos",
-                "1",
-                "--neg",
-                "-1",
-                "--features",
-                bad,
-            ],
-        );
+        let out = pack_libsvm(sub.path(), &svm, &["--features", bad]);
         assert_one_line_failure(&out, &["--features", bad, "65536"]);
         assert!(files_in(sub.path()).is_empty());
     }
@@ -102,24 +87,8 @@ fn libsvm_defaults_to_no_scaling_and_says_so() {
         })
         .collect();
     std::fs::write(&svm, text).unwrap();
-    let out = pack(
-        dir.path(),
-        &[
-            "--libsvm",
-            p(&svm),
-            "--pos",
-            "1",
-            "--neg",
-            "-1",
-            "--encoding",
-            "f32",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = pack_libsvm(dir.path(), &svm, &["--encoding", "f32"]);
+    assert_success(&out);
     let stdout = String::from_utf8(out.stdout).unwrap();
     let train = dir.path().join("train.tnds");
     let line = format!("wrote {} (", train.display());
@@ -145,19 +114,7 @@ fn libsvm_defaults_to_no_scaling_and_says_so() {
         );
     }
     // An explicit --scale is honoured and named.
-    let out = pack(
-        dir.path(),
-        &[
-            "--libsvm",
-            p(&svm),
-            "--pos",
-            "1",
-            "--neg",
-            "-1",
-            "--scale",
-            "minmax",
-        ],
-    );
+    let out = pack_libsvm(dir.path(), &svm, &["--scale", "minmax"]);
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
         stdout.contains("min-max scaled to [0, 1] on the training split (--scale minmax), stored as u8 codes: each value within 1.961e-3"),
@@ -193,19 +150,7 @@ fn zeros_stay_exact_zeros_when_quantised() {
         .collect();
     std::fs::write(&svm, &text).unwrap();
     for encoding in ["u8", "u4"] {
-        let out = pack(
-            dir.path(),
-            &[
-                "--libsvm",
-                p(&svm),
-                "--pos",
-                "1",
-                "--neg",
-                "-1",
-                "--encoding",
-                encoding,
-            ],
-        );
+        let out = pack_libsvm(dir.path(), &svm, &["--encoding", encoding]);
         assert!(
             out.status.success(),
             "{}",
@@ -267,11 +212,7 @@ fn tables_pack_unsplit_with_out() {
         "--out",
         p(&all),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let bytes = std::fs::read(&all).unwrap();
     let ds = format::parse(&bytes).unwrap();
     assert_eq!((ds.header().n, ds.header().split), (12, Split::All));
@@ -297,11 +238,7 @@ fn tables_pack_unsplit_with_out() {
         "--out",
         p(&one),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let bytes = std::fs::read(&one).unwrap();
     let ds = format::parse(&bytes).unwrap();
     assert_eq!(ds.header().n, 3);
@@ -329,54 +266,33 @@ fn idx_official_test_file() {
     use tinynewton::format::{self, Split};
     let dir = tempfile::tempdir().unwrap();
     let idx = |name: &str, n: usize, labels: &[u8], shade: u8| {
-        let mut images = vec![0, 0, 8, 3];
-        for d in [n as u32, 28, 28] {
-            images.extend(d.to_be_bytes());
-        }
         // Image i is a constant grey shade + i, so file order is visible in the codes.
-        for i in 0..n {
-            images.extend(std::iter::repeat_n(shade + i as u8, 784));
-        }
-        let mut lab = vec![0, 0, 8, 1];
-        lab.extend((n as u32).to_be_bytes());
-        lab.extend(labels);
+        let pixels: Vec<u8> = (0..n)
+            .flat_map(|i| std::iter::repeat_n(shade + i as u8, 784))
+            .collect();
         let (ip, lp) = (
             dir.path().join(format!("{name}-images")),
             dir.path().join(format!("{name}-labels")),
         );
-        std::fs::write(&ip, images).unwrap();
-        std::fs::write(&lp, lab).unwrap();
+        std::fs::write(&ip, idx_images(&pixels, n as u32)).unwrap();
+        std::fs::write(&lp, idx_labels(labels)).unwrap();
         (ip, lp)
     };
     let (tri, trl) = idx("train", 8, &[7, 1, 3, 7, 1, 1, 7, 3], 10);
     let (tei, tel) = idx("t10k", 5, &[1, 7, 7, 3, 1], 100);
     let (train, test) = (dir.path().join("train.tnds"), dir.path().join("test.tnds"));
-    let out = run(&[
-        "pack",
-        "--images",
-        p(&tri),
-        "--labels",
-        p(&trl),
-        "--test",
-        p(&tei),
-        "--test-labels",
-        p(&tel),
-        "--pos",
-        "7",
-        "--neg",
-        "1",
-        "--pool",
-        "4",
-        "--train-out",
-        p(&train),
-        "--test-out",
-        p(&test),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let official = ["--images", p(&tri), "--labels", p(&trl), "--test", p(&tei)];
+    let test_labels = ["--test-labels", p(&tel)];
+    let out = pack(
+        dir.path(),
+        &[
+            &official[..],
+            &test_labels,
+            &["--pos", "7", "--neg", "1", "--pool", "4"],
+        ]
+        .concat(),
     );
+    assert_success(&out);
     let (a, b) = (
         std::fs::read(&train).unwrap(),
         std::fs::read(&test).unwrap(),
@@ -401,52 +317,25 @@ fn idx_official_test_file() {
     };
     assert_eq!(labels(&b), [-1, 1, 1, -1]);
     // The same with --classes: class tables and version 2.
-    let out = run(&[
-        "pack",
-        "--images",
-        p(&tri),
-        "--labels",
-        p(&trl),
-        "--test",
-        p(&tei),
-        "--test-labels",
-        p(&tel),
-        "--classes",
-        "all",
-        "--pool",
-        "4",
-        "--train-out",
-        p(&train),
-        "--test-out",
-        p(&test),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = pack(
+        dir.path(),
+        &[
+            &official[..],
+            &test_labels,
+            &["--classes", "all", "--pool", "4"],
+        ]
+        .concat(),
     );
+    assert_success(&out);
     let bytes = std::fs::read(&test).unwrap();
     let t = format::parse(&bytes).unwrap();
     assert_eq!((t.header().n, t.n_classes()), (5, 3));
     // --test without --test-labels: a one-line error, nothing written.
     let sub = tempfile::tempdir().unwrap();
-    let out = run(&[
-        "pack",
-        "--images",
-        p(&tri),
-        "--labels",
-        p(&trl),
-        "--test",
-        p(&tei),
-        "--pos",
-        "7",
-        "--neg",
-        "1",
-        "--train-out",
-        p(&sub.path().join("a")),
-        "--test-out",
-        p(&sub.path().join("b")),
-    ]);
+    let out = pack(
+        sub.path(),
+        &[&official[..], &["--pos", "7", "--neg", "1"]].concat(),
+    );
     assert_one_line_failure(&out, &["--test-labels"]);
     assert!(files_in(sub.path()).is_empty());
 }

@@ -1,32 +1,15 @@
 //! End-to-end tests of `tinynewton train` and `tinynewton plot` on the committed 7-vs-1 files.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde_json::Value;
 use tinynewton::Model;
 
 mod common;
-use common::{assert_one_line_failure, assert_success, p, run};
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../data")
-        .join(name)
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = run(args);
-    assert_success(&o);
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use common::{assert_one_line_failure, assert_success, data, p, read_json, run, run_ok};
 
 /// A failure is exactly one line on stderr, `tinynewton: error: …`, and no panic text.
 fn fails_with_one_line(args: &[&str]) -> String {
     assert_one_line_failure(&run(args), &[])
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).expect("report written")).expect("valid JSON")
 }
 
 /// The number tokens of `"weights": [...]` exactly as written (the pretty printer puts one per
@@ -46,7 +29,7 @@ fn report_json_matches_the_model_file() {
     let (model, report) = (dir.path().join("m.tnm"), dir.path().join("r.json"));
     let train = data("mnist-7v1-7x7-u8-train.tnds");
     let test = data("mnist-7v1-7x7-u8-test.tnds");
-    let out = ok(&[
+    let out = run_ok(&[
         "train",
         p(&train),
         "--test",
@@ -108,7 +91,7 @@ fn warm_start_from_the_optimum_stops_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let (model, report) = (dir.path().join("m.tnm"), dir.path().join("r.json"));
     let train = data("mnist-7v1-14x14-u4-train.tnds");
-    ok(&[
+    run_ok(&[
         "train",
         p(&train),
         "--solver",
@@ -117,7 +100,7 @@ fn warm_start_from_the_optimum_stops_at_once() {
         "--model",
         p(&model),
     ]);
-    let out = ok(&[
+    let out = run_ok(&[
         "train",
         p(&train),
         "--solver",
@@ -166,7 +149,7 @@ fn bad_input_is_one_line_and_no_panic() {
     let err = fails_with_one_line(&["train", p(&train), "--warm-start", p(&corrupt)]);
     assert!(err.contains("magic"), "{err}");
     let model14 = dir.path().join("m14.tnm");
-    ok(&[
+    run_ok(&[
         "train",
         p(&data("mnist-7v1-14x14-u8-train.tnds")),
         "-q",
@@ -205,7 +188,7 @@ fn plots_decode_with_the_right_dimensions() {
         dir.path().join("r14.json"),
         dir.path().join("r7.json"),
     );
-    ok(&[
+    run_ok(&[
         "train",
         p(&data("mnist-7v1-14x14-u8-train.tnds")),
         "--solver",
@@ -216,7 +199,7 @@ fn plots_decode_with_the_right_dimensions() {
         "--report-json",
         p(&r14),
     ]);
-    ok(&[
+    run_ok(&[
         "train",
         p(&data("mnist-7v1-7x7-u8-train.tnds")),
         "-q",
@@ -226,7 +209,7 @@ fn plots_decode_with_the_right_dimensions() {
 
     // Bare heat map: exactly one `cell` square per weight, geometry from the report.
     let bare = dir.path().join("bare.png");
-    ok(&[
+    run_ok(&[
         "plot",
         "weights",
         p(&r14),
@@ -260,7 +243,7 @@ fn plots_decode_with_the_right_dimensions() {
     // the size printed is the size written, and it holds the map.
     for (input, side) in [(&r7, 7u32), (&model, 14)] {
         let out = dir.path().join(format!("w{side}.png"));
-        let log = ok(&[
+        let log = run_ok(&[
             "plot",
             "weights",
             p(input),
@@ -287,11 +270,11 @@ fn plots_decode_with_the_right_dimensions() {
     ]);
 
     let conv = dir.path().join("conv.png");
-    ok(&["plot", "convergence", p(&r14), p(&r7), "--out", p(&conv)]);
+    run_ok(&["plot", "convergence", p(&r14), p(&r7), "--out", p(&conv)]);
     let (w, h, _) = png_dims(&conv);
     assert_eq!((w, h), (900, 560));
     let small = dir.path().join("small.png");
-    ok(&[
+    run_ok(&[
         "plot",
         "convergence",
         p(&r7),

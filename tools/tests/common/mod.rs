@@ -56,6 +56,18 @@ pub fn ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// A file or folder of the committed data (`data/` at the workspace root).
+pub fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../data")
+        .join(name)
+}
+
+/// A JSON file a run wrote (a `--report-json` report, say).
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).expect("report written")).expect("valid JSON")
+}
+
 /// Runs the binary with `args`. `RUST_BACKTRACE=1`, so a panic would print a backtrace that
 /// [`assert_one_line_failure`] rejects.
 pub fn run(args: &[&str]) -> Output {
@@ -69,6 +81,13 @@ pub fn run(args: &[&str]) -> Output {
 /// Asserts that the run `out` succeeded, showing its output otherwise.
 pub fn assert_success(out: &Output) {
     assert!(out.status.success(), "failed:\n{}", show(out));
+}
+
+/// Runs the binary with `args`, asserts it succeeds, returns its stdout.
+pub fn run_ok(args: &[&str]) -> String {
+    let o = run(args);
+    assert_success(&o);
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// Exit status 1 and exactly one line on stderr, in our format, with no panic or backtrace,
@@ -93,6 +112,38 @@ pub fn assert_one_line_failure(out: &Output, must_mention: &[&str]) -> String {
         assert!(stderr.contains(word), "{word:?} not in: {stderr}");
     }
     stderr
+}
+
+/// Deterministic synthetic 28x28 digits: `n` images of pseudo-random pixels (an LCG from
+/// `seed`), with classes cycling through `classes`; returns `(pixels, labels)`.
+pub fn synthetic_digits(n: usize, classes: &[u8], seed: u32) -> (Vec<u8>, Vec<u8>) {
+    let mut s = seed;
+    let pixels = (0..n * 784)
+        .map(|_| {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (s >> 24) as u8
+        })
+        .collect();
+    let labels = (0..n).map(|i| classes[i % classes.len()]).collect();
+    (pixels, labels)
+}
+
+/// An MNIST IDX image file (magic `0 0 8 3`, big-endian `n, 28, 28`) of `n` images `pixels`.
+pub fn idx_images(pixels: &[u8], n: u32) -> Vec<u8> {
+    let mut v = vec![0, 0, 8, 3];
+    for d in [n, 28, 28] {
+        v.extend(d.to_be_bytes());
+    }
+    v.extend(pixels);
+    v
+}
+
+/// An MNIST IDX label file (magic `0 0 8 1`, big-endian count) of `labels`.
+pub fn idx_labels(labels: &[u8]) -> Vec<u8> {
+    let mut v = vec![0, 0, 8, 1];
+    v.extend((labels.len() as u32).to_be_bytes());
+    v.extend(labels);
+    v
 }
 
 /// The names of the files in `dir`, sorted: what a failed command must leave unchanged.
@@ -142,6 +193,20 @@ pub fn host_answers<const C: usize>(model: &Model<C>, x: &[f32], m: usize) -> Ve
 
 /// Runs `exe` on `input`; returns its `(label, decision bits)` lines.
 pub fn run_driver(exe: &Path, input: &str) -> Vec<(i8, u32)> {
+    driver_stdout(exe, input)
+        .lines()
+        .map(|line| {
+            let (label, bits) = line.split_once(' ').expect("`label bits` lines");
+            (
+                label.parse().expect("a label"),
+                u32::from_str_radix(bits, 16).expect("hex bits"),
+            )
+        })
+        .collect()
+}
+
+/// Runs the driver `exe` with `input` on stdin, asserts it succeeds, returns its stdout.
+pub fn driver_stdout(exe: &Path, input: &str) -> String {
     let mut child = Command::new(exe)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -156,71 +221,85 @@ pub fn run_driver(exe: &Path, input: &str) -> Vec<(i8, u32)> {
         .expect("the driver reads its input");
     let o = child.wait_with_output().expect("the driver ends");
     assert!(o.status.success(), "{exe:?} failed:\n{}", show(&o));
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|line| {
-            let (label, bits) = line.split_once(' ').expect("`label bits` lines");
-            (
-                label.parse().expect("a label"),
-                u32::from_str_radix(bits, 16).expect("hex bits"),
-            )
-        })
-        .collect()
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-const C_DRIVER: &str = r#"#include <stdio.h>
+/// A C driver of the exported `model.c`: declares `declarations` (the functions it calls), reads
+/// rows of `NFEAT` raw readings (their IEEE bits in hex, so nothing is lost in decimal text) into
+/// `raw` and runs `per_row`, which prints the answer `answer` names.
+pub fn c_driver(declarations: &str, answer: &str, per_row: &str) -> String {
+    format!(
+        r#"#include <stdio.h>
 #include <string.h>
 
-float tinynewton_decision(const float *raw);
-int tinynewton_label(const float *raw);
+{declarations}
 
-/* Reads rows of NFEAT raw readings (their IEEE bits in hex), prints "label decision-bits". */
+/* Reads rows of NFEAT raw readings (their IEEE bits in hex), prints {answer}. */
 int main(void)
-{
+{{
     float raw[NFEAT];
     unsigned int bits;
     int j;
-    for (;;) {
-        float d;
-        for (j = 0; j < NFEAT; j++) {
-            if (scanf("%x", &bits) != 1) {
+    for (;;) {{
+        for (j = 0; j < NFEAT; j++) {{
+            if (scanf("%x", &bits) != 1) {{
                 return 0;
-            }
+            }}
             memcpy(&raw[j], &bits, sizeof raw[j]);
-        }
-        d = tinynewton_decision(raw);
-        memcpy(&bits, &d, sizeof bits);
-        printf("%d %08x\n", tinynewton_label(raw), bits);
-    }
+        }}
+{per_row}
+    }}
+}}
+"#
+    )
 }
-"#;
 
-const RUST_DRIVER: &str = r#"#[allow(dead_code)]
+/// A Rust driver of the exported `model.rs`, the same protocol as [`c_driver`]: `print_row`
+/// prints the answer for `raw`.
+pub fn rust_driver(answer: &str, print_row: &str) -> String {
+    format!(
+        r#"#[allow(dead_code)]
 #[path = "model.rs"]
 mod model;
 
 use std::io::Read;
 
-/// Reads rows of `model::M` raw readings (their IEEE bits in hex), prints "label decision-bits".
-fn main() {
+/// Reads rows of `model::M` raw readings (their IEEE bits in hex), prints {answer}.
+fn main() {{
     let mut text = String::new();
     std::io::stdin().read_to_string(&mut text).unwrap();
     let values: Vec<f32> = text
         .split_whitespace()
         .map(|w| f32::from_bits(u32::from_str_radix(w, 16).unwrap()))
         .collect();
-    for row in values.chunks_exact(model::M) {
+    for row in values.chunks_exact(model::M) {{
         let raw: [f32; model::M] = row.try_into().unwrap();
-        println!("{} {:08x}", model::label(&raw), model::decision(&raw).to_bits());
-    }
+{print_row}
+    }}
+}}
+"#
+    )
 }
-"#;
 
 /// Compiles the exported `model.c` in `dir` with a driver for `m` features, as strict C99 (gcc
 /// `-std=c99 -Wall -Wextra -pedantic -Werror`); returns the executable.
 pub fn build_c_driver(dir: &Path, m: usize) -> PathBuf {
+    let driver = c_driver(
+        "float tinynewton_decision(const float *raw);\nint tinynewton_label(const float *raw);",
+        "\"label decision-bits\"",
+        r#"        {
+            float d = tinynewton_decision(raw);
+            memcpy(&bits, &d, sizeof bits);
+            printf("%d %08x\n", tinynewton_label(raw), bits);
+        }"#,
+    );
+    build_c_driver_from(dir, m, &driver)
+}
+
+/// [`build_c_driver`] with another driver source (`NFEAT` is defined as `m`).
+pub fn build_c_driver_from(dir: &Path, m: usize, driver: &str) -> PathBuf {
     let exe = dir.join("c_driver");
-    std::fs::write(dir.join("driver.c"), C_DRIVER).unwrap();
+    std::fs::write(dir.join("driver.c"), driver).unwrap();
     ok(Command::new("gcc").current_dir(dir).args([
         "-std=c99",
         "-Wall",
@@ -240,8 +319,17 @@ pub fn build_c_driver(dir: &Path, m: usize) -> PathBuf {
 /// Compiles the exported `model.rs` in `dir` into a host driver with rustc (`-D warnings`);
 /// returns the executable.
 pub fn build_rust_driver(dir: &Path) -> PathBuf {
+    let driver = rust_driver(
+        "\"label decision-bits\"",
+        "        println!(\"{} {:08x}\", model::label(&raw), model::decision(&raw).to_bits());",
+    );
+    build_rust_driver_from(dir, &driver)
+}
+
+/// [`build_rust_driver`] with another driver source (it reaches the model as `mod model`).
+pub fn build_rust_driver_from(dir: &Path, driver: &str) -> PathBuf {
     let exe = dir.join("rs_driver");
-    std::fs::write(dir.join("main.rs"), RUST_DRIVER).unwrap();
+    std::fs::write(dir.join("main.rs"), driver).unwrap();
     ok(Command::new(rustc()).current_dir(root()).args([
         "--edition",
         "2021",
