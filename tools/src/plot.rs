@@ -36,6 +36,29 @@ enum What {
     /// learner's and PA-II's, cumulative, or over the last `--window` samples (which shows a
     /// drift), one pair of lines per report.
     Stream(StreamArgs),
+    /// Draw test accuracy against cumulative modelled cycles, one line per anytime curve
+    /// (`scripts/thesis.sh`'s `anytime-<solver>.tsv`), with optional marked points.
+    Anytime(AnytimeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct AnytimeArgs {
+    /// Anytime curves: TSV rows `iteration passes instructions cycles accuracy%`; the line is
+    /// named after the file (`anytime-cg.tsv` → `cg`).
+    #[arg(required = true, value_name = "TSV")]
+    curves: Vec<PathBuf>,
+    /// A reference point `CYCLES,ACCURACY,LABEL` (e.g. another method's figure), repeatable.
+    #[arg(long, value_name = "CYCLES,ACC,LABEL")]
+    mark: Vec<String>,
+    /// Draw cycles up to this many (default: the longest curve).
+    #[arg(long)]
+    max_cycles: Option<f64>,
+    /// Output PNG.
+    #[arg(long, value_name = "PNG")]
+    out: PathBuf,
+    /// Picture size in pixels, `WIDTHxHEIGHT`.
+    #[arg(long, default_value = "900x560", value_parser = parse_size)]
+    size: (u32, u32),
 }
 
 #[derive(Debug, clap::Args)]
@@ -105,6 +128,10 @@ impl Args {
                 a.reports.iter().map(|r| ("REPORT", r.as_path())).collect(),
                 vec![("--out", a.out.as_path())],
             ),
+            What::Anytime(a) => (
+                a.curves.iter().map(|r| ("TSV", r.as_path())).collect(),
+                vec![("--out", a.out.as_path())],
+            ),
         }
     }
 }
@@ -129,6 +156,7 @@ pub fn run(args: &Args) -> Result<()> {
         What::Weights(a) => weights(a),
         What::Convergence(a) => convergence(a),
         What::Stream(a) => stream(a),
+        What::Anytime(a) => anytime(a),
     }
 }
 
@@ -866,6 +894,132 @@ fn stream(a: &StreamArgs) -> Result<()> {
                 .map_err(draw_err)?
                 .label(c.label.clone())
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .label_font((FONT, 15))
+            .background_style(WHITE.mix(0.9))
+            .border_style(RGBColor(180, 180, 180))
+            .draw()
+            .map_err(draw_err)?;
+        root.present().map_err(draw_err)?;
+    }
+    write_png(&a.out, rgb, a.size)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Anytime curves.
+
+/// `(cycles, accuracy %)` of each row of an anytime TSV.
+fn anytime_points(path: &Path) -> Result<Vec<(f64, f64)>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(k, l)| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let num = |i: usize| -> Result<f64> {
+                f.get(i)
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .filter(|v| v.is_finite())
+                    .with_context(|| {
+                        format!(
+                            "{} line {}: expected 5 numeric columns",
+                            path.display(),
+                            k + 1
+                        )
+                    })
+            };
+            Ok((num(3)?, num(4)?))
+        })
+        .collect()
+}
+
+fn anytime(a: &AnytimeArgs) -> Result<()> {
+    let mut curves = Vec::new();
+    for p in &a.curves {
+        let name = p
+            .file_stem()
+            .map(|s| {
+                s.to_string_lossy()
+                    .trim_start_matches("anytime-")
+                    .to_owned()
+            })
+            .unwrap_or_default();
+        curves.push((name, anytime_points(p)?));
+    }
+    let marks = a
+        .mark
+        .iter()
+        .map(|m| {
+            let mut it = m.splitn(3, ',');
+            let c = it.next().and_then(|v| v.trim().parse::<f64>().ok());
+            let y = it.next().and_then(|v| v.trim().parse::<f64>().ok());
+            match (c, y, it.next()) {
+                (Some(c), Some(y), Some(l)) => Ok((c, y, l.to_owned())),
+                _ => bail!("--mark {m:?}: expected CYCLES,ACCURACY,LABEL"),
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let x_max = a.max_cycles.unwrap_or_else(|| {
+        curves
+            .iter()
+            .flat_map(|c| c.1.iter().map(|p| p.0))
+            .fold(1.0, f64::max)
+    });
+    let x_max = x_max / 1e6;
+    let y_min = curves
+        .iter()
+        .flat_map(|c| c.1.iter().filter(|p| p.0 / 1e6 <= x_max).map(|p| p.1))
+        .chain(marks.iter().map(|m| m.1))
+        .fold(100.0, f64::min);
+    let y_lo = (y_min / 5.0).floor() * 5.0;
+    let mut rgb = vec![0u8; a.size.0 as usize * a.size.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, a.size).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Test accuracy after each iteration (anytime training)",
+                (FONT, 22),
+            )
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..x_max, y_lo..100.5)
+            .map_err(draw_err)?;
+        chart
+            .configure_mesh()
+            .x_desc("modelled cycles (millions)")
+            .y_desc("test accuracy (%)")
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(RGBColor(225, 225, 225))
+            .draw()
+            .map_err(draw_err)?;
+        for (k, (name, points)) in curves.iter().enumerate() {
+            let style = COLOURS[k % COLOURS.len()].stroke_width(2);
+            let pts: Vec<(f64, f64)> = points
+                .iter()
+                .map(|p| (p.0 / 1e6, p.1))
+                .filter(|p| p.0 <= x_max)
+                .collect();
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), style).point_size(3))
+                .map_err(draw_err)?
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+        }
+        for (c, y, label) in &marks {
+            let at = (c / 1e6, *y);
+            chart
+                .draw_series([Cross::new(at, 8, BLACK.stroke_width(2))])
+                .map_err(draw_err)?
+                .label(label.clone())
+                .legend(|(x, y)| Cross::new((x + 10, y), 5, BLACK.stroke_width(2)));
         }
         chart
             .configure_series_labels()

@@ -110,3 +110,38 @@ fn an_unreachable_board_or_an_empty_stream_fails_and_writes_nothing() {
     let out = run(&["stream", &digits()]);
     assert_one_line_failure(&out, &["--connect"]);
 }
+
+#[test]
+fn anytime_curves_plot_and_bad_rows_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = dir.path().join("anytime-cg.tsv");
+    std::fs::write(
+        &tsv,
+        "1\t3\t3948501\t6194252\t93.0556\n2\t6\t8216254\t12792069\t98.6111\n",
+    )
+    .unwrap();
+    let png = dir.path().join("anytime.png");
+    let out = run(&[
+        "plot",
+        "anytime",
+        p(&tsv),
+        "--mark",
+        "6e6,98,Train++",
+        "--out",
+        p(&png),
+    ]);
+    assert_success(&out);
+    assert_eq!(image::open(&png).unwrap().width(), 900);
+    let bad = dir.path().join("bad.tsv");
+    std::fs::write(&bad, "1\t3\tnot-a-number\n").unwrap();
+    let png2 = dir.path().join("bad.png");
+    assert_one_line_failure(
+        &run(&["plot", "anytime", p(&bad), "--out", p(&png2)]),
+        &["5 numeric columns"],
+    );
+    assert_one_line_failure(
+        &run(&["plot", "anytime", p(&tsv), "--mark", "x", "--out", p(&png2)]),
+        &["--mark"],
+    );
+    assert!(!png2.exists());
+}
