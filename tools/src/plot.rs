@@ -805,24 +805,16 @@ fn stream_curves(path: &Path, window: Option<u64>) -> Result<(Vec<StreamCurve>, 
             .iter()
             .map(|c| Ok((field(c, "seen")?, field(c, key)?)))
             .collect::<Result<_>>()?;
-        let points = counts
-            .iter()
-            .filter_map(|&(seen, ok)| match window {
-                None => Some((seen as f64, 100.0 * ok as f64 / seen.max(1) as f64)),
-                Some(w) => {
-                    let back = seen.checked_sub(w)?;
-                    let before = if back == 0 {
-                        0
-                    } else {
-                        counts.iter().find(|c| c.0 == back)?.1
-                    };
-                    Some((
-                        seen as f64,
-                        100.0 * ok.saturating_sub(before) as f64 / w as f64,
-                    ))
-                }
-            })
-            .collect();
+        let points = match window {
+            None => counts
+                .iter()
+                .map(|&(seen, ok)| (seen as f64, 100.0 * ok as f64 / seen.max(1) as f64))
+                .collect(),
+            Some(w) => crate::stream::windowed_accuracy(&counts, w)
+                .into_iter()
+                .map(|(seen, acc)| (seen as f64, acc))
+                .collect(),
+        };
         curves.push(StreamCurve {
             label: format!("{name}: {who}"),
             points,
@@ -847,31 +839,19 @@ fn stream(a: &StreamArgs) -> Result<()> {
     let x_max = all.clone().map(|p| p.0).fold(1.0, f64::max);
     let y_min = all.map(|p| p.1).fold(100.0, f64::min);
     let y_lo = (y_min / 10.0).floor() * 10.0;
-    let mut rgb = vec![0u8; a.size.0 as usize * a.size.1 as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut rgb, a.size).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_err)?;
-        let caption = match a.window {
-            None => "Prequential accuracy (predicted before learned), since the start".to_owned(),
-            Some(w) => format!("Prequential accuracy over the last {w} samples"),
-        };
-        let mut chart = ChartBuilder::on(&root)
-            .caption(caption, (FONT, 22))
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0.0..x_max, y_lo..100.5)
-            .map_err(draw_err)?;
-        chart
-            .configure_mesh()
-            .x_desc("samples streamed")
-            .y_desc("accuracy (%)")
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 16))
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(RGBColor(225, 225, 225))
-            .draw()
-            .map_err(draw_err)?;
+    let caption = match a.window {
+        None => "Prequential accuracy (predicted before learned), since the start".to_owned(),
+        Some(w) => format!("Prequential accuracy over the last {w} samples"),
+    };
+    let frame = AccuracyFrame {
+        size: a.size,
+        caption: &caption,
+        x_max,
+        y_lo,
+        x_desc: "samples streamed",
+        y_desc: "accuracy (%)",
+    };
+    let rgb = frame.draw(|chart| {
         for &d in &drifts {
             chart
                 .draw_series(DashedLineSeries::new(
@@ -895,17 +875,70 @@ fn stream(a: &StreamArgs) -> Result<()> {
                 .label(c.label.clone())
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .label_font((FONT, 15))
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(180, 180, 180))
-            .draw()
-            .map_err(draw_err)?;
-        root.present().map_err(draw_err)?;
-    }
+        Ok(())
+    })?;
     write_png(&a.out, rgb, a.size)
+}
+
+/// The chart of an accuracy (%, from `y_lo` to 100) against a count from 0 to `x_max`: the
+/// frame, grid and legend the stream and anytime plots share.
+struct AccuracyFrame<'s> {
+    size: (u32, u32),
+    caption: &'s str,
+    x_max: f64,
+    y_lo: f64,
+    x_desc: &'s str,
+    y_desc: &'s str,
+}
+
+/// The chart [`AccuracyFrame::draw`] hands its `series` closure.
+type AccuracyChart<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+impl AccuracyFrame<'_> {
+    /// Draws the frame, lets `series` add the lines, then the legend; the RGB pixels.
+    fn draw(
+        &self,
+        series: impl FnOnce(&mut AccuracyChart<'_, '_>) -> Result<()>,
+    ) -> Result<Vec<u8>> {
+        let (w, h) = self.size;
+        let mut rgb = vec![0u8; w as usize * h as usize * 3];
+        {
+            let root = BitMapBackend::with_buffer(&mut rgb, self.size).into_drawing_area();
+            root.fill(&WHITE).map_err(draw_err)?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption(self.caption, (FONT, 22))
+                .margin(16)
+                .x_label_area_size(44)
+                .y_label_area_size(56)
+                .build_cartesian_2d(0.0..self.x_max, self.y_lo..100.5)
+                .map_err(draw_err)?;
+            chart
+                .configure_mesh()
+                .x_desc(self.x_desc)
+                .y_desc(self.y_desc)
+                .label_style((FONT, 15))
+                .axis_desc_style((FONT, 16))
+                .light_line_style(TRANSPARENT)
+                .bold_line_style(RGBColor(225, 225, 225))
+                .draw()
+                .map_err(draw_err)?;
+            series(&mut chart)?;
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .label_font((FONT, 15))
+                .background_style(WHITE.mix(0.9))
+                .border_style(RGBColor(180, 180, 180))
+                .draw()
+                .map_err(draw_err)?;
+            root.present().map_err(draw_err)?;
+        }
+        Ok(rgb)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -976,30 +1009,15 @@ fn anytime(a: &AnytimeArgs) -> Result<()> {
         .chain(marks.iter().map(|m| m.1))
         .fold(100.0, f64::min);
     let y_lo = (y_min / 5.0).floor() * 5.0;
-    let mut rgb = vec![0u8; a.size.0 as usize * a.size.1 as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut rgb, a.size).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Test accuracy after each iteration (anytime training)",
-                (FONT, 22),
-            )
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0.0..x_max, y_lo..100.5)
-            .map_err(draw_err)?;
-        chart
-            .configure_mesh()
-            .x_desc("modelled cycles (millions)")
-            .y_desc("test accuracy (%)")
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 16))
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(RGBColor(225, 225, 225))
-            .draw()
-            .map_err(draw_err)?;
+    let frame = AccuracyFrame {
+        size: a.size,
+        caption: "Test accuracy after each iteration (anytime training)",
+        x_max,
+        y_lo,
+        x_desc: "modelled cycles (millions)",
+        y_desc: "test accuracy (%)",
+    };
+    let rgb = frame.draw(|chart| {
         for (k, (name, points)) in curves.iter().enumerate() {
             let style = COLOURS[k % COLOURS.len()].stroke_width(2);
             let pts: Vec<(f64, f64)> = points
@@ -1021,16 +1039,8 @@ fn anytime(a: &AnytimeArgs) -> Result<()> {
                 .label(label.clone())
                 .legend(|(x, y)| Cross::new((x + 10, y), 5, BLACK.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .label_font((FONT, 15))
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(180, 180, 180))
-            .draw()
-            .map_err(draw_err)?;
-        root.present().map_err(draw_err)?;
-    }
+        Ok(())
+    })?;
     write_png(&a.out, rgb, a.size)
 }
 

@@ -323,20 +323,33 @@ impl Log {
     }
 }
 
-/// Accuracy (%) over the `w` samples before each checkpoint, from the cumulative counts
-/// (`None` until `w` samples are in).
-fn windowed(cps: &[(u32, u32, u32)], w: u32, newton: bool) -> Vec<(u32, f64)> {
-    cps.iter()
-        .filter_map(|&(seen, n_ok, p_ok)| {
+/// Accuracy (%) over the `w` samples before each checkpoint, from one learner's cumulative
+/// `(samples seen, correct)` counts (a checkpoint is left out until `w` samples are in, or when
+/// the count `w` samples back was not reported). `tinynewton plot stream --window` draws these.
+pub fn windowed_accuracy(counts: &[(u64, u64)], w: u64) -> Vec<(u64, f64)> {
+    counts
+        .iter()
+        .filter_map(|&(seen, ok)| {
             let back = seen.checked_sub(w)?;
-            let at = if back == 0 {
-                (0, 0, 0)
+            let before = if back == 0 {
+                0
             } else {
-                *cps.iter().find(|c| c.0 == back)?
+                counts.iter().find(|c| c.0 == back)?.1
             };
-            let ok = if newton { n_ok - at.1 } else { p_ok - at.2 };
-            Some((seen, 100.0 * f64::from(ok) / f64::from(w)))
+            Some((seen, 100.0 * ok.saturating_sub(before) as f64 / w as f64))
         })
+        .collect()
+}
+
+/// [`windowed_accuracy`] of the Newton learner (`newton`) or PA-II from the checkpoints.
+fn windowed(cps: &[(u32, u32, u32)], w: u32, newton: bool) -> Vec<(u32, f64)> {
+    let counts: Vec<(u64, u64)> = cps
+        .iter()
+        .map(|&(seen, n_ok, p_ok)| (u64::from(seen), u64::from(if newton { n_ok } else { p_ok })))
+        .collect();
+    windowed_accuracy(&counts, u64::from(w))
+        .into_iter()
+        .map(|(seen, acc)| (u32::try_from(seen).unwrap_or(u32::MAX), acc))
         .collect()
 }
 
