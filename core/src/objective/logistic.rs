@@ -1246,13 +1246,15 @@ mod tests {
         (codes, labels)
     }
 
-    /// Rows of codes with a per-feature table whose offsets cancel some codes exactly
-    /// (`o + s·q = 0` for `q = 2` on even features): zero values that are not zero codes.
+    /// Rows of `f32` codes with any dequantisation: a per-feature table whose offsets cancel
+    /// some codes exactly (`o + s·q = 0` for `q = 2` on even features: zero values that are
+    /// not zero codes), or zero offsets (MNIST's shared scale, a table of scales only), which
+    /// the Hessian reads as their non-zero codes.
     struct TableRows<'a> {
         codes: &'a [f32],
         labels: &'a [i8],
         m: usize,
-        table: &'a [u8],
+        dequant: Dequant<'a>,
     }
     impl Rows for TableRows<'_> {
         fn n_samples(&self) -> usize {
@@ -1265,7 +1267,7 @@ mod tests {
             f32::from(self.labels[i])
         }
         fn dequant(&self) -> Dequant<'_> {
-            Dequant::PerFeature(crate::data::FeatureTable::new(self.table).unwrap())
+            self.dequant
         }
         fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
             let row = &self.codes[i * self.m..(i + 1) * self.m];
@@ -1357,7 +1359,7 @@ mod tests {
                 codes: &codes,
                 labels: &labels,
                 m,
-                table: &table,
+                dequant: Dequant::PerFeature(crate::data::FeatureTable::new(&table).unwrap()),
             };
             for bias in [BiasMode::Regularized, BiasMode::Free] {
                 let settings = Settings {
@@ -1382,39 +1384,6 @@ mod tests {
                 let (h_ref, diag_ref) = dense_reference(&tabled, &dd, reg_bias);
                 assert_eq!(bits(&h), bits(&h_ref), "per feature, m = {m}");
                 assert_eq!(bits(&diag), bits(&diag_ref), "per feature, m = {m}");
-            }
-        }
-    }
-
-    /// Rows of codes whose dequantisation has zero offsets (MNIST's shared scale, a table of
-    /// scales only): the Hessian reads these as their non-zero codes.
-    struct ScaledRows<'a> {
-        codes: &'a [f32],
-        labels: &'a [i8],
-        m: usize,
-        dequant: Dequant<'a>,
-    }
-    impl Rows for ScaledRows<'_> {
-        fn n_samples(&self) -> usize {
-            self.labels.len()
-        }
-        fn n_features(&self) -> usize {
-            self.m
-        }
-        fn label(&self, i: usize) -> f32 {
-            f32::from(self.labels[i])
-        }
-        fn dequant(&self) -> Dequant<'_> {
-            self.dequant
-        }
-        fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
-            let row = &self.codes[i * self.m..(i + 1) * self.m];
-            row.iter().zip(u).fold(0.0, |s, (q, u)| s + q * u)
-        }
-        fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]) {
-            let row = &self.codes[i * self.m..(i + 1) * self.m];
-            for (o, q) in out.iter_mut().zip(row) {
-                *o += a * q;
             }
         }
     }
@@ -1467,7 +1436,7 @@ mod tests {
                 Dequant::Identity,
             ];
             for dequant in dequants {
-                let data = ScaledRows {
+                let data = TableRows {
                     codes: &codes,
                     labels: &labels,
                     m,
