@@ -22,7 +22,7 @@
 
 use crate::error::Error;
 use crate::linalg::{dot, norm2};
-use crate::newton::{line_search, start, Flow, Iteration, Report, Status, Taken, Vectors};
+use crate::newton::{search_and_step, start, Flow, Iteration, Report, Status, Taken, Vectors};
 use crate::objective::Objective;
 use crate::passes::Counted;
 use crate::settings::{Settings, SolverKind};
@@ -57,14 +57,11 @@ pub fn gradient_descent<O: Objective + ?Sized, C: Flow>(
                 *dj = -tau * *gj;
             }
             let slope = dot(g, d);
-            obj.prepare_line(d)?;
-            let (accepted, trials) = line_search(&mut obj, w, d, slope, settings.max_line_search)?;
-            report.line_search_trials = report.line_search_trials.saturating_add(trials);
-            let Some((alpha, _)) = accepted else {
-                report.status = Status::LineSearchFailed;
+            let Some((alpha, _, trials)) =
+                search_and_step(&mut obj, w, d, slope, settings, &mut report)?
+            else {
                 break;
             };
-            obj.step(w, d, alpha)?;
             let f = obj.value_grad(w, g)?;
             grad_norm = norm2(g);
             let step = alpha * tau;

@@ -24,7 +24,7 @@
 
 use crate::error::Error;
 use crate::linalg::{axpy, dot, norm2};
-use crate::newton::{line_search, start, Flow, Iteration, Report, Status, Taken, Vectors};
+use crate::newton::{search_and_step, start, Flow, Iteration, Report, Status, Taken, Vectors};
 use crate::objective::Objective;
 use crate::passes::Counted;
 use crate::settings::{lbfgs_len, Settings, SolverKind, MAX_LBFGS_PAIRS};
@@ -195,14 +195,11 @@ pub fn lbfgs<O: Objective + ?Sized, C: Flow>(
                 slope = -grad_norm;
                 report.rejected_directions = report.rejected_directions.saturating_add(1);
             }
-            obj.prepare_line(d)?;
-            let (accepted, trials) = line_search(&mut obj, w, d, slope, settings.max_line_search)?;
-            report.line_search_trials = report.line_search_trials.saturating_add(trials);
-            let Some((alpha, _)) = accepted else {
-                report.status = Status::LineSearchFailed;
+            let Some((alpha, _, trials)) =
+                search_and_step(&mut obj, w, d, slope, settings, &mut report)?
+            else {
                 break;
             };
-            obj.step(w, d, alpha)?;
             copy(g, r);
             let f = obj.value_grad(w, g)?;
             grad_norm = norm2(g);

@@ -229,9 +229,8 @@ fn newton_loop<O: Objective + ?Sized, C: Flow>(
         h,
     } = v;
     let (mut f, mut grad_norm, grad_norm0) = start(obj, w, g, d, warm_start)?;
-    let mut report = Report::start(f, grad_norm, grad_norm0, solver);
-    if report.meets(settings.epsilon, grad_norm) {
-        report.status = Status::Converged;
+    let mut report = Report::begin(f, grad_norm, grad_norm0, solver, settings.epsilon);
+    if report.status == Status::Converged {
         return Ok(report);
     }
     for iter in 1..=settings.max_iter {
@@ -249,16 +248,13 @@ fn newton_loop<O: Objective + ?Sized, C: Flow>(
         };
         let cg_iters = newton_direction(obj, solver, g, dir, tol, settings, &mut report)?;
         let slope = ensure_descent(g, d, grad_norm, &mut report);
-        obj.prepare_line(d)?;
-        let (accepted, trials) = line_search(obj, w, d, slope, settings.max_line_search)?;
         // Counters bounded by the settings' limits: saturating so they can never wrap.
         report.cg_iterations = report.cg_iterations.saturating_add(cg_iters);
-        report.line_search_trials = report.line_search_trials.saturating_add(trials);
-        let Some((alpha, change)) = accepted else {
-            report.status = Status::LineSearchFailed;
+        let Some((alpha, change, trials)) =
+            search_and_step(obj, w, d, slope, settings, &mut report)?
+        else {
             break;
         };
-        obj.step(w, d, alpha)?;
         let (f_old, grad_norm_old) = (f, grad_norm);
         // Re-evaluated at the stored weights (O(n + m) for cached margins), so the reported
         // f is the compensated value at the final weights, not a running sum of changes.
@@ -547,6 +543,30 @@ impl<O: Objective + ?Sized> Operator for Products<'_, O> {
     fn took_step(&mut self, alpha: f32) {
         self.0.direction_step(alpha);
     }
+}
+
+/// The step every solver takes along its descent direction `d` (`slope = ∇fᵀd < 0`): `X̃d`
+/// ([`Objective::prepare_line`]), the [`line_search`], and `w += αd` with the cached products
+/// moved along. Adds the trials to `report`; returns the accepted `(α, change, trials)`, or
+/// `None` with [`Status::LineSearchFailed`] in `report` (the weights then are those before the
+/// search).
+pub(crate) fn search_and_step<O: Objective + ?Sized>(
+    obj: &mut O,
+    w: &mut [f32],
+    d: &[f32],
+    slope: f32,
+    settings: &Settings,
+    report: &mut Report,
+) -> Result<Option<(f32, f32, u32)>, Error> {
+    obj.prepare_line(d)?;
+    let (accepted, trials) = line_search(obj, w, d, slope, settings.max_line_search)?;
+    report.line_search_trials = report.line_search_trials.saturating_add(trials);
+    let Some((alpha, change)) = accepted else {
+        report.status = Status::LineSearchFailed;
+        return Ok(None);
+    };
+    obj.step(w, d, alpha)?;
+    Ok(Some((alpha, change, trials)))
 }
 
 /// Armijo backtracking along `d` from `w`: `α = 1, ½, ¼, …` until
