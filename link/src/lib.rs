@@ -68,6 +68,17 @@ pub enum ToBoard {
     },
 }
 
+impl ToBoard {
+    /// The sample message of a reading; `None` when it has more than [`MAX_FEATURES`] values.
+    pub fn sample(seq: u32, class: u16, features: &[f32]) -> Option<ToBoard> {
+        Some(ToBoard::Sample {
+            seq,
+            class,
+            features: heapless::Vec::from_slice(features).ok()?,
+        })
+    }
+}
+
 /// Why a board dropped a frame or a sample. Each is counted in its [`Summary`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

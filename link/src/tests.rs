@@ -3,11 +3,7 @@ use proptest::prelude::*;
 use std::vec::Vec;
 
 fn sample(seq: u32, class: u16, values: &[f32]) -> ToBoard {
-    ToBoard::Sample {
-        seq,
-        class,
-        features: heapless::Vec::from_slice(values).unwrap(),
-    }
+    ToBoard::sample(seq, class, values).unwrap()
 }
 
 fn frame<T: Serialize>(m: &T) -> Vec<u8> {

@@ -24,11 +24,7 @@ fn frame(m: &ToBoard) -> Vec<u8> {
 }
 
 fn sample(seq: u32, class: u16, values: &[f32]) -> ToBoard {
-    ToBoard::Sample {
-        seq,
-        class,
-        features: heapless::Vec::from_slice(values).unwrap(),
-    }
+    ToBoard::sample(seq, class, values).unwrap()
 }
 
 /// The host's bytes: the first `n` training rows in order, and when `bad` each kind of bad

@@ -229,12 +229,9 @@ fn frame(m: &ToBoard) -> Result<Vec<u8>> {
 }
 
 fn sample(seq: u32, class: usize, values: &[f32]) -> Result<ToBoard> {
-    Ok(ToBoard::Sample {
-        seq,
-        class: u16::try_from(class).context("class index beyond u16")?,
-        features: heapless::Vec::from_slice(values)
-            .map_err(|_| anyhow!("more than {} features", tinynewton_link::MAX_FEATURES))?,
-    })
+    let class = u16::try_from(class).context("class index beyond u16")?;
+    ToBoard::sample(seq, class, values)
+        .with_context(|| format!("more than {} features", tinynewton_link::MAX_FEATURES))
 }
 
 /// One of each kind of bad frame, built from a good reading; returns the frames and how many
