@@ -3,7 +3,7 @@
 //! report, decide.
 //!
 //! It sees the board only through embedded-hal 1.0 traits (a status LED, a delay) and our
-//! [`Counter`]; everything it computes comes from [`crate::runs`], which the host parity check
+//! [`Counter`]; everything it computes comes from [`tinynewton_firmware::runs`], which the host parity check
 //! shares, so the fingerprints can be compared bit for bit.
 
 use embedded_hal::delay::DelayNs;
@@ -11,14 +11,14 @@ use embedded_hal::digital::OutputPin;
 use tinynewton::format::PackedDataset;
 use tinynewton::{Iteration, Report, Rows, Settings, SolverKind, Status, Workspace};
 
-use crate::counter::Counter;
-use crate::mem;
-use crate::multiclass;
-use crate::runs::{self, Evaluation, Files, RunError};
-use crate::selection::{self, RunSpec, RunVisitor};
+use tinynewton_firmware::counter::Counter;
+use tinynewton_firmware::mem;
+use tinynewton_firmware::multiclass;
+use tinynewton_firmware::runs::{self, Evaluation, Files, RunError};
+use tinynewton_firmware::selection::{self, RunSpec, RunVisitor};
 
 // The budgets' one home is the build script, which checks them at build time too.
-use crate::selection::{CODE_FLASH_BUDGET, RAM_BUDGET};
+use tinynewton_firmware::selection::{CODE_FLASH_BUDGET, RAM_BUDGET};
 
 /// The board-facing parts the app borrows.
 pub struct Io<'a, L, D, C> {

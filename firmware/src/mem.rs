@@ -45,8 +45,6 @@ pub fn paint_stack() {
     }
 }
 
-// The hv-bench build measures one pass and reports no memory line.
-#[cfg_attr(feature = "hv-bench", allow(dead_code))]
 /// Deepest stack use since `paint_stack`, in bytes.
 #[inline(never)]
 pub fn peak_stack() -> usize {
@@ -59,15 +57,11 @@ pub fn peak_stack() -> usize {
     top - at
 }
 
-// The hv-bench build measures one pass and reports no memory line.
-#[cfg_attr(feature = "hv-bench", allow(dead_code))]
 /// Bytes of RAM the statics take: `.data`, `.bss` and `.uninit`.
 pub fn static_ram() -> usize {
     sheap() - addr_of!(__sdata) as usize
 }
 
-// The hv-bench build measures one pass and reports no memory line.
-#[cfg_attr(feature = "hv-bench", allow(dead_code))]
 /// Bytes of flash in use: vector table, code, read-only data and the `.data` image.
 pub fn flash_used() -> usize {
     let start = addr_of!(__vector_table) as usize;
