@@ -18,7 +18,8 @@
 //! the training file, `T = M(M+1)/2` packed-triangle floats for Cholesky, `0` for CG) come from
 //! its header. For a board, a dataset that does not fit (workspace + stack margin against the
 //! RAM budget, files + code estimate against the flash) is a build error that says by how much.
-//! The output is Rust source (`selection.rs` in `OUT_DIR`), included by `firmware/src/selection.rs`.
+//! The output is Rust source (`selection.rs` in `OUT_DIR`), included by `firmware/src/selection.rs`
+//! and by the host parity check's `selection` module.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -386,7 +387,7 @@ fn default_runs(firmware_dir: &Path, target: &Target) -> Result<Vec<Run>, String
                 train,
                 test,
                 solver,
-                format!("crate::runs::{settings}"),
+                format!("tinynewton_runs::{settings}"),
                 Some(floor),
             )
         })
@@ -787,7 +788,7 @@ pub fn generate(
              visitor.{visit}(&RunSpec {{\n        \
              label: {label:?},\n        \
              rows: {rows},\n        \
-             files: crate::runs::Files {{\n            \
+             files: tinynewton_runs::Files {{\n            \
              name: {name:?},\n            \
              train: tinynewton::include_packed!({train:?}),\n            \
              test: tinynewton::include_packed!({test:?}),\n        \

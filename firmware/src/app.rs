@@ -1,10 +1,10 @@
-//! The board-agnostic application: train every selected dataset (`selection.rs`: the two 7-vs-1
-//! MNIST runs by default, or the packed pairs `TINYNEWTON_DATA` named at build time), evaluate,
-//! report, decide.
+//! The board-agnostic application: train every selected dataset (`crate::selection`: the two
+//! 7-vs-1 MNIST runs by default, or the packed pairs `TINYNEWTON_DATA` named at build time),
+//! evaluate, report, decide.
 //!
 //! It sees the board only through embedded-hal 1.0 traits (a status LED, a delay) and our
-//! [`Counter`]; everything it computes comes from [`tinynewton_firmware::runs`], which the host parity check
-//! shares, so the fingerprints can be compared bit for bit.
+//! [`Counter`]; everything it computes comes from the `tinynewton-runs` crate, which the host
+//! parity check shares, so the fingerprints can be compared bit for bit.
 
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::OutputPin;
@@ -13,12 +13,12 @@ use tinynewton::{Iteration, Report, Rows, Settings, SolverKind, Status, Workspac
 
 use tinynewton_firmware::counter::Counter;
 use tinynewton_firmware::mem;
-use tinynewton_firmware::multiclass;
-use tinynewton_firmware::runs::{self, Evaluation, Files, RunError};
-use tinynewton_firmware::selection::{self, RunSpec, RunVisitor};
+use tinynewton_runs::multiclass;
+use tinynewton_runs::{self as runs, Evaluation, Files, RunError};
 
+use crate::selection::{self, RunSpec, RunVisitor};
 // The budgets' one home is the build script, which checks them at build time too.
-use tinynewton_firmware::selection::{CODE_FLASH_BUDGET, RAM_BUDGET};
+use crate::selection::{CODE_FLASH_BUDGET, RAM_BUDGET};
 
 /// The board-facing parts the app borrows.
 pub struct Io<'a, L, D, C> {
