@@ -80,8 +80,7 @@ fn main() {
         name,
         flash: flash_kib as usize * 1024,
     });
-    let corrupt = env::var_os("CARGO_FEATURE_CORRUPT_DATASET").is_some();
-    datasets::generate_or_exit(&here, &out, &target, corrupt);
+    datasets::generate_or_exit(&here, &out, &target);
 
     // For the hv-bench binary (a build script cannot tell which binaries are built; the files
     // are small and only that binary embeds them).

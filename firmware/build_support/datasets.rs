@@ -650,30 +650,8 @@ fn sanitize(label: &str) -> String {
         .collect()
 }
 
-/// Writes a copy of `source` with the middle payload byte flipped (header and sizes intact, so
-/// only the payload CRC catches it) to `dest`.
-fn write_corrupt_copy(source: &Path, dest: &Path) -> Result<(), String> {
-    let mut bytes =
-        fs::read(source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
-    let header = *tinynewton::format::parse(&bytes)
-        .map_err(|e| format!("{}: {e}", source.display()))?
-        .header();
-    let (offset, len) = (header.payload_offset as usize, header.payload_len as usize);
-    if len == 0 || offset + len != bytes.len() {
-        return Err(format!("{}: unexpected layout", source.display()));
-    }
-    bytes[offset + len / 2] ^= 0xFF;
-    fs::write(dest, bytes).map_err(|e| format!("cannot write {}: {e}", dest.display()))
-}
-
 /// Selects the runs, checks them against `target` and writes `OUT_DIR/selection.rs`.
-/// `corrupt_first`: embed the first run's training file with one payload byte flipped.
-pub fn generate(
-    firmware_dir: &Path,
-    out_dir: &Path,
-    target: &Target,
-    corrupt_first: bool,
-) -> Result<(), String> {
+pub fn generate(firmware_dir: &Path, out_dir: &Path, target: &Target) -> Result<(), String> {
     for var in [
         "TINYNEWTON_DATA",
         "TINYNEWTON_C",
@@ -690,7 +668,7 @@ pub fn generate(
         .filter(|v| !v.trim().is_empty());
     let preset = env::var("TINYNEWTON_RUNS").unwrap_or_default();
     let preset = preset.trim();
-    let mut runs = match &data {
+    let runs = match &data {
         Some(value) => user_runs(firmware_dir, value)?,
         None if preset == "multiclass" => multiclass_runs(firmware_dir)?,
         None if !preset.is_empty() && preset != "binary" => {
@@ -712,14 +690,6 @@ pub fn generate(
     if let Target::Board(board) = target {
         check_fit(board, &runs)?;
     }
-    if corrupt_first {
-        let first = &mut runs[0];
-        let dest = out_dir.join("corrupt-train.tnds");
-        write_corrupt_copy(&first.train, &dest)?;
-        first.train = dest;
-        first.name.push_str(" (one payload byte flipped)");
-    }
-
     let source = match &data {
         Some(v) => format!("TINYNEWTON_DATA={v}"),
         None if preset == "multiclass" => {
@@ -836,12 +806,12 @@ pub fn generate(
 }
 
 /// Entry point for a build script: reports an error as a readable build failure.
-pub fn generate_or_exit(firmware_dir: &Path, out_dir: &Path, target: &Target, corrupt_first: bool) {
+pub fn generate_or_exit(firmware_dir: &Path, out_dir: &Path, target: &Target) {
     println!(
         "cargo:rerun-if-changed={}",
         firmware_dir.join("build_support").display()
     );
-    if let Err(e) = generate(firmware_dir, out_dir, target, corrupt_first) {
+    if let Err(e) = generate(firmware_dir, out_dir, target) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }

@@ -30,10 +30,9 @@ pub fn fail(why: &str) -> ! {
     semihosting::process::exit(1)
 }
 
-/// What every application does first: paints the stack (before any deep call), brings up the
-/// board and prints the banner naming it.
+/// What every application does first: brings up the board and prints the banner naming it.
+/// (The stack was painted by the reset handler, cortex-m-rt's `paint-stack`.)
 pub fn start() -> board::Board {
-    mem::paint_stack();
     let board = board::init();
     defmt::info!(
         "tinynewton firmware on {=str}: {=usize} KiB RAM for statics and stack",
