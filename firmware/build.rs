@@ -13,13 +13,10 @@
 
 use std::{env, fs, path::Path, path::PathBuf};
 
-// Shared with host-parity/build.rs, which uses the parts a board does not (`Target::Host`).
-#[allow(dead_code)]
-#[path = "build_support/datasets.rs"]
-mod datasets;
-
 use tinynewton::format::{self, Codes, DatasetSpec, Split};
+// Shared with host-parity/build.rs (the crate in build_support/).
 use tinynewton::{Dequant, FeatureTable};
+use tinynewton_datasets as datasets;
 
 /// (cargo feature, flash KiB, RAM KiB, flash origin, RAM origin, description)
 const BOARDS: [(&str, u32, u32, u32, u32, &str); 3] = [

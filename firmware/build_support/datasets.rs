@@ -1,6 +1,6 @@
-//! Build-time selection of the datasets the firmware trains, shared word for word by
-//! `firmware/build.rs` and `firmware/host-parity/build.rs` (`#[path]`), so the device and the
-//! host parity check embed the same files with the same capacities and settings.
+//! Build-time selection of the datasets the firmware trains: the crate `tinynewton-datasets`, a
+//! build-dependency of `firmware/build.rs` and `firmware/host-parity/build.rs`, so the device and
+//! the host parity check embed the same files with the same capacities and settings.
 //!
 //! Which files: `TINYNEWTON_DATA` names one packed pair or several, comma-separated:
 //! `path/to/name` means `path/to/name-train.tnds` and `path/to/name-test.tnds` (a value ending
@@ -166,12 +166,8 @@ struct Run {
     floor: Option<(usize, usize)>,
 }
 
-/// Validates `path` with the core's parser as split `split`; returns (bytes, n, m).
-fn read_packed(path: &Path, split: Split) -> Result<(usize, usize, usize), String> {
-    read_packed_classes(path, split).map(|(len, n, m, _)| (len, n, m))
-}
-
-/// As [`read_packed`], with the class count `K`.
+/// Validates `path` with the core's parser as split `split`; returns (bytes, n, m, the class
+/// count `K`).
 fn read_packed_classes(path: &Path, split: Split) -> Result<(usize, usize, usize, usize), String> {
     let bytes = fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let data = format::parse(&bytes)
@@ -807,10 +803,6 @@ pub fn generate(firmware_dir: &Path, out_dir: &Path, target: &Target) -> Result<
 
 /// Entry point for a build script: reports an error as a readable build failure.
 pub fn generate_or_exit(firmware_dir: &Path, out_dir: &Path, target: &Target) {
-    println!(
-        "cargo:rerun-if-changed={}",
-        firmware_dir.join("build_support").display()
-    );
     if let Err(e) = generate(firmware_dir, out_dir, target) {
         eprintln!("error: {e}");
         std::process::exit(1);
