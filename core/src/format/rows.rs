@@ -96,13 +96,7 @@ impl Rows for PackedDataset<'_> {
     /// work per zero); other encodings take the trait's default.
     fn nonzero_codes(&self, i: usize, index: &mut [u16], code: &mut [f32]) -> usize {
         if let Some(row) = self.sparse_row(i) {
-            let mut nnz = 0usize;
-            for (j, q) in row.iter() {
-                // Indices were checked below m at parse; past u16 the contract reports nothing.
-                let Ok(j) = u16::try_from(j) else { break };
-                push_nonzero(index, code, &mut nnz, j, q);
-            }
-            return nnz;
+            return sparse::nonzero(row, index, code);
         }
         if self.header.encoding != Encoding::U8 || self.m > usize::from(u16::MAX) {
             return crate::data::nonzero_codes_each(self, i, index, code);

@@ -52,6 +52,21 @@ pub fn sigmoid_pair(t: f32) -> (f32, f32) {
     }
 }
 
+/// [`logistic_loss`]`(t)` and [`sigmoid_pair`]`(t)` from one `exp(−|t|)`: the same expressions
+/// on the same `e`, so the same bits as the two calls, for one `expf` instead of two.
+#[inline]
+fn loss_and_sigmoids(t: f32) -> (f32, f32, f32) {
+    let e = libm::expf(-libm::fabsf(t));
+    let tail = libm::log1pf(e);
+    let big = 1.0 / (1.0 + e);
+    let small = e / (1.0 + e);
+    if t >= 0.0 {
+        (tail, big, small)
+    } else {
+        (-t + tail, small, big)
+    }
+}
+
 /// The regularised logistic objective over a dataset, with its costs and bias mode.
 ///
 /// Vectors of weights (`w`, `v`, `g`, `out`, `diag`) have length [`n_weights`]
@@ -319,6 +334,43 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         Ok(())
     }
 
+    /// `f(w)` (as [`value`](Logistic::value)) and, in the same pass, the gradient and the Hessian
+    /// weights (as [`grad`](Logistic::grad)): each sample's `exp(−|y·z|)` serves its loss and
+    /// its sigmoid, and its label is read once. The same bits as the two calls.
+    pub fn value_grad(
+        &self,
+        w: &[f32],
+        z: &[f32],
+        g: &mut [f32],
+        dd: &mut [f32],
+    ) -> Result<f32, Error> {
+        expect_len(w.len(), self.n_weights())?;
+        expect_len(z.len(), self.n)?;
+        expect_len(g.len(), self.n_weights())?;
+        expect_len(dd.len(), self.n)?;
+        let mut reg = CompensatedSum::new();
+        for wj in w.iter().take(self.n_regularized()) {
+            reg.add(wj * wj);
+        }
+        let acc = g.get_mut(..self.m).unwrap_or(&mut []);
+        acc.fill(0.0);
+        let mut loss = CompensatedSum::new();
+        let mut sum_a = CompensatedSum::new();
+        for (i, (zi, di)) in z.iter().zip(dd.iter_mut()).enumerate() {
+            let y = self.data.label(i);
+            let c = self.cost(y);
+            let (l, s_pos, s_neg) = loss_and_sigmoids(y * *zi);
+            loss.add(c * l);
+            let a = -(c * s_neg) * y;
+            *di = c * s_pos * s_neg;
+            self.data.axpy_codes(i, a, acc);
+            sum_a.add(a);
+        }
+        let sum_a = sum_a.total();
+        self.unfold(w, sum_a, g);
+        Ok(0.5 * reg.total() + loss.total())
+    }
+
     /// Hessian-vector product `out = ∇²f · v = reg ⊙ v + X̃ᵀ(D ⊙ X̃v)` in one fused pass over
     /// the rows (`t_i = D_i x̃_i·v; out += t_i x̃_i`), with `dd` from [`grad`](Logistic::grad).
     pub fn hess_vec(
@@ -420,7 +472,8 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     /// few non-zeros then takes the scattered update ([`rank_one_sparse`]); a nearly full one is
     /// spread back into a dense vector for the contiguous update, two samples at a time
     /// ([`rank_two_dense`]), whose inner loop has no index to load. Offsets other than 0 make
-    /// zero codes non-zero values: those rows are read whole.
+    /// zero codes non-zero values: those rows are spread and dequantised whole, for the dense
+    /// update (the non-zero list is still the cheapest read of a packed row).
     // Kept out of line, like the kernels below, so the firmware profile shows each on its own
     // row; a call per row costs a handful of instructions.
     #[inline(never)]
@@ -435,7 +488,9 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         h.fill(0.0);
         // Rows 0..m (features), then row m (the bias feature x̃_m = 1, corner last).
         let feature_len = crate::cholesky::packed_len(m);
-        let by_support = m <= SUPPORT_CAPACITY && self.offsets_are_zero();
+        let by_support = m <= SUPPORT_CAPACITY;
+        // With an offset a zero code is not a zero value: such rows take the dense update.
+        let zero_offsets = self.offsets_are_zero();
         let mut support = [0u16; SUPPORT_CAPACITY];
         // Up to PAIR_CAPACITY features a row is read into one of two stack buffers with x̃_m = 1
         // appended, so the dense kernels update the bias row and the corner as row m of the
@@ -464,7 +519,7 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
             if by_support {
                 let nnz = self.data.nonzero_codes(i, &mut support, x);
                 let indices = support.get(..nnz).unwrap_or(&[]);
-                if sparse_pays(nnz, m) {
+                if zero_offsets && sparse_pays(nnz, m) {
                     if let Some(dw) = waiting.take() {
                         rank_one_dense(h, dw, other);
                     }
@@ -1010,9 +1065,7 @@ impl<R: Rows + ?Sized> Objective for LogisticObjective<'_, '_, R> {
         }
     }
     fn value_grad(&mut self, w: &[f32], g: &mut [f32]) -> Result<f32, Error> {
-        let f = self.loss.value(w, self.z)?;
-        self.loss.grad(w, self.z, g, self.dd)?;
-        Ok(f)
+        self.loss.value_grad(w, self.z, g, self.dd)
     }
     fn hess_vec(&mut self, v: &[f32], out: &mut [f32]) -> Result<(), Error> {
         let xp = if self.tracking {
@@ -1178,6 +1231,12 @@ mod tests {
             let mut g = [0.0f32; 3];
             let mut dd = [0.0f32; 3];
             obj.grad(&w, &z, &mut g, &mut dd).unwrap();
+            // The one-pass form is the two calls, bit for bit (one exp serves loss and sigmoid).
+            let (mut g1, mut dd1) = ([7.0f32; 3], [7.0f32; 3]);
+            let f1 = obj.value_grad(&w, &z, &mut g1, &mut dd1).unwrap();
+            assert_eq!(f1.to_bits(), f.to_bits());
+            assert_eq!(g1.map(f32::to_bits), g.map(f32::to_bits));
+            assert_eq!(dd1.map(f32::to_bits), dd.map(f32::to_bits));
             let mut hv = [0.0f32; 3];
             obj.hess_vec(&dd, &v, &mut u, &mut hv).unwrap();
             let mut diag = [0.0f32; 3];
