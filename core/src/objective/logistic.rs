@@ -501,6 +501,14 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         let paired = m <= PAIR_CAPACITY;
         let dim_len = m.saturating_add(1);
         let mut buffers = [[0.0f32; PAIR_CAPACITY + 1]; 2];
+        // The dequantisation pairs on the stack, read once per call: a dense row is then spread
+        // and dequantised in one loop without a table lookup per feature.
+        let mut pairs = [(0.0f32, 1.0f32); PAIR_CAPACITY];
+        if paired {
+            for (j, p) in pairs.iter_mut().enumerate().take(m) {
+                *p = self.dequant.pair(j);
+            }
+        }
         // The buffer the next row is read into; a waiting row is in the other one.
         let mut current = 0usize;
         let mut waiting: Option<f32> = None;
@@ -539,11 +547,15 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
                     continue;
                 }
                 let features = x.get_mut(..m).unwrap_or(&mut []);
-                // A full row is already in place (indices 0..m).
-                if nnz < m {
-                    spread(features, indices);
+                if paired {
+                    spread_dequantise(features, indices, pairs.get(..m).unwrap_or(&[]));
+                } else {
+                    // A full row is already in place (indices 0..m).
+                    if nnz < m {
+                        spread(features, indices);
+                    }
+                    self.dequantise_dense(features);
                 }
-                self.dequantise_dense(features);
             } else {
                 self.row_values(i, x);
             }
@@ -661,6 +673,35 @@ fn spread(x: &mut [f32], indices: &[u16]) {
         };
         if let Some(xj) = x.get_mut(j) {
             *xj = value;
+        }
+    }
+}
+
+/// Spreads the compacted codes `x[..nnz]` (features `indices`, increasing; `nnz =
+/// indices.len()`) over `x[..m]` and dequantises every feature in the same loop,
+/// `x_j = o_j + s_j·q_j` with `q_j = 0` between the stored codes: the expression of
+/// [`Logistic::row_values`], so the same bits. From the last feature down, so a code is read
+/// before its slot is overwritten (`indices[a] ≥ a`); a full row is dequantised in place.
+#[inline(never)]
+fn spread_dequantise(x: &mut [f32], indices: &[u16], pairs: &[(f32, f32)]) {
+    if indices.len() >= x.len() {
+        for (xj, &(o, s)) in x.iter_mut().zip(pairs) {
+            *xj = o + s * *xj;
+        }
+        return;
+    }
+    let mut left = indices.len();
+    let m = x.len().min(pairs.len());
+    for j in (0..m).rev() {
+        let q = match left.checked_sub(1) {
+            Some(a) if indices.get(a).map(|&k| usize::from(k)) == Some(j) => {
+                left = a;
+                x.get(a).copied().unwrap_or(0.0)
+            }
+            _ => 0.0,
+        };
+        if let (Some(xj), Some(&(o, s))) = (x.get_mut(j), pairs.get(j)) {
+            *xj = o + s * q;
         }
     }
 }
@@ -892,6 +933,91 @@ fn rank_two_dense(features: &mut [f32], d: [f32; 2], x: [&[f32]; 2]) {
     let (xa, xb) = (xa.get(..m).unwrap_or(&[]), xb.get(..m).unwrap_or(&[]));
     let mut rest = features;
     let mut j = 0usize;
+    // Four rows of the triangle per pass while they last (rows j..j+3 are j+1..j+4 long): each
+    // column's two values are loaded once for eight multiply-adds.
+    while let (Some(&[a0, a1, a2, a3]), Some(&[b0, b1, b2, b3])) = (
+        xa.get(j..j.wrapping_add(4))
+            .and_then(|s| <&[f32; 4]>::try_from(s).ok()),
+        xb.get(j..j.wrapping_add(4))
+            .and_then(|s| <&[f32; 4]>::try_from(s).ok()),
+    ) {
+        let width = j.wrapping_add(1);
+        let Some((r0, tail)) = rest.split_at_mut_checked(width) else {
+            return;
+        };
+        let Some((r1, tail)) = tail.split_at_mut_checked(width.wrapping_add(1)) else {
+            return;
+        };
+        let Some((r2, tail)) = tail.split_at_mut_checked(width.wrapping_add(2)) else {
+            return;
+        };
+        let Some((r3, tail)) = tail.split_at_mut_checked(width.wrapping_add(3)) else {
+            return;
+        };
+        rest = tail;
+        let ta = [da * a0, da * a1, da * a2, da * a3];
+        let tb = [db * b0, db * b1, db * b2, db * b3];
+        // Columns 0..=j of the four rows, then each row's own columns j+1.. (the block's
+        // lower triangle).
+        let (Some((c1, e1)), Some((c2, e2)), Some((c3, e3)), Some(ya), Some(yb)) = (
+            r1.split_at_mut_checked(width),
+            r2.split_at_mut_checked(width),
+            r3.split_at_mut_checked(width),
+            xa.get(..width),
+            xb.get(..width),
+        ) else {
+            return;
+        };
+        let mut h0 = r0.chunks_exact_mut(4);
+        let mut h1 = c1.chunks_exact_mut(4);
+        let mut h2 = c2.chunks_exact_mut(4);
+        let mut h3 = c3.chunks_exact_mut(4);
+        let mut ya4 = ya.chunks_exact(4);
+        let mut yb4 = yb.chunks_exact(4);
+        for (((((p0, p1), p2), p3), qa), qb) in (&mut h0)
+            .zip(&mut h1)
+            .zip(&mut h2)
+            .zip(&mut h3)
+            .zip(&mut ya4)
+            .zip(&mut yb4)
+        {
+            // Written out: the firmware's size-optimised build unrolls no loop by itself.
+            if let (
+                [p00, p01, p02, p03],
+                [p10, p11, p12, p13],
+                [p20, p21, p22, p23],
+                [p30, p31, p32, p33],
+                &[a0, a1, a2, a3],
+                &[b0, b1, b2, b3],
+            ) = (p0, p1, p2, p3, qa, qb)
+            {
+                column4([p00, p10, p20, p30], ta, a0, tb, b0);
+                column4([p01, p11, p21, p31], ta, a1, tb, b1);
+                column4([p02, p12, p22, p32], ta, a2, tb, b2);
+                column4([p03, p13, p23, p33], ta, a3, tb, b3);
+            }
+        }
+        for (((((h0k, h1k), h2k), h3k), &ak), &bk) in h0
+            .into_remainder()
+            .iter_mut()
+            .zip(h1.into_remainder())
+            .zip(h2.into_remainder())
+            .zip(h3.into_remainder())
+            .zip(ya4.remainder())
+            .zip(yb4.remainder())
+        {
+            column4([h0k, h1k, h2k, h3k], ta, ak, tb, bk);
+        }
+        if let ([e11], [e21, e22], [e31, e32, e33]) = (e1, e2, e3) {
+            mac2(e11, ta[1], a1, tb[1], b1);
+            mac2(e21, ta[2], a1, tb[2], b1);
+            mac2(e22, ta[2], a2, tb[2], b2);
+            mac2(e31, ta[3], a1, tb[3], b1);
+            mac2(e32, ta[3], a2, tb[3], b2);
+            mac2(e33, ta[3], a3, tb[3], b3);
+        }
+        j = j.wrapping_add(4);
+    }
     // Rows j and j + 1 of the triangle are j + 1 and j + 2 long.
     while let (Some(&[xa0, xa1]), Some(&[xb0, xb1])) = (
         xa.get(j..j.wrapping_add(2))
@@ -962,6 +1088,23 @@ fn rank_two_dense(features: &mut [f32], d: [f32; 2], x: [&[f32]; 2]) {
             *h_jk += tb * b;
         }
     }
+}
+
+/// One column of four triangle rows, two samples: `h_q += ta_q·a`, then `h_q += tb_q·b`.
+#[inline(always)]
+fn column4(h: [&mut f32; 4], ta: [f32; 4], a: f32, tb: [f32; 4], b: f32) {
+    let [h0, h1, h2, h3] = h;
+    mac2(h0, ta[0], a, tb[0], b);
+    mac2(h1, ta[1], a, tb[1], b);
+    mac2(h2, ta[2], a, tb[2], b);
+    mac2(h3, ta[3], a, tb[3], b);
+}
+
+/// `h += ta·a`, then `h += tb·b`: two samples' products into one entry, the earlier first.
+#[inline(always)]
+fn mac2(h: &mut f32, ta: f32, a: f32, tb: f32, b: f32) {
+    *h += ta * a;
+    *h += tb * b;
 }
 
 /// Checks the dataset before training: labels `±1`, both classes present, finite
