@@ -524,7 +524,13 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
             } else {
                 u.get_mut(..m).unwrap_or(&mut [])
             };
-            if by_support {
+            if paired && !zero_offsets {
+                // Every value is read anyway (a zero code is the value o_j): the row's codes
+                // by the layout's own axpy kernel, then dequantised from the stack pairs.
+                let features = x.get_mut(..m).unwrap_or(&mut []);
+                self.row_codes(i, features);
+                dequantise_pairs(features, pairs.get(..m).unwrap_or(&[]));
+            } else if by_support {
                 let nnz = self.data.nonzero_codes(i, &mut support, x);
                 let indices = support.get(..nnz).unwrap_or(&[]);
                 if zero_offsets && sparse_pays(nnz, m) {
@@ -685,10 +691,7 @@ fn spread(x: &mut [f32], indices: &[u16]) {
 #[inline(never)]
 fn spread_dequantise(x: &mut [f32], indices: &[u16], pairs: &[(f32, f32)]) {
     if indices.len() >= x.len() {
-        for (xj, &(o, s)) in x.iter_mut().zip(pairs) {
-            *xj = o + s * *xj;
-        }
-        return;
+        return dequantise_pairs(x, pairs);
     }
     let mut left = indices.len();
     let m = x.len().min(pairs.len());
@@ -703,6 +706,14 @@ fn spread_dequantise(x: &mut [f32], indices: &[u16], pairs: &[(f32, f32)]) {
         if let (Some(xj), Some(&(o, s))) = (x.get_mut(j), pairs.get(j)) {
             *xj = o + s * q;
         }
+    }
+}
+
+/// A whole row's codes to values in place, `x_j = o_j + s_j·q_j` (as
+/// [`Logistic::row_values`]), from the pairs on the stack.
+fn dequantise_pairs(x: &mut [f32], pairs: &[(f32, f32)]) {
+    for (xj, &(o, s)) in x.iter_mut().zip(pairs) {
+        *xj = o + s * *xj;
     }
 }
 
