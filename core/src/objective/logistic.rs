@@ -467,13 +467,16 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     /// same triangle as the dense update. On MNIST rows (≈ 28 % nonzero pixels at 7×7) this
     /// costs `O(n·nnz²/2)` instead of `O(n·m²/2)`.
     ///
-    /// When every dequantisation offset is 0, a zero code is a zero value, so a row is read as
-    /// its non-zero codes ([`Rows::nonzero_codes`]): nothing is spent on its zeros. A row with
-    /// few non-zeros then takes the scattered update ([`rank_one_sparse`]); a nearly full one is
-    /// spread back into a dense vector for the contiguous update, two samples at a time
-    /// ([`rank_two_dense`]), whose inner loop has no index to load. Offsets other than 0 make
-    /// zero codes non-zero values: those rows are spread and dequantised whole, for the dense
-    /// update (the non-zero list is still the cheapest read of a packed row).
+    /// When every dequantisation offset is 0 (and `m ≤ 256`), `x_ij = s_j q_ij` is zero wherever
+    /// the code is and `X̃ᵀDX̃ = S(Q̃ᵀDQ̃)S` with `S = diag(s_0, …, s_{m−1}, 1)`: the pass
+    /// accumulates the codes' Gram matrix from each row's non-zero codes
+    /// ([`Rows::nonzero_codes`]), with nothing spent on zeros and no dequantisation per row, and
+    /// the scales are applied once, `(s_j s_k)·G_jk` (the same bits as that dense computation,
+    /// not as a pass over dequantised values). A row with few non-zeros takes the scattered
+    /// update ([`rank_one_sparse`]); a nearly full one is spread back into a dense vector for
+    /// the contiguous update, two samples at a time ([`rank_two_dense`]), whose inner loop has
+    /// no index to load. Offsets other than 0 make zero codes non-zero values: those rows are
+    /// read whole and dequantised (from a stack copy of the pairs up to 64 features).
     // Kept out of line, like the kernels below, so the firmware profile shows each on its own
     // row; a call per row costs a handful of instructions.
     #[inline(never)]
@@ -491,6 +494,10 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         let by_support = m <= SUPPORT_CAPACITY;
         // With an offset a zero code is not a zero value: such rows take the dense update.
         let zero_offsets = self.offsets_are_zero();
+        // Without offsets `x_j = s_j q_j`, so `X̃ᵀDX̃ = S (Q̃ᵀDQ̃) S` with `S = diag(s, 1)`: the
+        // pass accumulates the codes' Gram matrix (no dequantisation per row) and the scales
+        // are applied once at the end, `O(m²)`.
+        let codes_only = zero_offsets && by_support;
         let mut support = [0u16; SUPPORT_CAPACITY];
         // Up to PAIR_CAPACITY features a row is read into one of two stack buffers with x̃_m = 1
         // appended, so the dense kernels update the bias row and the corner as row m of the
@@ -504,7 +511,7 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         // The dequantisation pairs on the stack, read once per call: a dense row is then spread
         // and dequantised in one loop without a table lookup per feature.
         let mut pairs = [(0.0f32, 1.0f32); PAIR_CAPACITY];
-        if paired {
+        if paired && !codes_only {
             for (j, p) in pairs.iter_mut().enumerate().take(m) {
                 *p = self.dequant.pair(j);
             }
@@ -524,20 +531,23 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
             } else {
                 u.get_mut(..m).unwrap_or(&mut [])
             };
-            if paired && !zero_offsets {
-                // Every value is read anyway (a zero code is the value o_j): the row's codes
-                // by the layout's own axpy kernel, then dequantised from the stack pairs.
-                let features = x.get_mut(..m).unwrap_or(&mut []);
-                self.row_codes(i, features);
-                dequantise_pairs(features, pairs.get(..m).unwrap_or(&[]));
-            } else if by_support {
+            if !codes_only {
+                // Every value is read (with an offset a zero code is the value o_j): the row's
+                // codes by the layout's own axpy kernel, dequantised from the stack pairs.
+                if paired {
+                    let features = x.get_mut(..m).unwrap_or(&mut []);
+                    self.row_codes(i, features);
+                    dequantise_pairs(features, pairs.get(..m).unwrap_or(&[]));
+                } else {
+                    self.row_values(i, x);
+                }
+            } else {
                 let nnz = self.data.nonzero_codes(i, &mut support, x);
                 let indices = support.get(..nnz).unwrap_or(&[]);
-                if zero_offsets && sparse_pays(nnz, m) {
+                if sparse_pays(nnz, m) {
                     if let Some(dw) = waiting.take() {
                         rank_one_dense(h, dw, other);
                     }
-                    self.dequantise_support(x.get_mut(..nnz).unwrap_or(&mut []), indices);
                     // The bias feature joins the support as its last entry (there is room:
                     // nnz < m here).
                     if let (Some(xm), Some(km), Ok(bias)) =
@@ -552,18 +562,10 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
                     rank_one_sparse(h, di, values, indices);
                     continue;
                 }
-                let features = x.get_mut(..m).unwrap_or(&mut []);
-                if paired {
-                    spread_dequantise(features, indices, pairs.get(..m).unwrap_or(&[]));
-                } else {
-                    // A full row is already in place (indices 0..m).
-                    if nnz < m {
-                        spread(features, indices);
-                    }
-                    self.dequantise_dense(features);
+                // A full row is already in place.
+                if nnz < m {
+                    spread(x.get_mut(..m).unwrap_or(&mut []), indices);
                 }
-            } else {
-                self.row_values(i, x);
             }
             if !paired {
                 dense_update(h, feature_len, di, x);
@@ -584,6 +586,9 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
             let x = if current == 0 { b1 } else { b0 };
             rank_one_dense(h, dw, x.get(..dim_len).unwrap_or(&[]));
         }
+        if codes_only {
+            self.scale_gram(h);
+        }
         for j in 0..dim {
             let reg = if j < m { 1.0 } else { self.bias_reg() };
             if let Some(hjj) = h.get_mut(crate::cholesky::packed_index(j, j)) {
@@ -593,6 +598,42 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         Ok(())
     }
 
+    /// The codes' Gram matrix `G = Q̃ᵀDQ̃` (packed, bias last) to `X̃ᵀDX̃` when every offset
+    /// is 0: `h_jk = (s_j s_k)·G_jk` for features, `h_mk = s_k·G_mk` for the bias row (its
+    /// feature is the constant 1), the corner as it is. `Identity` has every scale 1: nothing
+    /// to do.
+    fn scale_gram(&self, h: &mut [f32]) {
+        match self.dequant {
+            Dequant::Identity => {}
+            Dequant::Shared { scale: s, .. } => {
+                let ss = s * s;
+                let feature_len = crate::cholesky::packed_len(self.m);
+                let (features, bias_row) = h.split_at_mut(feature_len.min(h.len()));
+                for hjk in features {
+                    *hjk *= ss;
+                }
+                for hmk in bias_row.iter_mut().take(self.m) {
+                    *hmk *= s;
+                }
+            }
+            Dequant::PerFeature(table) => {
+                let mut rest = h;
+                for (j, (_, sj)) in table.pairs().enumerate().take(self.m) {
+                    let Some((row, tail)) = rest.split_at_mut_checked(j.saturating_add(1)) else {
+                        return;
+                    };
+                    rest = tail;
+                    for (hjk, (_, sk)) in row.iter_mut().zip(table.pairs()) {
+                        *hjk *= sj * sk;
+                    }
+                }
+                for (hmk, (_, sk)) in rest.iter_mut().zip(table.pairs()) {
+                    *hmk *= sk;
+                }
+            }
+        }
+    }
+
     /// True when every dequantisation offset is 0 (`Identity`, MNIST's shared pair, a table
     /// of scales only): then `x_ij = s_j q_ij` is zero wherever the code is. `O(m)`.
     fn offsets_are_zero(&self) -> bool {
@@ -600,54 +641,6 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
             Dequant::Identity => true,
             Dequant::Shared { offset, .. } => offset == 0.0,
             Dequant::PerFeature(table) => table.pairs().all(|(o, _)| o == 0.0),
-        }
-    }
-
-    /// Codes to values in place, `x_a = o_j + s_j q_a` with `j = indices[a]`: the expression of
-    /// [`row_values`](Self::row_values), so the values are the same bits.
-    fn dequantise_support(&self, values: &mut [f32], indices: &[u16]) {
-        match self.dequant {
-            // 0 + 1·q = q for the non-zero q here: nothing to do.
-            Dequant::Identity => {}
-            Dequant::Shared { offset, scale } => {
-                // Four per step: the loop overhead is most of this pass's cost.
-                let mut quads = values.chunks_exact_mut(4);
-                for q in &mut quads {
-                    if let [a, b, c, d] = q {
-                        *a = offset + scale * *a;
-                        *b = offset + scale * *b;
-                        *c = offset + scale * *c;
-                        *d = offset + scale * *d;
-                    }
-                }
-                for xa in quads.into_remainder() {
-                    *xa = offset + scale * *xa;
-                }
-            }
-            Dequant::PerFeature(table) => {
-                for (xa, &j) in values.iter_mut().zip(indices) {
-                    let (o, s) = table.pair(usize::from(j));
-                    *xa = o + s * *xa;
-                }
-            }
-        }
-    }
-
-    /// Codes to values in place over a whole row, `x_j = o_j + s_j q_j` (as
-    /// [`row_values`](Self::row_values)), the table read in order.
-    fn dequantise_dense(&self, x: &mut [f32]) {
-        match self.dequant {
-            Dequant::Identity => {}
-            Dequant::Shared { offset, scale } => {
-                for xj in x.iter_mut() {
-                    *xj = offset + scale * *xj;
-                }
-            }
-            Dequant::PerFeature(table) => {
-                for (xj, (o, s)) in x.iter_mut().zip(table.pairs()) {
-                    *xj = o + s * *xj;
-                }
-            }
         }
     }
 }
@@ -679,32 +672,6 @@ fn spread(x: &mut [f32], indices: &[u16]) {
         };
         if let Some(xj) = x.get_mut(j) {
             *xj = value;
-        }
-    }
-}
-
-/// Spreads the compacted codes `x[..nnz]` (features `indices`, increasing; `nnz =
-/// indices.len()`) over `x[..m]` and dequantises every feature in the same loop,
-/// `x_j = o_j + s_j·q_j` with `q_j = 0` between the stored codes: the expression of
-/// [`Logistic::row_values`], so the same bits. From the last feature down, so a code is read
-/// before its slot is overwritten (`indices[a] ≥ a`); a full row is dequantised in place.
-#[inline(never)]
-fn spread_dequantise(x: &mut [f32], indices: &[u16], pairs: &[(f32, f32)]) {
-    if indices.len() >= x.len() {
-        return dequantise_pairs(x, pairs);
-    }
-    let mut left = indices.len();
-    let m = x.len().min(pairs.len());
-    for j in (0..m).rev() {
-        let q = match left.checked_sub(1) {
-            Some(a) if indices.get(a).map(|&k| usize::from(k)) == Some(j) => {
-                left = a;
-                x.get(a).copied().unwrap_or(0.0)
-            }
-            _ => 0.0,
-        };
-        if let (Some(xj), Some(&(o, s))) = (x.get_mut(j), pairs.get(j)) {
-            *xj = o + s * q;
         }
     }
 }
@@ -1508,7 +1475,9 @@ mod tests {
     }
 
     /// The dense rank-one Hessian and diagonal, every product added, zeros included, in the
-    /// order the kernels use: the bits the zero-skipping kernels must reproduce.
+    /// order the kernels use: the bits the zero-skipping kernels must reproduce. Without
+    /// offsets (and m ≤ 256) the triangle is the codes' Gram matrix scaled afterwards,
+    /// `(s_j s_k)·G_jk` and `s_k·G_mk` (`x_j = s_j q_j`); the diagonal is always from values.
     fn dense_reference<R: Rows>(
         data: &R,
         dd: &[f32],
@@ -1517,26 +1486,39 @@ mod tests {
         let m = data.n_features();
         let dim = m + 1;
         let dq = data.dequant();
+        let codes_only = m <= 256 && (0..m).all(|j| dq.pair(j).0 == 0.0);
         let mut h = std::vec![0.0f32; crate::cholesky::packed_len(dim)];
         let mut diag = std::vec![0.0f32; dim];
         for (i, &d) in dd.iter().enumerate() {
-            let mut x = std::vec![0.0f32; m];
-            data.axpy_codes(i, 1.0, &mut x);
-            for (j, xj) in x.iter_mut().enumerate() {
-                let (o, s) = dq.pair(j);
-                *xj = o + s * *xj;
-            }
+            let mut q = std::vec![0.0f32; m];
+            data.axpy_codes(i, 1.0, &mut q);
+            let mut x: std::vec::Vec<f32> = (0..m)
+                .map(|j| {
+                    let (o, s) = dq.pair(j);
+                    o + s * q[j]
+                })
+                .collect();
             x.push(1.0);
+            q.push(1.0);
+            let g = if codes_only { &q } else { &x };
             for j in 0..dim {
-                let t = d * x[j];
+                let t = d * g[j];
                 for k in 0..=j {
-                    h[crate::cholesky::packed_index(j, k)] += t * x[k];
+                    h[crate::cholesky::packed_index(j, k)] += t * g[k];
                 }
                 if j < m {
                     diag[j] += (d * x[j]) * x[j];
                 }
             }
             diag[m] += d;
+        }
+        if codes_only && !matches!(dq, Dequant::Identity) {
+            for j in 0..m {
+                for k in 0..=j {
+                    h[crate::cholesky::packed_index(j, k)] *= dq.pair(j).1 * dq.pair(k).1;
+                }
+                h[crate::cholesky::packed_index(m, j)] *= dq.pair(j).1;
+            }
         }
         for j in 0..dim {
             let reg = if j < m { 1.0 } else { reg_bias };
