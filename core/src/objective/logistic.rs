@@ -17,6 +17,8 @@
 //! instead of panicking. Sums run in a fixed order with no fused multiply-add and `libm` for
 //! `exp`/`log1p`, so every target computes the same bits.
 
+use core::cell::Cell;
+
 use crate::data::{Dequant, Rows};
 use crate::error::Error;
 use crate::linalg::CompensatedSum;
@@ -733,26 +735,6 @@ fn row_start(j: u16) -> usize {
     j.wrapping_mul(j.wrapping_add(1)) / 2
 }
 
-/// Rows `j` of a packed triangle for four increasing `j`, as disjoint mutable slices (`None`
-/// when they are not increasing or `features` is too short).
-#[inline]
-fn packed_rows4(features: &mut [f32], j: [u16; 4]) -> Option<[&mut [f32]; 4]> {
-    let [j0, j1, j2, j3] = j;
-    // Row j is [j(j+1)/2, (j+1)(j+2)/2): cut from the last row down.
-    let end = |j: u16| row_start(j).wrapping_add(usize::from(j)).wrapping_add(1);
-    let (head, r3) = features
-        .get_mut(..end(j3))?
-        .split_at_mut_checked(row_start(j3))?;
-    let (head, r2) = head
-        .get_mut(..end(j2))?
-        .split_at_mut_checked(row_start(j2))?;
-    let (head, r1) = head
-        .get_mut(..end(j1))?
-        .split_at_mut_checked(row_start(j1))?;
-    let r0 = head.get_mut(row_start(j0)..end(j0))?;
-    Some([r0, r1, r2, r3])
-}
-
 /// `h_jk += t·x_k` at column `k` of the packed row `row` (nothing past its end).
 #[inline]
 fn add_at(row: &mut [f32], k: u16, t: f32, xk: f32) {
@@ -772,6 +754,9 @@ fn add_at(row: &mut [f32], k: u16, t: f32, xk: f32) {
 #[inline(never)]
 fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u16]) {
     let nnz = values.len().min(indices.len());
+    let (Some(values), Some(indices)) = (values.get(..nnz), indices.get(..nnz)) else {
+        return;
+    };
     let lead = nnz % 4;
     for (a, (&j, &xj)) in indices.iter().zip(values).enumerate().take(lead) {
         let start = row_start(j);
@@ -785,49 +770,55 @@ fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u16]
         }
         add_at(row, j, t, xj);
     }
+    // Shared views of the triangle: a block's four rows are cut from it without splitting
+    // (each entry is still loaded and stored once per sample).
+    let h = Cell::from_mut(features).as_slice_of_cells();
+    let (Some(block_indices), Some(block_values)) = (indices.get(lead..), values.get(lead..)) else {
+        return;
+    };
+    // Entries before the block and its first: indices[..=a].
     let mut a = lead;
-    while let (Some(&[j0, j1, j2, j3]), Some(&[x0, x1, x2, x3])) = (
-        indices
-            .get(a..a.wrapping_add(4))
-            .and_then(|s| <&[u16; 4]>::try_from(s).ok()),
-        values
-            .get(a..a.wrapping_add(4))
-            .and_then(|s| <&[f32; 4]>::try_from(s).ok()),
-    ) {
-        let Some([r0, r1, r2, r3]) = packed_rows4(features, [j0, j1, j2, j3]) else {
+    for (jb, xb) in block_indices.chunks_exact(4).zip(block_values.chunks_exact(4)) {
+        let (&[j0, j1, j2, j3], &[x0, x1, x2, x3]) = (jb, xb) else {
+            return;
+        };
+        let (s0, s1, s2, s3) = (row_start(j0), row_start(j1), row_start(j2), row_start(j3));
+        // Columns 0..=j0 of the four rows: one length, so one comparison guards four entries.
+        let width = usize::from(j0).wrapping_add(1);
+        let row = |s: usize| h.get(s..s.wrapping_add(width));
+        let (Some(c0), Some(c1), Some(c2), Some(c3), Some(earlier_indices), Some(earlier_values)) = (
+            row(s0),
+            row(s1),
+            row(s2),
+            row(s3),
+            indices.get(..=a),
+            values.get(..=a),
+        ) else {
             return;
         };
         let (t0, t1, t2, t3) = (d * x0, d * x1, d * x2, d * x3);
-        // Columns of the earlier non-zeros and j0 itself, all ≤ j0: the first j0 + 1 entries
-        // of each row (row j0's diagonal among them).
-        let width = usize::from(j0).wrapping_add(1);
-        let earlier_indices = indices.get(..=a).unwrap_or(&[]);
-        let earlier_values = values.get(..earlier_indices.len()).unwrap_or(&[]);
-        if let (Some(c0), Some(c1), Some(c2), Some(c3)) = (
-            r0.get_mut(..width),
-            r1.get_mut(..width),
-            r2.get_mut(..width),
-            r3.get_mut(..width),
-        ) {
-            for (&k, &xk) in earlier_indices.iter().zip(earlier_values) {
-                let k = usize::from(k);
-                if let (Some(h0), Some(h1), Some(h2), Some(h3)) =
-                    (c0.get_mut(k), c1.get_mut(k), c2.get_mut(k), c3.get_mut(k))
-                {
-                    *h0 += t0 * xk;
-                    *h1 += t1 * xk;
-                    *h2 += t2 * xk;
-                    *h3 += t3 * xk;
-                }
+        for (&k, &xk) in earlier_indices.iter().zip(earlier_values) {
+            let k = usize::from(k);
+            if let (Some(h0), Some(h1), Some(h2), Some(h3)) = (c0.get(k), c1.get(k), c2.get(k), c3.get(k))
+            {
+                h0.set(h0.get() + t0 * xk);
+                h1.set(h1.get() + t1 * xk);
+                h2.set(h2.get() + t2 * xk);
+                h3.set(h3.get() + t3 * xk);
             }
         }
-        // The rest of the block's own lower triangle (columns j1..j3).
-        add_at(r1, j1, t1, x1);
-        add_at(r2, j1, t2, x1);
-        add_at(r2, j2, t2, x2);
-        add_at(r3, j1, t3, x1);
-        add_at(r3, j2, t3, x2);
-        add_at(r3, j3, t3, x3);
+        // The rest of the block's own lower triangle (columns j1..j3), by index.
+        let at = |s: usize, k: u16, t: f32, xk: f32| {
+            if let Some(c) = h.get(s.wrapping_add(usize::from(k))) {
+                c.set(c.get() + t * xk);
+            }
+        };
+        at(s1, j1, t1, x1);
+        at(s2, j1, t2, x1);
+        at(s2, j2, t2, x2);
+        at(s3, j1, t3, x1);
+        at(s3, j2, t3, x2);
+        at(s3, j3, t3, x3);
         a = a.wrapping_add(4);
     }
 }
