@@ -500,6 +500,15 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         // pass accumulates the codes' Gram matrix (no dequantisation per row) and the scales
         // are applied once at the end, `O(m²)`.
         let codes_only = zero_offsets && by_support;
+        // A row with at most `sparse_limit` non-zeros takes the scattered update. Measured on
+        // the emulated Cortex-M4: the scattered update costs ≈ 9 instructions per multiply-add
+        // with its per-block overhead (`nnz²/2` of them), the paired contiguous one ≈ 3.5 over
+        // the whole triangle (`m²/2`): the scattered one pays while `9·nnz² < 3.5·m²`, i.e. up
+        // to `nnz ≈ 0.6·m` (MNIST 7×7 rows: 28 % on average; breast cancer: all 30 features).
+        // The bias entry it appends needs `nnz < m`, which this implies. Hoisted out of the row
+        // loop with the bias feature's index (m ≤ 256 on the support path, so it fits).
+        let sparse_limit = m.saturating_mul(3) / 5;
+        let bias_index = u16::try_from(m).unwrap_or(u16::MAX);
         let mut support = [0u16; SUPPORT_CAPACITY];
         // Up to PAIR_CAPACITY features a row is read into one of two stack buffers with x̃_m = 1
         // appended, so the dense kernels update the bias row and the corner as row m of the
@@ -546,17 +555,15 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
             } else {
                 let nnz = self.data.nonzero_codes(i, &mut support, x);
                 let indices = support.get(..nnz).unwrap_or(&[]);
-                if sparse_pays(nnz, m) {
+                if nnz <= sparse_limit {
                     if let Some(dw) = waiting.take() {
                         rank_one_dense(h, dw, other);
                     }
                     // The bias feature joins the support as its last entry (there is room:
                     // nnz < m here).
-                    if let (Some(xm), Some(km), Ok(bias)) =
-                        (x.get_mut(nnz), support.get_mut(nnz), u16::try_from(m))
-                    {
+                    if let (Some(xm), Some(km)) = (x.get_mut(nnz), support.get_mut(nnz)) {
                         *xm = 1.0;
-                        *km = bias;
+                        *km = bias_index;
                     }
                     let len = nnz.saturating_add(1);
                     let values = x.get(..len).unwrap_or(&[]);
@@ -645,16 +652,6 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
             Dequant::PerFeature(table) => table.pairs().all(|(o, _)| o == 0.0),
         }
     }
-}
-
-/// Whether a row with `nnz` non-zeros of `m` takes the scattered update. Measured on the
-/// emulated Cortex-M4: the scattered update costs ≈ 9 instructions per multiply-add with its
-/// per-block overhead (`nnz²/2` of them), the paired contiguous one ≈ 3.5 over the whole
-/// triangle (`m²/2`): the scattered one pays while `9·nnz² < 3.5·m²`, i.e. up to
-/// `nnz ≈ 0.6·m` (MNIST 7×7 rows: 28 % on average; breast cancer: all 30 features). The
-/// bias entry it appends needs `nnz < m`, which this implies.
-fn sparse_pays(nnz: usize, m: usize) -> bool {
-    nnz.saturating_mul(5) <= m.saturating_mul(3)
 }
 
 /// Spreads the compacted `x[..nnz]` (features `indices`, increasing) back over `x[..m]`,
@@ -773,12 +770,16 @@ fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u16]
     // Shared views of the triangle: a block's four rows are cut from it without splitting
     // (each entry is still loaded and stored once per sample).
     let h = Cell::from_mut(features).as_slice_of_cells();
-    let (Some(block_indices), Some(block_values)) = (indices.get(lead..), values.get(lead..)) else {
+    let (Some(block_indices), Some(block_values)) = (indices.get(lead..), values.get(lead..))
+    else {
         return;
     };
     // Entries before the block and its first: indices[..=a].
     let mut a = lead;
-    for (jb, xb) in block_indices.chunks_exact(4).zip(block_values.chunks_exact(4)) {
+    for (jb, xb) in block_indices
+        .chunks_exact(4)
+        .zip(block_values.chunks_exact(4))
+    {
         let (&[j0, j1, j2, j3], &[x0, x1, x2, x3]) = (jb, xb) else {
             return;
         };
@@ -799,7 +800,8 @@ fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u16]
         let (t0, t1, t2, t3) = (d * x0, d * x1, d * x2, d * x3);
         for (&k, &xk) in earlier_indices.iter().zip(earlier_values) {
             let k = usize::from(k);
-            if let (Some(h0), Some(h1), Some(h2), Some(h3)) = (c0.get(k), c1.get(k), c2.get(k), c3.get(k))
+            if let (Some(h0), Some(h1), Some(h2), Some(h3)) =
+                (c0.get(k), c1.get(k), c2.get(k), c3.get(k))
             {
                 h0.set(h0.get() + t0 * xk);
                 h1.set(h1.get() + t1 * xk);
