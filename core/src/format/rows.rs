@@ -92,8 +92,12 @@ impl Rows for PackedDataset<'_> {
     }
 
     /// `u8` rows: read in place, a word of four zero codes skipped with one test (most MNIST
-    /// pixels), no scratch pass; other encodings take the trait's default.
+    /// pixels), no scratch pass; `u8-sparse` rows are their non-zero list already (copied, no
+    /// work per zero); other encodings take the trait's default.
     fn nonzero_codes(&self, i: usize, index: &mut [u16], code: &mut [f32]) -> usize {
+        if let Some(row) = self.sparse_row(i) {
+            return sparse::nonzero(row, index, code);
+        }
         if self.header.encoding != Encoding::U8 || self.m > usize::from(u16::MAX) {
             return crate::data::nonzero_codes_each(self, i, index, code);
         }

@@ -366,3 +366,36 @@ pub(crate) fn axpy_multi(row: SparseRow<'_>, m: usize, a: &[f32], stride: usize,
         }
     }
 }
+
+/// The stored entries into `index[..nnz]` and `code[..nnz]` (codes as `f32`), as many as the
+/// shorter output holds; returns how many were written. The explicit Hessian's non-zero list
+/// ([`Rows::nonzero_codes`](crate::data::Rows::nonzero_codes)): one zipped pass, no per-entry
+/// length check beyond the zip's own.
+pub(crate) fn nonzero(row: SparseRow<'_>, index: &mut [u16], code: &mut [f32]) -> usize {
+    let mut nnz = 0usize;
+    match row.indices {
+        Indices::Narrow(ix) => {
+            for (((k, c), &j), &q) in index.iter_mut().zip(code.iter_mut()).zip(ix).zip(row.codes) {
+                *k = u16::from(j);
+                *c = f32::from(q);
+                nnz = nnz.wrapping_add(1);
+            }
+        }
+        Indices::Wide(ix) => {
+            for (((k, c), j), &q) in index
+                .iter_mut()
+                .zip(code.iter_mut())
+                .zip(ix.chunks_exact(2))
+                .zip(row.codes)
+            {
+                *k = match *j {
+                    [a, b] => u16::from_le_bytes([a, b]),
+                    _ => 0,
+                };
+                *c = f32::from(q);
+                nnz = nnz.wrapping_add(1);
+            }
+        }
+    }
+    nnz
+}

@@ -1055,6 +1055,24 @@ fn sparse_round_trip_reads_like_dense_u8() {
                 .collect();
             assert_eq!(row.iter().collect::<Vec<_>>(), want);
             assert_eq!(row.len(), want.len());
+            // The non-zero list the explicit Hessian reads: the stored entries, as the dense
+            // file's and the trait default's (codes as f32, features past u16 left out).
+            let lists = |rows: &dyn Fn(&mut [u16], &mut [f32]) -> usize| {
+                let (mut ix, mut c) = (vec![0u16; m], vec![0f32; m]);
+                let nnz = rows(&mut ix, &mut c);
+                (ix[..nnz].to_vec(), c[..nnz].to_vec())
+            };
+            let sparse = lists(&|ix, c| ds.nonzero_codes(i, ix, c));
+            let want_list = (
+                want.iter().map(|&(j, _)| j as u16).collect::<Vec<_>>(),
+                want.iter().map(|&(_, c)| f32::from(c)).collect::<Vec<_>>(),
+            );
+            assert_eq!(sparse, want_list, "m = {m}, row {i}");
+            assert_eq!(lists(&|ix, c| dd.nonzero_codes(i, ix, c)), want_list);
+            assert_eq!(
+                lists(&|ix, c| crate::data::nonzero_codes_each(&ds, i, ix, c)),
+                want_list
+            );
         }
         assert_eq!(ds.sparse_row(LABELS.len()), None);
         assert_eq!(dd.sparse_row(0), None);

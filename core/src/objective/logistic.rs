@@ -17,6 +17,8 @@
 //! instead of panicking. Sums run in a fixed order with no fused multiply-add and `libm` for
 //! `exp`/`log1p`, so every target computes the same bits.
 
+use core::cell::Cell;
+
 use crate::data::{Dequant, Rows};
 use crate::error::Error;
 use crate::linalg::CompensatedSum;
@@ -49,6 +51,21 @@ pub fn sigmoid_pair(t: f32) -> (f32, f32) {
         (big, small)
     } else {
         (small, big)
+    }
+}
+
+/// [`logistic_loss`]`(t)` and [`sigmoid_pair`]`(t)` from one `exp(−|t|)`: the same expressions
+/// on the same `e`, so the same bits as the two calls, for one `expf` instead of two.
+#[inline]
+fn loss_and_sigmoids(t: f32) -> (f32, f32, f32) {
+    let e = libm::expf(-libm::fabsf(t));
+    let tail = libm::log1pf(e);
+    let big = 1.0 / (1.0 + e);
+    let small = e / (1.0 + e);
+    if t >= 0.0 {
+        (tail, big, small)
+    } else {
+        (-t + tail, small, big)
     }
 }
 
@@ -319,6 +336,43 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         Ok(())
     }
 
+    /// `f(w)` (as [`value`](Logistic::value)) and, in the same pass, the gradient and the Hessian
+    /// weights (as [`grad`](Logistic::grad)): each sample's `exp(−|y·z|)` serves its loss and
+    /// its sigmoid, and its label is read once. The same bits as the two calls.
+    pub fn value_grad(
+        &self,
+        w: &[f32],
+        z: &[f32],
+        g: &mut [f32],
+        dd: &mut [f32],
+    ) -> Result<f32, Error> {
+        expect_len(w.len(), self.n_weights())?;
+        expect_len(z.len(), self.n)?;
+        expect_len(g.len(), self.n_weights())?;
+        expect_len(dd.len(), self.n)?;
+        let mut reg = CompensatedSum::new();
+        for wj in w.iter().take(self.n_regularized()) {
+            reg.add(wj * wj);
+        }
+        let acc = g.get_mut(..self.m).unwrap_or(&mut []);
+        acc.fill(0.0);
+        let mut loss = CompensatedSum::new();
+        let mut sum_a = CompensatedSum::new();
+        for (i, (zi, di)) in z.iter().zip(dd.iter_mut()).enumerate() {
+            let y = self.data.label(i);
+            let c = self.cost(y);
+            let (l, s_pos, s_neg) = loss_and_sigmoids(y * *zi);
+            loss.add(c * l);
+            let a = -(c * s_neg) * y;
+            *di = c * s_pos * s_neg;
+            self.data.axpy_codes(i, a, acc);
+            sum_a.add(a);
+        }
+        let sum_a = sum_a.total();
+        self.unfold(w, sum_a, g);
+        Ok(0.5 * reg.total() + loss.total())
+    }
+
     /// Hessian-vector product `out = ∇²f · v = reg ⊙ v + X̃ᵀ(D ⊙ X̃v)` in one fused pass over
     /// the rows (`t_i = D_i x̃_i·v; out += t_i x̃_i`), with `dd` from [`grad`](Logistic::grad).
     pub fn hess_vec(
@@ -415,12 +469,16 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     /// same triangle as the dense update. On MNIST rows (≈ 28 % nonzero pixels at 7×7) this
     /// costs `O(n·nnz²/2)` instead of `O(n·m²/2)`.
     ///
-    /// When every dequantisation offset is 0, a zero code is a zero value, so a row is read as
-    /// its non-zero codes ([`Rows::nonzero_codes`]): nothing is spent on its zeros. A row with
-    /// few non-zeros then takes the scattered update ([`rank_one_sparse`]); a nearly full one is
-    /// spread back into a dense vector for the contiguous update, two samples at a time
-    /// ([`rank_two_dense`]), whose inner loop has no index to load. Offsets other than 0 make
-    /// zero codes non-zero values: those rows are read whole.
+    /// When every dequantisation offset is 0 (and `m ≤ 256`), `x_ij = s_j q_ij` is zero wherever
+    /// the code is and `X̃ᵀDX̃ = S(Q̃ᵀDQ̃)S` with `S = diag(s_0, …, s_{m−1}, 1)`: the pass
+    /// accumulates the codes' Gram matrix from each row's non-zero codes
+    /// ([`Rows::nonzero_codes`]), with nothing spent on zeros and no dequantisation per row, and
+    /// the scales are applied once, `(s_j s_k)·G_jk` (the same bits as that dense computation,
+    /// not as a pass over dequantised values). A row with few non-zeros takes the scattered
+    /// update ([`rank_one_sparse`]); a nearly full one is spread back into a dense vector for
+    /// the contiguous update, two samples at a time ([`rank_two_dense`]), whose inner loop has
+    /// no index to load. Offsets other than 0 make zero codes non-zero values: those rows are
+    /// read whole and dequantised (from a stack copy of the pairs up to 64 features).
     // Kept out of line, like the kernels below, so the firmware profile shows each on its own
     // row; a call per row costs a handful of instructions.
     #[inline(never)]
@@ -435,7 +493,22 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         h.fill(0.0);
         // Rows 0..m (features), then row m (the bias feature x̃_m = 1, corner last).
         let feature_len = crate::cholesky::packed_len(m);
-        let by_support = m <= SUPPORT_CAPACITY && self.offsets_are_zero();
+        let by_support = m <= SUPPORT_CAPACITY;
+        // With an offset a zero code is not a zero value: such rows take the dense update.
+        let zero_offsets = self.offsets_are_zero();
+        // Without offsets `x_j = s_j q_j`, so `X̃ᵀDX̃ = S (Q̃ᵀDQ̃) S` with `S = diag(s, 1)`: the
+        // pass accumulates the codes' Gram matrix (no dequantisation per row) and the scales
+        // are applied once at the end, `O(m²)`.
+        let codes_only = zero_offsets && by_support;
+        // A row with at most `sparse_limit` non-zeros takes the scattered update. Measured on
+        // the emulated Cortex-M4: the scattered update costs ≈ 9 instructions per multiply-add
+        // with its per-block overhead (`nnz²/2` of them), the paired contiguous one ≈ 3.5 over
+        // the whole triangle (`m²/2`): the scattered one pays while `9·nnz² < 3.5·m²`, i.e. up
+        // to `nnz ≈ 0.6·m` (MNIST 7×7 rows: 28 % on average; breast cancer: all 30 features).
+        // The bias entry it appends needs `nnz < m`, which this implies. Hoisted out of the row
+        // loop with the bias feature's index (m ≤ 256 on the support path, so it fits).
+        let sparse_limit = m.saturating_mul(3) / 5;
+        let bias_index = u16::try_from(m).unwrap_or(u16::MAX);
         let mut support = [0u16; SUPPORT_CAPACITY];
         // Up to PAIR_CAPACITY features a row is read into one of two stack buffers with x̃_m = 1
         // appended, so the dense kernels update the bias row and the corner as row m of the
@@ -446,6 +519,14 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         let paired = m <= PAIR_CAPACITY;
         let dim_len = m.saturating_add(1);
         let mut buffers = [[0.0f32; PAIR_CAPACITY + 1]; 2];
+        // The dequantisation pairs on the stack, read once per call: a dense row is then spread
+        // and dequantised in one loop without a table lookup per feature.
+        let mut pairs = [(0.0f32, 1.0f32); PAIR_CAPACITY];
+        if paired && !codes_only {
+            for (j, p) in pairs.iter_mut().enumerate().take(m) {
+                *p = self.dequant.pair(j);
+            }
+        }
         // The buffer the next row is read into; a waiting row is in the other one.
         let mut current = 0usize;
         let mut waiting: Option<f32> = None;
@@ -461,21 +542,28 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
             } else {
                 u.get_mut(..m).unwrap_or(&mut [])
             };
-            if by_support {
+            if !codes_only {
+                // Every value is read (with an offset a zero code is the value o_j): the row's
+                // codes by the layout's own axpy kernel, dequantised from the stack pairs.
+                if paired {
+                    let features = x.get_mut(..m).unwrap_or(&mut []);
+                    self.row_codes(i, features);
+                    dequantise_pairs(features, pairs.get(..m).unwrap_or(&[]));
+                } else {
+                    self.row_values(i, x);
+                }
+            } else {
                 let nnz = self.data.nonzero_codes(i, &mut support, x);
                 let indices = support.get(..nnz).unwrap_or(&[]);
-                if sparse_pays(nnz, m) {
+                if nnz <= sparse_limit {
                     if let Some(dw) = waiting.take() {
                         rank_one_dense(h, dw, other);
                     }
-                    self.dequantise_support(x.get_mut(..nnz).unwrap_or(&mut []), indices);
                     // The bias feature joins the support as its last entry (there is room:
                     // nnz < m here).
-                    if let (Some(xm), Some(km), Ok(bias)) =
-                        (x.get_mut(nnz), support.get_mut(nnz), u16::try_from(m))
-                    {
+                    if let (Some(xm), Some(km)) = (x.get_mut(nnz), support.get_mut(nnz)) {
                         *xm = 1.0;
-                        *km = bias;
+                        *km = bias_index;
                     }
                     let len = nnz.saturating_add(1);
                     let values = x.get(..len).unwrap_or(&[]);
@@ -483,14 +571,10 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
                     rank_one_sparse(h, di, values, indices);
                     continue;
                 }
-                let features = x.get_mut(..m).unwrap_or(&mut []);
-                // A full row is already in place (indices 0..m).
+                // A full row is already in place.
                 if nnz < m {
-                    spread(features, indices);
+                    spread(x.get_mut(..m).unwrap_or(&mut []), indices);
                 }
-                self.dequantise_dense(features);
-            } else {
-                self.row_values(i, x);
             }
             if !paired {
                 dense_update(h, feature_len, di, x);
@@ -511,6 +595,9 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
             let x = if current == 0 { b1 } else { b0 };
             rank_one_dense(h, dw, x.get(..dim_len).unwrap_or(&[]));
         }
+        if codes_only {
+            self.scale_gram(h);
+        }
         for j in 0..dim {
             let reg = if j < m { 1.0 } else { self.bias_reg() };
             if let Some(hjj) = h.get_mut(crate::cholesky::packed_index(j, j)) {
@@ -518,6 +605,42 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
             }
         }
         Ok(())
+    }
+
+    /// The codes' Gram matrix `G = Q̃ᵀDQ̃` (packed, bias last) to `X̃ᵀDX̃` when every offset
+    /// is 0: `h_jk = (s_j s_k)·G_jk` for features, `h_mk = s_k·G_mk` for the bias row (its
+    /// feature is the constant 1), the corner as it is. `Identity` has every scale 1: nothing
+    /// to do.
+    fn scale_gram(&self, h: &mut [f32]) {
+        match self.dequant {
+            Dequant::Identity => {}
+            Dequant::Shared { scale: s, .. } => {
+                let ss = s * s;
+                let feature_len = crate::cholesky::packed_len(self.m);
+                let (features, bias_row) = h.split_at_mut(feature_len.min(h.len()));
+                for hjk in features {
+                    *hjk *= ss;
+                }
+                for hmk in bias_row.iter_mut().take(self.m) {
+                    *hmk *= s;
+                }
+            }
+            Dequant::PerFeature(table) => {
+                let mut rest = h;
+                for (j, (_, sj)) in table.pairs().enumerate().take(self.m) {
+                    let Some((row, tail)) = rest.split_at_mut_checked(j.saturating_add(1)) else {
+                        return;
+                    };
+                    rest = tail;
+                    for (hjk, (_, sk)) in row.iter_mut().zip(table.pairs()) {
+                        *hjk *= sj * sk;
+                    }
+                }
+                for (hmk, (_, sk)) in rest.iter_mut().zip(table.pairs()) {
+                    *hmk *= sk;
+                }
+            }
+        }
     }
 
     /// True when every dequantisation offset is 0 (`Identity`, MNIST's shared pair, a table
@@ -529,64 +652,6 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
             Dequant::PerFeature(table) => table.pairs().all(|(o, _)| o == 0.0),
         }
     }
-
-    /// Codes to values in place, `x_a = o_j + s_j q_a` with `j = indices[a]`: the expression of
-    /// [`row_values`](Self::row_values), so the values are the same bits.
-    fn dequantise_support(&self, values: &mut [f32], indices: &[u16]) {
-        match self.dequant {
-            // 0 + 1·q = q for the non-zero q here: nothing to do.
-            Dequant::Identity => {}
-            Dequant::Shared { offset, scale } => {
-                // Four per step: the loop overhead is most of this pass's cost.
-                let mut quads = values.chunks_exact_mut(4);
-                for q in &mut quads {
-                    if let [a, b, c, d] = q {
-                        *a = offset + scale * *a;
-                        *b = offset + scale * *b;
-                        *c = offset + scale * *c;
-                        *d = offset + scale * *d;
-                    }
-                }
-                for xa in quads.into_remainder() {
-                    *xa = offset + scale * *xa;
-                }
-            }
-            Dequant::PerFeature(table) => {
-                for (xa, &j) in values.iter_mut().zip(indices) {
-                    let (o, s) = table.pair(usize::from(j));
-                    *xa = o + s * *xa;
-                }
-            }
-        }
-    }
-
-    /// Codes to values in place over a whole row, `x_j = o_j + s_j q_j` (as
-    /// [`row_values`](Self::row_values)), the table read in order.
-    fn dequantise_dense(&self, x: &mut [f32]) {
-        match self.dequant {
-            Dequant::Identity => {}
-            Dequant::Shared { offset, scale } => {
-                for xj in x.iter_mut() {
-                    *xj = offset + scale * *xj;
-                }
-            }
-            Dequant::PerFeature(table) => {
-                for (xj, (o, s)) in x.iter_mut().zip(table.pairs()) {
-                    *xj = o + s * *xj;
-                }
-            }
-        }
-    }
-}
-
-/// Whether a row with `nnz` non-zeros of `m` takes the scattered update. Measured on the
-/// emulated Cortex-M4: the scattered update costs ≈ 9 instructions per multiply-add with its
-/// per-block overhead (`nnz²/2` of them), the paired contiguous one ≈ 3.5 over the whole
-/// triangle (`m²/2`): the scattered one pays while `9·nnz² < 3.5·m²`, i.e. up to
-/// `nnz ≈ 0.6·m` (MNIST 7×7 rows: 28 % on average; breast cancer: all 30 features). The
-/// bias entry it appends needs `nnz < m`, which this implies.
-fn sparse_pays(nnz: usize, m: usize) -> bool {
-    nnz.saturating_mul(5) <= m.saturating_mul(3)
 }
 
 /// Spreads the compacted `x[..nnz]` (features `indices`, increasing) back over `x[..m]`,
@@ -607,6 +672,14 @@ fn spread(x: &mut [f32], indices: &[u16]) {
         if let Some(xj) = x.get_mut(j) {
             *xj = value;
         }
+    }
+}
+
+/// A whole row's codes to values in place, `x_j = o_j + s_j·q_j` (as
+/// [`Logistic::row_values`]), from the pairs on the stack.
+fn dequantise_pairs(x: &mut [f32], pairs: &[(f32, f32)]) {
+    for (xj, &(o, s)) in x.iter_mut().zip(pairs) {
+        *xj = o + s * *xj;
     }
 }
 
@@ -659,26 +732,6 @@ fn row_start(j: u16) -> usize {
     j.wrapping_mul(j.wrapping_add(1)) / 2
 }
 
-/// Rows `j` of a packed triangle for four increasing `j`, as disjoint mutable slices (`None`
-/// when they are not increasing or `features` is too short).
-#[inline]
-fn packed_rows4(features: &mut [f32], j: [u16; 4]) -> Option<[&mut [f32]; 4]> {
-    let [j0, j1, j2, j3] = j;
-    // Row j is [j(j+1)/2, (j+1)(j+2)/2): cut from the last row down.
-    let end = |j: u16| row_start(j).wrapping_add(usize::from(j)).wrapping_add(1);
-    let (head, r3) = features
-        .get_mut(..end(j3))?
-        .split_at_mut_checked(row_start(j3))?;
-    let (head, r2) = head
-        .get_mut(..end(j2))?
-        .split_at_mut_checked(row_start(j2))?;
-    let (head, r1) = head
-        .get_mut(..end(j1))?
-        .split_at_mut_checked(row_start(j1))?;
-    let r0 = head.get_mut(row_start(j0)..end(j0))?;
-    Some([r0, r1, r2, r3])
-}
-
 /// `h_jk += t·x_k` at column `k` of the packed row `row` (nothing past its end).
 #[inline]
 fn add_at(row: &mut [f32], k: u16, t: f32, xk: f32) {
@@ -698,6 +751,9 @@ fn add_at(row: &mut [f32], k: u16, t: f32, xk: f32) {
 #[inline(never)]
 fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u16]) {
     let nnz = values.len().min(indices.len());
+    let (Some(values), Some(indices)) = (values.get(..nnz), indices.get(..nnz)) else {
+        return;
+    };
     let lead = nnz % 4;
     for (a, (&j, &xj)) in indices.iter().zip(values).enumerate().take(lead) {
         let start = row_start(j);
@@ -711,49 +767,60 @@ fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u16]
         }
         add_at(row, j, t, xj);
     }
+    // Shared views of the triangle: a block's four rows are cut from it without splitting
+    // (each entry is still loaded and stored once per sample).
+    let h = Cell::from_mut(features).as_slice_of_cells();
+    let (Some(block_indices), Some(block_values)) = (indices.get(lead..), values.get(lead..))
+    else {
+        return;
+    };
+    // Entries before the block and its first: indices[..=a].
     let mut a = lead;
-    while let (Some(&[j0, j1, j2, j3]), Some(&[x0, x1, x2, x3])) = (
-        indices
-            .get(a..a.wrapping_add(4))
-            .and_then(|s| <&[u16; 4]>::try_from(s).ok()),
-        values
-            .get(a..a.wrapping_add(4))
-            .and_then(|s| <&[f32; 4]>::try_from(s).ok()),
-    ) {
-        let Some([r0, r1, r2, r3]) = packed_rows4(features, [j0, j1, j2, j3]) else {
+    for (jb, xb) in block_indices
+        .chunks_exact(4)
+        .zip(block_values.chunks_exact(4))
+    {
+        let (&[j0, j1, j2, j3], &[x0, x1, x2, x3]) = (jb, xb) else {
+            return;
+        };
+        let (s0, s1, s2, s3) = (row_start(j0), row_start(j1), row_start(j2), row_start(j3));
+        // Columns 0..=j0 of the four rows: one length, so one comparison guards four entries.
+        let width = usize::from(j0).wrapping_add(1);
+        let row = |s: usize| h.get(s..s.wrapping_add(width));
+        let (Some(c0), Some(c1), Some(c2), Some(c3), Some(earlier_indices), Some(earlier_values)) = (
+            row(s0),
+            row(s1),
+            row(s2),
+            row(s3),
+            indices.get(..=a),
+            values.get(..=a),
+        ) else {
             return;
         };
         let (t0, t1, t2, t3) = (d * x0, d * x1, d * x2, d * x3);
-        // Columns of the earlier non-zeros and j0 itself, all ≤ j0: the first j0 + 1 entries
-        // of each row (row j0's diagonal among them).
-        let width = usize::from(j0).wrapping_add(1);
-        let earlier_indices = indices.get(..=a).unwrap_or(&[]);
-        let earlier_values = values.get(..earlier_indices.len()).unwrap_or(&[]);
-        if let (Some(c0), Some(c1), Some(c2), Some(c3)) = (
-            r0.get_mut(..width),
-            r1.get_mut(..width),
-            r2.get_mut(..width),
-            r3.get_mut(..width),
-        ) {
-            for (&k, &xk) in earlier_indices.iter().zip(earlier_values) {
-                let k = usize::from(k);
-                if let (Some(h0), Some(h1), Some(h2), Some(h3)) =
-                    (c0.get_mut(k), c1.get_mut(k), c2.get_mut(k), c3.get_mut(k))
-                {
-                    *h0 += t0 * xk;
-                    *h1 += t1 * xk;
-                    *h2 += t2 * xk;
-                    *h3 += t3 * xk;
-                }
+        for (&k, &xk) in earlier_indices.iter().zip(earlier_values) {
+            let k = usize::from(k);
+            if let (Some(h0), Some(h1), Some(h2), Some(h3)) =
+                (c0.get(k), c1.get(k), c2.get(k), c3.get(k))
+            {
+                h0.set(h0.get() + t0 * xk);
+                h1.set(h1.get() + t1 * xk);
+                h2.set(h2.get() + t2 * xk);
+                h3.set(h3.get() + t3 * xk);
             }
         }
-        // The rest of the block's own lower triangle (columns j1..j3).
-        add_at(r1, j1, t1, x1);
-        add_at(r2, j1, t2, x1);
-        add_at(r2, j2, t2, x2);
-        add_at(r3, j1, t3, x1);
-        add_at(r3, j2, t3, x2);
-        add_at(r3, j3, t3, x3);
+        // The rest of the block's own lower triangle (columns j1..j3), by index.
+        let at = |s: usize, k: u16, t: f32, xk: f32| {
+            if let Some(c) = h.get(s.wrapping_add(usize::from(k))) {
+                c.set(c.get() + t * xk);
+            }
+        };
+        at(s1, j1, t1, x1);
+        at(s2, j1, t2, x1);
+        at(s2, j2, t2, x2);
+        at(s3, j1, t3, x1);
+        at(s3, j2, t3, x2);
+        at(s3, j3, t3, x3);
         a = a.wrapping_add(4);
     }
 }
@@ -837,6 +904,91 @@ fn rank_two_dense(features: &mut [f32], d: [f32; 2], x: [&[f32]; 2]) {
     let (xa, xb) = (xa.get(..m).unwrap_or(&[]), xb.get(..m).unwrap_or(&[]));
     let mut rest = features;
     let mut j = 0usize;
+    // Four rows of the triangle per pass while they last (rows j..j+3 are j+1..j+4 long): each
+    // column's two values are loaded once for eight multiply-adds.
+    while let (Some(&[a0, a1, a2, a3]), Some(&[b0, b1, b2, b3])) = (
+        xa.get(j..j.wrapping_add(4))
+            .and_then(|s| <&[f32; 4]>::try_from(s).ok()),
+        xb.get(j..j.wrapping_add(4))
+            .and_then(|s| <&[f32; 4]>::try_from(s).ok()),
+    ) {
+        let width = j.wrapping_add(1);
+        let Some((r0, tail)) = rest.split_at_mut_checked(width) else {
+            return;
+        };
+        let Some((r1, tail)) = tail.split_at_mut_checked(width.wrapping_add(1)) else {
+            return;
+        };
+        let Some((r2, tail)) = tail.split_at_mut_checked(width.wrapping_add(2)) else {
+            return;
+        };
+        let Some((r3, tail)) = tail.split_at_mut_checked(width.wrapping_add(3)) else {
+            return;
+        };
+        rest = tail;
+        let ta = [da * a0, da * a1, da * a2, da * a3];
+        let tb = [db * b0, db * b1, db * b2, db * b3];
+        // Columns 0..=j of the four rows, then each row's own columns j+1.. (the block's
+        // lower triangle).
+        let (Some((c1, e1)), Some((c2, e2)), Some((c3, e3)), Some(ya), Some(yb)) = (
+            r1.split_at_mut_checked(width),
+            r2.split_at_mut_checked(width),
+            r3.split_at_mut_checked(width),
+            xa.get(..width),
+            xb.get(..width),
+        ) else {
+            return;
+        };
+        let mut h0 = r0.chunks_exact_mut(4);
+        let mut h1 = c1.chunks_exact_mut(4);
+        let mut h2 = c2.chunks_exact_mut(4);
+        let mut h3 = c3.chunks_exact_mut(4);
+        let mut ya4 = ya.chunks_exact(4);
+        let mut yb4 = yb.chunks_exact(4);
+        for (((((p0, p1), p2), p3), qa), qb) in (&mut h0)
+            .zip(&mut h1)
+            .zip(&mut h2)
+            .zip(&mut h3)
+            .zip(&mut ya4)
+            .zip(&mut yb4)
+        {
+            // Written out: the firmware's size-optimised build unrolls no loop by itself.
+            if let (
+                [p00, p01, p02, p03],
+                [p10, p11, p12, p13],
+                [p20, p21, p22, p23],
+                [p30, p31, p32, p33],
+                &[a0, a1, a2, a3],
+                &[b0, b1, b2, b3],
+            ) = (p0, p1, p2, p3, qa, qb)
+            {
+                column4([p00, p10, p20, p30], ta, a0, tb, b0);
+                column4([p01, p11, p21, p31], ta, a1, tb, b1);
+                column4([p02, p12, p22, p32], ta, a2, tb, b2);
+                column4([p03, p13, p23, p33], ta, a3, tb, b3);
+            }
+        }
+        for (((((h0k, h1k), h2k), h3k), &ak), &bk) in h0
+            .into_remainder()
+            .iter_mut()
+            .zip(h1.into_remainder())
+            .zip(h2.into_remainder())
+            .zip(h3.into_remainder())
+            .zip(ya4.remainder())
+            .zip(yb4.remainder())
+        {
+            column4([h0k, h1k, h2k, h3k], ta, ak, tb, bk);
+        }
+        if let ([e11], [e21, e22], [e31, e32, e33]) = (e1, e2, e3) {
+            mac2(e11, ta[1], a1, tb[1], b1);
+            mac2(e21, ta[2], a1, tb[2], b1);
+            mac2(e22, ta[2], a2, tb[2], b2);
+            mac2(e31, ta[3], a1, tb[3], b1);
+            mac2(e32, ta[3], a2, tb[3], b2);
+            mac2(e33, ta[3], a3, tb[3], b3);
+        }
+        j = j.wrapping_add(4);
+    }
     // Rows j and j + 1 of the triangle are j + 1 and j + 2 long.
     while let (Some(&[xa0, xa1]), Some(&[xb0, xb1])) = (
         xa.get(j..j.wrapping_add(2))
@@ -907,6 +1059,23 @@ fn rank_two_dense(features: &mut [f32], d: [f32; 2], x: [&[f32]; 2]) {
             *h_jk += tb * b;
         }
     }
+}
+
+/// One column of four triangle rows, two samples: `h_q += ta_q·a`, then `h_q += tb_q·b`.
+#[inline(always)]
+fn column4(h: [&mut f32; 4], ta: [f32; 4], a: f32, tb: [f32; 4], b: f32) {
+    let [h0, h1, h2, h3] = h;
+    mac2(h0, ta[0], a, tb[0], b);
+    mac2(h1, ta[1], a, tb[1], b);
+    mac2(h2, ta[2], a, tb[2], b);
+    mac2(h3, ta[3], a, tb[3], b);
+}
+
+/// `h += ta·a`, then `h += tb·b`: two samples' products into one entry, the earlier first.
+#[inline(always)]
+fn mac2(h: &mut f32, ta: f32, a: f32, tb: f32, b: f32) {
+    *h += ta * a;
+    *h += tb * b;
 }
 
 /// Checks the dataset before training: labels `±1`, both classes present, finite
@@ -1010,9 +1179,7 @@ impl<R: Rows + ?Sized> Objective for LogisticObjective<'_, '_, R> {
         }
     }
     fn value_grad(&mut self, w: &[f32], g: &mut [f32]) -> Result<f32, Error> {
-        let f = self.loss.value(w, self.z)?;
-        self.loss.grad(w, self.z, g, self.dd)?;
-        Ok(f)
+        self.loss.value_grad(w, self.z, g, self.dd)
     }
     fn hess_vec(&mut self, v: &[f32], out: &mut [f32]) -> Result<(), Error> {
         let xp = if self.tracking {
@@ -1178,6 +1345,12 @@ mod tests {
             let mut g = [0.0f32; 3];
             let mut dd = [0.0f32; 3];
             obj.grad(&w, &z, &mut g, &mut dd).unwrap();
+            // The one-pass form is the two calls, bit for bit (one exp serves loss and sigmoid).
+            let (mut g1, mut dd1) = ([7.0f32; 3], [7.0f32; 3]);
+            let f1 = obj.value_grad(&w, &z, &mut g1, &mut dd1).unwrap();
+            assert_eq!(f1.to_bits(), f.to_bits());
+            assert_eq!(g1.map(f32::to_bits), g.map(f32::to_bits));
+            assert_eq!(dd1.map(f32::to_bits), dd.map(f32::to_bits));
             let mut hv = [0.0f32; 3];
             obj.hess_vec(&dd, &v, &mut u, &mut hv).unwrap();
             let mut diag = [0.0f32; 3];
@@ -1295,7 +1468,9 @@ mod tests {
     }
 
     /// The dense rank-one Hessian and diagonal, every product added, zeros included, in the
-    /// order the kernels use: the bits the zero-skipping kernels must reproduce.
+    /// order the kernels use: the bits the zero-skipping kernels must reproduce. Without
+    /// offsets (and m ≤ 256) the triangle is the codes' Gram matrix scaled afterwards,
+    /// `(s_j s_k)·G_jk` and `s_k·G_mk` (`x_j = s_j q_j`); the diagonal is always from values.
     fn dense_reference<R: Rows>(
         data: &R,
         dd: &[f32],
@@ -1304,26 +1479,39 @@ mod tests {
         let m = data.n_features();
         let dim = m + 1;
         let dq = data.dequant();
+        let codes_only = m <= 256 && (0..m).all(|j| dq.pair(j).0 == 0.0);
         let mut h = std::vec![0.0f32; crate::cholesky::packed_len(dim)];
         let mut diag = std::vec![0.0f32; dim];
         for (i, &d) in dd.iter().enumerate() {
-            let mut x = std::vec![0.0f32; m];
-            data.axpy_codes(i, 1.0, &mut x);
-            for (j, xj) in x.iter_mut().enumerate() {
-                let (o, s) = dq.pair(j);
-                *xj = o + s * *xj;
-            }
+            let mut q = std::vec![0.0f32; m];
+            data.axpy_codes(i, 1.0, &mut q);
+            let mut x: std::vec::Vec<f32> = (0..m)
+                .map(|j| {
+                    let (o, s) = dq.pair(j);
+                    o + s * q[j]
+                })
+                .collect();
             x.push(1.0);
+            q.push(1.0);
+            let g = if codes_only { &q } else { &x };
             for j in 0..dim {
-                let t = d * x[j];
+                let t = d * g[j];
                 for k in 0..=j {
-                    h[crate::cholesky::packed_index(j, k)] += t * x[k];
+                    h[crate::cholesky::packed_index(j, k)] += t * g[k];
                 }
                 if j < m {
                     diag[j] += (d * x[j]) * x[j];
                 }
             }
             diag[m] += d;
+        }
+        if codes_only && !matches!(dq, Dequant::Identity) {
+            for j in 0..m {
+                for k in 0..=j {
+                    h[crate::cholesky::packed_index(j, k)] *= dq.pair(j).1 * dq.pair(k).1;
+                }
+                h[crate::cholesky::packed_index(m, j)] *= dq.pair(j).1;
+            }
         }
         for j in 0..dim {
             let reg = if j < m { 1.0 } else { reg_bias };
