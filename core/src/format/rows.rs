@@ -157,6 +157,25 @@ impl Rows for PackedDataset<'_> {
         }
     }
 
+    /// `u8-sparse` files of up to 256 features: one pass without an index test per entry
+    /// ([`sparse`]'s `hess_vec_codes`); the rest row by row.
+    fn hess_vec_codes(
+        &self,
+        dd: &[f32],
+        u: &[f32],
+        offset: f32,
+        bias: f32,
+        out: &mut [f32],
+        xv: &mut [f32],
+    ) -> f32 {
+        if let Some(sparse) = self.sparse.as_ref() {
+            if let Some(sum_t) = sparse.hess_vec_codes(self.m, dd, u, offset, bias, out, xv) {
+                return sum_t;
+            }
+        }
+        crate::data::hess_vec_codes_each(self, dd, u, offset, bias, out, xv)
+    }
+
     #[inline]
     fn dot_axpy_codes(
         &self,

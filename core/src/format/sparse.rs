@@ -9,6 +9,9 @@
 
 use super::{FormatError, SparseLayout};
 
+/// Features a `u8` index addresses: the length of the vectors of the index-test-free pass.
+const NARROW: usize = 256;
+
 /// The three sections of a checked `u8-sparse` payload.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SparseRows<'a> {
@@ -146,6 +149,63 @@ impl<'a> SparseRows<'a> {
         Ok(rows)
     }
 
+    /// [`Rows::hess_vec_codes`](crate::Rows::hess_vec_codes) over every row of a file with
+    /// `u8` indices (`m ≤ 256`): `u[..m]` and `out[..m]` are copied into arrays of [`NARROW`]
+    /// entries, which every `u8` index addresses, so the kernels need no index test (a
+    /// copy each way per pass, against a test per entry). The copies are exact and the rows
+    /// are those of [`SparseRows::row`] in order: the same bits as one
+    /// `dot_axpy_codes` per row. `None` (nothing written) for `u16` indices or vectors
+    /// shorter than `m`: the caller takes the per-row default.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn hess_vec_codes(
+        &self,
+        m: usize,
+        dd: &[f32],
+        u: &[f32],
+        offset: f32,
+        bias: f32,
+        out: &mut [f32],
+        xv: &mut [f32],
+    ) -> Option<f32> {
+        if self.wide {
+            return None;
+        }
+        let (Some(u), Some(out)) = (u.get(..m), out.get_mut(..m)) else {
+            return None;
+        };
+        let mut ua = [0.0f32; NARROW];
+        let mut oa = [0.0f32; NARROW];
+        ua.get_mut(..m)?.copy_from_slice(u);
+        oa.get_mut(..m)?.copy_from_slice(out);
+        let mut sum_t = 0.0f32;
+        let mut xv = xv.iter_mut();
+        for (i, &di) in dd.iter().enumerate() {
+            let xvi = match self.row(i) {
+                Some(SparseRow {
+                    indices: Indices::Narrow(ix),
+                    codes,
+                }) => {
+                    let xvi = (dot_narrow(ix, codes, &ua) + offset) + bias;
+                    axpy_narrow(ix, codes, di * xvi, &mut oa);
+                    xvi
+                }
+                // Not reached: `u16` indices were answered above.
+                Some(r) => {
+                    let xvi = (dot(r, &ua) + offset) + bias;
+                    axpy(r, di * xvi, &mut oa);
+                    xvi
+                }
+                None => 0.0,
+            };
+            sum_t += di * xvi;
+            if let Some(k) = xv.next() {
+                *k = xvi;
+            }
+        }
+        out.copy_from_slice(oa.get(..m)?);
+        Some(sum_t)
+    }
+
     /// Stored entries of the whole file.
     pub(crate) fn nnz(&self) -> usize {
         self.codes.len()
@@ -179,44 +239,107 @@ impl<'a> SparseRows<'a> {
 /// `Σ q_ij · u_j` over the stored entries, `j` increasing, one accumulator.
 #[inline]
 pub(crate) fn dot(row: SparseRow<'_>, u: &[f32]) -> f32 {
-    let mut s = 0.0f32;
     match row.indices {
-        Indices::Narrow(ix) => {
-            for (&j, &q) in ix.iter().zip(row.codes) {
-                if let Some(&uj) = u.get(usize::from(j)) {
-                    s += f32::from(q) * uj;
-                }
-            }
-        }
-        Indices::Wide(ix) => {
-            for (j, &q) in ix.chunks_exact(2).zip(row.codes) {
-                if let Some(&uj) = u.get(le_u16(j)) {
-                    s += f32::from(q) * uj;
-                }
-            }
-        }
+        Indices::Narrow(ix) => dot_narrow(ix, row.codes, u),
+        Indices::Wide(ix) => dot_wide(ix, row.codes, u),
     }
-    s
 }
 
 /// `out_j += a · q_ij` over the stored entries.
 #[inline]
 pub(crate) fn axpy(row: SparseRow<'_>, a: f32, out: &mut [f32]) {
     match row.indices {
-        Indices::Narrow(ix) => {
-            for (&j, &q) in ix.iter().zip(row.codes) {
-                if let Some(o) = out.get_mut(usize::from(j)) {
-                    *o += a * f32::from(q);
-                }
-            }
+        Indices::Narrow(ix) => axpy_narrow(ix, row.codes, a, out),
+        Indices::Wide(ix) => axpy_wide(ix, row.codes, a, out),
+    }
+}
+
+// The entry kernels, four entries per loop trip (the firmware is built for size, which unrolls
+// no loop by itself; a trip's compare and branch then cost a quarter per entry). Each term is
+// added in entry order to the one accumulator, so the unrolling changes no bit. An index past
+// the vector skips its term (the trait's promise for short vectors); with `u8` indices and a
+// vector of [`NARROW`] entries the compiler proves every index in range and the test is gone
+// (the pass of [`SparseRows::hess_vec_codes`]).
+
+/// [`dot`] over `u8` indices.
+#[inline(always)]
+fn dot_narrow(ix: &[u8], codes: &[u8], u: &[f32]) -> f32 {
+    let term = |s: f32, j: u8, q: u8| match u.get(usize::from(j)) {
+        Some(&uj) => s + f32::from(q) * uj,
+        None => s,
+    };
+    let (ix4, ix_rest) = ix.as_chunks::<4>();
+    let (q4, q_rest) = codes.as_chunks::<4>();
+    let mut s = 0.0f32;
+    for (&[j0, j1, j2, j3], &[q0, q1, q2, q3]) in ix4.iter().zip(q4) {
+        s = term(term(term(term(s, j0, q0), j1, q1), j2, q2), j3, q3);
+    }
+    for (&j, &q) in ix_rest.iter().zip(q_rest) {
+        s = term(s, j, q);
+    }
+    s
+}
+
+/// [`axpy`] over `u8` indices.
+#[inline(always)]
+fn axpy_narrow(ix: &[u8], codes: &[u8], a: f32, out: &mut [f32]) {
+    let mut term = |j: u8, q: u8| {
+        if let Some(o) = out.get_mut(usize::from(j)) {
+            *o += a * f32::from(q);
         }
-        Indices::Wide(ix) => {
-            for (j, &q) in ix.chunks_exact(2).zip(row.codes) {
-                if let Some(o) = out.get_mut(le_u16(j)) {
-                    *o += a * f32::from(q);
-                }
-            }
+    };
+    let (ix4, ix_rest) = ix.as_chunks::<4>();
+    let (q4, q_rest) = codes.as_chunks::<4>();
+    for (&[j0, j1, j2, j3], &[q0, q1, q2, q3]) in ix4.iter().zip(q4) {
+        term(j0, q0);
+        term(j1, q1);
+        term(j2, q2);
+        term(j3, q3);
+    }
+    for (&j, &q) in ix_rest.iter().zip(q_rest) {
+        term(j, q);
+    }
+}
+
+/// [`dot`] over little-endian `u16` indices.
+#[inline(always)]
+fn dot_wide(ix: &[u8], codes: &[u8], u: &[f32]) -> f32 {
+    let term = |s: f32, j: [u8; 2], q: u8| match u.get(usize::from(u16::from_le_bytes(j))) {
+        Some(&uj) => s + f32::from(q) * uj,
+        None => s,
+    };
+    let (ix2, _) = ix.as_chunks::<2>();
+    let (ix4, ix_rest) = ix2.as_chunks::<4>();
+    let (q4, q_rest) = codes.as_chunks::<4>();
+    let mut s = 0.0f32;
+    for (&[j0, j1, j2, j3], &[q0, q1, q2, q3]) in ix4.iter().zip(q4) {
+        s = term(term(term(term(s, j0, q0), j1, q1), j2, q2), j3, q3);
+    }
+    for (&j, &q) in ix_rest.iter().zip(q_rest) {
+        s = term(s, j, q);
+    }
+    s
+}
+
+/// [`axpy`] over little-endian `u16` indices.
+#[inline(always)]
+fn axpy_wide(ix: &[u8], codes: &[u8], a: f32, out: &mut [f32]) {
+    let mut term = |j: [u8; 2], q: u8| {
+        if let Some(o) = out.get_mut(usize::from(u16::from_le_bytes(j))) {
+            *o += a * f32::from(q);
         }
+    };
+    let (ix2, _) = ix.as_chunks::<2>();
+    let (ix4, ix_rest) = ix2.as_chunks::<4>();
+    let (q4, q_rest) = codes.as_chunks::<4>();
+    for (&[j0, j1, j2, j3], &[q0, q1, q2, q3]) in ix4.iter().zip(q4) {
+        term(j0, q0);
+        term(j1, q1);
+        term(j2, q2);
+        term(j3, q3);
+    }
+    for (&j, &q) in ix_rest.iter().zip(q_rest) {
+        term(j, q);
     }
 }
 

@@ -352,15 +352,7 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         let (offset, vb) = self.fold(v, u);
         let acc = out.get_mut(..self.m).unwrap_or(&mut []);
         acc.fill(0.0);
-        let mut sum_t = 0.0f32;
-        let mut xv = xv.iter_mut();
-        for (i, di) in dd.iter().enumerate() {
-            let xvi = self.data.dot_axpy_codes(i, u, offset, vb, *di, acc);
-            sum_t += *di * xvi;
-            if let Some(k) = xv.next() {
-                *k = xvi;
-            }
-        }
+        let sum_t = self.data.hess_vec_codes(dd, u, offset, vb, acc, xv);
         self.unfold(v, sum_t, out);
         Ok(())
     }
