@@ -165,6 +165,15 @@ pub trait Rows {
     ) -> f32 {
         hess_vec_codes_each(self, dd, u, offset, bias, out, xv)
     }
+    /// `out_j += a_i · q_ij` for every row `i < n` and feature `j`, where `a_i = a(i)` is asked
+    /// for once per row, in row order, just before the row is added (a gradient pass,
+    /// `X̃ᵀa`, whose weights come from the margins row by row). The default is one
+    /// [`axpy_codes`](Rows::axpy_codes) per row; an implementation must give the same bits.
+    fn axpy_codes_rows(&self, a: &mut dyn FnMut(usize) -> f32, out: &mut [f32]) {
+        for i in 0..self.n_samples() {
+            self.axpy_codes(i, a(i), out);
+        }
+    }
     /// The first feature of row `i` whose stored code `q_ij` or dequantised value
     /// `o_j + s_j·q_ij` is NaN or infinite (`None`: all finite), for the check before
     /// training. The default reads the row through [`axpy_codes`](Rows::axpy_codes) into the

@@ -176,6 +176,19 @@ impl Rows for PackedDataset<'_> {
         crate::data::hess_vec_codes_each(self, dd, u, offset, bias, out, xv)
     }
 
+    /// `u8-sparse` files of up to 256 features: one pass without an index test per entry;
+    /// the rest row by row.
+    fn axpy_codes_rows(&self, a: &mut dyn FnMut(usize) -> f32, out: &mut [f32]) {
+        if let Some(sparse) = self.sparse.as_ref() {
+            if sparse.axpy_codes_rows(self.m, a, out) {
+                return;
+            }
+        }
+        for i in 0..self.n {
+            self.axpy_codes(i, a(i), out);
+        }
+    }
+
     #[inline]
     fn dot_axpy_codes(
         &self,

@@ -167,7 +167,7 @@ impl<'a> SparseRows<'a> {
         out: &mut [f32],
         xv: &mut [f32],
     ) -> Option<f32> {
-        if self.wide {
+        if self.wide || dd.len() != self.n() {
             return None;
         }
         let (Some(u), Some(out)) = (u.get(..m), out.get_mut(..m)) else {
@@ -179,24 +179,9 @@ impl<'a> SparseRows<'a> {
         oa.get_mut(..m)?.copy_from_slice(out);
         let mut sum_t = 0.0f32;
         let mut xv = xv.iter_mut();
-        for (i, &di) in dd.iter().enumerate() {
-            let xvi = match self.row(i) {
-                Some(SparseRow {
-                    indices: Indices::Narrow(ix),
-                    codes,
-                }) => {
-                    let xvi = (dot_narrow(ix, codes, &ua) + offset) + bias;
-                    axpy_narrow(ix, codes, di * xvi, &mut oa);
-                    xvi
-                }
-                // Not reached: `u16` indices were answered above.
-                Some(r) => {
-                    let xvi = (dot(r, &ua) + offset) + bias;
-                    axpy(r, di * xvi, &mut oa);
-                    xvi
-                }
-                None => 0.0,
-            };
+        for (&di, (ix, codes)) in dd.iter().zip(self.narrow_rows()) {
+            let xvi = (dot_narrow(ix, codes, &ua) + offset) + bias;
+            axpy_narrow(ix, codes, di * xvi, &mut oa);
             sum_t += di * xvi;
             if let Some(k) = xv.next() {
                 *k = xvi;
@@ -204,6 +189,60 @@ impl<'a> SparseRows<'a> {
         }
         out.copy_from_slice(oa.get(..m)?);
         Some(sum_t)
+    }
+
+    /// [`Rows::axpy_codes_rows`](crate::Rows::axpy_codes_rows) over the rows of a file
+    /// with `u8` indices, `out[..m]` updated in an array of [`NARROW`] entries as in
+    /// [`hess_vec_codes`](SparseRows::hess_vec_codes). `false` (nothing asked or written) for
+    /// `u16` indices or an `out` shorter than `m`.
+    pub(crate) fn axpy_codes_rows(
+        &self,
+        m: usize,
+        a: &mut dyn FnMut(usize) -> f32,
+        out: &mut [f32],
+    ) -> bool {
+        let Some(out) = out.get_mut(..m) else {
+            return false;
+        };
+        let mut oa = [0.0f32; NARROW];
+        let (false, Some(o)) = (self.wide, oa.get_mut(..m)) else {
+            return false;
+        };
+        o.copy_from_slice(out);
+        for (i, (ix, codes)) in self.narrow_rows().enumerate() {
+            axpy_narrow(ix, codes, a(i), &mut oa);
+        }
+        out.copy_from_slice(oa.get(..m).unwrap_or(&[]));
+        true
+    }
+
+    /// Rows in file order as `(indices, codes)` of a file with `u8` indices: each row's end
+    /// offset read once, one word, its entries split off the front of the sections (no
+    /// per-row lookup of two offsets and two slices by index, as [`row`](SparseRows::row)
+    /// does). [`check`](SparseRows::check) made the offsets increase from 0 to `nnz`, so every
+    /// split succeeds; were one to fail the row would read as empty.
+    #[inline(always)]
+    fn narrow_rows(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
+        let (offsets, _) = self.offsets.as_chunks::<4>();
+        let (mut ix, mut codes) = (self.indices, self.codes);
+        let mut start = 0usize;
+        offsets.iter().skip(1).map(move |end| {
+            let end = usize::try_from(u32::from_le_bytes(*end)).unwrap_or(usize::MAX);
+            let len = end.saturating_sub(start);
+            start = end;
+            match (ix.split_at_checked(len), codes.split_at_checked(len)) {
+                (Some((row_ix, rest_ix)), Some((row_q, rest_q))) => {
+                    (ix, codes) = (rest_ix, rest_q);
+                    (row_ix, row_q)
+                }
+                _ => (&[][..], &[][..]),
+            }
+        })
+    }
+
+    /// Number of rows `n`.
+    fn n(&self) -> usize {
+        (self.offsets.len() / 4).saturating_sub(1)
     }
 
     /// Stored entries of the whole file.
