@@ -157,8 +157,12 @@ impl Rows for PackedDataset<'_> {
         }
     }
 
-    /// `u8-sparse` files of up to 256 features: one pass without an index test per entry
-    /// ([`sparse`]'s `hess_vec_codes`); the rest row by row.
+    /// One pass. `u8-sparse` files of up to 256 features: without an index test per entry
+    /// ([`sparse`]'s `hess_vec_codes`); dense `u8` rows of up to 256 features: each row's
+    /// non-zero codes noted by the dot product and the update run over that list
+    /// ([`hess_vec_u8`]); other dense rows: the row kernels, called on the rows in file
+    /// order. The terms and their order are those of [`dot_axpy_codes`](Rows::dot_axpy_codes)
+    /// per row, so the same bits.
     fn hess_vec_codes(
         &self,
         dd: &[f32],
@@ -168,21 +172,68 @@ impl Rows for PackedDataset<'_> {
         out: &mut [f32],
         xv: &mut [f32],
     ) -> f32 {
+        let m = self.m;
         if let Some(sparse) = self.sparse.as_ref() {
-            if let Some(sum_t) = sparse.hess_vec_codes(self.m, dd, u, offset, bias, out, xv) {
+            if let Some(sum_t) = sparse.hess_vec_codes(m, dd, u, offset, bias, out, xv) {
                 return sum_t;
             }
+        } else if let (true, Some(u), Some(out)) =
+            (dd.len() == self.n && m > 0, u.get(..m), out.get_mut(..m))
+        {
+            let rows = self.payload.chunks_exact(self.stride.max(1));
+            let mut sum_t = 0.0f32;
+            let mut xv = xv.iter_mut();
+            let mut keep = |xvi: f32, di: f32| {
+                sum_t += di * xvi;
+                if let Some(k) = xv.next() {
+                    *k = xvi;
+                }
+            };
+            match self.header.encoding {
+                Encoding::U8 if m <= NARROW => {
+                    hess_vec_u8(rows, m, dd, u, offset, bias, out, &mut keep)
+                }
+                Encoding::U8 => {
+                    for (row, &di) in rows.zip(dd) {
+                        keep(dot_axpy_packed::<U8>(row, m, u, offset, bias, di, out), di);
+                    }
+                }
+                Encoding::U4 => {
+                    for (row, &di) in rows.zip(dd) {
+                        keep(dot_axpy_packed::<U4>(row, m, u, offset, bias, di, out), di);
+                    }
+                }
+                Encoding::F32 | Encoding::U8Sparse => {
+                    for (row, &di) in rows.zip(dd) {
+                        let xvi = (dot_f32(row, u) + offset) + bias;
+                        axpy_f32(row, di * xvi, out);
+                        keep(xvi, di);
+                    }
+                }
+            }
+            return sum_t;
         }
         crate::data::hess_vec_codes_each(self, dd, u, offset, bias, out, xv)
     }
 
-    /// `u8-sparse` files of up to 256 features: one pass without an index test per entry;
-    /// the rest row by row.
+    /// One pass. `u8-sparse` files of up to 256 features: without an index test per entry;
+    /// dense rows: the row kernels on the rows in file order (no lookup per row).
     fn axpy_codes_rows(&self, a: &mut dyn FnMut(usize) -> f32, out: &mut [f32]) {
+        let m = self.m;
         if let Some(sparse) = self.sparse.as_ref() {
-            if sparse.axpy_codes_rows(self.m, a, out) {
+            if sparse.axpy_codes_rows(m, a, out) {
                 return;
             }
+        } else if let (true, Some(out)) = (m > 0, out.get_mut(..m)) {
+            let rows = self.payload.chunks_exact(self.stride.max(1)).enumerate();
+            match self.header.encoding {
+                Encoding::U8 => rows.for_each(|(i, r)| axpy_packed::<U8>(r, m, a(i), out)),
+                Encoding::U4 => rows.for_each(|(i, r)| axpy_packed::<U4>(r, m, a(i), out)),
+                Encoding::F32 | Encoding::U8Sparse => {
+                    rows.for_each(|(i, r)| axpy_f32(r, a(i), out))
+                }
+            }
+            return;
         }
         for i in 0..self.n {
             self.axpy_codes(i, a(i), out);
@@ -571,6 +622,114 @@ fn dot_axpy_packed<W: Width>(
     }
     axpy_rest::<W>(a, words, o_rest, tail, o_tail);
     xv
+}
+
+/// Features a `u8` index addresses: the length of the arrays of [`hess_vec_u8`].
+const NARROW: usize = 256;
+
+/// [`Rows::hess_vec_codes`] over dense `u8` rows of `0 < m ≤ 256` features (`u`, `out`: `m`
+/// long), `keep(xv_i, dd_i)` called per row in order. The dot product visits every code and
+/// notes the non-zero ones with their features; the update then runs over that list alone
+/// (on digits-like rows, half non-zero, the dense update spent as much on the zeros of its
+/// non-zero half words as on the codes). `u` and `out` are copied into arrays of [`NARROW`]
+/// entries, which every `u8` feature index addresses without a test. Zero codes are left out
+/// of both sums, which changes no bit (see the note above the kernels).
+#[allow(clippy::too_many_arguments)]
+fn hess_vec_u8<'r>(
+    rows: impl Iterator<Item = &'r [u8]>,
+    m: usize,
+    dd: &[f32],
+    u: &[f32],
+    offset: f32,
+    bias: f32,
+    out: &mut [f32],
+    keep: &mut impl FnMut(f32, f32),
+) {
+    let mut ua = [0.0f32; NARROW];
+    let mut oa = [0.0f32; NARROW];
+    let (Some(ua_m), Some(oa_m)) = (ua.get_mut(..m), oa.get_mut(..m)) else {
+        return;
+    };
+    ua_m.copy_from_slice(u);
+    oa_m.copy_from_slice(out);
+    let mut index = [0u8; NARROW];
+    let mut code = [0.0f32; NARROW];
+    for (row, &di) in rows.zip(dd) {
+        let (s, k) = dot_noting_u8(row, &ua, &mut index, &mut code);
+        let xvi = (s + offset) + bias;
+        let a = di * xvi;
+        let (Some(ix), Some(q)) = (index.get(..k), code.get(..k)) else {
+            continue;
+        };
+        let mut term = |j: u8, q: f32| {
+            if let Some(o) = oa.get_mut(usize::from(j)) {
+                *o += a * q;
+            }
+        };
+        let (ix4, ix_rest) = ix.as_chunks::<4>();
+        let (q4, q_rest) = q.as_chunks::<4>();
+        for (&[j0, j1, j2, j3], &[q0, q1, q2, q3]) in ix4.iter().zip(q4) {
+            term(j0, q0);
+            term(j1, q1);
+            term(j2, q2);
+            term(j3, q3);
+        }
+        for (&j, &q) in ix_rest.iter().zip(q_rest) {
+            term(j, q);
+        }
+        keep(xvi, di);
+    }
+    if let Some(oa_m) = oa.get(..m) {
+        out.copy_from_slice(oa_m);
+    }
+}
+
+/// `Σ_j q_j u_j` over the non-zero codes of a `u8` row of at most [`NARROW`] codes, in
+/// feature order, one accumulator; the non-zero codes (as `f32`) and their features go to
+/// `code[..k]` and `index[..k]`; returns the sum and `k`. A word of four zero codes is
+/// skipped with one test.
+#[inline(always)]
+fn dot_noting_u8(
+    row: &[u8],
+    u: &[f32; NARROW],
+    index: &mut [u8; NARROW],
+    code: &mut [f32; NARROW],
+) -> (f32, usize) {
+    let mut k = 0usize;
+    // `k ≤ j < 256` at every note, so the mask changes nothing; it lets the compiler drop the
+    // index test.
+    let mut note = |s: f32, j: usize, q: u32, uj: f32| {
+        if q == 0 {
+            return s;
+        }
+        let q = q as f32;
+        if let (Some(ix), Some(c)) = (index.get_mut(k & 0xFF), code.get_mut(k & 0xFF)) {
+            *ix = j as u8;
+            *c = q;
+        }
+        k = k.wrapping_add(1);
+        s + q * uj
+    };
+    let (words, tail) = row.as_chunks::<4>();
+    let (u4, _) = u.as_chunks::<4>();
+    let mut s = 0.0f32;
+    let mut j = 0usize;
+    for (w, &[u0, u1, u2, u3]) in words.iter().zip(u4) {
+        let w = u32::from_le_bytes(*w);
+        if w != 0 {
+            s = note(s, j, w & 0xFF, u0);
+            s = note(s, j | 1, (w >> 8) & 0xFF, u1);
+            s = note(s, j | 2, (w >> 16) & 0xFF, u2);
+            s = note(s, j | 3, w >> 24, u3);
+        }
+        j = j.wrapping_add(4);
+    }
+    for &q in tail {
+        let uj = u.get(j & 0xFF).copied().unwrap_or(0.0);
+        s = note(s, j, u32::from(q), uj);
+        j = j.wrapping_add(1);
+    }
+    (s, k)
 }
 
 /// `Σ_j x_j u_j` over an `f32` row.
