@@ -634,6 +634,7 @@ const NARROW: usize = 256;
 /// non-zero half words as on the codes). `u` and `out` are copied into arrays of [`NARROW`]
 /// entries, which every `u8` feature index addresses without a test. Zero codes are left out
 /// of both sums, which changes no bit (see the note above the kernels).
+#[inline(never)]
 #[allow(clippy::too_many_arguments)]
 fn hess_vec_u8<'r>(
     rows: impl Iterator<Item = &'r [u8]>,

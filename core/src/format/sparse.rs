@@ -156,6 +156,9 @@ impl<'a> SparseRows<'a> {
     /// are those of [`SparseRows::row`] in order: the same bits as one
     /// `dot_axpy_codes` per row. `None` (nothing written) for `u16` indices or vectors
     /// shorter than `m`: the caller takes the per-row default.
+    // Out of line: its own registers (inlined into the solver its update loop spilled) and its
+    // own row in the firmware profile.
+    #[inline(never)]
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn hess_vec_codes(
         &self,
@@ -313,10 +316,13 @@ fn dot_narrow(ix: &[u8], codes: &[u8], u: &[f32]) -> f32 {
     for (&[j0, j1, j2, j3], &[q0, q1, q2, q3]) in ix4.iter().zip(q4) {
         s = term(term(term(term(s, j0, q0), j1, q1), j2, q2), j3, q3);
     }
-    for (&j, &q) in ix_rest.iter().zip(q_rest) {
-        s = term(s, j, q);
+    // The last one to three entries written out: no second loop to set up per row.
+    match (ix_rest, q_rest) {
+        (&[j0], &[q0]) => term(s, j0, q0),
+        (&[j0, j1], &[q0, q1]) => term(term(s, j0, q0), j1, q1),
+        (&[j0, j1, j2], &[q0, q1, q2]) => term(term(term(s, j0, q0), j1, q1), j2, q2),
+        _ => s,
     }
-    s
 }
 
 /// [`axpy`] over `u8` indices.
@@ -335,8 +341,18 @@ fn axpy_narrow(ix: &[u8], codes: &[u8], a: f32, out: &mut [f32]) {
         term(j2, q2);
         term(j3, q3);
     }
-    for (&j, &q) in ix_rest.iter().zip(q_rest) {
-        term(j, q);
+    match (ix_rest, q_rest) {
+        (&[j0], &[q0]) => term(j0, q0),
+        (&[j0, j1], &[q0, q1]) => {
+            term(j0, q0);
+            term(j1, q1);
+        }
+        (&[j0, j1, j2], &[q0, q1, q2]) => {
+            term(j0, q0);
+            term(j1, q1);
+            term(j2, q2);
+        }
+        _ => {}
     }
 }
 
