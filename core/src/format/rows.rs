@@ -160,9 +160,10 @@ impl Rows for PackedDataset<'_> {
     /// One pass. `u8-sparse` files of up to 256 features: without an index test per entry
     /// ([`sparse`]'s `hess_vec_codes`); dense `u8` rows of up to 256 features: each row's
     /// non-zero codes noted by the dot product and the update run over that list
-    /// ([`hess_vec_u8`]); other dense rows: the row kernels, called on the rows in file
-    /// order. The terms and their order are those of [`dot_axpy_codes`](Rows::dot_axpy_codes)
-    /// per row, so the same bits.
+    /// ([`hess_vec_u8`]); the rest row by row. The terms and their order are those of
+    /// [`dot_axpy_codes`](Rows::dot_axpy_codes) per row, so the same bits. Out of line: one
+    /// copy of the dispatch, not one per caller.
+    #[inline(never)]
     fn hess_vec_codes(
         &self,
         dd: &[f32],
@@ -177,63 +178,26 @@ impl Rows for PackedDataset<'_> {
             if let Some(sum_t) = sparse.hess_vec_codes(m, dd, u, offset, bias, out, xv) {
                 return sum_t;
             }
-        } else if let (true, Some(u), Some(out)) =
-            (dd.len() == self.n && m > 0, u.get(..m), out.get_mut(..m))
-        {
-            let rows = self.payload.chunks_exact(self.stride.max(1));
-            let mut sum_t = 0.0f32;
-            let mut xv = xv.iter_mut();
-            let mut keep = |xvi: f32, di: f32| {
-                sum_t += di * xvi;
-                if let Some(k) = xv.next() {
-                    *k = xvi;
-                }
-            };
-            match self.header.encoding {
-                Encoding::U8 if m <= NARROW => {
-                    hess_vec_u8(rows, m, dd, u, offset, bias, out, &mut keep)
-                }
-                Encoding::U8 => {
-                    for (row, &di) in rows.zip(dd) {
-                        keep(dot_axpy_packed::<U8>(row, m, u, offset, bias, di, out), di);
-                    }
-                }
-                Encoding::U4 => {
-                    for (row, &di) in rows.zip(dd) {
-                        keep(dot_axpy_packed::<U4>(row, m, u, offset, bias, di, out), di);
-                    }
-                }
-                Encoding::F32 | Encoding::U8Sparse => {
-                    for (row, &di) in rows.zip(dd) {
-                        let xvi = (dot_f32(row, u) + offset) + bias;
-                        axpy_f32(row, di * xvi, out);
-                        keep(xvi, di);
-                    }
-                }
-            }
-            return sum_t;
+        } else if let (Encoding::U8, true, Some(u), Some(out)) = (
+            self.header.encoding,
+            dd.len() == self.n && m > 0 && m <= NARROW,
+            u.get(..m),
+            out.get_mut(..m),
+        ) {
+            let rows = self.payload.chunks_exact(m);
+            return hess_vec_u8(rows, m, dd, u, offset, bias, out, xv);
         }
         crate::data::hess_vec_codes_each(self, dd, u, offset, bias, out, xv)
     }
 
-    /// One pass. `u8-sparse` files of up to 256 features: without an index test per entry;
-    /// dense rows: the row kernels on the rows in file order (no lookup per row).
+    /// `u8-sparse` files of up to 256 features: one pass without an index test per entry;
+    /// the rest row by row. Out of line, as `hess_vec_codes`.
+    #[inline(never)]
     fn axpy_codes_rows(&self, a: &mut dyn FnMut(usize) -> f32, out: &mut [f32]) {
-        let m = self.m;
         if let Some(sparse) = self.sparse.as_ref() {
-            if sparse.axpy_codes_rows(m, a, out) {
+            if sparse.axpy_codes_rows(self.m, a, out) {
                 return;
             }
-        } else if let (true, Some(out)) = (m > 0, out.get_mut(..m)) {
-            let rows = self.payload.chunks_exact(self.stride.max(1)).enumerate();
-            match self.header.encoding {
-                Encoding::U8 => rows.for_each(|(i, r)| axpy_packed::<U8>(r, m, a(i), out)),
-                Encoding::U4 => rows.for_each(|(i, r)| axpy_packed::<U4>(r, m, a(i), out)),
-                Encoding::F32 | Encoding::U8Sparse => {
-                    rows.for_each(|(i, r)| axpy_f32(r, a(i), out))
-                }
-            }
-            return;
         }
         for i in 0..self.n {
             self.axpy_codes(i, a(i), out);
@@ -628,7 +592,7 @@ fn dot_axpy_packed<W: Width>(
 const NARROW: usize = 256;
 
 /// [`Rows::hess_vec_codes`] over dense `u8` rows of `0 < m ≤ 256` features (`u`, `out`: `m`
-/// long), `keep(xv_i, dd_i)` called per row in order. The dot product visits every code and
+/// long, `rows` the `n` rows of `dd`). The dot product visits every code and
 /// notes the non-zero ones with their features; the update then runs over that list alone
 /// (on digits-like rows, half non-zero, the dense update spent as much on the zeros of its
 /// non-zero half words as on the codes). `u` and `out` are copied into arrays of [`NARROW`]
@@ -644,24 +608,26 @@ fn hess_vec_u8<'r>(
     offset: f32,
     bias: f32,
     out: &mut [f32],
-    keep: &mut impl FnMut(f32, f32),
-) {
+    xv: &mut [f32],
+) -> f32 {
     let mut ua = [0.0f32; NARROW];
     let mut oa = [0.0f32; NARROW];
     let (Some(ua_m), Some(oa_m)) = (ua.get_mut(..m), oa.get_mut(..m)) else {
-        return;
+        return 0.0;
     };
     ua_m.copy_from_slice(u);
     oa_m.copy_from_slice(out);
     let mut index = [0u8; NARROW];
     let mut code = [0.0f32; NARROW];
+    let mut sum_t = 0.0f32;
+    let mut xv = xv.iter_mut();
     for (row, &di) in rows.zip(dd) {
         let (s, k) = dot_noting_u8(row, &ua, &mut index, &mut code);
         let xvi = (s + offset) + bias;
         let a = di * xvi;
-        let (Some(ix), Some(q)) = (index.get(..k), code.get(..k)) else {
-            continue;
-        };
+        // k ≤ m ≤ 256: both lists always have k entries.
+        let ix = index.get(..k).unwrap_or(&[]);
+        let q = code.get(..k).unwrap_or(&[]);
         let mut term = |j: u8, q: f32| {
             if let Some(o) = oa.get_mut(usize::from(j)) {
                 *o += a * q;
@@ -678,11 +644,15 @@ fn hess_vec_u8<'r>(
         for (&j, &q) in ix_rest.iter().zip(q_rest) {
             term(j, q);
         }
-        keep(xvi, di);
+        sum_t += di * xvi;
+        if let Some(k) = xv.next() {
+            *k = xvi;
+        }
     }
     if let Some(oa_m) = oa.get(..m) {
         out.copy_from_slice(oa_m);
     }
+    sum_t
 }
 
 /// `Σ_j q_j u_j` over the non-zero codes of a `u8` row of at most [`NARROW`] codes, in

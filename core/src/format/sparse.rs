@@ -278,32 +278,61 @@ impl<'a> SparseRows<'a> {
     }
 }
 
-/// `Σ q_ij · u_j` over the stored entries, `j` increasing, one accumulator.
-#[inline]
+/// `Σ q_ij · u_j` over the stored entries, `j` increasing, one accumulator. A row at a time
+/// (margins, evaluation, the explicit Hessian's rows): plain loops, small code; the passes
+/// that dominate training run the unrolled kernels below. Out of line: one copy for its
+/// several callers.
+#[inline(never)]
 pub(crate) fn dot(row: SparseRow<'_>, u: &[f32]) -> f32 {
+    let mut s = 0.0f32;
     match row.indices {
-        Indices::Narrow(ix) => dot_narrow(ix, row.codes, u),
-        Indices::Wide(ix) => dot_wide(ix, row.codes, u),
+        Indices::Narrow(ix) => {
+            for (&j, &q) in ix.iter().zip(row.codes) {
+                if let Some(&uj) = u.get(usize::from(j)) {
+                    s += f32::from(q) * uj;
+                }
+            }
+        }
+        Indices::Wide(ix) => {
+            for (j, &q) in ix.chunks_exact(2).zip(row.codes) {
+                if let Some(&uj) = u.get(le_u16(j)) {
+                    s += f32::from(q) * uj;
+                }
+            }
+        }
     }
+    s
 }
 
-/// `out_j += a · q_ij` over the stored entries.
-#[inline]
+/// `out_j += a · q_ij` over the stored entries (plain loops, out of line, as [`dot`]).
+#[inline(never)]
 pub(crate) fn axpy(row: SparseRow<'_>, a: f32, out: &mut [f32]) {
     match row.indices {
-        Indices::Narrow(ix) => axpy_narrow(ix, row.codes, a, out),
-        Indices::Wide(ix) => axpy_wide(ix, row.codes, a, out),
+        Indices::Narrow(ix) => {
+            for (&j, &q) in ix.iter().zip(row.codes) {
+                if let Some(o) = out.get_mut(usize::from(j)) {
+                    *o += a * f32::from(q);
+                }
+            }
+        }
+        Indices::Wide(ix) => {
+            for (j, &q) in ix.chunks_exact(2).zip(row.codes) {
+                if let Some(o) = out.get_mut(le_u16(j)) {
+                    *o += a * f32::from(q);
+                }
+            }
+        }
     }
 }
 
-// The entry kernels, four entries per loop trip (the firmware is built for size, which unrolls
-// no loop by itself; a trip's compare and branch then cost a quarter per entry). Each term is
-// added in entry order to the one accumulator, so the unrolling changes no bit. An index past
-// the vector skips its term (the trait's promise for short vectors); with `u8` indices and a
-// vector of [`NARROW`] entries the compiler proves every index in range and the test is gone
-// (the pass of [`SparseRows::hess_vec_codes`]).
+// The pass kernels over `u8` indices, four entries per loop trip (the firmware is built for
+// size, which unrolls no loop by itself; a trip's compare and branch then cost a quarter per
+// entry). Each term is added in entry order to the one accumulator, so the unrolling changes
+// no bit. The passes call them with vectors of [`NARROW`] entries: the compiler proves every
+// `u8` index in range and the index test is gone; with a shorter vector an index past it
+// would skip its term.
 
-/// [`dot`] over `u8` indices.
+/// [`dot`] over `u8` indices, unrolled.
 #[inline(always)]
 fn dot_narrow(ix: &[u8], codes: &[u8], u: &[f32]) -> f32 {
     let term = |s: f32, j: u8, q: u8| match u.get(usize::from(j)) {
@@ -325,7 +354,7 @@ fn dot_narrow(ix: &[u8], codes: &[u8], u: &[f32]) -> f32 {
     }
 }
 
-/// [`axpy`] over `u8` indices.
+/// [`axpy`] over `u8` indices, unrolled.
 #[inline(always)]
 fn axpy_narrow(ix: &[u8], codes: &[u8], a: f32, out: &mut [f32]) {
     let mut term = |j: u8, q: u8| {
@@ -353,48 +382,6 @@ fn axpy_narrow(ix: &[u8], codes: &[u8], a: f32, out: &mut [f32]) {
             term(j2, q2);
         }
         _ => {}
-    }
-}
-
-/// [`dot`] over little-endian `u16` indices.
-#[inline(always)]
-fn dot_wide(ix: &[u8], codes: &[u8], u: &[f32]) -> f32 {
-    let term = |s: f32, j: [u8; 2], q: u8| match u.get(usize::from(u16::from_le_bytes(j))) {
-        Some(&uj) => s + f32::from(q) * uj,
-        None => s,
-    };
-    let (ix2, _) = ix.as_chunks::<2>();
-    let (ix4, ix_rest) = ix2.as_chunks::<4>();
-    let (q4, q_rest) = codes.as_chunks::<4>();
-    let mut s = 0.0f32;
-    for (&[j0, j1, j2, j3], &[q0, q1, q2, q3]) in ix4.iter().zip(q4) {
-        s = term(term(term(term(s, j0, q0), j1, q1), j2, q2), j3, q3);
-    }
-    for (&j, &q) in ix_rest.iter().zip(q_rest) {
-        s = term(s, j, q);
-    }
-    s
-}
-
-/// [`axpy`] over little-endian `u16` indices.
-#[inline(always)]
-fn axpy_wide(ix: &[u8], codes: &[u8], a: f32, out: &mut [f32]) {
-    let mut term = |j: [u8; 2], q: u8| {
-        if let Some(o) = out.get_mut(usize::from(u16::from_le_bytes(j))) {
-            *o += a * f32::from(q);
-        }
-    };
-    let (ix2, _) = ix.as_chunks::<2>();
-    let (ix4, ix_rest) = ix2.as_chunks::<4>();
-    let (q4, q_rest) = codes.as_chunks::<4>();
-    for (&[j0, j1, j2, j3], &[q0, q1, q2, q3]) in ix4.iter().zip(q4) {
-        term(j0, q0);
-        term(j1, q1);
-        term(j2, q2);
-        term(j3, q3);
-    }
-    for (&j, &q) in ix_rest.iter().zip(q_rest) {
-        term(j, q);
     }
 }
 
