@@ -158,7 +158,8 @@ impl Rows for PackedDataset<'_> {
     }
 
     /// One pass. `u8-sparse` files of up to 256 features: without an index test per entry
-    /// ([`sparse`]'s `hess_vec_codes`); the rest row by row. The terms and their order are
+    /// ([`sparse`]'s `hess_vec_codes`); `u8` and `u4` rows: the row kernel on the rows in file
+    /// order; the rest row by row. The terms and their order are
     /// those of [`dot_axpy_codes`](Rows::dot_axpy_codes) per row, so the same bits. Out of
     /// line: one copy of the dispatch, not one per caller.
     ///
@@ -175,22 +176,52 @@ impl Rows for PackedDataset<'_> {
         out: &mut [f32],
         xv: &mut [f32],
     ) -> f32 {
+        let m = self.m;
         if let Some(sparse) = self.sparse.as_ref() {
-            if let Some(sum_t) = sparse.hess_vec_codes(self.m, dd, u, offset, bias, out, xv) {
+            if let Some(sum_t) = sparse.hess_vec_codes(m, dd, u, offset, bias, out, xv) {
                 return sum_t;
             }
+        } else if let (Encoding::U8 | Encoding::U4, true) =
+            (self.header.encoding, dd.len() == self.n && self.stride > 0)
+        {
+            // Packed rows in file order, no lookup per row; the kernel checks the lengths.
+            let kernel = match self.header.encoding {
+                Encoding::U8 => dot_axpy_packed::<U8>,
+                _ => dot_axpy_packed::<U4>,
+            };
+            let mut sum_t = 0.0f32;
+            let mut xv = xv.iter_mut();
+            for (row, &di) in self.payload.chunks_exact(self.stride).zip(dd) {
+                let xvi = kernel(row, m, u, offset, bias, di, out);
+                sum_t += di * xvi;
+                if let Some(k) = xv.next() {
+                    *k = xvi;
+                }
+            }
+            return sum_t;
         }
         crate::data::hess_vec_codes_each(self, dd, u, offset, bias, out, xv)
     }
 
     /// `u8-sparse` files of up to 256 features: one pass without an index test per entry;
-    /// the rest row by row. Out of line, as `hess_vec_codes`.
+    /// `u8` and `u4` rows in file order; the rest row by row. Out of line, as
+    /// `hess_vec_codes`.
     #[inline(never)]
     fn axpy_codes_rows(&self, a: &mut dyn FnMut(usize) -> f32, out: &mut [f32]) {
         if let Some(sparse) = self.sparse.as_ref() {
             if sparse.axpy_codes_rows(self.m, a, out) {
                 return;
             }
+        } else if let (Encoding::U8 | Encoding::U4, true) = (self.header.encoding, self.stride > 0)
+        {
+            let kernel = match self.header.encoding {
+                Encoding::U8 => axpy_packed::<U8>,
+                _ => axpy_packed::<U4>,
+            };
+            for (i, row) in self.payload.chunks_exact(self.stride).enumerate() {
+                kernel(row, self.m, a(i), out);
+            }
+            return;
         }
         for i in 0..self.n {
             self.axpy_codes(i, a(i), out);
