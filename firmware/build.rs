@@ -13,13 +13,10 @@
 
 use std::{env, fs, path::Path, path::PathBuf};
 
-// Shared with host-parity/build.rs, which uses the parts a board does not (`Target::Host`).
-#[allow(dead_code)]
-#[path = "build_support/datasets.rs"]
-mod datasets;
-
 use tinynewton::format::{self, Codes, DatasetSpec, Split};
+// Shared with host-parity/build.rs (the crate in build_support/).
 use tinynewton::{Dequant, FeatureTable};
+use tinynewton_datasets as datasets;
 
 /// (cargo feature, flash KiB, RAM KiB, flash origin, RAM origin, description)
 const BOARDS: [(&str, u32, u32, u32, u32, &str); 3] = [
@@ -83,8 +80,7 @@ fn main() {
         name,
         flash: program_flash_kib(feature, flash_kib) as usize * 1024,
     });
-    let corrupt = env::var_os("CARGO_FEATURE_CORRUPT_DATASET").is_some();
-    datasets::generate_or_exit(&here, &out, &target, corrupt);
+    datasets::generate_or_exit(&here, &out, &target);
 
     // For the hv-bench binary (a build script cannot tell which binaries are built; the files
     // are small and only that binary embeds them).

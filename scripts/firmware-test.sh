@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The firmware's part of the test command (issues 4 and 6):
-#   1. the emulated training (QEMU netduinoplus2) twice: both runs must pass, and their logs,
-#      instruction counts included, must be identical;
+# The firmware's part of the test command (issues 4, 6 and 11):
+#   1. the emulated training (QEMU netduinoplus2, the default binary) twice: both runs must pass,
+#      and their logs, instruction counts included, must be identical; the ELF must be linked by
+#      flip-link (stack below the statics);
 #   2. host parity: the same runs on the host (firmware/host-parity) must print the same
 #      fingerprints, statuses, iteration counts and test counts as the firmware;
 #   3. users' data: the three scikit-learn tables (data/tables/{digits6-vs-rest,breast-cancer,
@@ -13,12 +14,16 @@
 #      one-vs-rest, MNIST 0-9 7x7 softmax on as many samples as fit 120 KiB, twice (identical)
 #      and against the host (fingerprints, statuses, iterations, test counts);
 #   5. a dataset too large for the board must fail the build, saying by how much;
-#   6. hv-bench: one Hessian-vector pass, shared vs per-feature dequantisation, within 2 %, and
-#      one softmax Hessian-vector pass (instructions per useful multiply-accumulate);
-#   7. a build with a corrupted dataset must log the FormatError and exit 1 without a HardFault;
-#   8. a build with a failing on-device assertion must exit 1;
+#   6. the hv-bench binary: one Hessian-vector pass, shared vs per-feature dequantisation, within
+#      2 %, and one softmax Hessian-vector pass (instructions per useful multiply-accumulate);
+#   7. the on-target tests (defmt-test, `cargo test --release` under QEMU) must all pass: a
+#      corrupted dataset is the typed PayloadCrc error, a tiny training reaches an f64-checked
+#      optimum, the sample store, the stack high-water mark;
+#   8. the must-fail tests, run by name, must fail: a false assertion (exit 1, assertion logged)
+#      and unbounded recursion (a fault at RAM's start thanks to flip-link: QEMU's lockup);
 #   9. the real boards (stm32f411, nrf52840) must build; their `size` is printed;
-#  10. clippy, warnings denied, for every board, test feature and the host parity crate.
+#  10. clippy, warnings denied, for every board, the tests, the runs and datasets crates and the
+#      host parity crate.
 # Exits non-zero on the first failed step. Logs are kept in firmware/target/firmware-test/.
 set -euo pipefail
 # The firmware's paths (firmware/target/...) are cargo's defaults: a CARGO_TARGET_DIR from the
@@ -73,6 +78,13 @@ fi
 for r in "${results[@]}"; do
     echo "deterministic: $(field "$r" dataset) instructions=$(field "$r" instructions) in both runs"
 done
+# flip-link: the stack [_stack_end, _stack_start) must lie below the statics (from __sdata).
+sym() { nm "$elf" | awk -v s="$1" '$3 == s { print $1 }'; }
+stack_end=$(sym _stack_end) stack_start=$(sym _stack_start) sdata=$(sym __sdata)
+[ -n "$stack_end" ] && [ -n "$stack_start" ] && [ -n "$sdata" ] || die "no stack/static symbols in $elf"
+[ $((16#$stack_start)) -le $((16#$sdata)) ] ||
+    die "stack above the statics (_stack_start=0x$stack_start, __sdata=0x$sdata): not linked by flip-link"
+echo "flip-link: stack 0x$stack_end..0x$stack_start below the statics at 0x$sdata"
 
 # Compares every result line of firmware log $1 with host log $2 (same dataset name).
 parity() {
@@ -210,21 +222,40 @@ echo "hv-bench: per-feature/shared = $(awk -v s="$hv_shared" -v p="$hv_per" 'BEG
 hv_soft=$(grep -o 'hv objective=softmax .*' "$logs/hv-bench.log") || die "hv-bench printed no softmax pass"
 echo "hv-bench: softmax Hv on digits10: $(field "$hv_soft" instructions) instructions for $(field "$hv_soft" useful_macs) useful MACs = $(field "$hv_soft" per_mac) instructions per MAC (target <= 4)"
 
-step "corrupted dataset (one payload byte flipped): must log the FormatError and exit 1"
+step "on-target tests (defmt-test under QEMU): cargo test --release"
+(cd "$fw" && cargo test --release --quiet --no-run) || die "on-target test build failed"
 status=0
-emulate "$logs/corrupt.log" --features corrupt-dataset || status=$?
-[ "$status" -eq 1 ] || die "corrupt-dataset build exited with $status, expected 1"
-grep -q 'PayloadCrc' "$logs/corrupt.log" || die "corrupt-dataset build did not log PayloadCrc"
-! grep -q 'HardFault' "$logs/corrupt.log" || die "corrupt-dataset build hit a HardFault"
-echo "corrupt-dataset: exit 1, FormatError logged, no HardFault"
+(cd "$fw" && cargo test --release --quiet) >"$logs/on-target.log" 2>&1 || status=$?
+grep -E '^\([0-9]+/[0-9]+\) running|^INFO|all tests passed' "$logs/on-target.log" || true
+[ "$status" -eq 0 ] || die "on-target tests failed (status $status, see $logs/on-target.log)"
+grep -q 'all tests passed!' "$logs/on-target.log" || die "the on-target harness did not finish"
 
-step "failing on-device assertion: must exit 1"
-status=0
-emulate "$logs/fail-assert.log" --features fail-assert || status=$?
-[ "$status" -eq 1 ] || die "fail-assert build exited with $status, expected 1"
-grep -q 'deliberately false assertion' "$logs/fail-assert.log" ||
-    die "fail-assert build did not log its assertion"
-echo "fail-assert: exit 1 after the assertion failed on the device"
+# Runs the must-fail test $1 (built first, so a build failure is not taken for the expected
+# failure); its log goes to $logs/$1.log; returns the test binary's exit status as cargo reports
+# it (cargo itself exits 101 for any failed test).
+must_fail() {
+    (cd "$fw" && cargo test --release --quiet --no-run --test "$1") || die "$1 build failed"
+    local status=0
+    (cd "$fw" && TINYNEWTON_QEMU_TIMEOUT=60 cargo test --release --quiet --test "$1") \
+        >"$logs/$1.log" 2>&1 || status=$?
+    [ "$status" -ne 0 ] || die "$1 passed, but must fail"
+    ! grep -q 'all tests passed' "$logs/$1.log" || die "$1: the harness reported success"
+    sed -n 's/.*(exit status: \([0-9]*\)).*/\1/p' "$logs/$1.log" | tail -1
+}
+
+step "must-fail test: a false on-target assertion must fail the run (exit 1)"
+status=$(must_fail must_fail)
+[ "$status" = 1 ] || die "must_fail exited with '$status', expected 1 (see $logs/must_fail.log)"
+grep -q 'deliberately false assertion' "$logs/must_fail.log" || die "must_fail did not log its assertion"
+echo "must_fail: exit 1 after the assertion failed on the device"
+
+step "must-fail test: unbounded recursion must fault at RAM's start (flip-link), not corrupt the statics"
+status=$(must_fail stack_overflow)
+# The fault comes with the stack pointer outside RAM, so no handler can run: the core locks up,
+# which QEMU reports and aborts on (SIGABRT, 134); a timeout (124) would mean a hang.
+[ "$status" = 134 ] && grep -q 'Lockup' "$logs/stack_overflow.log" ||
+    die "stack_overflow exited with '$status' without QEMU's lockup report (see $logs/stack_overflow.log)"
+echo "stack_overflow: the overflow faulted at the bottom of RAM (QEMU: $(grep -o 'Lockup.*' "$logs/stack_overflow.log" | head -1))"
 
 for board in stm32f411 nrf52840; do
     step "real board $board: build and size"
@@ -235,7 +266,7 @@ for board in stm32f411 nrf52840; do
     size -A "$logs/tinynewton-firmware-$board.elf" | grep -E '^\.(vector_table|text|rodata|data|bss|uninit) '
 done
 
-step "clippy (warnings denied): every board, host parity"
+step "clippy (warnings denied): every board, the tests, host parity"
 (cd "$fw" && cargo clippy --release --quiet -- -D warnings) || die "clippy (qemu)"
 for board in stm32f411 nrf52840; do
     (cd "$fw" && cargo clippy --release --quiet --no-default-features --features "$board" -- -D warnings) ||
@@ -243,10 +274,13 @@ for board in stm32f411 nrf52840; do
 done
 (cd "$fw" && TINYNEWTON_RUNS=multiclass cargo clippy --release --quiet -- -D warnings) ||
     die "clippy (multi-class runs)"
-for feature in corrupt-dataset fail-assert; do
-    (cd "$fw" && cargo clippy --release --quiet --features "$feature" -- -D warnings) ||
-        die "clippy ($feature)"
-done
+(cd "$fw" && cargo clippy --release --quiet --all-targets --test must_fail --test stack_overflow -- -D warnings) ||
+    die "clippy (tests)"
+(cd "$fw" && cargo clippy --release --quiet -p tinynewton-runs --features tinynewton-runs/defmt -- -D warnings) ||
+    die "clippy (tinynewton-runs)"
+host="$(rustc -vV | sed -n 's/^host: //p')"
+(cd "$fw" && cargo clippy --release --quiet -p tinynewton-runs -p tinynewton-datasets --target "$host" -- -D warnings) ||
+    die "clippy (tinynewton-runs, tinynewton-datasets on the host)"
 (cd "$fw/host-parity" && cargo clippy --release --quiet -- -D warnings) || die "clippy (host-parity)"
 
 step "summary"

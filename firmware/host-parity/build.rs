@@ -1,14 +1,12 @@
-//! Selects the same runs as the firmware's build script (the shared
+//! Selects the same runs as the firmware's build script (the `tinynewton-datasets` crate,
 //! `../build_support/datasets.rs`, same environment variables), so the host trains the same
 //! files with the same capacities and settings. The host has no board: no fit check, and the
 //! MNIST default also runs the `u4` 14×14 file (the STM32F411 build's).
 
 use std::{env, path::PathBuf};
 
-// Shared with ../build.rs, which uses the parts a host does not (`Target::Board`).
-#[allow(dead_code)]
-#[path = "../build_support/datasets.rs"]
-mod datasets;
+// Shared with ../build.rs (the crate in ../build_support/).
+use tinynewton_datasets as datasets;
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -18,5 +16,5 @@ fn main() {
         .expect("host-parity lives in firmware/")
         .to_path_buf();
     println!("cargo:rerun-if-changed=build.rs");
-    datasets::generate_or_exit(&firmware, &out, &datasets::Target::Host, false);
+    datasets::generate_or_exit(&firmware, &out, &datasets::Target::Host);
 }

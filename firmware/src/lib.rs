@@ -1,6 +1,6 @@
 //! tinynewton firmware, the library every application binary shares: the board (selected by a
-//! cargo feature), its measuring clock, the memory accounting, the failure and fault paths, and
-//! the training runs the default demo makes.
+//! cargo feature), its measuring clock, the memory accounting, and the start, failure and fault
+//! paths. (The demo's training runs are the `tinynewton-runs` crate, `firmware/runs/`.)
 //!
 //! The binaries (one `#[entry]` each):
 //! - `tinynewton-firmware` (`src/main.rs`, what `cargo run --release` runs): trains logistic
@@ -16,11 +16,6 @@
 pub mod board;
 pub mod counter;
 pub mod mem;
-// The training runs, shared with the host parity check (and `runs` with model_selection).
-pub mod multiclass;
-pub mod rows;
-pub mod runs;
-pub mod selection;
 
 use cortex_m_rt::{exception, ExceptionFrame};
 #[cfg(not(feature = "qemu"))]
@@ -35,10 +30,9 @@ pub fn fail(why: &str) -> ! {
     semihosting::process::exit(1)
 }
 
-/// What every application does first: paints the stack (before any deep call), brings up the
-/// board and prints the banner naming it.
+/// What every application does first: brings up the board and prints the banner naming it.
+/// (The stack was painted by the reset handler, cortex-m-rt's `paint-stack`.)
 pub fn start() -> board::Board {
-    mem::paint_stack();
     let board = board::init();
     defmt::info!(
         "tinynewton firmware on {=str}: {=usize} KiB RAM for statics and stack",

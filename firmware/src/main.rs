@@ -6,6 +6,7 @@
 #![no_main]
 
 mod app;
+mod selection;
 
 use cortex_m_rt::entry;
 use tinynewton_firmware::finish;

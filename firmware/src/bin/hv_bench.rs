@@ -21,7 +21,7 @@ use cortex_m_rt::entry;
 use tinynewton::format::{self, FormatError};
 use tinynewton::{Error, Logistic, Rows, Settings, Softmax};
 use tinynewton_firmware::counter::Counter;
-use tinynewton_firmware::rows::FirstRows;
+use tinynewton_runs::rows::FirstRows;
 
 mod files {
     include!(concat!(env!("OUT_DIR"), "/hv_bench.rs"));
