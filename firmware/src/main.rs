@@ -9,8 +9,10 @@
 #![no_std]
 #![no_main]
 
-#[cfg(not(feature = "hv-bench"))]
+#[cfg(not(any(feature = "hv-bench", feature = "live")))]
 mod app;
+#[cfg(feature = "live")]
+mod live_app;
 mod board;
 mod counter;
 #[cfg(feature = "hv-bench")]
@@ -53,7 +55,9 @@ fn main() -> ! {
         board::NAME,
         mem::ram_total() / 1024
     );
-    #[cfg(not(feature = "hv-bench"))]
+    #[cfg(feature = "live")]
+    let passed = live_app::run(&mut board.counter);
+    #[cfg(not(any(feature = "hv-bench", feature = "live")))]
     let passed = app::run(app::Io {
         led: &mut board.led,
         delay: &mut board.delay,
