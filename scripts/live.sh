@@ -62,14 +62,15 @@ elf="$root/firmware/target/thumbv7em-none-eabihf/release/tinynewton-firmware"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 # netduinoplus2 wires -serial options to USART1, USART2, … in order: the first (null) is
-# USART1, the second, a TCP server the host connects to, is USART2. `wait=off`: QEMU starts the
-# board at once; the host sends nothing until the board has greeted.
+# USART1, the second, a TCP server the host connects to, is USART2. `wait=on`: QEMU starts the
+# board only once the host has connected; with `wait=off` the board's greeting went to a socket
+# with no client, which QEMU drops, and the host (which sends nothing before it) waited forever.
 limit_s="${TINYNEWTON_QEMU_TIMEOUT:-900}"
 timeout --kill-after=10 "$limit_s" \
     qemu-system-arm -machine netduinoplus2 -cpu cortex-m4 \
     -nographic -monitor none \
     -serial null \
-    -chardev "socket,id=usart2,host=127.0.0.1,port=$port,server=on,wait=off" \
+    -chardev "socket,id=usart2,host=127.0.0.1,port=$port,server=on,wait=on" \
     -serial chardev:usart2 \
     -semihosting-config enable=on,target=native \
     -icount shift=10,align=off \
