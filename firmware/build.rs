@@ -6,9 +6,10 @@
 //! 2. Selects the runs (`TINYNEWTON_DATA`, default the committed 7-vs-1 MNIST pair), validates
 //!    the files with the core's parser, sizes the workspaces from their headers, checks that they
 //!    fit this board, and writes `selection.rs` (see `build_support/datasets.rs`).
-//! 3. `hv-bench`: writes two packed files with the same codes, one with a shared and one with a
-//!    per-feature dequantisation (`hv-shared.tnds`, `hv-per-feature.tnds`), and their capacities,
-//!    and names the committed digits 10-class training file for the softmax pass.
+//! 3. For the `hv-bench` binary: writes two packed files with the same codes, one with a shared
+//!    and one with a per-feature dequantisation (`hv-shared.tnds`, `hv-per-feature.tnds`), and
+//!    their capacities, and names the committed digits 10-class training file for the softmax
+//!    pass.
 
 use std::{env, fs, path::Path, path::PathBuf};
 
@@ -79,12 +80,11 @@ fn main() {
         name,
         flash: flash_kib as usize * 1024,
     });
-    let corrupt = env::var_os("CARGO_FEATURE_CORRUPT_DATASET").is_some();
-    datasets::generate_or_exit(&here, &out, &target, corrupt);
+    datasets::generate_or_exit(&here, &out, &target);
 
-    if env::var_os("CARGO_FEATURE_HV_BENCH").is_some() {
-        write_hv_files(&out, &here);
-    }
+    // For the hv-bench binary (a build script cannot tell which binaries are built; the files
+    // are small and only that binary embeds them).
+    write_hv_files(&out, &here);
 }
 
 /// SplitMix64: a fixed, portable sequence for the `hv-bench` codes.

@@ -197,7 +197,7 @@ grep -q 'does not fit the RAM of the STM32F405.*bytes over the 65536-byte budget
 grep -o 'error: .*' "$logs/too-large.log" | grep 'does not fit'
 
 step "hv-bench: one Hessian-vector pass, shared vs per-feature dequantisation"
-emulate "$logs/hv-bench.log" --features hv-bench >/dev/null || die "hv-bench exited with status $?"
+emulate "$logs/hv-bench.log" --bin hv-bench >/dev/null || die "hv-bench exited with status $?"
 grep -o 'hv .*' "$logs/hv-bench.log"
 hv_shared=$(grep -o 'hv dequant=shared instructions=[0-9]*' "$logs/hv-bench.log" | sed 's/.*=//')
 hv_per=$(grep -o 'hv dequant=per-feature instructions=[0-9]*' "$logs/hv-bench.log" | sed 's/.*=//')
@@ -243,7 +243,7 @@ for board in stm32f411 nrf52840; do
 done
 (cd "$fw" && TINYNEWTON_RUNS=multiclass cargo clippy --release --quiet -- -D warnings) ||
     die "clippy (multi-class runs)"
-for feature in corrupt-dataset fail-assert hv-bench; do
+for feature in corrupt-dataset fail-assert; do
     (cd "$fw" && cargo clippy --release --quiet --features "$feature" -- -D warnings) ||
         die "clippy ($feature)"
 done

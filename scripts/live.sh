@@ -54,9 +54,9 @@ die() {
 echo "live.sh: building the host tools and the live firmware ($data)"
 (cd "$root" && cargo build --release --quiet -p tinynewton-tools) || die "tools build failed"
 tool="$root/target/release/tinynewton"
-(cd "$root/firmware" && TINYNEWTON_LIVE_DATA="$data" cargo build --release --quiet --features live) ||
+(cd "$root/firmware" && TINYNEWTON_LIVE_DATA="$data" cargo build --release --quiet --bin live) ||
     die "firmware build failed"
-elf="$root/firmware/target/thumbv7em-none-eabihf/release/tinynewton-firmware"
+elf="$root/firmware/target/thumbv7em-none-eabihf/release/live"
 
 # A free port (the kernel's choice; QEMU binds it a moment later).
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

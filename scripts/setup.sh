@@ -2,12 +2,14 @@
 # Installs what the firmware's emulated run needs, and only what is missing:
 #   - qemu-system-arm (apt), the emulator of the STM32F405 board (netduinoplus2);
 #   - the pinned Rust toolchain's thumb targets (rustup);
-#   - defmt-print (cargo install, pinned), the decoder of the firmware's log.
+#   - defmt-print (cargo install, pinned), the decoder of the firmware's log;
+#   - flip-link (cargo install, pinned), the firmware's linker (stack below the statics).
 # Idempotent and silent when everything is present; runs unattended (CI=true, no stdin, root or
 # sudo).
 set -euo pipefail
 
 DEFMT_PRINT_VERSION="1.2.0"
+FLIP_LINK_VERSION="0.1.12"
 TARGETS=(thumbv7em-none-eabihf thumbv6m-none-eabi)
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -61,4 +63,11 @@ if ! command -v defmt-print >/dev/null 2>&1 \
     || ! defmt-print --version 2>/dev/null | grep -q "^defmt-print 1\."; then
     say "installing defmt-print $DEFMT_PRINT_VERSION (cargo install, about two minutes)"
     cargo install defmt-print --version "$DEFMT_PRINT_VERSION" --locked --quiet </dev/null
+fi
+
+# 4. The firmware's linker wrapper (about a minute to build): firmware/.cargo/config.toml names it,
+#    so no firmware builds without it.
+if ! command -v flip-link >/dev/null 2>&1; then
+    say "installing flip-link $FLIP_LINK_VERSION (cargo install, about a minute)"
+    cargo install flip-link --version "$FLIP_LINK_VERSION" --locked --quiet </dev/null
 fi

@@ -30,7 +30,7 @@ const N: usize = 1757;
 type Ws7 = Workspace<M7, N, { packed_len(M7) }>;
 type Ws14 = Workspace<M14, N, 0>;
 
-/// The firmware's 7×7 settings (`C = 30`, cross-validated; see `firmware/src/runs.rs`).
+/// The firmware's 7×7 settings (`C = 30`, cross-validated; see `firmware/runs/src/lib.rs`).
 const CHOLESKY_7: Settings = Settings {
     solver: SolverKind::Cholesky,
     c_pos: 30.0,

@@ -51,7 +51,7 @@ const fn with(c: f32, solver: SolverKind) -> Settings {
 }
 
 /// The committed binary training files with the firmware's settings for each
-/// (`firmware/src/runs.rs` for MNIST, `firmware/build_support/datasets.rs` for the tables).
+/// (`firmware/runs/src/lib.rs` for MNIST, `firmware/build_support/datasets.rs` for the tables).
 const RUNS: [Run; 6] = [
     Run {
         label: "mnist-7v1-7x7-u8",

@@ -18,7 +18,8 @@
 //! the training file, `T = M(M+1)/2` packed-triangle floats for Cholesky, `0` for CG) come from
 //! its header. For a board, a dataset that does not fit (workspace + stack margin against the
 //! RAM budget, files + code estimate against the flash) is a build error that says by how much.
-//! The output is Rust source (`selection.rs` in `OUT_DIR`), included by `firmware/src/selection.rs`.
+//! The output is Rust source (`selection.rs` in `OUT_DIR`), included by `firmware/src/selection.rs`
+//! and by the host parity check's `selection` module.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -386,7 +387,7 @@ fn default_runs(firmware_dir: &Path, target: &Target) -> Result<Vec<Run>, String
                 train,
                 test,
                 solver,
-                format!("crate::runs::{settings}"),
+                format!("tinynewton_runs::{settings}"),
                 Some(floor),
             )
         })
@@ -649,30 +650,8 @@ fn sanitize(label: &str) -> String {
         .collect()
 }
 
-/// Writes a copy of `source` with the middle payload byte flipped (header and sizes intact, so
-/// only the payload CRC catches it) to `dest`.
-fn write_corrupt_copy(source: &Path, dest: &Path) -> Result<(), String> {
-    let mut bytes =
-        fs::read(source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
-    let header = *tinynewton::format::parse(&bytes)
-        .map_err(|e| format!("{}: {e}", source.display()))?
-        .header();
-    let (offset, len) = (header.payload_offset as usize, header.payload_len as usize);
-    if len == 0 || offset + len != bytes.len() {
-        return Err(format!("{}: unexpected layout", source.display()));
-    }
-    bytes[offset + len / 2] ^= 0xFF;
-    fs::write(dest, bytes).map_err(|e| format!("cannot write {}: {e}", dest.display()))
-}
-
 /// Selects the runs, checks them against `target` and writes `OUT_DIR/selection.rs`.
-/// `corrupt_first`: embed the first run's training file with one payload byte flipped.
-pub fn generate(
-    firmware_dir: &Path,
-    out_dir: &Path,
-    target: &Target,
-    corrupt_first: bool,
-) -> Result<(), String> {
+pub fn generate(firmware_dir: &Path, out_dir: &Path, target: &Target) -> Result<(), String> {
     for var in [
         "TINYNEWTON_DATA",
         "TINYNEWTON_C",
@@ -689,7 +668,7 @@ pub fn generate(
         .filter(|v| !v.trim().is_empty());
     let preset = env::var("TINYNEWTON_RUNS").unwrap_or_default();
     let preset = preset.trim();
-    let mut runs = match &data {
+    let runs = match &data {
         Some(value) => user_runs(firmware_dir, value)?,
         None if preset == "multiclass" => multiclass_runs(firmware_dir)?,
         None if !preset.is_empty() && preset != "binary" => {
@@ -711,14 +690,6 @@ pub fn generate(
     if let Target::Board(board) = target {
         check_fit(board, &runs)?;
     }
-    if corrupt_first {
-        let first = &mut runs[0];
-        let dest = out_dir.join("corrupt-train.tnds");
-        write_corrupt_copy(&first.train, &dest)?;
-        first.train = dest;
-        first.name.push_str(" (one payload byte flipped)");
-    }
-
     let source = match &data {
         Some(v) => format!("TINYNEWTON_DATA={v}"),
         None if preset == "multiclass" => {
@@ -787,7 +758,7 @@ pub fn generate(
              visitor.{visit}(&RunSpec {{\n        \
              label: {label:?},\n        \
              rows: {rows},\n        \
-             files: crate::runs::Files {{\n            \
+             files: tinynewton_runs::Files {{\n            \
              name: {name:?},\n            \
              train: tinynewton::include_packed!({train:?}),\n            \
              test: tinynewton::include_packed!({test:?}),\n        \
@@ -835,12 +806,12 @@ pub fn generate(
 }
 
 /// Entry point for a build script: reports an error as a readable build failure.
-pub fn generate_or_exit(firmware_dir: &Path, out_dir: &Path, target: &Target, corrupt_first: bool) {
+pub fn generate_or_exit(firmware_dir: &Path, out_dir: &Path, target: &Target) {
     println!(
         "cargo:rerun-if-changed={}",
         firmware_dir.join("build_support").display()
     );
-    if let Err(e) = generate(firmware_dir, out_dir, target, corrupt_first) {
+    if let Err(e) = generate(firmware_dir, out_dir, target) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }

@@ -18,5 +18,5 @@ fn main() {
         .expect("host-parity lives in firmware/")
         .to_path_buf();
     println!("cargo:rerun-if-changed=build.rs");
-    datasets::generate_or_exit(&firmware, &out, &datasets::Target::Host, false);
+    datasets::generate_or_exit(&firmware, &out, &datasets::Target::Host);
 }

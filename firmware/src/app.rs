@@ -1,22 +1,22 @@
-//! The board-agnostic application: train every selected dataset (`selection.rs`: the two 7-vs-1
-//! MNIST runs by default, or the packed pairs `TINYNEWTON_DATA` named at build time), evaluate,
-//! report, decide.
+//! The board-agnostic application: train every selected dataset (`crate::selection`: the two
+//! 7-vs-1 MNIST runs by default, or the packed pairs `TINYNEWTON_DATA` named at build time),
+//! evaluate, report, decide.
 //!
 //! It sees the board only through embedded-hal 1.0 traits (a status LED, a delay) and our
-//! [`Counter`]; everything it computes comes from [`crate::runs`], which the host parity check
-//! shares, so the fingerprints can be compared bit for bit.
+//! [`Counter`]; everything it computes comes from the `tinynewton-runs` crate, which the host
+//! parity check shares, so the fingerprints can be compared bit for bit.
 
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::OutputPin;
 use tinynewton::format::PackedDataset;
 use tinynewton::{Iteration, Report, Rows, Settings, SolverKind, Status, Workspace};
 
-use crate::counter::Counter;
-use crate::mem;
-use crate::multiclass;
-use crate::runs::{self, Evaluation, Files, RunError};
-use crate::selection::{self, RunSpec, RunVisitor};
+use tinynewton_firmware::counter::Counter;
+use tinynewton_firmware::mem;
+use tinynewton_runs::multiclass;
+use tinynewton_runs::{self as runs, Evaluation, Files, RunError};
 
+use crate::selection::{self, RunSpec, RunVisitor};
 // The budgets' one home is the build script, which checks them at build time too.
 use crate::selection::{CODE_FLASH_BUDGET, RAM_BUDGET};
 
@@ -347,9 +347,6 @@ struct Runner<'a, L, C> {
     counter: &'a mut C,
     /// Every run so far passed its checks.
     ok: bool,
-    /// Newton iterations of the last run (the `fail-assert` build asserts on it).
-    #[cfg_attr(not(feature = "fail-assert"), allow(dead_code))]
-    last_iterations: u32,
 }
 
 impl<L: OutputPin, C: Counter> RunVisitor for Runner<'_, L, C> {
@@ -359,9 +356,6 @@ impl<L: OutputPin, C: Counter> RunVisitor for Runner<'_, L, C> {
     fn visit<const M: usize, const N: usize, const T: usize>(&mut self, run: &RunSpec) {
         let mut ws = Workspace::<M, N, T>::new();
         let result = measured_run(&mut ws, &run.files, &run.settings, self.led, self.counter);
-        if let Ok(m) = &result {
-            self.last_iterations = m.report.iterations;
-        }
         self.ok &= check_run(run, &result, C::UNIT);
     }
 
@@ -370,9 +364,6 @@ impl<L: OutputPin, C: Counter> RunVisitor for Runner<'_, L, C> {
     fn visit_softmax<const M: usize, const N: usize, const T: usize>(&mut self, run: &RunSpec) {
         let mut ws = Workspace::<M, N, T>::new();
         let result = measured_softmax(&mut ws, run, self.led, self.counter);
-        if let Ok(m) = &result {
-            self.last_iterations = m.report.iterations;
-        }
         self.ok &= check_run(run, &result, C::UNIT);
     }
 
@@ -385,9 +376,6 @@ impl<L: OutputPin, C: Counter> RunVisitor for Runner<'_, L, C> {
         let mut ws = Workspace::<M, N, T>::new();
         let mut weights = [0.0f32; W];
         let result = measured_ovr(&mut ws, &mut weights, run, self.led, self.counter);
-        if let Ok(m) = &result {
-            self.last_iterations = m.report.iterations;
-        }
         self.ok &= check_run(run, &result, C::UNIT);
     }
 }
@@ -453,19 +441,8 @@ pub fn run<L: OutputPin, D: DelayNs, C: Counter>(io: Io<'_, L, D, C>) -> bool {
         led,
         counter,
         ok: true,
-        last_iterations: 0,
     };
     selection::for_each_run(&mut runner);
-    #[cfg(feature = "fail-assert")]
-    {
-        // Demonstration build: an on-device assertion that cannot hold must fail the run
-        // (panic-probe logs it, the HardFault handler exits with status 1).
-        defmt::assert!(
-            runner.last_iterations == 0,
-            "fail-assert build: deliberately false assertion, iterations = {=u32}",
-            runner.last_iterations
-        );
-    }
 
     let Runner { led, mut ok, .. } = runner;
 

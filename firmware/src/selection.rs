@@ -1,43 +1,7 @@
-//! The runs this build trains, chosen at build time (`build_support/datasets.rs`): the
-//! committed 7-vs-1 MNIST pair by default, or the packed pairs `TINYNEWTON_DATA` names.
-//! Shared by the firmware and the host parity check (`#[path]`), so both iterate over the same
-//! files, capacities and settings.
+//! The runs this build trains, written by the build script (`build_support/datasets.rs`): the
+//! committed 7-vs-1 MNIST pair by default, or the packed pairs `TINYNEWTON_DATA` names. The host
+//! parity check includes the same generated code from the same script.
 
-use tinynewton::Settings;
-
-use crate::runs::Files;
-
-/// One run: what to train and how.
-pub struct RunSpec {
-    /// Short label for the `cost` and `memory` lines (`7x7`, `14x14`, or the dataset's name).
-    pub label: &'static str,
-    /// Training samples used: the first `rows` of the training file (all of them, unless the
-    /// build script found that only fewer fit the RAM budget).
-    pub rows: usize,
-    /// The embedded train/test pair (4-byte aligned in flash).
-    pub files: Files,
-    /// Costs, solver, tolerances.
-    pub settings: Settings,
-    /// Minimum test accuracy `num/den` (the MNIST runs, issue 4); `None` for users' data,
-    /// whose runs must only converge.
-    pub floor: Option<(usize, usize)>,
-}
-
-/// Receives each run with its workspace capacities (`M` weights including the bias, `N`
-/// samples, `T` packed-triangle floats, `0` for CG), read from the files' headers at build time.
-/// Multi-class runs (issue 9) come with the capacities of their own objective: softmax's
-/// `M = K(m + 1)` and `N = ⌈nK/3⌉` (`tinynewton::Sizes::softmax`), one-vs-rest's binary
-/// workspace plus `W = K(m + 1)` floats for the `K` weight vectors.
-pub trait RunVisitor {
-    /// Trains and reports one binary run.
-    fn visit<const M: usize, const N: usize, const T: usize>(&mut self, run: &RunSpec);
-    /// Trains and reports one softmax run.
-    fn visit_softmax<const M: usize, const N: usize, const T: usize>(&mut self, run: &RunSpec);
-    /// Trains and reports one one-vs-rest run.
-    fn visit_ovr<const M: usize, const N: usize, const T: usize, const W: usize>(
-        &mut self,
-        run: &RunSpec,
-    );
-}
+pub use tinynewton_runs::selection::{RunSpec, RunVisitor};
 
 include!(concat!(env!("OUT_DIR"), "/selection.rs"));

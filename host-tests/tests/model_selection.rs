@@ -1,7 +1,7 @@
 //! Model selection for the firmware's runs: `C` is chosen by k-fold cross-validation on the
 //! **training split only** (the test split is never looked at), over a log grid, and the test
-//! asserts that the firmware trains with exactly that `C` (`firmware/src/runs.rs`, included here
-//! word for word, is the one home of the firmware's settings).
+//! asserts that the firmware trains with exactly that `C` (the `tinynewton-runs` crate,
+//! `firmware/runs`, which the firmware trains with, is the one home of the firmware's settings).
 //!
 //! Why this exists: with LIBLINEAR's default `C = 1`, the 7×7 model underfits (49 coarse pixels)
 //! and the f64 optimum itself classifies 430/440 test samples (97.7 %). Cross-validation on the
@@ -11,10 +11,7 @@
 use host_tests::{newton, problem_from_rows, Bias};
 use tinynewton::format::{self, PackedDataset};
 use tinynewton::{BiasMode, Dequant, Rows, Settings, Workspace};
-
-#[allow(dead_code)]
-#[path = "../../firmware/src/runs.rs"]
-mod runs;
+use tinynewton_runs as runs;
 
 /// The grid: half-decades from 0.1 to 100, LIBLINEAR's usual search range.
 const GRID: [f32; 7] = [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0];

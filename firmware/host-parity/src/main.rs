@@ -1,8 +1,8 @@
 //! Host side of the firmware parity check.
 //!
-//! Runs exactly what the firmware runs (the shared `firmware/src/runs.rs` and
-//! `firmware/src/selection.rs`, whose runs `build.rs` selects from the same `TINYNEWTON_DATA`:
-//! same embedded bytes, settings and workspace capacities) with the same core built for the
+//! Runs exactly what the firmware runs (the shared `tinynewton-runs` crate, `firmware/runs`, and
+//! the selection of runs `build.rs` writes from the same `TINYNEWTON_DATA` with the firmware's
+//! code: same embedded bytes, settings and workspace capacities) with the same core built for the
 //! host, and prints one `result` line per dataset in the firmware's format. `scripts/firmware-test.sh` compares
 //! these lines' fingerprints (and iterations, status, test counts) with the ones the firmware
 //! printed under QEMU: IEEE f32 on both sides, no fused contractions, the same `libm`, so the
@@ -17,17 +17,17 @@ use std::process::ExitCode;
 
 use tinynewton::{Rows, Settings, Workspace};
 
-// Shared with the firmware (and runs.rs with model_selection): the host uses a subset.
-#[path = "../../src/multiclass.rs"]
-mod multiclass;
-#[path = "../../src/rows.rs"]
-mod rows;
+use tinynewton_runs::{self as runs, multiclass};
+
+/// The runs the build script selected (the firmware's `build_support/datasets.rs`, same
+/// environment variables), as the firmware's `selection` module includes them.
+// The budgets and the anytime switches it also defines are the device's: the host uses none.
 #[allow(dead_code)]
-#[path = "../../src/runs.rs"]
-mod runs;
-#[allow(dead_code)]
-#[path = "../../src/selection.rs"]
-mod selection;
+mod selection {
+    pub use tinynewton_runs::selection::{RunSpec, RunVisitor};
+
+    include!(concat!(env!("OUT_DIR"), "/selection.rs"));
+}
 
 use selection::{RunSpec, RunVisitor};
 

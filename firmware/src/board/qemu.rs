@@ -120,8 +120,6 @@ impl embedded_hal::digital::OutputPin for Led {
 }
 
 /// What the app needs from the board.
-// The hv-bench build uses only the counter.
-#[cfg_attr(feature = "hv-bench", allow(dead_code))]
 pub struct Board {
     /// Status LED (no-op pin).
     pub led: Led,

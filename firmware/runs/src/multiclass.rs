@@ -1,19 +1,18 @@
-//! The multi-class runs (issue 9): softmax and one-vs-rest on a `K`-class packed pair, shared
-//! word for word by the firmware (`mod multiclass`) and the host parity check
-//! (`#[path = "../../src/multiclass.rs"]`), so both train the same rows with the same settings
-//! and print the same `result` fields. Board- and host-free, like [`crate::runs`]. The runs
-//! train on [`FirstRows`]: a prefix of the training file, with fused multi-class row kernels.
+//! The multi-class runs (issue 9): softmax and one-vs-rest on a `K`-class packed pair, so the
+//! firmware and the host parity check train the same rows with the same settings and print the
+//! same `result` fields. The runs train on [`FirstRows`]: a prefix of the training file, with
+//! fused multi-class row kernels.
 
 use tinynewton::format::PackedDataset;
 use tinynewton::{Iteration, ModelError, OvrReport, Report, Rows, Settings, Workspace};
 
 use crate::rows::FirstRows;
-use crate::runs::{self, Evaluation, Files, RunError};
+use crate::{Evaluation, Files, RunError};
 
-/// Parses both files ([`runs::parse`]: CRCs, splits, feature counts) and checks that the test
+/// Parses both files ([`crate::parse`]: CRCs, splits, feature counts) and checks that the test
 /// file has the training file's class table (class `k` is the same original label in both).
 pub fn parse(files: &Files) -> Result<(PackedDataset<'static>, PackedDataset<'static>), RunError> {
-    let (train, test) = runs::parse(files)?;
+    let (train, test) = crate::parse(files)?;
     if train.n_classes() < 2
         || test.n_classes() != train.n_classes()
         || !train.class_table().iter().eq(test.class_table().iter())

@@ -1,9 +1,18 @@
-//! The training runs, shared word for word by the firmware (`mod runs`), the host parity check
-//! (`#[path = "../../src/runs.rs"] mod runs;` in `firmware/host-parity`) and
-//! `host-tests/tests/model_selection.rs`, so every side trains the same bytes with the same
-//! settings and prints the same `result` fields. Which runs a build makes, and their workspace
-//! capacities, are chosen at build time (`selection.rs`). Keep this module free of anything
-//! board- or host-specific, and of build-time generated code (model_selection has no build script).
+//! The firmware demo's training runs, one crate shared by the firmware (its default binary), the
+//! host parity check (`firmware/host-parity`) and `host-tests/tests/model_selection.rs`, so every
+//! side trains the same bytes with the same settings and prints the same `result` fields: the
+//! committed MNIST files and their cross-validated settings, parsing, training and evaluation
+//! here, the multi-class runs in [`multiclass`] (on [`rows::FirstRows`], a training prefix with
+//! fused row kernels), and the shape of a build's selection of runs in [`selection`]. Which runs a
+//! build makes, and their workspace capacities, are chosen at build time by the consumer's build
+//! script (`firmware/build_support/datasets.rs` writes the `for_each_run` that calls a
+//! [`selection::RunVisitor`]). Keep this crate free of anything board- or host-specific, and of
+//! build-time generated code (model_selection has no build script).
+#![no_std]
+
+pub mod multiclass;
+pub mod rows;
+pub mod selection;
 
 use tinynewton::format::{self, FormatError, PackedDataset};
 use tinynewton::{Error, Iteration, ModelError, Report, Settings, SolverKind, Status};
@@ -24,8 +33,8 @@ pub struct Files {
 pub fn mnist7_u8() -> Files {
     Files {
         name: "mnist-7v1-7x7-u8",
-        train: tinynewton::include_packed!("../../data/mnist-7v1-7x7-u8-train.tnds"),
-        test: tinynewton::include_packed!("../../data/mnist-7v1-7x7-u8-test.tnds"),
+        train: tinynewton::include_packed!("../../../data/mnist-7v1-7x7-u8-train.tnds"),
+        test: tinynewton::include_packed!("../../../data/mnist-7v1-7x7-u8-test.tnds"),
     }
 }
 
@@ -33,8 +42,8 @@ pub fn mnist7_u8() -> Files {
 pub fn mnist14_u8() -> Files {
     Files {
         name: "mnist-7v1-14x14-u8",
-        train: tinynewton::include_packed!("../../data/mnist-7v1-14x14-u8-train.tnds"),
-        test: tinynewton::include_packed!("../../data/mnist-7v1-14x14-u8-test.tnds"),
+        train: tinynewton::include_packed!("../../../data/mnist-7v1-14x14-u8-train.tnds"),
+        test: tinynewton::include_packed!("../../../data/mnist-7v1-14x14-u8-test.tnds"),
     }
 }
 
@@ -42,8 +51,8 @@ pub fn mnist14_u8() -> Files {
 pub fn mnist14_u4() -> Files {
     Files {
         name: "mnist-7v1-14x14-u4",
-        train: tinynewton::include_packed!("../../data/mnist-7v1-14x14-u4-train.tnds"),
-        test: tinynewton::include_packed!("../../data/mnist-7v1-14x14-u4-test.tnds"),
+        train: tinynewton::include_packed!("../../../data/mnist-7v1-14x14-u4-train.tnds"),
+        test: tinynewton::include_packed!("../../../data/mnist-7v1-14x14-u4-test.tnds"),
     }
 }
 
@@ -67,7 +76,7 @@ pub const SETTINGS_CG: Settings = Settings {
 
 /// Why a run could not produce a result.
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[cfg_attr(target_os = "none", derive(defmt::Format))]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum RunError {
     /// A packed file failed to parse or its CRC check.
     Format {

@@ -1,11 +1,12 @@
-//! `hv-bench` builds: the cost of one Hessian-vector pass, shared vs per-feature dequantisation.
+//! `hv-bench` (`cargo run --release --bin hv-bench`): the cost of one Hessian-vector pass,
+//! shared vs per-feature dequantisation.
 //!
 //! The design claim (`shared/design.md`, issue 6): a per-feature scale costs nothing in the
 //! inner loop, because the objective folds it into the vector once per pass
 //! (`Σ_j v_j (o_j + s_j q_ij) = Σ_j (v_j s_j) q_ij + v·o`) and unfolds the result once, so
 //! the `n·m` row work is the same code on the same codes. `build.rs` writes two files with the
 //! same `u8` codes and labels, one with a shared `(offset, scale)` and one with a per-feature
-//! table; this module times exactly one `Objective::hess_vec` (one fused pass over the rows)
+//! table; this binary times exactly one `Objective::hess_vec` (one fused pass over the rows)
 //! on each, at the same `w` and `v`, and fails the run if the two differ by more than 2 %.
 //!
 //! Then one softmax Hessian-vector pass (`Softmax::hess_vec`, issue 9: the notes' E1 − E2 in
@@ -13,10 +14,14 @@
 //! K = 10), at a fixed `W` with `P` from the gradient pass, reported as instructions per useful
 //! multiply-accumulate: `2·K·nnz` (per non-zero code, `K` dot-product and `K` update MACs).
 
+#![no_std]
+#![no_main]
+
+use cortex_m_rt::entry;
 use tinynewton::format::{self, FormatError};
 use tinynewton::{Error, Logistic, Rows, Settings, Softmax};
-
-use crate::counter::Counter;
+use tinynewton_firmware::counter::Counter;
+use tinynewton_runs::rows::FirstRows;
 
 mod files {
     include!(concat!(env!("OUT_DIR"), "/hv_bench.rs"));
@@ -85,7 +90,7 @@ fn softmax_pass<C: Counter>(counter: &mut C) -> Result<(u64, u64), BenchError> {
         })
         .sum();
     // Through the rows the firmware's multi-class runs train on (fused kernels).
-    let rows = crate::rows::FirstRows::new(&data, SOFTMAX_N);
+    let rows = FirstRows::new(&data, SOFTMAX_N);
     let obj = Softmax::new(&rows, &Settings::DEFAULT, &[]);
     let mut w = [0.0f32; SOFTMAX_DIM];
     let mut v = [0.0f32; SOFTMAX_DIM];
@@ -108,7 +113,7 @@ fn softmax_pass<C: Counter>(counter: &mut C) -> Result<(u64, u64), BenchError> {
 
 /// Measures both files, prints one `hv` line each and the ratio; `true` if within 2 %. Then
 /// the softmax pass (reported, not checked: issue 9's target is ≤ 4 instructions per MAC).
-pub fn run<C: Counter>(counter: &mut C) -> bool {
+fn run<C: Counter>(counter: &mut C) -> bool {
     defmt::info!(
         "hv-bench: one Hessian-vector pass, n={=usize} samples, m={=usize} u8 features + bias",
         N,
@@ -156,4 +161,10 @@ pub fn run<C: Counter>(counter: &mut C) -> bool {
             false
         }
     }
+}
+
+#[entry]
+fn main() -> ! {
+    let mut board = tinynewton_firmware::start();
+    tinynewton_firmware::finish(run(&mut board.counter))
 }

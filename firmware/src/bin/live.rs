@@ -1,4 +1,5 @@
-//! The live-learning application (issue 11): the board learns from labelled readings it receives
+//! `live` (`cargo run --release --bin live`, driven by `scripts/live.sh`): the live-learning
+//! application (issue 11). The board learns from labelled readings it receives
 //! over USART2 while it runs, with `tinynewton_live`'s session (predict-then-learn by the Newton
 //! learner and by PA-II, reports back to `tinynewton stream`).
 //!
@@ -14,6 +15,10 @@
 //! or a stream that did not end with its summary. The accuracy targets are checked by
 //! `scripts/live.sh`, which knows whether the stream drifted.
 
+#![no_std]
+#![no_main]
+
+use cortex_m_rt::entry;
 use tinynewton::format::{self, PackedDataset};
 use tinynewton::online::{OnlineLearner, PassiveAggressive};
 use tinynewton::{FeatureTransform, Grid, Model, Rows, SampleStore, Settings, Workspace};
@@ -22,9 +27,9 @@ use tinynewton_live::persist::ModelFlash;
 use tinynewton_live::ram_flash::RamFlash;
 use tinynewton_live::session::{Board, Session};
 
-use crate::board::usart::{self, Usart2};
-use crate::counter::Counter;
-use crate::mem;
+use tinynewton_firmware::board::usart::{self, Usart2};
+use tinynewton_firmware::counter::Counter;
+use tinynewton_firmware::{fail, finish, mem};
 
 /// The dataset whose shape the board learns (build time).
 const DATA: &str = match option_env!("TINYNEWTON_LIVE_DATA") {
@@ -57,13 +62,13 @@ const _: () = assert!(
 fn files() -> (&'static [u8], &'static [u8]) {
     if BREAST {
         (
-            tinynewton::include_packed!("../../data/tables/breast-cancer-train.tnds"),
-            tinynewton::include_packed!("../../data/tables/breast-cancer-test.tnds"),
+            tinynewton::include_packed!("../../../data/tables/breast-cancer-train.tnds"),
+            tinynewton::include_packed!("../../../data/tables/breast-cancer-test.tnds"),
         )
     } else {
         (
-            tinynewton::include_packed!("../../data/tables/digits6-vs-rest-train.tnds"),
-            tinynewton::include_packed!("../../data/tables/digits6-vs-rest-test.tnds"),
+            tinynewton::include_packed!("../../../data/tables/digits6-vs-rest-train.tnds"),
+            tinynewton::include_packed!("../../../data/tables/digits6-vs-rest-test.tnds"),
         )
     }
 }
@@ -166,19 +171,25 @@ fn test_correct(weights: &[f32], test: &PackedDataset<'_>) -> (usize, usize) {
         .unwrap_or((0, test.n_samples()))
 }
 
+#[entry]
+fn main() -> ! {
+    let mut board = tinynewton_firmware::start();
+    finish(run(&mut board.counter))
+}
+
 /// The whole application; returns the verdict.
-pub fn run<C: Counter>(counter: &mut C) -> bool {
+fn run<C: Counter>(counter: &mut C) -> bool {
     let (train_bytes, test_bytes) = files();
     let (train, test) = match (format::parse(train_bytes), format::parse(test_bytes)) {
         (Ok(a), Ok(b)) => (a, b),
-        _ => crate::fail("the live dataset does not parse"),
+        _ => fail("the live dataset does not parse"),
     };
     let (m, k) = (train.n_features(), train.n_classes());
     if m > MAX_M || k != 2 {
-        crate::fail("the live app learns binary data of at most 64 features");
+        fail("the live app learns binary data of at most 64 features");
     }
     let Ok(grid) = Grid::of(&train) else {
-        crate::fail("the live dataset has no u8 grid");
+        fail("the live dataset has no u8 grid");
     };
 
     // Store, workspace and the learners' vectors: locals of this frame (the stack is the RAM
@@ -191,7 +202,7 @@ pub fn run<C: Counter>(counter: &mut C) -> bool {
     let store_bytes = core::mem::size_of_val(&codes) + core::mem::size_of_val(&classes);
     let Ok(store) = SampleStore::new(&mut codes[..CAP * m], &mut classes, grid, config::EVICTION)
     else {
-        crate::fail("cannot make the sample store");
+        fail("cannot make the sample store");
     };
     let learner = OnlineLearner::new(
         store,
@@ -203,13 +214,13 @@ pub fn run<C: Counter>(counter: &mut C) -> bool {
     );
     let pa = PassiveAggressive::new(&mut pa_w[..m + 1], m, k, config::PA_C);
     let (Ok(learner), Ok(pa)) = (learner, pa) else {
-        crate::fail("cannot make the learners");
+        fail("cannot make the learners");
     };
     let mut session = Session::new(learner, pa, &mut sx[..m], config::CHECKPOINT_EVERY);
 
     let mut flash = Flash::new();
     let Ok(mut model_flash) = ModelFlash::new(&mut flash, 0..8192) else {
-        crate::fail("cannot make the model flash");
+        fail("cannot make the model flash");
     };
     // At power-on the RAM flash is erased: nothing to load (a real board would resume here).
     let mut scratch = [0u8; IMAGE];
@@ -237,14 +248,14 @@ pub fn run<C: Counter>(counter: &mut C) -> bool {
         sample_costs: heapless::Vec::new(),
     };
     let Some((mut rx, mut tx)) = Usart2::take() else {
-        crate::fail("USART2 already taken");
+        fail("USART2 already taken");
     };
     if session.greet(&mut tx).is_err() {
-        crate::fail("cannot greet the host");
+        fail("cannot greet the host");
     }
     let summary = match session.run(&mut rx, &mut tx, &mut board) {
         Ok(Some(s)) => s,
-        _ => crate::fail("the stream ended without its summary"),
+        _ => fail("the stream ended without its summary"),
     };
 
     let (newton_ok, n_test) = test_correct(session.learner().weights(), &test);
