@@ -40,7 +40,7 @@ case "$dataset" in
 digits) data=digits6-vs-rest floor=357 ;; # 99 % of 360 test samples
 breast) data=breast-cancer floor=112 ;;   # the whole split's f64 optimum: 112/114
 esac
-name="$dataset$([ ${#drift[@]} -gt 0 ] && echo -drift)$([ ${#bad[@]} -gt 0 ] && echo -bad)$([ $short = 1 ] && echo -short)-seed$seed"
+name="$dataset${drift:+-drift}${bad:+-bad}${limit:+-short}-seed$seed"
 out="$root/firmware/target/live/$name"
 mkdir -p "$out"
 train="$root/data/tables/$data-train.tnds"
@@ -127,6 +127,10 @@ if not int(drift):
               and c["newton_correct"] < c["pa_correct"]]
     check(not behind, f"Newton >= PA-II at every 100-sample checkpoint after its first adoption ({first}): "
           + ("; ".join(f"{c['seen']}: {c['newton_correct']} < {c['pa_correct']}" for c in behind) or "held"))
+    after = [c for c in board["checkpoints"] if first is not None and c["seen"] > first]
+    fine = [c for c in after if c["newton_correct"] < c["pa_correct"]]
+    print(f"info:   at the 10-sample checkpoints: Newton behind PA-II at {len(fine)} of {len(after)}"
+          + (" (" + ", ".join(str(c["seen"]) for c in fine) + ")" if fine else ""))
     if not int(short):
         ok, n = map(int, newton_test.split("/"))
         check(ok >= int(floor), f"final Newton model on the test split: {ok}/{n} (target {floor}/{n})")
