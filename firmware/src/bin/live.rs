@@ -231,7 +231,7 @@ fn run<C: Counter>(counter: &mut C) -> bool {
         Err(_) => defmt::warn!("boot: the model flash does not read"),
     }
     defmt::info!(
-        "live: {=str}, {=usize} features, store {=usize} samples (FIFO), retrain after 5, 10, 20, then every {=u32}; waiting on USART2",
+        "live: {=str}, {=usize} features, store {=usize} samples (FIFO), retrain every {=u32} samples; waiting on USART2",
         DATA,
         m,
         CAP,
