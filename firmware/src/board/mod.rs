@@ -1,7 +1,8 @@
 //! Board support: exactly one module is compiled, selected by a cargo feature. Each exports
 //! `NAME`, `Board { led, delay, counter }` and `init() -> Board`.
 //!
-//! For the live-learning app the real boards also export the host link and the model's flash:
+//! For the live-learning app (`src/bin/live.rs`) every board also exports the host link and the
+//! model's flash (QEMU: USART2 by registers and a RAM-backed NOR flash; the real boards below):
 //! - `live_serial(&mut Board) -> LiveSerial { rx: SerialRx, tx: SerialTx }`: embedded-io 0.7
 //!   `Read` (interrupt-fed queue, `rx_queue`) and `Write` over the HAL's UART;
 //!   `serial::{stats, isr_ticks, QUEUE_BYTES}`: the queue's counters, the interrupt's time in
