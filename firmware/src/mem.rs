@@ -20,6 +20,10 @@ pub use cortex_m_rt::STACK_PAINT_VALUE;
 // Taking the address of an extern static is safe (Rust 1.82+); they are never read.
 extern "C" {
     static __vector_table: u32;
+    // End of the vector table (build.rs's memory.x) and start of the code (cortex-m-rt): the
+    // same address unless the board keeps flash between them (the F411's model sectors).
+    static __evector_table: u32;
+    static _stext: u32;
     static __sdata: u32;
     static __edata: u32;
     static __sidata: u32;
@@ -70,12 +74,13 @@ pub fn static_ram() -> usize {
     sheap() - sdata()
 }
 
-/// Bytes of flash in use: vector table, code, read-only data and the `.data` image.
+/// Bytes of flash in use: vector table, code, read-only data and the `.data` image (not the
+/// pages a board keeps free between the vector table and the code).
 pub fn flash_used() -> usize {
-    let start = addr_of!(__vector_table) as usize;
+    let vectors = addr_of!(__evector_table) as usize - addr_of!(__vector_table) as usize;
     let data_image = addr_of!(__sidata) as usize;
     let data_len = addr_of!(__edata) as usize - sdata();
-    data_image + data_len - start
+    vectors + data_image + data_len - addr_of!(_stext) as usize
 }
 
 /// RAM the memory map gives the stack and statics together: from the lower of the stack's and

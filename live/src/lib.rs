@@ -1,5 +1,7 @@
 //! Board-independent parts of live learning (issue 11).
 //!
+//! * [`config`]: what the board runs (store capacity, retraining schedule, checkpoints), shared
+//!   with the host's simulation of it;
 //! * [`session`]: the board's side of a stream — frames in, predict-then-learn by the Newton
 //!   learner and by PA-II, reports out — over `embedded-io`'s byte traits;
 //! * [`persist`]: the adopted model's bytes kept in NOR flash through `embedded-storage`'s
@@ -23,6 +25,7 @@
     )
 )]
 
+pub mod config;
 pub mod persist;
 pub mod ram_flash;
 pub mod session;

@@ -18,12 +18,22 @@ use tinynewton_link::{encode, Decoder, DropReason, Summary, ToBoard, ToHost, MAX
 /// What the board around a session provides: a clock for the cost of each retraining, and a
 /// place for each adopted model (e.g. [`persist`](crate::persist)).
 pub trait Board {
-    /// A counter (cycles on silicon, instructions under QEMU); 0 when there is none.
+    /// A counter (cycles on silicon, instructions under QEMU, in raw ticks if the board
+    /// converts them in [`elapsed`](Self::elapsed)); 0 when there is none.
     fn clock(&mut self) -> u64 {
         0
     }
+    /// The cost between two [`clock`](Self::clock) readings: their difference, unless the
+    /// board's ticks need converting (convert differences, never absolute readings: a rounding
+    /// conversion is then exact for every interval).
+    fn elapsed(&self, start: u64, end: u64) -> u64 {
+        end.wrapping_sub(start)
+    }
     /// Called with the new weights after each adoption.
     fn adopted(&mut self, _weights: &[f32]) {}
+    /// Called after each learned sample with the cost of predicting and storing it, and of
+    /// the retraining it triggered when `retrained`.
+    fn observed(&mut self, _cost: u64, _retrained: bool) {}
 }
 
 /// A board with no clock and nowhere to keep models.
@@ -181,7 +191,9 @@ impl<'a> Session<'a> {
             Ok(o) => o,
             Err(_) => return self.drop(tx, DropReason::NonFinite, Some(seq)),
         };
-        let cost = board.clock().wrapping_sub(start);
+        let end = board.clock();
+        let cost = board.elapsed(start, end);
+        board.observed(cost, seen.retraining.is_some());
         self.pa_correct = self.pa_correct.saturating_add(u32::from(pa_right));
         self.summary.learned = self.summary.learned.saturating_add(1);
         if let Some(r) = seen.retraining {

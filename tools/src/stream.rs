@@ -18,17 +18,18 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::json;
 use tinynewton::format::{self, PackedDataset};
-use tinynewton::online::{OnlineLearner, PassiveAggressive, Schedule};
-use tinynewton::{Buffers, Eviction, Grid, Rows, SampleStore, Settings, Sizes};
+use tinynewton::online::{OnlineLearner, PassiveAggressive};
+use tinynewton::{Buffers, Grid, Rows, SampleStore, Settings, Sizes};
 use tinynewton_link::{
     encode, encode_faulty, Decoder, DropReason, Fault, Summary, ToBoard, ToHost, MAX_FRAME,
 };
+use tinynewton_live::config;
 use tinynewton_live::session::{NoBoard, Session};
 
 use crate::output::{say, write_all_or_nothing};
 
-/// Samples per checkpoint the simulated board reports, and the host's flow-control window.
-const WINDOW: u32 = 10;
+/// Samples per checkpoint the board reports, and the host's flow-control window.
+const WINDOW: u32 = tinynewton_live::config::CHECKPOINT_EVERY;
 
 /// Arguments of `tinynewton stream`.
 #[derive(Debug, clap::Args)]
@@ -61,8 +62,8 @@ pub struct Args {
     /// NaN, class out of range) into every 100 samples; the board must count and drop them.
     #[arg(long)]
     pub bad_frames: bool,
-    /// Store capacity of the simulated board (samples).
-    #[arg(long, default_value_t = 512)]
+    /// Store capacity of the simulated board (samples); the board's by default.
+    #[arg(long, default_value_t = tinynewton_live::config::CAPACITY)]
     pub capacity: usize,
     /// Seconds to wait for the board's answers before giving up.
     #[arg(long, default_value_t = 600)]
@@ -136,7 +137,7 @@ impl Simulated {
             |n: usize| -> &'static mut [f32] { Box::leak(vec![0.0f32; n].into_boxed_slice()) };
         let codes = leak(capacity.checked_mul(m).context("capacity too large")?);
         let classes = leak(capacity);
-        let store = SampleStore::new(codes, classes, grid, Eviction::Fifo)
+        let store = SampleStore::new(codes, classes, grid, config::EVICTION)
             .map_err(|e| anyhow!("cannot make the store: {e}"))?;
         let sizes = if k == 2 {
             Sizes::binary(capacity, m, false)
@@ -153,10 +154,10 @@ impl Simulated {
             leak_f(weights),
             leak_f(m),
             Settings::DEFAULT,
-            Schedule::default(),
+            config::SCHEDULE,
         )
         .map_err(|e| anyhow!("cannot make the learner: {e}"))?;
-        let pa = PassiveAggressive::new(leak_f(weights), m, k, 1.0)
+        let pa = PassiveAggressive::new(leak_f(weights), m, k, config::PA_C)
             .map_err(|e| anyhow!("cannot make PA-II: {e}"))?;
         let mut session = Session::new(learner, pa, leak_f(m), WINDOW);
         let mut replies = Vec::new();
@@ -389,6 +390,25 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let change = args.drift.then_some(count / 2);
     let (mut log, mut decoder, mut inbox) = (Log::default(), Decoder::new(), Vec::new());
+    // A board's USART may drop what arrives before it listens (QEMU's STM32 USART discards
+    // bytes while it is disabled): send nothing before its greeting.
+    let start = Instant::now();
+    while log.ready.is_none() {
+        link.receive(&mut inbox)?;
+        log.take(&mut decoder, &mut inbox)?;
+        if start.elapsed() > timeout {
+            bail!("the board did not greet within {} s", args.timeout);
+        }
+    }
+    if let Some((features, classes, _)) = log.ready {
+        if (usize::from(features), usize::from(classes)) != (data.n_features(), k) {
+            bail!(
+                "the board learns {features} features and {classes} classes, {} has {} and {k}",
+                args.file.display(),
+                data.n_features()
+            );
+        }
+    }
     let bar = crate::progress::samples(count as u64, "streaming".into());
     let (mut sent, mut valid) = (0u32, 0u32);
     for (t, &i) in crate::split::permutation(n, args.seed)

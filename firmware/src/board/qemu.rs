@@ -18,6 +18,8 @@ use defmt_semihosting as _;
 
 use crate::counter::Counter;
 
+pub mod usart;
+
 /// Printed in the banner.
 pub const NAME: &str = "STM32F405 (QEMU netduinoplus2)";
 
@@ -32,8 +34,21 @@ fn SysTick() {
     WRAPS.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Every interrupt without a handler of its own lands here (`cortex-m-rt` without a device
+/// crate binds the whole vector table to it): USART2's receive interrupt goes to its driver,
+/// anything else is a fault, reported like one.
+#[exception]
+unsafe fn DefaultHandler(irqn: i16) {
+    if irqn == usart::IRQ as i16 {
+        usart::on_interrupt();
+    } else {
+        defmt::error!("unexpected interrupt {=i16}", irqn);
+        crate::fail("an interrupt without a handler fired");
+    }
+}
+
 /// SysTick ticks (168 MHz of virtual time) since `init`, extended to 64 bits.
-fn ticks() -> u64 {
+pub(crate) fn ticks() -> u64 {
     cortex_m::interrupt::free(|_| {
         let mut wraps = WRAPS.load(Ordering::Relaxed);
         let mut current = SYST::get_current();
@@ -131,4 +146,40 @@ pub fn init() -> Board {
         delay: Delay { _private: () },
         counter: InstructionCounter { _private: () },
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The live app's board interface, as the real boards export it (board/mod.rs).
+
+/// The serial receive queue: counters and the interrupt's time.
+pub mod serial {
+    pub use super::usart::{isr_ticks, stats, RxStats, QUEUE_BYTES};
+}
+pub use usart::{Usart2Rx as SerialRx, Usart2Tx as SerialTx};
+
+/// The host link, both halves (the session reads and writes through separate borrows:
+/// destructure it).
+pub struct LiveSerial {
+    /// Bytes from the host, queued by the interrupt.
+    pub rx: SerialRx,
+    /// Bytes to the host.
+    pub tx: SerialTx,
+}
+
+/// USART2, receiving; fails on a second call.
+pub fn live_serial(_board: &mut Board) -> LiveSerial {
+    let Some((rx, tx)) = usart::Usart2::take() else {
+        crate::fail("USART2 already taken");
+    };
+    LiveSerial { rx, tx }
+}
+
+/// QEMU does not model the F405's flash controller: the model lives in a RAM-backed NOR flash
+/// (four 2 KiB pages; sequential-storage wants at least two, digits' model image with its
+/// transform is 788 bytes, so a page takes two saves). It starts erased at every boot.
+pub type ModelStore = tinynewton_live::ram_flash::RamFlash<8192, 2048>;
+
+/// The RAM flash, erased, and its whole range.
+pub fn model_flash(_board: &mut Board) -> (ModelStore, core::ops::Range<u32>) {
+    (ModelStore::new(), 0..8192)
 }

@@ -1,0 +1,262 @@
+//! USART2 of the emulated STM32F405 (QEMU `netduinoplus2`, `0x4000_4400`, IRQ 38), driven by its
+//! registers: receive by the RXNE interrupt into a fixed queue, transmit by polling TXE, both
+//! behind `embedded-io`'s `Read`/`Write`, so the live-learning session reads frames that arrived
+//! while it was retraining.
+//!
+//! What QEMU models (`hw/char/stm32f2xx_usart.c`, the same in 7.2 and 10.x), read and checked
+//! here because the "no sample silently lost" claim rests on it:
+//! * `can_receive` answers "one byte" only while SR.RXNE is clear, so the chardev hands the
+//!   USART one byte at a time and keeps the rest (for a socket chardev: in the socket) until
+//!   the guest reads DR. A guest that reads slowly throttles the host: backpressure, never an
+//!   overrun; SR.ORE is never set. (Checked on the emulator: with the queue shrunk to 64 bytes
+//!   every stream still arrives whole, the receive interrupt stalling hundreds of times.)
+//! * A byte that arrives while CR1.UE or CR1.RE is clear is *dropped* (`can_receive` still
+//!   says yes, `receive` discards it): the USART is enabled before the board greets, and the
+//!   host sends nothing before that greeting (`tinynewton stream` waits for `Ready`).
+//! * TXE is always set; a DR write goes to the chardev synchronously.
+//! * No clock tree: BRR and RCC are ignored (a HAL's clock setup would hang), so none is set.
+//!
+//! On silicon the queue is what keeps bytes: a second byte arriving with RXNE still set
+//! overruns (ORE) and the first is lost, so the interrupt must drain DR within one character
+//! time whatever the main loop is doing. When the queue is full the handler leaves the byte in
+//! DR and masks its own interrupt (a *stall*, counted) until the reader has made room: lossless
+//! under QEMU (backpressure), an overrun on silicon (counted from SR.ORE), never silent.
+//!
+//! The instructions the handler executes are not the application's: it adds its own duration to
+//! [`isr_ticks`], which the live app's clock subtracts (up to the handful of instructions of its
+//! entry and exit, which it cannot see).
+
+use core::cell::{Cell, RefCell};
+use core::convert::Infallible;
+use core::ptr::{read_volatile, write_volatile};
+
+use cortex_m::interrupt::{free, Mutex};
+use cortex_m::peripheral::NVIC;
+use heapless::spsc::{Consumer, Producer, Queue};
+
+/// USART2's registers (RM0090 §30.6): status, data, control 1.
+const BASE: usize = 0x4000_4400;
+const SR: *mut u32 = BASE as *mut u32;
+const DR: *mut u32 = (BASE + 0x04) as *mut u32;
+const CR1: *mut u32 = (BASE + 0x0C) as *mut u32;
+
+const SR_ORE: u32 = 1 << 3;
+const SR_RXNE: u32 = 1 << 5;
+const SR_TC: u32 = 1 << 6;
+const SR_TXE: u32 = 1 << 7;
+const CR1_RE: u32 = 1 << 2;
+const CR1_TE: u32 = 1 << 3;
+const CR1_RXNEIE: u32 = 1 << 5;
+const CR1_UE: u32 = 1 << 13;
+
+/// USART2's position in the F405's vector table (RM0090 table 61; QEMU's `usart_irq[1]`).
+pub const IRQ: u16 = 38;
+
+/// Queue slots (heapless keeps one free): the host keeps at most two checkpoint windows of 10
+/// samples in flight (~5.5 KiB of digits frames) plus one batch of bad frames (~1.8 KiB), so a
+/// retraining never fills it in a normal stream.
+const SLOTS: usize = 8192;
+
+/// RAM the receive queue takes.
+pub const QUEUE_BYTES: usize = core::mem::size_of::<Queue<u8, SLOTS>>();
+
+/// The USART2 interrupt number as the NVIC API wants it.
+#[derive(Clone, Copy)]
+struct Usart2Irq;
+
+// SAFETY: 38 is USART2's interrupt number on the F405 (see `IRQ`).
+unsafe impl cortex_m::interrupt::InterruptNumber for Usart2Irq {
+    fn number(self) -> u16 {
+        IRQ
+    }
+}
+
+/// The queue's storage; split once, in [`Usart2::take`].
+static mut QUEUE: Queue<u8, SLOTS> = Queue::new();
+
+/// The receive state the interrupt handler owns.
+struct Rx {
+    producer: Option<Producer<'static, u8>>,
+}
+
+static RX: Mutex<RefCell<Rx>> = Mutex::new(RefCell::new(Rx { producer: None }));
+
+/// Counters kept by the interrupt handler (read with [`stats`]).
+#[derive(Clone, Copy, Default)]
+pub struct RxStats {
+    /// Bytes moved from DR into the queue.
+    pub bytes: u64,
+    /// Times the queue was full and the handler masked itself until the reader made room.
+    pub stalls: u32,
+    /// Overruns reported by SR.ORE (bytes lost by the hardware; always 0 under QEMU).
+    pub overruns: u32,
+    /// Most bytes waiting in the queue at once.
+    pub high_water: usize,
+}
+
+static STATS: Mutex<Cell<RxStats>> = Mutex::new(Cell::new(RxStats {
+    bytes: 0,
+    stalls: 0,
+    overruns: 0,
+    high_water: 0,
+}));
+
+/// SysTick ticks spent inside the handler since boot.
+static ISR_TICKS: Mutex<Cell<u64>> = Mutex::new(Cell::new(0));
+
+/// The handler's counters.
+pub fn stats() -> RxStats {
+    free(|cs| STATS.borrow(cs).get())
+}
+
+/// SysTick ticks the receive interrupt has taken since boot.
+pub fn isr_ticks() -> u64 {
+    free(|cs| ISR_TICKS.borrow(cs).get())
+}
+
+fn read(reg: *mut u32) -> u32 {
+    // SAFETY: `reg` is one of USART2's memory-mapped registers (always mapped on the F405 and
+    // in QEMU); a volatile 32-bit access is how the reference manual says to use them.
+    unsafe { read_volatile(reg) }
+}
+
+fn write(reg: *mut u32, value: u32) {
+    // SAFETY: as in `read`.
+    unsafe { write_volatile(reg, value) }
+}
+
+/// The receive interrupt (dispatched from `DefaultHandler` in the board module).
+pub(super) fn on_interrupt() {
+    let start = super::ticks();
+    // Reading SR then DR clears ORE as well as RXNE.
+    let sr = read(SR);
+    free(|cs| {
+        let stats = STATS.borrow(cs);
+        let mut s = stats.get();
+        if sr & SR_ORE != 0 {
+            s.overruns = s.overruns.saturating_add(1);
+        }
+        if sr & SR_RXNE != 0 {
+            let mut rx = RX.borrow(cs).borrow_mut();
+            match rx.producer.as_mut() {
+                Some(p) if p.ready() => {
+                    // `ready`: the enqueue cannot fail.
+                    let _ = p.enqueue(read(DR) as u8);
+                    s.bytes = s.bytes.saturating_add(1);
+                    s.high_water = s.high_water.max(p.len());
+                }
+                _ => {
+                    // Full (or not yet taken): keep the byte in DR, stop asking until the reader
+                    // has room (it unmasks); QEMU holds the rest of the input meanwhile.
+                    write(CR1, read(CR1) & !CR1_RXNEIE);
+                    s.stalls = s.stalls.saturating_add(1);
+                }
+            }
+        }
+        stats.set(s);
+        let isr = ISR_TICKS.borrow(cs);
+        isr.set(isr.get() + (super::ticks() - start));
+    });
+}
+
+/// USART2's receiving half: `Read` from the queue the interrupt fills.
+pub struct Usart2Rx {
+    consumer: Consumer<'static, u8>,
+}
+
+/// USART2's transmitting half: `Write` by polling TXE.
+pub struct Usart2Tx {
+    _private: (),
+}
+
+/// USART2, split into its halves (the session reads and writes through separate borrows).
+pub struct Usart2;
+
+impl Usart2 {
+    /// Enables USART2 (receiver, transmitter, RXNE interrupt) and its NVIC line; `None` on a
+    /// second call.
+    pub fn take() -> Option<(Usart2Rx, Usart2Tx)> {
+        static TAKEN: Mutex<Cell<bool>> = Mutex::new(Cell::new(false));
+        if free(|cs| TAKEN.borrow(cs).replace(true)) {
+            return None;
+        }
+        // SAFETY: the only reference ever made to QUEUE (guarded by TAKEN above); its halves
+        // are then owned by the handler (producer) and the receiving half (consumer).
+        let queue = unsafe { &mut *core::ptr::addr_of_mut!(QUEUE) };
+        let (producer, consumer) = queue.split();
+        free(|cs| RX.borrow(cs).borrow_mut().producer = Some(producer));
+        // 8N1 at whatever BRR says (QEMU ignores it): enable the USART, then the receiver and
+        // transmitter and the receive interrupt.
+        write(CR1, CR1_UE);
+        write(CR1, CR1_UE | CR1_TE | CR1_RE | CR1_RXNEIE);
+        // SAFETY: the handler is ready (producer installed) and no critical section is active
+        // here that unmasking could break.
+        unsafe { NVIC::unmask(Usart2Irq) };
+        Some((Usart2Rx { consumer }, Usart2Tx { _private: () }))
+    }
+}
+
+/// Lets the handler read DR again after it stalled on a full queue.
+fn resume() {
+    free(|_| {
+        let cr1 = read(CR1);
+        if cr1 & CR1_RXNEIE == 0 {
+            write(CR1, cr1 | CR1_RXNEIE);
+        }
+    });
+}
+
+impl embedded_io::ErrorType for Usart2Rx {
+    type Error = Infallible;
+}
+
+impl embedded_io::Read for Usart2Rx {
+    /// Waits (WFI) for at least one byte, then takes what is queued, up to `buf.len()`.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let mut n = 0;
+            for slot in buf.iter_mut() {
+                match self.consumer.dequeue() {
+                    Some(b) => {
+                        *slot = b;
+                        n += 1;
+                    }
+                    None => break,
+                }
+            }
+            resume();
+            if n > 0 {
+                return Ok(n);
+            }
+            // Sleep with interrupts masked: a byte that arrives between the check and the WFI
+            // still wakes it (pending), and the handler runs when `free` ends.
+            free(|_| {
+                if !self.consumer.ready() {
+                    cortex_m::asm::wfi();
+                }
+            });
+        }
+    }
+}
+
+impl embedded_io::ErrorType for Usart2Tx {
+    type Error = Infallible;
+}
+
+impl embedded_io::Write for Usart2Tx {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
+        for &b in buf {
+            while read(SR) & SR_TXE == 0 {}
+            write(DR, u32::from(b));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> Result<(), Infallible> {
+        while read(SR) & SR_TC == 0 {}
+        Ok(())
+    }
+}

@@ -1,0 +1,178 @@
+//! The real boards' serial receive: the HAL's UART interrupt moves each byte into a fixed queue,
+//! and the live app reads the queue through `embedded-io` 0.7's `Read` (module `serial` of the
+//! board; shared by the STM32F411 and the nRF52840, which differ only in how the byte arrives).
+//!
+//! Why a queue: the UARTs hold one byte (F411: DR; nRF52840: a few in the UARTE's RX FIFO), and
+//! the next one overruns it unless it is read within about a character time (87 µs at 115 200
+//! baud), while a retraining runs for tens of milliseconds without reading. The interrupt drains
+//! the UART whatever the main loop is doing, so bytes that arrive during a retraining wait here.
+//!
+//! When the queue is full the interrupt stops receiving (a *stall*, counted) until the reader has
+//! made room, and the board's `resume` hook starts it again. A byte the sender keeps sending
+//! meanwhile overruns the UART: counted from its error flags (`overruns`), never silent. The
+//! host's flow-control window (`tinynewton stream` keeps at most two checkpoint windows in
+//! flight, about 5.5 KiB of digits frames) keeps a normal stream below the queue's size.
+
+use core::cell::{Cell, RefCell};
+use core::convert::Infallible;
+
+use cortex_m::interrupt::{free, CriticalSection, Mutex};
+use heapless::spsc::{Consumer, Producer, Queue};
+
+/// Queue slots (heapless keeps one free): as on the emulated board, two windows of digits
+/// frames and a batch of bad frames fit with room to spare.
+const SLOTS: usize = 8192;
+
+/// RAM the receive queue takes.
+pub const QUEUE_BYTES: usize = core::mem::size_of::<Queue<u8, SLOTS>>();
+
+/// Counters kept by the receive interrupt (read with [`stats`]).
+#[derive(Clone, Copy, Default, defmt::Format)]
+pub struct RxStats {
+    /// Bytes moved from the UART into the queue.
+    pub bytes: u64,
+    /// Times the queue was full and the interrupt stopped receiving until the reader made room.
+    pub stalls: u32,
+    /// Bytes the UART lost: overruns (a byte arrived before the previous one was taken) and,
+    /// on the F411, bytes with a noise, framing or parity error (the HAL discards them).
+    pub overruns: u32,
+    /// Most bytes waiting in the queue at once.
+    pub high_water: usize,
+}
+
+/// The queue's storage; split once, in [`split`].
+static mut QUEUE: Queue<u8, SLOTS> = Queue::new();
+
+/// The interrupt's end of the queue.
+static PRODUCER: Mutex<RefCell<Option<Producer<'static, u8>>>> = Mutex::new(RefCell::new(None));
+
+static STATS: Mutex<Cell<RxStats>> = Mutex::new(Cell::new(RxStats {
+    bytes: 0,
+    stalls: 0,
+    overruns: 0,
+    high_water: 0,
+}));
+
+/// Core cycles (DWT) spent inside the receive interrupt since boot.
+static ISR_CYCLES: Mutex<Cell<u64>> = Mutex::new(Cell::new(0));
+
+/// The interrupt's counters.
+pub fn stats() -> RxStats {
+    free(|cs| STATS.borrow(cs).get())
+}
+
+/// Core cycles the receive interrupt has taken since boot, in the board counter's unit (DWT
+/// cycles), so the live app can subtract them from its clock as on the emulated board.
+pub fn isr_ticks() -> u64 {
+    free(|cs| ISR_CYCLES.borrow(cs).get())
+}
+
+/// Splits the queue: the producer goes to the interrupt, the consumer into the returned reader.
+/// `None` on a second call.
+pub(super) fn split(resume: fn()) -> Option<SerialRx> {
+    static TAKEN: Mutex<Cell<bool>> = Mutex::new(Cell::new(false));
+    if free(|cs| TAKEN.borrow(cs).replace(true)) {
+        return None;
+    }
+    // SAFETY: the only reference ever made to QUEUE (guarded by TAKEN above); its halves are
+    // then owned by the interrupt (producer) and the reader (consumer).
+    let queue = unsafe { &mut *core::ptr::addr_of_mut!(QUEUE) };
+    let (producer, consumer) = queue.split();
+    free(|cs| PRODUCER.borrow(cs).replace(Some(producer)));
+    Some(SerialRx { consumer, resume })
+}
+
+/// In the interrupt: is there room for a byte?
+pub(super) fn has_room(cs: &CriticalSection) -> bool {
+    PRODUCER
+        .borrow(cs)
+        .borrow()
+        .as_ref()
+        .is_some_and(|p| p.ready())
+}
+
+/// In the interrupt: queues `byte` (the caller checked [`has_room`]; a byte without room is
+/// counted as an overrun rather than dropped silently).
+pub(super) fn push(cs: &CriticalSection, byte: u8) {
+    let stats = STATS.borrow(cs);
+    let mut s = stats.get();
+    let mut producer = PRODUCER.borrow(cs).borrow_mut();
+    match producer.as_mut().map(|p| (p.enqueue(byte), p.len())) {
+        Some((Ok(()), len)) => {
+            s.bytes = s.bytes.saturating_add(1);
+            s.high_water = s.high_water.max(len);
+        }
+        _ => s.overruns = s.overruns.saturating_add(1),
+    }
+    stats.set(s);
+}
+
+/// In the interrupt: the UART reported an overrun.
+pub(super) fn count_overrun(cs: &CriticalSection) {
+    let stats = STATS.borrow(cs);
+    let mut s = stats.get();
+    s.overruns = s.overruns.saturating_add(1);
+    stats.set(s);
+}
+
+/// In the interrupt: the queue is full and receiving stops until the reader makes room.
+pub(super) fn count_stall(cs: &CriticalSection) {
+    let stats = STATS.borrow(cs);
+    let mut s = stats.get();
+    s.stalls = s.stalls.saturating_add(1);
+    stats.set(s);
+}
+
+/// Runs the interrupt's body and adds its duration to [`isr_ticks`].
+pub(super) fn timed(body: impl FnOnce(&CriticalSection)) {
+    let start = cortex_m::peripheral::DWT::cycle_count();
+    free(|cs| {
+        body(cs);
+        let isr = ISR_CYCLES.borrow(cs);
+        let spent = cortex_m::peripheral::DWT::cycle_count().wrapping_sub(start);
+        isr.set(isr.get().saturating_add(u64::from(spent)));
+    });
+}
+
+/// The receiving half of the board's serial port: `Read` from the queue the interrupt fills.
+pub struct SerialRx {
+    consumer: Consumer<'static, u8>,
+    /// The board's "receive again" after a stall (idempotent; called after every read).
+    resume: fn(),
+}
+
+impl embedded_io::ErrorType for SerialRx {
+    type Error = Infallible;
+}
+
+impl embedded_io::Read for SerialRx {
+    /// Waits (WFI) for at least one byte, then takes what is queued, up to `buf.len()`.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let mut n = 0;
+            for slot in buf.iter_mut() {
+                match self.consumer.dequeue() {
+                    Some(b) => {
+                        *slot = b;
+                        n += 1;
+                    }
+                    None => break,
+                }
+            }
+            (self.resume)();
+            if n > 0 {
+                return Ok(n);
+            }
+            // Sleep with interrupts masked: a byte that arrives between the check and the WFI
+            // still wakes it (pending), and the interrupt runs when `free` ends.
+            free(|_| {
+                if !self.consumer.ready() {
+                    cortex_m::asm::wfi();
+                }
+            });
+        }
+    }
+}
