@@ -127,8 +127,11 @@ fn write(reg: *mut u32, value: u32) {
     unsafe { write_volatile(reg, value) }
 }
 
-/// The receive interrupt (dispatched from `DefaultHandler` in the board module).
-pub(super) fn on_interrupt() {
+/// The receive interrupt: the application that uses the USART calls it from its
+/// `DefaultHandler` for [`IRQ`] (`cortex-m-rt` without a device crate binds every interrupt
+/// there). Not dispatched by the library, so that binaries without the USART do not link its
+/// 8 KiB queue.
+pub fn on_interrupt() {
     let start = super::ticks();
     // Reading SR then DR clears ORE as well as RXNE.
     let sr = read(SR);
