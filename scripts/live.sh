@@ -66,6 +66,8 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 # board only once the host has connected; with `wait=off` the board's greeting went to a socket
 # with no client, which QEMU drops, and the host (which sends nothing before it) waited forever.
 limit_s="${TINYNEWTON_QEMU_TIMEOUT:-900}"
+# The defmt frames go to a file and are decoded afterwards, so $board is QEMU's own `timeout`:
+# ending it ends the board (a host that gave up must not leave it waiting for bytes).
 timeout --kill-after=10 "$limit_s" \
     qemu-system-arm -machine netduinoplus2 -cpu cortex-m4 \
     -nographic -monitor none \
@@ -74,17 +76,20 @@ timeout --kill-after=10 "$limit_s" \
     -serial chardev:usart2 \
     -semihosting-config enable=on,target=native \
     -icount shift=10,align=off \
-    -kernel "$elf" | defmt-print -e "$elf" >"$out/board.log" 2>&1 &
+    -kernel "$elf" >"$out/board.defmt" &
 board=$!
+trap 'kill "$board" 2>/dev/null || true' EXIT
 
 echo "live.sh: streaming $data (seed $seed${limit[*]:+, ${limit[*]}}${drift[*]:+, ${drift[*]}}${bad[*]:+, ${bad[*]}}) to the board on port $port"
 set +e
 "$tool" stream "$train" --connect "tcp:127.0.0.1:$port" --seed "$seed" "${limit[@]}" \
     "${drift[@]}" "${bad[@]}" --timeout 600 --report-json "$out/board.json" | tee "$out/host.txt"
 host_status=${PIPESTATUS[0]}
+[ "$host_status" -eq 0 ] || kill "$board" 2>/dev/null
 wait "$board"
 board_status=$?
 set -e
+defmt-print -e "$elf" <"$out/board.defmt" >"$out/board.log" 2>&1 || die "defmt-print could not decode the board's log"
 grep -E 'live |adoption 1:|FAILED|ERROR|panicked|HardFault' "$out/board.log" || true
 [ "$host_status" -eq 0 ] || die "the host's stream failed (status $host_status)"
 [ "$board_status" -eq 0 ] || die "the board's verdict: status $board_status (see $out/board.log)"

@@ -20,7 +20,7 @@
 #![no_std]
 #![no_main]
 
-use cortex_m_rt::entry;
+use cortex_m_rt::{entry, exception};
 use tinynewton::format::{self, PackedDataset};
 use tinynewton::online::{OnlineLearner, PassiveAggressive};
 use tinynewton::{FeatureTransform, Grid, Model, Rows, SampleStore, Settings, Workspace};
@@ -167,6 +167,18 @@ fn test_correct(weights: &[f32], test: &PackedDataset<'_>) -> (usize, usize) {
     Model::<MAX_M>::from_weights(weights)
         .accuracy(test)
         .unwrap_or((0, test.n_samples()))
+}
+
+/// Every interrupt without a handler of its own lands here: USART2's receive interrupt goes to
+/// its driver, anything else is a fault, reported like one.
+#[exception]
+unsafe fn DefaultHandler(irqn: i16) {
+    if irqn == usart::IRQ as i16 {
+        usart::on_interrupt();
+    } else {
+        defmt::error!("unexpected interrupt {=i16}", irqn);
+        fail("an interrupt without a handler fired");
+    }
 }
 
 #[entry]

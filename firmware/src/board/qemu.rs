@@ -34,19 +34,6 @@ fn SysTick() {
     WRAPS.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Every interrupt without a handler of its own lands here (`cortex-m-rt` without a device
-/// crate binds the whole vector table to it): USART2's receive interrupt goes to its driver,
-/// anything else is a fault, reported like one.
-#[exception]
-unsafe fn DefaultHandler(irqn: i16) {
-    if irqn == usart::IRQ as i16 {
-        usart::on_interrupt();
-    } else {
-        defmt::error!("unexpected interrupt {=i16}", irqn);
-        crate::fail("an interrupt without a handler fired");
-    }
-}
-
 /// SysTick ticks (168 MHz of virtual time) since `init`, extended to 64 bits.
 pub(crate) fn ticks() -> u64 {
     cortex_m::interrupt::free(|_| {
