@@ -21,7 +21,7 @@
 #      optimum, the sample store, the stack high-water mark;
 #   8. the must-fail tests, run by name, must fail: a false assertion (exit 1, assertion logged)
 #      and unbounded recursion (a fault at RAM's start thanks to flip-link: QEMU's lockup);
-#   9. the real boards (stm32f411, nrf52840) must build; their `size` is printed;
+#   9. the real boards (stm32f411, nrf52840) must build, the demo and the live app; their `size` is printed;
 #  10. clippy, warnings denied, for every board, the tests, the runs and datasets crates and the
 #      host parity crate.
 # Exits non-zero on the first failed step. Logs are kept in firmware/target/firmware-test/.
@@ -264,6 +264,15 @@ for board in stm32f411 nrf52840; do
     cp "$elf" "$logs/tinynewton-firmware-$board.elf"
     size "$logs/tinynewton-firmware-$board.elf"
     size -A "$logs/tinynewton-firmware-$board.elf" | grep -E '^\.(vector_table|text|rodata|data|bss|uninit) '
+done
+
+for board in stm32f411 nrf52840; do
+    step "real board $board: the live-learning app, build and size"
+    (cd "$fw" && cargo build --release --quiet --no-default-features --features "$board" --bin live) ||
+        die "$board live build failed"
+    cp "$fw/target/thumbv7em-none-eabihf/release/live" "$logs/live-$board.elf"
+    size "$logs/live-$board.elf"
+    size -A "$logs/live-$board.elf" | grep -E '^\.(vector_table|text|rodata|data|bss|uninit) '
 done
 
 step "clippy (warnings denied): every board, the tests, host parity"

@@ -44,3 +44,6 @@ step "modelled cycles (QEMU plugin): the emulated demo's instruction counts matc
 # emulator build (cached) before profiling it.
 (cd firmware && cargo build --release --quiet)
 bash scripts/profile-test.sh
+
+step "live learning on the emulated board (300 samples over the emulated USART, bad frames included)"
+bash scripts/live.sh digits --short

@@ -20,7 +20,9 @@
 #![no_std]
 #![no_main]
 
-use cortex_m_rt::{entry, exception};
+use cortex_m_rt::entry;
+#[cfg(feature = "qemu")]
+use cortex_m_rt::exception;
 use tinynewton::format::{self, PackedDataset};
 use tinynewton::online::{OnlineLearner, PassiveAggressive};
 use tinynewton::{FeatureTransform, Grid, Model, Rows, SampleStore, Settings, Workspace};
@@ -170,9 +172,13 @@ fn test_correct(weights: &[f32], test: &PackedDataset<'_>) -> (usize, usize) {
 }
 
 /// Every interrupt without a handler of its own lands here: USART2's receive interrupt goes to
-/// its driver, anything else is a fault, reported like one.
+/// its driver, anything else is a fault, reported like one. Bound here rather than in the board
+/// module so the default demo does not carry the receive queue; the real boards bind theirs in
+/// their board modules.
+#[cfg(feature = "qemu")]
 #[exception]
 unsafe fn DefaultHandler(irqn: i16) {
+    use board::usart;
     if irqn == usart::IRQ as i16 {
         usart::on_interrupt();
     } else {
