@@ -139,6 +139,8 @@ fn a_pass_budget_is_kept_exactly_and_the_last_direction_takes_its_rest() {
         (1, 2, 3),
         "{r:?}"
     );
+    // The firmware prints this fingerprint for TINYNEWTON_MAX_PASSES=3 (README, Performance).
+    let fingerprint = tinynewton::Model::<65>::from_weights(&w).fingerprint();
     let reference = truncated_newton_f64(&p_train, 2);
     let w = f64_weights(&w);
     // Two CG steps and one line-search step in f32 from the same data: the f64 weights are
@@ -151,7 +153,7 @@ fn a_pass_budget_is_kept_exactly_and_the_last_direction_takes_its_rest() {
         |w: &DVector<f64>| -> Vec<bool> { p_test.decisions(w).iter().map(|z| *z > 0.0).collect() };
     assert_eq!(signs(&w), signs(&reference));
     println!(
-        "3-pass budget: test {}/{} (f64 truncated Newton: {})",
+        "3-pass budget: test {}/{} (f64 truncated Newton: {}), fingerprint 0x{fingerprint:016x}",
         correct(&p_test, &y_test, &w),
         y_test.len(),
         correct(&p_test, &y_test, &reference)
