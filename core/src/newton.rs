@@ -156,7 +156,8 @@ pub struct Report {
     pub line_search_trials: u32,
     /// Final objective `f(w)`.
     pub objective: f32,
-    /// Final `‖∇f(w)‖`.
+    /// Final `‖∇f(w)‖` (with [`Status::BudgetExhausted`] after a last step taken without a
+    /// gradient, the one before that step: see there).
     pub grad_norm: f32,
     /// `‖∇f(0)‖`, the reference of the stopping test.
     pub grad_norm0: f32,
