@@ -35,7 +35,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tables_dir="$(realpath -m -- "${TINYNEWTON_TABLES_DIR:-$root/data/tables}")"
 # The default runs are the MNIST ones: a selection from the caller's environment must not leak in.
 unset TINYNEWTON_DATA TINYNEWTON_C TINYNEWTON_SOLVER TINYNEWTON_RUNS TINYNEWTON_MULTICLASS \
-    TINYNEWTON_ANYTIME TINYNEWTON_STOP_AT
+    TINYNEWTON_ANYTIME TINYNEWTON_STOP_AT TINYNEWTON_MAX_PASSES
 "$root/scripts/setup.sh"
 fw="$root/firmware"
 logs="$fw/target/firmware-test"

@@ -5,9 +5,12 @@
 # the data, instructions, modelled cycles (scripts/profile.sh: Cortex-M4 TRM timings, flash wait
 # states not modelled), test accuracy. Then the anytime figure (Deliver 5): digits 6-vs-rest
 # test accuracy after every iteration against cumulative modelled cycles, and the accuracy each
-# solver has at Train++'s single-pass budget of 6 M cycles.
+# solver has at Train++'s single-pass budget of 6 M cycles; and Newton-CG under pass budgets
+# (TINYNEWTON_MAX_PASSES: truncated Newton, the last direction takes the budget's rest and the
+# run returns without a final gradient), one run per budget: anytime-cg-budget.tsv.
 #
-# Usage: scripts/thesis.sh [--short]   (--short: digits only, no anytime curves)
+# Usage: scripts/thesis.sh [--short | --anytime]   (--short: digits only, no anytime curves;
+#                                                   --anytime: the anytime curves only)
 # env:   TINYNEWTON_THESIS_DIR where logs and the curves (anytime-<solver>.tsv) go
 #        (default firmware/target/thesis). Each configuration is one firmware build and one
 #        profiled QEMU run (a few seconds each; gradient descent on 14x14 the longest).
@@ -18,9 +21,11 @@ fw="$root/firmware"
 out="$(realpath -m -- "${TINYNEWTON_THESIS_DIR:-$fw/target/thesis}")"
 mkdir -p "$out"
 unset TINYNEWTON_DATA TINYNEWTON_C TINYNEWTON_SOLVER TINYNEWTON_RUNS TINYNEWTON_MULTICLASS \
-    TINYNEWTON_ANYTIME TINYNEWTON_STOP_AT
+    TINYNEWTON_ANYTIME TINYNEWTON_STOP_AT TINYNEWTON_MAX_PASSES
 short=0
+anytime_only=0
 [ "${1:-}" = "--short" ] && short=1
+[ "${1:-}" = "--anytime" ] && anytime_only=1
 datasets=(tables/digits6-vs-rest mnist-7v1-14x14-u8)
 [ "$short" -eq 1 ] && datasets=(tables/digits6-vs-rest)
 solvers=(gd lbfgs cg cholesky)
@@ -46,6 +51,7 @@ profile_run() {
         { echo "thesis.sh: profiled run failed: $dir/profile.txt" >&2; exit 1; }
 }
 
+[ "$anytime_only" -eq 1 ] && datasets=()
 printf '\n== thesis table: emulated STM32F405, C = 1, eps = 1e-5 (cycles: Cortex-M4 TRM model, no flash wait states)\n'
 printf '%-18s %-9s %-11s %6s %7s %13s %13s %9s\n' dataset solver status iters passes instructions "cycles≈" "test acc"
 for d in "${datasets[@]}"; do
@@ -98,4 +104,24 @@ for s in gd lbfgs cg cholesky; do
 done
 echo "(columns of anytime-<solver>.tsv: iteration, passes, cumulative instructions, cumulative cycles≈, test accuracy %;"
 echo " the first iteration's count includes the data check and the start: f, grad at w0)"
+
+printf '\n== anytime under a pass budget: Newton-CG, digits 6-vs-rest, one run per budget (TINYNEWTON_MAX_PASSES)\n'
+printf '%6s %-17s %6s %9s %7s %13s %13s %9s\n' budget status iters cg_iters passes instructions "cycles≈" "test acc"
+: >"$out/anytime-cg-budget.tsv"
+for b in 2 3 4 5 6 8 10 14; do
+    dir="$out/anytime-cg-budget-$b"
+    TINYNEWTON_ANYTIME=1 TINYNEWTON_MAX_PASSES=$b profile_run tables/digits6-vs-rest cg "$dir" || continue
+    r=$(grep -o 'result dataset=.*' "$dir/run-cycles.log" | head -1)
+    acc=$(awk -v c="$(field "$r" test_correct)" 'BEGIN { split(c, p, "/"); printf "%.4f", 100 * p[1] / p[2] }')
+    printf '%6s %-17s %6s %9s %7s %13s %13s %8.2f%%\n' "$b" "$(field "$r" status)" "$(field "$r" iters)" \
+        "$(field "$r" cg_iters)" "$(field "$r" passes)" "$(field "$r" instructions)" "$(cycles "$r")" "$acc"
+    # The anytime TSV's columns: the run's iterations, passes, training instructions and
+    # cycles≈ (the result line's: the whole run), test accuracy of the returned weights.
+    printf '%s\t%s\t%s\t%s\t%s\n' "$(field "$r" iters)" "$(field "$r" passes)" \
+        "$(field "$r" instructions)" "$(cycles "$r")" "$acc" >>"$out/anytime-cg-budget.tsv"
+done
+awk -v b="$budget" -F'\t' '$4 <= b && $5 > best { best = $5; at = $4 }
+    END { if (at == "") print "cg, pass budget: no run within 6 M cycles"
+          else printf "cg, pass budget: best test accuracy within 6 M cycles %.2f%% (at %d cycles≈)\n", best, at }' \
+    "$out/anytime-cg-budget.tsv"
 echo "Train++ (single pass, on the MCU): 98.00 % at about 6 M cycles"

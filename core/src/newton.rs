@@ -12,12 +12,19 @@
 //!       | line search failed | pass budget spent | the caller's callback says stop
 //! ```
 //!
+//! Under a pass budget ([`Settings::max_passes`]) Newton-CG is *truncated Newton*: CG takes
+//! no more products than the budget has left ([`CgLimits::within_budget`]), and once the step
+//! has spent the budget the loop returns its weights without the gradient pass at the new
+//! point (that pass would only serve an iteration the budget cannot pay for).
+//!
 //! The same [`Status`], [`Iteration`] and [`Report`] serve the first-order and quasi-Newton
 //! solvers over the same objective ([`crate::gd`], [`crate::lbfgs`]): every one counts its
 //! passes over the data ([`crate::passes`]) and honours the budget and the callback's
 //! [`ControlFlow`] the same way.
 
-use crate::cg::{forcing_tolerance, pcg, preconditioner_from_diag, Operator, PRECONDITIONED};
+use crate::cg::{
+    forcing_tolerance, pcg, preconditioner_from_diag, CgLimits, Operator, PRECONDITIONED,
+};
 use crate::cholesky::{cholesky_packed, packed_len, solve_packed, CholeskyError};
 use crate::error::Error;
 use crate::linalg::{dot, norm2};
@@ -58,7 +65,9 @@ pub enum Status {
     /// those of the step that produced it; rescale the features or lower `C`.
     NonFinite,
     /// The pass budget ([`Settings::max_passes`]) was spent before the tolerance was met; the
-    /// weights are the current iterate (anytime training).
+    /// weights are the current iterate (anytime training). When Newton-CG's last step spent
+    /// the budget, the gradient at the final weights was not evaluated: the objective is
+    /// theirs, `grad_norm`/`grad_rel` those of the weights before that step.
     BudgetExhausted,
     /// The caller's per-iteration callback answered [`ControlFlow::Break`] (e.g. a cycle
     /// budget on the board); the weights are the current iterate. Never `Converged`, even if
@@ -147,7 +156,8 @@ pub struct Report {
     pub line_search_trials: u32,
     /// Final objective `f(w)`.
     pub objective: f32,
-    /// Final `‖∇f(w)‖`.
+    /// Final `‖∇f(w)‖` (with [`Status::BudgetExhausted`] after a last step taken without a
+    /// gradient, the one before that step: see there).
     pub grad_norm: f32,
     /// `‖∇f(0)‖`, the reference of the stopping test.
     pub grad_norm0: f32,
@@ -237,7 +247,13 @@ fn newton_loop<O: Objective + ?Sized, C: Flow>(
         if report.budget_spent(obj.passes(), settings) {
             break;
         }
-        let tol = forcing_tolerance(grad_norm, report.grad_norm0);
+        // Without a budget `left` is huge and the limits are the forcing term and `max_cg_iter`.
+        let left = settings.max_passes.saturating_sub(obj.passes());
+        let limits = CgLimits::new(
+            forcing_tolerance(grad_norm, report.grad_norm0),
+            settings.max_cg_iter,
+        )
+        .within_budget(left);
         let dir = Direction {
             d: &mut *d,
             r: &mut *r,
@@ -246,7 +262,7 @@ fn newton_loop<O: Objective + ?Sized, C: Flow>(
             diag: &mut *diag,
             h: &mut *h,
         };
-        let cg_iters = newton_direction(obj, solver, g, dir, tol, settings, &mut report)?;
+        let cg_iters = newton_direction(obj, solver, g, dir, limits, &mut report)?;
         let slope = ensure_descent(g, d, grad_norm, &mut report);
         // Counters bounded by the settings' limits: saturating so they can never wrap.
         report.cg_iterations = report.cg_iterations.saturating_add(cg_iters);
@@ -255,6 +271,26 @@ fn newton_loop<O: Objective + ?Sized, C: Flow>(
         else {
             break;
         };
+        if obj.passes() >= settings.max_passes {
+            report.status = last_step(
+                &mut report,
+                &Taken {
+                    iter,
+                    // `change` is accurate to its own rounding (`value_change`): f at the new
+                    // weights without the pass that `value_grad` would make.
+                    f: f + change,
+                    grad_norm,
+                    step: alpha,
+                    cg_iters,
+                    ls_trials: trials,
+                    passes: obj.passes(),
+                },
+                w,
+                settings,
+                &mut on_iteration,
+            );
+            break;
+        }
         let (f_old, grad_norm_old) = (f, grad_norm);
         // Re-evaluated at the stored weights (O(n + m) for cached margins), so the reported
         // f is the compensated value at the final weights, not a running sum of changes.
@@ -279,6 +315,23 @@ fn newton_loop<O: Objective + ?Sized, C: Flow>(
         }
     }
     Ok(report)
+}
+
+/// The step that spent the pass budget, taken without a gradient at its end: recorded and
+/// shown to the callback like any other (its `grad_norm` is the one before the step, never
+/// claimed as convergence); the status is [`Status::BudgetExhausted`] unless the callback
+/// breaks ([`Status::Stopped`]) or `f` is not finite ([`Status::NonFinite`]).
+fn last_step<C: Flow>(
+    report: &mut Report,
+    taken: &Taken,
+    w: &[f32],
+    settings: &Settings,
+    on_iteration: &mut impl FnMut(&Iteration, &[f32]) -> C,
+) -> Status {
+    match report.after_step(taken, w, settings, on_iteration) {
+        Some(status @ (Status::Stopped | Status::NonFinite)) => status,
+        _ => Status::BudgetExhausted,
+    }
 }
 
 /// The starting point: `w = 0` (cold) or the given weights (warm), `f(w)`, `‖∇f(w)‖` and the
@@ -469,7 +522,7 @@ pub struct Direction<'a> {
 
 /// Solves `∇²f(w) d = −∇f(w)`: by Cholesky of the explicit Hessian when `solver` says so (and
 /// the f32 factorisation succeeds: a failure is counted in `report` and falls back), otherwise
-/// by CG to the residual `tol` (preconditioned if [`PRECONDITIONED`]), which lets the objective
+/// by CG within `limits` (preconditioned if [`PRECONDITIONED`]), which lets the objective
 /// keep `X̃d` from its products ([`Objective::start_direction`]). Returns the CG iterations
 /// taken.
 pub fn newton_direction<O: Objective + ?Sized>(
@@ -477,8 +530,7 @@ pub fn newton_direction<O: Objective + ?Sized>(
     solver: SolverKind,
     g: &[f32],
     s: Direction<'_>,
-    tol: f32,
-    settings: &Settings,
+    limits: CgLimits,
     report: &mut Report,
 ) -> Result<u32, Error> {
     let dim = g.len();
@@ -514,17 +566,7 @@ pub fn newton_direction<O: Objective + ?Sized>(
         None
     };
     obj.start_direction();
-    let outcome = pcg(
-        Products(&mut *obj),
-        g,
-        precond,
-        s.d,
-        s.r,
-        s.p,
-        s.q,
-        tol,
-        settings.max_cg_iter,
-    );
+    let outcome = pcg(Products(&mut *obj), g, precond, s.d, s.r, s.p, s.q, limits);
     // The loop keeps `d` when `∇fᵀd < 0` (and replaces it by `−∇f` otherwise): the same test
     // on the same bits here, so the objective's `X̃d` is used exactly when `d` is.
     let slope = dot(g, s.d);

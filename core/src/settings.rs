@@ -264,8 +264,13 @@ pub struct Settings {
     /// Budget of passes over the data (every solver counts its gradient, `X̃d`, Hessian-vector,
     /// diagonal and Hessian passes: [`Report::passes`](crate::Report::passes)). Checked before
     /// each iteration: once the passes so far reach it, the run stops with
-    /// [`Status::BudgetExhausted`](crate::Status::BudgetExhausted) and its current weights (so
-    /// the last iteration may overshoot it by its own passes). `u32::MAX`: no budget.
+    /// [`Status::BudgetExhausted`](crate::Status::BudgetExhausted) and its current weights.
+    /// Newton-CG keeps it exactly (truncated Newton: CG takes at most the products left, spends
+    /// the rest of the budget on the last direction instead of stopping at the forcing term,
+    /// and the step that spends it ends the run without a gradient pass; with room for `X̃p`,
+    /// [`Sizes::binary_cg`](crate::Sizes::binary_cg), the line search needs no pass). An
+    /// explicit-Hessian direction (2 passes) may overshoot it by one; gradient descent and
+    /// L-BFGS by their iteration's passes. `u32::MAX`: no budget.
     #[cfg_attr(feature = "serde", serde(default = "no_budget"))]
     pub max_passes: u32,
     /// `(s, y)` pairs [`SolverKind::Lbfgs`] keeps, `1..=`[`MAX_LBFGS_PAIRS`].

@@ -12,7 +12,9 @@
 //! `TINYNEWTON_ANYTIME=1` makes every run print its test accuracy after each iteration
 //! (`anytime` lines with the cumulative training count), and `TINYNEWTON_STOP_AT=<count>`
 //! stops each run from its callback once its training count reaches `<count>` (status
-//! `stopped`, which the anytime checks accept).
+//! `stopped`, which the anytime checks accept). `TINYNEWTON_MAX_PASSES=<passes>` gives every
+//! run the core's pass budget (`Settings::max_passes`; status `budget_exhausted`, accepted
+//! too): deterministic, the same on the host, and truncated Newton for CG.
 //!
 //! Every file is validated with the core's own parser; the capacities (`M = m + 1`, `N = n` of
 //! the training file, `T = M(M+1)/2` packed-triangle floats for Cholesky, `0` for CG) come from
@@ -425,9 +427,27 @@ fn settings_expr(c: f32, solver: Solver) -> String {
         Solver::Lbfgs => ("Lbfgs", format!("max_iter: {LBFGS_MAX_ITER}, ")),
     };
     debug_assert_eq!(format!("{:?}", solver.kind()), kind);
+    // Checked in `generate` before any run is made.
+    let budget = match max_passes_from_env() {
+        Ok(Some(passes)) => format!("max_passes: {passes}, "),
+        _ => String::new(),
+    };
     format!(
-        "tinynewton::Settings {{ c_pos: {c:?}, c_neg: {c:?}, solver: tinynewton::SolverKind::{kind}, {max_iter}..tinynewton::Settings::DEFAULT }}"
+        "tinynewton::Settings {{ c_pos: {c:?}, c_neg: {c:?}, solver: tinynewton::SolverKind::{kind}, {max_iter}{budget}..tinynewton::Settings::DEFAULT }}"
     )
+}
+
+/// `TINYNEWTON_MAX_PASSES`: the pass budget of every run (`None`: no budget).
+fn max_passes_from_env() -> Result<Option<u32>, String> {
+    match env::var("TINYNEWTON_MAX_PASSES") {
+        Err(_) => Ok(None),
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => v
+            .trim()
+            .parse::<u32>()
+            .map(Some)
+            .map_err(|_| format!("TINYNEWTON_MAX_PASSES={v:?}: expected a pass count")),
+    }
 }
 
 /// The issue-9 multi-class runs (`TINYNEWTON_RUNS=multiclass`): scikit-learn's digits, 10
@@ -656,9 +676,11 @@ pub fn generate(firmware_dir: &Path, out_dir: &Path, target: &Target) -> Result<
         "TINYNEWTON_MULTICLASS",
         "TINYNEWTON_ANYTIME",
         "TINYNEWTON_STOP_AT",
+        "TINYNEWTON_MAX_PASSES",
     ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
+    max_passes_from_env()?;
     let data = env::var("TINYNEWTON_DATA")
         .ok()
         .filter(|v| !v.trim().is_empty());

@@ -402,8 +402,10 @@ fn check_run(run: &RunSpec, result: &Result<Measured, RunError>, unit: &str) -> 
         m.eval_counts
     );
     let mut ok = true;
-    // A run stopped on purpose (`TINYNEWTON_STOP_AT`) is not a failure: it says so.
-    let stopped_on_purpose = m.report.status == Status::Stopped && selection::STOP_AT.is_some();
+    // A run stopped on purpose (`TINYNEWTON_STOP_AT`, `TINYNEWTON_MAX_PASSES`) is not a
+    // failure: it says so.
+    let stopped_on_purpose = (m.report.status == Status::Stopped && selection::STOP_AT.is_some())
+        || (m.report.status == Status::BudgetExhausted && run.settings.max_passes < u32::MAX);
     if m.report.status != Status::Converged && !stopped_on_purpose {
         defmt::error!(
             "check failed: {=str} stopped with status {=str}, not converged",

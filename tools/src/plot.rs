@@ -37,7 +37,8 @@ enum What {
     /// drift), one pair of lines per report.
     Stream(StreamArgs),
     /// Draw test accuracy against cumulative modelled cycles, one line per anytime curve
-    /// (`scripts/thesis.sh`'s `anytime-<solver>.tsv`), with optional marked points.
+    /// (`scripts/thesis.sh`'s `anytime-<solver>.tsv`, a point per iteration, and
+    /// `anytime-cg-budget.tsv`, a point per pass budget), with optional marked points.
     Anytime(AnytimeArgs),
 }
 
@@ -1011,7 +1012,7 @@ fn anytime(a: &AnytimeArgs) -> Result<()> {
     let y_lo = (y_min / 5.0).floor() * 5.0;
     let frame = AccuracyFrame {
         size: a.size,
-        caption: "Test accuracy after each iteration (anytime training)",
+        caption: "Test accuracy against training cycles (anytime training)",
         x_max,
         y_lo,
         x_desc: "modelled cycles (millions)",

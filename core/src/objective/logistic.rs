@@ -29,8 +29,15 @@ use super::{expect_at_least, expect_len, Objective};
 /// `log(1 + exp(−t))` without overflow or cancellation, branching on the sign of `t = y·z`:
 /// `log1p(exp(−t))` for `t ≥ 0`, `−t + log1p(exp(t))` otherwise (both are
 /// `max(−t, 0) + log1p(exp(−|t|))`).
+///
+/// At `t = 0`, every sample's margin at the cold start `w = 0`, it is `log 2` without the two
+/// calls (the same f32 bits: `log1pf(expf(0)) = log1pf(1)` rounds to `LN_2`); they are about
+/// 180 modelled cycles a sample on the Cortex-M4, 0.26 M of the first iteration on digits.
 #[inline]
 pub fn logistic_loss(t: f32) -> f32 {
+    if t == 0.0 {
+        return core::f32::consts::LN_2;
+    }
     let tail = libm::log1pf(libm::expf(-libm::fabsf(t)));
     if t >= 0.0 {
         tail
@@ -42,8 +49,13 @@ pub fn logistic_loss(t: f32) -> f32 {
 /// `(σ(t), σ(−t)) = (1/(1+e^{−t}), 1/(1+e^{t}))`, each computed from `e^{−|t|} ≤ 1` so that
 /// neither overflows and `σ(−t) = 1 − σ(t)` keeps its relative accuracy when it is tiny
 /// (subtracting from 1 would round it to 0).
+///
+/// At `t = 0` (the cold start) it is `(½, ½)` exactly, without the `expf` and the divisions.
 #[inline]
 pub fn sigmoid_pair(t: f32) -> (f32, f32) {
+    if t == 0.0 {
+        return (0.5, 0.5);
+    }
     let e = libm::expf(-libm::fabsf(t));
     let big = 1.0 / (1.0 + e);
     let small = e / (1.0 + e);
@@ -1242,6 +1254,20 @@ impl<R: Rows + ?Sized> Objective for LogisticObjective<'_, '_, R> {
 mod tests {
     use super::*;
     use crate::data::DenseRows;
+
+    #[test]
+    fn the_zero_margin_shortcuts_are_the_general_formulas_bits() {
+        // What the branches skip: `log1pf(expf(−0))` and `1/(1+e)`, `e/(1+e)` with `e = 1`.
+        for t in [0.0f32, -0.0] {
+            let e = libm::expf(-libm::fabsf(t));
+            assert_eq!(logistic_loss(t).to_bits(), libm::log1pf(e).to_bits());
+            let (a, b) = sigmoid_pair(t);
+            assert_eq!(
+                (a.to_bits(), b.to_bits()),
+                ((1.0 / (1.0 + e)).to_bits(), (e / (1.0 + e)).to_bits())
+            );
+        }
+    }
 
     #[test]
     fn loss_is_finite_and_accurate_at_large_margins() {
