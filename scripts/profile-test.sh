@@ -72,6 +72,10 @@ echo "$whole"
 cpi="$(sed -E 's/.* ([0-9.]+) cycles\/instruction.*/\1/' <<<"$whole")"
 python3 -c "import sys; c=float('$cpi'); sys.exit(0 if 1.0 <= c <= 3.0 else 1)" ||
     die "whole-emulation cycles/instruction $cpi outside 1.0-3.0"
+# The per-run tables hang on the runs' entry symbol (profile.sh's epochs): a rename that loses it
+# leaves only the boot table, which is how the restructure into tinynewton-runs first went.
+grep -q '^== per function, run ' "$work/profile1.txt" ||
+    die "no per-run function table: profile.sh found no RunVisitor::visit symbol in $elf"
 
 step "two runs identical"
 cmp "$work/run1/counts.txt" "$work/run2/counts.txt" || die "plugin counts differ between runs"

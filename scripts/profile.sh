@@ -57,7 +57,7 @@ else
 fi
 while read -r addr; do
     args="$args,epoch=0x$addr"
-done < <(grep -E ' as tinynewton_firmware::selection::RunVisitor>::visit$' <<<"$syms" | awk '{print $1}')
+done < <(grep -E ' as tinynewton_runs::selection::RunVisitor>::visit$' <<<"$syms" | awk '{print $1}')
 [ -n "${TINYNEWTON_CYCLES_ARGS:-}" ] && args="$args,$TINYNEWTON_CYCLES_ARGS"
 
 # The runner's command line (scripts/qemu-run.sh) plus -plugin; the plugin's summary goes to
