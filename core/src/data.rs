@@ -121,6 +121,14 @@ pub trait Rows {
     }
     /// How codes map to values.
     fn dequant(&self) -> Dequant<'_>;
+    /// The two-class labels of samples `0..n` as stored bytes, each the two's-complement
+    /// `i8` of its label, when the layout keeps them so (`None`, the default: it does not).
+    /// The objective's passes then walk this slice (a load and a conversion per sample)
+    /// instead of calling [`label`](Rows::label) once per sample per pass; an implementation
+    /// answers `Some` only when `f32::from(b as i8)` is `label(i)` for every sample `i < n`.
+    fn label_signs(&self) -> Option<&[u8]> {
+        None
+    }
     /// Typical stored non-zero codes per row (at most `m`), for estimates of work such as
     /// [`SolverKind::resolve`](crate::SolverKind::resolve)'s: a hint, never a bound a kernel
     /// relies on. The default takes the rows as dense (`m`); a layout that knows its sparsity

@@ -22,6 +22,16 @@ impl Rows for PackedDataset<'_> {
         }
     }
 
+    /// Version-1 files store each label as the `i8` `+1`/`−1` itself (version 2 stores class
+    /// indices: `None`, read through [`label`](Rows::label)).
+    fn label_signs(&self) -> Option<&[u8]> {
+        if self.header.version == VERSION {
+            self.labels.get(..self.n)
+        } else {
+            None
+        }
+    }
+
     fn n_classes(&self) -> usize {
         self.classes.len()
     }

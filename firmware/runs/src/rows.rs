@@ -121,6 +121,10 @@ impl Rows for FirstRows<'_> {
         self.inner.label(i)
     }
     #[inline]
+    fn label_signs(&self) -> Option<&[u8]> {
+        self.inner.label_signs()?.get(..self.n)
+    }
+    #[inline]
     fn n_classes(&self) -> usize {
         self.inner.n_classes()
     }
