@@ -44,6 +44,15 @@ impl Rows for PackedDataset<'_> {
         self.dequant
     }
 
+    /// `u8-sparse`: the stored entries per row, `⌈nnz/n⌉`, from the checked layout (no pass);
+    /// the dense encodings answer `m` (the trait's default: their zeros are stored and read).
+    fn nnz_hint(&self) -> usize {
+        match &self.sparse {
+            Some(rows) => rows.nnz().div_ceil(self.n.max(1)).min(self.m),
+            None => self.m,
+        }
+    }
+
     /// Nothing to read: [`parse`](super::parse) accepted this file only with every value
     /// finite. `f32` rows: every stored value and its dequantisation checked; `u8`/`u4`/`u8-sparse`: codes
     /// are finite by construction and `o_j + s_j·q` is finite at both extreme codes, `0` and the

@@ -1309,3 +1309,22 @@ fn convert_between_dense_and_sparse() {
     );
     assert!(short.iter().all(|&b| b == 0x5A));
 }
+
+/// `nnz_hint` of a sparse file is its stored entries per row, rounded up (what
+/// `SolverKind::Auto` weighs); the same codes stored dense answer `m`, their zeros included.
+#[test]
+fn nnz_hint_counts_the_stored_entries_of_a_sparse_file() {
+    let m = 4;
+    // Rows of 1, 0, 2, 4 and 1 non-zeros: 8 entries over 5 rows, ⌈8/5⌉ = 2.
+    let q = [
+        0u8, 3, 0, 0, //
+        0, 0, 0, 0, //
+        7, 0, 0, 9, //
+        1, 2, 3, 4, //
+        0, 0, 5, 0,
+    ];
+    let sparse = encode(&spec(&LABELS, Codes::U8Sparse(&q), m));
+    assert_eq!(parse(&sparse).unwrap().nnz_hint(), 2);
+    let dense = encode(&spec(&LABELS, Codes::U8(&q), m));
+    assert_eq!(parse(&dense).unwrap().nnz_hint(), m);
+}

@@ -136,6 +136,11 @@ impl Rows for FirstRows<'_> {
     fn dequant(&self) -> Dequant<'_> {
         self.inner.dequant()
     }
+    // The file's mean: a hint for the prefix too.
+    #[inline]
+    fn nnz_hint(&self) -> usize {
+        self.inner.nnz_hint()
+    }
     #[inline]
     fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
         self.inner.dot_codes(i, u)
