@@ -157,6 +157,31 @@ pub trait Rows {
         self.axpy_codes(i, weight * xv, out);
         xv
     }
+    /// The rows' part of a Hessian-vector product in one pass: for every row `i < dd.len()`,
+    /// `xv_i = dot_axpy_codes(i, u, offset, bias, dd_i, out)`; returns `Σ_i dd_i · xv_i`
+    /// (summed in row order, one accumulator) and stores `xv_i` into `xv` when it is not
+    /// empty. The default is that loop ([`hess_vec_codes_each`]); an implementation must
+    /// give the same bits (a layout may hoist per-row work out of the loop).
+    fn hess_vec_codes(
+        &self,
+        dd: &[f32],
+        u: &[f32],
+        offset: f32,
+        bias: f32,
+        out: &mut [f32],
+        xv: &mut [f32],
+    ) -> f32 {
+        hess_vec_codes_each(self, dd, u, offset, bias, out, xv)
+    }
+    /// `out_j += a_i · q_ij` for every row `i < n` and feature `j`, where `a_i = a(i)` is asked
+    /// for once per row, in row order, just before the row is added (a gradient pass,
+    /// `X̃ᵀa`, whose weights come from the margins row by row). The default is one
+    /// [`axpy_codes`](Rows::axpy_codes) per row; an implementation must give the same bits.
+    fn axpy_codes_rows(&self, a: &mut dyn FnMut(usize) -> f32, out: &mut [f32]) {
+        for i in 0..self.n_samples() {
+            self.axpy_codes(i, a(i), out);
+        }
+    }
     /// The first feature of row `i` whose stored code `q_ij` or dequantised value
     /// `o_j + s_j·q_ij` is NaN or infinite (`None`: all finite), for the check before
     /// training. The default reads the row through [`axpy_codes`](Rows::axpy_codes) into the
@@ -198,6 +223,28 @@ pub trait Rows {
     fn nonzero_codes(&self, i: usize, index: &mut [u16], code: &mut [f32]) -> usize {
         nonzero_codes_each(self, i, index, code)
     }
+}
+
+/// [`Rows::hess_vec_codes`] by one [`Rows::dot_axpy_codes`] per row (the trait's default).
+pub fn hess_vec_codes_each<R: Rows + ?Sized>(
+    rows: &R,
+    dd: &[f32],
+    u: &[f32],
+    offset: f32,
+    bias: f32,
+    out: &mut [f32],
+    xv: &mut [f32],
+) -> f32 {
+    let mut sum_t = 0.0f32;
+    let mut xv = xv.iter_mut();
+    for (i, &di) in dd.iter().enumerate() {
+        let xvi = rows.dot_axpy_codes(i, u, offset, bias, di, out);
+        sum_t += di * xvi;
+        if let Some(k) = xv.next() {
+            *k = xvi;
+        }
+    }
+    sum_t
 }
 
 /// [`Rows::nonzero_codes`] through [`Rows::axpy_codes`] (the trait's default): the row's codes

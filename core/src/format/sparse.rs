@@ -9,6 +9,9 @@
 
 use super::{FormatError, SparseLayout};
 
+/// Features a `u8` index addresses: the length of the vectors of the index-test-free pass.
+const NARROW: usize = 256;
+
 /// The three sections of a checked `u8-sparse` payload.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SparseRows<'a> {
@@ -146,6 +149,105 @@ impl<'a> SparseRows<'a> {
         Ok(rows)
     }
 
+    /// [`Rows::hess_vec_codes`](crate::Rows::hess_vec_codes) over every row of a file with
+    /// `u8` indices (`m ≤ 256`): `u[..m]` and `out[..m]` are copied into arrays of [`NARROW`]
+    /// entries, which every `u8` index addresses, so the kernels need no index test (a
+    /// copy each way per pass, against a test per entry). The copies are exact and the rows
+    /// are those of [`SparseRows::row`] in order: the same bits as one
+    /// `dot_axpy_codes` per row. `None` (nothing written) for `u16` indices or vectors
+    /// shorter than `m`: the caller takes the per-row default.
+    // Out of line: its own registers (inlined into the solver its update loop spilled) and its
+    // own row in the firmware profile.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn hess_vec_codes(
+        &self,
+        m: usize,
+        dd: &[f32],
+        u: &[f32],
+        offset: f32,
+        bias: f32,
+        out: &mut [f32],
+        xv: &mut [f32],
+    ) -> Option<f32> {
+        if self.wide || dd.len() != self.n() {
+            return None;
+        }
+        let (Some(u), Some(out)) = (u.get(..m), out.get_mut(..m)) else {
+            return None;
+        };
+        let mut ua = [0.0f32; NARROW];
+        let mut oa = [0.0f32; NARROW];
+        ua.get_mut(..m)?.copy_from_slice(u);
+        oa.get_mut(..m)?.copy_from_slice(out);
+        let mut sum_t = 0.0f32;
+        let mut xv = xv.iter_mut();
+        for (&di, (ix, codes)) in dd.iter().zip(self.narrow_rows()) {
+            let xvi = (dot_narrow(ix, codes, &ua) + offset) + bias;
+            axpy_narrow(ix, codes, di * xvi, &mut oa);
+            sum_t += di * xvi;
+            if let Some(k) = xv.next() {
+                *k = xvi;
+            }
+        }
+        out.copy_from_slice(oa.get(..m)?);
+        Some(sum_t)
+    }
+
+    /// [`Rows::axpy_codes_rows`](crate::Rows::axpy_codes_rows) over the rows of a file
+    /// with `u8` indices, `out[..m]` updated in an array of [`NARROW`] entries as in
+    /// [`hess_vec_codes`](SparseRows::hess_vec_codes). `false` (nothing asked or written) for
+    /// `u16` indices or an `out` shorter than `m`.
+    pub(crate) fn axpy_codes_rows(
+        &self,
+        m: usize,
+        a: &mut dyn FnMut(usize) -> f32,
+        out: &mut [f32],
+    ) -> bool {
+        let Some(out) = out.get_mut(..m) else {
+            return false;
+        };
+        let mut oa = [0.0f32; NARROW];
+        let (false, Some(o)) = (self.wide, oa.get_mut(..m)) else {
+            return false;
+        };
+        o.copy_from_slice(out);
+        for (i, (ix, codes)) in self.narrow_rows().enumerate() {
+            axpy_narrow(ix, codes, a(i), &mut oa);
+        }
+        out.copy_from_slice(oa.get(..m).unwrap_or(&[]));
+        true
+    }
+
+    /// Rows in file order as `(indices, codes)` of a file with `u8` indices: each row's end
+    /// offset read once, one word, its entries split off the front of the sections (no
+    /// per-row lookup of two offsets and two slices by index, as [`row`](SparseRows::row)
+    /// does). [`check`](SparseRows::check) made the offsets increase from 0 to `nnz`, so every
+    /// split succeeds; were one to fail the row would read as empty.
+    #[inline(always)]
+    fn narrow_rows(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
+        let (offsets, _) = self.offsets.as_chunks::<4>();
+        let (mut ix, mut codes) = (self.indices, self.codes);
+        let mut start = 0usize;
+        offsets.iter().skip(1).map(move |end| {
+            let end = usize::try_from(u32::from_le_bytes(*end)).unwrap_or(usize::MAX);
+            let len = end.saturating_sub(start);
+            start = end;
+            match (ix.split_at_checked(len), codes.split_at_checked(len)) {
+                (Some((row_ix, rest_ix)), Some((row_q, rest_q))) => {
+                    (ix, codes) = (rest_ix, rest_q);
+                    (row_ix, row_q)
+                }
+                _ => (&[][..], &[][..]),
+            }
+        })
+    }
+
+    /// Number of rows `n`.
+    fn n(&self) -> usize {
+        (self.offsets.len() / 4).saturating_sub(1)
+    }
+
     /// Stored entries of the whole file.
     pub(crate) fn nnz(&self) -> usize {
         self.codes.len()
@@ -176,8 +278,11 @@ impl<'a> SparseRows<'a> {
     }
 }
 
-/// `Σ q_ij · u_j` over the stored entries, `j` increasing, one accumulator.
-#[inline]
+/// `Σ q_ij · u_j` over the stored entries, `j` increasing, one accumulator. A row at a time
+/// (margins, evaluation, the explicit Hessian's rows): plain loops, small code; the passes
+/// that dominate training run the unrolled kernels below. Out of line: one copy for its
+/// several callers.
+#[inline(never)]
 pub(crate) fn dot(row: SparseRow<'_>, u: &[f32]) -> f32 {
     let mut s = 0.0f32;
     match row.indices {
@@ -199,8 +304,8 @@ pub(crate) fn dot(row: SparseRow<'_>, u: &[f32]) -> f32 {
     s
 }
 
-/// `out_j += a · q_ij` over the stored entries.
-#[inline]
+/// `out_j += a · q_ij` over the stored entries (plain loops, out of line, as [`dot`]).
+#[inline(never)]
 pub(crate) fn axpy(row: SparseRow<'_>, a: f32, out: &mut [f32]) {
     match row.indices {
         Indices::Narrow(ix) => {
@@ -217,6 +322,66 @@ pub(crate) fn axpy(row: SparseRow<'_>, a: f32, out: &mut [f32]) {
                 }
             }
         }
+    }
+}
+
+// The pass kernels over `u8` indices, four entries per loop trip (the firmware is built for
+// size, which unrolls no loop by itself; a trip's compare and branch then cost a quarter per
+// entry). Each term is added in entry order to the one accumulator, so the unrolling changes
+// no bit. The passes call them with vectors of [`NARROW`] entries: the compiler proves every
+// `u8` index in range and the index test is gone; with a shorter vector an index past it
+// would skip its term.
+
+/// [`dot`] over `u8` indices, unrolled.
+#[inline(always)]
+fn dot_narrow(ix: &[u8], codes: &[u8], u: &[f32]) -> f32 {
+    let term = |s: f32, j: u8, q: u8| match u.get(usize::from(j)) {
+        Some(&uj) => s + f32::from(q) * uj,
+        None => s,
+    };
+    let (ix4, ix_rest) = ix.as_chunks::<4>();
+    let (q4, q_rest) = codes.as_chunks::<4>();
+    let mut s = 0.0f32;
+    for (&[j0, j1, j2, j3], &[q0, q1, q2, q3]) in ix4.iter().zip(q4) {
+        s = term(term(term(term(s, j0, q0), j1, q1), j2, q2), j3, q3);
+    }
+    // The last one to three entries written out: no second loop to set up per row.
+    match (ix_rest, q_rest) {
+        (&[j0], &[q0]) => term(s, j0, q0),
+        (&[j0, j1], &[q0, q1]) => term(term(s, j0, q0), j1, q1),
+        (&[j0, j1, j2], &[q0, q1, q2]) => term(term(term(s, j0, q0), j1, q1), j2, q2),
+        _ => s,
+    }
+}
+
+/// [`axpy`] over `u8` indices, unrolled.
+#[inline(always)]
+fn axpy_narrow(ix: &[u8], codes: &[u8], a: f32, out: &mut [f32]) {
+    let mut term = |j: u8, q: u8| {
+        if let Some(o) = out.get_mut(usize::from(j)) {
+            *o += a * f32::from(q);
+        }
+    };
+    let (ix4, ix_rest) = ix.as_chunks::<4>();
+    let (q4, q_rest) = codes.as_chunks::<4>();
+    for (&[j0, j1, j2, j3], &[q0, q1, q2, q3]) in ix4.iter().zip(q4) {
+        term(j0, q0);
+        term(j1, q1);
+        term(j2, q2);
+        term(j3, q3);
+    }
+    match (ix_rest, q_rest) {
+        (&[j0], &[q0]) => term(j0, q0),
+        (&[j0, j1], &[q0, q1]) => {
+            term(j0, q0);
+            term(j1, q1);
+        }
+        (&[j0, j1, j2], &[q0, q1, q2]) => {
+            term(j0, q0);
+            term(j1, q1);
+            term(j2, q2);
+        }
+        _ => {}
     }
 }
 

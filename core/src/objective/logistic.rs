@@ -329,15 +329,21 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         // Σ_i a_i is the bias component of the gradient, a cancellation of n terms at the
         // optimum: compensated so its round-off does not set the gradient's noise floor.
         let mut sum_a = CompensatedSum::new();
-        for (i, ((zi, di), y)) in z.iter().zip(dd.iter_mut()).zip(self.labels()).enumerate() {
+        let mut rows = z.iter().zip(dd.iter_mut()).zip(self.labels());
+        // Rows past `z` or `dd` (never: both are `n` long) add nothing.
+        let mut a_of = |_: usize| {
+            let Some(((zi, di), y)) = rows.next() else {
+                return 0.0;
+            };
             let c = self.cost(y);
             let (s_pos, s_neg) = sigmoid_pair(y * *zi);
             // C (σ(yz) − 1) y = −C σ(−yz) y, without the cancellation of σ(yz) − 1.
             let a = -(c * s_neg) * y;
             *di = c * s_pos * s_neg;
-            self.data.axpy_codes(i, a, acc);
             sum_a.add(a);
-        }
+            a
+        };
+        self.data.axpy_codes_rows(&mut a_of, acc);
         let sum_a = sum_a.total();
         // g = reg ⊙ w + s ⊙ acc + o·Σa; for the features reg = 1.
         self.unfold(w, sum_a, g);
@@ -413,15 +419,7 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         let (offset, vb) = self.fold(v, u);
         let acc = out.get_mut(..self.m).unwrap_or(&mut []);
         acc.fill(0.0);
-        let mut sum_t = 0.0f32;
-        let mut xv = xv.iter_mut();
-        for (i, di) in dd.iter().enumerate() {
-            let xvi = self.data.dot_axpy_codes(i, u, offset, vb, *di, acc);
-            sum_t += *di * xvi;
-            if let Some(k) = xv.next() {
-                *k = xvi;
-            }
-        }
+        let sum_t = self.data.hess_vec_codes(dd, u, offset, vb, acc, xv);
         self.unfold(v, sum_t, out);
         Ok(())
     }
