@@ -372,15 +372,22 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         acc.fill(0.0);
         let mut loss = CompensatedSum::new();
         let mut sum_a = CompensatedSum::new();
-        for (i, ((zi, di), y)) in z.iter().zip(dd.iter_mut()).zip(self.labels()).enumerate() {
+        let mut rows = z.iter().zip(dd.iter_mut()).zip(self.labels());
+        // The rows walked in file order by the layout's kernel (as in `grad`); rows past `z`
+        // or `dd` (never: both are `n` long) add nothing.
+        let mut a_of = |_: usize| {
+            let Some(((zi, di), y)) = rows.next() else {
+                return 0.0;
+            };
             let c = self.cost(y);
             let (l, s_pos, s_neg) = loss_and_sigmoids(y * *zi);
             loss.add(c * l);
             let a = -(c * s_neg) * y;
             *di = c * s_pos * s_neg;
-            self.data.axpy_codes(i, a, acc);
             sum_a.add(a);
-        }
+            a
+        };
+        self.data.axpy_codes_rows(&mut a_of, acc);
         let sum_a = sum_a.total();
         self.unfold(w, sum_a, g);
         Ok(0.5 * reg.total() + loss.total())
