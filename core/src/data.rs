@@ -182,6 +182,12 @@ pub trait Rows {
             self.axpy_codes(i, a(i), out);
         }
     }
+    /// `out_i = Σ_j q_ij · u_j` for every row `i < min(n, out.len())` (`u.len() ≥ m`): the
+    /// margins pass `X̃v` (e.g. `X̃d` for the line search). The default is one
+    /// [`dot_codes`](Rows::dot_codes) per row; an implementation must give the same bits.
+    fn dot_codes_rows(&self, u: &[f32], out: &mut [f32]) {
+        dot_codes_rows_each(self, u, out)
+    }
     /// The first feature of row `i` whose stored code `q_ij` or dequantised value
     /// `o_j + s_j·q_ij` is NaN or infinite (`None`: all finite), for the check before
     /// training. The default reads the row through [`axpy_codes`](Rows::axpy_codes) into the
@@ -245,6 +251,13 @@ pub fn hess_vec_codes_each<R: Rows + ?Sized>(
         }
     }
     sum_t
+}
+
+/// [`Rows::dot_codes_rows`] by one [`Rows::dot_codes`] per row (the trait's default).
+pub fn dot_codes_rows_each<R: Rows + ?Sized>(rows: &R, u: &[f32], out: &mut [f32]) {
+    for (i, oi) in out.iter_mut().enumerate().take(rows.n_samples()) {
+        *oi = rows.dot_codes(i, u);
+    }
 }
 
 /// [`Rows::nonzero_codes`] through [`Rows::axpy_codes`] (the trait's default): the row's codes

@@ -230,6 +230,18 @@ impl Rows for PackedDataset<'_> {
     /// `u8` and `u4` rows in file order; the rest row by row. Out of line, as
     /// `hess_vec_codes`.
     #[inline(never)]
+    /// `u8-sparse` files with `u8` indices: the rows walked in file order
+    /// ([`SparseRows::dot_codes_rows`](sparse::SparseRows::dot_codes_rows)); the rest row by
+    /// row, as the trait's default.
+    fn dot_codes_rows(&self, u: &[f32], out: &mut [f32]) {
+        if let Some(sparse) = self.sparse.as_ref() {
+            if sparse.dot_codes_rows(self.m, u, out) {
+                return;
+            }
+        }
+        crate::data::dot_codes_rows_each(self, u, out);
+    }
+
     fn axpy_codes_rows(&self, a: &mut dyn FnMut(usize) -> f32, out: &mut [f32]) {
         if let Some(sparse) = self.sparse.as_ref() {
             if sparse.axpy_codes_rows(self.m, a, out) {

@@ -197,8 +197,11 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         expect_at_least(u.len(), self.m)?;
         expect_len(z.len(), self.n)?;
         let (offset, wb) = self.fold(w, u);
-        for (i, zi) in z.iter_mut().enumerate() {
-            *zi = (self.data.dot_codes(i, u) + offset) + wb;
+        // The codes' products in one walk over the rows, then the offset and bias added in
+        // the order the per-row expression had: the same bits.
+        self.data.dot_codes_rows(u, z);
+        for zi in z.iter_mut() {
+            *zi = (*zi + offset) + wb;
         }
         Ok(())
     }
