@@ -226,13 +226,10 @@ impl Rows for PackedDataset<'_> {
         crate::data::hess_vec_codes_each(self, dd, u, offset, bias, out, xv)
     }
 
-    /// `u8-sparse` files of up to 256 features: one pass without an index test per entry;
-    /// `u8` and `u4` rows in file order; the rest row by row. Out of line, as
-    /// `hess_vec_codes`.
-    #[inline(never)]
     /// `u8-sparse` files with `u8` indices: the rows walked in file order
     /// ([`SparseRows::dot_codes_rows`](sparse::SparseRows::dot_codes_rows)); the rest row by
-    /// row, as the trait's default.
+    /// row, as the trait's default. Out of line, as `hess_vec_codes`.
+    #[inline(never)]
     fn dot_codes_rows(&self, u: &[f32], out: &mut [f32]) {
         if let Some(sparse) = self.sparse.as_ref() {
             if sparse.dot_codes_rows(self.m, u, out) {
@@ -242,6 +239,11 @@ impl Rows for PackedDataset<'_> {
         crate::data::dot_codes_rows_each(self, u, out);
     }
 
+    /// `u8-sparse` files of up to 256 features: one pass without an index test per entry;
+    /// `u8` and `u4` rows in file order; the rest row by row. Left inlinable into its caller,
+    /// the gradient pass: out of line (with `dot_codes_rows`'s fallback also changed) the
+    /// emulated runs measured 7x7 Cholesky 36.82 M and 14x14 CG 67.54 M instructions against
+    /// 36.35 M and 66.39 M.
     fn axpy_codes_rows(&self, a: &mut dyn FnMut(usize) -> f32, out: &mut [f32]) {
         if let Some(sparse) = self.sparse.as_ref() {
             if sparse.axpy_codes_rows(self.m, a, out) {
