@@ -121,6 +121,14 @@ pub trait Rows {
     }
     /// How codes map to values.
     fn dequant(&self) -> Dequant<'_>;
+    /// The two-class labels of samples `0..n` as stored bytes, each the two's-complement
+    /// `i8` of its label, when the layout keeps them so (`None`, the default: it does not).
+    /// The objective's passes then walk this slice (a load and a conversion per sample)
+    /// instead of calling [`label`](Rows::label) once per sample per pass; an implementation
+    /// answers `Some` only when `f32::from(b as i8)` is `label(i)` for every sample `i < n`.
+    fn label_signs(&self) -> Option<&[u8]> {
+        None
+    }
     /// Typical stored non-zero codes per row (at most `m`), for estimates of work such as
     /// [`SolverKind::resolve`](crate::SolverKind::resolve)'s: a hint, never a bound a kernel
     /// relies on. The default takes the rows as dense (`m`); a layout that knows its sparsity
@@ -173,6 +181,12 @@ pub trait Rows {
         for i in 0..self.n_samples() {
             self.axpy_codes(i, a(i), out);
         }
+    }
+    /// `out_i = Σ_j q_ij · u_j` for every row `i < min(n, out.len())` (`u.len() ≥ m`): the
+    /// margins pass `X̃v` (e.g. `X̃d` for the line search). The default is one
+    /// [`dot_codes`](Rows::dot_codes) per row; an implementation must give the same bits.
+    fn dot_codes_rows(&self, u: &[f32], out: &mut [f32]) {
+        dot_codes_rows_each(self, u, out)
     }
     /// The first feature of row `i` whose stored code `q_ij` or dequantised value
     /// `o_j + s_j·q_ij` is NaN or infinite (`None`: all finite), for the check before
@@ -237,6 +251,13 @@ pub fn hess_vec_codes_each<R: Rows + ?Sized>(
         }
     }
     sum_t
+}
+
+/// [`Rows::dot_codes_rows`] by one [`Rows::dot_codes`] per row (the trait's default).
+pub fn dot_codes_rows_each<R: Rows + ?Sized>(rows: &R, u: &[f32], out: &mut [f32]) {
+    for (i, oi) in out.iter_mut().enumerate().take(rows.n_samples()) {
+        *oi = rows.dot_codes(i, u);
+    }
 }
 
 /// [`Rows::nonzero_codes`] through [`Rows::axpy_codes`] (the trait's default): the row's codes

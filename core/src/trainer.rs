@@ -218,6 +218,9 @@ impl<R: Rows + ?Sized> Rows for OneVsRest<'_, R> {
     fn dequant(&self) -> Dequant<'_> {
         self.inner.dequant()
     }
+    fn nnz_hint(&self) -> usize {
+        self.inner.nnz_hint()
+    }
     fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
         self.inner.dot_codes(i, u)
     }

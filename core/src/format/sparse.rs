@@ -219,6 +219,28 @@ impl<'a> SparseRows<'a> {
         true
     }
 
+    /// [`Rows::dot_codes_rows`](crate::Rows::dot_codes_rows) over the rows of a file with
+    /// `u8` indices, `u[..m]` read from an array of [`NARROW`] entries (a `u8` index is always
+    /// inside it): per row the terms of [`dot`] in its order, so the same bits. `false`
+    /// (nothing written) for `u16` indices or a `u` shorter than `m`.
+    pub(crate) fn dot_codes_rows(&self, m: usize, u: &[f32], out: &mut [f32]) -> bool {
+        let mut ua = [0.0f32; NARROW];
+        let (false, Some(ua_m), Some(u)) = (self.wide, ua.get_mut(..m), u.get(..m)) else {
+            return false;
+        };
+        ua_m.copy_from_slice(u);
+        for (oi, (ix, codes)) in out.iter_mut().zip(self.narrow_rows()) {
+            let mut s = 0.0f32;
+            for (&j, &q) in ix.iter().zip(codes) {
+                if let Some(&uj) = ua.get(usize::from(j)) {
+                    s += f32::from(q) * uj;
+                }
+            }
+            *oi = s;
+        }
+        true
+    }
+
     /// Rows in file order as `(indices, codes)` of a file with `u8` indices: each row's end
     /// offset read once, one word, its entries split off the front of the sections (no
     /// per-row lookup of two offsets and two slices by index, as [`row`](SparseRows::row)

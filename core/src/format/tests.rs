@@ -1309,3 +1309,48 @@ fn convert_between_dense_and_sparse() {
     );
     assert!(short.iter().all(|&b| b == 0x5A));
 }
+
+/// `nnz_hint` of a sparse file is its stored entries per row, rounded up (what
+/// `SolverKind::Auto` weighs); the same codes stored dense answer `m`, their zeros included.
+#[test]
+fn nnz_hint_counts_the_stored_entries_of_a_sparse_file() {
+    let m = 4;
+    // Rows of 1, 0, 2, 4 and 1 non-zeros: 8 entries over 5 rows, ⌈8/5⌉ = 2.
+    let q = [
+        0u8, 3, 0, 0, //
+        0, 0, 0, 0, //
+        7, 0, 0, 9, //
+        1, 2, 3, 4, //
+        0, 0, 5, 0,
+    ];
+    let sparse = encode(&spec(&LABELS, Codes::U8Sparse(&q), m));
+    assert_eq!(parse(&sparse).unwrap().nnz_hint(), 2);
+    let dense = encode(&spec(&LABELS, Codes::U8(&q), m));
+    assert_eq!(parse(&dense).unwrap().nnz_hint(), m);
+}
+
+/// The sparse row walk of `dot_codes_rows` gives each row the bits of its own `dot_codes`
+/// and of the dense `u8` file of the same codes (the same terms in the same order).
+#[test]
+fn dot_codes_rows_of_a_sparse_file_equal_its_rows_bit_for_bit() {
+    let m = 4;
+    let q = [
+        0u8, 3, 0, 0, //
+        0, 0, 0, 0, //
+        7, 0, 0, 9, //
+        1, 2, 3, 4, //
+        0, 0, 5, 0,
+    ];
+    let u = [0.1f32, -2.7, 1.0e-3, 33.3];
+    let sparse_bytes = encode(&spec(&LABELS, Codes::U8Sparse(&q), m));
+    let dense_bytes = encode(&spec(&LABELS, Codes::U8(&q), m));
+    let (sparse, dense) = (parse(&sparse_bytes).unwrap(), parse(&dense_bytes).unwrap());
+    let mut walked = [f32::NAN; 5];
+    sparse.dot_codes_rows(&u, &mut walked);
+    for (i, xi) in walked.iter().enumerate() {
+        assert_eq!(xi.to_bits(), sparse.dot_codes(i, &u).to_bits(), "row {i}");
+        assert_eq!(xi.to_bits(), dense.dot_codes(i, &u).to_bits(), "row {i}");
+    }
+    assert_eq!(walked[1], 0.0);
+    assert_eq!(walked[0], 3.0 * -2.7);
+}

@@ -209,17 +209,30 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         expect_at_least(u.len(), self.m)?;
         expect_len(z.len(), self.n)?;
         let (offset, wb) = self.fold(w, u);
-        for (i, zi) in z.iter_mut().enumerate() {
-            *zi = (self.data.dot_codes(i, u) + offset) + wb;
+        // The codes' products in one walk over the rows, then the offset and bias added in
+        // the order the per-row expression had: the same bits.
+        self.data.dot_codes_rows(u, z);
+        for zi in z.iter_mut() {
+            *zi = (*zi + offset) + wb;
         }
         Ok(())
+    }
+
+    /// The labels `y_i` of samples `0..n` in order: a walk over the stored signs where the
+    /// layout has them ([`Rows::label_signs`]), else one [`Rows::label`] call each. The same
+    /// values either way.
+    #[inline(always)]
+    fn labels(&self) -> Labels<'_, R> {
+        match self.data.label_signs().and_then(|b| b.get(..self.n)) {
+            Some(signs) => Labels::Signs(signs.iter()),
+            None => Labels::Calls(self.data, 0..self.n),
+        }
     }
 
     /// `Σ_i C_{y_i} log(1 + exp(−y_i margin_i))`, compensated.
     fn loss_sum(&self, margin: impl Fn(usize) -> f32) -> f32 {
         let mut sum = CompensatedSum::new();
-        for i in 0..self.n {
-            let y = self.data.label(i);
+        for (i, y) in self.labels().enumerate() {
             sum.add(self.cost(y) * logistic_loss(y * margin(i)));
         }
         sum.total()
@@ -284,8 +297,7 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         let d_dot_d = crate::linalg::dot(d.get(..k).unwrap_or(&[]), d);
         let mut change = CompensatedSum::new();
         change.add(alpha * w_dot_d + 0.5 * (alpha * alpha) * d_dot_d);
-        for (i, (zi, xdi)) in z.iter().zip(xd).enumerate() {
-            let y = self.data.label(i);
+        for ((zi, xdi), y) in z.iter().zip(xd).zip(self.labels()) {
             let t = y * *zi;
             let delta = alpha * (y * *xdi);
             let (_, s_neg) = sigmoid_pair(t);
@@ -332,13 +344,12 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         // Σ_i a_i is the bias component of the gradient, a cancellation of n terms at the
         // optimum: compensated so its round-off does not set the gradient's noise floor.
         let mut sum_a = CompensatedSum::new();
-        let mut rows = z.iter().zip(dd.iter_mut());
+        let mut rows = z.iter().zip(dd.iter_mut()).zip(self.labels());
         // Rows past `z` or `dd` (never: both are `n` long) add nothing.
-        let mut a_of = |i: usize| {
-            let Some((zi, di)) = rows.next() else {
+        let mut a_of = |_: usize| {
+            let Some(((zi, di), y)) = rows.next() else {
                 return 0.0;
             };
-            let y = self.data.label(i);
             let c = self.cost(y);
             let (s_pos, s_neg) = sigmoid_pair(y * *zi);
             // C (σ(yz) − 1) y = −C σ(−yz) y, without the cancellation of σ(yz) − 1.
@@ -376,16 +387,22 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         acc.fill(0.0);
         let mut loss = CompensatedSum::new();
         let mut sum_a = CompensatedSum::new();
-        for (i, (zi, di)) in z.iter().zip(dd.iter_mut()).enumerate() {
-            let y = self.data.label(i);
+        let mut rows = z.iter().zip(dd.iter_mut()).zip(self.labels());
+        // The rows walked in file order by the layout's kernel (as in `grad`); rows past `z`
+        // or `dd` (never: both are `n` long) add nothing.
+        let mut a_of = |_: usize| {
+            let Some(((zi, di), y)) = rows.next() else {
+                return 0.0;
+            };
             let c = self.cost(y);
             let (l, s_pos, s_neg) = loss_and_sigmoids(y * *zi);
             loss.add(c * l);
             let a = -(c * s_neg) * y;
             *di = c * s_pos * s_neg;
-            self.data.axpy_codes(i, a, acc);
             sum_a.add(a);
-        }
+            a
+        };
+        self.data.axpy_codes_rows(&mut a_of, acc);
         let sum_a = sum_a.total();
         self.unfold(w, sum_a, g);
         Ok(0.5 * reg.total() + loss.total())
@@ -1086,6 +1103,26 @@ fn column4(h: [&mut f32; 4], ta: [f32; 4], a: f32, tb: [f32; 4], b: f32) {
 fn mac2(h: &mut f32, ta: f32, a: f32, tb: f32, b: f32) {
     *h += ta * a;
     *h += tb * b;
+}
+
+/// The labels of a pass, see [`Logistic::labels`].
+enum Labels<'a, R: ?Sized> {
+    /// Stored two's-complement `i8` signs.
+    Signs(core::slice::Iter<'a, u8>),
+    /// Samples whose labels are asked one call each.
+    Calls(&'a R, core::ops::Range<usize>),
+}
+
+impl<R: Rows + ?Sized> Iterator for Labels<'_, R> {
+    type Item = f32;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<f32> {
+        match self {
+            Labels::Signs(signs) => signs.next().map(|&b| f32::from(b as i8)),
+            Labels::Calls(data, samples) => samples.next().map(|i| data.label(i)),
+        }
+    }
 }
 
 /// Checks the dataset before training: labels `±1`, both classes present, finite

@@ -121,6 +121,10 @@ impl Rows for FirstRows<'_> {
         self.inner.label(i)
     }
     #[inline]
+    fn label_signs(&self) -> Option<&[u8]> {
+        self.inner.label_signs()?.get(..self.n)
+    }
+    #[inline]
     fn n_classes(&self) -> usize {
         self.inner.n_classes()
     }
@@ -131,6 +135,11 @@ impl Rows for FirstRows<'_> {
     #[inline]
     fn dequant(&self) -> Dequant<'_> {
         self.inner.dequant()
+    }
+    // The file's mean: a hint for the prefix too.
+    #[inline]
+    fn nnz_hint(&self) -> usize {
+        self.inner.nnz_hint()
     }
     #[inline]
     fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
