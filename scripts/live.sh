@@ -15,8 +15,10 @@
 #     accuracy reaches the target (digits 6-vs-rest: 99 %; breast cancer: 112/114, the f64
 #     optimum of the whole split).
 #
-# Usage: scripts/live.sh [digits|breast] [--drift] [--bad-frames] [--short] [--seed S]
+# Usage: scripts/live.sh [digits|breast] [--drift] [--bad-frames] [--short] [--seed S] [--cycles]
 #   --short: the first 300 samples, bad frames included (the test command's variant).
+#   --cycles: also run the cycle-model plugin (scripts/qemu-cycles): the whole run's modelled
+#     cycles per instruction and where they go (per function), in cycles.txt.
 # Outputs in firmware/target/live/<name>/: board.log (defmt), board.json and sim.json (the
 # reports), summary.txt. Exits non-zero if either side fails or a check fails.
 set -euo pipefail
@@ -24,7 +26,7 @@ unset CARGO_TARGET_DIR
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dataset=digits
-drift=() bad=() limit=() short=0 seed=0
+drift=() bad=() limit=() short=0 seed=0 cycles=0
 while [ $# -gt 0 ]; do
     case "$1" in
     digits | breast) dataset="$1" ;;
@@ -32,7 +34,8 @@ while [ $# -gt 0 ]; do
     --bad-frames) bad=(--bad-frames) ;;
     --short) short=1 bad=(--bad-frames) limit=(--limit 300) ;;
     --seed) seed="${2:?--seed needs a value}"; shift ;;
-    *) echo "usage: live.sh [digits|breast] [--drift] [--bad-frames] [--short] [--seed S]" >&2; exit 2 ;;
+    --cycles) cycles=1 ;;
+    *) echo "usage: live.sh [digits|breast] [--drift] [--bad-frames] [--short] [--seed S] [--cycles]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -66,6 +69,11 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 # board only once the host has connected; with `wait=off` the board's greeting went to a socket
 # with no client, which QEMU drops, and the host (which sends nothing before it) waited forever.
 limit_s="${TINYNEWTON_QEMU_TIMEOUT:-900}"
+plugin=()
+if [ "$cycles" = 1 ]; then
+    lib="$("$root/scripts/qemu-cycles/build.sh")" || die "the cycle plugin did not build"
+    plugin=(-plugin "$lib,out=$out/counts.txt")
+fi
 # The defmt frames go to a file and are decoded afterwards, so $board is QEMU's own `timeout`:
 # ending it ends the board (a host that gave up must not leave it waiting for bytes).
 timeout --kill-after=10 "$limit_s" \
@@ -76,6 +84,7 @@ timeout --kill-after=10 "$limit_s" \
     -serial chardev:usart2 \
     -semihosting-config enable=on,target=native \
     -icount shift=10,align=off \
+    "${plugin[@]}" \
     -kernel "$elf" >"$out/board.defmt" &
 board=$!
 trap 'kill "$board" 2>/dev/null || true' EXIT
@@ -93,6 +102,13 @@ defmt-print -e "$elf" <"$out/board.defmt" >"$out/board.log" 2>&1 || die "defmt-p
 grep -E 'live |adoption 1:|FAILED|ERROR|panicked|HardFault' "$out/board.log" || true
 [ "$host_status" -eq 0 ] || die "the host's stream failed (status $host_status)"
 [ "$board_status" -eq 0 ] || die "the board's verdict: status $board_status (see $out/board.log)"
+if [ "$cycles" = 1 ]; then
+    # The live log has no `instructions=` lines for attribute.py to match: only its totals, the
+    # instruction classes and the per-function table are meaningful here.
+    python3 "$root/scripts/qemu-cycles/attribute.py" "$elf" "$out/counts.txt" "$out/board.log" \
+        --top 20 >"$out/cycles.txt" 2>&1 || true
+    grep -E '^== cycle model' "$out/cycles.txt" || die "no cycle model output (see $out/cycles.txt)"
+fi
 
 # The same stream simulated on the host, without the bad frames.
 "$tool" stream "$train" --simulate --seed "$seed" "${limit[@]}" "${drift[@]}" \
