@@ -125,9 +125,13 @@ impl<C: Counter> LiveBoard<'_, C> {
 }
 
 impl<C: Counter> Board for LiveBoard<'_, C> {
-    /// Raw SysTick ticks, less those the receive interrupt took.
+    /// Raw SysTick ticks, less those the receive interrupt took. Both read with interrupts
+    /// masked: an interrupt between the two reads counted its ticks in `isr_ticks` but not in
+    /// `now`, so the clock went backwards and the next sample's cost wrapped (a breast-cancer
+    /// run reported a largest sample cost of `u32::MAX`).
     fn clock(&mut self) -> u64 {
-        self.counter.now() - serial::isr_ticks()
+        let counter = &mut self.counter;
+        cortex_m::interrupt::free(|_| counter.now().saturating_sub(serial::isr_ticks()))
     }
 
     fn elapsed(&self, start: u64, end: u64) -> u64 {
