@@ -16,8 +16,7 @@ mod qemu;
 #[cfg(feature = "qemu")]
 pub use qemu::*;
 
-// The interrupt-fed receive queue both real boards' serial ports fill.
-#[cfg(any(feature = "stm32f411", feature = "nrf52840"))]
+// The interrupt-fed receive queue every board's serial port fills.
 mod rx_queue;
 
 #[cfg(feature = "stm32f411")]

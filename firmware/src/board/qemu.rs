@@ -140,9 +140,10 @@ pub fn init() -> Board {
 
 /// The serial receive queue: counters and the interrupt's time.
 pub mod serial {
-    pub use super::usart::{isr_ticks, stats, RxStats, QUEUE_BYTES};
+    pub use super::super::rx_queue::{isr_ticks, stats, RxStats, QUEUE_BYTES};
 }
-pub use usart::{Usart2Rx as SerialRx, Usart2Tx as SerialTx};
+pub use super::rx_queue::SerialRx;
+pub use usart::Usart2Tx as SerialTx;
 
 /// The host link, both halves (the session reads and writes through separate borrows:
 /// destructure it).

@@ -1,6 +1,7 @@
-//! The real boards' serial receive: the HAL's UART interrupt moves each byte into a fixed queue,
-//! and the live app reads the queue through `embedded-io` 0.7's `Read` (module `serial` of the
-//! board; shared by the STM32F411 and the nRF52840, which differ only in how the byte arrives).
+//! Every board's serial receive: the UART interrupt moves each byte into a fixed queue, and the
+//! live app reads the queue through `embedded-io` 0.7's `Read` (module `serial` of the board;
+//! shared by the emulated F405's USART2 driver, the STM32F411 and the nRF52840, which differ
+//! only in how the byte arrives and how the interrupt's time is measured).
 //!
 //! Why a queue: the UARTs hold one byte (F411: DR; nRF52840: a few in the UARTE's RX FIFO), and
 //! the next one overruns it unless it is read within about a character time (87 µs at 115 200
@@ -53,18 +54,19 @@ static STATS: Mutex<Cell<RxStats>> = Mutex::new(Cell::new(RxStats {
     high_water: 0,
 }));
 
-/// Core cycles (DWT) spent inside the receive interrupt since boot.
-static ISR_CYCLES: Mutex<Cell<u64>> = Mutex::new(Cell::new(0));
+/// Time spent inside the receive interrupt since boot, in the board counter's unit (DWT cycles
+/// on the real boards, SysTick ticks on the emulated one).
+static ISR_TICKS: Mutex<Cell<u64>> = Mutex::new(Cell::new(0));
 
 /// The interrupt's counters.
 pub fn stats() -> RxStats {
     free(|cs| STATS.borrow(cs).get())
 }
 
-/// Core cycles the receive interrupt has taken since boot, in the board counter's unit (DWT
-/// cycles), so the live app can subtract them from its clock as on the emulated board.
+/// Time the receive interrupt has taken since boot, in the board counter's unit, so the live
+/// app can subtract it from its clock.
 pub fn isr_ticks() -> u64 {
-    free(|cs| ISR_CYCLES.borrow(cs).get())
+    free(|cs| ISR_TICKS.borrow(cs).get())
 }
 
 /// Splits the queue: the producer goes to the interrupt, the consumer into the returned reader.
@@ -123,15 +125,22 @@ pub(super) fn count_stall(cs: &CriticalSection) {
     stats.set(s);
 }
 
-/// Runs the interrupt's body and adds its duration to [`isr_ticks`].
+/// Runs the interrupt's body and adds its duration in DWT cycles (the real boards' counter) to
+/// [`isr_ticks`].
+#[cfg(any(feature = "stm32f411", feature = "nrf52840"))]
 pub(super) fn timed(body: impl FnOnce(&CriticalSection)) {
     let start = cortex_m::peripheral::DWT::cycle_count();
     free(|cs| {
         body(cs);
-        let isr = ISR_CYCLES.borrow(cs);
         let spent = cortex_m::peripheral::DWT::cycle_count().wrapping_sub(start);
-        isr.set(isr.get().saturating_add(u64::from(spent)));
+        add_isr_ticks(cs, u64::from(spent));
     });
+}
+
+/// In the interrupt: adds `spent` (the board counter's unit) to [`isr_ticks`].
+pub(super) fn add_isr_ticks(cs: &CriticalSection, spent: u64) {
+    let isr = ISR_TICKS.borrow(cs);
+    isr.set(isr.get().saturating_add(spent));
 }
 
 /// The receiving half of the board's serial port: `Read` from the queue the interrupt fills.

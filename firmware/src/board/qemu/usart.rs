@@ -25,16 +25,18 @@
 //! run hung after its greeting, so the stall path is not yet shown to work.
 //!
 //! The instructions the handler executes are not the application's: it adds its own duration to
-//! [`isr_ticks`], which the live app's clock subtracts (up to the handful of instructions of its
-//! entry and exit, which it cannot see).
+//! [`isr_ticks`](rx_queue::isr_ticks), which the live app's clock subtracts (up to the handful
+//! of instructions of its entry and exit, which it cannot see). The queue, its counters and its
+//! `Read` are the board-independent `rx_queue`, which the real boards' UARTs fill too.
 
-use core::cell::{Cell, RefCell};
+use core::cell::Cell;
 use core::convert::Infallible;
 use core::ptr::{read_volatile, write_volatile};
 
 use cortex_m::interrupt::{free, Mutex};
 use cortex_m::peripheral::NVIC;
-use heapless::spsc::{Consumer, Producer, Queue};
+
+use super::super::rx_queue::{self, SerialRx};
 
 /// USART2's registers (RM0090 §30.6): status, data, control 1.
 const BASE: usize = 0x4000_4400;
@@ -54,14 +56,6 @@ const CR1_UE: u32 = 1 << 13;
 /// USART2's position in the F405's vector table (RM0090 table 61; QEMU's `usart_irq[1]`).
 pub const IRQ: u16 = 38;
 
-/// Queue slots (heapless keeps one free): the host keeps at most two checkpoint windows of 10
-/// samples in flight (~5.5 KiB of digits frames) plus one batch of bad frames (~1.8 KiB), so a
-/// retraining never fills it in a normal stream.
-const SLOTS: usize = 8192;
-
-/// RAM the receive queue takes.
-pub const QUEUE_BYTES: usize = core::mem::size_of::<Queue<u8, SLOTS>>();
-
 /// The USART2 interrupt number as the NVIC API wants it.
 #[derive(Clone, Copy)]
 struct Usart2Irq;
@@ -71,49 +65,6 @@ unsafe impl cortex_m::interrupt::InterruptNumber for Usart2Irq {
     fn number(self) -> u16 {
         IRQ
     }
-}
-
-/// The queue's storage; split once, in [`Usart2::take`].
-static mut QUEUE: Queue<u8, SLOTS> = Queue::new();
-
-/// The receive state the interrupt handler owns.
-struct Rx {
-    producer: Option<Producer<'static, u8>>,
-}
-
-static RX: Mutex<RefCell<Rx>> = Mutex::new(RefCell::new(Rx { producer: None }));
-
-/// Counters kept by the interrupt handler (read with [`stats`]).
-#[derive(Clone, Copy, Default)]
-pub struct RxStats {
-    /// Bytes moved from DR into the queue.
-    pub bytes: u64,
-    /// Times the queue was full and the handler masked itself until the reader made room.
-    pub stalls: u32,
-    /// Overruns reported by SR.ORE (bytes lost by the hardware; always 0 under QEMU).
-    pub overruns: u32,
-    /// Most bytes waiting in the queue at once.
-    pub high_water: usize,
-}
-
-static STATS: Mutex<Cell<RxStats>> = Mutex::new(Cell::new(RxStats {
-    bytes: 0,
-    stalls: 0,
-    overruns: 0,
-    high_water: 0,
-}));
-
-/// SysTick ticks spent inside the handler since boot.
-static ISR_TICKS: Mutex<Cell<u64>> = Mutex::new(Cell::new(0));
-
-/// The handler's counters.
-pub fn stats() -> RxStats {
-    free(|cs| STATS.borrow(cs).get())
-}
-
-/// SysTick ticks the receive interrupt has taken since boot.
-pub fn isr_ticks() -> u64 {
-    free(|cs| ISR_TICKS.borrow(cs).get())
 }
 
 fn read(reg: *mut u32) -> u32 {
@@ -136,37 +87,21 @@ pub fn on_interrupt() {
     // Reading SR then DR clears ORE as well as RXNE.
     let sr = read(SR);
     free(|cs| {
-        let stats = STATS.borrow(cs);
-        let mut s = stats.get();
         if sr & SR_ORE != 0 {
-            s.overruns = s.overruns.saturating_add(1);
+            rx_queue::count_overrun(cs);
         }
         if sr & SR_RXNE != 0 {
-            let mut rx = RX.borrow(cs).borrow_mut();
-            match rx.producer.as_mut() {
-                Some(p) if p.ready() => {
-                    // `ready`: the enqueue cannot fail.
-                    let _ = p.enqueue(read(DR) as u8);
-                    s.bytes = s.bytes.saturating_add(1);
-                    s.high_water = s.high_water.max(p.len());
-                }
-                _ => {
-                    // Full (or not yet taken): keep the byte in DR, stop asking until the reader
-                    // has room (it unmasks); QEMU holds the rest of the input meanwhile.
-                    write(CR1, read(CR1) & !CR1_RXNEIE);
-                    s.stalls = s.stalls.saturating_add(1);
-                }
+            if rx_queue::has_room(cs) {
+                rx_queue::push(cs, read(DR) as u8);
+            } else {
+                // Full (or not yet taken): keep the byte in DR, stop asking until the reader has
+                // room (it unmasks); QEMU holds the rest of the input meanwhile.
+                write(CR1, read(CR1) & !CR1_RXNEIE);
+                rx_queue::count_stall(cs);
             }
         }
-        stats.set(s);
-        let isr = ISR_TICKS.borrow(cs);
-        isr.set(isr.get() + (super::ticks() - start));
+        rx_queue::add_isr_ticks(cs, super::ticks() - start);
     });
-}
-
-/// USART2's receiving half: `Read` from the queue the interrupt fills.
-pub struct Usart2Rx {
-    consumer: Consumer<'static, u8>,
 }
 
 /// USART2's transmitting half: `Write` by polling TXE.
@@ -180,16 +115,13 @@ pub struct Usart2;
 impl Usart2 {
     /// Enables USART2 (receiver, transmitter, RXNE interrupt) and its NVIC line; `None` on a
     /// second call.
-    pub fn take() -> Option<(Usart2Rx, Usart2Tx)> {
+    pub fn take() -> Option<(SerialRx, Usart2Tx)> {
         static TAKEN: Mutex<Cell<bool>> = Mutex::new(Cell::new(false));
         if free(|cs| TAKEN.borrow(cs).replace(true)) {
             return None;
         }
-        // SAFETY: the only reference ever made to QUEUE (guarded by TAKEN above); its halves
-        // are then owned by the handler (producer) and the receiving half (consumer).
-        let queue = unsafe { &mut *core::ptr::addr_of_mut!(QUEUE) };
-        let (producer, consumer) = queue.split();
-        free(|cs| RX.borrow(cs).borrow_mut().producer = Some(producer));
+        // The queue's producer goes to the handler before its interrupt is unmasked below.
+        let rx = rx_queue::split(resume)?;
         // 8N1 at whatever BRR says (QEMU ignores it): enable the USART, then the receiver and
         // transmitter and the receive interrupt.
         write(CR1, CR1_UE);
@@ -197,7 +129,7 @@ impl Usart2 {
         // SAFETY: the handler is ready (producer installed) and no critical section is active
         // here that unmasking could break.
         unsafe { NVIC::unmask(Usart2Irq) };
-        Some((Usart2Rx { consumer }, Usart2Tx { _private: () }))
+        Some((rx, Usart2Tx { _private: () }))
     }
 }
 
@@ -209,42 +141,6 @@ fn resume() {
             write(CR1, cr1 | CR1_RXNEIE);
         }
     });
-}
-
-impl embedded_io::ErrorType for Usart2Rx {
-    type Error = Infallible;
-}
-
-impl embedded_io::Read for Usart2Rx {
-    /// Waits (WFI) for at least one byte, then takes what is queued, up to `buf.len()`.
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        loop {
-            let mut n = 0;
-            for slot in buf.iter_mut() {
-                match self.consumer.dequeue() {
-                    Some(b) => {
-                        *slot = b;
-                        n += 1;
-                    }
-                    None => break,
-                }
-            }
-            resume();
-            if n > 0 {
-                return Ok(n);
-            }
-            // Sleep with interrupts masked: a byte that arrives between the check and the WFI
-            // still wakes it (pending), and the handler runs when `free` ends.
-            free(|_| {
-                if !self.consumer.ready() {
-                    cortex_m::asm::wfi();
-                }
-            });
-        }
-    }
 }
 
 impl embedded_io::ErrorType for Usart2Tx {
