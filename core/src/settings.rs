@@ -32,7 +32,8 @@ pub enum SolverKind {
     /// Explicit Hessian `I + X̃ᵀDX̃` in a packed triangle, factored in place (`O(n·m²)` per
     /// iteration to build, `O(m³/6)` to factor).
     Cholesky,
-    /// Matrix-free preconditioned conjugate gradients (`O(n·m)` per CG iteration).
+    /// Matrix-free conjugate gradients (`O(n·m)` per CG iteration; unpreconditioned, see
+    /// [`crate::cg::PRECONDITIONED`]).
     Cg,
     /// Gradient descent `d = −∇f` with Armijo backtracking (the lecture notes' 004 baseline):
     /// two passes over the data per iteration (the gradient and `X̃d`), linear convergence.

@@ -113,7 +113,7 @@ pub enum SolverArg {
     Auto,
     /// Explicit Hessian, packed Cholesky factorisation.
     Cholesky,
-    /// Matrix-free preconditioned conjugate gradients.
+    /// Matrix-free conjugate gradients (Newton-CG; no preconditioner, see the core's `cg` module).
     Cg,
     /// Gradient descent with Armijo backtracking (a first-order baseline; raise --max-iter).
     Gd,
