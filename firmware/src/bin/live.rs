@@ -319,8 +319,9 @@ fn run<C: Counter>(
         board.flash_errors
     );
     defmt::info!(
-        "live rx bytes={=u64} queue_high_water={=usize} stalls={=u32} overruns={=u32}",
+        "live rx bytes={=u64} queue_capacity={=usize} queue_high_water={=usize} stalls={=u32} overruns={=u32}",
         rx_stats.bytes,
+        serial::QUEUE_CAPACITY,
         rx_stats.high_water,
         rx_stats.stalls,
         rx_stats.overruns

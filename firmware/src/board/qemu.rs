@@ -140,7 +140,7 @@ pub fn init() -> Board {
 
 /// The serial receive queue: counters and the interrupt's time.
 pub mod serial {
-    pub use super::super::rx_queue::{isr_ticks, stats, RxStats, QUEUE_BYTES};
+    pub use super::super::rx_queue::{isr_ticks, stats, RxStats, QUEUE_BYTES, QUEUE_CAPACITY};
 }
 pub use super::rx_queue::SerialRx;
 pub use usart::Usart2Tx as SerialTx;

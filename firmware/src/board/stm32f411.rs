@@ -30,7 +30,7 @@ use crate::counter::Dwt64;
 
 /// The serial receive queue: counters and the interrupt's time.
 pub mod serial {
-    pub use super::super::rx_queue::{isr_ticks, stats, RxStats, QUEUE_BYTES};
+    pub use super::super::rx_queue::{isr_ticks, stats, RxStats, QUEUE_BYTES, QUEUE_CAPACITY};
 }
 pub use super::rx_queue::SerialRx;
 
