@@ -108,7 +108,7 @@ wait "$board"
 board_status=$?
 set -e
 defmt-print -e "$elf" <"$out/board.defmt" >"$out/board.log" 2>&1 || die "defmt-print could not decode the board's log"
-grep -E 'live |adoption 1:|FAILED|ERROR|panicked|HardFault' "$out/board.log" || true
+grep -E 'boot: |live |adoption 1:|FAILED|ERROR|panicked|HardFault' "$out/board.log" || true
 [ "$host_status" -eq 0 ] || die "the host's stream failed (status $host_status)"
 [ "$board_status" -eq 0 ] || die "the board's verdict: status $board_status (see $out/board.log)"
 if [ "$cycles" = 1 ]; then

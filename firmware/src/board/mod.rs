@@ -10,7 +10,8 @@
 //!   `BAUD`;
 //! - `model_flash(&mut Board) -> (ModelStore, Range<u32>)`: embedded-storage-async 0.4
 //!   `NorFlash` over the HAL's flash driver and the range of it kept for the model (erase pages
-//!   that build.rs's memory.x keeps out of the program's reach).
+//!   that build.rs's memory.x keeps out of the program's reach); `MODEL_FLASH_ERASED_AT_BOOT`
+//!   (QEMU: its RAM flash is erased at every boot, so the app never resumes there).
 
 #[cfg(feature = "qemu")]
 mod qemu;

@@ -167,6 +167,10 @@ pub fn live_serial(_board: &mut Board) -> LiveSerial {
 /// transform is 788 bytes, so a page takes two saves). It starts erased at every boot.
 pub type ModelStore = tinynewton_live::ram_flash::RamFlash<8192, 2048>;
 
+/// The model flash starts erased at every boot (QEMU models no flash controller: it is RAM, see
+/// [`ModelStore`]), so the live app never finds a saved model here and says why.
+pub const MODEL_FLASH_ERASED_AT_BOOT: bool = true;
+
 /// The RAM flash, erased, and its whole range.
 pub fn model_flash(_board: &mut Board) -> (ModelStore, core::ops::Range<u32>) {
     (ModelStore::new(), 0..8192)

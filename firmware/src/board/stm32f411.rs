@@ -317,6 +317,10 @@ impl NorFlash for ModelStore {
     }
 }
 
+/// The model flash keeps its bytes across resets and power loss (the chip's own flash): the live
+/// app resumes from the model saved there.
+pub const MODEL_FLASH_ERASED_AT_BOOT: bool = false;
+
 /// The model's flash and its range (offsets from the start of flash: sectors 1-3); fails on a
 /// second call.
 pub fn model_flash(board: &mut Board) -> (ModelStore, Range<u32>) {
