@@ -308,6 +308,18 @@ impl<'a> SampleStore<'a> {
         self.codes.get(start..start.checked_add(self.m)?)
     }
 
+    /// The stored rows in slot order, then empty rows without end (for passes whose vectors
+    /// are longer than the store: a missing row reads as no codes, as [`codes`](Self::codes)'s
+    /// `None` does for the `Rows` methods).
+    fn rows(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        // m > 0: `new` refuses a store without features.
+        let m = self.m.max(1);
+        self.codes
+            .chunks_exact(m)
+            .take(self.len)
+            .chain(core::iter::repeat(&[][..]))
+    }
+
     /// Scales `raw` (through the transform, if any) and quantises it into the store with class
     /// `class`. Every check (length, finite values before and after the transform, class range)
     /// runs before anything is written: an `Err` leaves the store unchanged.
@@ -519,6 +531,46 @@ impl Rows for SampleStore<'_> {
 
     fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]) {
         axpy_row(self.codes(i).unwrap_or(&[]), a, out);
+    }
+
+    /// The rows in slot order (`0..len`), each row found by walking the codes rather than by
+    /// index; per row the terms of [`dot_axpy_codes`](Rows::dot_axpy_codes), so the same bits
+    /// as the trait's default (rows past the store's end, if `dd` is longer, are empty: `xv`
+    /// is `offset + bias`, as there).
+    fn hess_vec_codes(
+        &self,
+        dd: &[f32],
+        u: &[f32],
+        offset: f32,
+        bias: f32,
+        out: &mut [f32],
+        xv: &mut [f32],
+    ) -> f32 {
+        let mut sum_t = 0.0f32;
+        let mut xv = xv.iter_mut();
+        for (row, &di) in self.rows().zip(dd) {
+            let xvi = (dot_row(row, u) + offset) + bias;
+            axpy_row(row, di * xvi, out);
+            sum_t += di * xvi;
+            if let Some(k) = xv.next() {
+                *k = xvi;
+            }
+        }
+        sum_t
+    }
+
+    /// The rows in slot order, walked; per row [`axpy_codes`](Rows::axpy_codes)'s kernel.
+    fn axpy_codes_rows(&self, a: &mut dyn FnMut(usize) -> f32, out: &mut [f32]) {
+        for (i, row) in self.rows().take(self.len).enumerate() {
+            axpy_row(row, a(i), out);
+        }
+    }
+
+    /// The rows in slot order, walked; per row [`dot_codes`](Rows::dot_codes)'s kernel.
+    fn dot_codes_rows(&self, u: &[f32], out: &mut [f32]) {
+        for (oi, row) in out.iter_mut().zip(self.rows().take(self.len)) {
+            *oi = dot_row(row, u);
+        }
     }
 
     /// The row read once for both halves (the trait's default finds it twice); the same

@@ -437,6 +437,32 @@ fn the_word_kernels_give_the_plain_loops_bits_and_the_f64_sums() {
                 assert_eq!(bits(&out2), bits(&want2));
             }
         }
+        // The whole-pass methods walk the rows: the bits of the per-row definitions (the
+        // trait's defaults), with `dd` one longer than the store (an empty row past its end).
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let dd: Vec<f32> = (0..=n).map(|i| 0.2 + i as f32 * 0.1).collect();
+        let (mut out, mut xv) = (vec![0.5f32; m], vec![0.0f32; n + 1]);
+        let sum = s.hess_vec_codes(&dd, &u, 0.25, -0.5, &mut out, &mut xv);
+        let (mut out_d, mut xv_d) = (vec![0.5f32; m], vec![0.0f32; n + 1]);
+        let sum_d =
+            crate::data::hess_vec_codes_each(&s, &dd, &u, 0.25, -0.5, &mut out_d, &mut xv_d);
+        assert_eq!(
+            (sum.to_bits(), bits(&out), bits(&xv)),
+            (sum_d.to_bits(), bits(&out_d), bits(&xv_d)),
+            "hess_vec_codes, m = {m}"
+        );
+        let mut margins = vec![9.0f32; n + 2];
+        s.dot_codes_rows(&u, &mut margins);
+        let mut want = vec![9.0f32; n + 2];
+        crate::data::dot_codes_rows_each(&s, &u, &mut want);
+        assert_eq!(bits(&margins), bits(&want), "dot_codes_rows, m = {m}");
+        let mut grad = vec![0.0f32; m];
+        s.axpy_codes_rows(&mut |i| 1.0 - i as f32 * 0.3, &mut grad);
+        let mut want = vec![0.0f32; m];
+        for i in 0..n {
+            s.axpy_codes(i, 1.0 - i as f32 * 0.3, &mut want);
+        }
+        assert_eq!(bits(&grad), bits(&want), "axpy_codes_rows, m = {m}");
         // Vectors shorter than the row: as far as they reach, no panic.
         let short = &u[..m / 2];
         let q = s.codes(0).unwrap().to_vec();
