@@ -16,7 +16,13 @@
 #     optimum of the whole split).
 #
 # Usage: scripts/live.sh [digits|breast] [--drift] [--bad-frames] [--short] [--seed S] [--cycles]
-#   --short: the first 300 samples, bad frames included (the test command's variant).
+#                        [--queue SLOTS]
+#   --short: the first 300 samples, bad frames included, receive queue of 64 slots (the test
+#     command's variant).
+#   --queue SLOTS: the board's receive queue (TINYNEWTON_RX_QUEUE; default 8192 slots, 8191
+#     bytes). Smaller than a frame, every frame fills it: the board must stall (take its
+#     receive interrupt out of the NVIC until it has read) and lose nothing; checked here
+#     whenever SLOTS is given: no overrun, received == sent, and stalls > 0 if SLOTS <= 64.
 #   --cycles: also run the cycle-model plugin (scripts/qemu-cycles): the whole run's modelled
 #     cycles per instruction and where they go (per function), in cycles.txt.
 # Outputs in firmware/target/live/<name>/: board.log (defmt), board.json and sim.json (the
@@ -26,16 +32,17 @@ unset CARGO_TARGET_DIR
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dataset=digits
-drift=() bad=() limit=() short=0 seed=0 cycles=0
+drift=() bad=() limit=() short=0 seed=0 cycles=0 queue="" 
 while [ $# -gt 0 ]; do
     case "$1" in
     digits | breast) dataset="$1" ;;
     --drift) drift=(--drift) ;;
     --bad-frames) bad=(--bad-frames) ;;
-    --short) short=1 bad=(--bad-frames) limit=(--limit 300) ;;
+    --short) short=1 bad=(--bad-frames) limit=(--limit 300) queue="${queue:-64}" ;;
+    --queue) queue="${2:?--queue needs a value}"; shift ;;
     --seed) seed="${2:?--seed needs a value}"; shift ;;
     --cycles) cycles=1 ;;
-    *) echo "usage: live.sh [digits|breast] [--drift] [--bad-frames] [--short] [--seed S] [--cycles]" >&2; exit 2 ;;
+    *) echo "usage: live.sh [digits|breast] [--drift] [--bad-frames] [--short] [--seed S] [--cycles] [--queue SLOTS]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -43,7 +50,7 @@ case "$dataset" in
 digits) data=digits6-vs-rest floor=357 ;; # 99 % of 360 test samples
 breast) data=breast-cancer floor=112 ;;   # the whole split's f64 optimum: 112/114
 esac
-name="$dataset${drift:+-drift}${bad:+-bad}${limit:+-short}-seed$seed"
+name="$dataset${drift:+-drift}${bad:+-bad}${limit:+-short}${queue:+-q$queue}-seed$seed"
 out="$root/firmware/target/live/$name"
 mkdir -p "$out"
 train="$root/data/tables/$data-train.tnds"
@@ -57,7 +64,9 @@ die() {
 echo "live.sh: building the host tools and the live firmware ($data)"
 (cd "$root" && cargo build --release --quiet -p tinynewton-tools) || die "tools build failed"
 tool="$root/target/release/tinynewton"
-(cd "$root/firmware" && TINYNEWTON_LIVE_DATA="$data" cargo build --release --quiet --bin live) ||
+# TINYNEWTON_RX_QUEUE is read by the firmware at compile time (cargo rebuilds when it changes).
+(cd "$root/firmware" && TINYNEWTON_LIVE_DATA="$data" TINYNEWTON_RX_QUEUE="${queue:-8192}" \
+    cargo build --release --quiet --bin live) ||
     die "firmware build failed"
 elf="$root/firmware/target/thumbv7em-none-eabihf/release/live"
 
@@ -99,7 +108,7 @@ wait "$board"
 board_status=$?
 set -e
 defmt-print -e "$elf" <"$out/board.defmt" >"$out/board.log" 2>&1 || die "defmt-print could not decode the board's log"
-grep -E 'live |adoption 1:|FAILED|ERROR|panicked|HardFault' "$out/board.log" || true
+grep -E 'boot: |live |adoption 1:|FAILED|ERROR|panicked|HardFault' "$out/board.log" || true
 [ "$host_status" -eq 0 ] || die "the host's stream failed (status $host_status)"
 [ "$board_status" -eq 0 ] || die "the board's verdict: status $board_status (see $out/board.log)"
 if [ "$cycles" = 1 ]; then
@@ -115,9 +124,10 @@ fi
     --report-json "$out/sim.json" >/dev/null || die "the simulated stream failed"
 
 field() { grep -o "$1=[^ ]*" "$out/board.log" | head -1 | cut -d= -f2; }
-python3 - "$out" "${#bad[@]}" "${#drift[@]}" "$short" "$floor" "$(field newton_test)" <<'EOF' || die "a check failed (above)"
+python3 - "$out" "${#bad[@]}" "${#drift[@]}" "$short" "$floor" "$(field newton_test)" "$queue" \
+    "$(field queue_capacity)" "$(field stalls)" "$(field overruns)" <<'EOF' || die "a check failed (above)"
 import json, sys
-out, bad, drift, short, floor, newton_test = sys.argv[1:]
+out, bad, drift, short, floor, newton_test, queue, capacity, stalls, overruns = sys.argv[1:]
 board = json.load(open(f"{out}/board.json"))
 sim = json.load(open(f"{out}/sim.json"))
 failed = []
@@ -127,6 +137,13 @@ def check(ok, what):
         failed.append(what)
 
 check(board["received"] == board["sent"], f"received {board['received']} == sent {board['sent']}")
+if queue:
+    # A queue of at most 64 slots, half a frame or less (digits: ~270 bytes, breast: ~130), must have
+    # filled: the stall path ran, and the counts above show it lost nothing.
+    tiny = int(queue) <= 64
+    check(int(capacity) == int(queue) - 1 and (int(stalls) > 0 or not tiny) and int(overruns) == 0,
+          f"receive queue of {capacity} bytes: {stalls} stalls, {overruns} overruns, nothing lost"
+          + (" (a queue this small must stall)" if tiny else ""))
 learned = board["learned"]
 dropped = board["dropped"]
 if int(bad):

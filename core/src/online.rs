@@ -384,6 +384,28 @@ impl<'a> OnlineLearner<'a> {
         })
     }
 
+    /// Starts from a model adopted before, e.g. the one a board saved before it lost power:
+    /// `weights` (the layout of [`model_weights`]) become the adopted model, which predicts
+    /// the next sample and warm-starts the next retraining, as if this learner had adopted it.
+    /// The store, the counters and the schedule are left as they are (a resumed board starts
+    /// with an empty store and counts its stream from 0). A wrong length
+    /// ([`Error::LengthMismatch`]) or a NaN/infinite weight ([`Error::NonFiniteWeights`]) is
+    /// refused and changes nothing.
+    pub fn resume(&mut self, weights: &[f32]) -> Result<(), Error> {
+        if weights.len() != self.adopted.len() {
+            return Err(Error::LengthMismatch {
+                expected: self.adopted.len(),
+                got: weights.len(),
+            });
+        }
+        if let Some(index) = weights.iter().position(|w| !w.is_finite()) {
+            return Err(Error::NonFiniteWeights { index });
+        }
+        self.adopted.copy_from_slice(weights);
+        self.has_model = true;
+        Ok(())
+    }
+
     /// Retrains now on the store (e.g. at the end of a stream), whatever the schedule.
     pub fn retrain_now(&mut self) -> Retraining {
         self.retrain(Trigger::Count)

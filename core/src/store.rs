@@ -308,6 +308,18 @@ impl<'a> SampleStore<'a> {
         self.codes.get(start..start.checked_add(self.m)?)
     }
 
+    /// The stored rows in slot order, then empty rows without end (for passes whose vectors
+    /// are longer than the store: a missing row reads as no codes, as [`codes`](Self::codes)'s
+    /// `None` does for the `Rows` methods).
+    fn rows(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        // m > 0: `new` refuses a store without features.
+        let m = self.m.max(1);
+        self.codes
+            .chunks_exact(m)
+            .take(self.len)
+            .chain(core::iter::repeat(&[][..]))
+    }
+
     /// Scales `raw` (through the transform, if any) and quantises it into the store with class
     /// `class`. Every check (length, finite values before and after the transform, class range)
     /// runs before anything is written: an `Err` leaves the store unchanged.
@@ -514,23 +526,153 @@ impl Rows for SampleStore<'_> {
     }
 
     fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
-        // One accumulator in feature order, zero codes skipped (exact, as in the packed kernels).
-        let row = self.codes(i).unwrap_or(&[]);
-        let mut s = 0.0f32;
-        for (&q, &uj) in row.iter().zip(u) {
-            if q != 0 {
-                s += f32::from(q) * uj;
-            }
-        }
-        s
+        dot_row(self.codes(i).unwrap_or(&[]), u)
     }
 
     fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]) {
-        let row = self.codes(i).unwrap_or(&[]);
-        for (&q, o) in row.iter().zip(out.iter_mut()) {
-            if q != 0 {
-                *o += a * f32::from(q);
+        axpy_row(self.codes(i).unwrap_or(&[]), a, out);
+    }
+
+    /// The rows in slot order (`0..len`), each row found by walking the codes rather than by
+    /// index; per row the terms of [`dot_axpy_codes`](Rows::dot_axpy_codes), so the same bits
+    /// as the trait's default (rows past the store's end, if `dd` is longer, are empty: `xv`
+    /// is `offset + bias`, as there).
+    fn hess_vec_codes(
+        &self,
+        dd: &[f32],
+        u: &[f32],
+        offset: f32,
+        bias: f32,
+        out: &mut [f32],
+        xv: &mut [f32],
+    ) -> f32 {
+        let mut sum_t = 0.0f32;
+        let mut xv = xv.iter_mut();
+        for (row, &di) in self.rows().zip(dd) {
+            let xvi = (dot_row(row, u) + offset) + bias;
+            axpy_row(row, di * xvi, out);
+            sum_t += di * xvi;
+            if let Some(k) = xv.next() {
+                *k = xvi;
             }
+        }
+        sum_t
+    }
+
+    /// The rows in slot order, walked; per row [`axpy_codes`](Rows::axpy_codes)'s kernel.
+    fn axpy_codes_rows(&self, a: &mut dyn FnMut(usize) -> f32, out: &mut [f32]) {
+        for (i, row) in self.rows().take(self.len).enumerate() {
+            axpy_row(row, a(i), out);
+        }
+    }
+
+    /// The rows in slot order, walked; per row [`dot_codes`](Rows::dot_codes)'s kernel.
+    fn dot_codes_rows(&self, u: &[f32], out: &mut [f32]) {
+        for (oi, row) in out.iter_mut().zip(self.rows().take(self.len)) {
+            *oi = dot_row(row, u);
+        }
+    }
+
+    /// The row read once for both halves (the trait's default finds it twice); the same
+    /// kernels, so the same bits.
+    fn dot_axpy_codes(
+        &self,
+        i: usize,
+        u: &[f32],
+        offset: f32,
+        bias: f32,
+        weight: f32,
+        out: &mut [f32],
+    ) -> f32 {
+        let row = self.codes(i).unwrap_or(&[]);
+        let xv = (dot_row(row, u) + offset) + bias;
+        axpy_row(row, weight * xv, out);
+        xv
+    }
+}
+
+// The row kernels. Codes are read a little-endian word (four codes) at a time: a zero word is
+// skipped with one test, then each zero half word; within a non-zero half word both codes are
+// multiplied. The terms are those of the plain loop over the non-zero codes in feature order,
+// with one accumulator, so the same bits for finite vectors: a zero code inside a non-zero half
+// word adds `0·u_j = ±0`, which leaves the sum as it is (it starts at +0, and a sum of finite
+// terms that starts at +0 is never −0), and adds `a·0 = ±0` to `out_j`, which the solver's
+// accumulators (started at +0) keep as they are for the same reason. The packed files' `u8`
+// kernels (`format/rows.rs`) work the same way, with blocks of four words on top.
+
+/// The code in bits `shift ..` of `w`, as `f32` (exact).
+#[inline(always)]
+fn code(w: u32, shift: u32) -> f32 {
+    (w.wrapping_shr(shift) & 0xFF) as f32
+}
+
+/// The little-endian word of four codes (from a `[u8; 4]`: one load).
+#[inline(always)]
+fn word(b: &[u8]) -> u32 {
+    b.first_chunk::<4>().map_or(0, |c| u32::from_le_bytes(*c))
+}
+
+/// `Σ_j q_j u_j` over a row of codes (as far as `u` reaches).
+#[inline(never)]
+fn dot_row(row: &[u8], u: &[f32]) -> f32 {
+    // Cut both to the shorter, so the words and their entries of `u` stay aligned.
+    let n = row.len().min(u.len());
+    let (row, u) = (row.get(..n).unwrap_or(&[]), u.get(..n).unwrap_or(&[]));
+    let mut s = 0.0f32;
+    let mut words = row.chunks_exact(4);
+    let mut uw = u.chunks_exact(4);
+    for (b, u4) in (&mut words).zip(&mut uw) {
+        let w = word(b);
+        if w == 0 {
+            continue;
+        }
+        if let &[u0, u1, u2, u3] = u4 {
+            if w & 0xFFFF != 0 {
+                s = s + code(w, 0) * u0 + code(w, 8) * u1;
+            }
+            if w >> 16 != 0 {
+                s = s + code(w, 16) * u2 + code(w, 24) * u3;
+            }
+        }
+    }
+    // The codes after the whole words (m not a multiple of 4), zeros skipped.
+    for (&q, &uj) in words.remainder().iter().zip(uw.remainder()) {
+        if q != 0 {
+            s += f32::from(q) * uj;
+        }
+    }
+    s
+}
+
+/// `out_j += a · q_j` over a row of codes (as far as `out` reaches).
+#[inline(never)]
+fn axpy_row(row: &[u8], a: f32, out: &mut [f32]) {
+    let n = row.len().min(out.len());
+    let (row, out) = (
+        row.get(..n).unwrap_or(&[]),
+        out.get_mut(..n).unwrap_or(&mut []),
+    );
+    let mut words = row.chunks_exact(4);
+    let mut ow = out.chunks_exact_mut(4);
+    for (b, o4) in (&mut words).zip(&mut ow) {
+        let w = word(b);
+        if w == 0 {
+            continue;
+        }
+        if let [o0, o1, o2, o3] = o4 {
+            if w & 0xFFFF != 0 {
+                *o0 += a * code(w, 0);
+                *o1 += a * code(w, 8);
+            }
+            if w >> 16 != 0 {
+                *o2 += a * code(w, 16);
+                *o3 += a * code(w, 24);
+            }
+        }
+    }
+    for (&q, o) in words.remainder().iter().zip(ow.into_remainder()) {
+        if q != 0 {
+            *o += a * f32::from(q);
         }
     }
 }

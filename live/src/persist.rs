@@ -10,6 +10,13 @@
 //!
 //! The map's operations are `async`; a board without an executor runs them to completion with
 //! `embassy_futures::block_on`, which is what the blocking methods here do.
+//!
+//! At boot [`saved_model`] loads that image and checks that the stream can resume from it: it
+//! parses (magic, version, lengths, CRC-32, finite weights) and was made for the stream's
+//! feature count and raw-feature transform (a model of other features, or scaled otherwise,
+//! would predict garbage). Any failure is a [`ResumeError`] the board reports before it starts
+//! fresh; a fitting model goes to [`OnlineLearner::resume`](tinynewton::online::OnlineLearner)
+//! through [`learner_weights`].
 
 use core::ops::Range;
 
@@ -17,6 +24,8 @@ use embassy_futures::block_on;
 use embedded_storage_async::nor_flash::NorFlash;
 use sequential_storage::cache::{Cache, Uncached};
 use sequential_storage::map::{MapConfig, MapConfigError, MapStorage};
+use tinynewton::transform::OwnedTransform;
+use tinynewton::{FeatureTransform, Model, ModelError};
 
 /// The key the model image is stored under.
 const MODEL_KEY: u8 = 1;
@@ -80,6 +89,75 @@ impl<S: NorFlash> ModelFlash<S> {
     pub fn into_flash(self) -> S {
         self.map.destroy().0
     }
+}
+
+/// Why the model in flash was not resumed from (the board then starts from no model).
+#[derive(Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ResumeError<E> {
+    /// The flash or the map did not read.
+    Persist(PersistError<E>),
+    /// The image is not a binary model: bad magic, version or length, a CRC-32 that does not
+    /// match (corrupt), a non-finite weight, more features than the board's capacity.
+    Image(ModelError),
+    /// The model was made for another feature count than the stream's.
+    FeatureCount {
+        /// The stream's feature count.
+        expected: usize,
+        /// The model's.
+        got: usize,
+    },
+    /// The model scales raw readings otherwise than the stream's transform (another kind,
+    /// other parameters, or a transform on one side only).
+    Transform,
+}
+
+/// The model saved in `flash`, if there is one and the stream can resume from it: the newest
+/// image (`buf`: scratch as for [`ModelFlash::save`]; `image`: room for it), parsed with its
+/// CRC checked, of `n_features` features, with the stream's raw-feature `transform` (`None`:
+/// the readings are used as they are, and the model must have none either). `Ok(None)`: nothing
+/// saved. Binary models (the live app's).
+pub fn saved_model<S: NorFlash, const M: usize>(
+    flash: &mut ModelFlash<S>,
+    buf: &mut [u8],
+    image: &mut [u8],
+    n_features: usize,
+    transform: Option<&FeatureTransform<'_>>,
+) -> Result<Option<Model<M>>, ResumeError<S::Error>> {
+    let Some(len) = flash.load(buf, image).map_err(ResumeError::Persist)? else {
+        return Ok(None);
+    };
+    let bytes = image
+        .get(..len)
+        .ok_or(ResumeError::Persist(PersistError::BufferTooSmall))?;
+    let model = Model::<M>::from_bytes(bytes).map_err(ResumeError::Image)?;
+    if model.n_features() != n_features {
+        return Err(ResumeError::FeatureCount {
+            expected: n_features,
+            got: model.n_features(),
+        });
+    }
+    let same = match (transform, model.transform()) {
+        (None, None) => true,
+        (Some(t), Some(saved)) => OwnedTransform::<M>::from_view(t).is_ok_and(|t| &t == saved),
+        _ => false,
+    };
+    if !same {
+        return Err(ResumeError::Transform);
+    }
+    Ok(Some(model))
+}
+
+/// `model`'s weights in a binary learner's layout (the `m` feature weights, then the bias) in
+/// `out`, which must hold exactly `m + 1`; `None` otherwise.
+pub fn learner_weights<const M: usize>(model: &Model<M>, out: &mut [f32]) -> Option<()> {
+    let (bias, features) = out.split_last_mut()?;
+    if features.len() != model.weights().len() {
+        return None;
+    }
+    features.copy_from_slice(model.weights());
+    *bias = model.bias();
+    Some(())
 }
 
 fn storage_error<E>(e: sequential_storage::Error<E>) -> PersistError<E> {

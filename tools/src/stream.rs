@@ -6,9 +6,11 @@
 //!
 //! The readings sent are *raw*: the file's values mapped back through its raw-feature transform
 //! (`r = x/b + a`), since the board scales readings with that transform before storing them.
-//! Flow control: the host keeps at most one checkpoint window (10 samples) in flight, so a
-//! board that is busy retraining is never sent more than its receive queue holds; at the end
-//! the board's received count must equal the sent count, or the command fails.
+//! Flow control: the host keeps at most two checkpoint windows (20 samples) in flight, so a
+//! board that is busy retraining is never sent more than its 8 KiB receive queue holds; a
+//! smaller queue fills and stalls the board's receive interrupt, and the link holds the rest
+//! back (QEMU) or overruns (silicon, counted by the board). At the end the board's received
+//! count must equal the sent count, or the command fails.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -432,7 +434,7 @@ pub fn run(args: &Args) -> Result<()> {
             sent += samples;
         }
         bar.inc(1);
-        // Flow control: at most one window ahead of the board's last checkpoint.
+        // Flow control: at most two windows ahead of the board's last checkpoint.
         let start = Instant::now();
         while valid > log.learned() + 2 * WINDOW {
             link.receive(&mut inbox)?;

@@ -196,3 +196,45 @@ fn a_rise_of_the_recent_error_rate_triggers_a_retraining() {
     let k = drift_at.expect("the flip was detected");
     assert!((30..40).contains(&k), "detected at {k}");
 }
+
+#[test]
+fn a_resumed_learner_predicts_with_the_given_model_and_warm_starts_from_it() {
+    // w = (1, 1, 0): w·x > 0 for the class-0 cluster near (0.5, 0.5), < 0 for class 1 near
+    // (−0.5, −0.5) (the convention of `predict`), so a resumed learner is right from its first
+    // sample, where a fresh one predicts class 1 for everything.
+    let schedule = Schedule {
+        every: 4,
+        first: 0,
+        window: 0,
+        margin: 0.0,
+    };
+    let mut rig = Rig::new();
+    let mut l = rig.learner(schedule);
+    // Refused without a change: wrong length, a non-finite weight.
+    assert_eq!(
+        l.resume(&[1.0, 1.0]),
+        Err(Error::LengthMismatch {
+            expected: 3,
+            got: 2
+        })
+    );
+    assert_eq!(
+        l.resume(&[1.0, f32::INFINITY, 0.0]),
+        Err(Error::NonFiniteWeights { index: 1 })
+    );
+    assert!(!l.has_model() && l.weights() == [0.0; 3]);
+    l.resume(&[1.0, 1.0, 0.0]).unwrap();
+    assert!(l.has_model());
+    assert_eq!(l.weights(), &[1.0, 1.0, 0.0]);
+    for k in 0..4 {
+        let (raw, class) = sample(k);
+        let seen = l.observe(&raw, class).unwrap();
+        assert!(seen.correct, "sample {k}");
+        // The 4th sample retrains: warm-started from the resumed weights, and adopted.
+        if k == 3 {
+            let r = seen.retraining.unwrap();
+            assert!(r.adopted);
+        }
+    }
+    assert_eq!(l.prequential(), (4, 4));
+}

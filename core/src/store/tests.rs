@@ -338,3 +338,139 @@ fn keep_recent_keeps_the_newest_samples_in_arrival_order() {
     }
     assert_eq!(s.keep_recent(2), 8);
 }
+
+#[test]
+fn the_word_kernels_give_the_plain_loops_bits_and_the_f64_sums() {
+    // Rows whose lengths leave every remainder after whole words (m mod 4 = 0..3) and whose
+    // codes put zeros in every slot of a word, in runs (whole zero words and half words) and
+    // alone; `u` and `a` with both signs, so skipped and multiplied zeros are ±0. Checked
+    // against two references: the plain f32 loop over the non-zero codes in feature order
+    // (the kernels claim its bits exactly), and the f64 sum, within the f32 round-off of a
+    // sum of `m` terms: |error| ≤ m·ε·Σ|q_j u_j| (each of the ≤ m additions and products
+    // rounds once, relative error ε/2 each; m·ε is a safe bound for m ≤ 65).
+    for m in [1usize, 2, 3, 4, 5, 7, 8, 13, 64, 65] {
+        let n = 6;
+        let grid = Grid {
+            n_features: m,
+            n_classes: 2,
+            max_code: 255,
+            dequant: Dequant::Shared {
+                offset: 0.0,
+                scale: 1.0,
+            },
+            transform: None,
+        };
+        let (mut codes, mut classes) = (vec![0u8; n * m], vec![0u8; n]);
+        let mut s = SampleStore::new(&mut codes, &mut classes, grid, Eviction::Fifo).unwrap();
+        let code = |i: usize, j: usize| -> u8 {
+            let run = (j / 4 + i).is_multiple_of(3); // whole zero words
+            let lone = (i * 7 + j * 3).is_multiple_of(5); // single zeros anywhere
+            if run || lone {
+                0
+            } else {
+                ((i * 37 + j * 11) % 255 + 1) as u8
+            }
+        };
+        for i in 0..n {
+            let raw: Vec<f32> = (0..m).map(|j| f32::from(code(i, j))).collect();
+            s.push(&raw, i % 2).unwrap();
+        }
+        let u: Vec<f32> = (0..m)
+            .map(|j| (j as f32 * 0.37 - 3.1) * if j % 3 == 1 { -1.0 } else { 1.0 })
+            .collect();
+        for i in 0..n {
+            let q = s.codes(i).unwrap().to_vec();
+            let mut plain = 0.0f32;
+            for (&qj, &uj) in q.iter().zip(&u) {
+                if qj != 0 {
+                    plain += f32::from(qj) * uj;
+                }
+            }
+            let got = s.dot_codes(i, &u);
+            assert_eq!(got.to_bits(), plain.to_bits(), "dot, m = {m}, row {i}");
+            let exact: f64 = q
+                .iter()
+                .zip(&u)
+                .map(|(&qj, &uj)| f64::from(qj) * f64::from(uj))
+                .sum();
+            let size: f64 = q
+                .iter()
+                .zip(&u)
+                .map(|(&qj, &uj)| (f64::from(qj) * f64::from(uj)).abs())
+                .sum();
+            let bound = m as f64 * f64::from(f32::EPSILON) * size;
+            assert!(
+                (f64::from(got) - exact).abs() <= bound,
+                "dot, m = {m}, row {i}"
+            );
+
+            for a in [0.75f32, -1.5] {
+                let start: Vec<f32> = (0..m).map(|j| j as f32 * 0.5 - 2.0).collect();
+                let mut out = start.clone();
+                s.axpy_codes(i, a, &mut out);
+                let mut want = start.clone();
+                for (o, &qj) in want.iter_mut().zip(&q) {
+                    if qj != 0 {
+                        *o += a * f32::from(qj);
+                    }
+                }
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&out), bits(&want), "axpy, m = {m}, row {i}, a = {a}");
+                // One product and one sum per entry: within ε of the f64 value (two roundings
+                // of ε/2 each).
+                for ((&o, &st), &qj) in out.iter().zip(&start).zip(&q) {
+                    let exact = f64::from(st) + f64::from(a) * f64::from(qj);
+                    assert!(
+                        (f64::from(o) - exact).abs()
+                            <= f64::from(f32::EPSILON)
+                                * (exact.abs() + f64::from(a.abs()) * f64::from(qj))
+                    );
+                }
+                // Through the row-once path of a Hessian-vector row: the same bits as the two
+                // halves.
+                let mut out2 = start.clone();
+                let xv = s.dot_axpy_codes(i, &u, 0.25, -0.5, a, &mut out2);
+                let want_xv = (plain + 0.25) + -0.5;
+                assert_eq!(xv.to_bits(), want_xv.to_bits());
+                let mut want2 = start.clone();
+                s.axpy_codes(i, a * want_xv, &mut want2);
+                assert_eq!(bits(&out2), bits(&want2));
+            }
+        }
+        // The whole-pass methods walk the rows: the bits of the per-row definitions (the
+        // trait's defaults), with `dd` one longer than the store (an empty row past its end).
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let dd: Vec<f32> = (0..=n).map(|i| 0.2 + i as f32 * 0.1).collect();
+        let (mut out, mut xv) = (vec![0.5f32; m], vec![0.0f32; n + 1]);
+        let sum = s.hess_vec_codes(&dd, &u, 0.25, -0.5, &mut out, &mut xv);
+        let (mut out_d, mut xv_d) = (vec![0.5f32; m], vec![0.0f32; n + 1]);
+        let sum_d =
+            crate::data::hess_vec_codes_each(&s, &dd, &u, 0.25, -0.5, &mut out_d, &mut xv_d);
+        assert_eq!(
+            (sum.to_bits(), bits(&out), bits(&xv)),
+            (sum_d.to_bits(), bits(&out_d), bits(&xv_d)),
+            "hess_vec_codes, m = {m}"
+        );
+        let mut margins = vec![9.0f32; n + 2];
+        s.dot_codes_rows(&u, &mut margins);
+        let mut want = vec![9.0f32; n + 2];
+        crate::data::dot_codes_rows_each(&s, &u, &mut want);
+        assert_eq!(bits(&margins), bits(&want), "dot_codes_rows, m = {m}");
+        let mut grad = vec![0.0f32; m];
+        s.axpy_codes_rows(&mut |i| 1.0 - i as f32 * 0.3, &mut grad);
+        let mut want = vec![0.0f32; m];
+        for i in 0..n {
+            s.axpy_codes(i, 1.0 - i as f32 * 0.3, &mut want);
+        }
+        assert_eq!(bits(&grad), bits(&want), "axpy_codes_rows, m = {m}");
+        // Vectors shorter than the row: as far as they reach, no panic.
+        let short = &u[..m / 2];
+        let q = s.codes(0).unwrap().to_vec();
+        let want: f32 = q
+            .iter()
+            .zip(short)
+            .filter(|(q, _)| **q != 0)
+            .fold(0.0, |acc, (&qj, &uj)| acc + f32::from(qj) * uj);
+        assert_eq!(s.dot_codes(0, short).to_bits(), want.to_bits());
+    }
+}

@@ -13,8 +13,13 @@
 //! Every adoption is saved through `sequential-storage` into the board's model flash
 //! (`board::model_flash`: a RAM-backed NOR flash on QEMU, which does not model the F405's flash
 //! controller; the HAL's flash driver on the real boards) and loaded back; the loaded bytes must equal the
-//! adopted model's image. The verdict fails on any mismatch or flash error, a hardware overrun,
-//! or a stream that did not end with its summary. The accuracy targets are checked by
+//! adopted model's image. At boot the newest saved model, if its CRC checks and its feature
+//! count and transform are the stream's, becomes the Newton learner's adopted model (a board
+//! that lost power predicts with its last adopted model; on QEMU the RAM flash starts erased,
+//! so the app says so and starts fresh); after the stream the same boot path is run over the
+//! flash and must give back the final model. The verdict fails on any mismatch or flash error,
+//! a final model the boot path would not resume, a hardware overrun, or a stream that did not
+//! end with its summary. The accuracy targets are checked by
 //! `scripts/live.sh`, which knows whether the stream drifted.
 
 #![no_std]
@@ -27,7 +32,7 @@ use tinynewton::format::{self, PackedDataset};
 use tinynewton::online::{OnlineLearner, PassiveAggressive};
 use tinynewton::{FeatureTransform, Grid, Model, Rows, SampleStore, Settings, Workspace};
 use tinynewton_live::config;
-use tinynewton_live::persist::ModelFlash;
+use tinynewton_live::persist::{learner_weights, saved_model, ModelFlash, ResumeError};
 use tinynewton_live::session::{Board, Session};
 
 use tinynewton_firmware::board::{self, serial};
@@ -91,7 +96,7 @@ const COSTS: usize = 2048;
 struct LiveBoard<'a, C: Counter> {
     counter: &'a mut C,
     transform: Option<FeatureTransform<'static>>,
-    flash: ModelFlash<board::ModelStore>,
+    flash: &'a mut ModelFlash<board::ModelStore>,
     adoptions: u32,
     mismatches: u32,
     flash_errors: u32,
@@ -175,6 +180,99 @@ fn test_correct(weights: &[f32], test: &PackedDataset<'_>) -> (usize, usize) {
         .unwrap_or((0, test.n_samples()))
 }
 
+/// Boot: the newest model in the flash, checked (`saved_model`: CRC, feature count, transform),
+/// in the Newton learner's layout, so a board that lost power predicts with its last adopted
+/// model from the first sample on. Anything else is reported and the learner starts fresh
+/// (`None`). Called from `main` before `run`, so its buffers are not on the stack under the
+/// app's frame (store, workspace), which holds the peak.
+#[inline(never)]
+fn boot(
+    flash: &mut ModelFlash<board::ModelStore>,
+    m: usize,
+    transform: Option<&FeatureTransform<'_>>,
+) -> Option<[f32; MAX_W]> {
+    let (mut scratch, mut image) = ([0u8; IMAGE], [0u8; IMAGE]);
+    let model = match saved_model::<_, MAX_M>(flash, &mut scratch, &mut image, m, transform) {
+        Ok(Some(model)) => model,
+        Ok(None) if board::MODEL_FLASH_ERASED_AT_BOOT => {
+            defmt::info!("boot: the model flash is RAM here and starts erased at every boot: no saved model, fresh start");
+            return None;
+        }
+        Ok(None) => {
+            defmt::info!("boot: no saved model, fresh start");
+            return None;
+        }
+        Err(e) => {
+            match e {
+                ResumeError::Persist(_) => defmt::warn!("boot: the model flash does not read"),
+                ResumeError::Image(e) => {
+                    defmt::warn!("boot: the saved image is not a model: {}", e)
+                }
+                ResumeError::FeatureCount { expected, got } => defmt::warn!(
+                    "boot: the saved model has {=usize} features, the stream {=usize}",
+                    got,
+                    expected
+                ),
+                ResumeError::Transform => {
+                    defmt::warn!("boot: the saved model scales readings otherwise than the stream")
+                }
+            }
+            defmt::warn!("boot: fresh start");
+            return None;
+        }
+    };
+    let mut w = [0.0f32; MAX_W];
+    learner_weights(&model, w.get_mut(..m + 1)?)?;
+    defmt::info!(
+        "boot: resuming from the saved model (fingerprint {=u64:#x})",
+        model.fingerprint()
+    );
+    Some(w)
+}
+
+/// What a reboot now would resume from: the boot path over the same flash must give back
+/// `adopted`, the final model, bit for bit (nothing when nothing was adopted). Called from
+/// `main` after `run`, for the same reason as [`boot`].
+#[inline(never)]
+fn resumes(
+    flash: &mut ModelFlash<board::ModelStore>,
+    adopted: Option<&[f32]>,
+    m: usize,
+    transform: Option<&FeatureTransform<'_>>,
+) -> bool {
+    let (mut scratch, mut image) = ([0u8; IMAGE], [0u8; IMAGE]);
+    let found = saved_model::<_, MAX_M>(flash, &mut scratch, &mut image, m, transform);
+    let mut w = [0.0f32; MAX_W];
+    match (found, adopted, w.get_mut(..m + 1)) {
+        (Ok(None), None, _) => true,
+        (Ok(Some(model)), Some(adopted), Some(w)) => {
+            learner_weights(&model, w).is_some()
+                && w.len() == adopted.len()
+                && w.iter()
+                    .zip(adopted)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+        }
+        _ => false,
+    }
+}
+
+/// The selected training and test files, parsed.
+fn datasets() -> (PackedDataset<'static>, PackedDataset<'static>) {
+    let (train_bytes, test_bytes) = files();
+    match (format::parse(train_bytes), format::parse(test_bytes)) {
+        (Ok(a), Ok(b)) => (a, b),
+        _ => fail("the live dataset does not parse"),
+    }
+}
+
+/// What `run` leaves for `main`: its verdict and the final adopted model.
+struct Outcome {
+    ok: bool,
+    /// The Newton learner's adopted weights (`m + 1`), `has_model` whether there are any.
+    weights: [f32; MAX_W],
+    has_model: bool,
+}
+
 /// Every interrupt without a handler of its own lands here: USART2's receive interrupt goes to
 /// its driver, anything else is a fault, reported like one. Bound here rather than in the board
 /// module so the default demo does not carry the receive queue; the real boards bind theirs in
@@ -195,27 +293,43 @@ unsafe fn DefaultHandler(irqn: i16) {
 fn main() -> ! {
     let mut board = tinynewton_firmware::start();
     // Taken before the counter is lent to the session's board.
-    let flash = board::model_flash(&mut board);
+    let (flash, range) = board::model_flash(&mut board);
     let link = board::live_serial(&mut board);
-    finish(run(&mut board.counter, flash, link))
+    let Ok(mut model_flash) = ModelFlash::new(flash, range) else {
+        fail("cannot make the model flash");
+    };
+    let (train, test) = datasets();
+    let (m, transform) = (train.n_features(), train.transform());
+    let saved = boot(&mut model_flash, m, transform.as_ref());
+    let end = run(
+        &mut board.counter,
+        &mut model_flash,
+        saved.as_ref(),
+        link,
+        (&train, &test),
+    );
+    let adopted = end.has_model.then(|| end.weights.get(..m + 1)).flatten();
+    let resumable = resumes(&mut model_flash, adopted, m, transform.as_ref());
+    defmt::info!(
+        "live resume resumable={=bool} (the boot path over the flash gives back the final model)",
+        resumable
+    );
+    finish(end.ok && resumable)
 }
 
-/// The whole application; returns the verdict.
+/// The whole application, from the boot's `saved` model (if any) to the stream's end.
 fn run<C: Counter>(
     counter: &mut C,
-    (flash, range): (board::ModelStore, core::ops::Range<u32>),
+    model_flash: &mut ModelFlash<board::ModelStore>,
+    saved: Option<&[f32; MAX_W]>,
     link: board::LiveSerial,
-) -> bool {
-    let (train_bytes, test_bytes) = files();
-    let (train, test) = match (format::parse(train_bytes), format::parse(test_bytes)) {
-        (Ok(a), Ok(b)) => (a, b),
-        _ => fail("the live dataset does not parse"),
-    };
+    (train, test): (&PackedDataset<'static>, &PackedDataset<'static>),
+) -> Outcome {
     let (m, k) = (train.n_features(), train.n_classes());
     if m > MAX_M || k != 2 {
         fail("the live app learns binary data of at most 64 features");
     }
-    let Ok(grid) = Grid::of(&train) else {
+    let Ok(grid) = Grid::of(train) else {
         fail("the live dataset has no u8 grid");
     };
 
@@ -240,29 +354,29 @@ fn run<C: Counter>(
         config::SCHEDULE,
     );
     let pa = PassiveAggressive::new(&mut pa_w[..m + 1], m, k, config::PA_C);
-    let (Ok(learner), Ok(pa)) = (learner, pa) else {
-        fail("cannot make the learners");
+    let Ok(mut learner) = learner else {
+        fail("cannot make the learner");
     };
-    let mut session = Session::new(learner, pa, &mut sx[..m], config::CHECKPOINT_EVERY);
+    let Ok(pa) = pa else {
+        fail("cannot make PA-II");
+    };
 
-    let Ok(mut model_flash) = ModelFlash::new(flash, range) else {
-        fail("cannot make the model flash");
-    };
-    // On QEMU the RAM flash starts erased: nothing to load. A real board finds the model of its
-    // last run here (resuming from it is still to do; today it is only reported).
-    let mut scratch = [0u8; IMAGE];
-    let mut loaded = [0u8; IMAGE];
-    match model_flash.load(&mut scratch, &mut loaded) {
-        Ok(None) => defmt::info!("boot: no saved model"),
-        Ok(Some(n)) => defmt::info!("boot: a saved model of {=usize} bytes", n),
-        Err(_) => defmt::warn!("boot: the model flash does not read"),
+    // Resume from the model saved before the last power loss (`boot` checked it fits).
+    let resumed = saved
+        .and_then(|w| w.get(..m + 1))
+        .map(|w| learner.resume(w));
+    if let Some(Err(e)) = resumed {
+        defmt::warn!("boot: the saved weights were refused ({}), fresh start", e);
     }
+    let resumed = matches!(resumed, Some(Ok(())));
+    let mut session = Session::new(learner, pa, &mut sx[..m], config::CHECKPOINT_EVERY);
     defmt::info!(
-        "live: {=str}, {=usize} features, store {=usize} samples (FIFO), retrain every {=u32} samples; waiting on the serial link",
+        "live: {=str}, {=usize} features, store {=usize} samples (FIFO), retrain every {=u32} samples, resumed={=bool}; waiting on the serial link",
         DATA,
         m,
         CAP,
-        config::SCHEDULE.every
+        config::SCHEDULE.every,
+        resumed
     );
 
     let mut board = LiveBoard {
@@ -283,8 +397,8 @@ fn run<C: Counter>(
         _ => fail("the stream ended without its summary"),
     };
 
-    let (newton_ok, n_test) = test_correct(session.learner().weights(), &test);
-    let (pa_ok, _) = test_correct(session.pa().weights(), &test);
+    let (newton_ok, n_test) = test_correct(session.learner().weights(), test);
+    let (pa_ok, _) = test_correct(session.pa().weights(), test);
     let (prequential_ok, seen) = session.learner().prequential();
     let mut costs = board.sample_costs.clone();
     costs.sort_unstable();
@@ -319,8 +433,9 @@ fn run<C: Counter>(
         board.flash_errors
     );
     defmt::info!(
-        "live rx bytes={=u64} queue_high_water={=usize} stalls={=u32} overruns={=u32}",
+        "live rx bytes={=u64} queue_capacity={=usize} queue_high_water={=usize} stalls={=u32} overruns={=u32}",
         rx_stats.bytes,
+        serial::QUEUE_CAPACITY,
         rx_stats.high_water,
         rx_stats.stalls,
         rx_stats.overruns
@@ -336,5 +451,14 @@ fn run<C: Counter>(
         mem::static_ram(),
         mem::peak_stack()
     );
-    board.mismatches == 0 && board.flash_errors == 0 && rx_stats.overruns == 0
+    let mut weights = [0.0f32; MAX_W];
+    let adopted = session.learner().weights();
+    if let Some(w) = weights.get_mut(..adopted.len()) {
+        w.copy_from_slice(adopted);
+    }
+    Outcome {
+        ok: board.mismatches == 0 && board.flash_errors == 0 && rx_stats.overruns == 0,
+        weights,
+        has_model: session.learner().has_model(),
+    }
 }

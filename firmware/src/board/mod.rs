@@ -5,11 +5,13 @@
 //! model's flash (QEMU: USART2 by registers and a RAM-backed NOR flash; the real boards below):
 //! - `live_serial(&mut Board) -> LiveSerial { rx: SerialRx, tx: SerialTx }`: embedded-io 0.7
 //!   `Read` (interrupt-fed queue, `rx_queue`) and `Write` over the HAL's UART;
-//!   `serial::{stats, isr_ticks, QUEUE_BYTES}`: the queue's counters, the interrupt's time in
-//!   the board counter's unit, the queue's RAM; `BAUD`;
+//!   `serial::{stats, isr_ticks, QUEUE_BYTES, QUEUE_CAPACITY}`: the queue's counters, the
+//!   interrupt's time in the board counter's unit, the queue's RAM and the bytes it holds;
+//!   `BAUD`;
 //! - `model_flash(&mut Board) -> (ModelStore, Range<u32>)`: embedded-storage-async 0.4
 //!   `NorFlash` over the HAL's flash driver and the range of it kept for the model (erase pages
-//!   that build.rs's memory.x keeps out of the program's reach).
+//!   that build.rs's memory.x keeps out of the program's reach); `MODEL_FLASH_ERASED_AT_BOOT`
+//!   (QEMU: its RAM flash is erased at every boot, so the app never resumes there).
 
 #[cfg(feature = "qemu")]
 mod qemu;

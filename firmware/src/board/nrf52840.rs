@@ -25,7 +25,7 @@ use crate::counter::Dwt64;
 
 /// The serial receive queue: counters and the interrupt's time.
 pub mod serial {
-    pub use super::super::rx_queue::{isr_ticks, stats, RxStats, QUEUE_BYTES};
+    pub use super::super::rx_queue::{isr_ticks, stats, RxStats, QUEUE_BYTES, QUEUE_CAPACITY};
 }
 pub use super::rx_queue::SerialRx;
 
@@ -219,6 +219,10 @@ impl NorFlash for ModelStore {
         embedded_storage::nor_flash::NorFlash::write(&mut self.0, offset, bytes)
     }
 }
+
+/// The model flash keeps its bytes across resets and power loss (the chip's own flash): the live
+/// app resumes from the model saved there.
+pub const MODEL_FLASH_ERASED_AT_BOOT: bool = false;
 
 /// The model's flash and its range (offsets from the first reserved page); fails on a second
 /// call.

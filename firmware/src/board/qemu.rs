@@ -140,7 +140,7 @@ pub fn init() -> Board {
 
 /// The serial receive queue: counters and the interrupt's time.
 pub mod serial {
-    pub use super::super::rx_queue::{isr_ticks, stats, RxStats, QUEUE_BYTES};
+    pub use super::super::rx_queue::{isr_ticks, stats, RxStats, QUEUE_BYTES, QUEUE_CAPACITY};
 }
 pub use super::rx_queue::SerialRx;
 pub use usart::Usart2Tx as SerialTx;
@@ -166,6 +166,10 @@ pub fn live_serial(_board: &mut Board) -> LiveSerial {
 /// (four 2 KiB pages; sequential-storage wants at least two, digits' model image with its
 /// transform is 788 bytes, so a page takes two saves). It starts erased at every boot.
 pub type ModelStore = tinynewton_live::ram_flash::RamFlash<8192, 2048>;
+
+/// The model flash starts erased at every boot (QEMU models no flash controller: it is RAM, see
+/// [`ModelStore`]), so the live app never finds a saved model here and says why.
+pub const MODEL_FLASH_ERASED_AT_BOOT: bool = true;
 
 /// The RAM flash, erased, and its whole range.
 pub fn model_flash(_board: &mut Board) -> (ModelStore, core::ops::Range<u32>) {

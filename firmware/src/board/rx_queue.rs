@@ -20,9 +20,33 @@ use core::convert::Infallible;
 use cortex_m::interrupt::{free, CriticalSection, Mutex};
 use heapless::spsc::{Consumer, Producer, Queue};
 
-/// Queue slots (heapless keeps one free): as on the emulated board, two windows of digits
-/// frames and a batch of bad frames fit with room to spare.
-const SLOTS: usize = 8192;
+/// Queue slots (heapless keeps one free): two windows of digits frames and a batch of bad
+/// frames fit with room to spare. `TINYNEWTON_RX_QUEUE=N` at build time sets another size
+/// (at least 2): `scripts/live.sh --short` builds with 64, less than one frame, so the test
+/// command drives the full-queue path (stall, resume) on every frame.
+const SLOTS: usize = match option_env!("TINYNEWTON_RX_QUEUE") {
+    Some(n) => parse_slots(n),
+    None => 8192,
+};
+
+/// `TINYNEWTON_RX_QUEUE` as a number; a build error unless it is a decimal of at least 2.
+const fn parse_slots(text: &str) -> usize {
+    let digits = text.as_bytes();
+    assert!(!digits.is_empty(), "TINYNEWTON_RX_QUEUE: a decimal number");
+    let mut n = 0usize;
+    let mut i = 0;
+    while i < digits.len() {
+        let d = digits[i];
+        assert!(d.is_ascii_digit(), "TINYNEWTON_RX_QUEUE: a decimal number");
+        n = n * 10 + (d - b'0') as usize;
+        i += 1;
+    }
+    assert!(n >= 2, "TINYNEWTON_RX_QUEUE: at least 2 slots");
+    n
+}
+
+/// Bytes the queue holds at most (heapless keeps one slot free).
+pub const QUEUE_CAPACITY: usize = SLOTS - 1;
 
 /// RAM the receive queue takes.
 pub const QUEUE_BYTES: usize = core::mem::size_of::<Queue<u8, SLOTS>>();

@@ -30,7 +30,7 @@ use crate::counter::Dwt64;
 
 /// The serial receive queue: counters and the interrupt's time.
 pub mod serial {
-    pub use super::super::rx_queue::{isr_ticks, stats, RxStats, QUEUE_BYTES};
+    pub use super::super::rx_queue::{isr_ticks, stats, RxStats, QUEUE_BYTES, QUEUE_CAPACITY};
 }
 pub use super::rx_queue::SerialRx;
 
@@ -316,6 +316,10 @@ impl NorFlash for ModelStore {
             .map_err(FlashError::from)
     }
 }
+
+/// The model flash keeps its bytes across resets and power loss (the chip's own flash): the live
+/// app resumes from the model saved there.
+pub const MODEL_FLASH_ERASED_AT_BOOT: bool = false;
 
 /// The model's flash and its range (offsets from the start of flash: sectors 1-3); fails on a
 /// second call.

@@ -15,14 +15,22 @@
 //! * TXE is always set; a DR write goes to the chardev synchronously.
 //! * No clock tree: BRR and RCC are ignored (a HAL's clock setup would hang), so none is set.
 //!
+//! * QEMU 7.2 (the installed one, Debian's 7.2.22) lowers the USART's interrupt line only when
+//!   DR is read (or SR written with RXNE clear); clearing CR1.RXNEIE leaves it high. (QEMU 9+
+//!   recomputes the line on every CR1 write.) The NVIC re-pends a level-sensitive line that is
+//!   still high when its handler returns.
+//!
 //! On silicon the queue is what keeps bytes: a second byte arriving with RXNE still set
 //! overruns (ORE) and the first is lost, so the interrupt must drain DR within one character
 //! time whatever the main loop is doing. When the queue is full the handler leaves the byte in
-//! DR and masks its own interrupt (a *stall*, counted) until the reader has made room: lossless
-//! under QEMU (backpressure), an overrun on silicon (counted from SR.ORE), never silent. The
-//! streams of `scripts/live.sh` never fill the queue (high-water mark ~1.2 KiB of 8 KiB, also
-//! 0 stalls with 1 KiB); with the queue shrunk to 64 bytes, less than one frame, an emulated
-//! run hung after its greeting, so the stall path is not yet shown to work.
+//! DR and takes USART2 out of the NVIC (a *stall*, counted) until the reader has made room:
+//! lossless under QEMU (backpressure), an overrun on silicon (counted from SR.ORE), never
+//! silent. It used to clear RXNEIE instead, which under QEMU 7.2 left the line high (above): the
+//! handler re-entered at once, forever, and an emulated run with a 64-byte queue hung after its
+//! greeting. Masking at the NVIC stops the interrupt whatever the peripheral does with its line;
+//! the pending bit waits there and fires once the reader unmasks it. `scripts/live.sh --short`
+//! (the test command's run) builds with a 64-byte queue, less than one frame, so every frame
+//! stalls it; the full streams with 8 KiB never fill it (high-water mark ~1.2 KiB).
 //!
 //! The instructions the handler executes are not the application's: it adds its own duration to
 //! [`isr_ticks`](rx_queue::isr_ticks), which the live app's clock subtracts (up to the handful
@@ -94,9 +102,10 @@ pub fn on_interrupt() {
             if rx_queue::has_room(cs) {
                 rx_queue::push(cs, read(DR) as u8);
             } else {
-                // Full (or not yet taken): keep the byte in DR, stop asking until the reader has
-                // room (it unmasks); QEMU holds the rest of the input meanwhile.
-                write(CR1, read(CR1) & !CR1_RXNEIE);
+                // Full (or not yet taken): keep the byte in DR and stop this interrupt at the
+                // NVIC until the reader has room (`resume` unmasks it); QEMU holds the rest of
+                // the input meanwhile. Not by clearing RXNEIE: QEMU 7.2 keeps the line high.
+                NVIC::mask(Usart2Irq);
                 rx_queue::count_stall(cs);
             }
         }
@@ -133,14 +142,15 @@ impl Usart2 {
     }
 }
 
-/// Lets the handler read DR again after it stalled on a full queue.
+/// Lets the handler read DR again after it stalled on a full queue (the reader calls this after
+/// taking bytes, or finding none, so there is room). A byte that arrived meanwhile left the
+/// interrupt pending: it runs as soon as it is unmasked.
 fn resume() {
-    free(|_| {
-        let cr1 = read(CR1);
-        if cr1 & CR1_RXNEIE == 0 {
-            write(CR1, cr1 | CR1_RXNEIE);
-        }
-    });
+    if !NVIC::is_enabled(Usart2Irq) {
+        // SAFETY: the handler's state (the queue's producer) was installed before the first
+        // unmask in `take`; the reader calls this outside any critical section.
+        unsafe { NVIC::unmask(Usart2Irq) };
+    }
 }
 
 impl embedded_io::ErrorType for Usart2Tx {
