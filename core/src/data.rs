@@ -229,6 +229,13 @@ pub trait Rows {
     fn nonzero_codes(&self, i: usize, index: &mut [u16], code: &mut [f32]) -> usize {
         nonzero_codes_each(self, i, index, code)
     }
+    /// The codes of row `i` as `f32` into `code[..m]`, zeros included (bit for bit what
+    /// [`axpy_codes`](Rows::axpy_codes) adds with `a = 1` to a zeroed `code`); returns how many
+    /// are non-zero (`0` when `code` is shorter than `m`). The explicit Hessian reads rows of
+    /// dense layouts with it. The default is that `axpy_codes` and a count.
+    fn codes(&self, i: usize, code: &mut [f32]) -> usize {
+        codes_each(self, i, code)
+    }
 }
 
 /// [`Rows::hess_vec_codes`] by one [`Rows::dot_axpy_codes`] per row (the trait's default).
@@ -290,6 +297,17 @@ pub fn nonzero_codes_each<R: Rows + ?Sized>(
         }
     }
     nnz
+}
+
+/// [`Rows::codes`] through [`Rows::axpy_codes`] (the trait's default): the codes added into
+/// the zeroed `code[..m]` (`0 + 1·q = q` exactly), then counted.
+pub fn codes_each<R: Rows + ?Sized>(rows: &R, i: usize, code: &mut [f32]) -> usize {
+    let Some(q) = code.get_mut(..rows.n_features()) else {
+        return 0;
+    };
+    q.fill(0.0);
+    rows.axpy_codes(i, 1.0, q);
+    q.iter().filter(|&&v| v != 0.0).count()
 }
 
 /// [`Rows::dot_codes_multi`] by one [`Rows::dot_codes`] per vector (the trait's default; an

@@ -149,6 +149,23 @@ impl Rows for PackedDataset<'_> {
         nnz
     }
 
+    /// `u8` rows: one conversion per stored byte, no zeroing and no multiply by 1 (the
+    /// explicit Hessian's dense rows; breast cancer's Hessian build spent ≈ 370 instructions a
+    /// row on the emulated F405 collecting its 30 codes as a non-zero list and spreading them
+    /// back). Other encodings take the trait's default.
+    fn codes(&self, i: usize, code: &mut [f32]) -> usize {
+        let (Encoding::U8, Some(code)) = (self.header.encoding, code.get_mut(..self.m)) else {
+            return crate::data::codes_each(self, i, code);
+        };
+        let mut nnz = 0usize;
+        for (c, &q) in code.iter_mut().zip(self.row(i)) {
+            *c = f32::from(q);
+            // At most m ≤ usize::MAX increments: cannot wrap.
+            nnz = nnz.wrapping_add(usize::from(q != 0));
+        }
+        nnz
+    }
+
     #[inline]
     fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
         if self.header.encoding == Encoding::U8Sparse {

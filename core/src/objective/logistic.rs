@@ -535,6 +535,12 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         // The bias entry it appends needs `nnz < m`, which this implies. Hoisted out of the row
         // loop with the bias feature's index (m ≤ 256 on the support path, so it fits).
         let sparse_limit = m.saturating_mul(3) / 5;
+        // Rows that typically take the contiguous update (a dense layout: its hint is `m`)
+        // are read whole ([`Rows::codes`]: a conversion per code, where collecting the
+        // non-zero list and spreading it back cost ≈ 12 instructions a code on the emulated
+        // Cortex-M4); one with few non-zeros is compacted for the scattered update. The same
+        // rows take the same updates with the same values either way: the same bits.
+        let dense_rows = self.data.nnz_hint() > sparse_limit;
         let bias_index = u16::try_from(m).unwrap_or(u16::MAX);
         let mut support = [0u16; SUPPORT_CAPACITY];
         // Up to PAIR_CAPACITY features a row is read into one of two stack buffers with x̃_m = 1
@@ -580,7 +586,15 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
                     self.row_values(i, x);
                 }
             } else {
-                let nnz = self.data.nonzero_codes(i, &mut support, x);
+                let nnz = if dense_rows {
+                    let nnz = self.data.codes(i, x);
+                    if nnz <= sparse_limit {
+                        compact(x.get_mut(..m).unwrap_or(&mut []), &mut support);
+                    }
+                    nnz
+                } else {
+                    self.data.nonzero_codes(i, &mut support, x)
+                };
                 let indices = support.get(..nnz).unwrap_or(&[]);
                 if nnz <= sparse_limit {
                     if let Some(dw) = waiting.take() {
@@ -598,8 +612,8 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
                     rank_one_sparse(h, di, values, indices);
                     continue;
                 }
-                // A full row is already in place.
-                if nnz < m {
+                // A full row (and every row read whole) is already in place.
+                if nnz < m && !dense_rows {
                     spread(x.get_mut(..m).unwrap_or(&mut []), indices);
                 }
             }
@@ -698,6 +712,26 @@ fn spread(x: &mut [f32], indices: &[u16]) {
         };
         if let Some(xj) = x.get_mut(j) {
             *xj = value;
+        }
+    }
+}
+
+/// The non-zero entries of the row `x[..m]` moved to its front in increasing feature order,
+/// their features into `support` (as [`Rows::nonzero_codes`] lists them); the write position
+/// never passes the read position. Features past `support` or `u16::MAX` are left out.
+fn compact(x: &mut [f32], support: &mut [u16]) {
+    let mut nnz = 0usize;
+    for (j, feature) in (0..x.len()).zip(0..=u16::MAX) {
+        let Some(&xj) = x.get(j) else {
+            break;
+        };
+        if xj != 0.0 {
+            if let (Some(c), Some(k)) = (x.get_mut(nnz), support.get_mut(nnz)) {
+                *c = xj;
+                *k = feature;
+                // nnz ≤ j: cannot wrap.
+                nnz = nnz.wrapping_add(1);
+            }
         }
     }
 }
