@@ -241,6 +241,31 @@ impl<'a> SparseRows<'a> {
         true
     }
 
+    /// [`Rows::nonzero_codes_rows`](crate::Rows::nonzero_codes_rows) over a file with `u8`
+    /// indices: each row's entries copied into `index`/`code` as [`nonzero`] does (as many as
+    /// the shorter buffer holds), then handed to `each`. `false` (nothing called) for `u16`
+    /// indices.
+    pub(crate) fn nonzero_codes_rows(
+        &self,
+        index: &mut [u16],
+        code: &mut [f32],
+        each: &mut dyn FnMut(usize, usize, &mut [u16], &mut [f32]),
+    ) -> bool {
+        if self.wide {
+            return false;
+        }
+        for (i, (ix, codes)) in self.narrow_rows().enumerate() {
+            let mut nnz = 0usize;
+            for (((k, c), &j), &q) in index.iter_mut().zip(code.iter_mut()).zip(ix).zip(codes) {
+                *k = u16::from(j);
+                *c = f32::from(q);
+                nnz = nnz.wrapping_add(1);
+            }
+            each(i, nnz, index, code);
+        }
+        true
+    }
+
     /// Rows in file order as `(indices, codes)` of a file with `u8` indices: each row's end
     /// offset read once, one word, its entries split off the front of the sections (no
     /// per-row lookup of two offsets and two slices by index, as [`row`](SparseRows::row)

@@ -563,7 +563,36 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         // The buffer the next row is read into; a waiting row is in the other one.
         let mut current = 0usize;
         let mut waiting: Option<f32> = None;
+        // A sparse layout walks its rows itself ([`Rows::nonzero_codes_rows`]); every row then
+        // takes the scattered update (a nearly full row too: the same products, the same bits).
+        // Up to PAIR_CAPACITY features the bias fits the buffers behind the longest row.
+        let walked = codes_only
+            && paired
+            && self.data.nonzero_codes_rows(
+                &mut support,
+                &mut buffers[0],
+                &mut |i, nnz, index, x| {
+                    let Some(&di) = dd.get(i) else {
+                        return;
+                    };
+                    if di == 0.0 {
+                        return;
+                    }
+                    if let (Some(xm), Some(km)) = (x.get_mut(nnz), index.get_mut(nnz)) {
+                        *xm = 1.0;
+                        *km = bias_index;
+                    }
+                    let len = nnz.saturating_add(1);
+                    let (Some(values), Some(indices)) = (x.get(..len), index.get(..len)) else {
+                        return;
+                    };
+                    rank_one_sparse(h, di, values, indices);
+                },
+            );
         for (i, &di) in dd.iter().enumerate() {
+            if walked {
+                break;
+            }
             if di == 0.0 {
                 continue;
             }
