@@ -229,18 +229,22 @@ pub trait Rows {
     fn nonzero_codes(&self, i: usize, index: &mut [u16], code: &mut [f32]) -> usize {
         nonzero_codes_each(self, i, index, code)
     }
-    /// Every row's non-zero codes in turn, rows in order: `each(i, nnz, index, code)` with
-    /// `index[..nnz]` and `code[..nnz]` those [`nonzero_codes`](Rows::nonzero_codes) gives for
-    /// row `i` (the caller's buffers, `≥ m` each; `each` may write past `nnz`). `false`
-    /// (`each` never called) when the layout has no walk of its own: the caller then asks
-    /// row by row. The explicit Hessian's pass over a sparse file: looking a row up by its
-    /// index cost as much as copying its entries (≈ 110 instructions a 7×7 MNIST row on the
-    /// emulated Cortex-M4), a walk reads each row's end once.
-    fn nonzero_codes_rows(
+    /// Adds the codes' Gram matrix of every row, `Σ_i dd_i q̃_i q̃_iᵀ` (`q̃_i`: the row's
+    /// codes with the bias feature's `1` appended at index `m`), into the packed lower triangle
+    /// `h[..packed_len(m + 1)]`: rows in order, each entry receiving `(dd_i q̃_ij) q̃_ik` once
+    /// per row, zero codes and rows with `dd_i = 0` skipped (exact, see
+    /// [`Logistic::hessian_packed`](crate::Logistic::hessian_packed)); `index` and `code`
+    /// (`> m` entries each) are its scratch. `false` (nothing added) when the layout has no
+    /// pass of its own: the explicit Hessian then reads the rows one at a time. A sparse
+    /// file's pass: looking a row up by its index cost as much as copying its entries (≈ 110
+    /// instructions a 7×7 MNIST row on the emulated Cortex-M4), a walk reads each row's end
+    /// once.
+    fn gram_codes(
         &self,
+        _dd: &[f32],
         _index: &mut [u16],
         _code: &mut [f32],
-        _each: &mut dyn FnMut(usize, usize, &mut [u16], &mut [f32]),
+        _h: &mut [f32],
     ) -> bool {
         false
     }

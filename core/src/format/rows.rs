@@ -150,16 +150,11 @@ impl Rows for PackedDataset<'_> {
     }
 
     /// `u8-sparse` rows with `u8` indices: walked in file order
-    /// ([`SparseRows::nonzero_codes_rows`](sparse::SparseRows::nonzero_codes_rows)).
-    fn nonzero_codes_rows(
-        &self,
-        index: &mut [u16],
-        code: &mut [f32],
-        each: &mut dyn FnMut(usize, usize, &mut [u16], &mut [f32]),
-    ) -> bool {
+    /// ([`SparseRows::gram_codes`](sparse::SparseRows::gram_codes)).
+    fn gram_codes(&self, dd: &[f32], index: &mut [u16], code: &mut [f32], h: &mut [f32]) -> bool {
         self.sparse
             .as_ref()
-            .is_some_and(|rows| rows.nonzero_codes_rows(index, code, each))
+            .is_some_and(|rows| rows.gram_codes(self.m, dd, index, code, h))
     }
 
     /// `u8` rows: one conversion per stored byte, no zeroing and no multiply by 1 (the

@@ -241,27 +241,45 @@ impl<'a> SparseRows<'a> {
         true
     }
 
-    /// [`Rows::nonzero_codes_rows`](crate::Rows::nonzero_codes_rows) over a file with `u8`
-    /// indices: each row's entries copied into `index`/`code` as [`nonzero`] does (as many as
-    /// the shorter buffer holds), then handed to `each`. `false` (nothing called) for `u16`
-    /// indices.
-    pub(crate) fn nonzero_codes_rows(
+    /// [`Rows::gram_codes`](crate::Rows::gram_codes) over a file with `u8` indices: each row
+    /// with `dd_i ≠ 0` copied into `index`/`code` as [`nonzero`] does, the bias feature
+    /// (index `m`, value 1) appended, and added by the scattered rank-one update
+    /// ([`rank_one_sparse`](crate::cholesky::rank_one_sparse)), the one the per-row path
+    /// gives these rows. `false` (nothing added) for `u16` indices, `m` past `u16`, or
+    /// buffers of `m` entries or fewer.
+    pub(crate) fn gram_codes(
         &self,
+        m: usize,
+        dd: &[f32],
         index: &mut [u16],
         code: &mut [f32],
-        each: &mut dyn FnMut(usize, usize, &mut [u16], &mut [f32]),
+        h: &mut [f32],
     ) -> bool {
-        if self.wide {
+        let Ok(bias) = u16::try_from(m) else {
+            return false;
+        };
+        if self.wide || index.len() <= m || code.len() <= m {
             return false;
         }
-        for (i, (ix, codes)) in self.narrow_rows().enumerate() {
+        for (&d, (ix, codes)) in dd.iter().zip(self.narrow_rows()) {
+            if d == 0.0 {
+                continue;
+            }
+            // `check` bounded every row by m entries: the bias always has its slot.
             let mut nnz = 0usize;
             for (((k, c), &j), &q) in index.iter_mut().zip(code.iter_mut()).zip(ix).zip(codes) {
                 *k = u16::from(j);
                 *c = f32::from(q);
                 nnz = nnz.wrapping_add(1);
             }
-            each(i, nnz, index, code);
+            if let (Some(k), Some(c)) = (index.get_mut(nnz), code.get_mut(nnz)) {
+                *k = bias;
+                *c = 1.0;
+            }
+            let len = nnz.wrapping_add(1);
+            if let (Some(values), Some(indices)) = (code.get(..len), index.get(..len)) {
+                crate::cholesky::rank_one_sparse(h, d, values, indices);
+            }
         }
         true
     }

@@ -17,8 +17,6 @@
 //! instead of panicking. Sums run in a fixed order with no fused multiply-add and `libm` for
 //! `exp`/`log1p`, so every target computes the same bits.
 
-use core::cell::Cell;
-
 use crate::data::{Dequant, Rows};
 use crate::error::Error;
 use crate::linalg::CompensatedSum;
@@ -502,7 +500,7 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     /// ([`Rows::nonzero_codes`]), with nothing spent on zeros and no dequantisation per row, and
     /// the scales are applied once, `(s_j s_k)·G_jk` (the same bits as that dense computation,
     /// not as a pass over dequantised values). A row with few non-zeros takes the scattered
-    /// update ([`rank_one_sparse`]); a nearly full one is spread back into a dense vector for
+    /// update ([`rank_one_sparse`](crate::cholesky::rank_one_sparse)); a nearly full one is spread back into a dense vector for
     /// the contiguous update, two samples at a time ([`rank_two_dense`]), whose inner loop has
     /// no index to load. Offsets other than 0 make zero codes non-zero values: those rows are
     /// read whole and dequantised (from a stack copy of the pairs up to 64 features).
@@ -563,32 +561,11 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         // The buffer the next row is read into; a waiting row is in the other one.
         let mut current = 0usize;
         let mut waiting: Option<f32> = None;
-        // A sparse layout walks its rows itself ([`Rows::nonzero_codes_rows`]); every row then
-        // takes the scattered update (a nearly full row too: the same products, the same bits).
-        // Up to PAIR_CAPACITY features the bias fits the buffers behind the longest row.
-        let walked = codes_only
-            && paired
-            && self.data.nonzero_codes_rows(
-                &mut support,
-                &mut buffers[0],
-                &mut |i, nnz, index, x| {
-                    let Some(&di) = dd.get(i) else {
-                        return;
-                    };
-                    if di == 0.0 {
-                        return;
-                    }
-                    if let (Some(xm), Some(km)) = (x.get_mut(nnz), index.get_mut(nnz)) {
-                        *xm = 1.0;
-                        *km = bias_index;
-                    }
-                    let len = nnz.saturating_add(1);
-                    let (Some(values), Some(indices)) = (x.get(..len), index.get(..len)) else {
-                        return;
-                    };
-                    rank_one_sparse(h, di, values, indices);
-                },
-            );
+        // A sparse layout walks its rows itself ([`Rows::gram_codes`]); every row then takes
+        // the scattered update (a nearly full row too: the same products, the same bits). Up
+        // to PAIR_CAPACITY features the bias fits the buffer behind the longest row.
+        let [b0, _] = &mut buffers;
+        let walked = codes_only && paired && self.data.gram_codes(dd, &mut support, b0, h);
         for (i, &di) in dd.iter().enumerate() {
             if walked {
                 break;
@@ -638,7 +615,7 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
                     let len = nnz.saturating_add(1);
                     let values = x.get(..len).unwrap_or(&[]);
                     let indices = support.get(..len).unwrap_or(&[]);
-                    rank_one_sparse(h, di, values, indices);
+                    crate::cholesky::rank_one_sparse(h, di, values, indices);
                     continue;
                 }
                 // A full row (and every row read whole) is already in place.
@@ -813,107 +790,6 @@ fn add_squares(diag: &mut [f32], d: f32, q: &[f32], pair: impl Fn(usize) -> (f32
 /// (`u16` indices, 512 bytes of stack); longer rows take the dense update, which skips only
 /// pairs of triangle rows whose values are zero.
 const SUPPORT_CAPACITY: usize = 256;
-
-/// Start of row `j` of a packed triangle, `j(j+1)/2`: exact for every `u16` row (`j(j+1)` <
-/// 2³² fits a 32-bit `usize`), so no saturation or overflow check is needed.
-#[inline]
-fn row_start(j: u16) -> usize {
-    let j = usize::from(j);
-    j.wrapping_mul(j.wrapping_add(1)) / 2
-}
-
-/// `h_jk += t·x_k` at column `k` of the packed row `row` (nothing past its end).
-#[inline]
-fn add_at(row: &mut [f32], k: u16, t: f32, xk: f32) {
-    if let Some(h) = row.get_mut(usize::from(k)) {
-        *h += t * xk;
-    }
-}
-
-/// `h_jk += (d x_j) x_k` for every pair `k ≤ j` of nonzero features, into the feature rows of
-/// the packed triangle; `values`/`indices` list the row's nonzero `x_j` in increasing `j`.
-///
-/// Each entry of the triangle receives one product per sample, so the order in which one
-/// sample's entries are visited does not change a bit. Four rows of the triangle are updated
-/// together: a column's index and value are loaded once for four multiply-adds, and the four
-/// bounds checks compare against one length (every earlier column `k` is below the block's
-/// first row). The `nnz mod 4` rows left over are taken first, where the rows are shortest.
-#[inline(never)]
-fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u16]) {
-    let nnz = values.len().min(indices.len());
-    let (Some(values), Some(indices)) = (values.get(..nnz), indices.get(..nnz)) else {
-        return;
-    };
-    let lead = nnz % 4;
-    for (a, (&j, &xj)) in indices.iter().zip(values).enumerate().take(lead) {
-        let start = row_start(j);
-        let Some(row) = features.get_mut(start..start.wrapping_add(usize::from(j)).wrapping_add(1))
-        else {
-            return;
-        };
-        let t = d * xj;
-        for (&k, &xk) in indices.iter().zip(values).take(a) {
-            add_at(row, k, t, xk);
-        }
-        add_at(row, j, t, xj);
-    }
-    // Shared views of the triangle: a block's four rows are cut from it without splitting
-    // (each entry is still loaded and stored once per sample).
-    let h = Cell::from_mut(features).as_slice_of_cells();
-    let (Some(block_indices), Some(block_values)) = (indices.get(lead..), values.get(lead..))
-    else {
-        return;
-    };
-    // Entries before the block and its first: indices[..=a].
-    let mut a = lead;
-    for (jb, xb) in block_indices
-        .chunks_exact(4)
-        .zip(block_values.chunks_exact(4))
-    {
-        let (&[j0, j1, j2, j3], &[x0, x1, x2, x3]) = (jb, xb) else {
-            return;
-        };
-        let (s0, s1, s2, s3) = (row_start(j0), row_start(j1), row_start(j2), row_start(j3));
-        // Columns 0..=j0 of the four rows: one length, so one comparison guards four entries.
-        let width = usize::from(j0).wrapping_add(1);
-        let row = |s: usize| h.get(s..s.wrapping_add(width));
-        let (Some(c0), Some(c1), Some(c2), Some(c3), Some(earlier_indices), Some(earlier_values)) = (
-            row(s0),
-            row(s1),
-            row(s2),
-            row(s3),
-            indices.get(..=a),
-            values.get(..=a),
-        ) else {
-            return;
-        };
-        let (t0, t1, t2, t3) = (d * x0, d * x1, d * x2, d * x3);
-        for (&k, &xk) in earlier_indices.iter().zip(earlier_values) {
-            let k = usize::from(k);
-            if let (Some(h0), Some(h1), Some(h2), Some(h3)) =
-                (c0.get(k), c1.get(k), c2.get(k), c3.get(k))
-            {
-                h0.set(h0.get() + t0 * xk);
-                h1.set(h1.get() + t1 * xk);
-                h2.set(h2.get() + t2 * xk);
-                h3.set(h3.get() + t3 * xk);
-            }
-        }
-        // The rest of the block's own lower triangle (columns j1..j3), by index.
-        let at = |s: usize, k: u16, t: f32, xk: f32| {
-            if let Some(c) = h.get(s.wrapping_add(usize::from(k))) {
-                c.set(c.get() + t * xk);
-            }
-        };
-        at(s1, j1, t1, x1);
-        at(s2, j1, t2, x1);
-        at(s2, j2, t2, x2);
-        at(s3, j1, t3, x1);
-        at(s3, j2, t3, x2);
-        at(s3, j3, t3, x3);
-        a = a.wrapping_add(4);
-    }
-}
 
 /// The dense rank-one update of the feature rows, `h_jk += (d x_j) x_k`, two rows of the
 /// triangle per pass over `x` (each `x_k` loaded once for two multiply-adds), four columns per
