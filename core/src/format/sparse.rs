@@ -246,7 +246,9 @@ impl<'a> SparseRows<'a> {
     /// (index `m`, value 1) appended, and added by the scattered rank-one update
     /// ([`rank_one_sparse`](crate::cholesky::rank_one_sparse)), the one the per-row path
     /// gives these rows. `false` (nothing added) for `u16` indices, `m` past `u16`, or
-    /// buffers of `m` entries or fewer.
+    /// buffers of `m` entries or fewer. Out of line: its own registers and its own row in the
+    /// firmware profile.
+    #[inline(never)]
     pub(crate) fn gram_codes(
         &self,
         m: usize,

@@ -496,14 +496,17 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     ///
     /// When every dequantisation offset is 0 (and `m ≤ 256`), `x_ij = s_j q_ij` is zero wherever
     /// the code is and `X̃ᵀDX̃ = S(Q̃ᵀDQ̃)S` with `S = diag(s_0, …, s_{m−1}, 1)`: the pass
-    /// accumulates the codes' Gram matrix from each row's non-zero codes
-    /// ([`Rows::nonzero_codes`]), with nothing spent on zeros and no dequantisation per row, and
-    /// the scales are applied once, `(s_j s_k)·G_jk` (the same bits as that dense computation,
-    /// not as a pass over dequantised values). A row with few non-zeros takes the scattered
-    /// update ([`rank_one_sparse`](crate::cholesky::rank_one_sparse)); a nearly full one is spread back into a dense vector for
-    /// the contiguous update, two samples at a time ([`rank_two_dense`]), whose inner loop has
-    /// no index to load. Offsets other than 0 make zero codes non-zero values: those rows are
-    /// read whole and dequantised (from a stack copy of the pairs up to 64 features).
+    /// accumulates the codes' Gram matrix from each row's non-zero codes, with nothing spent on
+    /// zeros and no dequantisation per row, and the scales are applied once, `(s_j s_k)·G_jk`
+    /// (the same bits as that dense computation, not as a pass over dequantised values). A
+    /// sparse layout lists each row's non-zeros ([`Rows::gram_codes`], a walk of the file, or
+    /// [`Rows::nonzero_codes`] row by row) for the scattered update
+    /// ([`rank_one_sparse`](crate::cholesky::rank_one_sparse)). A dense layout's rows are read
+    /// whole ([`Rows::codes`]); one with few non-zeros is compacted for the scattered update,
+    /// the others take the contiguous update, two samples at a time ([`rank_two_dense`]), whose
+    /// inner loop has no index to load. Offsets other than 0 make zero codes non-zero values:
+    /// those rows are read whole and dequantised (from a stack copy of the pairs up to 64
+    /// features).
     // Kept out of line, like the kernels below, so the firmware profile shows each on its own
     // row; a call per row costs a handful of instructions.
     #[inline(never)]
@@ -601,13 +604,21 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
                 } else {
                     self.data.nonzero_codes(i, &mut support, x)
                 };
-                let indices = support.get(..nnz).unwrap_or(&[]);
-                if nnz <= sparse_limit {
+                // Rows of a sparse layout all take the scattered update (the same products, the
+                // same bits as spreading a nearly full one back for the contiguous update, which
+                // cost its code in every build) while the bias has a slot behind them; a full
+                // row is a dense row already in place.
+                let scattered = if dense_rows {
+                    nnz <= sparse_limit
+                } else {
+                    nnz < x.len().min(support.len())
+                };
+                if scattered {
                     if let Some(dw) = waiting.take() {
                         rank_one_dense(h, dw, other);
                     }
                     // The bias feature joins the support as its last entry (there is room:
-                    // nnz < m here).
+                    // `scattered` says so).
                     if let (Some(xm), Some(km)) = (x.get_mut(nnz), support.get_mut(nnz)) {
                         *xm = 1.0;
                         *km = bias_index;
@@ -617,10 +628,6 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
                     let indices = support.get(..len).unwrap_or(&[]);
                     crate::cholesky::rank_one_sparse(h, di, values, indices);
                     continue;
-                }
-                // A full row (and every row read whole) is already in place.
-                if nnz < m && !dense_rows {
-                    spread(x.get_mut(..m).unwrap_or(&mut []), indices);
                 }
             }
             if !paired {
@@ -697,27 +704,6 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
             Dequant::Identity => true,
             Dequant::Shared { offset, .. } => offset == 0.0,
             Dequant::PerFeature(table) => table.pairs().all(|(o, _)| o == 0.0),
-        }
-    }
-}
-
-/// Spreads the compacted `x[..nnz]` (features `indices`, increasing) back over `x[..m]`,
-/// zeros between, in place: from the last non-zero down, so a value is read before its slot
-/// can be overwritten (`indices[a] ≥ a`).
-#[inline(never)]
-fn spread(x: &mut [f32], indices: &[u16]) {
-    // Entries still to place: indices[..left]; the next one down is indices[left − 1].
-    let mut left = indices.len().min(x.len());
-    for j in (0..x.len()).rev() {
-        let value = match left.checked_sub(1) {
-            Some(a) if indices.get(a).map(|&k| usize::from(k)) == Some(j) => {
-                left = a;
-                x.get(a).copied().unwrap_or(0.0)
-            }
-            _ => 0.0,
-        };
-        if let Some(xj) = x.get_mut(j) {
-            *xj = value;
         }
     }
 }
