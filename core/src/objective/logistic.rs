@@ -1440,6 +1440,33 @@ mod tests {
         }
     }
 
+    /// Rows that call themselves sparse (`nnz_hint` 1), so the explicit Hessian asks for each
+    /// row's non-zero list instead of reading it whole.
+    struct SparseHint<'a>(&'a TableRows<'a>);
+    impl Rows for SparseHint<'_> {
+        fn n_samples(&self) -> usize {
+            self.0.n_samples()
+        }
+        fn n_features(&self) -> usize {
+            self.0.n_features()
+        }
+        fn label(&self, i: usize) -> f32 {
+            self.0.label(i)
+        }
+        fn dequant(&self) -> Dequant<'_> {
+            self.0.dequant()
+        }
+        fn nnz_hint(&self) -> usize {
+            1
+        }
+        fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
+            self.0.dot_codes(i, u)
+        }
+        fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]) {
+            self.0.axpy_codes(i, a, out)
+        }
+    }
+
     fn table_bytes(m: usize) -> std::vec::Vec<u8> {
         (0..m)
             .flat_map(|j| {
@@ -1622,13 +1649,21 @@ mod tests {
                         ..Settings::DEFAULT
                     };
                     let reg_bias = if bias == BiasMode::Free { 0.0 } else { 1.0 };
-                    let mut u = std::vec![0.0f32; m];
-                    let mut h = std::vec![7.0f32; crate::cholesky::packed_len(m + 1)];
-                    Logistic::new(&data, &settings)
-                        .hessian_packed(&dd, &mut u, &mut h)
-                        .unwrap();
                     let (h_ref, _) = dense_reference(&data, &dd, reg_bias);
-                    assert_eq!(bits(&h), bits(&h_ref), "m = {m}, {dequant:?}, {bias:?}");
+                    // Read whole (a dense hint), and as a sparse layout's non-zero lists.
+                    let layouts: [&dyn Rows; 2] = [&data, &SparseHint(&data)];
+                    for (layout, rows) in layouts.into_iter().enumerate() {
+                        let mut u = std::vec![0.0f32; m];
+                        let mut h = std::vec![7.0f32; crate::cholesky::packed_len(m + 1)];
+                        Logistic::new(rows, &settings)
+                            .hessian_packed(&dd, &mut u, &mut h)
+                            .unwrap();
+                        assert_eq!(
+                            bits(&h),
+                            bits(&h_ref),
+                            "m = {m}, {dequant:?}, {bias:?}, layout {layout}"
+                        );
+                    }
                 }
             }
         }
