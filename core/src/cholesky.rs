@@ -4,6 +4,8 @@
 //! [`packed_index`]`(j, k) = j(j+1)/2 + k`, so row `j` is the contiguous slice
 //! `[j(j+1)/2, j(j+1)/2 + j]` and a symmetric `m × m` matrix takes [`packed_len`]`(m)` floats.
 
+use core::cell::Cell;
+
 /// Floats in the packed lower triangle of an `m × m` matrix: `m(m+1)/2` (saturating, so a
 /// const capacity computation can never overflow).
 pub const fn packed_len(m: usize) -> usize {
@@ -161,27 +163,22 @@ fn dot2(a: &[f32], b: &[f32], c: &[f32]) -> (f32, f32) {
         c.get(..n).unwrap_or(&[]),
     );
     let (mut s, mut t) = (0.0f32, 0.0f32);
-    let mut a4 = a.chunks_exact(4);
-    let mut b4 = b.chunks_exact(4);
-    let mut c4 = c.chunks_exact(4);
-    for ((x, y), z) in (&mut a4).zip(&mut b4).zip(&mut c4) {
-        if let (&[x0, x1, x2, x3], &[y0, y1, y2, y3], &[z0, z1, z2, z3]) = (x, y, z) {
-            s += x0 * z0;
-            t += y0 * z0;
-            s += x1 * z1;
-            t += y1 * z1;
-            s += x2 * z2;
-            t += y2 * z2;
-            s += x3 * z3;
-            t += y3 * z3;
-        }
+    // Array chunks: the loop's three pointers step by 16 bytes with no per-chunk length test
+    // (slice chunks compiled to a loop whose every instruction was conditional, 35 a trip).
+    let (a4, a_rest) = a.as_chunks::<4>();
+    let (b4, b_rest) = b.as_chunks::<4>();
+    let (c4, c_rest) = c.as_chunks::<4>();
+    for ((&[x0, x1, x2, x3], &[y0, y1, y2, y3]), &[z0, z1, z2, z3]) in a4.iter().zip(b4).zip(c4) {
+        s += x0 * z0;
+        t += y0 * z0;
+        s += x1 * z1;
+        t += y1 * z1;
+        s += x2 * z2;
+        t += y2 * z2;
+        s += x3 * z3;
+        t += y3 * z3;
     }
-    for ((x, y), z) in a4
-        .remainder()
-        .iter()
-        .zip(b4.remainder())
-        .zip(c4.remainder())
-    {
+    for ((x, y), z) in a_rest.iter().zip(b_rest).zip(c_rest) {
         s += x * z;
         t += y * z;
     }
@@ -219,6 +216,107 @@ pub fn solve_packed(l: &[f32], m: usize, b: &mut [f32]) -> Result<(), CholeskyEr
         }
     }
     Ok(())
+}
+
+/// Start of row `j` of a packed triangle, `j(j+1)/2`: exact for every `u16` row (`j(j+1)` <
+/// 2³² fits a 32-bit `usize`), so no saturation or overflow check is needed.
+#[inline]
+fn row_start(j: u16) -> usize {
+    let j = usize::from(j);
+    j.wrapping_mul(j.wrapping_add(1)) / 2
+}
+
+/// `h_jk += t·x_k` at column `k` of the packed row `row` (nothing past its end).
+#[inline]
+fn add_at(row: &mut [f32], k: u16, t: f32, xk: f32) {
+    if let Some(h) = row.get_mut(usize::from(k)) {
+        *h += t * xk;
+    }
+}
+
+/// `h_jk += (d x_j) x_k` for every pair `k ≤ j` of nonzero features, into the feature rows of
+/// the packed triangle; `values`/`indices` list the row's nonzero `x_j` in increasing `j`.
+///
+/// Each entry of the triangle receives one product per sample, so the order in which one
+/// sample's entries are visited does not change a bit. Four rows of the triangle are updated
+/// together: a column's index and value are loaded once for four multiply-adds, and the four
+/// bounds checks compare against one length (every earlier column `k` is below the block's
+/// first row). The `nnz mod 4` rows left over are taken first, where the rows are shortest.
+#[inline(never)]
+pub(crate) fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u16]) {
+    let nnz = values.len().min(indices.len());
+    let (Some(values), Some(indices)) = (values.get(..nnz), indices.get(..nnz)) else {
+        return;
+    };
+    let lead = nnz % 4;
+    for (a, (&j, &xj)) in indices.iter().zip(values).enumerate().take(lead) {
+        let start = row_start(j);
+        let Some(row) = features.get_mut(start..start.wrapping_add(usize::from(j)).wrapping_add(1))
+        else {
+            return;
+        };
+        let t = d * xj;
+        for (&k, &xk) in indices.iter().zip(values).take(a) {
+            add_at(row, k, t, xk);
+        }
+        add_at(row, j, t, xj);
+    }
+    // Shared views of the triangle: a block's four rows are cut from it without splitting
+    // (each entry is still loaded and stored once per sample).
+    let h = Cell::from_mut(features).as_slice_of_cells();
+    let (Some(block_indices), Some(block_values)) = (indices.get(lead..), values.get(lead..))
+    else {
+        return;
+    };
+    // Entries before the block and its first: indices[..=a].
+    let mut a = lead;
+    for (jb, xb) in block_indices
+        .chunks_exact(4)
+        .zip(block_values.chunks_exact(4))
+    {
+        let (&[j0, j1, j2, j3], &[x0, x1, x2, x3]) = (jb, xb) else {
+            return;
+        };
+        let (s0, s1, s2, s3) = (row_start(j0), row_start(j1), row_start(j2), row_start(j3));
+        // Columns 0..=j0 of the four rows: one length, so one comparison guards four entries.
+        let width = usize::from(j0).wrapping_add(1);
+        let row = |s: usize| h.get(s..s.wrapping_add(width));
+        let (Some(c0), Some(c1), Some(c2), Some(c3), Some(earlier_indices), Some(earlier_values)) = (
+            row(s0),
+            row(s1),
+            row(s2),
+            row(s3),
+            indices.get(..=a),
+            values.get(..=a),
+        ) else {
+            return;
+        };
+        let (t0, t1, t2, t3) = (d * x0, d * x1, d * x2, d * x3);
+        for (&k, &xk) in earlier_indices.iter().zip(earlier_values) {
+            let k = usize::from(k);
+            if let (Some(h0), Some(h1), Some(h2), Some(h3)) =
+                (c0.get(k), c1.get(k), c2.get(k), c3.get(k))
+            {
+                h0.set(h0.get() + t0 * xk);
+                h1.set(h1.get() + t1 * xk);
+                h2.set(h2.get() + t2 * xk);
+                h3.set(h3.get() + t3 * xk);
+            }
+        }
+        // The rest of the block's own lower triangle (columns j1..j3), by index.
+        let at = |s: usize, k: u16, t: f32, xk: f32| {
+            if let Some(c) = h.get(s.wrapping_add(usize::from(k))) {
+                c.set(c.get() + t * xk);
+            }
+        };
+        at(s1, j1, t1, x1);
+        at(s2, j1, t2, x1);
+        at(s2, j2, t2, x2);
+        at(s3, j1, t3, x1);
+        at(s3, j2, t3, x2);
+        at(s3, j3, t3, x3);
+        a = a.wrapping_add(4);
+    }
 }
 
 #[cfg(test)]

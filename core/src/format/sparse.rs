@@ -241,6 +241,51 @@ impl<'a> SparseRows<'a> {
         true
     }
 
+    /// [`Rows::gram_codes`](crate::Rows::gram_codes) over a file with `u8` indices: each row
+    /// with `dd_i ≠ 0` copied into `index`/`code` as [`nonzero`] does, the bias feature
+    /// (index `m`, value 1) appended, and added by the scattered rank-one update
+    /// ([`rank_one_sparse`](crate::cholesky::rank_one_sparse)), the one the per-row path
+    /// gives these rows. `false` (nothing added) for `u16` indices, `m` past `u16`, or
+    /// buffers of `m` entries or fewer. Out of line: its own registers and its own row in the
+    /// firmware profile.
+    #[inline(never)]
+    pub(crate) fn gram_codes(
+        &self,
+        m: usize,
+        dd: &[f32],
+        index: &mut [u16],
+        code: &mut [f32],
+        h: &mut [f32],
+    ) -> bool {
+        let Ok(bias) = u16::try_from(m) else {
+            return false;
+        };
+        if self.wide || index.len() <= m || code.len() <= m {
+            return false;
+        }
+        for (&d, (ix, codes)) in dd.iter().zip(self.narrow_rows()) {
+            if d == 0.0 {
+                continue;
+            }
+            // `check` bounded every row by m entries: the bias always has its slot.
+            let mut nnz = 0usize;
+            for (((k, c), &j), &q) in index.iter_mut().zip(code.iter_mut()).zip(ix).zip(codes) {
+                *k = u16::from(j);
+                *c = f32::from(q);
+                nnz = nnz.wrapping_add(1);
+            }
+            if let (Some(k), Some(c)) = (index.get_mut(nnz), code.get_mut(nnz)) {
+                *k = bias;
+                *c = 1.0;
+            }
+            let len = nnz.wrapping_add(1);
+            if let (Some(values), Some(indices)) = (code.get(..len), index.get(..len)) {
+                crate::cholesky::rank_one_sparse(h, d, values, indices);
+            }
+        }
+        true
+    }
+
     /// Rows in file order as `(indices, codes)` of a file with `u8` indices: each row's end
     /// offset read once, one word, its entries split off the front of the sections (no
     /// per-row lookup of two offsets and two slices by index, as [`row`](SparseRows::row)

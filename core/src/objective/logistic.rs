@@ -17,8 +17,6 @@
 //! instead of panicking. Sums run in a fixed order with no fused multiply-add and `libm` for
 //! `exp`/`log1p`, so every target computes the same bits.
 
-use core::cell::Cell;
-
 use crate::data::{Dequant, Rows};
 use crate::error::Error;
 use crate::linalg::CompensatedSum;
@@ -498,14 +496,17 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     ///
     /// When every dequantisation offset is 0 (and `m ≤ 256`), `x_ij = s_j q_ij` is zero wherever
     /// the code is and `X̃ᵀDX̃ = S(Q̃ᵀDQ̃)S` with `S = diag(s_0, …, s_{m−1}, 1)`: the pass
-    /// accumulates the codes' Gram matrix from each row's non-zero codes
-    /// ([`Rows::nonzero_codes`]), with nothing spent on zeros and no dequantisation per row, and
-    /// the scales are applied once, `(s_j s_k)·G_jk` (the same bits as that dense computation,
-    /// not as a pass over dequantised values). A row with few non-zeros takes the scattered
-    /// update ([`rank_one_sparse`]); a nearly full one is spread back into a dense vector for
-    /// the contiguous update, two samples at a time ([`rank_two_dense`]), whose inner loop has
-    /// no index to load. Offsets other than 0 make zero codes non-zero values: those rows are
-    /// read whole and dequantised (from a stack copy of the pairs up to 64 features).
+    /// accumulates the codes' Gram matrix from each row's non-zero codes, with nothing spent on
+    /// zeros and no dequantisation per row, and the scales are applied once, `(s_j s_k)·G_jk`
+    /// (the same bits as that dense computation, not as a pass over dequantised values). A
+    /// sparse layout lists each row's non-zeros ([`Rows::gram_codes`], a walk of the file, or
+    /// [`Rows::nonzero_codes`] row by row) for the scattered update
+    /// ([`rank_one_sparse`](crate::cholesky::rank_one_sparse)). A dense layout's rows are read
+    /// whole ([`Rows::codes`]); one with few non-zeros is compacted for the scattered update,
+    /// the others take the contiguous update, two samples at a time ([`rank_two_dense`]), whose
+    /// inner loop has no index to load. Offsets other than 0 make zero codes non-zero values:
+    /// those rows are read whole and dequantised (from a stack copy of the pairs up to 64
+    /// features).
     // Kept out of line, like the kernels below, so the firmware profile shows each on its own
     // row; a call per row costs a handful of instructions.
     #[inline(never)]
@@ -535,6 +536,12 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         // The bias entry it appends needs `nnz < m`, which this implies. Hoisted out of the row
         // loop with the bias feature's index (m ≤ 256 on the support path, so it fits).
         let sparse_limit = m.saturating_mul(3) / 5;
+        // Rows that typically take the contiguous update (a dense layout: its hint is `m`)
+        // are read whole ([`Rows::codes`]: a conversion per code, where collecting the
+        // non-zero list and spreading it back cost ≈ 12 instructions a code on the emulated
+        // Cortex-M4); one with few non-zeros is compacted for the scattered update. The same
+        // rows take the same updates with the same values either way: the same bits.
+        let dense_rows = self.data.nnz_hint() > sparse_limit;
         let bias_index = u16::try_from(m).unwrap_or(u16::MAX);
         let mut support = [0u16; SUPPORT_CAPACITY];
         // Up to PAIR_CAPACITY features a row is read into one of two stack buffers with x̃_m = 1
@@ -557,7 +564,15 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         // The buffer the next row is read into; a waiting row is in the other one.
         let mut current = 0usize;
         let mut waiting: Option<f32> = None;
+        // A sparse layout walks its rows itself ([`Rows::gram_codes`]); every row then takes
+        // the scattered update (a nearly full row too: the same products, the same bits). Up
+        // to PAIR_CAPACITY features the bias fits the buffer behind the longest row.
+        let [b0, _] = &mut buffers;
+        let walked = codes_only && paired && self.data.gram_codes(dd, &mut support, b0, h);
         for (i, &di) in dd.iter().enumerate() {
+            if walked {
+                break;
+            }
             if di == 0.0 {
                 continue;
             }
@@ -580,14 +595,30 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
                     self.row_values(i, x);
                 }
             } else {
-                let nnz = self.data.nonzero_codes(i, &mut support, x);
-                let indices = support.get(..nnz).unwrap_or(&[]);
-                if nnz <= sparse_limit {
+                let nnz = if dense_rows {
+                    let nnz = self.data.codes(i, x);
+                    if nnz <= sparse_limit {
+                        compact(x.get_mut(..m).unwrap_or(&mut []), &mut support);
+                    }
+                    nnz
+                } else {
+                    self.data.nonzero_codes(i, &mut support, x)
+                };
+                // Rows of a sparse layout all take the scattered update (the same products, the
+                // same bits as spreading a nearly full one back for the contiguous update, which
+                // cost its code in every build) while the bias has a slot behind them; a full
+                // row is a dense row already in place.
+                let scattered = if dense_rows {
+                    nnz <= sparse_limit
+                } else {
+                    nnz < x.len().min(support.len())
+                };
+                if scattered {
                     if let Some(dw) = waiting.take() {
                         rank_one_dense(h, dw, other);
                     }
                     // The bias feature joins the support as its last entry (there is room:
-                    // nnz < m here).
+                    // `scattered` says so).
                     if let (Some(xm), Some(km)) = (x.get_mut(nnz), support.get_mut(nnz)) {
                         *xm = 1.0;
                         *km = bias_index;
@@ -595,12 +626,8 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
                     let len = nnz.saturating_add(1);
                     let values = x.get(..len).unwrap_or(&[]);
                     let indices = support.get(..len).unwrap_or(&[]);
-                    rank_one_sparse(h, di, values, indices);
+                    crate::cholesky::rank_one_sparse(h, di, values, indices);
                     continue;
-                }
-                // A full row is already in place.
-                if nnz < m {
-                    spread(x.get_mut(..m).unwrap_or(&mut []), indices);
                 }
             }
             if !paired {
@@ -681,23 +708,22 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     }
 }
 
-/// Spreads the compacted `x[..nnz]` (features `indices`, increasing) back over `x[..m]`,
-/// zeros between, in place: from the last non-zero down, so a value is read before its slot
-/// can be overwritten (`indices[a] ≥ a`).
-#[inline(never)]
-fn spread(x: &mut [f32], indices: &[u16]) {
-    // Entries still to place: indices[..left]; the next one down is indices[left − 1].
-    let mut left = indices.len().min(x.len());
-    for j in (0..x.len()).rev() {
-        let value = match left.checked_sub(1) {
-            Some(a) if indices.get(a).map(|&k| usize::from(k)) == Some(j) => {
-                left = a;
-                x.get(a).copied().unwrap_or(0.0)
-            }
-            _ => 0.0,
+/// The non-zero entries of the row `x[..m]` moved to its front in increasing feature order,
+/// their features into `support` (as [`Rows::nonzero_codes`] lists them); the write position
+/// never passes the read position. Features past `support` or `u16::MAX` are left out.
+fn compact(x: &mut [f32], support: &mut [u16]) {
+    let mut nnz = 0usize;
+    for (j, feature) in (0..x.len()).zip(0..=u16::MAX) {
+        let Some(&xj) = x.get(j) else {
+            break;
         };
-        if let Some(xj) = x.get_mut(j) {
-            *xj = value;
+        if xj != 0.0 {
+            if let (Some(c), Some(k)) = (x.get_mut(nnz), support.get_mut(nnz)) {
+                *c = xj;
+                *k = feature;
+                // nnz ≤ j: cannot wrap.
+                nnz = nnz.wrapping_add(1);
+            }
         }
     }
 }
@@ -750,107 +776,6 @@ fn add_squares(diag: &mut [f32], d: f32, q: &[f32], pair: impl Fn(usize) -> (f32
 /// (`u16` indices, 512 bytes of stack); longer rows take the dense update, which skips only
 /// pairs of triangle rows whose values are zero.
 const SUPPORT_CAPACITY: usize = 256;
-
-/// Start of row `j` of a packed triangle, `j(j+1)/2`: exact for every `u16` row (`j(j+1)` <
-/// 2³² fits a 32-bit `usize`), so no saturation or overflow check is needed.
-#[inline]
-fn row_start(j: u16) -> usize {
-    let j = usize::from(j);
-    j.wrapping_mul(j.wrapping_add(1)) / 2
-}
-
-/// `h_jk += t·x_k` at column `k` of the packed row `row` (nothing past its end).
-#[inline]
-fn add_at(row: &mut [f32], k: u16, t: f32, xk: f32) {
-    if let Some(h) = row.get_mut(usize::from(k)) {
-        *h += t * xk;
-    }
-}
-
-/// `h_jk += (d x_j) x_k` for every pair `k ≤ j` of nonzero features, into the feature rows of
-/// the packed triangle; `values`/`indices` list the row's nonzero `x_j` in increasing `j`.
-///
-/// Each entry of the triangle receives one product per sample, so the order in which one
-/// sample's entries are visited does not change a bit. Four rows of the triangle are updated
-/// together: a column's index and value are loaded once for four multiply-adds, and the four
-/// bounds checks compare against one length (every earlier column `k` is below the block's
-/// first row). The `nnz mod 4` rows left over are taken first, where the rows are shortest.
-#[inline(never)]
-fn rank_one_sparse(features: &mut [f32], d: f32, values: &[f32], indices: &[u16]) {
-    let nnz = values.len().min(indices.len());
-    let (Some(values), Some(indices)) = (values.get(..nnz), indices.get(..nnz)) else {
-        return;
-    };
-    let lead = nnz % 4;
-    for (a, (&j, &xj)) in indices.iter().zip(values).enumerate().take(lead) {
-        let start = row_start(j);
-        let Some(row) = features.get_mut(start..start.wrapping_add(usize::from(j)).wrapping_add(1))
-        else {
-            return;
-        };
-        let t = d * xj;
-        for (&k, &xk) in indices.iter().zip(values).take(a) {
-            add_at(row, k, t, xk);
-        }
-        add_at(row, j, t, xj);
-    }
-    // Shared views of the triangle: a block's four rows are cut from it without splitting
-    // (each entry is still loaded and stored once per sample).
-    let h = Cell::from_mut(features).as_slice_of_cells();
-    let (Some(block_indices), Some(block_values)) = (indices.get(lead..), values.get(lead..))
-    else {
-        return;
-    };
-    // Entries before the block and its first: indices[..=a].
-    let mut a = lead;
-    for (jb, xb) in block_indices
-        .chunks_exact(4)
-        .zip(block_values.chunks_exact(4))
-    {
-        let (&[j0, j1, j2, j3], &[x0, x1, x2, x3]) = (jb, xb) else {
-            return;
-        };
-        let (s0, s1, s2, s3) = (row_start(j0), row_start(j1), row_start(j2), row_start(j3));
-        // Columns 0..=j0 of the four rows: one length, so one comparison guards four entries.
-        let width = usize::from(j0).wrapping_add(1);
-        let row = |s: usize| h.get(s..s.wrapping_add(width));
-        let (Some(c0), Some(c1), Some(c2), Some(c3), Some(earlier_indices), Some(earlier_values)) = (
-            row(s0),
-            row(s1),
-            row(s2),
-            row(s3),
-            indices.get(..=a),
-            values.get(..=a),
-        ) else {
-            return;
-        };
-        let (t0, t1, t2, t3) = (d * x0, d * x1, d * x2, d * x3);
-        for (&k, &xk) in earlier_indices.iter().zip(earlier_values) {
-            let k = usize::from(k);
-            if let (Some(h0), Some(h1), Some(h2), Some(h3)) =
-                (c0.get(k), c1.get(k), c2.get(k), c3.get(k))
-            {
-                h0.set(h0.get() + t0 * xk);
-                h1.set(h1.get() + t1 * xk);
-                h2.set(h2.get() + t2 * xk);
-                h3.set(h3.get() + t3 * xk);
-            }
-        }
-        // The rest of the block's own lower triangle (columns j1..j3), by index.
-        let at = |s: usize, k: u16, t: f32, xk: f32| {
-            if let Some(c) = h.get(s.wrapping_add(usize::from(k))) {
-                c.set(c.get() + t * xk);
-            }
-        };
-        at(s1, j1, t1, x1);
-        at(s2, j1, t2, x1);
-        at(s2, j2, t2, x2);
-        at(s3, j1, t3, x1);
-        at(s3, j2, t3, x2);
-        at(s3, j3, t3, x3);
-        a = a.wrapping_add(4);
-    }
-}
 
 /// The dense rank-one update of the feature rows, `h_jk += (d x_j) x_k`, two rows of the
 /// triangle per pass over `x` (each `x_k` loaded once for two multiply-adds), four columns per
@@ -1515,6 +1440,33 @@ mod tests {
         }
     }
 
+    /// Rows that call themselves sparse (`nnz_hint` 1), so the explicit Hessian asks for each
+    /// row's non-zero list instead of reading it whole.
+    struct SparseHint<'a>(&'a TableRows<'a>);
+    impl Rows for SparseHint<'_> {
+        fn n_samples(&self) -> usize {
+            self.0.n_samples()
+        }
+        fn n_features(&self) -> usize {
+            self.0.n_features()
+        }
+        fn label(&self, i: usize) -> f32 {
+            self.0.label(i)
+        }
+        fn dequant(&self) -> Dequant<'_> {
+            self.0.dequant()
+        }
+        fn nnz_hint(&self) -> usize {
+            1
+        }
+        fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
+            self.0.dot_codes(i, u)
+        }
+        fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]) {
+            self.0.axpy_codes(i, a, out)
+        }
+    }
+
     fn table_bytes(m: usize) -> std::vec::Vec<u8> {
         (0..m)
             .flat_map(|j| {
@@ -1697,13 +1649,21 @@ mod tests {
                         ..Settings::DEFAULT
                     };
                     let reg_bias = if bias == BiasMode::Free { 0.0 } else { 1.0 };
-                    let mut u = std::vec![0.0f32; m];
-                    let mut h = std::vec![7.0f32; crate::cholesky::packed_len(m + 1)];
-                    Logistic::new(&data, &settings)
-                        .hessian_packed(&dd, &mut u, &mut h)
-                        .unwrap();
                     let (h_ref, _) = dense_reference(&data, &dd, reg_bias);
-                    assert_eq!(bits(&h), bits(&h_ref), "m = {m}, {dequant:?}, {bias:?}");
+                    // Read whole (a dense hint), and as a sparse layout's non-zero lists.
+                    let layouts: [&dyn Rows; 2] = [&data, &SparseHint(&data)];
+                    for (layout, rows) in layouts.into_iter().enumerate() {
+                        let mut u = std::vec![0.0f32; m];
+                        let mut h = std::vec![7.0f32; crate::cholesky::packed_len(m + 1)];
+                        Logistic::new(rows, &settings)
+                            .hessian_packed(&dd, &mut u, &mut h)
+                            .unwrap();
+                        assert_eq!(
+                            bits(&h),
+                            bits(&h_ref),
+                            "m = {m}, {dequant:?}, {bias:?}, layout {layout}"
+                        );
+                    }
                 }
             }
         }
