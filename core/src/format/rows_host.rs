@@ -52,45 +52,62 @@ fn codes8(w: [u8; 4]) -> [f32; 8] {
     [c0, c1, c2, c3, c4, c5, c6, c7]
 }
 
-/// The list of a row's non-zero products, in feature order.
-struct Products {
-    p: [f32; MAX_FEATURES],
-    len: usize,
+/// Room for a row's listed products: up to [`MAX_FEATURES`], and a half word written past
+/// the end.
+const LIST: usize = MAX_FEATURES + 4;
+
+/// Appends the products `q_k·u_k` of one word to `list` at `len`, a half word (four codes) at a
+/// time, and returns the new length: each half word is written at the list's end, and the end
+/// moves past it only when the half word is non-zero (no branch). The half words kept are the
+/// board's (`U4::dot_word`): the same terms.
+#[inline(always)]
+fn push_word(list: &mut [f32; LIST], mut len: usize, w: [u8; 4], u: &[f32; 8]) -> usize {
+    let mut p = codes8(w);
+    for (pk, uk) in p.iter_mut().zip(u) {
+        *pk *= *uk;
+    }
+    let [p0, p1, p2, p3, p4, p5, p6, p7] = p;
+    let x = u32::from_le_bytes(w);
+    for (half, nonzero) in [
+        ([p0, p1, p2, p3], x & 0xFFFF != 0),
+        ([p4, p5, p6, p7], x >> 16 != 0),
+    ] {
+        // The mask keeps the index below MAX_FEATURES (a power of two; len ≤ m ≤ it).
+        let at = len & (MAX_FEATURES - 1);
+        if let Some(slot) = list
+            .get_mut(at..at.wrapping_add(4))
+            .and_then(|s| s.first_chunk_mut::<4>())
+        {
+            *slot = half;
+        }
+        len = len.wrapping_add(usize::from(nonzero).wrapping_mul(4));
+    }
+    len
 }
 
-impl Products {
-    /// Appends `q_k·u_k` for the non-zero codes `q` of one word: every product is written at
-    /// the list's end and the end moves past it only when its code is non-zero (no branch).
-    #[inline(always)]
-    fn push_word(&mut self, w: [u8; 4], u: &[f32]) {
-        let q = codes8(w);
-        for (qk, uk) in q.iter().zip(u) {
-            // The mask keeps the index in range (len < m ≤ MAX_FEATURES, a power of two).
-            if let Some(slot) = self.p.get_mut(self.len & (MAX_FEATURES - 1)) {
-                *slot = *qk * *uk;
-            }
-            self.len = self.len.wrapping_add(usize::from(*qk != 0.0));
-        }
+/// `out_k += a·q_k` over the eight codes of a word.
+#[inline(always)]
+fn axpy_word(a: f32, w: [u8; 4], out: &mut [f32; 8]) {
+    for (ok, qk) in out.iter_mut().zip(codes8(w)) {
+        *ok += a * qk;
     }
+}
 
-    /// `s + Σ` over the list, in order, one accumulator.
-    #[inline(always)]
-    fn sum_from(&self, mut s: f32) -> f32 {
-        for p in self.p.get(..self.len).unwrap_or(&[]) {
-            s += *p;
-        }
-        s
-    }
+/// The four words of a block, read in place (a copy of the block's bytes would be stored a
+/// byte at a time and read back a word at a time, which stalls store forwarding).
+#[inline(always)]
+fn words4(b: &[u8; 16]) -> &[[u8; 4]] {
+    b.as_chunks::<4>().0
 }
 
 /// The non-zero codes after the whole words of a row (fewer than eight): `(offset, code)`.
 #[inline(always)]
 fn tail_codes(tail: &[u8], count: usize) -> impl Iterator<Item = (usize, f32)> + '_ {
-    tail.iter()
-        .flat_map(|&b| NIBBLES.get(usize::from(b)).copied().unwrap_or([0.0; 2]))
-        .take(count)
-        .enumerate()
-        .filter(|&(_, q)| q != 0.0)
+    (0..count).filter_map(move |k| {
+        let [lo, hi] = NIBBLES.get(usize::from(*tail.get(k / 2)?))?;
+        let q = if k % 2 == 0 { *lo } else { *hi };
+        (q != 0.0).then_some((k, q))
+    })
 }
 
 /// Where a row of `m` codes splits: whole blocks, the words after them (fewer than four), the
@@ -137,12 +154,13 @@ impl Split {
 /// `out_k += a·q_k` over whole words (`out`: eight entries per word).
 #[inline(always)]
 fn axpy_words(a: f32, words: &[u8], out: &mut [f32]) {
-    for (w, ow) in words.chunks_exact(4).zip(out.chunks_exact_mut(8)) {
-        if let Some(w) = w.first_chunk::<4>() {
-            for (ok, qk) in ow.iter_mut().zip(codes8(*w)) {
-                *ok += a * qk;
-            }
-        }
+    for (w, ow) in words
+        .as_chunks::<4>()
+        .0
+        .iter()
+        .zip(out.as_chunks_mut::<8>().0)
+    {
+        axpy_word(a, *w, ow);
     }
 }
 
@@ -157,11 +175,77 @@ fn axpy_tail(a: f32, tail: &[u8], out: &mut [f32]) {
     }
 }
 
+/// The vector of a pass cut as the rows' codes: blocks, the words after them, the tail.
+struct Cut<'v> {
+    blocks: &'v [[f32; BLOCK_CODES]],
+    words: &'v [[f32; 8]],
+    tail: &'v [f32],
+}
+
+/// A row cut as its codes: blocks, the words after them, the tail bytes.
+#[derive(Clone, Copy)]
+struct Row<'r> {
+    blocks: &'r [[u8; BLOCK_BYTES]],
+    words: &'r [u8],
+    tail: &'r [u8],
+}
+
+impl<'r> Row<'r> {
+    /// `row` as [`Split`] cuts it (`None` if it is too short).
+    #[inline(always)]
+    fn cut(split: Split, row: &'r [u8]) -> Option<Row<'r>> {
+        let (head, words, tail) = split.row(row)?;
+        Some(Row {
+            blocks: head.as_chunks::<BLOCK_BYTES>().0,
+            words,
+            tail,
+        })
+    }
+}
+
+/// Lists the products of `row`'s non-zero half words against `u` in `list`, in feature order
+/// (blocks, then words; not the tail): returns their count and a bit per non-zero block (m ≤
+/// 1024: at most 32 blocks) for the update.
+#[inline(always)]
+fn list_row(list: &mut [f32; LIST], row: Row<'_>, u: &Cut<'_>) -> (usize, u32) {
+    let mut len = 0usize;
+    let mut nonzero = 0u32;
+    let mut bit = 1u32;
+    for (b, ub) in row.blocks.iter().zip(u.blocks) {
+        if u128::from_le_bytes(*b) != 0 {
+            nonzero |= bit;
+            for (w, uw) in words4(b).iter().zip(ub.as_chunks::<8>().0) {
+                len = push_word(list, len, *w, uw);
+            }
+        }
+        bit = bit.wrapping_shl(1);
+    }
+    for (w, uw) in row.words.as_chunks::<4>().0.iter().zip(u.words) {
+        len = push_word(list, len, *w, uw);
+    }
+    (len, nonzero)
+}
+
+/// `s + Σ q_k·u_k` over the tail codes, in order.
+#[inline(always)]
+fn dot_tail(mut s: f32, tail: &[u8], u: &[f32]) -> f32 {
+    for (k, q) in tail_codes(tail, u.len()) {
+        if let Some(uk) = u.get(k) {
+            s += q * *uk;
+        }
+    }
+    s
+}
+
 /// [`Rows::hess_vec_codes`](crate::Rows::hess_vec_codes) over `u4` rows of `stride` bytes in
 /// `payload`: per row `xv_i = (x_i·u + offset) + bias`, `out += (dd_i·xv_i)·x_i`, and
 /// `Σ_i dd_i·xv_i` in row order. `None` (nothing written) when the lengths are not those the
 /// board's pass takes in its fast path (`u`, `out` shorter than `m`, rows longer than 1024
 /// features or shorter than `⌈m/2⌉` bytes): the caller then runs that pass.
+///
+/// Rows are taken in pairs: both rows' products are listed, then the two chains of additions
+/// run side by side (two accumulators, each row's in its own order), so that one chain's
+/// latency hides the other's; then the first row's update and the second's, in row order.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn hess_vec_u4(
     payload: &[u8],
@@ -180,68 +264,70 @@ pub(super) fn hess_vec_u4(
     let split = Split::of(m);
     let (u_blocks, u_words, u_tail) = split.vec(u.get(..m)?)?;
     let (o_blocks, o_words, o_tail) = split.vec_mut(out.get_mut(..m)?)?;
-    let mut list = Products {
-        p: [0.0; MAX_FEATURES],
-        len: 0,
+    let u = Cut {
+        blocks: u_blocks.as_chunks::<BLOCK_CODES>().0,
+        words: u_words.as_chunks::<8>().0,
+        tail: u_tail,
     };
-    let mut sum_t = 0.0f32;
-    let mut xv = xv.iter_mut();
-    for (row, &di) in payload.chunks_exact(stride).zip(dd) {
-        let Some((head, words, tail)) = split.row(row) else {
-            continue; // never: stride ≥ ⌈m/2⌉
-        };
-        // The dot product: the non-zero products listed in feature order (blocks, words),
-        // a bit per non-zero block noted for the update (m ≤ 1024: at most 32 blocks), then
-        // one chain of additions, then the tail codes.
-        list.len = 0;
-        let mut nonzero = 0u32;
-        let mut bit = 1u32;
-        for (b, ub) in head
-            .chunks_exact(BLOCK_BYTES)
-            .zip(u_blocks.chunks_exact(BLOCK_CODES))
-        {
-            if b.iter().any(|&x| x != 0) {
-                nonzero |= bit;
-                for (w, uw) in b.chunks_exact(4).zip(ub.chunks_exact(8)) {
-                    if let Some(w) = w.first_chunk::<4>() {
-                        if u32::from_le_bytes(*w) != 0 {
-                            list.push_word(*w, uw);
-                        }
-                    }
-                }
-            }
-            bit = bit.wrapping_shl(1);
-        }
-        for (w, uw) in words.chunks_exact(4).zip(u_words.chunks_exact(8)) {
-            if let Some(w) = w.first_chunk::<4>() {
-                list.push_word(*w, uw);
-            }
-        }
-        let mut s = list.sum_from(0.0);
-        for (k, q) in tail_codes(tail, u_tail.len()) {
-            if let Some(uk) = u_tail.get(k) {
-                s += q * *uk;
-            }
-        }
-        let xvi = (s + offset) + bias;
-        let a = di * xvi;
-        // The update: the non-zero blocks, the words after them, the tail.
+    let (o_blocks, _) = o_blocks.as_chunks_mut::<BLOCK_CODES>();
+    // `out += a·x` for one row, over its non-zero blocks, its words and its tail.
+    let mut update = |a: f32, row: Row<'_>, mut nonzero: u32| {
         while nonzero != 0 {
             let k = nonzero.trailing_zeros() as usize;
             nonzero &= nonzero.wrapping_sub(1);
-            let (at, start) = (k.wrapping_mul(BLOCK_BYTES), k.wrapping_mul(BLOCK_CODES));
-            if let (Some(b), Some(ob)) = (
-                head.get(at..at.wrapping_add(BLOCK_BYTES)),
-                o_blocks.get_mut(start..start.wrapping_add(BLOCK_CODES)),
-            ) {
-                axpy_words(a, b, ob);
+            if let (Some(b), Some(ob)) = (row.blocks.get(k), o_blocks.get_mut(k)) {
+                for (w, ow) in words4(b).iter().zip(ob.as_chunks_mut::<8>().0) {
+                    axpy_word(a, *w, ow);
+                }
             }
         }
-        axpy_words(a, words, o_words);
-        axpy_tail(a, tail, o_tail);
-        sum_t += di * xvi;
+        axpy_words(a, row.words, o_words);
+        axpy_tail(a, row.tail, o_tail);
+    };
+    let mut lists = [[0.0f32; LIST]; 2];
+    let mut sum_t = 0.0f32;
+    let mut xv = xv.iter_mut();
+    let mut rows = payload.chunks_exact(stride).zip(dd);
+    while let Some((r0, &d0)) = rows.next() {
+        let second = rows.next();
+        let [list0, list1] = &mut lists;
+        let Some(row0) = Row::cut(split, r0) else {
+            continue; // never: stride ≥ ⌈m/2⌉
+        };
+        let (len0, nonzero0) = list_row(list0, row0, &u);
+        let listed1 = second.and_then(|(r1, &d1)| {
+            let row1 = Row::cut(split, r1)?;
+            let (len1, nonzero1) = list_row(list1, row1, &u);
+            Some((row1, d1, len1, nonzero1))
+        });
+        let p0 = list0.get(..len0).unwrap_or(&[]);
+        let p1 = listed1.map_or(&[][..], |(_, _, len1, _)| list1.get(..len1).unwrap_or(&[]));
+        // The two chains side by side, then each one's rest.
+        let (mut s0, mut s1) = (0.0f32, 0.0f32);
+        for (x0, x1) in p0.iter().zip(p1) {
+            s0 += *x0;
+            s1 += *x1;
+        }
+        let both = p0.len().min(p1.len());
+        for x0 in p0.get(both..).unwrap_or(&[]) {
+            s0 += *x0;
+        }
+        for x1 in p1.get(both..).unwrap_or(&[]) {
+            s1 += *x1;
+        }
+        let xv0 = (dot_tail(s0, row0.tail, u.tail) + offset) + bias;
+        update(d0 * xv0, row0, nonzero0);
+        sum_t += d0 * xv0;
         if let Some(x) = xv.next() {
-            *x = xvi;
+            *x = xv0;
+        }
+        if let Some((row1, d1, _, nonzero1)) = listed1 {
+            let xv1 = (dot_tail(s1, row1.tail, u.tail) + offset) + bias;
+            update(d1 * xv1, row1, nonzero1);
+            sum_t += d1 * xv1;
+            if let Some(x) = xv.next() {
+                *x = xv1;
+            }
         }
     }
     Some(sum_t)
@@ -264,17 +350,22 @@ pub(super) fn axpy_rows_u4(
     let Some((o_blocks, o_words, o_tail)) = out.get_mut(..m).and_then(|o| split.vec_mut(o)) else {
         return false;
     };
+    let (o_blocks, _) = o_blocks.as_chunks_mut::<BLOCK_CODES>();
     for (i, row) in payload.chunks_exact(stride).enumerate() {
         let ai = a(i);
         let Some((head, words, tail)) = split.row(row) else {
             continue; // never: stride ≥ ⌈m/2⌉
         };
         for (b, ob) in head
-            .chunks_exact(BLOCK_BYTES)
-            .zip(o_blocks.chunks_exact_mut(BLOCK_CODES))
+            .as_chunks::<BLOCK_BYTES>()
+            .0
+            .iter()
+            .zip(o_blocks.iter_mut())
         {
-            if b.iter().any(|&x| x != 0) {
-                axpy_words(ai, b, ob);
+            if u128::from_le_bytes(*b) != 0 {
+                for (w, ow) in words4(b).iter().zip(ob.as_chunks_mut::<8>().0) {
+                    axpy_word(ai, *w, ow);
+                }
             }
         }
         axpy_words(ai, words, o_words);
