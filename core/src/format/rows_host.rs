@@ -284,49 +284,54 @@ pub(super) fn hess_vec_u4(
         axpy_words(a, row.words, o_words);
         axpy_tail(a, row.tail, o_tail);
     };
-    let mut lists = [[0.0f32; LIST]; 2];
+    let mut lists = [[0.0f32; LIST]; 4];
     let mut sum_t = 0.0f32;
     let mut xv = xv.iter_mut();
     let mut rows = payload.chunks_exact(stride).zip(dd);
-    while let Some((r0, &d0)) = rows.next() {
-        let second = rows.next();
-        let [list0, list1] = &mut lists;
-        let Some(row0) = Row::cut(split, r0) else {
-            continue; // never: stride ≥ ⌈m/2⌉
-        };
-        let (len0, nonzero0) = list_row(list0, row0, &u);
-        let listed1 = second.and_then(|(r1, &d1)| {
-            let row1 = Row::cut(split, r1)?;
-            let (len1, nonzero1) = list_row(list1, row1, &u);
-            Some((row1, d1, len1, nonzero1))
-        });
-        let p0 = list0.get(..len0).unwrap_or(&[]);
-        let p1 = listed1.map_or(&[][..], |(_, _, len1, _)| list1.get(..len1).unwrap_or(&[]));
-        // The two chains side by side, then each one's rest.
-        let (mut s0, mut s1) = (0.0f32, 0.0f32);
-        for (x0, x1) in p0.iter().zip(p1) {
-            s0 += *x0;
-            s1 += *x1;
+    loop {
+        // Up to four rows listed; a missing row (the last group) has an empty list.
+        let mut group: [Option<(Row<'_>, f32, u32)>; 4] = [None; 4];
+        let mut lens = [0usize; 4];
+        for ((slot, list), len) in group.iter_mut().zip(&mut lists).zip(&mut lens) {
+            let Some((r, &d)) = rows.next() else {
+                break;
+            };
+            let Some(row) = Row::cut(split, r) else {
+                break; // never: stride ≥ ⌈m/2⌉
+            };
+            let (n, nonzero) = list_row(list, row, &u);
+            *len = n;
+            *slot = Some((row, d, nonzero));
         }
-        let both = p0.len().min(p1.len());
-        for x0 in p0.get(both..).unwrap_or(&[]) {
-            s0 += *x0;
+        if group.first().is_none_or(Option::is_none) {
+            break;
         }
-        for x1 in p1.get(both..).unwrap_or(&[]) {
-            s1 += *x1;
+        // Every list padded with +0 to the longest (adding +0 leaves an accumulator that
+        // started at +0 as it is), then the four chains side by side.
+        let longest = lens.iter().copied().max().unwrap_or(0);
+        for (list, &len) in lists.iter_mut().zip(&lens) {
+            if let Some(pad) = list.get_mut(len..longest) {
+                pad.fill(0.0);
+            }
         }
-        let xv0 = (dot_tail(s0, row0.tail, u.tail) + offset) + bias;
-        update(d0 * xv0, row0, nonzero0);
-        sum_t += d0 * xv0;
-        if let Some(x) = xv.next() {
-            *x = xv0;
+        let [l0, l1, l2, l3] = lists.each_ref().map(|l| l.get(..longest).unwrap_or(&[]));
+        let mut sums = [0.0f32; 4];
+        for (((x0, x1), x2), x3) in l0.iter().zip(l1).zip(l2).zip(l3) {
+            let [s0, s1, s2, s3] = &mut sums;
+            *s0 += *x0;
+            *s1 += *x1;
+            *s2 += *x2;
+            *s3 += *x3;
         }
-        if let Some((row1, d1, _, nonzero1)) = listed1 {
-            let xv1 = (dot_tail(s1, row1.tail, u.tail) + offset) + bias;
-            update(d1 * xv1, row1, nonzero1);
-            sum_t += d1 * xv1;
+        for (slot, s) in group.into_iter().zip(sums) {
+            let Some((row, d, nonzero)) = slot else {
+                break;
+            };
+            let xvi = (dot_tail(s, row.tail, u.tail) + offset) + bias;
+            update(d * xvi, row, nonzero);
+            sum_t += d * xvi;
             if let Some(x) = xv.next() {
-                *x = xv1;
+                *x = xvi;
             }
         }
     }
