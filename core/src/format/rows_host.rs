@@ -310,8 +310,12 @@ pub(super) fn hess_vec_u4(
         // started at +0 as it is), then the four chains side by side.
         let longest = lens.iter().copied().max().unwrap_or(0);
         for (list, &len) in lists.iter_mut().zip(&lens) {
+            // Whole half words (every length is a multiple of four): a few stores in line
+            // rather than a call to `memset`.
             if let Some(pad) = list.get_mut(len..longest) {
-                pad.fill(0.0);
+                for half in pad.as_chunks_mut::<4>().0 {
+                    *half = [0.0; 4];
+                }
             }
         }
         let [l0, l1, l2, l3] = lists.each_ref().map(|l| l.get(..longest).unwrap_or(&[]));
