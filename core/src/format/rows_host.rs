@@ -1,22 +1,30 @@
 //! Host-only `u4` passes (not built for the board, `target_os = "none"`): the same bits as the
 //! word kernels in [`rows`](super), in the host CPU's shape.
 //!
-//! The board's kernels multiply every code of a non-zero half word, zero or not, because on the
-//! Cortex-M4 a test per code costs more than the multiply-add it saves. On an out-of-order host
-//! the cost is elsewhere: the dot product is one chain of dependent additions (one accumulator,
-//! features in order), so every `+ 0·u_j` it keeps costs an addition's latency. Here the row's
-//! non-zero products are first written, in feature order and without a branch per code, to a
-//! scratch list; the chain then adds only those (an MNIST 14×14 row: ≈ 35 additions instead of
-//! ≈ 66). The update `out_j += a·q_j` has no chain: it runs over whole non-zero blocks, eight
-//! codes at a time from a table of nibble pairs, which the compiler vectorises.
+//! The board's Hv kernel tests each half word (four codes) and multiplies every code of a
+//! non-zero one, because on the Cortex-M4 a test per code costs more than the multiply-add it
+//! saves. On an out-of-order host two other costs dominate: the half-word tests mispredict
+//! (a 14×14 MNIST row has ≈ 17 non-zero half words of 49, in no pattern a predictor learns),
+//! and the dot product is one chain of dependent additions (one accumulator, features in
+//! order), ≈ 66 additions a row at an addition's latency each. Here, per row, every half word
+//! of a non-zero block is written to a list with its four products (the compiler vectorises
+//! them) and the list's end moves past it only when it is non-zero: no branch below the block.
+//! Four rows are listed, then their four chains run side by side (each row's own accumulator
+//! and order), so one chain's latency hides the others'. Then each row's update
+//! `out_j += a·q_j`, in row order, over its whole non-zero blocks, eight codes at a time from a
+//! table of nibble pairs. Measured with `cargo bench -p tinynewton --bench train` on the 14×14
+//! `u4` file: ≈ 15–25 % less time for the whole training than the board's kernels on this host
+//! (noisy shared machine; see the README's host table).
 //!
-//! Bits: the terms left out are exactly those the board's kernels add as `±0` (a zero code's
-//! product), and `s ± 0 = s` for every accumulator that starts at +0 (a sum of finite terms
-//! that starts at +0 is never −0 under round to nearest). In the update the zero codes of a
-//! non-zero block are added as `a·0 = ±0`, which by the same argument changes no accumulator
-//! that starts at +0 ([`Logistic`](crate::Logistic) zeroes `out` before every pass). So each
-//! result is the bits of the plain loop over every feature, as on the board (checked against
-//! that loop by the tests in `rows.rs`, which run these kernels on the host).
+//! Bits: each chain adds exactly the board's terms (the products of the non-zero half words,
+//! in feature order), then `+0` for the padding of a shorter list; adding `±0` leaves an
+//! accumulator that starts at +0 as it is (a sum of finite terms that starts at +0 is never −0
+//! under round to nearest). The update adds `a·0 = ±0` for the zero codes of a non-zero block,
+//! which by the same argument changes no accumulator that starts at +0
+//! ([`Logistic`](crate::Logistic) zeroes `out` before every pass); the board's kernels do the
+//! same within non-zero half words. So each result is the bits of the plain loop over every
+//! feature, as on the board (checked against that loop by the tests in `rows.rs`, which run
+//! these passes on the host, and by the host's fingerprint of the 14×14 `u4` training run).
 
 /// Features of the longest row these passes take (a stack list of that many products); longer
 /// rows take the board's kernels.
