@@ -5,6 +5,10 @@
 use super::{le_f32, sparse, Encoding, PackedDataset, VERSION};
 use crate::data::{Dequant, Rows};
 
+#[cfg(not(target_os = "none"))]
+#[path = "rows_host.rs"]
+mod host;
+
 impl Rows for PackedDataset<'_> {
     fn n_samples(&self) -> usize {
         self.n
@@ -197,6 +201,16 @@ impl Rows for PackedDataset<'_> {
         xv: &mut [f32],
     ) -> f32 {
         let m = self.m;
+        // The host's own `u4` pass (the same bits; see `rows_host`).
+        #[cfg(not(target_os = "none"))]
+        if let (None, Encoding::U4, true) = (&self.sparse, self.header.encoding, dd.len() == self.n)
+        {
+            let (payload, stride) = (self.payload, self.stride);
+            if let Some(sum_t) = host::hess_vec_u4(payload, stride, m, dd, u, offset, bias, out, xv)
+            {
+                return sum_t;
+            }
+        }
         if let Some(sparse) = self.sparse.as_ref() {
             if let Some(sum_t) = sparse.hess_vec_codes(m, dd, u, offset, bias, out, xv) {
                 return sum_t;
@@ -242,6 +256,13 @@ impl Rows for PackedDataset<'_> {
     /// emulated runs measured 7x7 Cholesky 36.82 M and 14x14 CG 67.54 M instructions against
     /// 36.35 M and 66.39 M.
     fn axpy_codes_rows(&self, a: &mut dyn FnMut(usize) -> f32, out: &mut [f32]) {
+        // The host's own `u4` pass (the same bits; see `rows_host`).
+        #[cfg(not(target_os = "none"))]
+        if let (None, Encoding::U4) = (&self.sparse, self.header.encoding) {
+            if host::axpy_rows_u4(self.payload, self.stride, self.m, a, out) {
+                return;
+            }
+        }
         if let Some(sparse) = self.sparse.as_ref() {
             if sparse.axpy_codes_rows(self.m, a, out) {
                 return;

@@ -1,0 +1,392 @@
+//! Host-only `u4` passes (not built for the board, `target_os = "none"`): the same bits as the
+//! word kernels in [`rows`](super), in the host CPU's shape.
+//!
+//! The board's Hv kernel tests each half word (four codes) and multiplies every code of a
+//! non-zero one, because on the Cortex-M4 a test per code costs more than the multiply-add it
+//! saves. On an out-of-order host two other costs dominate: the half-word tests mispredict
+//! (a 14×14 MNIST row has ≈ 17 non-zero half words of 49, in no pattern a predictor learns),
+//! and the dot product is one chain of dependent additions (one accumulator, features in
+//! order), ≈ 66 additions a row at an addition's latency each. Here, per row, every half word
+//! of a non-zero block is written to a list with its four products (the compiler vectorises
+//! them) and the list's end moves past it only when it is non-zero: no branch below the block.
+//! Four rows are listed, then their four chains run side by side (each row's own accumulator
+//! and order), so one chain's latency hides the others'. Then each row's update
+//! `out_j += a·q_j`, in row order, over its whole non-zero blocks, eight codes at a time from a
+//! table of nibble pairs. Measured with `cargo bench -p tinynewton --bench train` on the 14×14
+//! `u4` file: ≈ 15–25 % less time for the whole training than the board's kernels on this host
+//! (noisy shared machine; see the README's host table).
+//!
+//! Bits: each chain adds exactly the board's terms (the products of the non-zero half words,
+//! in feature order), then `+0` for the padding of a shorter list; adding `±0` leaves an
+//! accumulator that starts at +0 as it is (a sum of finite terms that starts at +0 is never −0
+//! under round to nearest). The update adds `a·0 = ±0` for the zero codes of a non-zero block,
+//! which by the same argument changes no accumulator that starts at +0
+//! ([`Logistic`](crate::Logistic) zeroes `out` before every pass); the board's kernels do the
+//! same within non-zero half words. So each result is the bits of the plain loop over every
+//! feature, as on the board (checked against that loop by the tests in `rows.rs`, which run
+//! these passes on the host, and by the host's fingerprint of the 14×14 `u4` training run).
+
+/// Features of the longest row these passes take (a stack list of that many products); longer
+/// rows take the board's kernels.
+const MAX_FEATURES: usize = 1024;
+
+/// Bytes in a block of four words (32 codes), as in [`rows`](super).
+const BLOCK_BYTES: usize = 16;
+
+/// Codes per block.
+const BLOCK_CODES: usize = 32;
+
+/// The two codes of a byte as `f32` (low nibble first), for every byte: `[q_lo, q_hi]`.
+static NIBBLES: [[f32; 2]; 256] = nibble_table();
+
+// A `const fn` cannot iterate: the loop indexes, within bounds by its condition.
+#[allow(clippy::indexing_slicing)]
+const fn nibble_table() -> [[f32; 2]; 256] {
+    let mut t = [[0.0f32; 2]; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        t[b] = [(b & 0xF) as f32, (b >> 4) as f32];
+        b = b.wrapping_add(1);
+    }
+    t
+}
+
+/// The eight codes of a little-endian word, as `f32`, in feature order.
+#[inline(always)]
+fn codes8(w: [u8; 4]) -> [f32; 8] {
+    let pair = |b: u8| NIBBLES.get(usize::from(b)).copied().unwrap_or([0.0; 2]);
+    let [b0, b1, b2, b3] = w;
+    let ([c0, c1], [c2, c3], [c4, c5], [c6, c7]) = (pair(b0), pair(b1), pair(b2), pair(b3));
+    [c0, c1, c2, c3, c4, c5, c6, c7]
+}
+
+/// Room for a row's listed products: up to [`MAX_FEATURES`], and a half word written past
+/// the end.
+const LIST: usize = MAX_FEATURES + 4;
+
+/// Appends the products `q_k·u_k` of one word to `list` at `len`, a half word (four codes) at a
+/// time, and returns the new length: each half word is written at the list's end, and the end
+/// moves past it only when the half word is non-zero (no branch). The half words kept are the
+/// board's (`U4::dot_word`): the same terms.
+#[inline(always)]
+fn push_word(list: &mut [f32; LIST], mut len: usize, w: [u8; 4], u: &[f32; 8]) -> usize {
+    let mut p = codes8(w);
+    for (pk, uk) in p.iter_mut().zip(u) {
+        *pk *= *uk;
+    }
+    let [p0, p1, p2, p3, p4, p5, p6, p7] = p;
+    let x = u32::from_le_bytes(w);
+    for (half, nonzero) in [
+        ([p0, p1, p2, p3], x & 0xFFFF != 0),
+        ([p4, p5, p6, p7], x >> 16 != 0),
+    ] {
+        // The mask keeps the index below MAX_FEATURES (a power of two; len ≤ m ≤ it).
+        let at = len & (MAX_FEATURES - 1);
+        if let Some(slot) = list
+            .get_mut(at..at.wrapping_add(4))
+            .and_then(|s| s.first_chunk_mut::<4>())
+        {
+            *slot = half;
+        }
+        len = len.wrapping_add(usize::from(nonzero).wrapping_mul(4));
+    }
+    len
+}
+
+/// `out_k += a·q_k` over the eight codes of a word.
+#[inline(always)]
+fn axpy_word(a: f32, w: [u8; 4], out: &mut [f32; 8]) {
+    for (ok, qk) in out.iter_mut().zip(codes8(w)) {
+        *ok += a * qk;
+    }
+}
+
+/// The four words of a block, read in place (a copy of the block's bytes would be stored a
+/// byte at a time and read back a word at a time, which stalls store forwarding).
+#[inline(always)]
+fn words4(b: &[u8; 16]) -> &[[u8; 4]] {
+    b.as_chunks::<4>().0
+}
+
+/// The non-zero codes after the whole words of a row (fewer than eight): `(offset, code)`.
+#[inline(always)]
+fn tail_codes(tail: &[u8], count: usize) -> impl Iterator<Item = (usize, f32)> + '_ {
+    (0..count).filter_map(move |k| {
+        let [lo, hi] = NIBBLES.get(usize::from(*tail.get(k / 2)?))?;
+        let q = if k % 2 == 0 { *lo } else { *hi };
+        (q != 0.0).then_some((k, q))
+    })
+}
+
+/// Where a row of `m` codes splits: whole blocks, the words after them (fewer than four), the
+/// codes after those (fewer than eight).
+#[derive(Clone, Copy)]
+struct Split {
+    block_codes: usize,
+    word_codes: usize,
+    tail_len: usize,
+}
+
+impl Split {
+    fn of(m: usize) -> Split {
+        let words = m / 8;
+        Split {
+            block_codes: (words / 4).wrapping_mul(BLOCK_CODES),
+            word_codes: (words % 4).wrapping_mul(8),
+            tail_len: m % 8,
+        }
+    }
+
+    /// A packed row's bytes: blocks, words, tail (`None` if the row is too short).
+    fn row(self, row: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+        let (head, rest) = row.split_at_checked(self.block_codes / 2)?;
+        let (words, rest) = rest.split_at_checked(self.word_codes / 2)?;
+        Some((head, words, rest.get(..self.tail_len.div_ceil(2))?))
+    }
+
+    /// A vector of `m` entries cut as the codes.
+    fn vec(self, v: &[f32]) -> Option<(&[f32], &[f32], &[f32])> {
+        let (head, rest) = v.split_at_checked(self.block_codes)?;
+        let (words, tail) = rest.split_at_checked(self.word_codes)?;
+        Some((head, words, tail))
+    }
+
+    /// [`vec`](Split::vec) for a vector written to.
+    fn vec_mut(self, v: &mut [f32]) -> Option<(&mut [f32], &mut [f32], &mut [f32])> {
+        let (head, rest) = v.split_at_mut_checked(self.block_codes)?;
+        let (words, tail) = rest.split_at_mut_checked(self.word_codes)?;
+        Some((head, words, tail))
+    }
+}
+
+/// `out_k += a·q_k` over whole words (`out`: eight entries per word).
+#[inline(always)]
+fn axpy_words(a: f32, words: &[u8], out: &mut [f32]) {
+    for (w, ow) in words
+        .as_chunks::<4>()
+        .0
+        .iter()
+        .zip(out.as_chunks_mut::<8>().0)
+    {
+        axpy_word(a, *w, ow);
+    }
+}
+
+/// `out_k += a·q_k` over the tail codes.
+#[inline(always)]
+fn axpy_tail(a: f32, tail: &[u8], out: &mut [f32]) {
+    let count = out.len();
+    for (k, q) in tail_codes(tail, count) {
+        if let Some(ok) = out.get_mut(k) {
+            *ok += a * q;
+        }
+    }
+}
+
+/// The vector of a pass cut as the rows' codes: blocks, the words after them, the tail.
+struct Cut<'v> {
+    blocks: &'v [[f32; BLOCK_CODES]],
+    words: &'v [[f32; 8]],
+    tail: &'v [f32],
+}
+
+/// A row cut as its codes: blocks, the words after them, the tail bytes.
+#[derive(Clone, Copy)]
+struct Row<'r> {
+    blocks: &'r [[u8; BLOCK_BYTES]],
+    words: &'r [u8],
+    tail: &'r [u8],
+}
+
+impl<'r> Row<'r> {
+    /// `row` as [`Split`] cuts it (`None` if it is too short).
+    #[inline(always)]
+    fn cut(split: Split, row: &'r [u8]) -> Option<Row<'r>> {
+        let (head, words, tail) = split.row(row)?;
+        Some(Row {
+            blocks: head.as_chunks::<BLOCK_BYTES>().0,
+            words,
+            tail,
+        })
+    }
+}
+
+/// Lists the products of `row`'s non-zero half words against `u` in `list`, in feature order
+/// (blocks, then words; not the tail): returns their count and a bit per non-zero block (m ≤
+/// 1024: at most 32 blocks) for the update.
+#[inline(always)]
+fn list_row(list: &mut [f32; LIST], row: Row<'_>, u: &Cut<'_>) -> (usize, u32) {
+    let mut len = 0usize;
+    let mut nonzero = 0u32;
+    let mut bit = 1u32;
+    for (b, ub) in row.blocks.iter().zip(u.blocks) {
+        if u128::from_le_bytes(*b) != 0 {
+            nonzero |= bit;
+            for (w, uw) in words4(b).iter().zip(ub.as_chunks::<8>().0) {
+                len = push_word(list, len, *w, uw);
+            }
+        }
+        bit = bit.wrapping_shl(1);
+    }
+    for (w, uw) in row.words.as_chunks::<4>().0.iter().zip(u.words) {
+        len = push_word(list, len, *w, uw);
+    }
+    (len, nonzero)
+}
+
+/// `s + Σ q_k·u_k` over the tail codes, in order.
+#[inline(always)]
+fn dot_tail(mut s: f32, tail: &[u8], u: &[f32]) -> f32 {
+    for (k, q) in tail_codes(tail, u.len()) {
+        if let Some(uk) = u.get(k) {
+            s += q * *uk;
+        }
+    }
+    s
+}
+
+/// [`Rows::hess_vec_codes`](crate::Rows::hess_vec_codes) over `u4` rows of `stride` bytes in
+/// `payload`: per row `xv_i = (x_i·u + offset) + bias`, `out += (dd_i·xv_i)·x_i`, and
+/// `Σ_i dd_i·xv_i` in row order. `None` (nothing written) when the lengths are not those the
+/// board's pass takes in its fast path (`u`, `out` shorter than `m`, rows longer than 1024
+/// features or shorter than `⌈m/2⌉` bytes): the caller then runs that pass.
+///
+/// Rows are taken in pairs: both rows' products are listed, then the two chains of additions
+/// run side by side (two accumulators, each row's in its own order), so that one chain's
+/// latency hides the other's; then the first row's update and the second's, in row order.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn hess_vec_u4(
+    payload: &[u8],
+    stride: usize,
+    m: usize,
+    dd: &[f32],
+    u: &[f32],
+    offset: f32,
+    bias: f32,
+    out: &mut [f32],
+    xv: &mut [f32],
+) -> Option<f32> {
+    if m > MAX_FEATURES || stride < m.div_ceil(2) || stride == 0 {
+        return None;
+    }
+    let split = Split::of(m);
+    let (u_blocks, u_words, u_tail) = split.vec(u.get(..m)?)?;
+    let (o_blocks, o_words, o_tail) = split.vec_mut(out.get_mut(..m)?)?;
+    let u = Cut {
+        blocks: u_blocks.as_chunks::<BLOCK_CODES>().0,
+        words: u_words.as_chunks::<8>().0,
+        tail: u_tail,
+    };
+    let (o_blocks, _) = o_blocks.as_chunks_mut::<BLOCK_CODES>();
+    // `out += a·x` for one row, over its non-zero blocks, its words and its tail.
+    let mut update = |a: f32, row: Row<'_>, mut nonzero: u32| {
+        while nonzero != 0 {
+            let k = nonzero.trailing_zeros() as usize;
+            nonzero &= nonzero.wrapping_sub(1);
+            if let (Some(b), Some(ob)) = (row.blocks.get(k), o_blocks.get_mut(k)) {
+                for (w, ow) in words4(b).iter().zip(ob.as_chunks_mut::<8>().0) {
+                    axpy_word(a, *w, ow);
+                }
+            }
+        }
+        axpy_words(a, row.words, o_words);
+        axpy_tail(a, row.tail, o_tail);
+    };
+    let mut lists = [[0.0f32; LIST]; 4];
+    let mut sum_t = 0.0f32;
+    let mut xv = xv.iter_mut();
+    let mut rows = payload.chunks_exact(stride).zip(dd);
+    loop {
+        // Up to four rows listed; a missing row (the last group) has an empty list.
+        let mut group: [Option<(Row<'_>, f32, u32)>; 4] = [None; 4];
+        let mut lens = [0usize; 4];
+        for ((slot, list), len) in group.iter_mut().zip(&mut lists).zip(&mut lens) {
+            let Some((r, &d)) = rows.next() else {
+                break;
+            };
+            let Some(row) = Row::cut(split, r) else {
+                break; // never: stride ≥ ⌈m/2⌉
+            };
+            let (n, nonzero) = list_row(list, row, &u);
+            *len = n;
+            *slot = Some((row, d, nonzero));
+        }
+        if group.first().is_none_or(Option::is_none) {
+            break;
+        }
+        // Every list padded with +0 to the longest (adding +0 leaves an accumulator that
+        // started at +0 as it is), then the four chains side by side.
+        let longest = lens.iter().copied().max().unwrap_or(0);
+        for (list, &len) in lists.iter_mut().zip(&lens) {
+            // Whole half words (every length is a multiple of four): a few stores in line
+            // rather than a call to `memset`.
+            if let Some(pad) = list.get_mut(len..longest) {
+                for half in pad.as_chunks_mut::<4>().0 {
+                    *half = [0.0; 4];
+                }
+            }
+        }
+        let [l0, l1, l2, l3] = lists.each_ref().map(|l| l.get(..longest).unwrap_or(&[]));
+        let mut sums = [0.0f32; 4];
+        for (((x0, x1), x2), x3) in l0.iter().zip(l1).zip(l2).zip(l3) {
+            let [s0, s1, s2, s3] = &mut sums;
+            *s0 += *x0;
+            *s1 += *x1;
+            *s2 += *x2;
+            *s3 += *x3;
+        }
+        for (slot, s) in group.into_iter().zip(sums) {
+            let Some((row, d, nonzero)) = slot else {
+                break;
+            };
+            let xvi = (dot_tail(s, row.tail, u.tail) + offset) + bias;
+            update(d * xvi, row, nonzero);
+            sum_t += d * xvi;
+            if let Some(x) = xv.next() {
+                *x = xvi;
+            }
+        }
+    }
+    Some(sum_t)
+}
+
+/// [`Rows::axpy_codes_rows`](crate::Rows::axpy_codes_rows) over `u4` rows: `out += a(i)·x_i`
+/// for every row in order, whole non-zero blocks at a time. `false` (nothing asked, nothing
+/// written) when `out` is shorter than `m` or the rows shorter than `⌈m/2⌉` bytes.
+pub(super) fn axpy_rows_u4(
+    payload: &[u8],
+    stride: usize,
+    m: usize,
+    a: &mut dyn FnMut(usize) -> f32,
+    out: &mut [f32],
+) -> bool {
+    if stride < m.div_ceil(2) || stride == 0 {
+        return false;
+    }
+    let split = Split::of(m);
+    let Some((o_blocks, o_words, o_tail)) = out.get_mut(..m).and_then(|o| split.vec_mut(o)) else {
+        return false;
+    };
+    let (o_blocks, _) = o_blocks.as_chunks_mut::<BLOCK_CODES>();
+    for (i, row) in payload.chunks_exact(stride).enumerate() {
+        let ai = a(i);
+        let Some((head, words, tail)) = split.row(row) else {
+            continue; // never: stride ≥ ⌈m/2⌉
+        };
+        for (b, ob) in head
+            .as_chunks::<BLOCK_BYTES>()
+            .0
+            .iter()
+            .zip(o_blocks.iter_mut())
+        {
+            if u128::from_le_bytes(*b) != 0 {
+                for (w, ow) in words4(b).iter().zip(ob.as_chunks_mut::<8>().0) {
+                    axpy_word(ai, *w, ow);
+                }
+            }
+        }
+        axpy_words(ai, words, o_words);
+        axpy_tail(ai, tail, o_tail);
+    }
+    true
+}
