@@ -167,6 +167,7 @@ use crate::data::{Dequant, FeatureTable};
 use crate::transform::{FeatureTransform, TransformKind};
 
 mod aligned;
+mod fixed;
 mod rows;
 mod sparse;
 mod write;

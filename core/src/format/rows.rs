@@ -2,7 +2,7 @@
 //! encoding. Every kernel sums with one accumulator over the features in increasing order, so a
 //! result is the same bits on the host and on the target.
 
-use super::{le_f32, sparse, Encoding, PackedDataset, VERSION};
+use super::{fixed, le_f32, sparse, Encoding, PackedDataset, VERSION};
 use crate::data::{Dequant, Rows};
 
 impl Rows for PackedDataset<'_> {
@@ -207,9 +207,18 @@ impl Rows for PackedDataset<'_> {
         } else if let (Encoding::U8 | Encoding::U4, true) =
             (self.header.encoding, dd.len() == self.n && self.stride > 0)
         {
+            // Dense u8 in fixed point (fixed.rs): integer multiply-accumulates, the update
+            // quantised; it declines what it cannot take (long rows, non-finite vectors).
+            if self.header.encoding == Encoding::U8 {
+                if let Some(sum_t) =
+                    fixed::hess_vec_u8(self.payload, self.stride, m, dd, u, offset, bias, out, xv)
+                {
+                    return sum_t;
+                }
+            }
             // Packed rows in file order, no lookup per row; the kernel checks the lengths.
             let kernel = match self.header.encoding {
-                Encoding::U8 => dot_axpy_packed::<U8>,
+                Encoding::U8 => dot_then_axpy_u8,
                 _ => dot_axpy_packed::<U4>,
             };
             let mut sum_t = 0.0f32;
@@ -292,7 +301,7 @@ impl Rows for PackedDataset<'_> {
                 axpy_f32(row, weight * xv, out);
                 xv
             }
-            Encoding::U8 => dot_axpy_packed::<U8>(row, self.m, u, offset, bias, weight, out),
+            Encoding::U8 => dot_then_axpy_u8(row, self.m, u, offset, bias, weight, out),
             Encoding::U4 => dot_axpy_packed::<U4>(row, self.m, u, offset, bias, weight, out),
             Encoding::U8Sparse => 0.0, // answered above
         }
@@ -646,6 +655,24 @@ fn dot_axpy_packed<W: Width>(
         }
     }
     axpy_rest::<W>(a, words, o_rest, tail, o_tail);
+    xv
+}
+
+/// [`Rows::dot_axpy_codes`] on a dense `u8` row as its two halves, [`dot_packed`] then
+/// [`axpy_packed`] (so the same bits as [`dot_axpy_packed`], whose `u8` copy, 1.6 KB of code,
+/// went when the whole-pass product moved to the fixed-point pass, `fixed.rs`: this one serves
+/// the rows that pass declines and single-row callers).
+fn dot_then_axpy_u8(
+    row: &[u8],
+    m: usize,
+    u: &[f32],
+    offset: f32,
+    bias: f32,
+    weight: f32,
+    out: &mut [f32],
+) -> f32 {
+    let xv = (dot_packed::<U8>(row, m, u) + offset) + bias;
+    axpy_packed::<U8>(row, m, weight * xv, out);
     xv
 }
 

@@ -1,0 +1,228 @@
+//! The dense-`u8` Hessian-vector pass in fixed point (issue 10): integer multiply-accumulates
+//! on the stored codes instead of a float multiply-add per code.
+//!
+//! `X̃ᵀ(D ⊙ X̃v)` over `u8` rows reads every code twice, once for the product `x̃_i·v` and
+//! once for the update `out += c_i x_i` with `c_i = D_i x̃_i·v`. As `f32` arithmetic each code
+//! costs a conversion, a load of the vector entry and a 3-cycle `VMLA`; here each costs one
+//! single-cycle integer multiply-accumulate (`SMLAL`, `SMLABB`, which LLVM emits for the plain
+//! Rust below on `thumbv7em`).
+//!
+//! # Arithmetic and error bounds
+//!
+//! * **The products `x̃_i·v`, exact.** The folded vector `u` is scaled by a power of two
+//!   `2^-e` so that its largest entry lies in `[2³⁰, 2³¹)` and truncated to `i32`: `k_j`, with
+//!   `|k_j 2^e − u_j| < 2^e ≤ 2⁻³⁰ max|u|`. The sum `S_i = Σ_j q_ij k_j` is exact in `i64`
+//!   (`|S_i| < 255·2³¹·m ≤ 2⁴⁷`), and `S_i` is rounded to `f32` once. So
+//!   `|xv_i − (Σ_j q_ij u_j + offset + bias)| ≤ 2⁻³⁰ max|u| Σ_j q_ij` plus the roundings of
+//!   that one conversion and of the two additions: tighter than the `f32` sum over the features
+//!   it replaces (`m` roundings). The products are what CG keeps for `X̃d`
+//!   ([`Rows::hess_vec_codes`](crate::Rows::hess_vec_codes)'s `xv`), so the margins the line
+//!   search moves along stay those of the weights, as before.
+//! * **The update, quantised.** Per block of [`BLOCK`] rows the weights `c_i` are rounded to
+//!   `i16` on a power-of-two grid: `ĉ_i 2^g` with `2^(g+14) ≤ max_block|c| < 2^(g+15)`, so
+//!   `|ĉ_i 2^g − c_i| ≤ (½ + 2⁻⁹)·2^g ≤ 2⁻¹⁵(1 + 2⁻⁸)·max_block|c|` (the `2⁻⁹`: the `f32`
+//!   addition of ½ before the truncation). The block's `Σ ĉ_i q_ij` is exact in `i32`
+//!   (`|·| ≤ 64·32767·255 < 2³¹`) and added to `out_j` once per block. The pass returns
+//!   `Σ ĉ_i 2^g` as its sum of weights, so what it computes is exactly (up to the block
+//!   additions' `f32` roundings) the product `X̃ᵀĉ` for weights `ĉ` within that bound of `c`:
+//!   per feature, `|out_j − Σ_i c_i q_ij| ≤ 2⁻¹⁵(1 + 2⁻⁸) Σ_i q_ij max_block(i)|c|`.
+//!
+//! Why the update may be inexact and the products may not: the Hessian-vector product only
+//! shapes the CG direction (CG's inexact-Newton test is loose, `‖r‖ ≤ min(½, √‖g‖)‖g‖`, and
+//! the line search and the stopping test use the exact objective and gradient), so a relative
+//! perturbation of order 2⁻¹⁵ moves the path, not the optimum; the products `X̃p` become the
+//! cached margins `X̃w`, whose error would move the optimum.
+//!
+//! Non-finite vectors take the `f32` kernels (the whole pass: `None`), and so does a block
+//! whose weights are not finite or are below `2⁻¹¹²` (the grid would leave `f32`'s normal
+//! range): there the update is the plain `f32` one, so infinities and NaNs propagate as the
+//! `f32` pass would propagate them.
+
+/// Rows per block: one scale for their weights, one flush of the integer sums into `out`.
+/// At most 257 keeps `Σ ĉ q` within `i32` (`257·32767·255 < 2³¹`); 64 keeps the flush (a
+/// conversion and a multiply-add per feature) near 1/64 of a code per row.
+pub(super) const BLOCK: usize = 64;
+
+/// Features the pass takes: its two integer vectors live on the stack (2 KB).
+pub(super) const MAX_M: usize = 256;
+
+/// `2^p` for `p` in `-126..=127` (a normal `f32`), built from its bits; `None` outside.
+#[inline]
+fn pow2(p: i32) -> Option<f32> {
+    let biased = p.checked_add(127)?;
+    (1..=254)
+        .contains(&biased)
+        .then(|| f32::from_bits((biased as u32) << 23))
+}
+
+/// `⌊log₂ x⌋` of a finite, normal, positive `x` (`None` for 0 and subnormals).
+#[inline]
+fn exponent(x: f32) -> Option<i32> {
+    let biased = (x.to_bits() >> 23) & 0xFF;
+    (biased != 0).then(|| (biased as i32).wrapping_sub(127))
+}
+
+/// `round(x)` for `|x| < 2¹⁵`, halves away from zero, clamped to the `i16` range the
+/// multiply-accumulate takes (`±32767`).
+#[inline]
+fn round_i16(x: f32) -> i32 {
+    let half = if x < 0.0 { -0.5 } else { 0.5 };
+    ((x + half) as i32).clamp(-32767, 32767)
+}
+
+/// The `i64` value of `s` rounded to `f32` once: `s = hi·2²⁴ + lo` with both parts exact in
+/// `f32` (`|s| < 2⁴⁷`), and one rounding in their sum. A plain `s as f32` is a library call
+/// on the Cortex-M4 (no 64-bit conversion instruction).
+#[inline]
+fn i64_to_f32(s: i64) -> f32 {
+    let hi = s.wrapping_shr(24) as i32;
+    let lo = (s as i32) & 0x00FF_FFFF;
+    (hi as f32) * 16_777_216.0 + lo as f32
+}
+
+/// `Σ_j q_j k_j` over a row of codes, exact.
+#[inline(never)]
+fn dot_row(row: &[u8], k: &[i32]) -> i64 {
+    let p = |q: u32, k: i32| i64::from(k).wrapping_mul(i64::from(q));
+    let (words, tail) = row.as_chunks::<4>();
+    let (k4, k_tail) = k.as_chunks::<4>();
+    let mut s = 0i64;
+    for (w, &[k0, k1, k2, k3]) in words.iter().zip(k4) {
+        let w = u32::from_le_bytes(*w);
+        s = s
+            .wrapping_add(p(w & 0xFF, k0))
+            .wrapping_add(p((w >> 8) & 0xFF, k1))
+            .wrapping_add(p((w >> 16) & 0xFF, k2))
+            .wrapping_add(p(w >> 24, k3));
+    }
+    for (&q, &kj) in tail.iter().zip(k_tail) {
+        s = s.wrapping_add(p(u32::from(q), kj));
+    }
+    s
+}
+
+/// `acc_j += c · q_j` over a row of codes (`|c| ≤ 32767`).
+#[inline(never)]
+fn update_row(row: &[u8], c: i16, acc: &mut [i32]) {
+    let c = i32::from(c);
+    let m = |a: i32, q: u32| a.wrapping_add((q as i32).wrapping_mul(c));
+    let (words, tail) = row.as_chunks::<4>();
+    let (a4, a_tail) = acc.as_chunks_mut::<4>();
+    for (w, a) in words.iter().zip(a4) {
+        let w = u32::from_le_bytes(*w);
+        let [a0, a1, a2, a3] = *a;
+        *a = [
+            m(a0, w & 0xFF),
+            m(a1, (w >> 8) & 0xFF),
+            m(a2, (w >> 16) & 0xFF),
+            m(a3, w >> 24),
+        ];
+    }
+    for (&q, a) in tail.iter().zip(a_tail) {
+        *a = m(*a, u32::from(q));
+    }
+}
+
+/// [`Rows::hess_vec_codes`](crate::Rows::hess_vec_codes) over the dense `u8` rows of
+/// `payload` (`stride` bytes apart, `m` codes each, one row per entry of `dd`), in fixed
+/// point as the [module](self) describes: `out[..m] += X̃ᵀĉ`, the exact-to-one-rounding
+/// products into `xv` (when it is not empty), and `Σ ĉ_i` returned. `None`, with nothing
+/// written, when the pass does not apply: `m` is 0 or above [`MAX_M`], `stride < m`, `u` or
+/// `out` is shorter than `m`, or `u` holds a non-finite value or only values below `2⁻⁹⁶`
+/// (its grid would leave `f32`'s normal range).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn hess_vec_u8(
+    payload: &[u8],
+    stride: usize,
+    m: usize,
+    dd: &[f32],
+    u: &[f32],
+    offset: f32,
+    bias: f32,
+    out: &mut [f32],
+    xv: &mut [f32],
+) -> Option<f32> {
+    if m == 0 || m > MAX_M || stride < m {
+        return None;
+    }
+    let u = u.get(..m)?;
+    let out = out.get_mut(..m)?;
+    let mut max = 0.0f32;
+    for &uj in u {
+        if !uj.is_finite() {
+            return None;
+        }
+        max = max.max(libm::fabsf(uj));
+    }
+    // `max·2^(30−e) ∈ [2³⁰, 2³¹)`; a zero vector has every `k_j = 0` and any scale.
+    let (up, down) = match exponent(max) {
+        Some(e) => (pow2(30i32.wrapping_sub(e))?, pow2(e.wrapping_sub(30))?),
+        None if max == 0.0 => (1.0, 1.0),
+        None => return None,
+    };
+    let mut k_store = [0i32; MAX_M];
+    let k = k_store.get_mut(..m)?;
+    for (kj, &uj) in k.iter_mut().zip(u) {
+        // |uj·up| < 2³¹: the truncation fits.
+        *kj = (uj * up) as i32;
+    }
+    let k = &*k;
+    let mut acc_store = [0i32; MAX_M];
+    let acc = acc_store.get_mut(..m)?;
+    let mut xv = xv.iter_mut();
+    let mut sum_t = 0.0f32;
+    let block_bytes = stride.saturating_mul(BLOCK);
+    for (rows, dd) in payload.chunks(block_bytes).zip(dd.chunks(BLOCK)) {
+        let mut c = [0.0f32; BLOCK];
+        let mut c_max = 0.0f32;
+        let mut finite = true;
+        for ((row, &di), ci) in rows.chunks_exact(stride).zip(dd).zip(c.iter_mut()) {
+            let s = dot_row(row.get(..m).unwrap_or(&[]), k);
+            let xvi = (i64_to_f32(s) * down + offset) + bias;
+            if let Some(slot) = xv.next() {
+                *slot = xvi;
+            }
+            *ci = di * xvi;
+            finite &= ci.is_finite();
+            c_max = c_max.max(libm::fabsf(*ci));
+        }
+        let grid = match (finite, exponent(c_max)) {
+            // ĉ = c·2^(14−g) rounded, |ĉ| < 2¹⁵.
+            (true, Some(g)) => pow2(14i32.wrapping_sub(g)).zip(pow2(g.wrapping_sub(14))),
+            _ => None,
+        };
+        let rows = rows.chunks_exact(stride).zip(c.iter()).take(dd.len());
+        match grid {
+            Some((c_up, c_down)) => {
+                let mut sum_c = 0i32;
+                for (row, &ci) in rows {
+                    let q = round_i16(ci * c_up);
+                    // |q| ≤ 32767 and ≤ 64 rows: the sum stays far inside i32.
+                    sum_c = sum_c.wrapping_add(q);
+                    if q != 0 {
+                        update_row(row.get(..m).unwrap_or(&[]), q as i16, acc);
+                    }
+                }
+                for (oj, aj) in out.iter_mut().zip(acc.iter_mut()) {
+                    *oj += *aj as f32 * c_down;
+                    *aj = 0;
+                }
+                sum_t += sum_c as f32 * c_down;
+            }
+            // All-zero weights add nothing; non-finite or tiny ones take the f32 update.
+            None if finite && c_max == 0.0 => {}
+            None => {
+                for (row, &ci) in rows {
+                    // Zero codes skipped, as the f32 kernels skip them (no `∞·0`).
+                    for (oj, &q) in out.iter_mut().zip(row) {
+                        if q != 0 {
+                            *oj += ci * f32::from(q);
+                        }
+                    }
+                    sum_t += ci;
+                }
+            }
+        }
+    }
+    Some(sum_t)
+}
