@@ -22,7 +22,7 @@
 //!   `i16` on a power-of-two grid: `ĉ_i 2^g` with `2^(g+14) ≤ max_block|c| < 2^(g+15)`, so
 //!   `|ĉ_i 2^g − c_i| ≤ (½ + 2⁻⁹)·2^g ≤ 2⁻¹⁵(1 + 2⁻⁸)·max_block|c|` (the `2⁻⁹`: the `f32`
 //!   addition of ½ before the truncation). The block's `Σ ĉ_i q_ij` is exact in `i32`
-//!   (`|·| ≤ 64·32767·255 < 2³¹`) and added to `out_j` once per block. The pass returns
+//!   (`|·| ≤ 128·32767·255 < 2³¹`) and added to `out_j` once per block. The pass returns
 //!   `Σ ĉ_i 2^g` as its sum of weights, so what it computes is exactly (up to the block
 //!   additions' `f32` roundings) the product `X̃ᵀĉ` for weights `ĉ` within that bound of `c`:
 //!   per feature, `|out_j − Σ_i c_i q_ij| ≤ 2⁻¹⁵(1 + 2⁻⁸) Σ_i q_ij max_block(i)|c|`.
@@ -39,9 +39,9 @@
 //! `f32` pass would propagate them.
 
 /// Rows per block: one scale for their weights, one flush of the integer sums into `out`.
-/// At most 257 keeps `Σ ĉ q` within `i32` (`257·32767·255 < 2³¹`); 64 keeps the flush (a
-/// conversion and a multiply-add per feature) near 1/64 of a code per row.
-pub(super) const BLOCK: usize = 64;
+/// At most 257 keeps `Σ ĉ q` within `i32` (`257·32767·255 < 2³¹`); 128 keeps the flush (a
+/// conversion and a multiply-add per feature) near 1/128 of a code per row.
+pub(super) const BLOCK: usize = 128;
 
 /// Features the pass takes: its two integer vectors live on the stack (2 KB).
 pub(super) const MAX_M: usize = 256;
@@ -80,46 +80,58 @@ fn i64_to_f32(s: i64) -> f32 {
     (hi as f32) * 16_777_216.0 + lo as f32
 }
 
-/// `Σ_j q_j k_j` over a row of codes, exact.
-#[inline(never)]
-fn dot_row(row: &[u8], k: &[i32]) -> i64 {
+/// `s + Σ_k q_k k_k` over the four codes of word `w`: an extraction and an `SMLAL` per code.
+#[inline(always)]
+fn dot_word(s: i64, w: [u8; 4], k: [i32; 4]) -> i64 {
     let p = |q: u32, k: i32| i64::from(k).wrapping_mul(i64::from(q));
-    let (words, tail) = row.as_chunks::<4>();
-    let (k4, k_tail) = k.as_chunks::<4>();
-    let mut s = 0i64;
-    for (w, &[k0, k1, k2, k3]) in words.iter().zip(k4) {
-        let w = u32::from_le_bytes(*w);
-        s = s
-            .wrapping_add(p(w & 0xFF, k0))
-            .wrapping_add(p((w >> 8) & 0xFF, k1))
-            .wrapping_add(p((w >> 16) & 0xFF, k2))
-            .wrapping_add(p(w >> 24, k3));
-    }
-    for (&q, &kj) in tail.iter().zip(k_tail) {
-        s = s.wrapping_add(p(u32::from(q), kj));
-    }
-    s
+    let w = u32::from_le_bytes(w);
+    let [k0, k1, k2, k3] = k;
+    s.wrapping_add(p(w & 0xFF, k0))
+        .wrapping_add(p((w >> 8) & 0xFF, k1))
+        .wrapping_add(p((w >> 16) & 0xFF, k2))
+        .wrapping_add(p(w >> 24, k3))
 }
 
-/// `acc_j += c · q_j` over a row of codes (`|c| ≤ 32767`).
+/// `Σ_j q_j k_j` over a row of whole words, exact. One word per step: unrolled by two, the
+/// size-optimised build keeps eight `k_j` live and spills (3.6 against 3.25 instructions per
+/// code on the F405 build).
 #[inline(never)]
-fn update_row(row: &[u8], c: i16, acc: &mut [i32]) {
+fn dot_row(row: &[[u8; 4]], k: &[[i32; 4]]) -> i64 {
+    row.iter()
+        .zip(k)
+        .fold(0i64, |s, (&w, &kw)| dot_word(s, w, kw))
+}
+
+/// `acc += c · q` over the four codes of word `w`, taken in halfword pairs:
+/// `w & mask` = `(q₀, q₂)` and `(w >> 8) & mask` = `(q₁, q₃)` for `mask = 0x00FF00FF`, one AND
+/// per two codes, whose bottom and top halves the 16×16-bit multiply-accumulates
+/// (`SMLABB`/`SMLATB`) read directly.
+#[inline(always)]
+fn update_word(acc: [i32; 4], w: [u8; 4], c: i32, mask: u32) -> [i32; 4] {
+    let m = |a: i32, q: i32| a.wrapping_add(q.wrapping_mul(c));
+    let w = u32::from_le_bytes(w);
+    let (even, odd) = (w & mask, (w >> 8) & mask);
+    let [a0, a1, a2, a3] = acc;
+    [
+        m(a0, even as i16 as i32),
+        m(a1, odd as i16 as i32),
+        m(a2, (even as i32) >> 16),
+        m(a3, (odd as i32) >> 16),
+    ]
+}
+
+/// `acc_j += c · q_j` over a row of whole words (`|c| ≤ 32767`), one word per step (as
+/// [`dot_row`]).
+///
+/// The mask `0x00FF00FF` goes through [`black_box`](core::hint::black_box) once per call:
+/// seeing the constant, LLVM rewrites `(w & 0x00FF00FF) as i16` into `w & 0xFF` and extracts
+/// every code on its own, an instruction more per two codes.
+#[inline(never)]
+fn update_row(row: &[[u8; 4]], c: i16, acc: &mut [[i32; 4]]) {
+    let mask = core::hint::black_box(0x00FF_00FFu32);
     let c = i32::from(c);
-    let m = |a: i32, q: u32| a.wrapping_add((q as i32).wrapping_mul(c));
-    let (words, tail) = row.as_chunks::<4>();
-    let (a4, a_tail) = acc.as_chunks_mut::<4>();
-    for (w, a) in words.iter().zip(a4) {
-        let w = u32::from_le_bytes(*w);
-        let [a0, a1, a2, a3] = *a;
-        *a = [
-            m(a0, w & 0xFF),
-            m(a1, (w >> 8) & 0xFF),
-            m(a2, (w >> 16) & 0xFF),
-            m(a3, w >> 24),
-        ];
-    }
-    for (&q, a) in tail.iter().zip(a_tail) {
-        *a = m(*a, u32::from(q));
+    for (&w, a) in row.iter().zip(acc) {
+        *a = update_word(*a, w, c, mask);
     }
 }
 
@@ -127,7 +139,8 @@ fn update_row(row: &[u8], c: i16, acc: &mut [i32]) {
 /// `payload` (`stride` bytes apart, `m` codes each, one row per entry of `dd`), in fixed
 /// point as the [module](self) describes: `out[..m] += X̃ᵀĉ`, the exact-to-one-rounding
 /// products into `xv` (when it is not empty), and `Σ ĉ_i` returned. `None`, with nothing
-/// written, when the pass does not apply: `m` is 0 or above [`MAX_M`], `stride < m`, `u` or
+/// written, when the pass does not apply: `m` is 0, above [`MAX_M`] or not a multiple of 4
+/// (rows of whole words; other shapes keep the `f32` kernels), `stride ≠ m`, `u` or
 /// `out` is shorter than `m`, or `u` holds a non-finite value or only values below `2⁻⁹⁶`
 /// (its grid would leave `f32`'s normal range).
 #[allow(clippy::too_many_arguments)]
@@ -142,17 +155,22 @@ pub(super) fn hess_vec_u8(
     out: &mut [f32],
     xv: &mut [f32],
 ) -> Option<f32> {
-    if m == 0 || m > MAX_M || stride < m {
+    // Rows of whole words, back to back (a dense `u8` file's stride is `m`).
+    if m == 0 || m > MAX_M || stride != m || m % 4 != 0 {
         return None;
     }
+    let words = m / 4;
     let u = u.get(..m)?;
     let out = out.get_mut(..m)?;
     let mut max = 0.0f32;
     for &uj in u {
-        if !uj.is_finite() {
+        let a = libm::fabsf(uj);
+        if !(a < f32::INFINITY) {
             return None;
         }
-        max = max.max(libm::fabsf(uj));
+        if a > max {
+            max = a;
+        }
     }
     // `max·2^(30−e) ∈ [2³⁰, 2³¹)`; a zero vector has every `k_j = 0` and any scale.
     let (up, down) = match exponent(max) {
@@ -160,61 +178,69 @@ pub(super) fn hess_vec_u8(
         None if max == 0.0 => (1.0, 1.0),
         None => return None,
     };
-    let mut k_store = [0i32; MAX_M];
-    let k = k_store.get_mut(..m)?;
-    for (kj, &uj) in k.iter_mut().zip(u) {
+    let mut k_store = [[0i32; 4]; MAX_M / 4];
+    let k = k_store.get_mut(..words)?;
+    for (kj, &uj) in k.as_flattened_mut().iter_mut().zip(u) {
         // |uj·up| < 2³¹: the truncation fits.
         *kj = (uj * up) as i32;
     }
     let k = &*k;
-    let mut acc_store = [0i32; MAX_M];
-    let acc = acc_store.get_mut(..m)?;
+    let mut acc_store = [[0i32; 4]; MAX_M / 4];
+    let acc = acc_store.get_mut(..words)?;
     let mut xv = xv.iter_mut();
     let mut sum_t = 0.0f32;
-    let block_bytes = stride.saturating_mul(BLOCK);
-    for (rows, dd) in payload.chunks(block_bytes).zip(dd.chunks(BLOCK)) {
+    let (payload, _) = payload.as_chunks::<4>();
+    for (block, dd) in payload
+        .chunks(words.saturating_mul(BLOCK))
+        .zip(dd.chunks(BLOCK))
+    {
         let mut c = [0.0f32; BLOCK];
         let mut c_max = 0.0f32;
-        let mut finite = true;
-        for ((row, &di), ci) in rows.chunks_exact(stride).zip(dd).zip(c.iter_mut()) {
-            let s = dot_row(row.get(..m).unwrap_or(&[]), k);
-            let xvi = (i64_to_f32(s) * down + offset) + bias;
+        // Σ|c_i|: NaN or ∞ when a weight is (or when the sum overflows, which then takes the
+        // f32 update as well, harmlessly); one addition per row where a test would be four.
+        let mut c_sum = 0.0f32;
+        for ((row, &di), ci) in block.chunks_exact(words).zip(dd).zip(c.iter_mut()) {
+            let xvi = (i64_to_f32(dot_row(row, k)) * down + offset) + bias;
             if let Some(slot) = xv.next() {
                 *slot = xvi;
             }
             *ci = di * xvi;
-            finite &= ci.is_finite();
-            c_max = c_max.max(libm::fabsf(*ci));
+            let a = libm::fabsf(*ci);
+            c_sum += a;
+            if a > c_max {
+                c_max = a;
+            }
         }
-        let grid = match (finite, exponent(c_max)) {
-            // ĉ = c·2^(14−g) rounded, |ĉ| < 2¹⁵.
-            (true, Some(g)) => pow2(14i32.wrapping_sub(g)).zip(pow2(g.wrapping_sub(14))),
+        let bad = !(c_sum < f32::INFINITY);
+        let c = c.get(..dd.len()).unwrap_or(&[]);
+        let grid = match (bad, exponent(c_max)) {
+            // ĉ = c·2^(14−g) rounded: |ĉ| < 2¹⁵.
+            (false, Some(g)) => pow2(14i32.wrapping_sub(g)).zip(pow2(g.wrapping_sub(14))),
             _ => None,
         };
-        let rows = rows.chunks_exact(stride).zip(c.iter()).take(dd.len());
         match grid {
             Some((c_up, c_down)) => {
                 let mut sum_c = 0i32;
-                for (row, &ci) in rows {
+                for (row, &ci) in block.chunks_exact(words).zip(c) {
                     let q = round_i16(ci * c_up);
-                    // |q| ≤ 32767 and ≤ 64 rows: the sum stays far inside i32.
+                    // |ĉ| ≤ 32767 and ≤ BLOCK rows: the sum stays far inside i32.
                     sum_c = sum_c.wrapping_add(q);
                     if q != 0 {
-                        update_row(row.get(..m).unwrap_or(&[]), q as i16, acc);
+                        update_row(row, q as i16, acc);
                     }
                 }
-                for (oj, aj) in out.iter_mut().zip(acc.iter_mut()) {
+                for (oj, aj) in out.iter_mut().zip(acc.as_flattened_mut()) {
                     *oj += *aj as f32 * c_down;
                     *aj = 0;
                 }
                 sum_t += sum_c as f32 * c_down;
             }
             // All-zero weights add nothing; non-finite or tiny ones take the f32 update.
-            None if finite && c_max == 0.0 => {}
+            None if !bad && c_max == 0.0 => {}
             None => {
-                for (row, &ci) in rows {
+                for (row, &ci) in block.chunks_exact(words).zip(c) {
                     // Zero codes skipped, as the f32 kernels skip them (no `∞·0`).
-                    for (oj, &q) in out.iter_mut().zip(row) {
+                    for (oj, &q) in out.iter_mut().zip(row.as_flattened()) {
                         if q != 0 {
                             *oj += ci * f32::from(q);
                         }
