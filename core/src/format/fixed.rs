@@ -252,3 +252,155 @@ pub(super) fn hess_vec_u8(
     }
     Some(sum_t)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    extern crate std;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// A deterministic pseudo-random sequence (SplitMix64).
+    fn rng(seed: u64) -> impl FnMut() -> u64 {
+        let mut s = seed;
+        move || {
+            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+    }
+
+    #[test]
+    fn products_are_exact_integer_sums() {
+        let mut r = rng(1);
+        for words in [1usize, 2, 16, 49, 64] {
+            let row: Vec<[u8; 4]> = (0..words).map(|_| (r() as u32).to_le_bytes()).collect();
+            let k: Vec<[i32; 4]> = (0..words)
+                .map(|_| core::array::from_fn(|_| (r() as i32) >> 1))
+                .collect();
+            let want: i128 = row
+                .as_flattened()
+                .iter()
+                .zip(k.as_flattened())
+                .map(|(&q, &kj)| i128::from(q) * i128::from(kj))
+                .sum();
+            assert_eq!(i128::from(dot_row(&row, &k)), want);
+        }
+    }
+
+    #[test]
+    fn update_is_the_integer_sum() {
+        let mut r = rng(2);
+        for c in [-32767i16, -1, 1, 12345, 32767] {
+            let row: Vec<[u8; 4]> = (0..16).map(|_| (r() as u32).to_le_bytes()).collect();
+            let mut acc = vec![[7i32, -3, 0, 1]; 16];
+            update_row(&row, c, &mut acc);
+            for (j, (&q, &a)) in row
+                .as_flattened()
+                .iter()
+                .zip(acc.as_flattened())
+                .enumerate()
+            {
+                let start = [7i32, -3, 0, 1][j % 4];
+                assert_eq!(a, start + i32::from(q) * i32::from(c), "j = {j}, c = {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn i64_to_f32_rounds_once() {
+        let mut r = rng(3);
+        let mut cases: Vec<i64> = vec![0, 1, -1, (1 << 24) + 1, -(1 << 47) + 1, (1 << 47) - 1];
+        cases.extend((0..10_000).map(|_| (r() as i64) >> 17));
+        for s in cases {
+            // Rust's `as` rounds an i64 to the nearest f32, ties to even: the reference.
+            assert_eq!(i64_to_f32(s).to_bits(), (s as f32).to_bits(), "s = {s}");
+        }
+    }
+
+    #[test]
+    fn powers_and_exponents() {
+        assert_eq!(pow2(0), Some(1.0));
+        assert_eq!(pow2(-126), Some(f32::MIN_POSITIVE));
+        assert_eq!(pow2(127), Some(2f32.powi(127)));
+        assert_eq!((pow2(-127), pow2(128)), (None, None));
+        assert_eq!(exponent(1.0), Some(0));
+        assert_eq!(exponent(1.5e-3), Some(-10));
+        assert_eq!(exponent(f32::MAX), Some(127));
+        assert_eq!((exponent(0.0), exponent(1e-40)), (None, None));
+        assert_eq!(
+            (round_i16(2.5), round_i16(-2.5), round_i16(32767.9)),
+            (3, -3, 32767)
+        );
+    }
+
+    /// Two rows of 4 codes, the pass on them with `dd`, `u`.
+    fn pass(dd: &[f32], u: &[f32], out: &mut [f32], xv: &mut [f32]) -> Option<f32> {
+        let payload = [1u8, 0, 2, 3, 0, 0, 5, 0];
+        hess_vec_u8(&payload, 4, 4, dd, u, 0.5, -0.25, out, xv)
+    }
+
+    #[test]
+    fn declines_what_it_cannot_take_without_writing() {
+        let mut out = [1.0f32; 4];
+        let mut xv = [9.0f32; 2];
+        for u in [
+            [0.0, f32::NAN, 1.0, 0.0],
+            [f32::INFINITY, 0.0, 0.0, 0.0],
+            [1e-35; 4],
+        ] {
+            assert_eq!(pass(&[0.1, 0.2], &u, &mut out, &mut xv), None);
+        }
+        // Rows that are not whole words, a stride other than m, more than MAX_M features.
+        let u = [1.0f32; 8];
+        assert_eq!(
+            hess_vec_u8(&[1; 6], 3, 3, &[1.0, 1.0], &u, 0.0, 0.0, &mut out, &mut xv),
+            None
+        );
+        assert_eq!(
+            hess_vec_u8(&[1; 10], 5, 4, &[1.0, 1.0], &u, 0.0, 0.0, &mut out, &mut xv),
+            None
+        );
+        let long = [0u8; 2 * (MAX_M + 4)];
+        let u_long = [1.0f32; MAX_M + 4];
+        let mut out_long = [1.0f32; MAX_M + 4];
+        let dd = [1.0f32; 2];
+        let declined = hess_vec_u8(
+            &long,
+            MAX_M + 4,
+            MAX_M + 4,
+            &dd,
+            &u_long,
+            0.0,
+            0.0,
+            &mut out_long,
+            &mut xv,
+        );
+        assert_eq!(declined, None);
+        assert_eq!((out, xv), ([1.0; 4], [9.0; 2]));
+    }
+
+    #[test]
+    fn zero_and_non_finite_weights() {
+        let u = [0.25f32, -1.0, 0.5, 2.0];
+        // Zero weights: no update, products still written.
+        let (mut out, mut xv) = ([1.0f32; 4], [0.0f32; 2]);
+        assert_eq!(pass(&[0.0, 0.0], &u, &mut out, &mut xv), Some(0.0));
+        assert_eq!(out, [1.0; 4]);
+        // x̃·v: 1·0.25 + 2·0.5 + 3·2 = 7.25, 5·0.5 = 2.5, plus 0.5 − 0.25.
+        assert_eq!(xv, [7.5, 2.75]);
+        // A zero vector: every product is offset + bias.
+        assert_eq!(pass(&[1.0, 1.0], &[0.0; 4], &mut out, &mut xv), Some(0.5));
+        assert_eq!(xv, [0.25, 0.25]);
+        // A NaN weight takes the f32 update: NaN where its row's codes are non-zero, nowhere
+        // else (zero codes skipped), and a NaN sum.
+        let mut out = [1.0f32; 4];
+        let sum = pass(&[f32::NAN, 1.0], &u, &mut out, &mut xv).unwrap();
+        assert!(sum.is_nan());
+        assert!(out[0].is_nan() && out[2].is_nan() && out[3].is_nan());
+        assert_eq!(out[1], 1.0);
+    }
+}
