@@ -373,7 +373,7 @@ fn core_hess_vec_matches_explicit_hessian_on_packed_data() {
                 // rows of whole words (the synthetic set, m = 12) take the fixed-point pass,
                 // whose update's weights are quantised on purpose: its stated bound on top.
                 let fixed_point = rows.header().encoding == tinynewton::format::Encoding::U8
-                    && rows.n_features() % 4 == 0;
+                    && rows.n_features().is_multiple_of(4);
                 let allowed = 1e-5 + if fixed_point { grid } else { 0.0 };
                 println!(
                     "Hv {name} {bias:?} scale {scale}: rel err {rel:.2e} (allowed {allowed:.2e})"

@@ -156,7 +156,7 @@ pub(super) fn hess_vec_u8(
     xv: &mut [f32],
 ) -> Option<f32> {
     // Rows of whole words, back to back (a dense `u8` file's stride is `m`).
-    if m == 0 || m > MAX_M || stride != m || m % 4 != 0 {
+    if m == 0 || m > MAX_M || stride != m || !m.is_multiple_of(4) {
         return None;
     }
     let words = m / 4;
@@ -165,7 +165,7 @@ pub(super) fn hess_vec_u8(
     let mut max = 0.0f32;
     for &uj in u {
         let a = libm::fabsf(uj);
-        if !(a < f32::INFINITY) {
+        if !a.is_finite() {
             return None;
         }
         if a > max {
@@ -211,7 +211,7 @@ pub(super) fn hess_vec_u8(
                 c_max = a;
             }
         }
-        let bad = !(c_sum < f32::INFINITY);
+        let bad = !c_sum.is_finite();
         let c = c.get(..dd.len()).unwrap_or(&[]);
         let grid = match (bad, exponent(c_max)) {
             // ĉ = c·2^(14−g) rounded: |ĉ| < 2¹⁵.
