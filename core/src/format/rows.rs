@@ -687,7 +687,7 @@ fn dot_then_axpy_u8(
 /// in the same order, so the same bits; what differs is that zero codes are not skipped,
 /// which changes no bit for finite weights (`o + a·0 = o` for the solver's accumulators,
 /// which start at +0, as in the word kernels): a pair with a non-finite weight, an odd last
-/// row and short vectors take [`axpy_packed`]. Dense digits rows are half non-zero, so the
+/// row, rows that are not whole words and short vectors take [`axpy_packed`]. Dense digits rows are half non-zero, so the
 /// zero tests of [`axpy_packed`] cost more than the work they skip (the gradient pass of
 /// digits 6-vs-rest: see the README's per-kernel table).
 fn axpy_rows_u8(
@@ -698,7 +698,8 @@ fn axpy_rows_u8(
     out: &mut [f32],
 ) {
     let pair_bytes = stride.saturating_mul(2);
-    let fits = stride >= m && out.len() >= m && pair_bytes > 0;
+    // Rows of whole words only (no code for a tail: the tables build's flash is at its budget).
+    let fits = stride >= m && out.len() >= m && pair_bytes > 0 && m.is_multiple_of(4);
     let mut i = 0usize;
     let mut pairs = payload.chunks_exact(if fits { pair_bytes } else { usize::MAX });
     for pair in &mut pairs {
@@ -713,9 +714,9 @@ fn axpy_rows_u8(
             axpy_packed::<U8>(rb, m, a1, o);
             continue;
         }
-        let (wa, ta) = ra.as_chunks::<4>();
-        let (wb, tb) = rb.as_chunks::<4>();
-        let (o4, ot) = o.as_chunks_mut::<4>();
+        let (wa, _) = ra.as_chunks::<4>();
+        let (wb, _) = rb.as_chunks::<4>();
+        let (o4, _) = o.as_chunks_mut::<4>();
         for ((x, y), o) in wa.iter().zip(wb).zip(o4) {
             let (x, y) = (u32::from_le_bytes(*x), u32::from_le_bytes(*y));
             let [o0, o1, o2, o3] = *o;
@@ -726,15 +727,18 @@ fn axpy_rows_u8(
                 (o3 + a0 * field(x, 24, 0xFF)) + a1 * field(y, 24, 0xFF),
             ];
         }
-        for ((&x, &y), o) in ta.iter().zip(tb).zip(ot) {
-            *o = (*o + a0 * f32::from(x)) + a1 * f32::from(y);
-        }
     }
     // The odd last row, or every row when the vectors do not fit (the kernel's own answer).
     for row in pairs.remainder().chunks_exact(stride.max(1)) {
         axpy_packed::<U8>(row, m, a(i), out);
         i = i.wrapping_add(1);
     }
+}
+
+/// `out_j += a · q_j` over a dense `u8` row ([`axpy_packed`]): the fixed-point pass's `f32`
+/// fallback for weights it cannot put on its grid.
+pub(super) fn axpy_u8(row: &[u8], m: usize, a: f32, out: &mut [f32]) {
+    axpy_packed::<U8>(row, m, a, out);
 }
 
 /// `Σ_j x_j u_j` over an `f32` row.
