@@ -161,7 +161,13 @@ pub trait Rows {
     /// `xv_i = dot_axpy_codes(i, u, offset, bias, dd_i, out)`; returns `Σ_i dd_i · xv_i`
     /// (summed in row order, one accumulator) and stores `xv_i` into `xv` when it is not
     /// empty. The default is that loop ([`hess_vec_codes_each`]); an implementation must
-    /// give the same bits (a layout may hoist per-row work out of the loop).
+    /// give the same bits (a layout may hoist per-row work out of the loop), with one stated
+    /// exception: a layout may quantise the update's weights `c_i = dd_i · xv_i` to `ĉ_i`,
+    /// adding `X̃ᵀĉ` and returning `Σ_i ĉ_i`, when it documents the bound on `|ĉ_i − c_i|`
+    /// and keeps `xv` at least as accurate as the `f32` sum (CG keeps `X̃d` from it). The
+    /// packed dense `u8` rows do ([`crate::format`]'s fixed-point pass, `2⁻¹⁵·max|c|` per
+    /// block of rows): the product then shapes CG's direction within that bound, while the
+    /// gradient, the objective and the margins stay exact to `f32`.
     fn hess_vec_codes(
         &self,
         dd: &[f32],
@@ -174,7 +180,8 @@ pub trait Rows {
         hess_vec_codes_each(self, dd, u, offset, bias, out, xv)
     }
     /// `out_j += a_i · q_ij` for every row `i < n` and feature `j`, where `a_i = a(i)` is asked
-    /// for once per row, in row order, just before the row is added (a gradient pass,
+    /// for once per row, in row order, before the row is added (a layout may ask for the next
+    /// row's too before adding either: the dense `u8` rows go two at a time) (a gradient pass,
     /// `X̃ᵀa`, whose weights come from the margins row by row). The default is one
     /// [`axpy_codes`](Rows::axpy_codes) per row; an implementation must give the same bits.
     fn axpy_codes_rows(&self, a: &mut dyn FnMut(usize) -> f32, out: &mut [f32]) {

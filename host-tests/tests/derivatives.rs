@@ -212,6 +212,26 @@ fn hess_vec_rel_error<const M: usize, const N: usize, const T: usize, R: Rows + 
     rng: &mut SplitMix64,
     scale: f64,
 ) -> f64 {
+    hess_vec_error_and_grid_bound(ws, rows, settings, problem, rng, scale).0
+}
+
+/// [`hess_vec_rel_error`] and, relative to the same `‖H_ref v‖`, the bound the dense-`u8`
+/// fixed-point pass states for its quantised update (core/src/format/fixed.rs): each weight
+/// `c_i = D_i x̃_i·v` is moved by at most `2⁻¹⁵(1 + 2⁻⁸)·max|c|` (the block maximum is at
+/// most the global one), so `|Δ(Hv)_j| ≤ 2⁻¹⁵(1 + 2⁻⁸)·max|c|·Σ_i |x̃_ij|`.
+fn hess_vec_error_and_grid_bound<
+    const M: usize,
+    const N: usize,
+    const T: usize,
+    R: Rows + ?Sized,
+>(
+    ws: &mut Workspace<M, N, T>,
+    rows: &R,
+    settings: &Settings,
+    problem: &Problem,
+    rng: &mut SplitMix64,
+    scale: f64,
+) -> (f64, f64) {
     let m = rows.n_features();
     let w: Vec<f32> = (0..=m).map(|_| (scale * rng.normal()) as f32).collect();
     let v: Vec<f32> = (0..=m).map(|_| rng.normal() as f32).collect();
@@ -221,8 +241,16 @@ fn hess_vec_rel_error<const M: usize, const N: usize, const T: usize, R: Rows + 
         ..Default::default()
     };
     tinynewton::evaluate(ws.buffers(), rows, settings, &w, at).expect("shapes fit the workspace");
-    let exact = problem.hessian(&widen(&w)) * widen(&v);
-    (widen(&hv) - &exact).norm() / exact.norm()
+    let (w, v) = (widen(&w), widen(&v));
+    let exact = problem.hessian(&w) * &v;
+    let c = problem.curvature(&w).component_mul(&(&problem.x * &v));
+    let c_max = c.amax();
+    let column_sums = DVector::from_fn(m + 1, |j, _| problem.x.column(j).abs().sum());
+    let grid = 2f64.powi(-15) * (1.0 + 2f64.powi(-8)) * c_max * column_sums.norm();
+    (
+        (widen(&hv) - &exact).norm() / exact.norm(),
+        grid / exact.norm(),
+    )
 }
 
 #[test]
@@ -336,16 +364,55 @@ fn core_hess_vec_matches_explicit_hessian_on_packed_data() {
             // w = 0 (every D_i = C_i/4) and a point with margins of order 1–10 (weights of
             // 0.05 over ~100 active pixels of value ≤ 1).
             for scale in [0.0, 0.05] {
-                let rel = hess_vec_rel_error(&mut *ws, &rows, &settings, &problem, &mut rng, scale);
+                let (rel, grid) = hess_vec_error_and_grid_bound(
+                    &mut *ws, &rows, &settings, &problem, &mut rng, scale,
+                );
                 // Acceptance: ≤ 1e-5. Here n = 1757 rows are accumulated in f32: a random walk
                 // of √n·u ≈ 2.5e-6 of ‖X̃ᵀDX̃‖‖v‖ (the worst case n·u ≈ 1e-4 needs every
-                // rounding to go one way, which a correct kernel does not produce).
-                println!("Hv {name} {bias:?} scale {scale}: rel err {rel:.2e}");
+                // rounding to go one way, which a correct kernel does not produce). Dense u8
+                // rows of whole words (the synthetic set, m = 12) take the fixed-point pass,
+                // whose update's weights are quantised on purpose: its stated bound on top.
+                let fixed_point = rows.header().encoding == tinynewton::format::Encoding::U8
+                    && rows.n_features().is_multiple_of(4);
+                let allowed = 1e-5 + if fixed_point { grid } else { 0.0 };
+                println!(
+                    "Hv {name} {bias:?} scale {scale}: rel err {rel:.2e} (allowed {allowed:.2e})"
+                );
                 assert!(
-                    rel <= 1e-5,
-                    "{name} {bias:?} scale {scale}: Hv rel err {rel:e}"
+                    rel <= allowed,
+                    "{name} {bias:?} scale {scale}: Hv rel err {rel:e} > {allowed:e}"
                 );
             }
         }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// The dense-`u8` fixed-point Hessian-vector product (core/src/format/fixed.rs) on random
+    /// quantised data, points and directions: within its stated bound of the f64 product,
+    /// `‖Hv − H_ref v‖ ≤ 2⁻¹⁵(1 + 2⁻⁸)·max|c|·‖(Σ_i |x̃_ij|)_j‖` for the quantised update plus
+    /// `1e-5‖H_ref v‖` for f32 round-off (the exact integer products leave the f32 work of
+    /// `D`, the fold and the flushes, bounded as in `core_hess_vec_matches_explicit_hessian_to_1e5`).
+    #[test]
+    fn fixed_point_hess_vec_is_within_its_bound_of_f64(
+        seed in 0u64..1_000_000,
+        n in 8usize..=200,
+        words in 1usize..=5,
+        scale in 0.0f64..0.5,
+        free in proptest::bool::ANY,
+    ) {
+        let m = 4 * words;
+        let data = Synthetic::generate(seed, n, m, 3.0).packed(Quantisation::U8);
+        let rows = tinynewton::format::parse(&data).expect("valid packed data");
+        let bias = if free { Bias::Free } else { Bias::Regularized };
+        let problem = problem_from_rows(&rows, 2.0, 0.5, bias);
+        let settings = settings_for(&problem);
+        let mut ws = Box::new(SmallWorkspace::new());
+        let mut rng = SplitMix64::new(seed ^ 0xf1ed);
+        let (rel, grid) =
+            hess_vec_error_and_grid_bound(&mut *ws, &rows, &settings, &problem, &mut rng, scale);
+        proptest::prop_assert!(rel <= 1e-5 + grid, "rel {rel:e}, grid bound {grid:e}");
     }
 }

@@ -80,7 +80,10 @@
 //! code (overflow-checked), so a kernel never meets an index outside `0..m`. The features of a
 //! row are visited in increasing order with one accumulator, so a kernel over a sparse row sums
 //! the same terms in the same order as the dense `u8` kernel (which skips zero codes exactly):
-//! a sparse file trains to the same bits as the dense `u8` file of the same codes.
+//! a sparse file trains to the same bits as the dense `u8` file of the same codes — except
+//! CG's Hessian-vector products on dense rows of whole words (`4 | m ≤ 256`), which take the
+//! fixed-point pass (`fixed.rs`: its update quantised within a stated bound), so the dense
+//! file's CG path differs (its optimum does not, within f32).
 //!
 //! # Version 2: `K` classes
 //!
@@ -167,6 +170,7 @@ use crate::data::{Dequant, FeatureTable};
 use crate::transform::{FeatureTransform, TransformKind};
 
 mod aligned;
+mod fixed;
 mod rows;
 mod sparse;
 mod write;

@@ -2,7 +2,7 @@
 //! encoding. Every kernel sums with one accumulator over the features in increasing order, so a
 //! result is the same bits on the host and on the target.
 
-use super::{le_f32, sparse, Encoding, PackedDataset, VERSION};
+use super::{fixed, le_f32, sparse, Encoding, PackedDataset, VERSION};
 use crate::data::{Dequant, Rows};
 
 #[cfg(not(target_os = "none"))]
@@ -182,10 +182,12 @@ impl Rows for PackedDataset<'_> {
     }
 
     /// One pass. `u8-sparse` files of up to 256 features: without an index test per entry
-    /// ([`sparse`]'s `hess_vec_codes`); `u8` and `u4` rows: the row kernel on the rows in file
-    /// order; the rest row by row. The terms and their order are
-    /// those of [`dot_axpy_codes`](Rows::dot_axpy_codes) per row, so the same bits. Out of
-    /// line: one copy of the dispatch, not one per caller.
+    /// ([`sparse`]'s `hess_vec_codes`); dense `u8` rows of whole words (`4 | m ≤ 256`): in
+    /// fixed point (`fixed.rs`: exact integer products, the update's weights quantised to `i16`
+    /// within a stated bound, so not the bits of `dot_axpy_codes`); other `u8` and `u4` rows:
+    /// the row kernel on the rows in file order; the rest row by row. Outside the fixed-point
+    /// pass the terms and their order are those of [`dot_axpy_codes`](Rows::dot_axpy_codes)
+    /// per row, so the same bits. Out of line: one copy of the dispatch, not one per caller.
     ///
     /// (A dense-`u8` pass whose dot product notes each row's non-zero codes for the update
     /// took digits 6-vs-rest from 48.8 M to 46.0 M instructions on the F405 for 0.9 KB of code
@@ -218,9 +220,18 @@ impl Rows for PackedDataset<'_> {
         } else if let (Encoding::U8 | Encoding::U4, true) =
             (self.header.encoding, dd.len() == self.n && self.stride > 0)
         {
+            // Dense u8 in fixed point (fixed.rs): integer multiply-accumulates, the update
+            // quantised; it declines what it cannot take (long rows, non-finite vectors).
+            if self.header.encoding == Encoding::U8 {
+                if let Some(sum_t) =
+                    fixed::hess_vec_u8(self.payload, self.stride, m, dd, u, offset, bias, out, xv)
+                {
+                    return sum_t;
+                }
+            }
             // Packed rows in file order, no lookup per row; the kernel checks the lengths.
             let kernel = match self.header.encoding {
-                Encoding::U8 => dot_axpy_packed::<U8>,
+                Encoding::U8 => dot_then_axpy_u8,
                 _ => dot_axpy_packed::<U4>,
             };
             let mut sum_t = 0.0f32;
@@ -269,6 +280,9 @@ impl Rows for PackedDataset<'_> {
             }
         } else if let (Encoding::U8 | Encoding::U4, true) = (self.header.encoding, self.stride > 0)
         {
+            if self.header.encoding == Encoding::U8 {
+                return axpy_rows_u8(self.payload, self.stride, self.m, a, out);
+            }
             let kernel = match self.header.encoding {
                 Encoding::U8 => axpy_packed::<U8>,
                 _ => axpy_packed::<U4>,
@@ -310,7 +324,7 @@ impl Rows for PackedDataset<'_> {
                 axpy_f32(row, weight * xv, out);
                 xv
             }
-            Encoding::U8 => dot_axpy_packed::<U8>(row, self.m, u, offset, bias, weight, out),
+            Encoding::U8 => dot_then_axpy_u8(row, self.m, u, offset, bias, weight, out),
             Encoding::U4 => dot_axpy_packed::<U4>(row, self.m, u, offset, bias, weight, out),
             Encoding::U8Sparse => 0.0, // answered above
         }
@@ -667,6 +681,84 @@ fn dot_axpy_packed<W: Width>(
     xv
 }
 
+/// [`Rows::dot_axpy_codes`] on a dense `u8` row as its two halves, [`dot_packed`] then
+/// [`axpy_packed`] (so the same bits as [`dot_axpy_packed`], whose `u8` copy, 1.6 KB of code,
+/// went when the whole-pass product moved to the fixed-point pass, `fixed.rs`: this one serves
+/// the rows that pass declines and single-row callers).
+fn dot_then_axpy_u8(
+    row: &[u8],
+    m: usize,
+    u: &[f32],
+    offset: f32,
+    bias: f32,
+    weight: f32,
+    out: &mut [f32],
+) -> f32 {
+    let xv = (dot_packed::<U8>(row, m, u) + offset) + bias;
+    axpy_packed::<U8>(row, m, weight * xv, out);
+    xv
+}
+
+/// [`Rows::axpy_codes_rows`] over dense `u8` rows (`stride` bytes apart, `m` codes each), two
+/// rows per step: `out_j = (out_j + a_i q_ij) + a_{i+1} q_{i+1,j}`, each output loaded and
+/// stored once per pair. The additions per output are those of [`axpy_packed`] row after row,
+/// in the same order, so the same bits; what differs is that zero codes are not skipped,
+/// which changes no bit for finite weights (`o + a·0 = o` for the solver's accumulators,
+/// which start at +0, as in the word kernels): a pair with a non-finite weight, an odd last
+/// row, rows that are not whole words and short vectors take [`axpy_packed`]. Dense digits rows are half non-zero, so the
+/// zero tests of [`axpy_packed`] cost more than the work they skip (the gradient pass of
+/// digits 6-vs-rest: see the README's per-kernel table).
+fn axpy_rows_u8(
+    payload: &[u8],
+    stride: usize,
+    m: usize,
+    a: &mut dyn FnMut(usize) -> f32,
+    out: &mut [f32],
+) {
+    let pair_bytes = stride.saturating_mul(2);
+    // Rows of whole words only (no code for a tail: the tables build's flash is at its budget).
+    let fits = stride >= m && out.len() >= m && pair_bytes > 0 && m.is_multiple_of(4);
+    let mut i = 0usize;
+    let mut pairs = payload.chunks_exact(if fits { pair_bytes } else { usize::MAX });
+    for pair in &mut pairs {
+        let (ra, rb) = pair.split_at(stride.min(pair.len()));
+        let (a0, a1) = (a(i), a(i.wrapping_add(1)));
+        i = i.wrapping_add(2);
+        let (Some(ra), Some(rb), Some(o)) = (ra.get(..m), rb.get(..m), out.get_mut(..m)) else {
+            continue;
+        };
+        if !(a0.is_finite() && a1.is_finite()) {
+            axpy_packed::<U8>(ra, m, a0, o);
+            axpy_packed::<U8>(rb, m, a1, o);
+            continue;
+        }
+        let (wa, _) = ra.as_chunks::<4>();
+        let (wb, _) = rb.as_chunks::<4>();
+        let (o4, _) = o.as_chunks_mut::<4>();
+        for ((x, y), o) in wa.iter().zip(wb).zip(o4) {
+            let (x, y) = (u32::from_le_bytes(*x), u32::from_le_bytes(*y));
+            let [o0, o1, o2, o3] = *o;
+            *o = [
+                (o0 + a0 * field(x, 0, 0xFF)) + a1 * field(y, 0, 0xFF),
+                (o1 + a0 * field(x, 8, 0xFF)) + a1 * field(y, 8, 0xFF),
+                (o2 + a0 * field(x, 16, 0xFF)) + a1 * field(y, 16, 0xFF),
+                (o3 + a0 * field(x, 24, 0xFF)) + a1 * field(y, 24, 0xFF),
+            ];
+        }
+    }
+    // The odd last row, or every row when the vectors do not fit (the kernel's own answer).
+    for row in pairs.remainder().chunks_exact(stride.max(1)) {
+        axpy_packed::<U8>(row, m, a(i), out);
+        i = i.wrapping_add(1);
+    }
+}
+
+/// `out_j += a · q_j` over a dense `u8` row ([`axpy_packed`]): the fixed-point pass's `f32`
+/// fallback for weights it cannot put on its grid.
+pub(super) fn axpy_u8(row: &[u8], m: usize, a: f32, out: &mut [f32]) {
+    axpy_packed::<U8>(row, m, a, out);
+}
+
 /// `Σ_j x_j u_j` over an `f32` row.
 #[inline]
 fn dot_f32(row: &[u8], u: &[f32]) -> f32 {
@@ -779,14 +871,24 @@ mod tests {
                 let mut out = start.clone();
                 let mut xv = vec![f32::NAN; n];
                 let sum = ds.hess_vec_codes(&dd, &u, offset, bias, &mut out, &mut xv);
-                assert_eq!(sum.to_bits(), sum_ref.to_bits(), "sum, {what}");
-                assert_eq!(bits(&out), bits(&out_ref), "hess_vec_codes, {what}");
-                assert_eq!(bits(&xv), bits(&xv_ref), "xv, {what}");
-                // Without the products kept: the same update and sum.
-                let mut out = start.clone();
-                let sum = ds.hess_vec_codes(&dd, &u, offset, bias, &mut out, &mut []);
-                assert_eq!(sum.to_bits(), sum_ref.to_bits(), "sum, {what}");
-                assert_eq!(bits(&out), bits(&out_ref), "hess_vec_codes, {what}");
+                if kind == 0 && m % 4 == 0 && m <= super::fixed::MAX_M {
+                    // Dense u8 rows of whole words take the fixed-point pass (fixed.rs): checked
+                    // against f64 within its stated bounds, not bit for bit.
+                    fixed_pass_within_bounds(&q, m, &u, &dd, offset, bias, &start, &out, &xv, sum);
+                    let mut again = start.clone();
+                    let sum2 = ds.hess_vec_codes(&dd, &u, offset, bias, &mut again, &mut []);
+                    assert_eq!(sum2.to_bits(), sum.to_bits(), "sum without xv, {what}");
+                    assert_eq!(bits(&again), bits(&out), "update without xv, {what}");
+                } else {
+                    assert_eq!(sum.to_bits(), sum_ref.to_bits(), "sum, {what}");
+                    assert_eq!(bits(&out), bits(&out_ref), "hess_vec_codes, {what}");
+                    assert_eq!(bits(&xv), bits(&xv_ref), "xv, {what}");
+                    // Without the products kept: the same update and sum.
+                    let mut out = start.clone();
+                    let sum = ds.hess_vec_codes(&dd, &u, offset, bias, &mut out, &mut []);
+                    assert_eq!(sum.to_bits(), sum_ref.to_bits(), "sum, {what}");
+                    assert_eq!(bits(&out), bits(&out_ref), "hess_vec_codes, {what}");
+                }
 
                 let a_of = |i: usize| (i as f32 - 4.5) * 0.173;
                 let mut g_ref = start.clone();
@@ -832,6 +934,88 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The fixed-point pass's products and update against f64, within the bounds its module
+    /// states (fixed.rs): `|xv_i − x̃_i·v| ≤ 2⁻³⁰ max|u| Σ_j q_ij` plus the roundings of one
+    /// conversion and two additions (`4·2⁻²⁴` of the magnitudes involved); per feature
+    /// `|out_j − (start_j + Σ_i c_i q_ij)| ≤ 2⁻¹⁵(1 + 2⁻⁸) max|c| Σ_i q_ij` (the weights' grid,
+    /// `n ≤` one block here) plus the f32 error of `c_i` itself (`dd_i` times the product's
+    /// bound, and one rounding) and of the flush (two roundings of `start_j` and the sum); the
+    /// returned sum within the grid's bound times `n`.
+    #[allow(clippy::too_many_arguments)]
+    fn fixed_pass_within_bounds(
+        q: &[u8],
+        m: usize,
+        u: &[f32],
+        dd: &[f32],
+        offset: f32,
+        bias: f32,
+        start: &[f32],
+        out: &[f32],
+        xv: &[f32],
+        sum: f32,
+    ) {
+        let n = dd.len();
+        let eps = f64::from(f32::EPSILON) / 2.0;
+        let u_max = u.iter().fold(0.0f64, |a, &x| a.max(f64::from(x).abs()));
+        let mut c = vec![0.0f64; n];
+        let mut xv_bound = vec![0.0f64; n];
+        for i in 0..n {
+            let row = &q[i * m..(i + 1) * m];
+            let exact: f64 = row
+                .iter()
+                .zip(u)
+                .map(|(&c, &uj)| f64::from(c) * f64::from(uj))
+                .sum();
+            let magnitude: f64 = row
+                .iter()
+                .zip(u)
+                .map(|(&c, &uj)| f64::from(c) * f64::from(uj).abs())
+                .sum();
+            let codes: f64 = row.iter().map(|&c| f64::from(c)).sum();
+            let want = exact + f64::from(offset) + f64::from(bias);
+            xv_bound[i] = 2f64.powi(-30) * u_max * codes
+                + 4.0 * eps * (magnitude + f64::from(offset).abs() + f64::from(bias).abs());
+            assert!(
+                (f64::from(xv[i]) - want).abs() <= xv_bound[i],
+                "xv[{i}] = {} vs {want} (bound {:e}), m = {m}",
+                xv[i],
+                xv_bound[i]
+            );
+            c[i] = f64::from(dd[i]) * want;
+        }
+        let c_max = c.iter().fold(0.0f64, |a, &x| a.max(x.abs()));
+        let grid = 2f64.powi(-15) * (1.0 + 2f64.powi(-8)) * c_max;
+        for j in 0..m {
+            let mut want = f64::from(start[j]);
+            let mut bound = 0.0f64;
+            let mut magnitude = f64::from(start[j]).abs();
+            for i in 0..n {
+                let qij = f64::from(q[i * m + j]);
+                want += c[i] * qij;
+                magnitude += (c[i] * qij).abs();
+                bound += qij * (grid + f64::from(dd[i]) * xv_bound[i] + eps * c[i].abs());
+            }
+            bound += 2.0 * eps * magnitude;
+            assert!(
+                (f64::from(out[j]) - want).abs() <= bound,
+                "out[{j}] = {} vs {want} (bound {bound:e}), m = {m}",
+                out[j]
+            );
+        }
+        let want: f64 = c.iter().sum();
+        let bound = n as f64 * (grid + eps * c_max)
+            + 2.0 * eps * c.iter().map(|x| x.abs()).sum::<f64>()
+            + xv_bound
+                .iter()
+                .zip(dd)
+                .map(|(b, &d)| b * f64::from(d))
+                .sum::<f64>();
+        assert!(
+            (f64::from(sum) - want).abs() <= bound,
+            "sum {sum} vs {want} (bound {bound:e})"
+        );
     }
 
     /// Every packed kernel against the plain loop over every feature, in order, one

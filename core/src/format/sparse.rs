@@ -5,7 +5,8 @@
 //! has made increasing feature order, with one accumulator per output: the terms and their order
 //! are those of the dense `u8` kernels, which skip zero codes exactly (`s + 0·u` is `s` for an
 //! accumulator that starts at +0 and finite `u`). So a sparse file gives the same bits as the
-//! dense `u8` file of the same codes, and the work is per stored entry, none per zero.
+//! dense `u8` file of the same codes (but for CG's products on dense rows of whole words, which
+//! take the fixed-point pass, `fixed.rs`), and the work is per stored entry, none per zero.
 
 use super::{FormatError, SparseLayout};
 
