@@ -9,7 +9,7 @@
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::OutputPin;
 use tinynewton::format::PackedDataset;
-use tinynewton::{Iteration, Report, Rows, Settings, SolverKind, Status, Workspace};
+use tinynewton::{Buffers, Iteration, Report, Rows, Settings, SolverKind, Status, Workspace};
 
 use tinynewton_firmware::counter::Counter;
 use tinynewton_firmware::mem;
@@ -59,9 +59,34 @@ struct Measured {
     eval_counts: u64,
 }
 
-/// Parses, trains (one log line per iteration), evaluates; prints the `result` line.
-fn measured_run<const M: usize, const N: usize, const T: usize, L: OutputPin, C: Counter>(
-    ws: &mut Workspace<M, N, T>,
+/// What [`measured_run`] needs of a `Workspace<M, N, T>` beyond its buffers: its size and
+/// the two evaluations, which depend on the capacity `M`. Given as plain values and function
+/// pointers, so `measured_run` is one function for every workspace of a build (it was one copy
+/// per data set's capacities, each about 6 KB of code).
+struct Capacity {
+    workspace_bytes: usize,
+    /// Correct test predictions of the weights (the anytime mode's line).
+    test_correct: fn(&[f32], &PackedDataset<'_>) -> Result<(usize, usize), RunError>,
+    /// The `result` line's evaluation of the trained weights.
+    evaluate: fn(&[f32], &PackedDataset<'_>) -> Result<Evaluation, RunError>,
+}
+
+impl Capacity {
+    fn of<const M: usize, const N: usize, const T: usize>() -> Self {
+        Capacity {
+            workspace_bytes: Workspace::<M, N, T>::SIZE_BYTES,
+            test_correct: runs::test_correct::<M>,
+            evaluate: runs::evaluate_weights::<M>,
+        }
+    }
+}
+
+/// Parses, trains (one log line per iteration), evaluates; prints the `result` line. Not
+/// inlined: one copy serves every binary run of the build.
+#[inline(never)]
+fn measured_run<L: OutputPin, C: Counter>(
+    mut buffers: Buffers<'_>,
+    capacity: Capacity,
     files: &Files,
     settings: &Settings,
     led: &mut L,
@@ -78,7 +103,7 @@ fn measured_run<const M: usize, const N: usize, const T: usize, L: OutputPin, C:
         test.header().n,
         files.train.len(),
         files.test.len(),
-        Workspace::<M, N, T>::SIZE_BYTES
+        capacity.workspace_bytes
     );
 
     // The solver's count is the sum of the segments between callbacks: the callback's own
@@ -86,17 +111,21 @@ fn measured_run<const M: usize, const N: usize, const T: usize, L: OutputPin, C:
     // out.
     let mut train_counts = 0u64;
     let mut mark = counter.now();
-    let report = runs::train_anytime(ws, &train, settings, |it: &Iteration, w: &[f32]| {
-        let now = counter.now();
-        let segment = counter.elapsed(mark, now);
-        train_counts += segment;
-        // The LED is best effort: a failing pin must not stop training.
-        let _ = if it.iter % 2 == 1 {
-            led.set_high()
-        } else {
-            led.set_low()
-        };
-        defmt::info!(
+    let report = runs::train_anytime(
+        buffers.reborrow(),
+        &train,
+        settings,
+        |it: &Iteration, w: &[f32]| {
+            let now = counter.now();
+            let segment = counter.elapsed(mark, now);
+            train_counts += segment;
+            // The LED is best effort: a failing pin must not stop training.
+            let _ = if it.iter % 2 == 1 {
+                led.set_high()
+            } else {
+                led.set_low()
+            };
+            defmt::info!(
             "iter={=u32} f={=f32} grad_rel={=f32} step={=f32} cg_iters={=u32} ls_trials={=u32} passes={=u32} {=str}={=u64}",
             it.iter,
             it.f,
@@ -108,10 +137,10 @@ fn measured_run<const M: usize, const N: usize, const T: usize, L: OutputPin, C:
             C::UNIT,
             segment
         );
-        if selection::ANYTIME {
-            // `total_` keeps the profile's `instructions=` matching to the segments; the
-            // profile's `cycles≈` of the iteration lines sum to the cumulative cycles.
-            match runs::test_correct::<M>(w, &test) {
+            if selection::ANYTIME {
+                // `total_` keeps the profile's `instructions=` matching to the segments; the
+                // profile's `cycles≈` of the iteration lines sum to the cumulative cycles.
+                match (capacity.test_correct)(w, &test) {
                 Ok((correct, total)) => defmt::info!(
                     "anytime dataset={=str} iter={=u32} passes={=u32} grad_rel={=f32} test_correct={=usize}/{=usize} total_{=str}={=u64}",
                     files.name,
@@ -125,17 +154,18 @@ fn measured_run<const M: usize, const N: usize, const T: usize, L: OutputPin, C:
                 ),
                 Err(e) => defmt::error!("anytime evaluation failed: {}", e),
             }
-        }
-        mark = counter.now();
-        if selection::STOP_AT.is_some_and(|stop| train_counts >= stop) {
-            core::ops::ControlFlow::Break(())
-        } else {
-            core::ops::ControlFlow::Continue(())
-        }
-    })?;
+            }
+            mark = counter.now();
+            if selection::STOP_AT.is_some_and(|stop| train_counts >= stop) {
+                core::ops::ControlFlow::Break(())
+            } else {
+                core::ops::ControlFlow::Continue(())
+            }
+        },
+    )?;
     let end = counter.now();
     train_counts += counter.elapsed(mark, end);
-    let evaluation = runs::evaluate(ws, &test)?;
+    let evaluation = (capacity.evaluate)(buffers.weights(), &test)?;
     let t_eval = counter.now();
     defmt::info!(
         "result dataset={=str} solver={=str} status={=str} iters={=u32} cg_iters={=u32} passes={=u32} objective={=f32} grad_rel={=f32} test_correct={=usize}/{=usize} fingerprint=0x{=u64:016x} {=str}={=u64}",
@@ -355,7 +385,14 @@ impl<L: OutputPin, C: Counter> RunVisitor for Runner<'_, L, C> {
     #[inline(never)]
     fn visit<const M: usize, const N: usize, const T: usize>(&mut self, run: &RunSpec) {
         let mut ws = Workspace::<M, N, T>::new();
-        let result = measured_run(&mut ws, &run.files, &run.settings, self.led, self.counter);
+        let result = measured_run(
+            ws.buffers(),
+            Capacity::of::<M, N, T>(),
+            &run.files,
+            &run.settings,
+            self.led,
+            self.counter,
+        );
         self.ok &= check_run(run, &result, C::UNIT);
     }
 

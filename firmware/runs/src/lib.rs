@@ -15,8 +15,8 @@ pub mod rows;
 pub mod selection;
 
 use tinynewton::format::{self, FormatError, PackedDataset};
+use tinynewton::{Buffers, Rows, Workspace};
 use tinynewton::{Error, Iteration, ModelError, Report, Settings, SolverKind, Status};
-use tinynewton::{Rows, Workspace};
 
 /// One dataset: its name in the result line and its train and test files, 4-byte aligned in
 /// flash as the format asks (`include_packed!` wraps `include_bytes!` in `Aligned`).
@@ -129,13 +129,16 @@ pub fn train<const M: usize, const N: usize, const T: usize>(
 
 /// [`train`] with a callback that sees the current weights after every accepted step and may
 /// stop the run (`ControlFlow::Break`: status `stopped`): the anytime mode.
-pub fn train_anytime<const M: usize, const N: usize, const T: usize>(
-    ws: &mut Workspace<M, N, T>,
+///
+/// Takes the workspace's [`Buffers`], not the workspace: one copy of the caller's run serves
+/// workspaces of every capacity.
+pub fn train_anytime(
+    buffers: Buffers<'_>,
     train: &PackedDataset<'_>,
     settings: &Settings,
     on_iteration: impl FnMut(&Iteration, &[f32]) -> core::ops::ControlFlow<()>,
 ) -> Result<Report, RunError> {
-    tinynewton::train_anytime(ws.buffers(), train, settings, on_iteration).map_err(RunError::Train)
+    tinynewton::train_anytime(buffers, train, settings, on_iteration).map_err(RunError::Train)
 }
 
 /// Correct test predictions of the model of weights `w` (features, bias last): the anytime
@@ -165,7 +168,15 @@ pub fn evaluate<const M: usize, const N: usize, const T: usize>(
     ws: &Workspace<M, N, T>,
     test: &PackedDataset<'_>,
 ) -> Result<Evaluation, RunError> {
-    let model = tinynewton::Model::of_workspace(ws);
+    evaluate_weights::<M>(ws.weights(), test)
+}
+
+/// Evaluates the model of weights `w` (features, bias last; at most `M`) on `test`.
+pub fn evaluate_weights<const M: usize>(
+    w: &[f32],
+    test: &PackedDataset<'_>,
+) -> Result<Evaluation, RunError> {
+    let model = tinynewton::Model::<M>::from_weights(w);
     let (test_correct, test_total) = model.accuracy(test).map_err(RunError::Model)?;
     Ok(Evaluation {
         test_correct,
