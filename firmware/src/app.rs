@@ -59,6 +59,9 @@ struct Measured {
     eval_counts: u64,
 }
 
+/// A test-split evaluation of a weight vector, for one capacity `M`.
+type Evaluate<T> = fn(&[f32], &PackedDataset<'_>) -> Result<T, RunError>;
+
 /// What [`measured_run`] needs of a `Workspace<M, N, T>` beyond its buffers: its size and
 /// the two evaluations, which depend on the capacity `M`. Given as plain values and function
 /// pointers, so `measured_run` is one function for every workspace of a build (it was one copy
@@ -66,9 +69,9 @@ struct Measured {
 struct Capacity {
     workspace_bytes: usize,
     /// Correct test predictions of the weights (the anytime mode's line).
-    test_correct: fn(&[f32], &PackedDataset<'_>) -> Result<(usize, usize), RunError>,
+    test_correct: Evaluate<(usize, usize)>,
     /// The `result` line's evaluation of the trained weights.
-    evaluate: fn(&[f32], &PackedDataset<'_>) -> Result<Evaluation, RunError>,
+    evaluate: Evaluate<Evaluation>,
 }
 
 impl Capacity {
