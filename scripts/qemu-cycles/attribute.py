@@ -21,7 +21,13 @@ import subprocess
 import sys
 from collections import defaultdict
 
-TOLERANCE = 2  # instructions: a SysTick reading is exact to the instruction, allow a little slack
+# Instructions. A SysTick reading is exact to the instruction, but the plugin snapshots the
+# entry of `board::qemu::ticks` while the firmware's reading comes a few instructions later, and
+# one path is longer: when SysTick wrapped with interrupts masked, `ticks` re-reads the counter
+# after the pending check (about ten instructions on). That happens when a wrap (one per ~97 k
+# instructions) falls in those few instructions, so about one reading in 10 000; a long run
+# (gradient descent on digits: 779 readings) met it once, 10 instructions off. Allow that path.
+TOLERANCE = 16
 
 
 def symbols(elf):
