@@ -84,6 +84,26 @@ impl Capacity {
     }
 }
 
+/// The start of every iteration callback: the count since `mark` (the solver's segment; the
+/// callback's own logging is left out by the caller's next `mark`), then the LED: on after odd
+/// iterations, off after even ones.
+fn iteration_segment<L: OutputPin, C: Counter>(
+    counter: &mut C,
+    mark: u64,
+    led: &mut L,
+    led_on: bool,
+) -> u64 {
+    let now = counter.now();
+    let segment = counter.elapsed(mark, now);
+    // The LED is best effort: a failing pin must not stop training.
+    let _ = if led_on {
+        led.set_high()
+    } else {
+        led.set_low()
+    };
+    segment
+}
+
 /// Parses, trains (one log line per iteration), evaluates; prints the `result` line. Not
 /// inlined: one copy serves every binary run of the build.
 #[inline(never)]
@@ -119,15 +139,8 @@ fn measured_run<L: OutputPin, C: Counter>(
         &train,
         settings,
         |it: &Iteration, w: &[f32]| {
-            let now = counter.now();
-            let segment = counter.elapsed(mark, now);
+            let segment = iteration_segment(counter, mark, led, it.iter % 2 == 1);
             train_counts += segment;
-            // The LED is best effort: a failing pin must not stop training.
-            let _ = if it.iter % 2 == 1 {
-                led.set_high()
-            } else {
-                led.set_low()
-            };
             defmt::info!(
             "iter={=u32} f={=f32} grad_rel={=f32} step={=f32} cg_iters={=u32} ls_trials={=u32} passes={=u32} {=str}={=u64}",
             it.iter,
@@ -235,14 +248,8 @@ fn measured_softmax<const M: usize, const N: usize, const T: usize, L: OutputPin
     let mut train_counts = 0u64;
     let mut mark = counter.now();
     let report = multiclass::train_softmax(ws, &train, rows, &run.settings, |it: &Iteration| {
-        let now = counter.now();
-        let segment = counter.elapsed(mark, now);
+        let segment = iteration_segment(counter, mark, led, it.iter % 2 == 1);
         train_counts += segment;
-        let _ = if it.iter % 2 == 1 {
-            led.set_high()
-        } else {
-            led.set_low()
-        };
         defmt::info!(
             "iter={=u32} f={=f32} grad_rel={=f32} step={=f32} cg_iters={=u32} ls_trials={=u32} {=str}={=u64}",
             it.iter,
@@ -319,15 +326,9 @@ fn measured_ovr<const M: usize, const N: usize, const T: usize, L: OutputPin, C:
         &run.settings,
         weights,
         |k, r: &Report| {
-            let now = counter.now();
-            let segment = counter.elapsed(mark, now);
+            let segment = iteration_segment(counter, mark, led, k % 2 == 1);
             train_counts += segment;
             solver = r.solver;
-            let _ = if k % 2 == 1 {
-                led.set_high()
-            } else {
-                led.set_low()
-            };
             defmt::info!(
                 "class={=usize} status={=str} iters={=u32} cg_iters={=u32} f={=f32} grad_rel={=f32} {=str}={=u64}",
                 k,
