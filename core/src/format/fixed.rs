@@ -38,6 +38,8 @@
 //! range): there the update is the plain `f32` one, so infinities and NaNs propagate as the
 //! `f32` pass would propagate them.
 
+use super::dsp::smlad;
+
 /// Rows per block: one scale for their weights, one flush of the integer sums into `out`.
 /// At most 257 keeps `Σ ĉ q` within `i32` (`257·32767·255 < 2³¹`); 128 keeps the flush (a
 /// conversion and a multiply-add per feature) near 1/128 of a code per row.
@@ -102,36 +104,41 @@ fn dot_row(row: &[[u8; 4]], k: &[[i32; 4]]) -> i64 {
         .fold(0i64, |s, (&w, &kw)| dot_word(s, w, kw))
 }
 
-/// `acc += c · q` over the four codes of word `w`, taken in halfword pairs:
-/// `w & mask` = `(q₀, q₂)` and `(w >> 8) & mask` = `(q₁, q₃)` for `mask = 0x00FF00FF`, one AND
-/// per two codes, whose bottom and top halves the 16×16-bit multiply-accumulates
-/// (`SMLABB`/`SMLATB`) read directly.
+/// `acc_j += ĉ·q_j + ĉ′·q′_j` over the four codes of words `w` (row `i`) and `w′` (row `i′`),
+/// with `c = (ĉ, ĉ′)` packed in the low and high halfwords: the rows' codes for the same
+/// feature are paired in one register's halves and each pair takes one `SMLAD`. The halfword
+/// pack `(w & 0xFFFF) | (w′ << 16)` = bytes `(q₀, q₁, q′₀, q′₁)` is one `PKHBT`, and
+/// `& 0x00FF00FF`, `(· >> 8) & 0x00FF00FF` split it into `(q₀, q′₀)`, `(q₁, q′₁)`, one AND
+/// each; likewise `(w >> 16) | (w′ & 0xFFFF0000)` (`PKHTB`) for codes 2 and 3. Per two rows
+/// and four features: two loads, two packs, four ANDs, four `SMLAD`s and one load and store of
+/// each accumulator (the single-row `SMLABB` form paid the accumulators' loads and stores and
+/// one multiply per code of each row).
 #[inline(always)]
-fn update_word(acc: [i32; 4], w: [u8; 4], c: i32, mask: u32) -> [i32; 4] {
-    let m = |a: i32, q: i32| a.wrapping_add(q.wrapping_mul(c));
-    let w = u32::from_le_bytes(w);
-    let (even, odd) = (w & mask, (w >> 8) & mask);
+fn update_word_pair(acc: [i32; 4], w: [u8; 4], w2: [u8; 4], c: u32, mask: u32) -> [i32; 4] {
+    let (w, w2) = (u32::from_le_bytes(w), u32::from_le_bytes(w2));
+    let low = (w & 0xFFFF) | (w2 << 16);
+    let high = (w >> 16) | (w2 & 0xFFFF_0000);
     let [a0, a1, a2, a3] = acc;
     [
-        m(a0, even as i16 as i32),
-        m(a1, odd as i16 as i32),
-        m(a2, (even as i32) >> 16),
-        m(a3, (odd as i32) >> 16),
+        smlad(low & mask, c, a0),
+        smlad((low >> 8) & mask, c, a1),
+        smlad(high & mask, c, a2),
+        smlad((high >> 8) & mask, c, a3),
     ]
 }
 
-/// `acc_j += c · q_j` over a row of whole words (`|c| ≤ 32767`), one word per step (as
-/// [`dot_row`]).
+/// `acc_j += ĉ·q_j + ĉ′·q′_j` over two rows of whole words (`c = (ĉ, ĉ′)` as halfwords,
+/// `|ĉ|, |ĉ′| ≤ 32767`), one word of each per step (as [`dot_row`]). A row without a partner
+/// goes as `(row, row)` with `ĉ′ = 0`.
 ///
 /// The mask `0x00FF00FF` goes through [`black_box`](core::hint::black_box) once per call:
-/// seeing the constant, LLVM rewrites `(w & 0x00FF00FF) as i16` into `w & 0xFF` and extracts
-/// every code on its own, an instruction more per two codes.
+/// seeing the constant, LLVM rewrites the masked halves into per-byte extractions, an
+/// instruction more per two codes.
 #[inline(never)]
-fn update_row(row: &[[u8; 4]], c: i16, acc: &mut [[i32; 4]]) {
+fn update_rows(row: &[[u8; 4]], row2: &[[u8; 4]], c: u32, acc: &mut [[i32; 4]]) {
     let mask = core::hint::black_box(0x00FF_00FFu32);
-    let c = i32::from(c);
-    for (&w, a) in row.iter().zip(acc) {
-        *a = update_word(*a, w, c, mask);
+    for ((&w, &w2), a) in row.iter().zip(row2).zip(acc) {
+        *a = update_word_pair(*a, w, w2, c, mask);
     }
 }
 
@@ -221,13 +228,25 @@ pub(super) fn hess_vec_u8(
         match grid {
             Some((c_up, c_down)) => {
                 let mut sum_c = 0i32;
+                // Rows with a non-zero weight, two at a time; `pending` holds the first of a pair.
+                let mut pending: Option<(&[[u8; 4]], u32)> = None;
                 for (row, &ci) in block.chunks_exact(words).zip(c) {
                     let q = round_i16(ci * c_up);
                     // |ĉ| ≤ 32767 and ≤ BLOCK rows: the sum stays far inside i32.
                     sum_c = sum_c.wrapping_add(q);
                     if q != 0 {
-                        update_row(row, q as i16, acc);
+                        // The weight's two's-complement halfword.
+                        let half = u32::from(q as i16 as u16);
+                        match pending.take() {
+                            Some((first, c_first)) => {
+                                update_rows(first, row, c_first | (half << 16), acc);
+                            }
+                            None => pending = Some((row, half)),
+                        }
                     }
+                }
+                if let Some((row, half)) = pending {
+                    update_rows(row, row, half, acc);
                 }
                 for (oj, aj) in out.iter_mut().zip(acc.as_flattened_mut()) {
                     *oj += *aj as f32 * c_down;
@@ -290,20 +309,35 @@ mod tests {
     #[test]
     fn update_is_the_integer_sum() {
         let mut r = rng(2);
-        for c in [-32767i16, -1, 1, 12345, 32767] {
+        let weights = [-32767i16, -1, 0, 1, 12345, 32767];
+        for (&c, &c2) in weights.iter().zip(weights.iter().rev()) {
             let row: Vec<[u8; 4]> = (0..16).map(|_| (r() as u32).to_le_bytes()).collect();
+            let row2: Vec<[u8; 4]> = (0..16).map(|_| (r() as u32).to_le_bytes()).collect();
             let mut acc = vec![[7i32, -3, 0, 1]; 16];
-            update_row(&row, c, &mut acc);
-            for (j, (&q, &a)) in row
+            let packed = u32::from(c as u16) | (u32::from(c2 as u16) << 16);
+            update_rows(&row, &row2, packed, &mut acc);
+            for (j, ((&q, &q2), &a)) in row
                 .as_flattened()
                 .iter()
+                .zip(row2.as_flattened())
                 .zip(acc.as_flattened())
                 .enumerate()
             {
                 let start = [7i32, -3, 0, 1][j % 4];
-                assert_eq!(a, start + i32::from(q) * i32::from(c), "j = {j}, c = {c}");
+                let want = start + i32::from(q) * i32::from(c) + i32::from(q2) * i32::from(c2);
+                assert_eq!(a, want, "j = {j}, c = {c}, c2 = {c2}");
             }
         }
+    }
+
+    #[test]
+    fn smlad_edges() {
+        use super::super::dsp::smlad_plain;
+        // Halves are signed; the two additions wrap (SMLAD's result, Q flag aside).
+        assert_eq!(smlad_plain(0x0002_0003, 0x0005_0007, 1), 1 + 21 + 10);
+        assert_eq!(smlad_plain(0xFFFF_0001, 0x0001_FFFF, 0), -2);
+        assert_eq!(smlad_plain(0x8000_8000, 0x8000_8000, 0), i32::MIN);
+        assert_eq!(smlad_plain(0x8000_8000, 0x8000_8000, -1), i32::MAX);
     }
 
     #[test]
