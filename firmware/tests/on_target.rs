@@ -234,4 +234,33 @@ mod tests {
         defmt::assert!(after >= depth);
         defmt::assert!(mem::static_ram() + after <= mem::ram_total());
     }
+
+    /// The fixed-point pass's one assembly wrapper, `SMLAD`, gives the bits of its plain-Rust
+    /// twin (what the host runs) on edge values: signed halves at ±32767 and −32768, codes
+    /// 0 and 255 against the widest weights, and sums that wrap (the Q-flag cases).
+    #[test]
+    fn smlad_matches_the_plain_rust() {
+        use tinynewton::format::dsp::{smlad, smlad_plain};
+        let halves: [u16; 8] = [0, 1, 255, 0x7FFF, 0x8000, 0x8001, 0xFFFF, 0x00FF];
+        let accs = [0i32, 1, -1, i32::MAX, i32::MIN, 0x4000_0000, -0x3FFF_FFFF];
+        let mut cases = 0u32;
+        for &x_lo in &halves {
+            for &x_hi in &halves {
+                for &y_lo in &halves {
+                    for &y_hi in &halves {
+                        let x = black_box(u32::from(x_lo) | (u32::from(x_hi) << 16));
+                        let y = black_box(u32::from(y_lo) | (u32::from(y_hi) << 16));
+                        for &a in &accs {
+                            let a = black_box(a);
+                            defmt::assert_eq!(smlad(x, y, a), smlad_plain(x, y, a));
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+        // The all-negative extreme wraps to i32::MIN from 0.
+        defmt::assert_eq!(smlad(black_box(0x8000_8000), 0x8000_8000, 0), i32::MIN);
+        defmt::info!("smlad: {=u32} cases equal to the plain Rust", cases);
+    }
 }

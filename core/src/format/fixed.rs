@@ -3,17 +3,22 @@
 //!
 //! `X̃ᵀ(D ⊙ X̃v)` over `u8` rows reads every code twice, once for the product `x̃_i·v` and
 //! once for the update `out += c_i x_i` with `c_i = D_i x̃_i·v`. As `f32` arithmetic each code
-//! costs a conversion, a load of the vector entry and a 3-cycle `VMLA`; here each costs one
-//! single-cycle integer multiply-accumulate (`SMLAL`, `SMLABB`, which LLVM emits for the plain
-//! Rust below on `thumbv7em`).
+//! costs a conversion, a load of the vector entry and a 3-cycle `VMLA`; here two codes share
+//! one single-cycle `SMLAD` (two 16×16-bit multiply-accumulates), in both halves: the product
+//! pairs a row's codes `(q₀, q₂)` against halves of the scaled vector, the update pairs two
+//! rows' codes for one feature against their two weights. LLVM does not emit `SMLAD` from
+//! plain Rust; [`super::dsp`] wraps the one instruction (plain Rust off the device, same bits).
 //!
 //! # Arithmetic and error bounds
 //!
 //! * **The products `x̃_i·v`, exact.** The folded vector `u` is scaled by a power of two
-//!   `2^-e` so that its largest entry lies in `[2³⁰, 2³¹)` and truncated to `i32`: `k_j`, with
-//!   `|k_j 2^e − u_j| < 2^e ≤ 2⁻³⁰ max|u|`. The sum `S_i = Σ_j q_ij k_j` is exact in `i64`
-//!   (`|S_i| < 255·2³¹·m ≤ 2⁴⁷`), and `S_i` is rounded to `f32` once. So
-//!   `|xv_i − (Σ_j q_ij u_j + offset + bias)| ≤ 2⁻³⁰ max|u| Σ_j q_ij` plus the roundings of
+//!   `2^-e` so that its largest entry lies in `[2²⁹, 2³⁰)` and truncated to `i32`: `k_j`, with
+//!   `|k_j 2^e − u_j| < 2^e ≤ 2⁻²⁹ max|u|`. Each `k_j = k_h·2¹⁶ + k_l` splits into two `i16`
+//!   halves (`|k_h| ≤ 2¹⁴`, `|k_l| ≤ 2¹⁵`: the grid's top is `2³⁰`, not `2³¹`, so that `k_h`
+//!   fits), `Σ_j q_ij k_h` and `Σ_j q_ij k_l` are exact in `i32` (`≤ 256·255·2¹⁵ < 2³¹`, the
+//!   `SMLAD` sums never wrap), and the sum `S_i = 2¹⁶ Σ q k_h + Σ q k_l = Σ_j q_ij k_j` is exact
+//!   in `i64` (`|S_i| < 255·2³⁰·m ≤ 2⁴⁶`); `S_i` is rounded to `f32` once. So
+//!   `|xv_i − (Σ_j q_ij u_j + offset + bias)| ≤ 2⁻²⁹ max|u| Σ_j q_ij` plus the roundings of
 //!   that one conversion and of the two additions: tighter than the `f32` sum over the features
 //!   it replaces (`m` roundings). The products are what CG keeps for `X̃d`
 //!   ([`Rows::hess_vec_codes`](crate::Rows::hess_vec_codes)'s `xv`), so the margins the line
@@ -22,7 +27,8 @@
 //!   `i16` on a power-of-two grid: `ĉ_i 2^g` with `2^(g+14) ≤ max_block|c| < 2^(g+15)`, so
 //!   `|ĉ_i 2^g − c_i| ≤ (½ + 2⁻⁹)·2^g ≤ 2⁻¹⁵(1 + 2⁻⁸)·max_block|c|` (the `2⁻⁹`: the `f32`
 //!   addition of ½ before the truncation). The block's `Σ ĉ_i q_ij` is exact in `i32`
-//!   (`|·| ≤ 128·32767·255 < 2³¹`) and added to `out_j` once per block. The pass returns
+//!   (`|·| ≤ 128·32767·255 < 2³¹`: every partial sum, and so every `SMLAD` result, two rows
+//!   at a time, fits and none wraps) and added to `out_j` once per block. The pass returns
 //!   `Σ ĉ_i 2^g` as its sum of weights, so what it computes is exactly (up to the block
 //!   additions' `f32` roundings) the product `X̃ᵀĉ` for weights `ĉ` within that bound of `c`:
 //!   per feature, `|out_j − Σ_i c_i q_ij| ≤ 2⁻¹⁵(1 + 2⁻⁸) Σ_i q_ij max_block(i)|c|`.
@@ -37,6 +43,8 @@
 //! whose weights are not finite or are below `2⁻¹¹²` (the grid would leave `f32`'s normal
 //! range): there the update is the plain `f32` one, so infinities and NaNs propagate as the
 //! `f32` pass would propagate them.
+
+use super::dsp::smlad;
 
 /// Rows per block: one scale for their weights, one flush of the integer sums into `out`.
 /// At most 257 keeps `Σ ĉ q` within `i32` (`257·32767·255 < 2³¹`); 128 keeps the flush (a
@@ -80,58 +88,90 @@ fn i64_to_f32(s: i64) -> f32 {
     (hi as f32) * 16_777_216.0 + lo as f32
 }
 
-/// `s + Σ_k q_k k_k` over the four codes of word `w`: an extraction and an `SMLAL` per code.
-#[inline(always)]
-fn dot_word(s: i64, w: [u8; 4], k: [i32; 4]) -> i64 {
-    let p = |q: u32, k: i32| i64::from(k).wrapping_mul(i64::from(q));
-    let w = u32::from_le_bytes(w);
-    let [k0, k1, k2, k3] = k;
-    s.wrapping_add(p(w & 0xFF, k0))
-        .wrapping_add(p((w >> 8) & 0xFF, k1))
-        .wrapping_add(p((w >> 16) & 0xFF, k2))
-        .wrapping_add(p(w >> 24, k3))
+/// `k = k_h·2¹⁶ + k_l` with `k_l` the signed low halfword: for `|k| < 2³⁰`, `|k_h| ≤ 2¹⁴` and
+/// `|k_l| ≤ 2¹⁵`, both `i16`.
+#[inline]
+fn split(k: i32) -> (i16, i16) {
+    let low = k as i16;
+    (k.wrapping_sub(i32::from(low)).wrapping_shr(16) as i16, low)
 }
 
-/// `Σ_j q_j k_j` over a row of whole words, exact. One word per step: unrolled by two, the
-/// size-optimised build keeps eight `k_j` live and spills (3.6 against 3.25 instructions per
-/// code on the F405 build).
+/// The halves of word `[k₀, k₁, k₂, k₃]` as [`dot_row`] reads them, each pair in one `u32`'s
+/// low and high halfwords: `[(k_h0, k_h2), (k_h1, k_h3), (k_l0, k_l2), (k_l1, k_l3)]`.
+#[inline]
+fn split_word(k: [i32; 4]) -> [u32; 4] {
+    let [(h0, l0), (h1, l1), (h2, l2), (h3, l3)] = k.map(split);
+    let pair = |lo: i16, hi: i16| u32::from(lo as u16) | (u32::from(hi as u16) << 16);
+    [pair(h0, h2), pair(h1, h3), pair(l0, l2), pair(l1, l3)]
+}
+
+/// `2¹⁶·h + l`, exact in `i64`.
+#[inline]
+fn join(h: i32, l: i32) -> i64 {
+    i64::from(h)
+        .wrapping_mul(1 << 16)
+        .wrapping_add(i64::from(l))
+}
+
+/// `Σ_j q_j k_j` over a row of whole words, exact, with `k` as [`split_word`] lays it out:
+/// `Σ q k_h` and `Σ q k_l` in `i32` by `SMLAD`s (the codes taken in halfword pairs
+/// `(q₀, q₂)`, `(q₁, q₃)` by one AND each), joined in `i64` at the end. Per word: a code load,
+/// two ANDs, two double loads of `k`, four `SMLAD`s for eight products (the `SMLAL` form took
+/// an extraction, a load and a multiply per code). One row per call: two rows sharing the
+/// loads of `k` need more registers than the core has and spill (measured: more instructions).
+///
+/// Bounds (`m ≤ 256` codes of at most 255): `|Σ q k_h| ≤ 256·255·2¹⁴ < 2³⁰` and
+/// `|Σ q k_l| ≤ 256·255·2¹⁵ < 2³¹`, so every partial sum fits `i32` and the wrapping
+/// additions never wrap. The mask goes through [`black_box`](core::hint::black_box) as in
+/// [`update_rows`].
 #[inline(never)]
-fn dot_row(row: &[[u8; 4]], k: &[[i32; 4]]) -> i64 {
-    row.iter()
-        .zip(k)
-        .fold(0i64, |s, (&w, &kw)| dot_word(s, w, kw))
+fn dot_row(row: &[[u8; 4]], k: &[[u32; 4]]) -> i64 {
+    let mask = core::hint::black_box(0x00FF_00FFu32);
+    let (mut h, mut l) = (0i32, 0i32);
+    for (&w, &[h_even, h_odd, l_even, l_odd]) in row.iter().zip(k) {
+        let w = u32::from_le_bytes(w);
+        let (even, odd) = (w & mask, (w >> 8) & mask);
+        h = smlad(odd, h_odd, smlad(even, h_even, h));
+        l = smlad(odd, l_odd, smlad(even, l_even, l));
+    }
+    join(h, l)
 }
 
-/// `acc += c · q` over the four codes of word `w`, taken in halfword pairs:
-/// `w & mask` = `(q₀, q₂)` and `(w >> 8) & mask` = `(q₁, q₃)` for `mask = 0x00FF00FF`, one AND
-/// per two codes, whose bottom and top halves the 16×16-bit multiply-accumulates
-/// (`SMLABB`/`SMLATB`) read directly.
+/// `acc_j += ĉ·q_j + ĉ′·q′_j` over the four codes of words `w` (row `i`) and `w′` (row `i′`),
+/// with `c = (ĉ, ĉ′)` packed in the low and high halfwords: the rows' codes for the same
+/// feature are paired in one register's halves and each pair takes one `SMLAD`. The halfword
+/// pack `(w & 0xFFFF) | (w′ << 16)` = bytes `(q₀, q₁, q′₀, q′₁)` is one `PKHBT`, and
+/// `& 0x00FF00FF`, `(· >> 8) & 0x00FF00FF` split it into `(q₀, q′₀)`, `(q₁, q′₁)`, one AND
+/// each; likewise `(w >> 16) | (w′ & 0xFFFF0000)` (`PKHTB`) for codes 2 and 3. Per two rows
+/// and four features: two loads, two packs, four ANDs, four `SMLAD`s and one load and store of
+/// each accumulator (the single-row `SMLABB` form paid the accumulators' loads and stores and
+/// one multiply per code of each row).
 #[inline(always)]
-fn update_word(acc: [i32; 4], w: [u8; 4], c: i32, mask: u32) -> [i32; 4] {
-    let m = |a: i32, q: i32| a.wrapping_add(q.wrapping_mul(c));
-    let w = u32::from_le_bytes(w);
-    let (even, odd) = (w & mask, (w >> 8) & mask);
+fn update_word_pair(acc: [i32; 4], w: [u8; 4], w2: [u8; 4], c: u32, mask: u32) -> [i32; 4] {
+    let (w, w2) = (u32::from_le_bytes(w), u32::from_le_bytes(w2));
+    let low = (w & 0xFFFF) | (w2 << 16);
+    let high = (w >> 16) | (w2 & 0xFFFF_0000);
     let [a0, a1, a2, a3] = acc;
     [
-        m(a0, even as i16 as i32),
-        m(a1, odd as i16 as i32),
-        m(a2, (even as i32) >> 16),
-        m(a3, (odd as i32) >> 16),
+        smlad(low & mask, c, a0),
+        smlad((low >> 8) & mask, c, a1),
+        smlad(high & mask, c, a2),
+        smlad((high >> 8) & mask, c, a3),
     ]
 }
 
-/// `acc_j += c · q_j` over a row of whole words (`|c| ≤ 32767`), one word per step (as
-/// [`dot_row`]).
+/// `acc_j += ĉ·q_j + ĉ′·q′_j` over two rows of whole words (`c = (ĉ, ĉ′)` as halfwords,
+/// `|ĉ|, |ĉ′| ≤ 32767`), one word of each per step (as [`dot_row`]). A row without a partner
+/// goes as `(row, row)` with `ĉ′ = 0`.
 ///
 /// The mask `0x00FF00FF` goes through [`black_box`](core::hint::black_box) once per call:
-/// seeing the constant, LLVM rewrites `(w & 0x00FF00FF) as i16` into `w & 0xFF` and extracts
-/// every code on its own, an instruction more per two codes.
+/// seeing the constant, LLVM rewrites the masked halves into per-byte extractions, an
+/// instruction more per two codes.
 #[inline(never)]
-fn update_row(row: &[[u8; 4]], c: i16, acc: &mut [[i32; 4]]) {
+fn update_rows(row: &[[u8; 4]], row2: &[[u8; 4]], c: u32, acc: &mut [[i32; 4]]) {
     let mask = core::hint::black_box(0x00FF_00FFu32);
-    let c = i32::from(c);
-    for (&w, a) in row.iter().zip(acc) {
-        *a = update_word(*a, w, c, mask);
+    for ((&w, &w2), a) in row.iter().zip(row2).zip(acc) {
+        *a = update_word_pair(*a, w, w2, c, mask);
     }
 }
 
@@ -141,7 +181,7 @@ fn update_row(row: &[[u8; 4]], c: i16, acc: &mut [[i32; 4]]) {
 /// products into `xv` (when it is not empty), and `Σ ĉ_i` returned. `None`, with nothing
 /// written, when the pass does not apply: `m` is 0, above [`MAX_M`] or not a multiple of 4
 /// (rows of whole words; other shapes keep the `f32` kernels), `stride ≠ m`, `u` or
-/// `out` is shorter than `m`, or `u` holds a non-finite value or only values below `2⁻⁹⁶`
+/// `out` is shorter than `m`, or `u` holds a non-finite value or only values below `2⁻⁹⁷`
 /// (its grid would leave `f32`'s normal range).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn hess_vec_u8(
@@ -172,17 +212,18 @@ pub(super) fn hess_vec_u8(
             max = a;
         }
     }
-    // `max·2^(30−e) ∈ [2³⁰, 2³¹)`; a zero vector has every `k_j = 0` and any scale.
+    // `max·2^(29−e) ∈ [2²⁹, 2³⁰)`; a zero vector has every `k_j = 0` and any scale.
     let (up, down) = match exponent(max) {
-        Some(e) => (pow2(30i32.wrapping_sub(e))?, pow2(e.wrapping_sub(30))?),
+        Some(e) => (pow2(29i32.wrapping_sub(e))?, pow2(e.wrapping_sub(29))?),
         None if max == 0.0 => (1.0, 1.0),
         None => return None,
     };
-    let mut k_store = [[0i32; 4]; MAX_M / 4];
+    let mut k_store = [[0u32; 4]; MAX_M / 4];
     let k = k_store.get_mut(..words)?;
-    for (kj, &uj) in k.as_flattened_mut().iter_mut().zip(u) {
-        // |uj·up| < 2³¹: the truncation fits.
-        *kj = (uj * up) as i32;
+    for (kw, uw) in k.iter_mut().zip(u.chunks_exact(4)) {
+        // |uj·up| < 2³⁰: the truncation fits, and so do its halves.
+        let kq: [i32; 4] = core::array::from_fn(|i| uw.get(i).map_or(0, |&uj| (uj * up) as i32));
+        *kw = split_word(kq);
     }
     let k = &*k;
     let mut acc_store = [[0i32; 4]; MAX_M / 4];
@@ -221,13 +262,25 @@ pub(super) fn hess_vec_u8(
         match grid {
             Some((c_up, c_down)) => {
                 let mut sum_c = 0i32;
+                // Rows with a non-zero weight, two at a time; `pending` holds the first of a pair.
+                let mut pending: Option<(&[[u8; 4]], u32)> = None;
                 for (row, &ci) in block.chunks_exact(words).zip(c) {
                     let q = round_i16(ci * c_up);
                     // |ĉ| ≤ 32767 and ≤ BLOCK rows: the sum stays far inside i32.
                     sum_c = sum_c.wrapping_add(q);
                     if q != 0 {
-                        update_row(row, q as i16, acc);
+                        // The weight's two's-complement halfword.
+                        let half = u32::from(q as i16 as u16);
+                        match pending.take() {
+                            Some((first, c_first)) => {
+                                update_rows(first, row, c_first | (half << 16), acc);
+                            }
+                            None => pending = Some((row, half)),
+                        }
                     }
+                }
+                if let Some((row, half)) = pending {
+                    update_rows(row, row, half, acc);
                 }
                 for (oj, aj) in out.iter_mut().zip(acc.as_flattened_mut()) {
                     *oj += *aj as f32 * c_down;
@@ -272,38 +325,69 @@ mod tests {
     #[test]
     fn products_are_exact_integer_sums() {
         let mut r = rng(1);
-        for words in [1usize, 2, 16, 49, 64] {
-            let row: Vec<[u8; 4]> = (0..words).map(|_| (r() as u32).to_le_bytes()).collect();
-            let k: Vec<[i32; 4]> = (0..words)
-                .map(|_| core::array::from_fn(|_| (r() as i32) >> 1))
-                .collect();
-            let want: i128 = row
-                .as_flattened()
+        let exact = |row: &[[u8; 4]], k: &[[i32; 4]]| -> i128 {
+            row.as_flattened()
                 .iter()
                 .zip(k.as_flattened())
                 .map(|(&q, &kj)| i128::from(q) * i128::from(kj))
-                .sum();
-            assert_eq!(i128::from(dot_row(&row, &k)), want);
+                .sum()
+        };
+        for words in [1usize, 2, 16, 49, 64] {
+            let row: Vec<[u8; 4]> = (0..words).map(|_| (r() as u32).to_le_bytes()).collect();
+            let row2: Vec<[u8; 4]> = (0..words).map(|_| (r() as u32).to_le_bytes()).collect();
+            // |k| < 2³⁰, the grid's range.
+            let k: Vec<[i32; 4]> = (0..words)
+                .map(|_| core::array::from_fn(|_| (r() as i32) >> 2))
+                .collect();
+            let split: Vec<[u32; 4]> = k.iter().map(|&kw| split_word(kw)).collect();
+            assert_eq!(i128::from(dot_row(&row, &split)), exact(&row, &k));
+            assert_eq!(i128::from(dot_row(&row2, &split)), exact(&row2, &k));
+        }
+        // The extremes: all codes 255 against ±(2³⁰ − 1) and −2³⁰ over 256 features.
+        for kv in [(1 << 30) - 1, -(1 << 30), -(1 << 30) + 1, 0x7FFF, -0x8000] {
+            let row = vec![[255u8; 4]; 64];
+            let k = vec![[kv; 4]; 64];
+            let split: Vec<[u32; 4]> = k.iter().map(|&kw| split_word(kw)).collect();
+            assert_eq!(
+                i128::from(dot_row(&row, &split)),
+                exact(&row, &k),
+                "k = {kv}"
+            );
         }
     }
 
     #[test]
     fn update_is_the_integer_sum() {
         let mut r = rng(2);
-        for c in [-32767i16, -1, 1, 12345, 32767] {
+        let weights = [-32767i16, -1, 0, 1, 12345, 32767];
+        for (&c, &c2) in weights.iter().zip(weights.iter().rev()) {
             let row: Vec<[u8; 4]> = (0..16).map(|_| (r() as u32).to_le_bytes()).collect();
+            let row2: Vec<[u8; 4]> = (0..16).map(|_| (r() as u32).to_le_bytes()).collect();
             let mut acc = vec![[7i32, -3, 0, 1]; 16];
-            update_row(&row, c, &mut acc);
-            for (j, (&q, &a)) in row
+            let packed = u32::from(c as u16) | (u32::from(c2 as u16) << 16);
+            update_rows(&row, &row2, packed, &mut acc);
+            for (j, ((&q, &q2), &a)) in row
                 .as_flattened()
                 .iter()
+                .zip(row2.as_flattened())
                 .zip(acc.as_flattened())
                 .enumerate()
             {
                 let start = [7i32, -3, 0, 1][j % 4];
-                assert_eq!(a, start + i32::from(q) * i32::from(c), "j = {j}, c = {c}");
+                let want = start + i32::from(q) * i32::from(c) + i32::from(q2) * i32::from(c2);
+                assert_eq!(a, want, "j = {j}, c = {c}, c2 = {c2}");
             }
         }
+    }
+
+    #[test]
+    fn smlad_edges() {
+        use super::super::dsp::smlad_plain;
+        // Halves are signed; the two additions wrap (SMLAD's result, Q flag aside).
+        assert_eq!(smlad_plain(0x0002_0003, 0x0005_0007, 1), 1 + 21 + 10);
+        assert_eq!(smlad_plain(0xFFFF_0001, 0x0001_FFFF, 0), -2);
+        assert_eq!(smlad_plain(0x8000_8000, 0x8000_8000, 0), i32::MIN);
+        assert_eq!(smlad_plain(0x8000_8000, 0x8000_8000, -1), i32::MAX);
     }
 
     #[test]

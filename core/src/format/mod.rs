@@ -170,6 +170,8 @@ use crate::data::{Dequant, FeatureTable};
 use crate::transform::{FeatureTransform, TransformKind};
 
 mod aligned;
+#[doc(hidden)]
+pub mod dsp;
 mod fixed;
 mod rows;
 mod sparse;
