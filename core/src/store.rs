@@ -18,6 +18,9 @@
 //! the first byte is written.
 
 use crate::data::{Dequant, Rows};
+// The packed files' `u8` row kernels: a word of four codes at a time, zero blocks, words and
+// half words skipped, the terms of the plain loop in feature order (so its bits).
+use crate::format::{axpy_u8, dot_u8};
 use crate::transform::{FeatureTransform, TransformKind};
 
 /// Which stored sample a new one replaces once the store is full.
@@ -526,11 +529,11 @@ impl Rows for SampleStore<'_> {
     }
 
     fn dot_codes(&self, i: usize, u: &[f32]) -> f32 {
-        dot_row(self.codes(i).unwrap_or(&[]), u)
+        dot_u8(self.codes(i).unwrap_or(&[]), u)
     }
 
     fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]) {
-        axpy_row(self.codes(i).unwrap_or(&[]), a, out);
+        axpy_u8(self.codes(i).unwrap_or(&[]), a, out);
     }
 
     /// The rows in slot order (`0..len`), each row found by walking the codes rather than by
@@ -549,8 +552,8 @@ impl Rows for SampleStore<'_> {
         let mut sum_t = 0.0f32;
         let mut xv = xv.iter_mut();
         for (row, &di) in self.rows().zip(dd) {
-            let xvi = (dot_row(row, u) + offset) + bias;
-            axpy_row(row, di * xvi, out);
+            let xvi = (dot_u8(row, u) + offset) + bias;
+            axpy_u8(row, di * xvi, out);
             sum_t += di * xvi;
             if let Some(k) = xv.next() {
                 *k = xvi;
@@ -562,14 +565,14 @@ impl Rows for SampleStore<'_> {
     /// The rows in slot order, walked; per row [`axpy_codes`](Rows::axpy_codes)'s kernel.
     fn axpy_codes_rows(&self, a: &mut dyn FnMut(usize) -> f32, out: &mut [f32]) {
         for (i, row) in self.rows().take(self.len).enumerate() {
-            axpy_row(row, a(i), out);
+            axpy_u8(row, a(i), out);
         }
     }
 
     /// The rows in slot order, walked; per row [`dot_codes`](Rows::dot_codes)'s kernel.
     fn dot_codes_rows(&self, u: &[f32], out: &mut [f32]) {
         for (oi, row) in out.iter_mut().zip(self.rows().take(self.len)) {
-            *oi = dot_row(row, u);
+            *oi = dot_u8(row, u);
         }
     }
 
@@ -585,95 +588,9 @@ impl Rows for SampleStore<'_> {
         out: &mut [f32],
     ) -> f32 {
         let row = self.codes(i).unwrap_or(&[]);
-        let xv = (dot_row(row, u) + offset) + bias;
-        axpy_row(row, weight * xv, out);
+        let xv = (dot_u8(row, u) + offset) + bias;
+        axpy_u8(row, weight * xv, out);
         xv
-    }
-}
-
-// The row kernels. Codes are read a little-endian word (four codes) at a time: a zero word is
-// skipped with one test, then each zero half word; within a non-zero half word both codes are
-// multiplied. The terms are those of the plain loop over the non-zero codes in feature order,
-// with one accumulator, so the same bits for finite vectors: a zero code inside a non-zero half
-// word adds `0·u_j = ±0`, which leaves the sum as it is (it starts at +0, and a sum of finite
-// terms that starts at +0 is never −0), and adds `a·0 = ±0` to `out_j`, which the solver's
-// accumulators (started at +0) keep as they are for the same reason. The packed files' `u8`
-// kernels (`format/rows.rs`) work the same way, with blocks of four words on top.
-
-/// The code in bits `shift ..` of `w`, as `f32` (exact).
-#[inline(always)]
-fn code(w: u32, shift: u32) -> f32 {
-    (w.wrapping_shr(shift) & 0xFF) as f32
-}
-
-/// The little-endian word of four codes (from a `[u8; 4]`: one load).
-#[inline(always)]
-fn word(b: &[u8]) -> u32 {
-    b.first_chunk::<4>().map_or(0, |c| u32::from_le_bytes(*c))
-}
-
-/// `Σ_j q_j u_j` over a row of codes (as far as `u` reaches).
-#[inline(never)]
-fn dot_row(row: &[u8], u: &[f32]) -> f32 {
-    // Cut both to the shorter, so the words and their entries of `u` stay aligned.
-    let n = row.len().min(u.len());
-    let (row, u) = (row.get(..n).unwrap_or(&[]), u.get(..n).unwrap_or(&[]));
-    let mut s = 0.0f32;
-    let mut words = row.chunks_exact(4);
-    let mut uw = u.chunks_exact(4);
-    for (b, u4) in (&mut words).zip(&mut uw) {
-        let w = word(b);
-        if w == 0 {
-            continue;
-        }
-        if let &[u0, u1, u2, u3] = u4 {
-            if w & 0xFFFF != 0 {
-                s = s + code(w, 0) * u0 + code(w, 8) * u1;
-            }
-            if w >> 16 != 0 {
-                s = s + code(w, 16) * u2 + code(w, 24) * u3;
-            }
-        }
-    }
-    // The codes after the whole words (m not a multiple of 4), zeros skipped.
-    for (&q, &uj) in words.remainder().iter().zip(uw.remainder()) {
-        if q != 0 {
-            s += f32::from(q) * uj;
-        }
-    }
-    s
-}
-
-/// `out_j += a · q_j` over a row of codes (as far as `out` reaches).
-#[inline(never)]
-fn axpy_row(row: &[u8], a: f32, out: &mut [f32]) {
-    let n = row.len().min(out.len());
-    let (row, out) = (
-        row.get(..n).unwrap_or(&[]),
-        out.get_mut(..n).unwrap_or(&mut []),
-    );
-    let mut words = row.chunks_exact(4);
-    let mut ow = out.chunks_exact_mut(4);
-    for (b, o4) in (&mut words).zip(&mut ow) {
-        let w = word(b);
-        if w == 0 {
-            continue;
-        }
-        if let [o0, o1, o2, o3] = o4 {
-            if w & 0xFFFF != 0 {
-                *o0 += a * code(w, 0);
-                *o1 += a * code(w, 8);
-            }
-            if w >> 16 != 0 {
-                *o2 += a * code(w, 16);
-                *o3 += a * code(w, 24);
-            }
-        }
-    }
-    for (&q, o) in words.remainder().iter().zip(ow.into_remainder()) {
-        if q != 0 {
-            *o += a * f32::from(q);
-        }
     }
 }
 

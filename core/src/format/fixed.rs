@@ -293,7 +293,7 @@ pub(super) fn hess_vec_u8(
             None => {
                 for (row, &ci) in block.chunks_exact(words).zip(c) {
                     // The f32 kernel, as the plain pass would apply it.
-                    super::rows::axpy_u8(row.as_flattened(), m, ci, out);
+                    super::rows::axpy_u8(row.as_flattened(), ci, out);
                     sum_t += ci;
                 }
             }

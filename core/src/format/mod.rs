@@ -174,6 +174,7 @@ mod aligned;
 pub mod dsp;
 mod fixed;
 mod rows;
+pub(crate) use rows::{axpy_u8, dot_u8};
 mod sparse;
 mod write;
 

@@ -596,6 +596,21 @@ fn dot_packed<W: Width>(row: &[u8], m: usize, u: &[f32]) -> f32 {
     dot_rest::<W>(s, blocks.remainder(), u_blocks.remainder(), tail, u_tail)
 }
 
+/// `Σ_j q_j u_j` over a row of `u8` codes, as far as both reach: [`dot_packed`] for rows kept
+/// outside a packed file (the sample store's).
+pub(crate) fn dot_u8(row: &[u8], u: &[f32]) -> f32 {
+    let m = row.len().min(u.len());
+    dot_packed::<U8>(row.get(..m).unwrap_or(&[]), m, u)
+}
+
+/// `out_j += a · q_j` over a row of `u8` codes, as far as both reach: [`axpy_packed`] for rows
+/// kept outside a packed file (the sample store's), and the fixed-point pass's `f32` fallback
+/// for weights it cannot put on its grid.
+pub(crate) fn axpy_u8(row: &[u8], a: f32, out: &mut [f32]) {
+    let m = row.len().min(out.len());
+    axpy_packed::<U8>(row.get(..m).unwrap_or(&[]), m, a, out);
+}
+
 /// `out_j += a · q_j` over a packed row of `m` features (`out.len() ≥ m`, else nothing).
 #[inline(never)]
 fn axpy_packed<W: Width>(row: &[u8], m: usize, a: f32, out: &mut [f32]) {
@@ -751,12 +766,6 @@ fn axpy_rows_u8(
         axpy_packed::<U8>(row, m, a(i), out);
         i = i.wrapping_add(1);
     }
-}
-
-/// `out_j += a · q_j` over a dense `u8` row ([`axpy_packed`]): the fixed-point pass's `f32`
-/// fallback for weights it cannot put on its grid.
-pub(super) fn axpy_u8(row: &[u8], m: usize, a: f32, out: &mut [f32]) {
-    axpy_packed::<U8>(row, m, a, out);
 }
 
 /// `Σ_j x_j u_j` over an `f32` row.
