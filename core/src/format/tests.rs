@@ -1310,19 +1310,23 @@ fn convert_between_dense_and_sparse() {
     assert!(short.iter().all(|&b| b == 0x5A));
 }
 
+/// Five rows of four codes, from empty to full (1, 0, 2, 4 and 1 non-zeros): the sparse
+/// layout's tests against the dense file of the same codes.
+const MIXED_ROWS: [u8; 20] = [
+    0, 3, 0, 0, //
+    0, 0, 0, 0, //
+    7, 0, 0, 9, //
+    1, 2, 3, 4, //
+    0, 0, 5, 0,
+];
+
 /// `nnz_hint` of a sparse file is its stored entries per row, rounded up (what
 /// `SolverKind::Auto` weighs); the same codes stored dense answer `m`, their zeros included.
 #[test]
 fn nnz_hint_counts_the_stored_entries_of_a_sparse_file() {
     let m = 4;
     // Rows of 1, 0, 2, 4 and 1 non-zeros: 8 entries over 5 rows, ⌈8/5⌉ = 2.
-    let q = [
-        0u8, 3, 0, 0, //
-        0, 0, 0, 0, //
-        7, 0, 0, 9, //
-        1, 2, 3, 4, //
-        0, 0, 5, 0,
-    ];
+    let q = MIXED_ROWS;
     let sparse = encode(&spec(&LABELS, Codes::U8Sparse(&q), m));
     assert_eq!(parse(&sparse).unwrap().nnz_hint(), 2);
     let dense = encode(&spec(&LABELS, Codes::U8(&q), m));
@@ -1334,13 +1338,7 @@ fn nnz_hint_counts_the_stored_entries_of_a_sparse_file() {
 #[test]
 fn dot_codes_rows_of_a_sparse_file_equal_its_rows_bit_for_bit() {
     let m = 4;
-    let q = [
-        0u8, 3, 0, 0, //
-        0, 0, 0, 0, //
-        7, 0, 0, 9, //
-        1, 2, 3, 4, //
-        0, 0, 5, 0,
-    ];
+    let q = MIXED_ROWS;
     let u = [0.1f32, -2.7, 1.0e-3, 33.3];
     let sparse_bytes = encode(&spec(&LABELS, Codes::U8Sparse(&q), m));
     let dense_bytes = encode(&spec(&LABELS, Codes::U8(&q), m));
@@ -1362,13 +1360,7 @@ fn dot_codes_rows_of_a_sparse_file_equal_its_rows_bit_for_bit() {
 #[test]
 fn explicit_hessian_of_a_sparse_file_equals_the_dense_files_bit_for_bit() {
     let m = 4;
-    let q = [
-        0u8, 3, 0, 0, //
-        0, 0, 0, 0, //
-        7, 0, 0, 9, //
-        1, 2, 3, 4, //
-        0, 0, 5, 0,
-    ];
+    let q = MIXED_ROWS;
     let sparse_bytes = encode(&spec(&LABELS, Codes::U8Sparse(&q), m));
     let dense_bytes = encode(&spec(&LABELS, Codes::U8(&q), m));
     let (sparse, dense) = (parse(&sparse_bytes).unwrap(), parse(&dense_bytes).unwrap());
