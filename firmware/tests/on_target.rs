@@ -235,32 +235,87 @@ mod tests {
         defmt::assert!(mem::static_ram() + after <= mem::ram_total());
     }
 
-    /// The fixed-point pass's one assembly wrapper, `SMLAD`, gives the bits of its plain-Rust
-    /// twin (what the host runs) on edge values: signed halves at ±32767 and −32768, codes
-    /// 0 and 255 against the widest weights, and sums that wrap (the Q-flag cases).
+    /// The three assembly row loops of `tinynewton::format::dsp` give the bits of their
+    /// plain-Rust twins (what the host runs): every word count from 0 to 19 and 64 (odd counts
+    /// take the single word before the unrolled pairs), operands of unequal lengths (the loops
+    /// take the shortest), pseudo-random codes and halves, and the extremes: codes 0 and 255
+    /// against halves ±32767 and −32768, sums that wrap (the `SMLAD` Q-flag cases), and `f32`
+    /// weights of both signs, zero and subnormal.
     #[test]
-    fn smlad_matches_the_plain_rust() {
-        use tinynewton::format::dsp::{smlad, smlad_plain};
-        let halves: [u16; 8] = [0, 1, 255, 0x7FFF, 0x8000, 0x8001, 0xFFFF, 0x00FF];
-        let accs = [0i32, 1, -1, i32::MAX, i32::MIN, 0x4000_0000, -0x3FFF_FFFF];
+    fn dsp_loops_match_the_plain_rust() {
+        use tinynewton::format::dsp;
+        // SplitMix64: a fixed sequence.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) as u32
+        };
+        const W: usize = 64;
+        let halves = [0u32, 1, 0x7FFF, 0x8000, 0x8001, 0xFFFF, 0x00FF];
+        let weights = [0.0f32, -0.0, 1.0, -3.5, 1e-40, 6.1e4, -2.5e-3];
         let mut cases = 0u32;
-        for &x_lo in &halves {
-            for &x_hi in &halves {
-                for &y_lo in &halves {
-                    for &y_hi in &halves {
-                        let x = black_box(u32::from(x_lo) | (u32::from(x_hi) << 16));
-                        let y = black_box(u32::from(y_lo) | (u32::from(y_hi) << 16));
-                        for &a in &accs {
-                            let a = black_box(a);
-                            defmt::assert_eq!(smlad(x, y, a), smlad_plain(x, y, a));
-                            cases += 1;
-                        }
-                    }
+        for round in 0..24u32 {
+            let extreme = round % 3 == 0;
+            let mut row = [[0u8; 4]; W];
+            let mut row2 = [[0u8; 4]; W];
+            let mut k = [[0u32; 4]; W];
+            let mut acc0 = [[0i32; 4]; W];
+            let mut out0 = [[0f32; 4]; W];
+            for j in 0..W {
+                let (r, r2) = if extreme {
+                    (0xFF00_FFFF_u32.rotate_left(j as u32 * 8), 0xFFFF_FFFF)
+                } else {
+                    (next(), next())
+                };
+                row[j] = r.to_le_bytes();
+                row2[j] = r2.to_le_bytes();
+                for kk in k[j].iter_mut() {
+                    *kk = if extreme {
+                        halves[next() as usize % halves.len()]
+                            | (halves[next() as usize % halves.len()] << 16)
+                    } else {
+                        next()
+                    };
+                }
+                for a in acc0[j].iter_mut() {
+                    *a = if extreme {
+                        i32::MAX - (next() % 4) as i32
+                    } else {
+                        next() as i32
+                    };
+                }
+                for o in out0[j].iter_mut() {
+                    *o = (next() as i32 as f32) * 1e-6;
                 }
             }
+            let c = if extreme { 0x8000_7FFF } else { next() };
+            let a = weights[round as usize % weights.len()];
+            let a2 = (next() as i32 as f32) * 1e-7;
+            for words in (0..20).chain([W]) {
+                // The second row and the accumulators one word longer than the first row
+                // where there is room: the loops must stop at the shortest.
+                let long = (words + 1).min(W);
+                let (r, r2) = (black_box(&row[..words]), black_box(&row2[..long]));
+                defmt::assert_eq!(
+                    dsp::dot_row(r, &k[..long]),
+                    dsp::dot_row_plain(r, &k[..long])
+                );
+                let (mut acc, mut acc_plain) = (acc0, acc0);
+                dsp::update_rows(r, r2, c, &mut acc[..long]);
+                dsp::update_rows_plain(r, r2, c, &mut acc_plain[..long]);
+                defmt::assert_eq!(acc, acc_plain);
+                let (mut out, mut out_plain) = (out0, out0);
+                dsp::axpy_rows2_u8(r, r2, a, a2, &mut out[..long]);
+                dsp::axpy_rows2_u8_plain(r, r2, a, a2, &mut out_plain[..long]);
+                for (o, p) in out.as_flattened().iter().zip(out_plain.as_flattened()) {
+                    defmt::assert_eq!(o.to_bits(), p.to_bits());
+                }
+                cases += 1;
+            }
         }
-        // The all-negative extreme wraps to i32::MIN from 0.
-        defmt::assert_eq!(smlad(black_box(0x8000_8000), 0x8000_8000, 0), i32::MIN);
-        defmt::info!("smlad: {=u32} cases equal to the plain Rust", cases);
+        defmt::info!("dsp loops: {=u32} cases equal to the plain Rust", cases);
     }
 }

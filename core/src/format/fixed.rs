@@ -44,7 +44,7 @@
 //! range): there the update is the plain `f32` one, so infinities and NaNs propagate as the
 //! `f32` pass would propagate them.
 
-use super::dsp::smlad;
+use super::dsp;
 
 /// Rows per block: one scale for their weights, one flush of the integer sums into `out`.
 /// At most 257 keeps `Σ ĉ q` within `i32` (`257·32767·255 < 2³¹`); 128 keeps the flush (a
@@ -114,65 +114,28 @@ fn join(h: i32, l: i32) -> i64 {
 }
 
 /// `Σ_j q_j k_j` over a row of whole words, exact, with `k` as [`split_word`] lays it out:
-/// `Σ q k_h` and `Σ q k_l` in `i32` by `SMLAD`s (the codes taken in halfword pairs
-/// `(q₀, q₂)`, `(q₁, q₃)` by one AND each), joined in `i64` at the end. Per word: a code load,
-/// two ANDs, two double loads of `k`, four `SMLAD`s for eight products (the `SMLAL` form took
-/// an extraction, a load and a multiply per code). One row per call: two rows sharing the
-/// loads of `k` need more registers than the core has and spill (measured: more instructions).
+/// `Σ q k_h` and `Σ q k_l` in `i32` by `SMLAD`s ([`dsp::dot_row`]: per word a code load, one
+/// `LDM` of the four halves, two `UXTB16`s for the halfword pairs `(q₀, q₂)`, `(q₁, q₃)`, four
+/// `SMLAD`s for eight products), joined in `i64` at the end. One row per call: two rows
+/// sharing the loads of `k` need more registers than the core has.
 ///
 /// Bounds (`m ≤ 256` codes of at most 255): `|Σ q k_h| ≤ 256·255·2¹⁴ < 2³⁰` and
 /// `|Σ q k_l| ≤ 256·255·2¹⁵ < 2³¹`, so every partial sum fits `i32` and the wrapping
-/// additions never wrap. The mask goes through [`black_box`](core::hint::black_box) as in
-/// [`update_rows`].
-#[inline(never)]
+/// additions never wrap.
+#[inline]
 fn dot_row(row: &[[u8; 4]], k: &[[u32; 4]]) -> i64 {
-    let mask = core::hint::black_box(0x00FF_00FFu32);
-    let (mut h, mut l) = (0i32, 0i32);
-    for (&w, &[h_even, h_odd, l_even, l_odd]) in row.iter().zip(k) {
-        let w = u32::from_le_bytes(w);
-        let (even, odd) = (w & mask, (w >> 8) & mask);
-        h = smlad(odd, h_odd, smlad(even, h_even, h));
-        l = smlad(odd, l_odd, smlad(even, l_even, l));
-    }
+    let (h, l) = dsp::dot_row(row, k);
     join(h, l)
 }
 
-/// `acc_j += ĉ·q_j + ĉ′·q′_j` over the four codes of words `w` (row `i`) and `w′` (row `i′`),
-/// with `c = (ĉ, ĉ′)` packed in the low and high halfwords: the rows' codes for the same
-/// feature are paired in one register's halves and each pair takes one `SMLAD`. The halfword
-/// pack `(w & 0xFFFF) | (w′ << 16)` = bytes `(q₀, q₁, q′₀, q′₁)` is one `PKHBT`, and
-/// `& 0x00FF00FF`, `(· >> 8) & 0x00FF00FF` split it into `(q₀, q′₀)`, `(q₁, q′₁)`, one AND
-/// each; likewise `(w >> 16) | (w′ & 0xFFFF0000)` (`PKHTB`) for codes 2 and 3. Per two rows
-/// and four features: two loads, two packs, four ANDs, four `SMLAD`s and one load and store of
-/// each accumulator (the single-row `SMLABB` form paid the accumulators' loads and stores and
-/// one multiply per code of each row).
-#[inline(always)]
-fn update_word_pair(acc: [i32; 4], w: [u8; 4], w2: [u8; 4], c: u32, mask: u32) -> [i32; 4] {
-    let (w, w2) = (u32::from_le_bytes(w), u32::from_le_bytes(w2));
-    let low = (w & 0xFFFF) | (w2 << 16);
-    let high = (w >> 16) | (w2 & 0xFFFF_0000);
-    let [a0, a1, a2, a3] = acc;
-    [
-        smlad(low & mask, c, a0),
-        smlad((low >> 8) & mask, c, a1),
-        smlad(high & mask, c, a2),
-        smlad((high >> 8) & mask, c, a3),
-    ]
-}
-
 /// `acc_j += ĉ·q_j + ĉ′·q′_j` over two rows of whole words (`c = (ĉ, ĉ′)` as halfwords,
-/// `|ĉ|, |ĉ′| ≤ 32767`), one word of each per step (as [`dot_row`]). A row without a partner
-/// goes as `(row, row)` with `ĉ′ = 0`.
-///
-/// The mask `0x00FF00FF` goes through [`black_box`](core::hint::black_box) once per call:
-/// seeing the constant, LLVM rewrites the masked halves into per-byte extractions, an
-/// instruction more per two codes.
-#[inline(never)]
+/// `|ĉ|, |ĉ′| ≤ 32767`), one word of each per step ([`dsp::update_rows`]: the rows' codes for
+/// one feature paired in a register's halves, one `SMLAD` per pair, the word's four
+/// accumulators loaded and stored once). A row without a partner goes as `(row, row)` with
+/// `ĉ′ = 0`.
+#[inline]
 fn update_rows(row: &[[u8; 4]], row2: &[[u8; 4]], c: u32, acc: &mut [[i32; 4]]) {
-    let mask = core::hint::black_box(0x00FF_00FFu32);
-    for ((&w, &w2), a) in row.iter().zip(row2).zip(acc) {
-        *a = update_word_pair(*a, w, w2, c, mask);
-    }
+    dsp::update_rows(row, row2, c, acc);
 }
 
 /// [`Rows::hess_vec_codes`](crate::Rows::hess_vec_codes) over the dense `u8` rows of

@@ -750,16 +750,7 @@ fn axpy_rows_u8(
         let (wa, _) = ra.as_chunks::<4>();
         let (wb, _) = rb.as_chunks::<4>();
         let (o4, _) = o.as_chunks_mut::<4>();
-        for ((x, y), o) in wa.iter().zip(wb).zip(o4) {
-            let (x, y) = (u32::from_le_bytes(*x), u32::from_le_bytes(*y));
-            let [o0, o1, o2, o3] = *o;
-            *o = [
-                (o0 + a0 * field(x, 0, 0xFF)) + a1 * field(y, 0, 0xFF),
-                (o1 + a0 * field(x, 8, 0xFF)) + a1 * field(y, 8, 0xFF),
-                (o2 + a0 * field(x, 16, 0xFF)) + a1 * field(y, 16, 0xFF),
-                (o3 + a0 * field(x, 24, 0xFF)) + a1 * field(y, 24, 0xFF),
-            ];
-        }
+        super::dsp::axpy_rows2_u8(wa, wb, a0, a1, o4);
     }
     // The odd last row, or every row when the vectors do not fit (the kernel's own answer).
     for row in pairs.remainder().chunks_exact(stride.max(1)) {
