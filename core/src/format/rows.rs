@@ -723,6 +723,7 @@ fn dot_then_axpy_u8(
 /// row, rows that are not whole words and short vectors take [`axpy_packed`]. Dense digits rows are half non-zero, so the
 /// zero tests of [`axpy_packed`] cost more than the work they skip (the gradient pass of
 /// digits 6-vs-rest: see the README's per-kernel table).
+#[inline(never)]
 fn axpy_rows_u8(
     payload: &[u8],
     stride: usize,
