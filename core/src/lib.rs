@@ -1,8 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
-// One module, `format::dsp`, wraps single DSP instructions in `asm!` (issue 10); it alone
-// allows `unsafe_code`.
+// One module, `format::dsp`, has three row loops in Cortex-M4 assembly (`asm!`, issue 10);
+// it alone allows `unsafe_code`.
 #![deny(unsafe_code)]
 // The no-panic rule, enforced (issue 12, item 11): library code indexes with `get`, sizes with
 // `checked_*`/`saturating_*` and never unwraps, so no input can reach a panic on a board that

@@ -7,7 +7,8 @@
 //! one single-cycle `SMLAD` (two 16×16-bit multiply-accumulates), in both halves: the product
 //! pairs a row's codes `(q₀, q₂)` against halves of the scaled vector, the update pairs two
 //! rows' codes for one feature against their two weights. LLVM does not emit `SMLAD` from
-//! plain Rust; [`super::dsp`] wraps the one instruction (plain Rust off the device, same bits).
+//! plain Rust; [`super::dsp`] has both row loops in assembly (plain Rust off the device, the
+//! same integer sums).
 //!
 //! # Arithmetic and error bounds
 //!
