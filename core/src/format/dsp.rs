@@ -17,6 +17,51 @@
 //! Public (hidden from the docs) only so the firmware's on-target test can compare each loop
 //! with its plain-Rust version on the device.
 
+/// One word of [`dot_row`]'s loop (operands `row`, `k`, `h`, `l`, `w`, `e`, `o`; the four
+/// halves in r8–r11, ascending for `LDM`): the code word, the direction's four halves, the
+/// halfword pairs `(q₀, q₂)`, `(q₁, q₃)` by `UXTB16`, and four `SMLAD`s.
+#[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
+macro_rules! dot_word {
+    () => {
+        concat!(
+            "ldr {w}, [{row}], #4\n",
+            "ldm {k}!, {{r8, r9, r10, r11}}\n",
+            "uxtb16 {e}, {w}\n",
+            "uxtb16 {o}, {w}, ror #8\n",
+            "smlad {h}, {e}, r8, {h}\n",
+            "smlad {h}, {o}, r9, {h}\n",
+            "smlad {l}, {e}, r10, {l}\n",
+            "smlad {l}, {o}, r11, {l}\n",
+        )
+    };
+}
+
+/// One word pair of [`update_rows`]'s loop (operands `row`, `row2`, `acc`, `c`, `w`, `w2`,
+/// `t`; the four accumulators in r8–r11, ascending for `LDM`/`STM`): `t` = low =
+/// `(q₀, q₁, q′₀, q′₁)` and `w2` = high = `(q₂, q₃, q′₂, q′₃)` by bytes, each split by `UXTB16`
+/// into the two rows' codes of one feature, one `SMLAD` against `c = (ĉ, ĉ′)` each.
+#[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
+macro_rules! update_word {
+    () => {
+        concat!(
+            "ldr {w}, [{row}], #4\n",
+            "ldr {w2}, [{row2}], #4\n",
+            "ldm {acc}, {{r8, r9, r10, r11}}\n",
+            "pkhbt {t}, {w}, {w2}, lsl #16\n",
+            "pkhtb {w2}, {w2}, {w}, asr #16\n",
+            "uxtb16 {w}, {t}\n",
+            "smlad r8, {w}, {c}, r8\n",
+            "uxtb16 {w}, {t}, ror #8\n",
+            "smlad r9, {w}, {c}, r9\n",
+            "uxtb16 {w}, {w2}\n",
+            "smlad r10, {w}, {c}, r10\n",
+            "uxtb16 {w}, {w2}, ror #8\n",
+            "smlad r11, {w}, {c}, r11\n",
+            "stm {acc}!, {{r8, r9, r10, r11}}\n",
+        )
+    };
+}
+
 /// `(Σ q k_h, Σ q k_l)` over a row of whole words against the split direction `k` (laid out
 /// per word as `[(k_h0, k_h2), (k_h1, k_h3), (k_l0, k_l2), (k_l1, k_l3)]`, halfword pairs),
 /// each sum wrapping in 32 bits (the caller's bounds keep them from wrapping): per word the
@@ -43,34 +88,13 @@ pub fn dot_row(row: &[[u8; 4]], k: &[[u32; 4]]) -> (i32, i32) {
             // n = trips of two words; C = an odd word first.
             "lsrs {n}, {n}, #1",
             "bcc 2f",
-            "ldr {w}, [{row}], #4",
-            "ldm {k}!, {{r8, r9, r10, r11}}",
-            "uxtb16 {e}, {w}",
-            "uxtb16 {o}, {w}, ror #8",
-            "smlad {h}, {e}, r8, {h}",
-            "smlad {h}, {o}, r9, {h}",
-            "smlad {l}, {e}, r10, {l}",
-            "smlad {l}, {o}, r11, {l}",
+            dot_word!(),
             // No instruction since `lsrs` sets the flags: Z still says whether n = 0.
             "2:",
             "beq 4f",
             "3:",
-            "ldr {w}, [{row}], #4",
-            "ldm {k}!, {{r8, r9, r10, r11}}",
-            "uxtb16 {e}, {w}",
-            "uxtb16 {o}, {w}, ror #8",
-            "smlad {h}, {e}, r8, {h}",
-            "smlad {h}, {o}, r9, {h}",
-            "smlad {l}, {e}, r10, {l}",
-            "smlad {l}, {o}, r11, {l}",
-            "ldr {w}, [{row}], #4",
-            "ldm {k}!, {{r8, r9, r10, r11}}",
-            "uxtb16 {e}, {w}",
-            "uxtb16 {o}, {w}, ror #8",
-            "smlad {h}, {e}, r8, {h}",
-            "smlad {h}, {o}, r9, {h}",
-            "smlad {l}, {e}, r10, {l}",
-            "smlad {l}, {o}, r11, {l}",
+            dot_word!(),
+            dot_word!(),
             "subs {n}, {n}, #1",
             "bne 3b",
             "4:",
@@ -116,53 +140,13 @@ pub fn update_rows(row: &[[u8; 4]], row2: &[[u8; 4]], c: u32, acc: &mut [[i32; 4
             // n = trips of two words; C = an odd word first.
             "lsrs {n}, {n}, #1",
             "bcc 2f",
-            "ldr {w}, [{row}], #4",
-            "ldr {w2}, [{row2}], #4",
-            "ldm {acc}, {{r8, r9, r10, r11}}",
-            // low = (q₀, q₁, q′₀, q′₁), high = (q₂, q₃, q′₂, q′₃) by bytes.
-            "pkhbt {t}, {w}, {w2}, lsl #16",
-            "pkhtb {w2}, {w2}, {w}, asr #16",
-            "uxtb16 {w}, {t}",
-            "smlad r8, {w}, {c}, r8",
-            "uxtb16 {w}, {t}, ror #8",
-            "smlad r9, {w}, {c}, r9",
-            "uxtb16 {w}, {w2}",
-            "smlad r10, {w}, {c}, r10",
-            "uxtb16 {w}, {w2}, ror #8",
-            "smlad r11, {w}, {c}, r11",
-            "stm {acc}!, {{r8, r9, r10, r11}}",
+            update_word!(),
             // No instruction since `lsrs` sets the flags: Z still says whether n = 0.
             "2:",
             "beq 4f",
             "3:",
-            "ldr {w}, [{row}], #4",
-            "ldr {w2}, [{row2}], #4",
-            "ldm {acc}, {{r8, r9, r10, r11}}",
-            "pkhbt {t}, {w}, {w2}, lsl #16",
-            "pkhtb {w2}, {w2}, {w}, asr #16",
-            "uxtb16 {w}, {t}",
-            "smlad r8, {w}, {c}, r8",
-            "uxtb16 {w}, {t}, ror #8",
-            "smlad r9, {w}, {c}, r9",
-            "uxtb16 {w}, {w2}",
-            "smlad r10, {w}, {c}, r10",
-            "uxtb16 {w}, {w2}, ror #8",
-            "smlad r11, {w}, {c}, r11",
-            "stm {acc}!, {{r8, r9, r10, r11}}",
-            "ldr {w}, [{row}], #4",
-            "ldr {w2}, [{row2}], #4",
-            "ldm {acc}, {{r8, r9, r10, r11}}",
-            "pkhbt {t}, {w}, {w2}, lsl #16",
-            "pkhtb {w2}, {w2}, {w}, asr #16",
-            "uxtb16 {w}, {t}",
-            "smlad r8, {w}, {c}, r8",
-            "uxtb16 {w}, {t}, ror #8",
-            "smlad r9, {w}, {c}, r9",
-            "uxtb16 {w}, {w2}",
-            "smlad r10, {w}, {c}, r10",
-            "uxtb16 {w}, {w2}, ror #8",
-            "smlad r11, {w}, {c}, r11",
-            "stm {acc}!, {{r8, r9, r10, r11}}",
+            update_word!(),
+            update_word!(),
             "subs {n}, {n}, #1",
             "bne 3b",
             "4:",
