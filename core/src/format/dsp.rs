@@ -17,6 +17,29 @@
 //! Public (hidden from the docs) only so the firmware's on-target test can compare each loop
 //! with its plain-Rust version on the device.
 
+/// A loop over `{n}` words from the template of one word: the odd word first, then two a
+/// trip (half the loop's count-and-branch per word).
+#[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
+macro_rules! by_pairs {
+    ($word:expr) => {
+        concat!(
+            // n = trips of two words; C = an odd word first.
+            "lsrs {n}, {n}, #1\n",
+            "bcc 2f\n",
+            $word,
+            // No instruction since `lsrs` sets the flags: Z still says whether n = 0.
+            "2:\n",
+            "beq 4f\n",
+            "3:\n",
+            $word,
+            $word,
+            "subs {n}, {n}, #1\n",
+            "bne 3b\n",
+            "4:\n",
+        )
+    };
+}
+
 /// One word of [`dot_row`]'s loop (operands `row`, `k`, `h`, `l`, `w`, `e`, `o`; the four
 /// halves in r8–r11, ascending for `LDM`): the code word, the direction's four halves, the
 /// halfword pairs `(q₀, q₂)`, `(q₁, q₃)` by `UXTB16`, and four `SMLAD`s.
@@ -85,19 +108,7 @@ pub fn dot_row(row: &[[u8; 4]], k: &[[u32; 4]]) -> (i32, i32) {
     // sticky Q bit is read by no Rust code.
     unsafe {
         core::arch::asm!(
-            // n = trips of two words; C = an odd word first.
-            "lsrs {n}, {n}, #1",
-            "bcc 2f",
-            dot_word!(),
-            // No instruction since `lsrs` sets the flags: Z still says whether n = 0.
-            "2:",
-            "beq 4f",
-            "3:",
-            dot_word!(),
-            dot_word!(),
-            "subs {n}, {n}, #1",
-            "bne 3b",
-            "4:",
+            by_pairs!(dot_word!()),
             row = inout(reg) row.as_ptr() => _,
             k = inout(reg) k.as_ptr() => _,
             n = inout(reg) words => _,
@@ -131,25 +142,13 @@ pub fn update_rows(row: &[[u8; 4]], row2: &[[u8; 4]], c: u32, acc: &mut [[i32; 4
     }
     // SAFETY: the loop (one word before the pairs when `words` is odd, then two per trip for
     // `words / 2` trips, as in `dot_row`) reads `words` words of `row` and of `row2` (`LDR`,
-    // any alignment on the Cortex-M4) and reads and writes back `words` entries of `acc` (`LDM`/`STM`, word aligned
-    // as `[i32; 4]` is), `words ≥ 1` of each, checked above; `acc` is an exclusive borrow, so
+    // any alignment on the Cortex-M4) and reads and writes back `words` entries of `acc`
+    // (`LDM`/`STM`, word aligned as `[i32; 4]` is), `words ≥ 1` of each, checked above; `acc` is an exclusive borrow, so
     // nothing else sees the writes. Every register it changes is an operand; the flags are
     // not declared preserved, and `SMLAD`'s sticky Q bit is read by no Rust code.
     unsafe {
         core::arch::asm!(
-            // n = trips of two words; C = an odd word first.
-            "lsrs {n}, {n}, #1",
-            "bcc 2f",
-            update_word!(),
-            // No instruction since `lsrs` sets the flags: Z still says whether n = 0.
-            "2:",
-            "beq 4f",
-            "3:",
-            update_word!(),
-            update_word!(),
-            "subs {n}, {n}, #1",
-            "bne 3b",
-            "4:",
+            by_pairs!(update_word!()),
             row = inout(reg) row.as_ptr() => _,
             row2 = inout(reg) row2.as_ptr() => _,
             acc = inout(reg) acc.as_mut_ptr() => _,
