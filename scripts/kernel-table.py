@@ -12,8 +12,9 @@ the first SIDE -> the second. Called by scripts/kernel-table.sh, which documents
 Attribution. Every executed PC (counts.txt `P` lines, per run = per epoch) gets its call stack
 of function names: the PC's own inline chain from the ELF's DWARF (`addr2line -i`), then, for
 an out-of-line function, its callers: each direct call site into it (`bl`/`b` to its entry,
-from `llvm-objdump -d`) with the number of times it was taken in that run, the function's cost
-split between the sites by those counts (every call of a row kernel reads one row, and every
+from `llvm-objdump -d`) with the number of times it was taken in that run, or the one executed
+indirect `blx` site whose count equals the entries the direct calls leave unexplained; the
+function's cost split between the sites by those counts (every call of a row kernel reads one row, and every
 pass reads all rows, so a call costs the same whichever pass makes it); entries not explained by
 direct calls (an indirect call) get the stack `<indirect>`. A stack belongs to the first kernel
 whose rule matches it (KERNELS below); the rest is "other" (loss, line search, Cholesky, ...).
@@ -43,7 +44,8 @@ KERNELS = [
     # X̃d for the line search: `prepare_line` -> `x_times` -> `margins` -> the row dots.
     # After, CG keeps X̃d from its products (`direction_step`: X̃d += α·X̃p per CG iteration,
     # no pass; the products' stores of X̃p are in Hv).
-    ("X̃d", {"x_times", "prepare_line", "direction_step", "took_step"}, None, None),
+    ("X̃d kept", {"direction_step", "took_step"}, None, None),
+    ("X̃d", {"x_times", "prepare_line"}, None, None),
     # The preconditioner's diagonal pass (before only; CG runs with M = I after).
     ("diag (preconditioner)", {"hess_diag"}, None, None),
     # The gradient X̃ᵀa: the row axpys inside `value_grad`/`grad` (before: `axpy_codes` per
@@ -60,10 +62,11 @@ ANCHORS = {
     "Hv": {"hess_vec", "hess_vec_keep", "hess_vec_codes"},
     "explicit Hessian": {"hessian_packed"},
     "X̃d": {"x_times", "prepare_line"},
+    "X̃d kept": set(),
     "diag (preconditioner)": {"hess_diag"},
     "gradient": {"value_grad", "grad"},
 }
-FALLBACK = {"Hv": "cg_iters", "explicit Hessian": "iters", "X̃d": "iters",
+FALLBACK = {"Hv": "cg_iters", "explicit Hessian": "iters", "X̃d": "iters", "X̃d kept": "iters",
             "diag (preconditioner)": "iters", "gradient": "iters+1"}
 RELEVANT = set().union(*[k[1] | (k[2] or set()) | (k[3] or set()) for k in KERNELS]) | {"<indirect>"}
 
@@ -96,8 +99,14 @@ class Elf:
         self.by_start = {f[0]: f for f in self.funcs}
         # Direct calls and tail calls: branch PC -> target function start.
         self.calls = {}
+        self.indirect = set()  # `blx rN` sites
+        indirect = re.compile(r"^\s*([0-9a-f]+):\s+blx\s+r\d+\s*$")
         branch = re.compile(r"^\s*([0-9a-f]+):\s+(b[a-z]*(?:\.[wn])?)\s+0x([0-9a-f]+)\b")
         for line in run(["llvm-objdump", "-d", "--no-show-raw-insn", path]).splitlines():
+            mi = indirect.match(line)
+            if mi:
+                self.indirect.add(int(mi.group(1), 16))
+                continue
             m = branch.match(line)
             if not m or not re.fullmatch(r"b(l|lx)?(eq|ne|cs|cc|hs|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?(\.[wn])?",
                                          m.group(2)):
@@ -168,6 +177,19 @@ def attribute(elf, counts, where=None):
     for pc, target in elf.calls.items():
         if pc in counts and counts[pc][2]:
             callers[target].append((pc, counts[pc][2]))
+    # Indirect calls (`blx rN`: a function pointer, a `dyn` closure): a function whose entries
+    # exceed its direct calls by exactly the count of one executed indirect site is taken to be
+    # called from there (the row kernel a layout picks per pass is called once per row).
+    sites = defaultdict(list)
+    for pc in elf.indirect:
+        if pc in counts:
+            sites[counts[pc][0]].append(pc)
+    for start, _, _ in elf.funcs:
+        if start not in counts:
+            continue
+        rest = counts[start][0] - sum(t for _, t in callers.get(start, []))
+        if rest > 0 and len(sites.get(rest, [])) == 1:
+            callers[start].append((sites[rest][0], rest))
     memo = {}
 
     def stacks_of_function(start, depth):
@@ -308,12 +330,19 @@ def main(argv):
                                    key=lambda vw: -vw[1][1])
                     for (_, fn, inner), (pn, pc) in parts[:6]:
                         print("#       %12.0f %12.0f  %s / %s" % (pn, pc, fn, inner), file=sys.stderr)
+            # X̃d kept during CG is X̃d's cost in that run (a pass where CG was not used).
+            kept = totals.pop("X̃d kept", [0.0, 0.0])
+            if kept[0] >= 1:
+                xd = totals.setdefault("X̃d", [0.0, 0.0])
+                r["kept"] = kept[0] > xd[0]
+                xd[0] += kept[0]
+                xd[1] += kept[1]
             for kern, *_ in KERNELS:
                 if kern not in totals or totals[kern][0] < 1:
                     continue
                 calls = anchor_calls(elf, per[e], kern)
                 how = "entries"
-                if calls == 0:
+                if calls == 0 or (kern == "X̃d" and r.get("kept")):
                     f = FALLBACK[kern]
                     calls = r.get(f.split("+")[0], 0) + (1 if f.endswith("+1") else 0)
                     how = "log " + f
@@ -324,30 +353,49 @@ def main(argv):
                 n, c = totals[kern]
                 cells.setdefault(key, {})[side] = dict(
                     layout=layout, solver=r.get("solver"), calls=calls, how=how, instr=n, cycles=c,
-                    macs=macs, ipm=n / max(macs, 1), cpm=c / max(macs, 1))
-    kernel_rank = {k[0]: i for i, k in enumerate(KERNELS)}
-    kernel_rank["gradient"] = 1
-    kernel_rank["explicit Hessian"] = 2
-    order.sort(key=lambda kn: (kernel_rank[kn[0]], kn[1]))
+                    macs=macs, ipm=n / max(macs, 1), cpm=c / max(macs, 1),
+                    kept=kern == "X̃d" and r.get("kept", False))
+    rank = {"Hv": 0, "gradient": 1, "X̃d": 2, "explicit Hessian": 3, "diag (preconditioner)": 4}
+    category = {"u8": (0, "u8 dense"), "u8-sparse": (1, "u8 sparse"), "u4": (2, "u4"),
+                "f32": (3, "f32")}
 
-    def fmt(cell, key):
-        return "%.2f" % cell[key] if cell else "—"
+    # A file's layout on each side (from any of its kernels: a kernel gone after still names
+    # the file's layout today).
+    file_layout = defaultdict(dict)
+    for (_, name), row in cells.items():
+        for side, c in row.items():
+            file_layout[name][side] = c["layout"]
+
+    def layout_of(row):
+        name = next(n for (_, n), r in cells.items() if r is row)
+        lay = file_layout[name]
+        last = lay[sides[-1]] if sides[-1] in lay else next(iter(lay.values()))
+        cat = category[last]
+        was = [lay[s] for s in sides[:-1] if s in lay and lay[s] != last]
+        return cat[0], cat[1] + ("" if not was else " (%s: %s)" % (
+            sides[0], "dense u8" if was[0] == "u8" else was[0]))
+
+    order.sort(key=lambda kn: (rank[kn[0]], layout_of(cells[kn])[0], kn[1]))
+
+    def fig(row, side, key):
+        c = row.get(side)
+        if not c:
+            return "—"
+        return ("%.2f" % c[key]) + (" (kept)" if c["kept"] else "")
 
     arrow = " → ".join(sides)
-    print("| kernel | file (layout %s) | calls %s | useful MACs per call | instructions per MAC %s"
-          " | model cycles per MAC %s |" % (arrow, arrow, arrow, arrow))
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| kernel | layout | file, solver | calls %s | useful MACs a call | instructions per MAC %s"
+          " | model cycles per MAC %s |" % (arrow, arrow, arrow))
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for kern, name in order:
         row = cells[(kern, name)]
         any_cell = next(iter(row.values()))
-        layouts = " → ".join(row[s]["layout"] if s in row else "—" for s in sides)
-        per_call = any_cell["macs"] // max(any_cell["calls"], 1)
-        print("| %s | %s (%s, %s) | %s | %d | %s | %s |" % (
-            kern, name, layouts, any_cell["solver"],
+        print("| %s | %s | %s, %s | %s | %d | %s | %s |" % (
+            kern, layout_of(row)[1], name, any_cell["solver"],
             " → ".join(str(row[s]["calls"]) if s in row else "—" for s in sides),
-            per_call,
-            " → ".join(fmt(row.get(s), "ipm") for s in sides),
-            " → ".join(fmt(row.get(s), "cpm") for s in sides)))
+            any_cell["macs"] // max(any_cell["calls"], 1),
+            " → ".join(fig(row, s, "ipm") for s in sides),
+            " → ".join(fig(row, s, "cpm") for s in sides)))
     if details:
         for (kern, name), row in ((k, cells[k]) for k in order):
             for s in sides:
