@@ -6,12 +6,14 @@
 # CG, 7x7 with Cholesky) and u4 (14x14 u4 with CG), measured on the emulated STM32F405 with
 # the cycle model (scripts/profile.sh), this tree ("after") against an older one ("before").
 #
-# Usage: scripts/kernel-table.sh [--before DIR] [--reuse] [--details]
+# Usage: scripts/kernel-table.sh [--before DIR] [--reuse] [--details] [ELF...]
 #   --before DIR  a checkout of the older commit to compare with, e.g. the commit before issue
 #                 10's kernels:  git worktree add --detach ../tinynewton-before fdf12b3
 #                 (its firmware is built there; it is profiled with THIS tree's profile.sh).
 #   --reuse       profile the ELFs kept from a previous run instead of building again.
 #   --details     per run and kernel, the functions the figures come from (stderr).
+#   ELF...        profile these emulated-board firmware builds as they are (one column, runs'
+#                 files found under this tree's data/), instead of building the three.
 # env:  TINYNEWTON_KERNEL_TABLE_DIR where ELFs and profiles go (default
 #       firmware/target/kernel-table).
 #
@@ -53,6 +55,7 @@ unset CARGO_TARGET_DIR
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$(realpath -m -- "${TINYNEWTON_KERNEL_TABLE_DIR:-$root/firmware/target/kernel-table}")"
 before=""
+elfs=()
 reuse=0
 details=()
 while [ $# -gt 0 ]; do
@@ -64,10 +67,11 @@ while [ $# -gt 0 ]; do
         ;;
     --reuse) reuse=1; shift ;;
     --details) details=(--details); shift ;;
-    *)
-        echo "usage: scripts/kernel-table.sh [--before DIR] [--reuse] [--details]" >&2
+    -*)
+        echo "usage: scripts/kernel-table.sh [--before DIR] [--reuse] [--details] [ELF...]" >&2
         exit 2
         ;;
+    *) elfs+=("$(realpath -- "$1")"); shift ;;
     esac
 done
 for tool in nm addr2line llvm-objdump python3 cargo; do
@@ -94,10 +98,12 @@ config_env() { # tree config
 
 # Builds (unless --reuse finds it) and profiles one configuration of one tree; the ELF and the
 # profile land in $out/<side>-<config>{.elf,/}.
-measure() { # side tree config
+measure() { # side tree config [ELF: profile it as it is]
     local side="$1" tree="$2" config="$3"
     local elf="$out/$side-$config.elf" prof="$out/$side-$config"
-    if [ "$reuse" -eq 0 ] || [ ! -f "$elf" ]; then
+    if [ -n "${4:-}" ]; then
+        elf="$4"
+    elif [ "$reuse" -eq 0 ] || [ ! -f "$elf" ]; then
         echo "kernel-table.sh: building $side ($tree) $config" >&2
         local env_args
         read -ra env_args <<<"$(config_env "$tree" "$config")"
@@ -132,6 +138,15 @@ measure() { # side tree config
 }
 
 specs=()
+if [ "${#elfs[@]}" -gt 0 ]; then
+    k=0
+    for e in "${elfs[@]}"; do
+        k=$((k + 1))
+        measure elf "$root" "given$k" "$e"
+    done
+    python3 "$root/scripts/kernel-table.py" "${details[@]}" "${specs[@]}"
+    exit
+fi
 if [ -n "$before" ]; then
     for c in "${configs[@]}"; do measure before "$before" "$c"; done
 fi
