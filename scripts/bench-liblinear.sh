@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Host training time side by side with LIBLINEAR 2.50 on every committed binary training file,
+# Host training time side by side with LIBLINEAR 2.50 on every committed training file (binary,
+# and one-vs-rest on the three multi-class files, as LIBLINEAR's -s 0 trains K classes),
 # in one run on this machine (issue 10, Deliver 6):
 #
-#   bash scripts/bench-liblinear.sh            # all six files (≈ 2–3 min)
+#   bash scripts/bench-liblinear.sh            # all nine files (≈ 15 min on a loaded 2-core machine)
 #   bash scripts/bench-liblinear.sh --quick    # iris only, short criterion run (a smoke test)
 #   bash scripts/bench-liblinear.sh --files digits6-vs-rest,breast-cancer [--verbose]
 #   bash scripts/bench-liblinear.sh --wall     # wall-clock time instead of the thread's CPU time

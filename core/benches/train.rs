@@ -1,6 +1,8 @@
 //! Our half of the host side-by-side with LIBLINEAR 2.50 (`bash scripts/bench-liblinear.sh`,
 //! which runs this bench and LIBLINEAR file by file): one whole training run per committed
-//! binary training file, timed by criterion (`cargo bench -p tinynewton --bench train`).
+//! training file, timed by criterion (`cargo bench -p tinynewton --bench train`): binary
+//! training on the two-class files, one-vs-rest on the multi-class ones (what LIBLINEAR's
+//! `-s 0` does with `K` classes: `K` binary problems, class `k` against the rest).
 //!
 //! Training goes through the trainer and buffers carved to the data's size, as the host CLI's
 //! `tinynewton train` does ([`Buffers::carve`], [`Sizes::binary`]), with the firmware's settings
@@ -31,13 +33,30 @@ use std::time::Instant;
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tinynewton::format::{self, PackedDataset};
-use tinynewton::{Buffers, Report, Rows, Settings, Shape, Sizes, SolverKind};
+use tinynewton::{Buffers, Report, Rows, Settings, Shape, Sizes, SolverKind, Status};
 
-/// One benchmarked file: label, path under the repository root, settings.
+/// Binary training of a two-class file, or one-vs-rest over a multi-class one.
+#[derive(Clone, Copy, PartialEq)]
+enum Method {
+    Binary,
+    OneVsRest,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Binary => "binary",
+            Method::OneVsRest => "ovr",
+        }
+    }
+}
+
+/// One benchmarked file: label, path under the repository root, settings, method.
 struct Run {
     label: &'static str,
     path: &'static str,
     settings: Settings,
+    method: Method,
 }
 
 /// `-c c` with `solver`, everything else the defaults (LIBLINEAR's `-s 0 -B 1`, `ε = 1e-5`).
@@ -50,38 +69,63 @@ const fn with(c: f32, solver: SolverKind) -> Settings {
     }
 }
 
-/// The committed binary training files with the firmware's settings for each
-/// (`firmware/runs/src/lib.rs` for MNIST, `firmware/build_support/datasets.rs` for the tables).
-const RUNS: [Run; 6] = [
+/// The committed training files with the firmware's settings for each
+/// (`firmware/runs/src/lib.rs` for MNIST, `firmware/build_support/datasets.rs` for the tables;
+/// the multi-class files with the multi-class runs' `C = 1` and `Auto`, on every sample).
+const RUNS: [Run; 9] = [
     Run {
         label: "mnist-7v1-7x7-u8",
         path: "data/mnist-7v1-7x7-u8-train.tnds",
         settings: with(30.0, SolverKind::Cholesky),
+        method: Method::Binary,
     },
     Run {
         label: "mnist-7v1-14x14-u8",
         path: "data/mnist-7v1-14x14-u8-train.tnds",
         settings: with(1.0, SolverKind::Cg),
+        method: Method::Binary,
     },
     Run {
         label: "mnist-7v1-14x14-u4",
         path: "data/mnist-7v1-14x14-u4-train.tnds",
         settings: with(1.0, SolverKind::Cg),
+        method: Method::Binary,
     },
     Run {
         label: "breast-cancer",
         path: "data/tables/breast-cancer-train.tnds",
         settings: with(1.0, SolverKind::Auto),
+        method: Method::Binary,
     },
     Run {
         label: "digits6-vs-rest",
         path: "data/tables/digits6-vs-rest-train.tnds",
         settings: with(1.0, SolverKind::Auto),
+        method: Method::Binary,
     },
     Run {
         label: "iris-setosa",
         path: "data/tables/iris-setosa-train.tnds",
         settings: with(1.0, SolverKind::Auto),
+        method: Method::Binary,
+    },
+    Run {
+        label: "digits10-ovr",
+        path: "data/tables/digits10-train.tnds",
+        settings: with(1.0, SolverKind::Auto),
+        method: Method::OneVsRest,
+    },
+    Run {
+        label: "iris3-ovr",
+        path: "data/tables/iris3-train.tnds",
+        settings: with(1.0, SolverKind::Auto),
+        method: Method::OneVsRest,
+    },
+    Run {
+        label: "mnist-10-7x7-ovr",
+        path: "data/mnist-10-7x7-u8-train.tnds",
+        settings: with(1.0, SolverKind::Auto),
+        method: Method::OneVsRest,
     },
 ];
 
@@ -90,15 +134,28 @@ fn read(path: &str) -> Vec<u8> {
     std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
 }
 
-/// The buffers of one problem, sized as the host CLI sizes them.
+/// The buffers of one problem, sized as the host CLI sizes them, and a one-vs-rest run's
+/// `K` weight vectors.
 struct Storage {
     floats: Vec<f32>,
     sizes: Sizes,
     in_use: usize,
+    class_weights: Vec<f32>,
+}
+
+/// What a run did: its totals and, for one-vs-rest, each class's counts.
+struct Outcome {
+    solver: SolverKind,
+    status: Status,
+    iterations: u32,
+    cg_iterations: u32,
+    objective: f32,
+    grad_rel: f32,
+    per_class: Vec<(u32, u32)>,
 }
 
 impl Storage {
-    fn for_problem(data: &PackedDataset<'_>, settings: &Settings) -> Storage {
+    fn for_problem(data: &PackedDataset<'_>, settings: &Settings, method: Method) -> Storage {
         let m = data.n_features();
         // As `tinynewton train` sizes its buffers: the solver's storage (triangle or L-BFGS
         // pairs), and room for CG's X̃p when there is none.
@@ -111,51 +168,131 @@ impl Storage {
             Sizes::binary(data.n_samples(), m, false)
         };
         let sizes = base.with_storage(storage);
+        let classes = match method {
+            Method::Binary => 0,
+            Method::OneVsRest => data.n_classes(),
+        };
         Storage {
             floats: vec![0.0; sizes.floats()],
             sizes,
             in_use: 0,
+            class_weights: vec![0.0; classes * (m + 1)],
         }
     }
 
-    fn train(&mut self, data: &PackedDataset<'_>, settings: &Settings) -> Report {
+    /// One training from zero (one-vs-rest: every class from zero, warm start off).
+    fn train(&mut self, data: &PackedDataset<'_>, settings: &Settings, method: Method) -> Outcome {
         let buffers =
             Buffers::carve(&mut self.floats, self.sizes, &mut self.in_use).expect("sized storage");
-        tinynewton::train(buffers, data, settings, |_| {}).expect("training succeeds")
+        match method {
+            Method::Binary => {
+                let r: Report =
+                    tinynewton::train(buffers, data, settings, |_| {}).expect("training succeeds");
+                Outcome {
+                    solver: r.solver,
+                    status: r.status,
+                    iterations: r.iterations,
+                    cg_iterations: r.cg_iterations,
+                    objective: r.objective,
+                    grad_rel: r.grad_rel,
+                    per_class: Vec::new(),
+                }
+            }
+            Method::OneVsRest => {
+                let mut per_class = Vec::new();
+                let mut last = None;
+                let total = tinynewton::train_one_vs_rest(
+                    buffers,
+                    data,
+                    settings,
+                    &mut self.class_weights,
+                    |_, r| {
+                        per_class.push((r.iterations, r.cg_iterations));
+                        last = Some(*r);
+                    },
+                )
+                .expect("training succeeds");
+                let r = last.expect("at least two classes");
+                Outcome {
+                    solver: r.solver,
+                    status: total.status,
+                    iterations: total.iterations,
+                    cg_iterations: total.cg_iterations,
+                    // Per class in `per_class`; the totals have no single objective.
+                    objective: f32::NAN,
+                    grad_rel: f32::NAN,
+                    per_class,
+                }
+            }
+        }
     }
 
-    fn weights(&mut self) -> Vec<f32> {
-        Buffers::carve(&mut self.floats, self.sizes, &mut self.in_use)
-            .expect("sized storage")
-            .weights()
-            .to_vec()
+    fn weights(&mut self, method: Method) -> Vec<f32> {
+        match method {
+            Method::Binary => Buffers::carve(&mut self.floats, self.sizes, &mut self.in_use)
+                .expect("sized storage")
+                .weights()
+                .to_vec(),
+            Method::OneVsRest => self.class_weights.clone(),
+        }
+    }
+}
+
+/// `f32` as JSON: Rust's shortest round-trip decimal, `null` for NaN.
+fn json_f32(x: f32) -> String {
+    if x.is_finite() {
+        format!("{x}")
+    } else {
+        "null".to_string()
     }
 }
 
 /// One JSON object (one line) describing a run; `f32` values in Rust's shortest round-trip
-/// decimal, so the reader recovers the exact weights.
-fn summary_line(run: &Run, data: &PackedDataset<'_>, report: &Report, w: &[f32]) -> String {
+/// decimal, so the reader recovers the exact weights. Binary runs: `positives`/`negatives`
+/// count the `+1`/`−1` labels; one-vs-rest: `class_counts` per class, `per_class` the
+/// `[iterations, cg_iterations]` of each, `weights` the `K` vectors class by class.
+fn summary_line(run: &Run, data: &PackedDataset<'_>, out: &Outcome, w: &[f32]) -> String {
     let n = data.n_samples();
-    let positives = (0..n).filter(|&i| data.label(i) > 0.0).count();
     let s = &run.settings;
+    let classes = match run.method {
+        Method::Binary => {
+            let positives = (0..n).filter(|&i| data.label(i) > 0.0).count();
+            format!("\"positives\":{positives},\"negatives\":{}", n - positives)
+        }
+        Method::OneVsRest => {
+            let counts: Vec<String> = (0..data.n_classes())
+                .map(|k| (0..n).filter(|&i| data.class(i) == k).count().to_string())
+                .collect();
+            let per: Vec<String> = out
+                .per_class
+                .iter()
+                .map(|(it, cg)| format!("[{it},{cg}]"))
+                .collect();
+            format!(
+                "\"class_counts\":[{}],\"per_class\":[{}]",
+                counts.join(","),
+                per.join(",")
+            )
+        }
+    };
     let mut line = format!(
-        "{{\"label\":\"{}\",\"path\":\"{}\",\"n\":{n},\"m\":{},\"positives\":{positives},\
-         \"negatives\":{},\"c_pos\":{},\"c_neg\":{},\"epsilon\":{},\"solver\":\"{}\",\
-         \"status\":\"{}\",\"iterations\":{},\"cg_iterations\":{},\"objective\":{},\
-         \"grad_rel\":{},\"fingerprint\":\"{:#018x}\",\"weights\":[",
+        "{{\"label\":\"{}\",\"path\":\"{}\",\"method\":\"{}\",\"n\":{n},\"m\":{},{classes},\
+         \"c_pos\":{},\"c_neg\":{},\"epsilon\":{},\"solver\":\"{}\",\"status\":\"{}\",\
+         \"iterations\":{},\"cg_iterations\":{},\"objective\":{},\"grad_rel\":{},\
+         \"fingerprint\":\"{:#018x}\",\"weights\":[",
         run.label,
         run.path,
+        run.method.name(),
         data.n_features(),
-        n - positives,
         s.c_pos,
         s.c_neg,
         s.epsilon,
-        report.solver.name(),
-        report.status.name(),
-        report.iterations,
-        report.cg_iterations,
-        report.objective,
-        report.grad_rel,
+        out.solver.name(),
+        out.status.name(),
+        out.iterations,
+        out.cg_iterations,
+        json_f32(out.objective),
+        json_f32(out.grad_rel),
         fingerprint(w),
     );
     for (j, wj) in w.iter().enumerate() {
@@ -166,9 +303,11 @@ fn summary_line(run: &Run, data: &PackedDataset<'_>, report: &Report, w: &[f32])
     line
 }
 
-/// The weights' fingerprint as the firmware prints it (FNV-1a over the bits; features, bias).
+/// The weights' fingerprint as the firmware prints it (FNV-1a over the bits; features, bias;
+/// one-vs-rest: the `K` vectors in class order).
 fn fingerprint(w: &[f32]) -> u64 {
-    /// Feature capacity of the model the fingerprint is taken of: above every committed file's.
+    /// Weight capacity of the model the fingerprint is taken of: above every committed file's
+    /// (MNIST 0–9 one-vs-rest: 10 × 50).
     const CAPACITY: usize = 1024;
     assert!(
         w.len() <= CAPACITY + 1,
@@ -285,31 +424,24 @@ fn bench_train_files(c: &mut Criterion<Clock>) {
     group.sample_size(20);
     for (run, bytes) in runs.iter().zip(&files) {
         let data = format::parse(bytes).expect("committed file parses");
-        let mut storage = Storage::for_problem(&data, &run.settings);
+        let mut storage = Storage::for_problem(&data, &run.settings, run.method);
         // One untimed run for the summary: every timed run trains from zero to the same bits.
-        let report = storage.train(&data, &run.settings);
-        assert_eq!(
-            report.status,
-            tinynewton::Status::Converged,
-            "{}: {report:?}",
-            run.label
-        );
-        let w = storage.weights();
+        let out = storage.train(&data, &run.settings, run.method);
+        assert_eq!(out.status, Status::Converged, "{}", run.label);
+        let w = storage.weights(run.method);
         println!(
-            "{}: solver={} iters={} cg_iters={} objective={} grad_rel={:e}",
+            "{}: method={} solver={} iters={} cg_iters={} objective={} grad_rel={:e}",
             run.label,
-            match report.solver {
-                SolverKind::Cholesky => "cholesky",
-                _ => "cg",
-            },
-            report.iterations,
-            report.cg_iterations,
-            report.objective,
-            report.grad_rel
+            run.method.name(),
+            out.solver.name(),
+            out.iterations,
+            out.cg_iterations,
+            out.objective,
+            out.grad_rel
         );
-        lines.push(summary_line(run, &data, &report, &w));
+        lines.push(summary_line(run, &data, &out, &w));
         group.bench_function(run.label, |b| {
-            b.iter(|| storage.train(black_box(&data), &run.settings))
+            b.iter(|| storage.train(black_box(&data), &run.settings, run.method))
         });
     }
     group.finish();

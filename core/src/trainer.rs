@@ -227,6 +227,49 @@ impl<R: Rows + ?Sized> Rows for OneVsRest<'_, R> {
     fn axpy_codes(&self, i: usize, a: f32, out: &mut [f32]) {
         self.inner.axpy_codes(i, a, out)
     }
+    // The passes go to the inner layout's own (its row walks and kernels, the dense `u8`
+    // fixed-point product included); only the labels are this view's. Not `label_signs`: the
+    // inner bytes are the inner labels, not these.
+    fn dot_axpy_codes(
+        &self,
+        i: usize,
+        u: &[f32],
+        offset: f32,
+        bias: f32,
+        weight: f32,
+        out: &mut [f32],
+    ) -> f32 {
+        self.inner.dot_axpy_codes(i, u, offset, bias, weight, out)
+    }
+    fn hess_vec_codes(
+        &self,
+        dd: &[f32],
+        u: &[f32],
+        offset: f32,
+        bias: f32,
+        out: &mut [f32],
+        xv: &mut [f32],
+    ) -> f32 {
+        self.inner.hess_vec_codes(dd, u, offset, bias, out, xv)
+    }
+    fn axpy_codes_rows(&self, a: &mut dyn FnMut(usize) -> f32, out: &mut [f32]) {
+        self.inner.axpy_codes_rows(a, out)
+    }
+    fn dot_codes_rows(&self, u: &[f32], out: &mut [f32]) {
+        self.inner.dot_codes_rows(u, out)
+    }
+    fn first_non_finite(&self, i: usize, u: &mut [f32]) -> Option<usize> {
+        self.inner.first_non_finite(i, u)
+    }
+    fn nonzero_codes(&self, i: usize, index: &mut [u16], code: &mut [f32]) -> usize {
+        self.inner.nonzero_codes(i, index, code)
+    }
+    fn gram_codes(&self, dd: &[f32], index: &mut [u16], code: &mut [f32], h: &mut [f32]) -> bool {
+        self.inner.gram_codes(dd, index, code, h)
+    }
+    fn codes(&self, i: usize, code: &mut [f32]) -> usize {
+        self.inner.codes(i, code)
+    }
 }
 
 /// What a one-vs-rest run did: the sums over its `K` binary runs and the first status that was
