@@ -173,6 +173,9 @@ mod aligned;
 #[doc(hidden)]
 pub mod dsp;
 mod fixed;
+// The host's shapes of the fixed-point pass's integer kernels (the same results).
+#[cfg(not(target_os = "none"))]
+mod fixed_host;
 mod rows;
 pub(crate) use rows::{axpy_u8, dot_u8};
 mod sparse;

@@ -253,6 +253,24 @@ impl Rows for PackedDataset<'_> {
     /// row, as the trait's default. Out of line, as `hess_vec_codes`.
     #[inline(never)]
     fn dot_codes_rows(&self, u: &[f32], out: &mut [f32]) {
+        // The host walks dense `u8`/`u4` rows in file order with the row kernel itself: the
+        // same kernel as `dot_codes` on the same bytes (so the same bits), without the per-row
+        // dispatch (layout, encoding, row lookup), which on short rows costs as much as the
+        // product (iris: 4 features). Kept off the board, whose code budget is spent.
+        #[cfg(not(target_os = "none"))]
+        if let (None, Encoding::U8 | Encoding::U4, true) =
+            (&self.sparse, self.header.encoding, self.stride > 0)
+        {
+            let kernel = match self.header.encoding {
+                Encoding::U8 => dot_packed::<U8>,
+                _ => dot_packed::<U4>,
+            };
+            let rows = self.payload.chunks_exact(self.stride).take(self.n);
+            for (oi, row) in out.iter_mut().zip(rows) {
+                *oi = kernel(row, self.m, u);
+            }
+            return;
+        }
         if let Some(sparse) = self.sparse.as_ref() {
             if sparse.dot_codes_rows(self.m, u, out) {
                 return;
