@@ -281,17 +281,26 @@ pub fn axpy_rows2_u8_plain(
     }
 }
 
-/// [`dot_row`] off the device: the plain-Rust loop.
+/// [`dot_row`] off the device: on a host its vector-shaped twin
+/// ([`fixed_host`](super::fixed_host), the same integer sums), on other bare-metal targets the
+/// plain-Rust loop.
 #[cfg(not(all(target_arch = "arm", target_os = "none", target_abi = "eabihf")))]
 #[inline]
 pub fn dot_row(row: &[[u8; 4]], k: &[[u32; 4]]) -> (i32, i32) {
+    #[cfg(not(target_os = "none"))]
+    return super::fixed_host::dot_row(row, k);
+    #[cfg(target_os = "none")]
     dot_row_plain(row, k)
 }
 
-/// [`update_rows`] off the device: the plain-Rust loop.
+/// [`update_rows`] off the device: as [`dot_row`], the host's vector-shaped twin or the
+/// plain-Rust loop.
 #[cfg(not(all(target_arch = "arm", target_os = "none", target_abi = "eabihf")))]
 #[inline]
 pub fn update_rows(row: &[[u8; 4]], row2: &[[u8; 4]], c: u32, acc: &mut [[i32; 4]]) {
+    #[cfg(not(target_os = "none"))]
+    return super::fixed_host::update_rows(row, row2, c, acc);
+    #[cfg(target_os = "none")]
     update_rows_plain(row, row2, c, acc)
 }
 

@@ -17,22 +17,19 @@
 //! inputs below.
 
 /// The signed low and high halfwords of `x`.
-#[cfg_attr(not(test), allow(dead_code))]
 #[inline(always)]
 fn halves(x: u32) -> [i16; 2] {
     [x as i16, (x >> 16) as i16]
 }
 
-/// `Σ_j q_j k_j` over a row of whole words, as `fixed::dot_row` computes it: `k` laid out per
-/// word as `[(k_h0, k_h2), (k_h1, k_h3), (k_l0, k_l2), (k_l1, k_l3)]` (halfword pairs),
-/// `Σ q k_h` and `Σ q k_l` in wrapping `i32`, joined as `2¹⁶·h + l` in `i64`.
+/// `(Σ q k_h, Σ q k_l)` over a row of whole words, as [`dsp::dot_row`](super::dsp::dot_row)
+/// computes them: `k` laid out per word as `[(k_h0, k_h2), (k_h1, k_h3), (k_l0, k_l2),
+/// (k_l1, k_l3)]` (halfword pairs), each sum in wrapping `i32`.
 ///
 /// Per word, lane `p` of four accumulates `q_a·k_a + q_b·k_b` for the pair `p` of `k` (codes
 /// `(q₀, q₂)`, `(q₁, q₃)`, `(q₀, q₂)`, `(q₁, q₃)`): one `PMADDWD` and one `PADDD`.
-// Dead until `fixed::hess_vec_u8` calls it off the board (its one call of `dot_row`).
-#[cfg_attr(not(test), allow(dead_code))]
 #[inline(never)]
-pub(super) fn dot_row(row: &[[u8; 4]], k: &[[u32; 4]]) -> i64 {
+pub(super) fn dot_row(row: &[[u8; 4]], k: &[[u32; 4]]) -> (i32, i32) {
     let mut acc = [0i32; 4];
     for (w, kw) in row.iter().zip(k) {
         let [q0, q1, q2, q3] = w.map(i32::from);
@@ -47,19 +44,14 @@ pub(super) fn dot_row(row: &[[u8; 4]], k: &[[u32; 4]]) -> i64 {
         }
     }
     let [h_even, h_odd, l_even, l_odd] = acc;
-    let (h, l) = (h_even.wrapping_add(h_odd), l_even.wrapping_add(l_odd));
-    i64::from(h)
-        .wrapping_mul(1 << 16)
-        .wrapping_add(i64::from(l))
+    (h_even.wrapping_add(h_odd), l_even.wrapping_add(l_odd))
 }
 
 /// `acc_j += ĉ·q_j + ĉ′·q′_j` over two rows of whole words (`c = (ĉ, ĉ′)` as the low and high
-/// halfwords), as `fixed::update_rows` computes it, wrapping in `i32`.
+/// halfwords), as [`dsp::update_rows`](super::dsp::update_rows) computes it, wrapping in `i32`.
 ///
 /// Per word, lane `j` is `q_j·ĉ + q′_j·ĉ′`, the pair `(q_j, q′_j)` against `(ĉ, ĉ′)`: one
 /// `PMADDWD` (after interleaving the two rows' codes) and one `PADDD`.
-// Dead until `fixed::hess_vec_u8` calls it off the board (its two calls of `update_rows`).
-#[cfg_attr(not(test), allow(dead_code))]
 #[inline(never)]
 pub(super) fn update_rows(row: &[[u8; 4]], row2: &[[u8; 4]], c: u32, acc: &mut [[i32; 4]]) {
     for ((w, w2), a) in row.iter().zip(row2).zip(acc) {
@@ -79,41 +71,15 @@ pub(super) fn update_rows(row: &[[u8; 4]], row2: &[[u8; 4]], c: u32, acc: &mut [
 
 #[cfg(test)]
 mod tests {
-    use super::super::dsp::smlad_plain;
     use super::*;
 
     extern crate std;
     use std::vec::Vec;
 
-    /// `fixed::dot_row`'s loop, `SMLAD` by `SMLAD` (its plain-Rust twin): the reference.
-    fn dot_row_smlad(row: &[[u8; 4]], k: &[[u32; 4]]) -> i64 {
-        let mask = 0x00FF_00FFu32;
-        let (mut h, mut l) = (0i32, 0i32);
-        for (&w, &[h_even, h_odd, l_even, l_odd]) in row.iter().zip(k) {
-            let w = u32::from_le_bytes(w);
-            let (even, odd) = (w & mask, (w >> 8) & mask);
-            h = smlad_plain(odd, h_odd, smlad_plain(even, h_even, h));
-            l = smlad_plain(odd, l_odd, smlad_plain(even, l_even, l));
-        }
-        i64::from(h) * (1 << 16) + i64::from(l)
-    }
-
-    /// `fixed::update_rows`'s loop, `SMLAD` by `SMLAD`: the reference.
-    fn update_rows_smlad(row: &[[u8; 4]], row2: &[[u8; 4]], c: u32, acc: &mut [[i32; 4]]) {
-        let mask = 0x00FF_00FFu32;
-        for ((&w, &w2), a) in row.iter().zip(row2).zip(acc) {
-            let (w, w2) = (u32::from_le_bytes(w), u32::from_le_bytes(w2));
-            let low = (w & 0xFFFF) | (w2 << 16);
-            let high = (w >> 16) | (w2 & 0xFFFF_0000);
-            let [a0, a1, a2, a3] = *a;
-            *a = [
-                smlad_plain(low & mask, c, a0),
-                smlad_plain((low >> 8) & mask, c, a1),
-                smlad_plain(high & mask, c, a2),
-                smlad_plain((high >> 8) & mask, c, a3),
-            ];
-        }
-    }
+    // The references: the plain-Rust twins of the board's `SMLAD` loops.
+    use super::super::dsp::{
+        dot_row_plain as dot_row_smlad, update_rows_plain as update_rows_smlad,
+    };
 
     /// A deterministic pseudo-random sequence (SplitMix64).
     fn rng(seed: u64) -> impl FnMut() -> u64 {
