@@ -102,6 +102,13 @@ struct LiveBoard<'a, C: Counter> {
     flash_errors: u32,
     /// Costs of samples that did not retrain (predict + store).
     sample_costs: heapless::Vec<u32, COSTS>,
+    /// Bytes the receive interrupt had queued at the last two clock readings (the latest
+    /// second), so a sample's cost can be shown beside the bytes that arrived while it ran.
+    rx_bytes: [u64; 2],
+    /// Samples observed so far.
+    samples: u32,
+    /// The largest predict + store costs: (cost, sample number from 1, bytes received meanwhile).
+    largest: heapless::Vec<(u32, u32, u64), 3>,
 }
 
 impl<C: Counter> LiveBoard<'_, C> {
@@ -136,7 +143,14 @@ impl<C: Counter> Board for LiveBoard<'_, C> {
     /// run reported a largest sample cost of `u32::MAX`).
     fn clock(&mut self) -> u64 {
         let counter = &mut self.counter;
-        cortex_m::interrupt::free(|_| counter.now().saturating_sub(serial::isr_ticks()))
+        let (now, bytes) = cortex_m::interrupt::free(|_| {
+            (
+                counter.now().saturating_sub(serial::isr_ticks()),
+                serial::stats().bytes,
+            )
+        });
+        self.rx_bytes = [self.rx_bytes[1], bytes];
+        now
     }
 
     fn elapsed(&self, start: u64, end: u64) -> u64 {
@@ -165,10 +179,19 @@ impl<C: Counter> Board for LiveBoard<'_, C> {
     }
 
     fn observed(&mut self, cost: u64, retrained: bool) {
-        if !retrained {
-            let _ = self
-                .sample_costs
-                .push(u32::try_from(cost).unwrap_or(u32::MAX));
+        self.samples += 1;
+        if retrained {
+            return;
+        }
+        let cost = u32::try_from(cost).unwrap_or(u32::MAX);
+        let _ = self.sample_costs.push(cost);
+        let entry = (cost, self.samples, self.rx_bytes[1] - self.rx_bytes[0]);
+        if self.largest.push(entry).is_err() {
+            if let Some(least) = self.largest.iter_mut().min_by_key(|e| e.0) {
+                if cost > least.0 {
+                    *least = entry;
+                }
+            }
         }
     }
 }
@@ -387,6 +410,9 @@ fn run<C: Counter>(
         mismatches: 0,
         flash_errors: 0,
         sample_costs: heapless::Vec::new(),
+        rx_bytes: [0; 2],
+        samples: 0,
+        largest: heapless::Vec::new(),
     };
     let board::LiveSerial { mut rx, mut tx } = link;
     if session.greet(&mut tx).is_err() {
@@ -426,6 +452,16 @@ fn run<C: Counter>(
         largest,
         costs.len()
     );
+    let mut top = board.largest.clone();
+    top.sort_unstable_by_key(|e| core::cmp::Reverse(e.0));
+    for (cost, sample, bytes) in top {
+        defmt::info!(
+            "live cost largest sample={=u32} cost={=u32} rx_bytes_meanwhile={=u64}",
+            sample,
+            cost,
+            bytes
+        );
+    }
     defmt::info!(
         "live persist adoptions={=u32} mismatches={=u32} flash_errors={=u32}",
         board.adoptions,

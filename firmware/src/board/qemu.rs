@@ -68,8 +68,13 @@ impl Counter for InstructionCounter {
     /// absolute readings instead made an interval's count depend on the clock's phase at its
     /// two ends: two runs of one ELF were seen to differ by one instruction per interval.)
     fn elapsed(&self, start: u64, end: u64) -> u64 {
-        ((end - start) * 125 + 21504 / 2) / 21504
+        instructions(end - start)
     }
+}
+
+/// Instructions in an interval of `ticks`, rounded to the nearest (see `elapsed`).
+pub(crate) fn instructions(ticks: u64) -> u64 {
+    (ticks * 125 + 21504 / 2) / 21504
 }
 
 /// `DelayNs` by busy-waiting on SysTick (168 ticks per µs of virtual time).
