@@ -137,10 +137,13 @@ impl<C: Counter> LiveBoard<'_, C> {
 }
 
 impl<C: Counter> Board for LiveBoard<'_, C> {
-    /// Raw SysTick ticks, less those the receive interrupt took. Both read with interrupts
-    /// masked: an interrupt between the two reads counted its ticks in `isr_ticks` but not in
-    /// `now`, so the clock went backwards and the next sample's cost wrapped (a breast-cancer
-    /// run reported a largest sample cost of `u32::MAX`).
+    /// Raw SysTick ticks, less those the receive interrupt took (its entry and exit included on
+    /// QEMU, see `board::usart`; the 10-instruction SysTick wrap handler, once every 97 523
+    /// instructions, is not taken out). Both read with interrupts masked: an interrupt between
+    /// the two reads counted its ticks in `isr_ticks` but not in `now`, so the clock went
+    /// backwards and the next sample's cost wrapped (a breast-cancer run reported a largest
+    /// sample cost of `u32::MAX`). The received-byte count is kept for the largest samples'
+    /// report.
     fn clock(&mut self) -> u64 {
         let counter = &mut self.counter;
         let (now, bytes) = cortex_m::interrupt::free(|_| {
