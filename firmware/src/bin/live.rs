@@ -109,6 +109,9 @@ struct LiveBoard<'a, C: Counter> {
     samples: u32,
     /// The largest predict + store costs: (cost, sample number from 1, bytes received meanwhile).
     largest: heapless::Vec<(u32, u32, u64), 3>,
+    /// Instructions (cycles) of the clock's own two readings that fall inside an interval: two
+    /// readings back to back, measured once, taken off every cost.
+    clock_cost: u64,
 }
 
 impl<C: Counter> LiveBoard<'_, C> {
@@ -137,13 +140,15 @@ impl<C: Counter> LiveBoard<'_, C> {
 }
 
 impl<C: Counter> Board for LiveBoard<'_, C> {
-    /// Raw SysTick ticks, less those the receive interrupt took (its entry and exit included on
-    /// QEMU, see `board::usart`; the 10-instruction SysTick wrap handler, once every 97 523
-    /// instructions, is not taken out). Both read with interrupts masked: an interrupt between
+    /// Raw ticks, less those the board's interrupts took (`serial::isr_ticks`: on QEMU the
+    /// receive interrupt's, entry and exit included, and the SysTick wrap handler's). Not
+    /// inlined, so that its own instructions inside an interval are the same at every call and
+    /// `clock_cost` can take them off. Both read with interrupts masked: an interrupt between
     /// the two reads counted its ticks in `isr_ticks` but not in `now`, so the clock went
     /// backwards and the next sample's cost wrapped (a breast-cancer run reported a largest
     /// sample cost of `u32::MAX`). The received-byte count is kept for the largest samples'
     /// report.
+    #[inline(never)]
     fn clock(&mut self) -> u64 {
         let counter = &mut self.counter;
         let (now, bytes) = cortex_m::interrupt::free(|_| {
@@ -157,7 +162,9 @@ impl<C: Counter> Board for LiveBoard<'_, C> {
     }
 
     fn elapsed(&self, start: u64, end: u64) -> u64 {
-        self.counter.elapsed(start, end)
+        self.counter
+            .elapsed(start, end)
+            .saturating_sub(self.clock_cost)
     }
 
     fn adopted(&mut self, weights: &[f32]) {
@@ -416,7 +423,10 @@ fn run<C: Counter>(
         rx_bytes: [0; 2],
         samples: 0,
         largest: heapless::Vec::new(),
+        clock_cost: 0,
     };
+    let (a, b) = (board.clock(), board.clock());
+    board.clock_cost = board.elapsed(a, b);
     let board::LiveSerial { mut rx, mut tx } = link;
     if session.greet(&mut tx).is_err() {
         fail("cannot greet the host");
@@ -450,10 +460,11 @@ fn run<C: Counter>(
         n_test
     );
     defmt::info!(
-        "live cost sample_median={=u32} sample_largest={=u32} samples={=usize} instructions (predict + store, no retraining)",
+        "live cost sample_median={=u32} sample_largest={=u32} samples={=usize} instructions (predict + store, no retraining; the clock's own {=u64} taken off)",
         median,
         largest,
-        costs.len()
+        costs.len(),
+        board.clock_cost
     );
     let mut top = board.largest.clone();
     top.sort_unstable_by_key(|e| core::cmp::Reverse(e.0));
