@@ -166,6 +166,9 @@ pub enum ToHost {
         classes: u16,
         /// Samples the store holds.
         capacity: u32,
+        /// Whether the board predicts with a model it loaded from its flash at boot (the last
+        /// one it adopted before it was reset), rather than starting fresh.
+        resumed: bool,
     },
     /// Prequential figures after `seen` samples.
     Checkpoint {

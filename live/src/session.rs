@@ -83,13 +83,16 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Tells the host the model's shape.
+    /// Tells the host the model's shape, and whether the learner resumed a saved model (call
+    /// before the first sample: a learner that has a model before it has learned anything was
+    /// given one, [`OnlineLearner::resume`]).
     pub fn greet<W: Write>(&mut self, tx: &mut W) -> Result<(), WriteFailed> {
         let store = self.learner.store();
         let ready = ToHost::Ready {
             features: u16::try_from(store.n_features()).unwrap_or(u16::MAX),
             classes: u16::try_from(store.n_classes()).unwrap_or(u16::MAX),
             capacity: u32::try_from(store.capacity()).unwrap_or(u32::MAX),
+            resumed: self.learner.has_model() && self.summary.learned == 0,
         };
         self.send(tx, &ready)
     }

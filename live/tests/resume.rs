@@ -13,7 +13,7 @@ use tinynewton::{
     FeatureTransform, Grid, Model, ModelError, Rows, SampleStore, Settings, TransformKind,
     Workspace,
 };
-use tinynewton_link::{encode, ToBoard, MAX_FRAME};
+use tinynewton_link::{encode, Decoder, ToBoard, ToHost, MAX_FRAME};
 use tinynewton_live::config;
 use tinynewton_live::persist::{learner_weights, saved_model, ModelFlash, ResumeError};
 use tinynewton_live::ram_flash::RamFlash;
@@ -189,6 +189,57 @@ fn a_rebooted_board_resumes_from_its_last_adopted_model() {
     // predicts class 1 everywhere, would be right only on the class-1 samples.
     assert_eq!(l.prequential(), (9, 9));
     assert!(fresh_would_be_right < 9);
+}
+
+/// The `resumed` flag of the greeting a session over `learner` sends.
+fn greets_resumed(learner: OnlineLearner<'_>) -> bool {
+    let mut pa_w = vec![0.0f32; M + 1];
+    let pa = PassiveAggressive::new(&mut pa_w, M, 2, config::PA_C).unwrap();
+    let mut sx = vec![0.0f32; M];
+    let mut session = Session::new(learner, pa, &mut sx, config::CHECKPOINT_EVERY);
+    let mut tx = Vec::new();
+    session.greet(&mut tx).unwrap();
+    let mut decoder = Decoder::new();
+    let replies: Vec<ToHost> = tx
+        .iter()
+        .filter_map(|&b| decoder.push::<ToHost>(b))
+        .map(Result::unwrap)
+        .collect();
+    match replies.as_slice() {
+        [ToHost::Ready {
+            features: 64,
+            classes: 2,
+            resumed,
+            ..
+        }] => *resumed,
+        other => panic!("not one greeting: {other:?}"),
+    }
+}
+
+#[test]
+fn the_greeting_says_whether_the_board_resumed() {
+    let data = format::parse(TRAIN).unwrap();
+    let (_, flash) = first_life(&data, 25);
+    let model = boot(flash, &data, M).unwrap().expect("a saved model");
+    let mut w = vec![0.0f32; M + 1];
+    learner_weights(&model, &mut w).unwrap();
+    for resume in [false, true] {
+        let (mut codes, mut classes) = (vec![0u8; CAP * M], vec![0u8; CAP]);
+        let mut ws = Box::new(Workspace::<{ M + 1 }, CAP, 0>::default());
+        let (mut adopted, mut lx) = (vec![0.0f32; M + 1], vec![0.0f32; M]);
+        let mut l = learner(
+            &data,
+            &mut codes,
+            &mut classes,
+            &mut ws,
+            &mut adopted,
+            &mut lx,
+        );
+        if resume {
+            l.resume(&w).unwrap();
+        }
+        assert_eq!(greets_resumed(l), resume);
+    }
 }
 
 #[test]

@@ -157,6 +157,7 @@ fn bad_frames_are_counted_and_change_nothing() {
         Some(ToHost::Ready {
             features: 64,
             classes: 2,
+            resumed: false,
             ..
         })
     ));

@@ -275,7 +275,8 @@ struct Log {
     retrainings: Vec<serde_json::Value>,
     costs: Vec<u64>,
     drops: Vec<(DropReason, Option<u32>)>,
-    ready: Option<(u16, u16, u32)>,
+    /// The greeting: features, classes, store capacity, whether the board resumed a saved model.
+    ready: Option<(u16, u16, u32, bool)>,
     done: Option<Summary>,
 }
 
@@ -290,7 +291,8 @@ impl Log {
                         features,
                         classes,
                         capacity,
-                    } => self.ready = Some((features, classes, capacity)),
+                        resumed,
+                    } => self.ready = Some((features, classes, capacity, resumed)),
                     ToHost::Checkpoint {
                         seen,
                         newton_correct,
@@ -402,7 +404,7 @@ pub fn run(args: &Args) -> Result<()> {
             bail!("the board did not greet within {} s", args.timeout);
         }
     }
-    if let Some((features, classes, _)) = log.ready {
+    if let Some((features, classes, capacity, resumed)) = log.ready {
         if (usize::from(features), usize::from(classes)) != (data.n_features(), k) {
             bail!(
                 "the board learns {features} features and {classes} classes, {} has {} and {k}",
@@ -410,6 +412,14 @@ pub fn run(args: &Args) -> Result<()> {
                 data.n_features()
             );
         }
+        say!(
+            "board: {features} features, {classes} classes, store of {capacity} samples; {}",
+            if resumed {
+                "resumed from the model saved in its flash (predicts with it from the first sample)"
+            } else {
+                "fresh start (no saved model)"
+            }
+        );
     }
     let bar = crate::progress::samples(count as u64, "streaming".into());
     let (mut sent, mut valid) = (0u32, 0u32);
@@ -527,7 +537,7 @@ fn report(
             "file": args.file.display().to_string(),
             "seed": args.seed,
             "board": if args.simulate { "simulated" } else { "connected" },
-            "ready": log.ready.map(|(f, c, cap)| json!({"features": f, "classes": c, "capacity": cap})),
+            "ready": log.ready.map(|(f, c, cap, resumed)| json!({"features": f, "classes": c, "capacity": cap, "resumed": resumed})),
             "sent": sent,
             "received": summary.received,
             "learned": summary.learned,

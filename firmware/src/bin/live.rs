@@ -102,6 +102,16 @@ struct LiveBoard<'a, C: Counter> {
     flash_errors: u32,
     /// Costs of samples that did not retrain (predict + store).
     sample_costs: heapless::Vec<u32, COSTS>,
+    /// Bytes the receive interrupt had queued at the last two clock readings (the latest
+    /// second), so a sample's cost can be shown beside the bytes that arrived while it ran.
+    rx_bytes: [u64; 2],
+    /// Samples observed so far.
+    samples: u32,
+    /// The largest predict + store costs: (cost, sample number from 1, bytes received meanwhile).
+    largest: heapless::Vec<(u32, u32, u64), 3>,
+    /// Instructions (cycles) of the clock's own two readings that fall inside an interval: two
+    /// readings back to back, measured once, taken off every cost.
+    clock_cost: u64,
 }
 
 impl<C: Counter> LiveBoard<'_, C> {
@@ -130,17 +140,31 @@ impl<C: Counter> LiveBoard<'_, C> {
 }
 
 impl<C: Counter> Board for LiveBoard<'_, C> {
-    /// Raw SysTick ticks, less those the receive interrupt took. Both read with interrupts
-    /// masked: an interrupt between the two reads counted its ticks in `isr_ticks` but not in
-    /// `now`, so the clock went backwards and the next sample's cost wrapped (a breast-cancer
-    /// run reported a largest sample cost of `u32::MAX`).
+    /// Raw ticks, less those the board's interrupts took (`serial::isr_ticks`: on QEMU the
+    /// receive interrupt's, entry and exit included, and the SysTick wrap handler's). Not
+    /// inlined, so that its own instructions inside an interval are the same at every call and
+    /// `clock_cost` can take them off. Both read with interrupts masked: an interrupt between
+    /// the two reads counted its ticks in `isr_ticks` but not in `now`, so the clock went
+    /// backwards and the next sample's cost wrapped (a breast-cancer run reported a largest
+    /// sample cost of `u32::MAX`). The received-byte count is kept for the largest samples'
+    /// report.
+    #[inline(never)]
     fn clock(&mut self) -> u64 {
         let counter = &mut self.counter;
-        cortex_m::interrupt::free(|_| counter.now().saturating_sub(serial::isr_ticks()))
+        let (now, bytes) = cortex_m::interrupt::free(|_| {
+            (
+                counter.now().saturating_sub(serial::isr_ticks()),
+                serial::stats().bytes,
+            )
+        });
+        self.rx_bytes = [self.rx_bytes[1], bytes];
+        now
     }
 
     fn elapsed(&self, start: u64, end: u64) -> u64 {
-        self.counter.elapsed(start, end)
+        self.counter
+            .elapsed(start, end)
+            .saturating_sub(self.clock_cost)
     }
 
     fn adopted(&mut self, weights: &[f32]) {
@@ -165,10 +189,19 @@ impl<C: Counter> Board for LiveBoard<'_, C> {
     }
 
     fn observed(&mut self, cost: u64, retrained: bool) {
-        if !retrained {
-            let _ = self
-                .sample_costs
-                .push(u32::try_from(cost).unwrap_or(u32::MAX));
+        self.samples += 1;
+        if retrained {
+            return;
+        }
+        let cost = u32::try_from(cost).unwrap_or(u32::MAX);
+        let _ = self.sample_costs.push(cost);
+        let entry = (cost, self.samples, self.rx_bytes[1] - self.rx_bytes[0]);
+        if self.largest.push(entry).is_err() {
+            if let Some(least) = self.largest.iter_mut().min_by_key(|e| e.0) {
+                if cost > least.0 {
+                    *least = entry;
+                }
+            }
         }
     }
 }
@@ -387,7 +420,13 @@ fn run<C: Counter>(
         mismatches: 0,
         flash_errors: 0,
         sample_costs: heapless::Vec::new(),
+        rx_bytes: [0; 2],
+        samples: 0,
+        largest: heapless::Vec::new(),
+        clock_cost: 0,
     };
+    let (a, b) = (board.clock(), board.clock());
+    board.clock_cost = board.elapsed(a, b);
     let board::LiveSerial { mut rx, mut tx } = link;
     if session.greet(&mut tx).is_err() {
         fail("cannot greet the host");
@@ -421,11 +460,22 @@ fn run<C: Counter>(
         n_test
     );
     defmt::info!(
-        "live cost sample_median={=u32} sample_largest={=u32} samples={=usize} instructions (predict + store, no retraining)",
+        "live cost sample_median={=u32} sample_largest={=u32} samples={=usize} instructions (predict + store, no retraining; the clock's own {=u64} taken off)",
         median,
         largest,
-        costs.len()
+        costs.len(),
+        board.clock_cost
     );
+    let mut top = board.largest.clone();
+    top.sort_unstable_by_key(|e| core::cmp::Reverse(e.0));
+    for (cost, sample, bytes) in top {
+        defmt::info!(
+            "live cost largest sample={=u32} cost={=u32} rx_bytes_meanwhile={=u64}",
+            sample,
+            cost,
+            bytes
+        );
+    }
     defmt::info!(
         "live persist adoptions={=u32} mismatches={=u32} flash_errors={=u32}",
         board.adoptions,

@@ -49,6 +49,58 @@ pub(crate) fn ticks() -> u64 {
     })
 }
 
+/// The wrap handler's own time, as SysTick ticks per wrap: a whole part and a fraction in 125ths
+/// (one instruction is 172.032 ticks), measured by [`calibrate_wrap`]; 0 until then.
+static WRAP_WHOLE: AtomicU32 = AtomicU32::new(0);
+static WRAP_FRACTION: AtomicU32 = AtomicU32::new(0);
+
+/// Ticks the SysTick wrap handler has taken since `init` (within a tick of exact; 0 until
+/// [`calibrate_wrap`] has run). Constant instructions whatever the count (a multiply and a
+/// hardware division), so that a clock reading that calls it costs the same every time.
+pub(crate) fn wrap_handler_ticks() -> u64 {
+    let wraps = WRAPS.load(Ordering::Relaxed);
+    u64::from(wraps) * u64::from(WRAP_WHOLE.load(Ordering::Relaxed))
+        + u64::from(wraps * WRAP_FRACTION.load(Ordering::Relaxed) / 125)
+}
+
+/// Two SysTick readings around a write of `value` to the SCB's ICSR: 0 changes nothing,
+/// PENDSTSET runs the wrap handler; the instructions here are the same either way. DSB + ISB:
+/// the pend takes effect before the second reading.
+#[inline(never)]
+fn probe_icsr(value: u32) -> u64 {
+    let before = ticks();
+    // SAFETY: ICSR's writable bits only pend or un-pend exceptions: 0 does neither, PENDSTSET
+    // pends SysTick, whose handler only counts a wrap (taken back by `calibrate_wrap`).
+    unsafe { (*SCB::PTR).icsr.write(value) };
+    cortex_m::asm::dsb();
+    cortex_m::asm::isb();
+    ticks() - before
+}
+
+/// Measures the SysTick wrap handler's instructions, entry and exit included: [`probe_icsr`]
+/// without and with a pended SysTick exception; the difference, less the 2^24 ticks of the wrap
+/// the handler counts (and which is then taken back), is the handler. Deterministic (it runs
+/// before any input). Afterwards [`wrap_handler_ticks`] counts them, so that the live app can
+/// leave out of its figures a handler that runs once every 97 523 instructions at a point that
+/// depends on the host's timing (it moved a sample's cost by 10 instructions, run to run).
+/// `None` (and nothing counted) if the figure is not plausible.
+pub(crate) fn calibrate_wrap() -> Option<u32> {
+    let quiet = probe_icsr(0);
+    let loud = probe_icsr(1 << 26);
+    // The handler counted a wrap that did not happen.
+    WRAPS.fetch_sub(1, Ordering::Relaxed);
+    let spent = loud
+        .checked_sub(quiet)?
+        .checked_sub(u64::from(RELOAD) + 1)?;
+    let n = u32::try_from(instructions(spent))
+        .ok()
+        .filter(|&n| n < 1000)?;
+    let per_wrap = n * 21504;
+    WRAP_WHOLE.store(per_wrap / 125, Ordering::Relaxed);
+    WRAP_FRACTION.store(per_wrap % 125, Ordering::Relaxed);
+    Some(n)
+}
+
 /// Guest instructions derived from SysTick under `-icount shift=10`.
 pub struct InstructionCounter {
     _private: (),
@@ -68,8 +120,13 @@ impl Counter for InstructionCounter {
     /// absolute readings instead made an interval's count depend on the clock's phase at its
     /// two ends: two runs of one ELF were seen to differ by one instruction per interval.)
     fn elapsed(&self, start: u64, end: u64) -> u64 {
-        ((end - start) * 125 + 21504 / 2) / 21504
+        instructions(end - start)
     }
+}
+
+/// Instructions in an interval of `ticks`, rounded to the nearest (see `elapsed`).
+pub(crate) fn instructions(ticks: u64) -> u64 {
+    (ticks * 125 + 21504 / 2) / 21504
 }
 
 /// `DelayNs` by busy-waiting on SysTick (168 ticks per µs of virtual time).
@@ -140,7 +197,17 @@ pub fn init() -> Board {
 
 /// The serial receive queue: counters and the interrupt's time.
 pub mod serial {
-    pub use super::super::rx_queue::{isr_ticks, stats, RxStats, QUEUE_BYTES, QUEUE_CAPACITY};
+    pub use super::super::rx_queue::{stats, RxStats, QUEUE_BYTES, QUEUE_CAPACITY};
+
+    /// Ticks that interrupts took from the live app since boot: the receive interrupt's
+    /// (`rx_queue::isr_ticks`, its entry and exit included) and the SysTick wrap handler's
+    /// ([`wrap_handler_ticks`](super::wrap_handler_ticks)), both of which run at points that
+    /// depend on when the host's bytes arrive.
+    pub fn isr_ticks() -> u64 {
+        cortex_m::interrupt::free(|_| {
+            super::super::rx_queue::isr_ticks() + super::wrap_handler_ticks()
+        })
+    }
 }
 pub use super::rx_queue::SerialRx;
 pub use usart::Usart2Tx as SerialTx;
@@ -159,6 +226,15 @@ pub fn live_serial(_board: &mut Board) -> LiveSerial {
     let Some((rx, tx)) = usart::Usart2::take() else {
         crate::fail("USART2 already taken");
     };
+    match calibrate_wrap() {
+        Some(n) => defmt::info!(
+            "SysTick: the wrap handler takes {=u32} instructions (left out of the live figures)",
+            n
+        ),
+        None => defmt::warn!(
+            "SysTick: the wrap handler could not be measured: the live figures include it"
+        ),
+    }
     LiveSerial { rx, tx }
 }
 
