@@ -47,3 +47,10 @@ bash scripts/profile-test.sh
 
 step "live learning on the emulated board (300 samples over the emulated USART, bad frames included)"
 bash scripts/live.sh digits --short
+
+step "benchmarks, short versions (the full ones: README, Performance)"
+# Host against LIBLINEAR on iris only (fails when the two objectives disagree), and the thesis
+# table on digits 6-vs-rest (four solvers built, run and profiled on the emulated board; fails
+# when a run fails). Last: they rebuild the firmware for other data.
+bash scripts/bench-liblinear.sh --quick
+bash scripts/thesis.sh --short
