@@ -158,16 +158,12 @@ impl Storage {
     fn for_problem(data: &PackedDataset<'_>, settings: &Settings, method: Method) -> Storage {
         let m = data.n_features();
         // As `tinynewton train` sizes its buffers: the solver's storage (triangle or L-BFGS
-        // pairs), and room for CG's X̃p when there is none.
+        // pairs), and room for the objective's optional per-sample vectors (CG's X̃p, the line
+        // search's σ(−y⊙z)).
         let storage = settings
             .solver
             .storage_floats(&Shape::binary(data), settings.lbfgs_pairs);
-        let base = if storage == 0 {
-            Sizes::binary_cg(data.n_samples(), m)
-        } else {
-            Sizes::binary(data.n_samples(), m, false)
-        };
-        let sizes = base.with_storage(storage);
+        let sizes = Sizes::binary_cg(data.n_samples(), m).with_storage(storage);
         let classes = match method {
             Method::Binary => 0,
             Method::OneVsRest => data.n_classes(),

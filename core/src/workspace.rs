@@ -19,6 +19,12 @@ pub const WEIGHT_VECTORS: usize = 8;
 /// probabilities.
 pub const SAMPLE_VECTORS: usize = 3;
 
+/// Per-sample vectors the binary objective uses beyond its [`SAMPLE_VECTORS`] when the storage
+/// has room, in this order: CG's last product `X̃p` (`X̃d` without a pass), then `σ(−y⊙z)`
+/// kept by the gradient pass for the line search
+/// ([`LogisticObjective::new`](crate::LogisticObjective::new)).
+pub const BINARY_OPTIONAL_VECTORS: usize = 2;
+
 /// What a problem needs from a workspace: weight capacity `M`, sample capacity `N` (in units of
 /// [`SAMPLE_VECTORS`] floats) and packed-triangle capacity `T`. The single home of these
 /// formulas: the trainers check against them, the firmware build script and the host tools size
@@ -47,17 +53,33 @@ impl Sizes {
         }
     }
 
-    /// [`binary`](Self::binary) for a matrix-free (CG) run with room for one more per-sample
-    /// vector, CG's last product `X̃p`: the objective then keeps `X̃d = Σ α_k X̃p_k` during CG
-    /// instead of a pass over the rows per Newton iteration (measured under QEMU: 4.5 % fewer
-    /// model cycles on 14×14 MNIST, 8.3 % on digits 6-vs-rest). What a caller sizing buffers
-    /// for a CG run asks; [`binary`](Self::binary) is the least that trains.
-    pub const fn binary_cg(n: usize, m: usize) -> Sizes {
-        let mut s = Sizes::binary(n, m, false);
+    /// [`binary`](Self::binary) with room for `extra` of the binary objective's optional
+    /// per-sample vectors ([`BINARY_OPTIONAL_VECTORS`], in their order; more are not used):
+    /// 1 for CG's last product `X̃p`, 2 for `X̃p` and the line search's `σ(−y⊙z)`. An explicit
+    /// (Cholesky) run uses only the second, so it asks 2 or 0.
+    pub const fn binary_with(n: usize, m: usize, explicit: bool, extra: usize) -> Sizes {
+        let extra = if extra < BINARY_OPTIONAL_VECTORS {
+            extra
+        } else {
+            BINARY_OPTIONAL_VECTORS
+        };
+        let mut s = Sizes::binary(n, m, explicit);
         s.samples = n
-            .saturating_mul(SAMPLE_VECTORS + 1)
+            .saturating_mul(SAMPLE_VECTORS + extra)
             .div_ceil(SAMPLE_VECTORS);
         s
+    }
+
+    /// [`binary`](Self::binary) for a matrix-free (CG) run with room for both optional
+    /// per-sample vectors ([`binary_with`](Self::binary_with)): CG's last product `X̃p`, so
+    /// the objective keeps `X̃d = Σ α_k X̃p_k` during CG instead of a pass over the rows per
+    /// Newton iteration (measured under QEMU: 4.5 % fewer model cycles on 14×14 MNIST, 8.3 %
+    /// on digits 6-vs-rest), and `σ(−y⊙z)` from the gradient pass, so a line-search trial
+    /// makes no `expf` and no division per sample. What a caller sizing buffers for a CG run
+    /// (or gradient descent, L-BFGS: they search lines too) asks; [`binary`](Self::binary) is
+    /// the least that trains.
+    pub const fn binary_cg(n: usize, m: usize) -> Sizes {
+        Sizes::binary_with(n, m, false, BINARY_OPTIONAL_VECTORS)
     }
 
     /// Softmax over `k` classes on `n` samples of `m` features: `K(m+1)` weights and the

@@ -302,17 +302,36 @@ fn make_kind_run(
     let explicit = solver == Solver::Cholesky;
     // The core's size formulas: `Sizes` is their one home (and `storage_floats` that of the
     // solver storage `T`: the triangle, or L-BFGS's pairs).
-    let (sizes, w) = match kind {
-        Kind::Binary if !explicit => (tinynewton::Sizes::binary_cg(n, m), 0),
-        Kind::Binary => (tinynewton::Sizes::binary(n, m, explicit), 0),
-        Kind::Softmax => (tinynewton::Sizes::softmax(n, m, k, explicit), 0),
-        Kind::Ovr => (tinynewton::Sizes::binary(n, m, explicit), k * (m + 1)),
+    let storage = |sizes: tinynewton::Sizes| {
+        if solver == Solver::Lbfgs {
+            let shape = Shape::dense(sizes.weights, n);
+            sizes.with_storage(SolverKind::Lbfgs.storage_floats(&shape, DEFAULT_LBFGS_PAIRS))
+        } else {
+            sizes
+        }
     };
-    let sizes = if solver == Solver::Lbfgs {
-        let shape = Shape::dense(sizes.weights, n);
-        sizes.with_storage(SolverKind::Lbfgs.storage_floats(&shape, DEFAULT_LBFGS_PAIRS))
-    } else {
-        sizes
+    let (sizes, w) = match kind {
+        // A binary run takes the objective's optional per-sample vectors where the RAM budget
+        // has room for them (most first; `check_fit` reports the least, three, that does not
+        // fit): CG's X̃p (not used by an explicit run, which asks for none or both) and the line
+        // search's σ(−y⊙z).
+        Kind::Binary => {
+            let extras: &[usize] = if explicit { &[2, 0] } else { &[2, 1, 0] };
+            let fits = |s: &tinynewton::Sizes| {
+                workspace_bytes(s.weights, s.samples, s.triangle) + kind.stack_margin()
+                    <= kind.ram_budget()
+            };
+            let mut candidates = extras
+                .iter()
+                .map(|&extra| storage(tinynewton::Sizes::binary_with(n, m, explicit, extra)));
+            let least = storage(tinynewton::Sizes::binary(n, m, explicit));
+            (candidates.find(fits).unwrap_or(least), 0)
+        }
+        Kind::Softmax => (storage(tinynewton::Sizes::softmax(n, m, k, explicit)), 0),
+        Kind::Ovr => (
+            storage(tinynewton::Sizes::binary(n, m, explicit)),
+            k * (m + 1),
+        ),
     };
     debug_assert_eq!(
         sizes.triangle == 0,

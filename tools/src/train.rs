@@ -599,13 +599,9 @@ fn train_weights(job: &Job<'_>) -> Result<(Runs, Vec<f32>, Sizes)> {
         None | Some(Multiclass::Ovr) => {
             let storage = (job.settings.solver)
                 .storage_floats(&Shape::binary(data), job.settings.lbfgs_pairs);
-            // No triangle or pairs: a CG run, given room for X̃p (Sizes::binary_cg).
-            let base = if storage == 0 {
-                Sizes::binary_cg(n, m)
-            } else {
-                Sizes::binary(n, m, false)
-            };
-            let sizes = base.with_storage(storage);
+            // Room for both of the objective's optional per-sample vectors (Sizes::binary_cg):
+            // CG's X̃p and the line search's σ(−y⊙z), which every solver's search uses.
+            let sizes = Sizes::binary_cg(n, m).with_storage(storage);
             let mut storage = vec![0.0f32; sizes.floats()];
             let mut in_use = 0;
             let mut ws = Buffers::carve(&mut storage, sizes, &mut in_use)

@@ -289,16 +289,41 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         z: &[f32],
         xd: &[f32],
     ) -> Result<f32, Error> {
+        self.value_change_with(w, d, alpha, z, xd, &[])
+    }
+
+    /// [`value_change`](Logistic::value_change) with each sample's `σ(−y_i z_i)` read from
+    /// `sigma` (length `n`) instead of computed, or computed as there when `sigma` is empty:
+    /// the same bits when `sigma` holds what [`value_grad_keep`](Logistic::value_grad_keep)
+    /// stored at these margins `z`. It must be those margins' values: the caller keeps the
+    /// cache in step with `z` ([`LogisticObjective`] drops it on every move of `z`).
+    pub fn value_change_with(
+        &self,
+        w: &[f32],
+        d: &[f32],
+        alpha: f32,
+        z: &[f32],
+        xd: &[f32],
+        sigma: &[f32],
+    ) -> Result<f32, Error> {
         self.expect_step_lens(w.len(), d.len(), z.len(), xd.len())?;
+        if !sigma.is_empty() {
+            expect_len(sigma.len(), self.n)?;
+        }
         let k = self.n_regularized();
         let w_dot_d = crate::linalg::dot(w.get(..k).unwrap_or(&[]), d);
         let d_dot_d = crate::linalg::dot(d.get(..k).unwrap_or(&[]), d);
         let mut change = CompensatedSum::new();
         change.add(alpha * w_dot_d + 0.5 * (alpha * alpha) * d_dot_d);
+        // Empty (computed per sample) or `n` long, checked above.
+        let mut cached = sigma.iter();
         for ((zi, xdi), y) in z.iter().zip(xd).zip(self.labels()) {
             let t = y * *zi;
             let delta = alpha * (y * *xdi);
-            let (_, s_neg) = sigmoid_pair(t);
+            let s_neg = match cached.next() {
+                Some(&s) => s,
+                None => sigmoid_pair(t).1,
+            };
             let a = s_neg * libm::expm1f(-delta);
             let dl = if a.is_finite() && a > -0.5 {
                 libm::log1pf(a)
@@ -373,10 +398,29 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         g: &mut [f32],
         dd: &mut [f32],
     ) -> Result<f32, Error> {
+        self.value_grad_keep(w, z, g, dd, &mut [])
+    }
+
+    /// [`value_grad`](Logistic::value_grad) that also stores each sample's `σ(−y_i z_i)` into
+    /// `sigma` (length `n`, or empty for none): the factor every line-search trial at these
+    /// margins needs ([`value_change_with`](Logistic::value_change_with)), computed here from
+    /// the `exp(−|y·z|)` the loss already paid for, so a trial spares its `expf` and two
+    /// divisions per sample. The same bits as [`sigmoid_pair`]`(y_i z_i).1`.
+    pub fn value_grad_keep(
+        &self,
+        w: &[f32],
+        z: &[f32],
+        g: &mut [f32],
+        dd: &mut [f32],
+        sigma: &mut [f32],
+    ) -> Result<f32, Error> {
         expect_len(w.len(), self.n_weights())?;
         expect_len(z.len(), self.n)?;
         expect_len(g.len(), self.n_weights())?;
         expect_len(dd.len(), self.n)?;
+        if !sigma.is_empty() {
+            expect_len(sigma.len(), self.n)?;
+        }
         let mut reg = CompensatedSum::new();
         for wj in w.iter().take(self.n_regularized()) {
             reg.add(wj * wj);
@@ -386,6 +430,8 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         let mut loss = CompensatedSum::new();
         let mut sum_a = CompensatedSum::new();
         let mut rows = z.iter().zip(dd.iter_mut()).zip(self.labels());
+        // Empty (nothing kept) or `n` long, checked above: one entry per row either way.
+        let mut keep = sigma.iter_mut();
         // The rows walked in file order by the layout's kernel (as in `grad`); rows past `z`
         // or `dd` (never: both are `n` long) add nothing.
         let mut a_of = |_: usize| {
@@ -394,6 +440,9 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
             };
             let c = self.cost(y);
             let (l, s_pos, s_neg) = loss_and_sigmoids(y * *zi);
+            if let Some(kept) = keep.next() {
+                *kept = s_neg;
+            }
             loss.add(c * l);
             let a = -(c * s_neg) * y;
             *di = c * s_pos * s_neg;
@@ -1076,8 +1125,8 @@ pub fn check_data<R: Rows + ?Sized>(data: &R, u: &mut [f32]) -> Result<(), Error
 }
 
 /// The binary objective with its per-sample caches: margins `z = X̃w`, `xd = X̃d` and the
-/// Hessian weights `D` (each of length `n`), optionally CG's last product `xp = X̃p` (length
-/// `n`), and the fold scratch `u` (at least `m`).
+/// Hessian weights `D` (each of length `n`), optionally CG's last product `xp = X̃p` and the
+/// line search's `σ(−y⊙z)` (length `n` each), and the fold scratch `u` (at least `m`).
 pub struct LogisticObjective<'a, 'b, R: Rows + ?Sized> {
     loss: Logistic<'a, R>,
     z: &'b mut [f32],
@@ -1090,14 +1139,24 @@ pub struct LogisticObjective<'a, 'b, R: Rows + ?Sized> {
     tracking: bool,
     /// `xd` is `X̃d` for the direction the next `prepare_line` is along.
     kept: bool,
+    /// `σ(−y_i z_i)` from the last `value_grad`, when the storage has room for it (`5n`): every
+    /// line-search trial at the same margins needs it, and the gradient pass computed it from
+    /// the same `exp(−|y·z|)` (measured under QEMU on digits 6-vs-rest: one `expf` and two
+    /// divisions less per sample and trial).
+    sigma: &'b mut [f32],
+    /// `sigma` holds the values at the current `z`: set by `value_grad`, cleared by every move
+    /// of `z` (`set_point`, `step`), so a trial never reads another point's factors.
+    sigma_valid: bool,
     u: &'b mut [f32],
 }
 
 impl<'a, 'b, R: Rows + ?Sized> LogisticObjective<'a, 'b, R> {
     /// The objective of `data` and `settings` over borrowed caches: `samples` holds at least
-    /// `3n` floats (margins, `X̃d`, `D`), and with `4n` or more also CG's `X̃p` (which spares
-    /// the line search its pass over the rows, [`Objective::start_direction`]); `u` at least
-    /// `m`.
+    /// `3n` floats (margins, `X̃d`, `D`); with `4n` or more also CG's `X̃p` (which spares
+    /// the line search its pass over the rows, [`Objective::start_direction`]), and with `5n`
+    /// or more also `σ(−y⊙z)` from the gradient pass (which spares each line-search trial an
+    /// `expf` and two divisions per sample, [`Logistic::value_change_with`]); `u` at least
+    /// `m`. [`Sizes::binary_cg`](crate::Sizes::binary_cg) sizes for all five.
     pub fn new(
         data: &'a R,
         settings: &Settings,
@@ -1114,7 +1173,8 @@ impl<'a, 'b, R: Rows + ?Sized> LogisticObjective<'a, 'b, R> {
         let (z, rest) = samples.split_at_mut_checked(n).ok_or(short)?;
         let (xd, rest) = rest.split_at_mut_checked(n).ok_or(short)?;
         let (dd, rest) = rest.split_at_mut_checked(n).ok_or(short)?;
-        let xp = rest.get_mut(..n).unwrap_or(&mut []);
+        let (xp, rest) = rest.split_at_mut_checked(n).unwrap_or((&mut [], &mut []));
+        let sigma = rest.get_mut(..n).unwrap_or(&mut []);
         expect_at_least(u.len(), data.n_features())?;
         Ok(Self {
             loss,
@@ -1124,6 +1184,8 @@ impl<'a, 'b, R: Rows + ?Sized> LogisticObjective<'a, 'b, R> {
             xp,
             tracking: false,
             kept: false,
+            sigma,
+            sigma_valid: false,
             u,
         })
     }
@@ -1142,6 +1204,7 @@ impl<R: Rows + ?Sized> Objective for LogisticObjective<'_, '_, R> {
         check_data(self.loss.data, self.u)
     }
     fn set_point(&mut self, w: Option<&[f32]>) -> Result<(), Error> {
+        self.sigma_valid = false;
         match w {
             Some(w) => self.loss.margins(w, self.u, self.z),
             None => {
@@ -1151,7 +1214,14 @@ impl<R: Rows + ?Sized> Objective for LogisticObjective<'_, '_, R> {
         }
     }
     fn value_grad(&mut self, w: &[f32], g: &mut [f32]) -> Result<f32, Error> {
-        self.loss.value_grad(w, self.z, g, self.dd)
+        // Without room (`sigma` shorter than `n`) nothing is kept and every trial computes.
+        let keep = self.sigma.len() == self.loss.n_samples();
+        let sigma = if keep { &mut *self.sigma } else { &mut [] };
+        // An error leaves `sigma` unwritten (lengths are checked first) but not valid.
+        self.sigma_valid = false;
+        let f = self.loss.value_grad_keep(w, self.z, g, self.dd, sigma)?;
+        self.sigma_valid = keep;
+        Ok(f)
     }
     fn hess_vec(&mut self, v: &[f32], out: &mut [f32]) -> Result<(), Error> {
         let xp = if self.tracking {
@@ -1205,9 +1275,15 @@ impl<R: Rows + ?Sized> Objective for LogisticObjective<'_, '_, R> {
         }
     }
     fn value_change(&mut self, w: &[f32], d: &[f32], alpha: f32) -> Result<f32, Error> {
-        self.loss.value_change(w, d, alpha, self.z, self.xd)
+        // σ(−y⊙z) kept by the last `value_grad` at this `z`, or computed (first-order solvers
+        // and the Newton loop call `value_grad` before every search, but nothing relies on it).
+        let sigma = if self.sigma_valid { &*self.sigma } else { &[] };
+        self.loss
+            .value_change_with(w, d, alpha, self.z, self.xd, sigma)
     }
     fn step(&mut self, w: &mut [f32], d: &[f32], alpha: f32) -> Result<(), Error> {
+        // `z` moves: the kept σ(−y⊙z) are the old point's.
+        self.sigma_valid = false;
         self.loss.step(w, d, alpha, self.z, self.xd)
     }
 }
@@ -1741,5 +1817,188 @@ mod tests {
         let f1 = obj.value_along(&w, &d, 1e-6, &z, &xd).unwrap();
         let naive_err = ((f1 - f0) as f64 - (f64_value(1e-6) - f64_value(0.0))).abs();
         assert!(naive_err > 1e-8, "{naive_err:e}");
+    }
+
+    /// What the gradient pass keeps for the line search (`loss_and_sigmoids(t).2`) is the
+    /// factor a trial computes (`sigmoid_pair(t).1`) bit for bit, at the cold start's `t = ±0`
+    /// (the shortcut there) and over the finite range, subnormals and both tails included.
+    #[test]
+    fn kept_sigma_is_the_trials_sigma_bit_for_bit() {
+        let mut state = 0x1234_5678u32;
+        let mut next = || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            state
+        };
+        let fixed = [
+            0.0f32, -0.0, 1e-45, -1e-45, 1e-38, 1e-20, -1e-7, 0.5, -0.5, 1.0, -1.0, 17.0, -17.0,
+            87.5, -87.5, 88.8, -104.0, 200.0, -200.0, 3e38, -3e38,
+        ];
+        let random = (0..20_000).map(|_| f32::from_bits(next())).filter(|t| t.is_finite());
+        for t in fixed.into_iter().chain(random) {
+            assert_eq!(
+                loss_and_sigmoids(t).2.to_bits(),
+                sigmoid_pair(t).1.to_bits(),
+                "t = {t:e}"
+            );
+        }
+    }
+
+    /// The line search's σ(−y⊙z) cache: with room for it (`5n`) `value_change` gives the bits
+    /// of the uncached objectives (`3n`, `4n`) after a gradient pass, and a cache that no longer
+    /// matches `z` (after `step` or `set_point` without `value_grad`) is never read: those
+    /// trials equal the uncached ones too, where trials on the stale factors would not.
+    #[test]
+    fn value_change_reads_kept_sigmas_only_at_their_margins() {
+        let (n, m) = (40, 7);
+        let (codes, labels) = sparse_codes(n, m);
+        let data = DenseRows::new(&codes, &labels, m).unwrap();
+        let settings = Settings::DEFAULT;
+        let w0: std::vec::Vec<f32> = (0..=m).map(|j| 0.03 * (j as f32 - 3.2)).collect();
+        let w1: std::vec::Vec<f32> = (0..=m).map(|j| -0.02 * (j as f32 + 0.7)).collect();
+        let d: std::vec::Vec<f32> = (0..=m).map(|j| 0.05 * (2.5 - j as f32)).collect();
+        let alphas = [1.0f32, 0.5, 1e-3, 1e-6];
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<std::vec::Vec<_>>();
+        // Trials along d from w at the objective's current margins.
+        let trials = |obj: &mut LogisticObjective<'_, '_, DenseRows<'_>>, w: &[f32]| {
+            alphas
+                .iter()
+                .map(|&a| obj.value_change(w, &d, a).unwrap())
+                .collect::<std::vec::Vec<_>>()
+        };
+        let mut stores: std::vec::Vec<std::vec::Vec<f32>> =
+            (3..=5).map(|k| std::vec![0.0f32; k * n]).collect();
+        let mut scratch: std::vec::Vec<std::vec::Vec<f32>> =
+            (3..=5).map(|_| std::vec![0.0f32; m]).collect();
+        let mut objs: std::vec::Vec<_> = stores
+            .iter_mut()
+            .zip(scratch.iter_mut())
+            .map(|(s, u)| LogisticObjective::new(&data, &settings, s, u).unwrap())
+            .collect();
+        assert_eq!(
+            objs.iter().map(|o| o.sigma.len()).collect::<std::vec::Vec<_>>(),
+            [0, 0, n]
+        );
+        let mut g = std::vec![0.0f32; m + 1];
+        // (phase, trials of each objective, the cached objective's state after the phase)
+        let mut after_grad = std::vec::Vec::new();
+        let mut w = w0.clone();
+        for obj in objs.iter_mut() {
+            obj.set_point(Some(&w0)).unwrap();
+            obj.value_grad(&w0, &mut g).unwrap();
+            obj.prepare_line(&d).unwrap();
+            after_grad.push(trials(obj, &w0));
+        }
+        assert!(objs[2].sigma_valid);
+        let expected = bits(&after_grad[0]);
+        for t in &after_grad {
+            assert_eq!(bits(t), expected, "after value_grad");
+        }
+        // Accurate against f64 on the cached path too (the bound of
+        // `value_change_resolves_changes_below_the_last_place_of_f`: a few ulps per term plus
+        // one rounding in z and xd, 1e-5 relative to the change).
+        let f64_value = |alpha: f64| {
+            let wt: std::vec::Vec<f64> = w0
+                .iter()
+                .zip(&d)
+                .map(|(a, b)| *a as f64 + alpha * *b as f64)
+                .collect();
+            let mut f = 0.5 * wt.iter().map(|v| v * v).sum::<f64>();
+            for i in 0..n {
+                let zi = (0..m)
+                    .map(|j| codes[i * m + j] as f64 * wt[j])
+                    .sum::<f64>()
+                    + wt[m];
+                f += (1.0 + (-(labels[i] as f64) * zi).exp()).ln();
+            }
+            f
+        };
+        for (&a, &change) in alphas.iter().zip(&after_grad[2]) {
+            let exact = f64_value(a as f64) - f64_value(0.0);
+            assert!(
+                (change as f64 - exact).abs() <= 1e-5 * exact.abs(),
+                "α = {a}: {change:e} vs {exact:e}"
+            );
+        }
+
+        // A step moves z: the kept factors are the old point's.
+        let stale = objs[2].sigma.to_vec();
+        for obj in objs.iter_mut() {
+            let mut wk = w0.clone();
+            obj.step(&mut wk, &d, 0.5).unwrap();
+            w.clone_from(&wk);
+        }
+        assert!(!objs[2].sigma_valid);
+        let after_step: std::vec::Vec<_> = objs.iter_mut().map(|o| trials(o, &w)).collect();
+        let expected = bits(&after_step[0]);
+        for t in &after_step {
+            assert_eq!(bits(t), expected, "after step");
+        }
+        // The test can fail: the stale factors give other trials at the new margins.
+        let o = &objs[2];
+        let on_stale: std::vec::Vec<f32> = alphas
+            .iter()
+            .map(|&a| o.loss.value_change_with(&w, &d, a, o.z, o.xd, &stale).unwrap())
+            .collect();
+        assert_ne!(bits(&on_stale), expected);
+
+        // A gradient pass at the new point makes the cache valid again (and the same bits).
+        for obj in objs.iter_mut() {
+            obj.value_grad(&w, &mut g).unwrap();
+        }
+        let regrad: std::vec::Vec<_> = objs.iter_mut().map(|o| trials(o, &w)).collect();
+        for t in &regrad {
+            assert_eq!(bits(t), bits(&regrad[0]), "after the second value_grad");
+        }
+
+        // Moving the point (warm start, cold start) drops the cache as a step does.
+        for point in [Some(w1.as_slice()), None] {
+            let at = point.map_or_else(|| std::vec![0.0f32; m + 1], <[f32]>::to_vec);
+            let stale = objs[2].sigma.to_vec();
+            let moved: std::vec::Vec<_> = objs
+                .iter_mut()
+                .map(|o| {
+                    o.set_point(point).unwrap();
+                    o.prepare_line(&d).unwrap();
+                    trials(o, &at)
+                })
+                .collect();
+            assert!(!objs[2].sigma_valid);
+            for t in &moved {
+                assert_eq!(bits(t), bits(&moved[0]), "after set_point({point:?})");
+            }
+            let o = &objs[2];
+            let on_stale: std::vec::Vec<f32> = alphas
+                .iter()
+                .map(|&a| o.loss.value_change_with(&at, &d, a, o.z, o.xd, &stale).unwrap())
+                .collect();
+            assert_ne!(bits(&on_stale), bits(&moved[0]), "set_point({point:?})");
+            for obj in objs.iter_mut() {
+                obj.value_grad(&at, &mut g).unwrap();
+            }
+        }
+    }
+
+    /// A cache of the wrong length is a length error, not a short read.
+    #[test]
+    fn value_change_with_a_short_cache_is_a_length_error() {
+        let x = [0.2f32, 0.9, 0.7, 0.1];
+        let data = DenseRows::new(&x, &[1, -1], 2).unwrap();
+        let obj = Logistic::new(&data, &Settings::DEFAULT);
+        let (w, d, z, xd) = ([0.0f32; 3], [1.0f32; 3], [0.0f32; 2], [0.5f32; 2]);
+        assert_eq!(
+            obj.value_change_with(&w, &d, 1.0, &z, &xd, &[0.5]),
+            Err(Error::LengthMismatch {
+                expected: 2,
+                got: 1
+            })
+        );
+        let (mut g, mut dd) = ([0.0f32; 3], [0.0f32; 2]);
+        assert_eq!(
+            obj.value_grad_keep(&w, &z, &mut g, &mut dd, &mut [0.0; 3]),
+            Err(Error::LengthMismatch {
+                expected: 2,
+                got: 3
+            })
+        );
     }
 }
