@@ -406,6 +406,7 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     /// margins needs ([`value_change_with`](Logistic::value_change_with)), computed here from
     /// the `exp(−|y·z|)` the loss already paid for, so a trial spares its `expf` and two
     /// divisions per sample. The same bits as [`sigmoid_pair`]`(y_i z_i).1`.
+    #[inline(never)]
     pub fn value_grad_keep(
         &self,
         w: &[f32],
@@ -1215,12 +1216,18 @@ impl<R: Rows + ?Sized> Objective for LogisticObjective<'_, '_, R> {
     }
     fn value_grad(&mut self, w: &[f32], g: &mut [f32]) -> Result<f32, Error> {
         // Without room (`sigma` shorter than `n`) nothing is kept and every trial computes.
-        let keep = self.sigma.len() == self.loss.n_samples();
-        let sigma = if keep { &mut *self.sigma } else { &mut [] };
+        let n = self.loss.n_samples();
+        let sigma = if self.sigma.len() == n {
+            &mut *self.sigma
+        } else {
+            &mut []
+        };
         // An error leaves `sigma` unwritten (lengths are checked first) but not valid.
         self.sigma_valid = false;
         let f = self.loss.value_grad_keep(w, self.z, g, self.dd, sigma)?;
-        self.sigma_valid = keep;
+        // Re-read rather than kept in a register across the pass (measured: the u8 kernel
+        // inlined here lost a register to it and took one more instruction per word).
+        self.sigma_valid = self.sigma.len() == n;
         Ok(f)
     }
     fn hess_vec(&mut self, v: &[f32], out: &mut [f32]) -> Result<(), Error> {
