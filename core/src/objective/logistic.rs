@@ -406,7 +406,6 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     /// margins needs ([`value_change_with`](Logistic::value_change_with)), computed here from
     /// the `exp(−|y·z|)` the loss already paid for, so a trial spares its `expf` and two
     /// divisions per sample. The same bits as [`sigmoid_pair`]`(y_i z_i).1`.
-    #[inline(never)]
     pub fn value_grad_keep(
         &self,
         w: &[f32],
@@ -1225,8 +1224,7 @@ impl<R: Rows + ?Sized> Objective for LogisticObjective<'_, '_, R> {
         // An error leaves `sigma` unwritten (lengths are checked first) but not valid.
         self.sigma_valid = false;
         let f = self.loss.value_grad_keep(w, self.z, g, self.dd, sigma)?;
-        // Re-read rather than kept in a register across the pass (measured: the u8 kernel
-        // inlined here lost a register to it and took one more instruction per word).
+        // Re-read, not held in a register across the pass (whose kernels may be inlined here).
         self.sigma_valid = self.sigma.len() == n;
         Ok(f)
     }
