@@ -65,7 +65,7 @@ impl Sizes {
         };
         let mut s = Sizes::binary(n, m, explicit);
         s.samples = n
-            .saturating_mul(SAMPLE_VECTORS + extra)
+            .saturating_mul(SAMPLE_VECTORS.saturating_add(extra))
             .div_ceil(SAMPLE_VECTORS);
         s
     }

@@ -1838,7 +1838,9 @@ mod tests {
             0.0f32, -0.0, 1e-45, -1e-45, 1e-38, 1e-20, -1e-7, 0.5, -0.5, 1.0, -1.0, 17.0, -17.0,
             87.5, -87.5, 88.8, -104.0, 200.0, -200.0, 3e38, -3e38,
         ];
-        let random = (0..20_000).map(|_| f32::from_bits(next())).filter(|t| t.is_finite());
+        let random = (0..20_000)
+            .map(|_| f32::from_bits(next()))
+            .filter(|t| t.is_finite());
         for t in fixed.into_iter().chain(random) {
             assert_eq!(
                 loss_and_sigmoids(t).2.to_bits(),
@@ -1880,7 +1882,9 @@ mod tests {
             .map(|(s, u)| LogisticObjective::new(&data, &settings, s, u).unwrap())
             .collect();
         assert_eq!(
-            objs.iter().map(|o| o.sigma.len()).collect::<std::vec::Vec<_>>(),
+            objs.iter()
+                .map(|o| o.sigma.len())
+                .collect::<std::vec::Vec<_>>(),
             [0, 0, n]
         );
         let mut g = std::vec![0.0f32; m + 1];
@@ -1909,10 +1913,7 @@ mod tests {
                 .collect();
             let mut f = 0.5 * wt.iter().map(|v| v * v).sum::<f64>();
             for i in 0..n {
-                let zi = (0..m)
-                    .map(|j| codes[i * m + j] as f64 * wt[j])
-                    .sum::<f64>()
-                    + wt[m];
+                let zi = (0..m).map(|j| codes[i * m + j] as f64 * wt[j]).sum::<f64>() + wt[m];
                 f += (1.0 + (-(labels[i] as f64) * zi).exp()).ln();
             }
             f
@@ -1942,7 +1943,11 @@ mod tests {
         let o = &objs[2];
         let on_stale: std::vec::Vec<f32> = alphas
             .iter()
-            .map(|&a| o.loss.value_change_with(&w, &d, a, o.z, o.xd, &stale).unwrap())
+            .map(|&a| {
+                o.loss
+                    .value_change_with(&w, &d, a, o.z, o.xd, &stale)
+                    .unwrap()
+            })
             .collect();
         assert_ne!(bits(&on_stale), expected);
 
@@ -1974,7 +1979,11 @@ mod tests {
             let o = &objs[2];
             let on_stale: std::vec::Vec<f32> = alphas
                 .iter()
-                .map(|&a| o.loss.value_change_with(&at, &d, a, o.z, o.xd, &stale).unwrap())
+                .map(|&a| {
+                    o.loss
+                        .value_change_with(&at, &d, a, o.z, o.xd, &stale)
+                        .unwrap()
+                })
                 .collect();
             assert_ne!(bits(&on_stale), bits(&moved[0]), "set_point({point:?})");
             for obj in objs.iter_mut() {
