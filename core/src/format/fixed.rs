@@ -274,17 +274,7 @@ mod tests {
     use std::vec;
     use std::vec::Vec;
 
-    /// A deterministic pseudo-random sequence (SplitMix64).
-    fn rng(seed: u64) -> impl FnMut() -> u64 {
-        let mut s = seed;
-        move || {
-            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-    }
+    use crate::format::test_rng as rng;
 
     #[test]
     fn products_are_exact_integer_sums() {

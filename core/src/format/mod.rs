@@ -169,6 +169,19 @@ use crate::data::Rows;
 use crate::data::{Dequant, FeatureTable};
 use crate::transform::{FeatureTransform, TransformKind};
 
+/// A deterministic pseudo-random sequence (SplitMix64), for the format's tests.
+#[cfg(test)]
+pub(crate) fn test_rng(seed: u64) -> impl FnMut() -> u64 {
+    let mut s = seed;
+    move || {
+        s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
 mod aligned;
 #[doc(hidden)]
 pub mod dsp;
