@@ -67,42 +67,49 @@ impl Board for Saving<'_> {
     }
 }
 
-/// A learner as the live app makes it (fresh: no model), over `store`'s buffers.
-fn learner<'a>(
-    data: &'a PackedDataset<'a>,
-    codes: &'a mut [u8],
-    classes: &'a mut [u8],
-    ws: &'a mut Workspace<{ M + 1 }, CAP, 0>,
-    adopted: &'a mut [f32],
-    x: &'a mut [f32],
-) -> OnlineLearner<'a> {
-    let grid = Grid::of(data).unwrap();
-    let store = SampleStore::new(codes, classes, grid, config::EVICTION).unwrap();
-    OnlineLearner::new(
-        store,
-        ws.buffers(),
-        adopted,
-        x,
-        Settings::DEFAULT,
-        config::SCHEDULE,
-    )
-    .unwrap()
+/// The buffers a learner borrows, laid out as the live app lays them out.
+struct Parts {
+    codes: Vec<u8>,
+    classes: Vec<u8>,
+    ws: Box<Workspace<{ M + 1 }, CAP, 0>>,
+    adopted: Vec<f32>,
+    x: Vec<f32>,
+}
+
+impl Parts {
+    fn new() -> Self {
+        Parts {
+            codes: vec![0u8; CAP * M],
+            classes: vec![0u8; CAP],
+            ws: Box::default(),
+            adopted: vec![0.0f32; M + 1],
+            x: vec![0.0f32; M],
+        }
+    }
+
+    /// A learner as the live app makes it (fresh: no model), over these buffers.
+    fn learner<'a>(&'a mut self, data: &'a PackedDataset<'a>) -> OnlineLearner<'a> {
+        let grid = Grid::of(data).unwrap();
+        let store =
+            SampleStore::new(&mut self.codes, &mut self.classes, grid, config::EVICTION).unwrap();
+        OnlineLearner::new(
+            store,
+            self.ws.buffers(),
+            &mut self.adopted,
+            &mut self.x,
+            Settings::DEFAULT,
+            config::SCHEDULE,
+        )
+        .unwrap()
+    }
 }
 
 /// Streams the first `n` samples through a session whose board saves each adoption; returns
 /// the last adopted weights and the flash as the power cut left it.
 fn first_life(data: &PackedDataset<'_>, n: usize) -> (Vec<f32>, Flash) {
-    let (mut codes, mut classes) = (vec![0u8; CAP * M], vec![0u8; CAP]);
-    let mut ws = Box::new(Workspace::<{ M + 1 }, CAP, 0>::default());
-    let (mut adopted, mut lx, mut sx) = (vec![0.0f32; M + 1], vec![0.0f32; M], vec![0.0f32; M]);
-    let l = learner(
-        data,
-        &mut codes,
-        &mut classes,
-        &mut ws,
-        &mut adopted,
-        &mut lx,
-    );
+    let mut parts = Parts::new();
+    let mut sx = vec![0.0f32; M];
+    let l = parts.learner(data);
     let mut pa_w = vec![0.0f32; M + 1];
     let pa = PassiveAggressive::new(&mut pa_w, M, 2, config::PA_C).unwrap();
     let mut session = Session::new(l, pa, &mut sx, config::CHECKPOINT_EVERY);
@@ -163,17 +170,8 @@ fn a_rebooted_board_resumes_from_its_last_adopted_model() {
 
     // The second life: an empty store, the resumed model. Until its first retraining (the
     // 10th sample) it predicts with the saved model, and each prediction is that model's.
-    let (mut codes, mut classes) = (vec![0u8; CAP * M], vec![0u8; CAP]);
-    let mut ws = Box::new(Workspace::<{ M + 1 }, CAP, 0>::default());
-    let (mut adopted, mut lx) = (vec![0.0f32; M + 1], vec![0.0f32; M]);
-    let mut l = learner(
-        &data,
-        &mut codes,
-        &mut classes,
-        &mut ws,
-        &mut adopted,
-        &mut lx,
-    );
+    let mut parts = Parts::new();
+    let mut l = parts.learner(&data);
     l.resume(&w).unwrap();
     let mut x = vec![0.0f32; M];
     let mut fresh_would_be_right = 0;
@@ -224,17 +222,8 @@ fn the_greeting_says_whether_the_board_resumed() {
     let mut w = vec![0.0f32; M + 1];
     learner_weights(&model, &mut w).unwrap();
     for resume in [false, true] {
-        let (mut codes, mut classes) = (vec![0u8; CAP * M], vec![0u8; CAP]);
-        let mut ws = Box::new(Workspace::<{ M + 1 }, CAP, 0>::default());
-        let (mut adopted, mut lx) = (vec![0.0f32; M + 1], vec![0.0f32; M]);
-        let mut l = learner(
-            &data,
-            &mut codes,
-            &mut classes,
-            &mut ws,
-            &mut adopted,
-            &mut lx,
-        );
+        let mut parts = Parts::new();
+        let mut l = parts.learner(&data);
         if resume {
             l.resume(&w).unwrap();
         }
