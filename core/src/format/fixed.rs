@@ -129,16 +129,6 @@ fn dot_row(row: &[[u8; 4]], k: &[[u32; 4]]) -> i64 {
     join(h, l)
 }
 
-/// `acc_j += ĉ·q_j + ĉ′·q′_j` over two rows of whole words (`c = (ĉ, ĉ′)` as halfwords,
-/// `|ĉ|, |ĉ′| ≤ 32767`), one word of each per step ([`dsp::update_rows`]: the rows' codes for
-/// one feature paired in a register's halves, one `SMLAD` per pair, the word's four
-/// accumulators loaded and stored once). A row without a partner goes as `(row, row)` with
-/// `ĉ′ = 0`.
-#[inline]
-fn update_rows(row: &[[u8; 4]], row2: &[[u8; 4]], c: u32, acc: &mut [[i32; 4]]) {
-    dsp::update_rows(row, row2, c, acc);
-}
-
 /// [`Rows::hess_vec_codes`](crate::Rows::hess_vec_codes) over the dense `u8` rows of
 /// `payload` (`stride` bytes apart, `m` codes each, one row per entry of `dd`), in fixed
 /// point as the [module](self) describes: `out[..m] += X̃ᵀĉ`, the exact-to-one-rounding
@@ -237,14 +227,15 @@ pub(super) fn hess_vec_u8(
                         let half = u32::from(q as i16 as u16);
                         match pending.take() {
                             Some((first, c_first)) => {
-                                update_rows(first, row, c_first | (half << 16), acc);
+                                dsp::update_rows(first, row, c_first | (half << 16), acc);
                             }
                             None => pending = Some((row, half)),
                         }
                     }
                 }
                 if let Some((row, half)) = pending {
-                    update_rows(row, row, half, acc);
+                    // A row without a partner goes as `(row, row)` with `ĉ′ = 0`.
+                    dsp::update_rows(row, row, half, acc);
                 }
                 for (oj, aj) in out.iter_mut().zip(acc.as_flattened_mut()) {
                     *oj += *aj as f32 * c_down;
@@ -319,7 +310,7 @@ mod tests {
             let row2: Vec<[u8; 4]> = (0..16).map(|_| (r() as u32).to_le_bytes()).collect();
             let mut acc = vec![[7i32, -3, 0, 1]; 16];
             let packed = u32::from(c as u16) | (u32::from(c2 as u16) << 16);
-            update_rows(&row, &row2, packed, &mut acc);
+            dsp::update_rows(&row, &row2, packed, &mut acc);
             for (j, ((&q, &q2), &a)) in row
                 .as_flattened()
                 .iter()
