@@ -1,6 +1,7 @@
-//! The fixed-point pass's two row loops ([`super::fixed`]) in Cortex-M4 DSP assembly on the
-//! device, with the same integer arithmetic in plain Rust everywhere else (host tests,
-//! `thumbv6m`): the sums are exact integers, so host and device give the same bits.
+//! Three row loops in Cortex-M4 assembly on the device: the fixed-point pass's product and
+//! update (`format::fixed`, exact integer sums) and the dense `u8` gradient pass's row pairs
+//! (`f32`, the operations of the Rust expression in its order). Everywhere else (host tests,
+//! `thumbv6m`) each has a twin with the same arithmetic, so host and device give the same bits.
 //!
 //! Why assembly: LLVM never emits `SMLAD` or `UXTB16` from plain Rust (it pattern-matches the
 //! `SMLABB`/`SMLATB` halves one product at a time, and the byte pairs `w & 0x00FF00FF` as two
@@ -282,7 +283,7 @@ pub fn axpy_rows2_u8_plain(
 }
 
 /// [`dot_row`] off the device: on a host its vector-shaped twin
-/// ([`fixed_host`](super::fixed_host), the same integer sums), on other bare-metal targets the
+/// (`format::fixed_host`, the same integer sums), on other bare-metal targets the
 /// plain-Rust loop.
 #[cfg(not(all(target_arch = "arm", target_os = "none", target_abi = "eabihf")))]
 #[inline]
