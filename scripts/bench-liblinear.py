@@ -317,7 +317,8 @@ def main():
         t_ll, best_ll = statistics.median(means), min(means)
         rel = (f_ours - f_ll) / abs(f_ll)
         gr_ours, gr_ll = worst_ours, worst_ll
-        e = min(es) if len(es) == 1 else None
+        # One -e for a binary file, the range of the classes' for one-vs-rest.
+        e_text = f"{es[0]:.4g}" if len(es) == 1 else f"{min(es):.4g}-{max(es):.4g}"
         rows.append(
             (
                 run["label"],
@@ -331,7 +332,7 @@ def main():
                 f"{run['iterations']}/{run['cg_iterations']}",
                 f"{it_ll}/{cg_ll}",
                 f"{gr_ours:.1e}/{gr_ll:.1e}",
-                f"{e:.4g}" if e is not None else f"{min(es):.4g}-{max(es):.4g}",
+                e_text,
             )
         )
 
