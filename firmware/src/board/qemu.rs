@@ -95,9 +95,9 @@ pub(crate) fn calibrate_wrap() -> Option<u32> {
     let n = u32::try_from(instructions(spent))
         .ok()
         .filter(|&n| n < 1000)?;
-    let per_wrap = n * 21504;
-    WRAP_WHOLE.store(per_wrap / 125, Ordering::Relaxed);
-    WRAP_FRACTION.store(per_wrap % 125, Ordering::Relaxed);
+    let (whole, fraction) = ticks_of(n);
+    WRAP_WHOLE.store(u32::try_from(whole).ok()?, Ordering::Relaxed);
+    WRAP_FRACTION.store(fraction, Ordering::Relaxed);
     Some(n)
 }
 
@@ -124,9 +124,22 @@ impl Counter for InstructionCounter {
     }
 }
 
+/// SysTick ticks per guest instruction under `-icount shift=10` as a fraction,
+/// `TICKS_PER_INSTRUCTION.0 / TICKS_PER_INSTRUCTION.1` = 21504/125 = 172.032.
+const TICKS_PER_INSTRUCTION: (u32, u32) = (21504, 125);
+
 /// Instructions in an interval of `ticks`, rounded to the nearest (see `elapsed`).
 pub(crate) fn instructions(ticks: u64) -> u64 {
-    (ticks * 125 + 21504 / 2) / 21504
+    let (num, den) = TICKS_PER_INSTRUCTION;
+    (ticks * u64::from(den) + u64::from(num / 2)) / u64::from(num)
+}
+
+/// The ticks of `n` instructions as a whole part and a fraction in 125ths (what the handlers'
+/// own times are kept as: their sum over many runs stays within a tick of exact).
+pub(crate) fn ticks_of(n: u32) -> (u64, u32) {
+    let (num, den) = TICKS_PER_INSTRUCTION;
+    let ticks = u64::from(n) * u64::from(num);
+    (ticks / u64::from(den), (ticks % u64::from(den)) as u32)
 }
 
 /// `DelayNs` by busy-waiting on SysTick (168 ticks per µs of virtual time).

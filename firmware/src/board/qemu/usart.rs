@@ -225,12 +225,12 @@ impl Usart2 {
         unsafe { NVIC::unmask(Usart2Irq) };
         match calibrate() {
             Some(n) => {
-                let ticks = u64::from(n) * 21504;
+                let (whole, fraction) = super::ticks_of(n);
                 free(|cs| {
                     UNSEEN.borrow(cs).set(Unseen {
                         instructions: n,
-                        whole: ticks / 125,
-                        fraction: (ticks % 125) as u32,
+                        whole,
+                        fraction,
                         carried: 0,
                     })
                 });
