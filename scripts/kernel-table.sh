@@ -20,7 +20,9 @@
 # Per tree, three firmware builds (each once; the ELF is copied out of target/ because the next
 # TINYNEWTON_DATA rebuilds it in place): the default demo (7x7 Cholesky, 14x14 u8 CG), the
 # tables (TINYNEWTON_DATA=digits6-vs-rest,breast-cancer: CG and Cholesky by the core's Auto, C = 1)
-# and 14x14 u4 (TINYNEWTON_SOLVER=cg, C = 1: the settings of the host's u4 run). Each ELF is run
+# and 14x14 u4 (TINYNEWTON_SOLVER=cg, C = 1: the settings of the host's u4 run; the committed
+# u4 files store their codes sparse now, so this tree's u4 build takes their dense-nibble copy,
+# `scripts/make-data.sh --u4-dense`, made once into the output directory). Each ELF is run
 # once under QEMU with the cycle plugin; kernel-table.py then attributes every executed PC:
 #   - its inline chain from the ELF's DWARF (addr2line -i) and, for out-of-line functions, the
 #     call sites that called it (llvm-objdump; each site's share by its count in that run), so
@@ -92,8 +94,17 @@ config_env() { # tree config
     case "$2" in
     mnist) ;;
     tables) echo "TINYNEWTON_DATA=$1/data/tables/digits6-vs-rest,$1/data/tables/breast-cancer" ;;
-    u4) echo "TINYNEWTON_DATA=$1/data/mnist-7v1-14x14-u4 TINYNEWTON_SOLVER=cg" ;;
+    u4) echo "TINYNEWTON_DATA=$(data_dir "$1" u4)/mnist-7v1-14x14-u4 TINYNEWTON_SOLVER=cg" ;;
     esac
+}
+# Where a tree's packed files for a configuration are: data/, but for this tree's u4 build the
+# dense-nibble copy of the committed (sparse) u4 files.
+data_dir() { # tree config
+    if [ "$2" = u4 ] && [ "$1" = "$root" ]; then
+        echo "$out/u4-dense"
+    else
+        echo "$1/data"
+    fi
 }
 
 # Builds (unless --reuse finds it) and profiles one configuration of one tree; the ELF and the
@@ -101,6 +112,10 @@ config_env() { # tree config
 measure() { # side tree config [ELF: profile it as it is]
     local side="$1" tree="$2" config="$3"
     local elf="$out/$side-$config.elf" prof="$out/$side-$config"
+    if [ "$config" = u4 ] && [ "$tree" = "$root" ] &&
+        [ ! -f "$out/u4-dense/mnist-7v1-14x14-u4-test.tnds" ]; then
+        bash "$root/scripts/make-data.sh" --u4-dense "$out/u4-dense" >&2
+    fi
     if [ -n "${4:-}" ]; then
         elf="$4"
     elif [ "$reuse" -eq 0 ] || [ ! -f "$elf" ]; then
@@ -134,7 +149,7 @@ measure() { # side tree config [ELF: profile it as it is]
     fi
     grep -o 'result dataset=[^ ]* solver=[^ ]* status=[^ ]* iters=[0-9]* cg_iters=[0-9]*' \
         "$prof/run.log" | sed "s/^/kernel-table.sh: $side: /" >&2 || true
-    specs+=("$side:$elf:$prof:$tree/data")
+    specs+=("$side:$elf:$prof:$(data_dir "$tree" "$config")")
 }
 
 specs=()

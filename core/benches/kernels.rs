@@ -11,13 +11,13 @@
 //! * `hess_vec`: the core's product on the packed `u8` rows against the same product on rows
 //!   whose `dot_codes`/`axpy_codes` skip zero codes (a candidate for the packed kernels), again
 //!   after checking equal bits.
-//! * `train`: one whole training run, Cholesky against CG on 7×7 and `u8` against `u4` on
-//!   14×14.
+//! * `train`: one whole training run, Cholesky against CG on 7×7, and on 14×14 `u8` against
+//!   `u4` (the committed file, sparse rows) and its dense-nibble copy.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use tinynewton::format::{self, PackedDataset};
+use tinynewton::format::{self, Encoding, PackedDataset};
 use tinynewton::{
     packed_index, packed_len, Dequant, Logistic, Rows, Settings, SolverKind, Workspace,
 };
@@ -231,7 +231,11 @@ fn bench_train(c: &mut Criterion) {
     let bytes7 = read("mnist-7v1-7x7-u8-train.tnds");
     let bytes14 = read("mnist-7v1-14x14-u8-train.tnds");
     let bytes14_u4 = read("mnist-7v1-14x14-u4-train.tnds");
+    // The same codes as dense nibbles (`pack --encoding u4-dense`): the dense `u4` kernels.
+    let mut bytes14_u4d = vec![0; format::converted_len(&bytes14_u4, Encoding::U4).expect("u4")];
+    format::convert(&bytes14_u4, Encoding::U4, &mut bytes14_u4d).expect("u4 codes");
     let (data7, data14, data14_u4) = (parse(&bytes7), parse(&bytes14), parse(&bytes14_u4));
+    let data14_u4d = parse(&bytes14_u4d);
     let mut ws7 = Box::new(Ws7::new());
     let mut ws14 = Box::new(Ws14::new());
     // Print the fingerprints once: equal to the firmware's when the kernels keep their bits.
@@ -267,6 +271,12 @@ fn bench_train(c: &mut Criterion) {
     group.bench_function("14x14-u4/cg", |b| {
         b.iter(|| {
             tinynewton::train(ws14.buffers(), black_box(&data14_u4), &CG_14, |_| {}).expect("train")
+        })
+    });
+    group.bench_function("14x14-u4-dense/cg", |b| {
+        b.iter(|| {
+            tinynewton::train(ws14.buffers(), black_box(&data14_u4d), &CG_14, |_| {})
+                .expect("train")
         })
     });
     group.finish();

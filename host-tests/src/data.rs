@@ -7,6 +7,17 @@ use tinynewton::{DenseRows, Dequant, Rows};
 use crate::reference::{Bias, Problem};
 use crate::softmax_reference::SoftmaxProblem;
 
+/// The committed 14×14 `u4` file's rows as dense nibbles: `pack --encoding u4` stored its
+/// 16-level codes in the sparse layout (the smaller file), and the tests of the dense `u4`
+/// kernels on real data take this copy, code for code the same ([`format::convert`]).
+/// Leaked: the tests hold datasets for their whole run.
+pub fn dense_u4(bytes: &[u8]) -> &'static [u8] {
+    let to = format::Encoding::U4;
+    let mut out = vec![0u8; format::converted_len(bytes, to).expect("a u4-range file")];
+    format::convert(bytes, to, &mut out).expect("a u4-range file");
+    out.leak()
+}
+
 /// The feature values of sample `i`, `x_ij = o_j + s_j q_ij`, computed in `f64`.
 ///
 /// The codes come from the public trait alone: `axpy_codes(i, 1, 0)` writes `0 + 1·q_ij = q_ij`,

@@ -7,8 +7,9 @@ pub mod reference;
 pub mod softmax_reference;
 
 pub use data::{
-    classes_of, feature_matrix, labels, problem_from_rows, row_values, softmax_problem_from_rows,
-    stratified_split, Quantisation, SplitMix64, Synthetic, SyntheticClasses,
+    classes_of, dense_u4, feature_matrix, labels, problem_from_rows, row_values,
+    softmax_problem_from_rows, stratified_split, Quantisation, SplitMix64, Synthetic,
+    SyntheticClasses,
 };
 pub use reference::{
     central_difference_gradient, complex_step_gradient, complex_step_hess_vec, newton, Bias,

@@ -4,7 +4,8 @@
 //! reference's explicit Hessian.
 
 use host_tests::{
-    central_difference_gradient, complex_step_gradient, complex_step_hess_vec, problem_from_rows,
+    central_difference_gradient, complex_step_gradient, complex_step_hess_vec, dense_u4,
+    problem_from_rows,
     reference::{logistic_loss, sigmoid},
     Bias, Problem, Quantisation, SplitMix64, Synthetic,
 };
@@ -351,7 +352,7 @@ fn core_hess_vec_matches_explicit_hessian_on_packed_data() {
     let sets: [(&str, &[u8]); 4] = [
         ("7x7 u8", TRAIN_7),
         ("14x14 u8", TRAIN_14),
-        ("14x14 u4", TRAIN_14_U4),
+        ("14x14 u4", dense_u4(TRAIN_14_U4)),
         ("synthetic per-feature u8", &synthetic),
     ];
     let mut ws = Box::new(MnistWorkspace::new());

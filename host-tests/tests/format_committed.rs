@@ -54,13 +54,20 @@ fn every_committed_file_parses_with_the_expected_header() {
         assert_eq!((h.pos_label, h.neg_label), (7, 1), "{name}");
         assert_eq!(h.dequant_kind, DequantKind::Shared);
         // `pack --encoding auto` stores the u8 codes sparse: ~19 % (14x14) and ~28 % (7x7) of
-        // them are non-zero, below the ≈ 49 % / 46 % where sparse rows stop being smaller.
-        let (encoding, scale) = if name.contains("u4") {
-            (Encoding::U4, 1.0 / 15.0)
+        // them are non-zero, below the ≈ 49 % / 46 % where sparse rows stop being smaller;
+        // `--encoding u4` its 16-level codes too (~17 %, below the third where dense nibbles
+        // would be smaller), keeping their 1/15 scale.
+        let scale = if name.contains("u4") {
+            1.0 / 15.0
         } else {
-            (Encoding::U8Sparse, 1.0 / 255.0)
+            1.0 / 255.0
         };
-        assert_eq!(h.encoding, encoding, "{name}");
+        assert_eq!(h.encoding, Encoding::U8Sparse, "{name}");
+        if name.contains("u4") {
+            let codes = (0..ds.n_samples()).filter_map(|i| ds.sparse_row(i));
+            let top = codes.flat_map(|r| r.codes().iter().copied()).max();
+            assert_eq!(top, Some(15), "{name}: 16-level codes");
+        }
         assert_eq!(
             ds.dequant(),
             Dequant::Shared { offset: 0.0, scale },

@@ -6,13 +6,16 @@
 //! (7×7 Cholesky at C = 30, 14×14 CG at C = 1). The dense kernels skip zero codes exactly and the
 //! sparse ones visit the same non-zero codes in the same order with one accumulator, so the
 //! weights — and their FNV-1a fingerprints, the firmware's `fingerprint=` — must be equal, and
-//! equal to the figures the firmware prints.
+//! equal to the figures the firmware prints. The 16-level `u4` codes likewise: the committed
+//! 14×14 `u4` file stores them sparse (`pack --encoding u4` took the smaller layout), and its
+//! dense-nibble copy trains to the same bits.
 
 use tinynewton::format::{self, Encoding};
 use tinynewton::{Model, Rows, Settings, SolverKind, Workspace};
 
 static TRAIN_7: &[u8] = tinynewton::include_packed!("../../data/mnist-7v1-7x7-u8-train.tnds");
 static TRAIN_14: &[u8] = tinynewton::include_packed!("../../data/mnist-7v1-14x14-u8-train.tnds");
+static TRAIN_14_U4: &[u8] = tinynewton::include_packed!("../../data/mnist-7v1-14x14-u4-train.tnds");
 
 const N_TRAIN: usize = 1757;
 
@@ -107,4 +110,30 @@ fn sparse_and_dense_14x14_cg_agree_bit_for_bit() {
         dense.objective
     );
     assert_eq!(p_sparse, p_dense);
+}
+
+#[test]
+fn sparse_and_dense_u4_14x14_cg_agree_bit_for_bit() {
+    let dense = host_tests::dense_u4(TRAIN_14_U4);
+    let (ds, dd) = (
+        format::parse(TRAIN_14_U4).unwrap(),
+        format::parse(dense).unwrap(),
+    );
+    assert_eq!(ds.header().encoding, Encoding::U8Sparse);
+    assert_eq!(dd.header().encoding, Encoding::U4);
+    // Smaller in flash: 4 bytes of offset per row and 2 per non-zero (≈ 17 % of the codes),
+    // against 98 bytes of nibbles per row.
+    assert!(TRAIN_14_U4.len() < dense.len());
+    // The dense u4 kernels take the non-zero half words' codes in order with one accumulator
+    // per output (no fixed-point pass for u4): the sparse rows' terms, the same bits.
+    let settings = Settings {
+        solver: SolverKind::Cg,
+        ..Settings::DEFAULT
+    };
+    const N_CG: usize = tinynewton::Sizes::binary_cg(N_TRAIN, 196).samples;
+    let a = fingerprint::<197, N_CG, 1>(TRAIN_14_U4, &settings);
+    let b = fingerprint::<197, N_CG, 1>(dense, &settings);
+    assert_eq!(a, b);
+    // The host's u4 figure (README) since the host u4 passes: unchanged by the layout.
+    assert_eq!(a.0, 0x3ff0_f261_61ef_85ae);
 }

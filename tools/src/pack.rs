@@ -15,12 +15,15 @@
 //! | `u4`     | `round(mean · 15 / 255)`    | `q / 15` (offset 0, scale 1/15)  |
 //! | `f32`    | —                           | `mean / 255` (one f32 division)  |
 //!
-//! The rows of `u8` codes are stored dense (`m` bytes a row) or in the sparse layout (the
-//! non-zero codes and their feature indices behind a table of row offsets; see
-//! `tinynewton::format`). `--encoding auto`, the default, writes `u8` codes and, per file, the
-//! sparse layout exactly when it makes the file smaller (below about `(m − 4)/(m(1 + w))`
-//! non-zero codes, `w` the index bytes: ≈ 49 % for `m = 196`, ≈ 46 % for `m = 49`); `u8` and
-//! `u8-sparse` force a layout.
+//! The rows of `u8` and `u4` codes are stored dense (`m` bytes or nibbles a row) or in the
+//! sparse layout (the non-zero codes, a byte each, and their feature indices behind a table of
+//! row offsets; see `tinynewton::format`). `--encoding auto`, the default, writes `u8` codes
+//! and, per file, the sparse layout exactly when it makes the file smaller (below about
+//! `(m − 4)/(m(1 + w))` non-zero codes, `w` the index bytes: ≈ 49 % for `m = 196`, ≈ 46 % for
+//! `m = 49`); `u8` and `u8-sparse` force a layout. `--encoding u4` likewise takes the smaller
+//! layout for its codes (below about a third non-zero: a sparse entry takes two bytes, a dense
+//! code half of one), and `u4-dense` and `u4-sparse` force one. The sparse rows train to the
+//! same bits as the dense ones and need no pass over the zero codes.
 
 use std::path::{Path, PathBuf};
 
@@ -42,8 +45,13 @@ pub enum EncodingArg {
     U8,
     /// `u8` codes, only the non-zero ones stored with their feature indices (sparse rows).
     U8Sparse,
-    /// Half a byte per feature, value = q/15.
+    /// Half a byte per feature, value = q/15, in whichever of the dense and sparse layouts
+    /// makes the file smaller.
     U4,
+    /// `u4` codes, dense rows (half a byte per feature).
+    U4Dense,
+    /// `u4` codes, only the non-zero ones stored (a byte each) with their feature indices.
+    U4Sparse,
     /// Four bytes per feature, value = mean/255.
     F32,
 }
@@ -85,7 +93,9 @@ impl EncodingArg {
             Self::Auto => (format::Encoding::U8, RowLayout::Smaller),
             Self::U8 => (format::Encoding::U8, RowLayout::Dense),
             Self::U8Sparse => (format::Encoding::U8, RowLayout::Sparse),
-            Self::U4 => (format::Encoding::U4, RowLayout::Dense),
+            Self::U4 => (format::Encoding::U4, RowLayout::Smaller),
+            Self::U4Dense => (format::Encoding::U4, RowLayout::Dense),
+            Self::U4Sparse => (format::Encoding::U4, RowLayout::Sparse),
             Self::F32 => (format::Encoding::F32, RowLayout::Dense),
         }
     }
@@ -209,7 +219,8 @@ pub struct Args {
     /// Average-pooling factor (1..=16): 28x28 → 14x14 (2) → 7x7 (4); must divide width and height.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub pool: u16,
-    /// Feature encoding: `auto` stores `u8` codes dense or sparse, whichever file is smaller.
+    /// Feature encoding: `auto` stores `u8` codes dense or sparse, whichever file is smaller
+    /// (`u4` likewise for 16-level codes).
     #[arg(long, value_enum, default_value_t = EncodingArg::Auto)]
     pub encoding: EncodingArg,
     /// Fraction of samples in the test file (rounded up), from 0 up to (not including) 1; 0

@@ -31,7 +31,8 @@
 //! taken), and so does a tail whose vector entries are not. So each result is the bits of the
 //! board's kernels (checked against them, with ±∞ and NaN in the vector and the weights, by
 //! the test below; against the plain loop by the tests in `rows.rs`; and by the host's
-//! fingerprint of the 14×14 `u4` training run).
+//! fingerprint of the 14×14 `u4` training run on the committed file's dense-nibble copy,
+//! `host-tests/tests/sparse_layout.rs`).
 
 /// Features of the longest row these passes take (a stack list of that many products); longer
 /// rows take the board's kernels.

@@ -1298,8 +1298,17 @@ fn convert_between_dense_and_sparse() {
     let ds = parse(&out[..len]).unwrap();
     let qf: Vec<f32> = u4.iter().map(|&c| f32::from(c)).collect();
     check_rows(&ds, &qf, 7);
+    // ... and back to nibbles, byte for byte the file the writer makes from the codes.
+    let sparse4 = out[..len].to_vec();
+    assert_eq!(convert(&sparse4, Encoding::U4, &mut out), Ok(file.len()));
+    assert_eq!(out[..file.len()], file[..]);
+    // Codes above 15 do not fit four bits; u8 is not made four bits wide.
     assert_eq!(
         convert(&sparse, Encoding::U4, &mut out),
+        Err(FormatError::CodeOutOfRange)
+    );
+    assert_eq!(
+        convert(&dense, Encoding::U4, &mut out),
         Err(FormatError::BadEncoding)
     );
     let mut short = vec![0x5A; 10];

@@ -636,18 +636,27 @@ pub fn converted_len(bytes: &[u8], to: Encoding) -> Result<usize, FormatError> {
 }
 
 /// The layout of `ds` re-laid out with encoding `to`: `u8` or `u4` to `u8-sparse`, `u8-sparse`
-/// to `u8`, or any encoding to itself; any other pair is [`FormatError::BadEncoding`] (the codes
-/// would change).
+/// to `u8`, `u8-sparse` to `u4` when every stored code is at most 15 (else
+/// [`FormatError::CodeOutOfRange`]), or any encoding to itself; any other pair is
+/// [`FormatError::BadEncoding`] (the codes would change).
 fn converted_layout(ds: &super::PackedDataset<'_>, to: Encoding) -> Result<Layout, FormatError> {
     let h = ds.header();
     let from = h.encoding;
     let ok = from == to
         || matches!(
             (from, to),
-            (Encoding::U8 | Encoding::U4, Encoding::U8Sparse) | (Encoding::U8Sparse, Encoding::U8)
+            (Encoding::U8 | Encoding::U4, Encoding::U8Sparse)
+                | (Encoding::U8Sparse, Encoding::U8 | Encoding::U4)
         );
     if !ok {
         return Err(FormatError::BadEncoding);
+    }
+    let max_code = to.max_code().map_or(u8::MAX, |q| q);
+    let fits = (0..ds.n)
+        .filter_map(|i| ds.sparse_row(i))
+        .all(|r| r.codes().iter().all(|&q| q <= max_code));
+    if from != to && !fits {
+        return Err(FormatError::CodeOutOfRange);
     }
     // A u4 file's dequantisation was checked up to code 15; the new encoding's codes reach 255.
     check_dequantised_extremes(&ds.dequant, to, ds.m, &[])?;
@@ -668,7 +677,8 @@ fn converted_layout(ds: &super::PackedDataset<'_>, to: Encoding) -> Result<Layou
 
 /// Writes the file `bytes` with its rows re-laid out in encoding `to` into `out[..len]` and
 /// returns `len` ([`converted_len`]): `u8` (or `u4`) rows to `u8-sparse` (the same codes, a
-/// `u4` file keeping its `1/15` dequantisation), `u8-sparse` back to dense `u8`. Everything
+/// `u4` file keeping its `1/15` dequantisation), `u8-sparse` back to dense `u8`, or to dense
+/// `u4` when its codes fit four bits (a `u4` file's sparse copy back to nibbles). Everything
 /// but the rows and the header's encoding, stride, payload length and CRCs is copied as is, so
 /// the new file reads code for code like the old one. `bytes` is parsed first; on `Err`, `out`
 /// is untouched.
@@ -697,11 +707,18 @@ pub fn convert(bytes: &[u8], to: Encoding, out: &mut [u8]) -> Result<usize, Form
                 .filter(|&(_, q)| q != 0)
         });
         write_sparse_rows(entries, &layout, rows);
-    } else if to == Encoding::U8 && ds.header().encoding.is_sparse() {
-        for (i, row) in rows.chunks_exact_mut(m.max(1)).enumerate() {
+    } else if ds.header().encoding.is_sparse() {
+        // Dense rows from sparse ones: `u8` a byte per code, `u4` a nibble (low first).
+        let nibbles = to == Encoding::U4;
+        for (i, row) in rows.chunks_exact_mut(layout.row_stride.max(1)).enumerate() {
             for (j, q) in ds.sparse_row(i).into_iter().flat_map(|r| r.iter()) {
-                if let Some(dst) = row.get_mut(j) {
-                    *dst = q;
+                let (at, q) = match nibbles {
+                    // q ≤ 15 (checked above): the odd feature's code in the high nibble.
+                    true => (j / 2, if j % 2 == 1 { q.wrapping_shl(4) } else { q }),
+                    false => (j, q),
+                };
+                if let Some(dst) = row.get_mut(at) {
+                    *dst |= q;
                 }
             }
         }

@@ -47,7 +47,8 @@ pub fn mnist14_u8() -> Files {
     }
 }
 
-/// 14×14 `u4` (half the flash of `u8`): for boards whose flash cannot hold the `u8` file.
+/// 14×14 `u4`: 16-level codes, stored sparse as `pack --encoding u4` chose (130 KB against
+/// 139 KB for the `u8` file; dense nibbles took 174 KB), the same bits as the dense nibbles.
 pub fn mnist14_u4() -> Files {
     Files {
         name: "mnist-7v1-14x14-u4",

@@ -126,7 +126,7 @@ pub struct Common<'a> {
     pub classes: ClassChoice<'a>,
     /// `--encoding`: the codes.
     pub encoding: Encoding,
-    /// `--encoding`: dense or sparse rows (for `u8` codes).
+    /// `--encoding`: dense or sparse rows (for `u8` and `u4` codes).
     pub layout: crate::pack::RowLayout,
     /// `--test-fraction` (seeded split only).
     pub test_fraction: f64,
