@@ -49,11 +49,12 @@ KERNELS = [
     # The preconditioner's diagonal pass (before only; CG runs with M = I after).
     ("diag (preconditioner)", {"hess_diag"}, None, None),
     # The gradient X̃ᵀa: the row axpys inside `value_grad`/`grad` (before: `axpy_codes` per
-    # row; after: `axpy_codes_rows`, dense u8 `axpy_rows_u8` with its assembly loop).
+    # row; after: `axpy_codes_rows`, dense u8 `axpy_rows_u8` with its assembly loop), and
+    # `value_grad_keep` (the pass that also keeps σ(−y⊙z) for the line search).
     ("gradient", {"axpy_codes_rows", "axpy_rows_u8", "axpy_codes", "axpy_codes_rows_each"},
-     {"value_grad", "grad"},
-     {"value_grad::{{closure}}", "grad::{{closure}}", "loss_and_sigmoids", "expf", "log1pf",
-      "expm1f"}),
+     {"value_grad", "value_grad_keep", "grad"},
+     {"value_grad::{{closure}}", "value_grad_keep::{{closure}}", "grad::{{closure}}",
+      "loss_and_sigmoids", "expf", "log1pf", "expm1f"}),
 ]
 # Calls of a kernel: the largest entry count among these out-of-line functions (a wrapper and
 # the function it wraps both out of line count once); when none is out of line, the log's
@@ -64,7 +65,7 @@ ANCHORS = {
     "X̃d": {"x_times", "prepare_line"},
     "X̃d kept": set(),
     "diag (preconditioner)": {"hess_diag"},
-    "gradient": {"value_grad", "grad"},
+    "gradient": {"value_grad", "value_grad_keep", "grad"},
 }
 FALLBACK = {"Hv": "cg_iters", "explicit Hessian": "iters", "X̃d": "iters", "X̃d kept": "iters",
             "diag (preconditioner)": "iters", "gradient": "iters+1"}

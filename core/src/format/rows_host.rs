@@ -14,8 +14,10 @@
 //! ≈ 3 % less time for the pass, timed alone). Then each row's update
 //! `out_j += a·q_j`, in row order, over its whole non-zero blocks, eight codes at a time from a
 //! table of nibble pairs. Measured with `cargo bench -p tinynewton --bench train` on the 14×14
-//! `u4` file: ≈ 15–25 % less time for the whole training than the board's kernels on this host
-//! (noisy shared machine; see the README's host table).
+//! `u4` file when it was dense nibbles: ≈ 15–25 % less time for the whole training than the
+//! board's kernels on this host (noisy shared machine). The committed file stores those codes
+//! sparse now (the smaller file, and ≈ 40 % less time again, the same bits); the dense copy is
+//! `cargo bench -p tinynewton --bench kernels`' `14x14-u4-dense/cg`.
 //!
 //! Bits: each chain adds exactly the board's terms (the products of the non-zero half words,
 //! in feature order), then `+0` for the padding of a shorter list; adding `±0` leaves an
