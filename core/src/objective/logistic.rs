@@ -66,9 +66,22 @@ pub fn sigmoid_pair(t: f32) -> (f32, f32) {
 
 /// [`logistic_loss`]`(t)` and [`sigmoid_pair`]`(t)` from one `exp(−|t|)`: the same expressions
 /// on the same `e`, so the same bits as the two calls, for one `expf` instead of two.
+///
+/// At `t = ±0` (every sample of the cold start's gradient pass) it is `(log 2, ½, ½)` without
+/// the `expf`, the `log1pf` and the two divisions, as the two functions' own shortcuts: the
+/// same bits (`e = 1`; `−0 ≥ 0` takes the first branch).
 #[inline]
 fn loss_and_sigmoids(t: f32) -> (f32, f32, f32) {
-    let e = libm::expf(-libm::fabsf(t));
+    if t == 0.0 {
+        return (core::f32::consts::LN_2, 0.5, 0.5);
+    }
+    loss_and_sigmoids_of(t, libm::expf(-libm::fabsf(t)))
+}
+
+/// [`loss_and_sigmoids`]`(t)` for `t ≠ 0` from `e = exp(−|t|)` computed before (the host's
+/// gradient pass takes every sample's `expf` first, see [`Logistic::value_grad_keep`]).
+#[inline]
+fn loss_and_sigmoids_of(t: f32, e: f32) -> (f32, f32, f32) {
     let tail = libm::log1pf(e);
     let big = 1.0 / (1.0 + e);
     let small = e / (1.0 + e);
@@ -335,6 +348,55 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         Ok(change.total())
     }
 
+    /// [`value_change_with`](Logistic::value_change_with) with the kept `sigma` (length `n`)
+    /// on the host, in two loops over the samples through `scratch` (length `n`): every
+    /// sample's `σ(−y z)·expm1(−δ)` first, then the `log1pf`s and the sum. The same
+    /// expressions in the same order, so the same bits; apart, consecutive samples' `libm`
+    /// chains do not wait for each other (see [`value_grad_keep`](Logistic::value_grad_keep)).
+    /// `None` when a length does not fit (then the one-loop form answers).
+    #[cfg(not(target_os = "none"))]
+    #[allow(clippy::too_many_arguments)]
+    fn value_change_apart(
+        &self,
+        w: &[f32],
+        d: &[f32],
+        alpha: f32,
+        z: &[f32],
+        xd: &[f32],
+        sigma: &[f32],
+        scratch: &mut [f32],
+    ) -> Option<f32> {
+        if self
+            .expect_step_lens(w.len(), d.len(), z.len(), xd.len())
+            .is_err()
+            || sigma.len() != self.n
+            || scratch.len() != self.n
+        {
+            return None;
+        }
+        let k = self.n_regularized();
+        let w_dot_d = crate::linalg::dot(w.get(..k).unwrap_or(&[]), d);
+        let d_dot_d = crate::linalg::dot(d.get(..k).unwrap_or(&[]), d);
+        let mut change = CompensatedSum::new();
+        change.add(alpha * w_dot_d + 0.5 * (alpha * alpha) * d_dot_d);
+        let factors = xd.iter().zip(self.labels()).zip(sigma);
+        for (((xdi, y), &s_neg), ai) in factors.zip(scratch.iter_mut()) {
+            let delta = alpha * (y * *xdi);
+            *ai = s_neg * libm::expm1f(-delta);
+        }
+        let rows = z.iter().zip(xd).zip(self.labels());
+        for (((zi, xdi), y), &a) in rows.zip(scratch.iter()) {
+            let t = y * *zi;
+            let dl = if a.is_finite() && a > -0.5 {
+                libm::log1pf(a)
+            } else {
+                logistic_loss(y * (*zi + alpha * *xdi)) - logistic_loss(t)
+            };
+            change.add(self.cost(y) * dl);
+        }
+        Some(change.total())
+    }
+
     /// Takes the step: `w += α·d`, `z += α·xd` (the same expressions as
     /// [`value_along`](Logistic::value_along), so the stored state is the evaluated one).
     pub fn step(
@@ -429,6 +491,50 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         acc.fill(0.0);
         let mut loss = CompensatedSum::new();
         let mut sum_a = CompensatedSum::new();
+        // The host, with room for σ(−y⊙z): the per-sample work first, in a loop of its own, then
+        // the rows' update with `a_i = −(C σ(−y_i z_i)) y_i` recomputed from the kept factor
+        // (the same expression on the same bits). The same terms in the same order, so the same
+        // bits; what differs is that the loop keeps its sums and iterators in registers, where
+        // the layout kernel's per-row callback held them in memory across the two `libm`
+        // calls (iris: ≈ 110 instructions a sample on the host). Kept off the board, whose
+        // kernel inlines the callback and whose code budget is spent.
+        #[cfg(not(target_os = "none"))]
+        if sigma.len() == self.n {
+            // Every sample's `exp(−|y z|)` first (into `sigma`, which the next loop overwrites):
+            // the calls depend on nothing but their margins, so the host's out-of-order core
+            // runs several at once, where each sample's `expf` → `log1pf` → division chain
+            // waited for the one before (the `libm` calls were 43 % of iris's time).
+            for ((zi, y), e) in z.iter().zip(self.labels()).zip(sigma.iter_mut()) {
+                let t = y * *zi;
+                if t != 0.0 {
+                    *e = libm::expf(-libm::fabsf(t));
+                }
+            }
+            let rows = z.iter().zip(dd.iter_mut()).zip(self.labels());
+            for (((zi, di), y), kept) in rows.zip(sigma.iter_mut()) {
+                let c = self.cost(y);
+                let t = y * *zi;
+                let (l, s_pos, s_neg) = if t == 0.0 {
+                    loss_and_sigmoids(t)
+                } else {
+                    loss_and_sigmoids_of(t, *kept)
+                };
+                *kept = s_neg;
+                loss.add(c * l);
+                *di = c * s_pos * s_neg;
+                sum_a.add(-(c * s_neg) * y);
+            }
+            let mut factors = sigma.iter().zip(self.labels());
+            let mut a_of = |_: usize| {
+                let Some((s_neg, y)) = factors.next() else {
+                    return 0.0;
+                };
+                -(self.cost(y) * s_neg) * y
+            };
+            self.data.axpy_codes_rows(&mut a_of, acc);
+            self.unfold(w, sum_a.total(), g);
+            return Ok(0.5 * reg.total() + loss.total());
+        }
         let mut rows = z.iter().zip(dd.iter_mut()).zip(self.labels());
         // Empty (nothing kept) or `n` long, checked above: one entry per row either way.
         let mut keep = sigma.iter_mut();
@@ -618,6 +724,11 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         // to PAIR_CAPACITY features the bias fits the buffer behind the longest row.
         let [b0, _] = &mut buffers;
         let walked = codes_only && paired && self.data.gram_codes(dd, &mut support, b0, h);
+        // The host sums a dense layout's rows of a few features in a full square
+        // ([`Logistic::gram_square`]): the same products in the same order, so the same bits as
+        // the loop below.
+        #[cfg(not(target_os = "none"))]
+        let walked = walked || (codes_only && dense_rows && self.gram_square(dd, h));
         for (i, &di) in dd.iter().enumerate() {
             if walked {
                 break;
@@ -710,6 +821,63 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         Ok(())
     }
 
+    /// The host's Gram pass over a dense layout without offsets, up to [`SQUARE`] weights:
+    /// every row's codes (read as [`hessian_packed`](Logistic::hessian_packed) reads them, with
+    /// [`Rows::codes`]) added to a square `G_jk += (D_i x̃_ij) x̃_ik` on the stack, each row
+    /// of it four columns at a time up to the first four that reach the diagonal (one vector
+    /// multiply and add each on the host), and the lower triangle copied out. Every entry
+    /// `k ≤ j` receives the rows' products in row order, zeros included, which change no entry
+    /// (see `hessian_packed`): the bits of the pairwise and scattered updates. On rows of a few
+    /// features those updates' per-row work (cutting the triangle into rows, remainders,
+    /// pairing, compaction) cost more than their products (iris, 5 weights: ≈ 200
+    /// instructions a row on the host, ≈ 125 here with the row's [`Rows::codes`] call); the
+    /// few entries above the diagonal cost less than that. Kept off the board, whose FPU has
+    /// no vector add and whose code budget is spent. Returns `false` (nothing done) for more
+    /// weights or a short triangle.
+    #[cfg(not(target_os = "none"))]
+    fn gram_square(&self, dd: &[f32], h: &mut [f32]) -> bool {
+        let m = self.m;
+        let dim = m.saturating_add(1);
+        if dim > SQUARE || h.len() < crate::cholesky::packed_len(dim) {
+            return false;
+        }
+        let mut g = [[[0.0f32; 4]; SQUARE / 4]; SQUARE];
+        // The row with the bias feature 1 after its codes; the slots past it stay 0.
+        let mut x = [[0.0f32; 4]; SQUARE / 4];
+        for (i, &di) in dd.iter().enumerate() {
+            if di == 0.0 {
+                continue;
+            }
+            let flat = x.as_flattened_mut();
+            self.data.codes(i, flat.get_mut(..m).unwrap_or(&mut []));
+            if let Some(bias) = flat.get_mut(m) {
+                *bias = 1.0;
+            }
+            for (j, (g_j, &xj)) in g.iter_mut().zip(x.as_flattened()).enumerate().take(dim) {
+                let t = di * xj;
+                // The chunks that reach column j (the lower triangle and at most three more).
+                for (g4, x4) in g_j.iter_mut().zip(&x).take((j / 4).wrapping_add(1)) {
+                    for (gk, &xk) in g4.iter_mut().zip(x4) {
+                        *gk += t * xk;
+                    }
+                }
+            }
+        }
+        let mut packed = h.iter_mut();
+        for (j, g_j) in g.iter().enumerate().take(dim) {
+            // The row's columns first: a zip that ran out on `packed` first would drop an entry.
+            for (&gjk, hjk) in g_j
+                .as_flattened()
+                .iter()
+                .take(j.wrapping_add(1))
+                .zip(&mut packed)
+            {
+                *hjk = gjk;
+            }
+        }
+        true
+    }
+
     /// The codes' Gram matrix `G = Q̃ᵀDQ̃` (packed, bias last) to `X̃ᵀDX̃` when every offset
     /// is 0: `h_jk = (s_j s_k)·G_jk` for features, `h_mk = s_k·G_mk` for the bias row (its
     /// feature is the constant 1), the corner as it is. `Identity` has every scale 1: nothing
@@ -784,6 +952,11 @@ fn dequantise_pairs(x: &mut [f32], pairs: &[(f32, f32)]) {
         *xj = o + s * *xj;
     }
 }
+
+/// Most weights (features and bias) of the host's square Gram pass
+/// ([`Logistic::gram_square`]): a 1 KiB square on the stack, four vector steps a row at most.
+#[cfg(not(target_os = "none"))]
+const SQUARE: usize = 16;
 
 /// Longest row that [`Logistic::hessian_packed`] pairs with the next for the two-sample dense
 /// update (two stack buffers of this many floats plus the bias, 520 bytes); the explicit
@@ -1283,6 +1456,15 @@ impl<R: Rows + ?Sized> Objective for LogisticObjective<'_, '_, R> {
         // σ(−y⊙z) kept by the last `value_grad` at this `z`, or computed (first-order solvers
         // and the Newton loop call `value_grad` before every search, but nothing relies on it).
         let sigma = if self.sigma_valid { &*self.sigma } else { &[] };
+        // The host's two-loop form, with CG's `X̃p` as scratch: outside CG (a line search
+        // follows the direction solve) it holds nothing that is read again.
+        #[cfg(not(target_os = "none"))]
+        if let Some(change) = self
+            .loss
+            .value_change_apart(w, d, alpha, self.z, self.xd, sigma, self.xp)
+        {
+            return Ok(change);
+        }
         self.loss
             .value_change_with(w, d, alpha, self.z, self.xd, sigma)
     }
@@ -1308,6 +1490,16 @@ mod tests {
             assert_eq!(
                 (a.to_bits(), b.to_bits()),
                 ((1.0 / (1.0 + e)).to_bits(), (e / (1.0 + e)).to_bits())
+            );
+            // The fused form's shortcut: the first branch of its general formulas.
+            let (l, big, small) = loss_and_sigmoids(t);
+            assert_eq!(
+                (l.to_bits(), big.to_bits(), small.to_bits()),
+                (
+                    libm::log1pf(e).to_bits(),
+                    (1.0 / (1.0 + e)).to_bits(),
+                    (e / (1.0 + e)).to_bits()
+                )
             );
         }
     }
