@@ -862,32 +862,62 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
             return false;
         }
         let mut g = [[[0.0f32; 4]; SQUARE / 4]; SQUARE];
-        // Two row buffers, each with the bias feature 1 after the codes and 0 past it: a row is
-        // added while the next one is read, so its vector loads never wait on the scalar stores
-        // that just wrote its codes (a failed store forwarding, 39 % of this pass on iris).
-        let mut rows = [[[0.0f32; 4]; SQUARE / 4]; 2];
-        for x in &mut rows {
+        // Two pairs of row buffers, each with the bias feature 1 after the codes and 0 past it.
+        // Rows are added two at a time (each entry of the square loaded and stored once for
+        // both), and a pair only once the next pair is read, so no vector load waits on the
+        // scalar stores that just wrote its codes (a failed store forwarding, 39 % of this
+        // pass on iris when each row was added right after its read).
+        let mut rows = [[[[0.0f32; 4]; SQUARE / 4]; 2]; 2];
+        for x in rows.iter_mut().flatten() {
             if let Some(bias) = x.as_flattened_mut().get_mut(m) {
                 *bias = 1.0;
             }
         }
+        let mut weights = [[0.0f32; 2]; 2];
+        // The pair being read, how many of its rows are in, and whether the other one waits.
         let mut current = 0usize;
-        let mut waiting: Option<f32> = None;
+        let mut filled = 0usize;
+        let mut waiting = false;
         for (i, &di) in dd.iter().enumerate() {
             if di == 0.0 {
                 continue;
             }
-            let [r0, r1] = &mut rows;
-            let (x, other) = if current == 0 { (r0, &*r1) } else { (r1, &*r0) };
+            let [p0, p1] = &mut rows;
+            let (pair, other) = if current == 0 { (p0, &*p1) } else { (p1, &*p0) };
+            let [w0, w1] = &mut weights;
+            let (w, w_other) = if current == 0 { (w0, &*w1) } else { (w1, &*w0) };
+            let [x0, x1] = pair;
+            let (x, slot) = if filled == 0 {
+                (x0, &mut w[0])
+            } else {
+                (x1, &mut w[1])
+            };
             self.data
                 .codes(i, x.as_flattened_mut().get_mut(..m).unwrap_or(&mut []));
-            if let Some(dw) = waiting.replace(di) {
-                square_update(&mut g, dw, other, dim);
+            *slot = di;
+            if filled == 0 {
+                filled = 1;
+                continue;
             }
+            if waiting {
+                square_update2(&mut g, *w_other, other, dim);
+            }
+            waiting = true;
             current ^= 1;
+            filled = 0;
         }
-        if let (Some(dw), [r0, r1]) = (waiting, &rows) {
-            square_update(&mut g, dw, if current == 0 { r1 } else { r0 }, dim);
+        let [p0, p1] = &rows;
+        let [w0, w1] = &weights;
+        let (pair, other, w, w_other) = if current == 0 {
+            (p0, p1, w0, w1)
+        } else {
+            (p1, p0, w1, w0)
+        };
+        if waiting {
+            square_update2(&mut g, *w_other, other, dim);
+        }
+        if filled == 1 {
+            square_update(&mut g, w[0], &pair[0], dim);
         }
         let mut packed = h.iter_mut();
         for (j, g_j) in g.iter().enumerate().take(dim) {
@@ -994,6 +1024,30 @@ fn square_update(
         for (g4, x4) in g_j.iter_mut().zip(x).take((j / 4).wrapping_add(1)) {
             for (gk, &xk) in g4.iter_mut().zip(x4) {
                 *gk += t * xk;
+            }
+        }
+    }
+}
+
+/// [`square_update`] for two rows, `x[0]` (weight `d[0]`) before `x[1]`: each entry receives
+/// the first row's product, then the second's, as two calls would add them.
+#[cfg(not(target_os = "none"))]
+#[inline(always)]
+fn square_update2(
+    g: &mut [[[f32; 4]; SQUARE / 4]; SQUARE],
+    d: [f32; 2],
+    x: &[[[f32; 4]; SQUARE / 4]; 2],
+    dim: usize,
+) {
+    let [xa, xb] = x;
+    let [da, db] = d;
+    let columns = g.iter_mut().zip(xa.as_flattened()).zip(xb.as_flattened());
+    for (j, ((g_j, &xaj), &xbj)) in columns.enumerate().take(dim) {
+        let (ta, tb) = (da * xaj, db * xbj);
+        let chunks = g_j.iter_mut().zip(xa).zip(xb);
+        for ((g4, a4), b4) in chunks.take((j / 4).wrapping_add(1)) {
+            for ((gk, &ak), &bk) in g4.iter_mut().zip(a4).zip(b4) {
+                *gk = (*gk + ta * ak) + tb * bk;
             }
         }
     }
@@ -1911,11 +1965,13 @@ mod tests {
     /// The non-zero-code path (scattered update for sparse rows, spread-and-contiguous for
     /// dense ones, the bias as the support's last entry) gives the dense triangle bit for bit,
     /// with a shared scale and with a per-feature table of scales, on rows from empty to full
-    /// and on even and odd `m`.
+    /// and on even and odd `m`. On the host, up to 15 features (16 weights, `SQUARE`) the
+    /// dense hint takes the square pass; 16 features and more the board's pairs; 53 rows
+    /// with `D_i ≠ 0` leave the square's pairs one row over.
     #[test]
     fn support_path_equals_the_dense_update_bit_for_bit() {
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<std::vec::Vec<_>>();
-        for m in [49usize, 30, 8, 1] {
+        for m in [49usize, 30, 16, 15, 8, 4, 1] {
             let n = 60;
             let mut state = 0x9e37_79b9u32;
             let mut next = || {
@@ -2086,6 +2142,47 @@ mod tests {
                 "t = {t:e}"
             );
         }
+    }
+
+    /// The host's gradient pass and trials in separate loops (with `σ(−y⊙z)` kept, `5n`) give
+    /// the bits of the one-loop forms (`3n`): `f`, `∇f`, `D` and every trial, at the cold
+    /// start's zero margins and at a point with margins of both signs, with unequal costs, and
+    /// along a long direction whose trials take the fallback of `value_change_with`.
+    #[test]
+    fn separate_loops_give_the_one_loop_bits() {
+        let (n, m) = (37, 5);
+        let (codes, labels) = sparse_codes(n, m);
+        let data = DenseRows::new(&codes, &labels, m).unwrap();
+        let settings = Settings {
+            c_pos: 2.5,
+            c_neg: 0.75,
+            ..Settings::DEFAULT
+        };
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<std::vec::Vec<_>>();
+        let w: std::vec::Vec<f32> = (0..=m).map(|j| 0.4 * (j as f32 - 2.2)).collect();
+        let d: std::vec::Vec<f32> = (0..=m).map(|j| 3.0 * (1.5 - j as f32)).collect();
+        let mut outcomes = std::vec::Vec::new();
+        for k in [3usize, 5] {
+            let mut store = std::vec![0.0f32; k * n];
+            let mut u = std::vec![0.0f32; m];
+            let mut obj = LogisticObjective::new(&data, &settings, &mut store, &mut u).unwrap();
+            let mut out = std::vec::Vec::new();
+            for point in [None, Some(&w[..])] {
+                obj.set_point(point).unwrap();
+                let at = point.map_or(std::vec![0.0f32; m + 1], <[f32]>::to_vec);
+                let mut g = std::vec![0.0f32; m + 1];
+                out.push(obj.value_grad(&at, &mut g).unwrap());
+                out.extend(g);
+                out.extend(obj.dd.iter().copied());
+                obj.prepare_line(&d).unwrap();
+                for alpha in [4.0f32, 1.0, 0.5, 1e-4] {
+                    out.push(obj.value_change(&at, &d, alpha).unwrap());
+                }
+            }
+            outcomes.push(out);
+        }
+        assert!(outcomes[1].iter().all(|x| x.is_finite()));
+        assert_eq!(bits(&outcomes[0]), bits(&outcomes[1]));
     }
 
     /// The line search's σ(−y⊙z) cache: with room for it (`5n`) `value_change` gives the bits
