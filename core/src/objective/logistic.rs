@@ -500,60 +500,10 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         acc.fill(0.0);
         let mut loss = CompensatedSum::new();
         let mut sum_a = CompensatedSum::new();
-        // The host, with room for σ(−y⊙z): the per-sample work first, in a loop of its own, then
-        // the rows' update with `a_i = −(C σ(−y_i z_i)) y_i` recomputed from the kept factor
-        // (the same expression on the same bits). The same terms in the same order, so the same
-        // bits; what differs is that the loop keeps its sums and iterators in registers, where
-        // the layout kernel's per-row callback held them in memory across the two `libm`
-        // calls (iris: ≈ 110 instructions a sample on the host). Kept off the board, whose
-        // kernel inlines the callback and whose code budget is spent.
+        // The host, with room for σ(−y⊙z): apart (see `value_grad_apart`).
         #[cfg(not(target_os = "none"))]
         if sigma.len() == self.n {
-            // Every sample's `exp(−|y z|)` first (into `sigma`, which the next loop overwrites):
-            // the calls depend on nothing but their margins, so the host's out-of-order core
-            // runs several at once, where each sample's `expf` → `log1pf` → division chain
-            // waited for the one before (the `libm` calls were 43 % of iris's time).
-            // Then every `log1p(e)` (into `dd`, which the last loop overwrites), for the same
-            // reason: a loop of calls alone keeps more of them in flight.
-            for ((zi, y), e) in z.iter().zip(self.labels()).zip(sigma.iter_mut()) {
-                let t = y * *zi;
-                if t != 0.0 {
-                    *e = libm::expf(-libm::fabsf(t));
-                }
-            }
-            for ((zi, y), (e, tail)) in z
-                .iter()
-                .zip(self.labels())
-                .zip(sigma.iter().zip(dd.iter_mut()))
-            {
-                if y * *zi != 0.0 {
-                    *tail = libm::log1pf(*e);
-                }
-            }
-            let rows = z.iter().zip(dd.iter_mut()).zip(self.labels());
-            for (((zi, di), y), kept) in rows.zip(sigma.iter_mut()) {
-                let c = self.cost(y);
-                let t = y * *zi;
-                let (l, s_pos, s_neg) = if t == 0.0 {
-                    loss_and_sigmoids(t)
-                } else {
-                    loss_and_sigmoids_from(t, *kept, *di)
-                };
-                *kept = s_neg;
-                loss.add(c * l);
-                *di = c * s_pos * s_neg;
-                sum_a.add(-(c * s_neg) * y);
-            }
-            let mut factors = sigma.iter().zip(self.labels());
-            let mut a_of = |_: usize| {
-                let Some((s_neg, y)) = factors.next() else {
-                    return 0.0;
-                };
-                -(self.cost(y) * s_neg) * y
-            };
-            self.data.axpy_codes_rows(&mut a_of, acc);
-            self.unfold(w, sum_a.total(), g);
-            return Ok(0.5 * reg.total() + loss.total());
+            return Ok(self.value_grad_apart(w, z, g, dd, sigma, &mut []));
         }
         let mut rows = z.iter().zip(dd.iter_mut()).zip(self.labels());
         // Empty (nothing kept) or `n` long, checked above: one entry per row either way.
@@ -579,6 +529,115 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         let sum_a = sum_a.total();
         self.unfold(w, sum_a, g);
         Ok(0.5 * reg.total() + loss.total())
+    }
+
+    /// [`value_grad_keep`](Logistic::value_grad_keep) with `sigma` (length `n`) on the host,
+    /// after its length checks: the per-sample work in loops of its own, then the rows'
+    /// update with each `a_i = −(C σ(−y_i z_i)) y_i` from `scratch` (length `n`, where the
+    /// loop keeps them; the line search's `X̃p` buffer) or, with no scratch, recomputed from the
+    /// kept factor (the same expression on the same bits). The same terms in the same order,
+    /// so the same bits; what differs is that the loops keep their sums and iterators in
+    /// registers, where the layout kernel's per-row callback held them in memory across the
+    /// two `libm` calls (iris: ≈ 110 instructions a sample on the host), and that each `libm`
+    /// call of a loop waits for nothing before it. Kept off the board, whose kernel inlines
+    /// the callback, whose core runs one instruction at a time and whose code budget is spent.
+    #[cfg(not(target_os = "none"))]
+    fn value_grad_apart(
+        &self,
+        w: &[f32],
+        z: &[f32],
+        g: &mut [f32],
+        dd: &mut [f32],
+        sigma: &mut [f32],
+        scratch: &mut [f32],
+    ) -> f32 {
+        let mut reg = CompensatedSum::new();
+        for wj in w.iter().take(self.n_regularized()) {
+            reg.add(wj * wj);
+        }
+        let acc = g.get_mut(..self.m).unwrap_or(&mut []);
+        acc.fill(0.0);
+        let mut loss = CompensatedSum::new();
+        let mut sum_a = CompensatedSum::new();
+        // Every sample's `exp(−|y z|)` first (into `sigma`, which the next loop overwrites):
+        // the calls depend on nothing but their margins, so the host's out-of-order core
+        // runs several at once, where each sample's `expf` → `log1pf` → division chain
+        // waited for the one before (the `libm` calls were 43 % of iris's time).
+        // Then every `log1p(e)` (into `dd`, which the last loop overwrites), for the same
+        // reason: a loop of calls alone keeps more of them in flight.
+        for ((zi, y), e) in z.iter().zip(self.labels()).zip(sigma.iter_mut()) {
+            let t = y * *zi;
+            if t != 0.0 {
+                *e = libm::expf(-libm::fabsf(t));
+            }
+        }
+        for ((zi, y), (e, tail)) in z
+            .iter()
+            .zip(self.labels())
+            .zip(sigma.iter().zip(dd.iter_mut()))
+        {
+            if y * *zi != 0.0 {
+                *tail = libm::log1pf(*e);
+            }
+        }
+        // Empty, or `n` long: then each `a_i` is kept for the update.
+        let mut a_out = scratch.iter_mut();
+        let rows = z.iter().zip(dd.iter_mut()).zip(self.labels());
+        for (((zi, di), y), kept) in rows.zip(sigma.iter_mut()) {
+            let c = self.cost(y);
+            let t = y * *zi;
+            let (l, s_pos, s_neg) = if t == 0.0 {
+                loss_and_sigmoids(t)
+            } else {
+                loss_and_sigmoids_from(t, *kept, *di)
+            };
+            *kept = s_neg;
+            loss.add(c * l);
+            *di = c * s_pos * s_neg;
+            let a = -(c * s_neg) * y;
+            sum_a.add(a);
+            if let Some(ai) = a_out.next() {
+                *ai = a;
+            }
+        }
+        if scratch.len() == self.n {
+            // Each `a_i` kept where the loop computed it: the update reads it back.
+            let mut kept = scratch.iter();
+            let mut a_of = |_: usize| kept.next().copied().unwrap_or(0.0);
+            self.data.axpy_codes_rows(&mut a_of, acc);
+        } else {
+            let mut factors = sigma.iter().zip(self.labels());
+            let mut a_of = |_: usize| {
+                let Some((s_neg, y)) = factors.next() else {
+                    return 0.0;
+                };
+                -(self.cost(y) * s_neg) * y
+            };
+            self.data.axpy_codes_rows(&mut a_of, acc);
+        }
+        self.unfold(w, sum_a.total(), g);
+        0.5 * reg.total() + loss.total()
+    }
+
+    /// [`value_grad_keep`](Logistic::value_grad_keep) on the host with `sigma` and a scratch
+    /// for the gradient's per-sample factors (both `n` long; see `value_grad_apart`).
+    #[cfg(not(target_os = "none"))]
+    fn value_grad_scratch(
+        &self,
+        w: &[f32],
+        z: &[f32],
+        g: &mut [f32],
+        dd: &mut [f32],
+        sigma: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<f32, Error> {
+        expect_len(w.len(), self.n_weights())?;
+        expect_len(z.len(), self.n)?;
+        expect_len(g.len(), self.n_weights())?;
+        expect_len(dd.len(), self.n)?;
+        expect_len(sigma.len(), self.n)?;
+        expect_len(scratch.len(), self.n)?;
+        Ok(self.value_grad_apart(w, z, g, dd, sigma, scratch))
     }
 
     /// Hessian-vector product `out = ∇²f · v = reg ⊙ v + X̃ᵀ(D ⊙ X̃v)` in one fused pass over
@@ -1496,6 +1555,16 @@ impl<R: Rows + ?Sized> Objective for LogisticObjective<'_, '_, R> {
         };
         // An error leaves `sigma` unwritten (lengths are checked first) but not valid.
         self.sigma_valid = false;
+        // The host keeps the gradient's per-sample factors in CG's `X̃p`, which holds nothing
+        // to read again outside CG.
+        #[cfg(not(target_os = "none"))]
+        if sigma.len() == n && self.xp.len() == n {
+            let f = self
+                .loss
+                .value_grad_scratch(w, self.z, g, self.dd, sigma, self.xp)?;
+            self.sigma_valid = true;
+            return Ok(f);
+        }
         let f = self.loss.value_grad_keep(w, self.z, g, self.dd, sigma)?;
         // Re-read, not held in a register across the pass (whose kernels may be inlined here).
         self.sigma_valid = self.sigma.len() == n;
@@ -2183,6 +2252,20 @@ mod tests {
         }
         assert!(outcomes[1].iter().all(|x| x.is_finite()));
         assert_eq!(bits(&outcomes[0]), bits(&outcomes[1]));
+        // With `σ` kept but no scratch for the factors (the stateless pass): the same bits.
+        let loss = Logistic::new(&data, &settings);
+        let mut z = std::vec![0.0f32; n];
+        let mut u = std::vec![0.0f32; m];
+        loss.margins(&w, &mut u, &mut z).unwrap();
+        let (mut g0, mut g1) = (std::vec![0.0f32; m + 1], std::vec![0.0f32; m + 1]);
+        let (mut d0, mut d1) = (std::vec![0.0f32; n], std::vec![0.0f32; n]);
+        let mut sigma = std::vec![0.0f32; n];
+        let f0 = loss.value_grad(&w, &z, &mut g0, &mut d0).unwrap();
+        let f1 = loss
+            .value_grad_keep(&w, &z, &mut g1, &mut d1, &mut sigma)
+            .unwrap();
+        assert_eq!(f0.to_bits(), f1.to_bits());
+        assert_eq!((bits(&g0), bits(&d0)), (bits(&g1), bits(&d1)));
     }
 
     /// The line search's σ(−y⊙z) cache: with room for it (`5n`) `value_change` gives the bits
