@@ -538,7 +538,7 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     /// kept factor (the same expression on the same bits). The same terms in the same order,
     /// so the same bits; what differs is that the loops keep their sums and iterators in
     /// registers, where the layout kernel's per-row callback held them in memory across the
-    /// two `libm` calls (iris: ≈ 110 instructions a sample on the host), and that each `libm`
+    /// two `libm` calls (iris: ≈ 125 instructions a sample on the host besides the calls), and that each `libm`
     /// call of a loop waits for nothing before it. Kept off the board, whose kernel inlines
     /// the callback, whose core runs one instruction at a time and whose code budget is spent.
     #[cfg(not(target_os = "none"))]
@@ -908,11 +908,11 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
     /// `k ≤ j` receives the rows' products in row order, zeros included, which change no entry
     /// (see `hessian_packed`): the bits of the pairwise and scattered updates. On rows of a few
     /// features those updates' per-row work (cutting the triangle into rows, remainders,
-    /// pairing, compaction) cost more than their products (iris, 5 weights: ≈ 200
-    /// instructions a row on the host, ≈ 125 here with the row's [`Rows::codes`] call); the
-    /// few entries above the diagonal cost less than that. Kept off the board, whose FPU has
-    /// no vector add and whose code budget is spent. Returns `false` (nothing done) for more
-    /// weights or a short triangle.
+    /// pairing, compaction) cost more than their products (iris, 5 weights: ≈ 205
+    /// instructions a row on the host besides [`Rows::codes`], ≈ 145 here); the few entries
+    /// above the diagonal cost less than that. Kept off the board, whose FPU has no vector add
+    /// and whose code budget is spent. Returns `false` (nothing done) for more weights or a
+    /// short triangle.
     #[cfg(not(target_os = "none"))]
     fn gram_square(&self, dd: &[f32], h: &mut [f32]) -> bool {
         let m = self.m;
