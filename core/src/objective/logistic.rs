@@ -66,10 +66,28 @@ pub fn sigmoid_pair(t: f32) -> (f32, f32) {
 
 /// [`logistic_loss`]`(t)` and [`sigmoid_pair`]`(t)` from one `exp(−|t|)`: the same expressions
 /// on the same `e`, so the same bits as the two calls, for one `expf` instead of two.
+///
+/// At `t = ±0` (every sample of the cold start's gradient pass) it is `(log 2, ½, ½)` without
+/// the `expf`, the `log1pf` and the two divisions, as the two functions' own shortcuts: the
+/// same bits (`e = 1`; `−0 ≥ 0` takes the first branch).
 #[inline]
 fn loss_and_sigmoids(t: f32) -> (f32, f32, f32) {
-    let e = libm::expf(-libm::fabsf(t));
-    let tail = libm::log1pf(e);
+    if t == 0.0 {
+        return (core::f32::consts::LN_2, 0.5, 0.5);
+    }
+    loss_and_sigmoids_of(t, libm::expf(-libm::fabsf(t)))
+}
+
+/// [`loss_and_sigmoids`]`(t)` for `t ≠ 0` from `e = exp(−|t|)` computed before (the host's
+/// gradient pass takes every sample's `expf` first, see [`Logistic::value_grad_keep`]).
+#[inline]
+fn loss_and_sigmoids_of(t: f32, e: f32) -> (f32, f32, f32) {
+    loss_and_sigmoids_from(t, e, libm::log1pf(e))
+}
+
+/// [`loss_and_sigmoids_of`]`(t, e)` with `tail = log1p(e)` computed before.
+#[inline]
+fn loss_and_sigmoids_from(t: f32, e: f32, tail: f32) -> (f32, f32, f32) {
     let big = 1.0 / (1.0 + e);
     let small = e / (1.0 + e);
     if t >= 0.0 {
@@ -335,6 +353,59 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         Ok(change.total())
     }
 
+    /// [`value_change_with`](Logistic::value_change_with) with the kept `sigma` (length `n`)
+    /// on the host, in two loops over the samples through `scratch` (length `n`): every
+    /// sample's `σ(−y z)·expm1(−δ)` first, then the `log1pf`s and the sum. The same
+    /// expressions in the same order, so the same bits; apart, consecutive samples' `libm`
+    /// chains do not wait for each other (see [`value_grad_keep`](Logistic::value_grad_keep)).
+    /// `None` when a length does not fit (then the one-loop form answers).
+    #[cfg(not(target_os = "none"))]
+    #[allow(clippy::too_many_arguments)]
+    fn value_change_apart(
+        &self,
+        w: &[f32],
+        d: &[f32],
+        alpha: f32,
+        z: &[f32],
+        xd: &[f32],
+        sigma: &[f32],
+        scratch: &mut [f32],
+    ) -> Option<f32> {
+        if self
+            .expect_step_lens(w.len(), d.len(), z.len(), xd.len())
+            .is_err()
+            || sigma.len() != self.n
+            || scratch.len() != self.n
+        {
+            return None;
+        }
+        let k = self.n_regularized();
+        let w_dot_d = crate::linalg::dot(w.get(..k).unwrap_or(&[]), d);
+        let d_dot_d = crate::linalg::dot(d.get(..k).unwrap_or(&[]), d);
+        let mut change = CompensatedSum::new();
+        change.add(alpha * w_dot_d + 0.5 * (alpha * alpha) * d_dot_d);
+        let factors = xd.iter().zip(self.labels()).zip(sigma);
+        for (((xdi, y), &s_neg), ai) in factors.zip(scratch.iter_mut()) {
+            let delta = alpha * (y * *xdi);
+            *ai = s_neg * libm::expm1f(-delta);
+        }
+        // Each sample's loss change in place of its factor, then the compensated sum in order.
+        let rows = z.iter().zip(xd).zip(self.labels());
+        for (((zi, xdi), y), ai) in rows.zip(scratch.iter_mut()) {
+            let a = *ai;
+            *ai = if a.is_finite() && a > -0.5 {
+                libm::log1pf(a)
+            } else {
+                let t = y * *zi;
+                logistic_loss(y * (*zi + alpha * *xdi)) - logistic_loss(t)
+            };
+        }
+        for (y, &dl) in self.labels().zip(scratch.iter()) {
+            change.add(self.cost(y) * dl);
+        }
+        Some(change.total())
+    }
+
     /// Takes the step: `w += α·d`, `z += α·xd` (the same expressions as
     /// [`value_along`](Logistic::value_along), so the stored state is the evaluated one).
     pub fn step(
@@ -429,6 +500,11 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         acc.fill(0.0);
         let mut loss = CompensatedSum::new();
         let mut sum_a = CompensatedSum::new();
+        // The host, with room for σ(−y⊙z): apart (see `value_grad_apart`).
+        #[cfg(not(target_os = "none"))]
+        if sigma.len() == self.n {
+            return Ok(self.value_grad_apart(w, z, g, dd, sigma, &mut []));
+        }
         let mut rows = z.iter().zip(dd.iter_mut()).zip(self.labels());
         // Empty (nothing kept) or `n` long, checked above: one entry per row either way.
         let mut keep = sigma.iter_mut();
@@ -453,6 +529,115 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         let sum_a = sum_a.total();
         self.unfold(w, sum_a, g);
         Ok(0.5 * reg.total() + loss.total())
+    }
+
+    /// [`value_grad_keep`](Logistic::value_grad_keep) with `sigma` (length `n`) on the host,
+    /// after its length checks: the per-sample work in loops of its own, then the rows'
+    /// update with each `a_i = −(C σ(−y_i z_i)) y_i` from `scratch` (length `n`, where the
+    /// loop keeps them; the line search's `X̃p` buffer) or, with no scratch, recomputed from the
+    /// kept factor (the same expression on the same bits). The same terms in the same order,
+    /// so the same bits; what differs is that the loops keep their sums and iterators in
+    /// registers, where the layout kernel's per-row callback held them in memory across the
+    /// two `libm` calls (iris: ≈ 125 instructions a sample on the host besides the calls), and that each `libm`
+    /// call of a loop waits for nothing before it. Kept off the board, whose kernel inlines
+    /// the callback, whose core runs one instruction at a time and whose code budget is spent.
+    #[cfg(not(target_os = "none"))]
+    fn value_grad_apart(
+        &self,
+        w: &[f32],
+        z: &[f32],
+        g: &mut [f32],
+        dd: &mut [f32],
+        sigma: &mut [f32],
+        scratch: &mut [f32],
+    ) -> f32 {
+        let mut reg = CompensatedSum::new();
+        for wj in w.iter().take(self.n_regularized()) {
+            reg.add(wj * wj);
+        }
+        let acc = g.get_mut(..self.m).unwrap_or(&mut []);
+        acc.fill(0.0);
+        let mut loss = CompensatedSum::new();
+        let mut sum_a = CompensatedSum::new();
+        // Every sample's `exp(−|y z|)` first (into `sigma`, which the next loop overwrites):
+        // the calls depend on nothing but their margins, so the host's out-of-order core
+        // runs several at once, where each sample's `expf` → `log1pf` → division chain
+        // waited for the one before (the `libm` calls were 43 % of iris's time).
+        // Then every `log1p(e)` (into `dd`, which the last loop overwrites), for the same
+        // reason: a loop of calls alone keeps more of them in flight.
+        for ((zi, y), e) in z.iter().zip(self.labels()).zip(sigma.iter_mut()) {
+            let t = y * *zi;
+            if t != 0.0 {
+                *e = libm::expf(-libm::fabsf(t));
+            }
+        }
+        for ((zi, y), (e, tail)) in z
+            .iter()
+            .zip(self.labels())
+            .zip(sigma.iter().zip(dd.iter_mut()))
+        {
+            if y * *zi != 0.0 {
+                *tail = libm::log1pf(*e);
+            }
+        }
+        // Empty, or `n` long: then each `a_i` is kept for the update.
+        let mut a_out = scratch.iter_mut();
+        let rows = z.iter().zip(dd.iter_mut()).zip(self.labels());
+        for (((zi, di), y), kept) in rows.zip(sigma.iter_mut()) {
+            let c = self.cost(y);
+            let t = y * *zi;
+            let (l, s_pos, s_neg) = if t == 0.0 {
+                loss_and_sigmoids(t)
+            } else {
+                loss_and_sigmoids_from(t, *kept, *di)
+            };
+            *kept = s_neg;
+            loss.add(c * l);
+            *di = c * s_pos * s_neg;
+            let a = -(c * s_neg) * y;
+            sum_a.add(a);
+            if let Some(ai) = a_out.next() {
+                *ai = a;
+            }
+        }
+        if scratch.len() == self.n {
+            // Each `a_i` kept where the loop computed it: the update reads it back.
+            let mut kept = scratch.iter();
+            let mut a_of = |_: usize| kept.next().copied().unwrap_or(0.0);
+            self.data.axpy_codes_rows(&mut a_of, acc);
+        } else {
+            let mut factors = sigma.iter().zip(self.labels());
+            let mut a_of = |_: usize| {
+                let Some((s_neg, y)) = factors.next() else {
+                    return 0.0;
+                };
+                -(self.cost(y) * s_neg) * y
+            };
+            self.data.axpy_codes_rows(&mut a_of, acc);
+        }
+        self.unfold(w, sum_a.total(), g);
+        0.5 * reg.total() + loss.total()
+    }
+
+    /// [`value_grad_keep`](Logistic::value_grad_keep) on the host with `sigma` and a scratch
+    /// for the gradient's per-sample factors (both `n` long; see `value_grad_apart`).
+    #[cfg(not(target_os = "none"))]
+    fn value_grad_scratch(
+        &self,
+        w: &[f32],
+        z: &[f32],
+        g: &mut [f32],
+        dd: &mut [f32],
+        sigma: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<f32, Error> {
+        expect_len(w.len(), self.n_weights())?;
+        expect_len(z.len(), self.n)?;
+        expect_len(g.len(), self.n_weights())?;
+        expect_len(dd.len(), self.n)?;
+        expect_len(sigma.len(), self.n)?;
+        expect_len(scratch.len(), self.n)?;
+        Ok(self.value_grad_apart(w, z, g, dd, sigma, scratch))
     }
 
     /// Hessian-vector product `out = ∇²f · v = reg ⊙ v + X̃ᵀ(D ⊙ X̃v)` in one fused pass over
@@ -618,6 +803,11 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         // to PAIR_CAPACITY features the bias fits the buffer behind the longest row.
         let [b0, _] = &mut buffers;
         let walked = codes_only && paired && self.data.gram_codes(dd, &mut support, b0, h);
+        // The host sums a dense layout's rows of a few features in a full square
+        // ([`Logistic::gram_square`]): the same products in the same order, so the same bits as
+        // the loop below.
+        #[cfg(not(target_os = "none"))]
+        let walked = walked || (codes_only && dense_rows && self.gram_square(dd, h));
         for (i, &di) in dd.iter().enumerate() {
             if walked {
                 break;
@@ -710,6 +900,99 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         Ok(())
     }
 
+    /// The host's Gram pass over a dense layout without offsets, up to [`SQUARE`] weights:
+    /// every row's codes (read as [`hessian_packed`](Logistic::hessian_packed) reads them, with
+    /// [`Rows::codes`]) added to a square `G_jk += (D_i x̃_ij) x̃_ik` on the stack, each row
+    /// of it four columns at a time up to the first four that reach the diagonal (one vector
+    /// multiply and add each on the host), and the lower triangle copied out. Every entry
+    /// `k ≤ j` receives the rows' products in row order, zeros included, which change no entry
+    /// (see `hessian_packed`): the bits of the pairwise and scattered updates. On rows of a few
+    /// features those updates' per-row work (cutting the triangle into rows, remainders,
+    /// pairing, compaction) cost more than their products (iris, 5 weights: ≈ 205
+    /// instructions a row on the host besides [`Rows::codes`], ≈ 145 here); the few entries
+    /// above the diagonal cost less than that. Kept off the board, whose FPU has no vector add
+    /// and whose code budget is spent. Returns `false` (nothing done) for more weights or a
+    /// short triangle.
+    #[cfg(not(target_os = "none"))]
+    fn gram_square(&self, dd: &[f32], h: &mut [f32]) -> bool {
+        let m = self.m;
+        let dim = m.saturating_add(1);
+        if dim > SQUARE || h.len() < crate::cholesky::packed_len(dim) {
+            return false;
+        }
+        let mut g = [[[0.0f32; 4]; SQUARE / 4]; SQUARE];
+        // Two pairs of row buffers, each with the bias feature 1 after the codes and 0 past it.
+        // Rows are added two at a time (each entry of the square loaded and stored once for
+        // both), and a pair only once the next pair is read, so no vector load waits on the
+        // scalar stores that just wrote its codes (a failed store forwarding, 39 % of this
+        // pass on iris when each row was added right after its read).
+        let mut rows = [[[[0.0f32; 4]; SQUARE / 4]; 2]; 2];
+        for x in rows.iter_mut().flatten() {
+            if let Some(bias) = x.as_flattened_mut().get_mut(m) {
+                *bias = 1.0;
+            }
+        }
+        let mut weights = [[0.0f32; 2]; 2];
+        // The pair being read, how many of its rows are in, and whether the other one waits.
+        let mut current = 0usize;
+        let mut filled = 0usize;
+        let mut waiting = false;
+        for (i, &di) in dd.iter().enumerate() {
+            if di == 0.0 {
+                continue;
+            }
+            let [p0, p1] = &mut rows;
+            let (pair, other) = if current == 0 { (p0, &*p1) } else { (p1, &*p0) };
+            let [w0, w1] = &mut weights;
+            let (w, w_other) = if current == 0 { (w0, &*w1) } else { (w1, &*w0) };
+            let [x0, x1] = pair;
+            let (x, slot) = if filled == 0 {
+                (x0, &mut w[0])
+            } else {
+                (x1, &mut w[1])
+            };
+            self.data
+                .codes(i, x.as_flattened_mut().get_mut(..m).unwrap_or(&mut []));
+            *slot = di;
+            if filled == 0 {
+                filled = 1;
+                continue;
+            }
+            if waiting {
+                square_update2(&mut g, *w_other, other, dim);
+            }
+            waiting = true;
+            current ^= 1;
+            filled = 0;
+        }
+        let [p0, p1] = &rows;
+        let [w0, w1] = &weights;
+        let (pair, other, w, w_other) = if current == 0 {
+            (p0, p1, w0, w1)
+        } else {
+            (p1, p0, w1, w0)
+        };
+        if waiting {
+            square_update2(&mut g, *w_other, other, dim);
+        }
+        if filled == 1 {
+            square_update(&mut g, w[0], &pair[0], dim);
+        }
+        let mut packed = h.iter_mut();
+        for (j, g_j) in g.iter().enumerate().take(dim) {
+            // The row's columns first: a zip that ran out on `packed` first would drop an entry.
+            for (&gjk, hjk) in g_j
+                .as_flattened()
+                .iter()
+                .take(j.wrapping_add(1))
+                .zip(&mut packed)
+            {
+                *hjk = gjk;
+            }
+        }
+        true
+    }
+
     /// The codes' Gram matrix `G = Q̃ᵀDQ̃` (packed, bias last) to `X̃ᵀDX̃` when every offset
     /// is 0: `h_jk = (s_j s_k)·G_jk` for features, `h_mk = s_k·G_mk` for the bias row (its
     /// feature is the constant 1), the corner as it is. `Identity` has every scale 1: nothing
@@ -784,6 +1067,55 @@ fn dequantise_pairs(x: &mut [f32], pairs: &[(f32, f32)]) {
         *xj = o + s * *xj;
     }
 }
+
+/// `G_jk += (d x_j) x_k` over the first `dim` rows of the square, each up to the first four
+/// columns that reach its diagonal ([`Logistic::gram_square`]).
+#[cfg(not(target_os = "none"))]
+#[inline(always)]
+fn square_update(
+    g: &mut [[[f32; 4]; SQUARE / 4]; SQUARE],
+    d: f32,
+    x: &[[f32; 4]; SQUARE / 4],
+    dim: usize,
+) {
+    for (j, (g_j, &xj)) in g.iter_mut().zip(x.as_flattened()).enumerate().take(dim) {
+        let t = d * xj;
+        for (g4, x4) in g_j.iter_mut().zip(x).take((j / 4).wrapping_add(1)) {
+            for (gk, &xk) in g4.iter_mut().zip(x4) {
+                *gk += t * xk;
+            }
+        }
+    }
+}
+
+/// [`square_update`] for two rows, `x[0]` (weight `d[0]`) before `x[1]`: each entry receives
+/// the first row's product, then the second's, as two calls would add them.
+#[cfg(not(target_os = "none"))]
+#[inline(always)]
+fn square_update2(
+    g: &mut [[[f32; 4]; SQUARE / 4]; SQUARE],
+    d: [f32; 2],
+    x: &[[[f32; 4]; SQUARE / 4]; 2],
+    dim: usize,
+) {
+    let [xa, xb] = x;
+    let [da, db] = d;
+    let columns = g.iter_mut().zip(xa.as_flattened()).zip(xb.as_flattened());
+    for (j, ((g_j, &xaj), &xbj)) in columns.enumerate().take(dim) {
+        let (ta, tb) = (da * xaj, db * xbj);
+        let chunks = g_j.iter_mut().zip(xa).zip(xb);
+        for ((g4, a4), b4) in chunks.take((j / 4).wrapping_add(1)) {
+            for ((gk, &ak), &bk) in g4.iter_mut().zip(a4).zip(b4) {
+                *gk = (*gk + ta * ak) + tb * bk;
+            }
+        }
+    }
+}
+
+/// Most weights (features and bias) of the host's square Gram pass
+/// ([`Logistic::gram_square`]): a 1 KiB square on the stack, four vector steps a row at most.
+#[cfg(not(target_os = "none"))]
+const SQUARE: usize = 16;
 
 /// Longest row that [`Logistic::hessian_packed`] pairs with the next for the two-sample dense
 /// update (two stack buffers of this many floats plus the bias, 520 bytes); the explicit
@@ -1223,6 +1555,16 @@ impl<R: Rows + ?Sized> Objective for LogisticObjective<'_, '_, R> {
         };
         // An error leaves `sigma` unwritten (lengths are checked first) but not valid.
         self.sigma_valid = false;
+        // The host keeps the gradient's per-sample factors in CG's `X̃p`, which holds nothing
+        // to read again outside CG.
+        #[cfg(not(target_os = "none"))]
+        if sigma.len() == n && self.xp.len() == n {
+            let f = self
+                .loss
+                .value_grad_scratch(w, self.z, g, self.dd, sigma, self.xp)?;
+            self.sigma_valid = true;
+            return Ok(f);
+        }
         let f = self.loss.value_grad_keep(w, self.z, g, self.dd, sigma)?;
         // Re-read, not held in a register across the pass (whose kernels may be inlined here).
         self.sigma_valid = self.sigma.len() == n;
@@ -1283,6 +1625,15 @@ impl<R: Rows + ?Sized> Objective for LogisticObjective<'_, '_, R> {
         // σ(−y⊙z) kept by the last `value_grad` at this `z`, or computed (first-order solvers
         // and the Newton loop call `value_grad` before every search, but nothing relies on it).
         let sigma = if self.sigma_valid { &*self.sigma } else { &[] };
+        // The host's two-loop form, with CG's `X̃p` as scratch: outside CG (a line search
+        // follows the direction solve) it holds nothing that is read again.
+        #[cfg(not(target_os = "none"))]
+        if let Some(change) = self
+            .loss
+            .value_change_apart(w, d, alpha, self.z, self.xd, sigma, self.xp)
+        {
+            return Ok(change);
+        }
         self.loss
             .value_change_with(w, d, alpha, self.z, self.xd, sigma)
     }
@@ -1308,6 +1659,16 @@ mod tests {
             assert_eq!(
                 (a.to_bits(), b.to_bits()),
                 ((1.0 / (1.0 + e)).to_bits(), (e / (1.0 + e)).to_bits())
+            );
+            // The fused form's shortcut: the first branch of its general formulas.
+            let (l, big, small) = loss_and_sigmoids(t);
+            assert_eq!(
+                (l.to_bits(), big.to_bits(), small.to_bits()),
+                (
+                    libm::log1pf(e).to_bits(),
+                    (1.0 / (1.0 + e)).to_bits(),
+                    (e / (1.0 + e)).to_bits()
+                )
             );
         }
     }
@@ -1673,11 +2034,13 @@ mod tests {
     /// The non-zero-code path (scattered update for sparse rows, spread-and-contiguous for
     /// dense ones, the bias as the support's last entry) gives the dense triangle bit for bit,
     /// with a shared scale and with a per-feature table of scales, on rows from empty to full
-    /// and on even and odd `m`.
+    /// and on even and odd `m`. On the host, up to 15 features (16 weights, `SQUARE`) the
+    /// dense hint takes the square pass; 16 features and more the board's pairs; 53 rows
+    /// with `D_i ≠ 0` leave the square's pairs one row over.
     #[test]
     fn support_path_equals_the_dense_update_bit_for_bit() {
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<std::vec::Vec<_>>();
-        for m in [49usize, 30, 8, 1] {
+        for m in [49usize, 30, 16, 15, 8, 4, 1] {
             let n = 60;
             let mut state = 0x9e37_79b9u32;
             let mut next = || {
@@ -1848,6 +2211,61 @@ mod tests {
                 "t = {t:e}"
             );
         }
+    }
+
+    /// The host's gradient pass and trials in separate loops (with `σ(−y⊙z)` kept, `5n`) give
+    /// the bits of the one-loop forms (`3n`): `f`, `∇f`, `D` and every trial, at the cold
+    /// start's zero margins and at a point with margins of both signs, with unequal costs, and
+    /// along a long direction whose trials take the fallback of `value_change_with`.
+    #[test]
+    fn separate_loops_give_the_one_loop_bits() {
+        let (n, m) = (37, 5);
+        let (codes, labels) = sparse_codes(n, m);
+        let data = DenseRows::new(&codes, &labels, m).unwrap();
+        let settings = Settings {
+            c_pos: 2.5,
+            c_neg: 0.75,
+            ..Settings::DEFAULT
+        };
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<std::vec::Vec<_>>();
+        let w: std::vec::Vec<f32> = (0..=m).map(|j| 0.4 * (j as f32 - 2.2)).collect();
+        let d: std::vec::Vec<f32> = (0..=m).map(|j| 3.0 * (1.5 - j as f32)).collect();
+        let mut outcomes = std::vec::Vec::new();
+        for k in [3usize, 5] {
+            let mut store = std::vec![0.0f32; k * n];
+            let mut u = std::vec![0.0f32; m];
+            let mut obj = LogisticObjective::new(&data, &settings, &mut store, &mut u).unwrap();
+            let mut out = std::vec::Vec::new();
+            for point in [None, Some(&w[..])] {
+                obj.set_point(point).unwrap();
+                let at = point.map_or(std::vec![0.0f32; m + 1], <[f32]>::to_vec);
+                let mut g = std::vec![0.0f32; m + 1];
+                out.push(obj.value_grad(&at, &mut g).unwrap());
+                out.extend(g);
+                out.extend(obj.dd.iter().copied());
+                obj.prepare_line(&d).unwrap();
+                for alpha in [4.0f32, 1.0, 0.5, 1e-4] {
+                    out.push(obj.value_change(&at, &d, alpha).unwrap());
+                }
+            }
+            outcomes.push(out);
+        }
+        assert!(outcomes[1].iter().all(|x| x.is_finite()));
+        assert_eq!(bits(&outcomes[0]), bits(&outcomes[1]));
+        // With `σ` kept but no scratch for the factors (the stateless pass): the same bits.
+        let loss = Logistic::new(&data, &settings);
+        let mut z = std::vec![0.0f32; n];
+        let mut u = std::vec![0.0f32; m];
+        loss.margins(&w, &mut u, &mut z).unwrap();
+        let (mut g0, mut g1) = (std::vec![0.0f32; m + 1], std::vec![0.0f32; m + 1]);
+        let (mut d0, mut d1) = (std::vec![0.0f32; n], std::vec![0.0f32; n]);
+        let mut sigma = std::vec![0.0f32; n];
+        let f0 = loss.value_grad(&w, &z, &mut g0, &mut d0).unwrap();
+        let f1 = loss
+            .value_grad_keep(&w, &z, &mut g1, &mut d1, &mut sigma)
+            .unwrap();
+        assert_eq!(f0.to_bits(), f1.to_bits());
+        assert_eq!((bits(&g0), bits(&d0)), (bits(&g1), bits(&d1)));
     }
 
     /// The line search's σ(−y⊙z) cache: with room for it (`5n`) `value_change` gives the bits
