@@ -472,6 +472,19 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         self.value_grad_keep(w, z, g, dd, &mut [])
     }
 
+    /// A gradient pass's start: the compensated `Σ w_j²` over the regularised weights, and the
+    /// features' part of `g` zeroed for the rows' update.
+    #[inline(always)]
+    fn start_pass<'g>(&self, w: &[f32], g: &'g mut [f32]) -> (CompensatedSum, &'g mut [f32]) {
+        let mut reg = CompensatedSum::new();
+        for wj in w.iter().take(self.n_regularized()) {
+            reg.add(wj * wj);
+        }
+        let acc = g.get_mut(..self.m).unwrap_or(&mut []);
+        acc.fill(0.0);
+        (reg, acc)
+    }
+
     /// [`value_grad`](Logistic::value_grad) that also stores each sample's `σ(−y_i z_i)` into
     /// `sigma` (length `n`, or empty for none): the factor every line-search trial at these
     /// margins needs ([`value_change_with`](Logistic::value_change_with)), computed here from
@@ -485,6 +498,23 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         dd: &mut [f32],
         sigma: &mut [f32],
     ) -> Result<f32, Error> {
+        self.value_grad_scratch(w, z, g, dd, sigma, &mut [])
+    }
+
+    /// [`value_grad_keep`](Logistic::value_grad_keep) with room (`scratch`, length `n`, or
+    /// empty) where the host's pass keeps the gradient's per-sample factors for the rows'
+    /// update (see `value_grad_apart`); the board has no use for it.
+    #[inline(always)]
+    #[cfg_attr(target_os = "none", allow(unused_variables))]
+    fn value_grad_scratch(
+        &self,
+        w: &[f32],
+        z: &[f32],
+        g: &mut [f32],
+        dd: &mut [f32],
+        sigma: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<f32, Error> {
         expect_len(w.len(), self.n_weights())?;
         expect_len(z.len(), self.n)?;
         expect_len(g.len(), self.n_weights())?;
@@ -492,19 +522,19 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         if !sigma.is_empty() {
             expect_len(sigma.len(), self.n)?;
         }
-        let mut reg = CompensatedSum::new();
-        for wj in w.iter().take(self.n_regularized()) {
-            reg.add(wj * wj);
-        }
-        let acc = g.get_mut(..self.m).unwrap_or(&mut []);
-        acc.fill(0.0);
-        let mut loss = CompensatedSum::new();
-        let mut sum_a = CompensatedSum::new();
         // The host, with room for σ(−y⊙z): apart (see `value_grad_apart`).
         #[cfg(not(target_os = "none"))]
         if sigma.len() == self.n {
-            return Ok(self.value_grad_apart(w, z, g, dd, sigma, &mut []));
+            let scratch = if scratch.len() == self.n {
+                scratch
+            } else {
+                &mut []
+            };
+            return Ok(self.value_grad_apart(w, z, g, dd, sigma, scratch));
         }
+        let (reg, acc) = self.start_pass(w, g);
+        let mut loss = CompensatedSum::new();
+        let mut sum_a = CompensatedSum::new();
         let mut rows = z.iter().zip(dd.iter_mut()).zip(self.labels());
         // Empty (nothing kept) or `n` long, checked above: one entry per row either way.
         let mut keep = sigma.iter_mut();
@@ -551,12 +581,7 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         sigma: &mut [f32],
         scratch: &mut [f32],
     ) -> f32 {
-        let mut reg = CompensatedSum::new();
-        for wj in w.iter().take(self.n_regularized()) {
-            reg.add(wj * wj);
-        }
-        let acc = g.get_mut(..self.m).unwrap_or(&mut []);
-        acc.fill(0.0);
+        let (reg, acc) = self.start_pass(w, g);
         let mut loss = CompensatedSum::new();
         let mut sum_a = CompensatedSum::new();
         // Every sample's `exp(−|y z|)` first (into `sigma`, which the next loop overwrites):
@@ -617,27 +642,6 @@ impl<'a, R: Rows + ?Sized> Logistic<'a, R> {
         }
         self.unfold(w, sum_a.total(), g);
         0.5 * reg.total() + loss.total()
-    }
-
-    /// [`value_grad_keep`](Logistic::value_grad_keep) on the host with `sigma` and a scratch
-    /// for the gradient's per-sample factors (both `n` long; see `value_grad_apart`).
-    #[cfg(not(target_os = "none"))]
-    fn value_grad_scratch(
-        &self,
-        w: &[f32],
-        z: &[f32],
-        g: &mut [f32],
-        dd: &mut [f32],
-        sigma: &mut [f32],
-        scratch: &mut [f32],
-    ) -> Result<f32, Error> {
-        expect_len(w.len(), self.n_weights())?;
-        expect_len(z.len(), self.n)?;
-        expect_len(g.len(), self.n_weights())?;
-        expect_len(dd.len(), self.n)?;
-        expect_len(sigma.len(), self.n)?;
-        expect_len(scratch.len(), self.n)?;
-        Ok(self.value_grad_apart(w, z, g, dd, sigma, scratch))
     }
 
     /// Hessian-vector product `out = ∇²f · v = reg ⊙ v + X̃ᵀ(D ⊙ X̃v)` in one fused pass over
