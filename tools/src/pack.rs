@@ -45,8 +45,8 @@ pub enum EncodingArg {
     U8,
     /// `u8` codes, only the non-zero ones stored with their feature indices (sparse rows).
     U8Sparse,
-    /// Half a byte per feature, value = q/15, in whichever of the dense and sparse layouts
-    /// makes the file smaller.
+    /// 16-level codes, value = q/15, in whichever of the dense (half a byte per feature) and
+    /// sparse layouts makes the file smaller.
     U4,
     /// `u4` codes, dense rows (half a byte per feature).
     U4Dense,
