@@ -651,12 +651,15 @@ fn converted_layout(ds: &super::PackedDataset<'_>, to: Encoding) -> Result<Layou
     if !ok {
         return Err(FormatError::BadEncoding);
     }
-    let max_code = to.max_code().map_or(u8::MAX, |q| q);
-    let fits = (0..ds.n)
-        .filter_map(|i| ds.sparse_row(i))
-        .all(|r| r.codes().iter().all(|&q| q <= max_code));
-    if from != to && !fits {
-        return Err(FormatError::CodeOutOfRange);
+    // Sparse codes become nibbles only when every one fits four bits.
+    if from.is_sparse() && to == Encoding::U4 {
+        let max_code = Encoding::U4.max_code().unwrap_or(0);
+        let fits = (0..ds.n)
+            .filter_map(|i| ds.sparse_row(i))
+            .all(|r| r.codes().iter().all(|&q| q <= max_code));
+        if !fits {
+            return Err(FormatError::CodeOutOfRange);
+        }
     }
     // A u4 file's dequantisation was checked up to code 15; the new encoding's codes reach 255.
     check_dequantised_extremes(&ds.dequant, to, ds.m, &[])?;

@@ -1559,16 +1559,13 @@ impl<R: Rows + ?Sized> Objective for LogisticObjective<'_, '_, R> {
         };
         // An error leaves `sigma` unwritten (lengths are checked first) but not valid.
         self.sigma_valid = false;
-        // The host keeps the gradient's per-sample factors in CG's `X̃p`, which holds nothing
-        // to read again outside CG.
+        // The host keeps the gradient's per-sample factors in CG's `X̃p` (when there is one),
+        // which holds nothing to read again outside CG; the board's pass has no use for them.
         #[cfg(not(target_os = "none"))]
-        if sigma.len() == n && self.xp.len() == n {
-            let f = self
-                .loss
-                .value_grad_scratch(w, self.z, g, self.dd, sigma, self.xp)?;
-            self.sigma_valid = true;
-            return Ok(f);
-        }
+        let f = self
+            .loss
+            .value_grad_scratch(w, self.z, g, self.dd, sigma, self.xp)?;
+        #[cfg(target_os = "none")]
         let f = self.loss.value_grad_keep(w, self.z, g, self.dd, sigma)?;
         // Re-read, not held in a register across the pass (whose kernels may be inlined here).
         self.sigma_valid = self.sigma.len() == n;
@@ -2294,6 +2291,17 @@ mod tests {
                 .map(|&a| obj.value_change(w, &d, a).unwrap())
                 .collect::<std::vec::Vec<_>>()
         };
+        // The same trials on the given (stale) factors instead of the kept ones.
+        let on_stale = |obj: &LogisticObjective<'_, '_, DenseRows<'_>>, w: &[f32], s: &[f32]| {
+            alphas
+                .iter()
+                .map(|&a| {
+                    obj.loss
+                        .value_change_with(w, &d, a, obj.z, obj.xd, s)
+                        .unwrap()
+                })
+                .collect::<std::vec::Vec<_>>()
+        };
         let mut stores: std::vec::Vec<std::vec::Vec<f32>> =
             (3..=5).map(|k| std::vec![0.0f32; k * n]).collect();
         let mut scratch: std::vec::Vec<std::vec::Vec<f32>> =
@@ -2362,16 +2370,7 @@ mod tests {
             assert_eq!(bits(t), expected, "after step");
         }
         // The test can fail: the stale factors give other trials at the new margins.
-        let o = &objs[2];
-        let on_stale: std::vec::Vec<f32> = alphas
-            .iter()
-            .map(|&a| {
-                o.loss
-                    .value_change_with(&w, &d, a, o.z, o.xd, &stale)
-                    .unwrap()
-            })
-            .collect();
-        assert_ne!(bits(&on_stale), expected);
+        assert_ne!(bits(&on_stale(&objs[2], &w, &stale)), expected);
 
         // A gradient pass at the new point makes the cache valid again (and the same bits).
         for obj in objs.iter_mut() {
@@ -2398,16 +2397,11 @@ mod tests {
             for t in &moved {
                 assert_eq!(bits(t), bits(&moved[0]), "after set_point({point:?})");
             }
-            let o = &objs[2];
-            let on_stale: std::vec::Vec<f32> = alphas
-                .iter()
-                .map(|&a| {
-                    o.loss
-                        .value_change_with(&at, &d, a, o.z, o.xd, &stale)
-                        .unwrap()
-                })
-                .collect();
-            assert_ne!(bits(&on_stale), bits(&moved[0]), "set_point({point:?})");
+            assert_ne!(
+                bits(&on_stale(&objs[2], &at, &stale)),
+                bits(&moved[0]),
+                "set_point({point:?})"
+            );
             for obj in objs.iter_mut() {
                 obj.value_grad(&at, &mut g).unwrap();
             }
