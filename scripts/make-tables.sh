@@ -6,8 +6,9 @@
 #   iris.csv            150 x 4  (first line "150,4,setosa,versicolor,virginica") -> setosa (0) vs rest
 # and, with every class (--classes all: format version 2, a class table, a stratified split):
 #   digits.csv.gz -> digits10 (10 classes, digits 0..9);  iris.csv -> iris3 (3 classes, 0 1 2)
-# Each: label in the last column, --scale minmax learned on the training split, u8 codes with a
-# per-feature dequantisation table, seeded 80/20 split (seed 0).
+# Each: label in the last column, --scale minmax (the -std pairs: --scale standard) learned on
+# the training split, u8 codes with a per-feature dequantisation table, seeded 80/20 split
+# (seed 0).
 # breast_cancer.csv and iris.csv are also copied, byte for byte, to data/tables/raw/ (committed:
 # tools/tests/breast_cancer.rs checks raw rows against the packed ones, and the README walkthrough
 # packs them) and packed from there; digits.csv.gz is packed from the wheel's copy only.
@@ -48,14 +49,18 @@ tool() { cargo run --quiet -p tinynewton-tools -- "$@"; }
 mkdir -p data/tables/raw
 cp "$work/breast_cancer.csv" "$work/iris.csv" data/tables/raw/
 
-pack() { # input skip-rows pos neg name
+pack() { # input skip-rows pos neg name [scale]
     tool pack --csv "$1" --skip-rows "$2" --label-column last --pos "$3" --neg "$4" \
-        --scale minmax --encoding u8 --test-fraction 0.2 --seed 0 \
+        --scale "${6:-minmax}" --encoding u8 --test-fraction 0.2 --seed 0 \
         --train-out "data/tables/$5-train.tnds" --test-out "data/tables/$5-test.tnds"
 }
 pack "$work/digits.csv.gz" 0 6 rest digits6-vs-rest
 pack data/tables/raw/breast_cancer.csv 1 0 1 breast-cancer
 pack data/tables/raw/iris.csv 1 0 rest iris-setosa
+# The same samples standardised: the other candidate `tinynewton cv` compares for the live app
+# (scripts/cv-tables.sh; live/src/config.rs: breast cancer's chosen packing, digits' not).
+pack "$work/digits.csv.gz" 0 6 rest digits6-vs-rest-std standard
+pack data/tables/raw/breast_cancer.csv 1 0 1 breast-cancer-std standard
 
 pack_all() { # input skip-rows name
     tool pack --csv "$1" --skip-rows "$2" --label-column last --classes all \

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+mod cv;
 mod export_model;
 mod inspect;
 mod mnist;
@@ -53,6 +54,9 @@ enum Command {
     /// (the default) or one-vs-rest (--multiclass ovr); log each Newton iteration, print the
     /// accuracies (and for K classes a confusion matrix), write the model and a JSON report.
     Train(train::Args),
+    /// Choose C (and between packings of the same samples) by stratified k-fold
+    /// cross-validation on a training file, without a test split (LIBLINEAR's `train -C`).
+    Cv(cv::Args),
     /// Draw learned weights as a heat map or convergence curves as PNGs.
     Plot(plot::Args),
     /// Write a trained model (weights, bias, raw-feature transform) as `no_std` Rust or C99
@@ -106,6 +110,10 @@ fn paths(command: &Command) -> (Named<'_>, Named<'_>) {
                 ]),
             )
         }
+        Command::Cv(a) => (
+            a.files.iter().map(|p| ("FILE", p.as_path())).collect(),
+            some(&[("--report-json", a.report_json.as_ref())]),
+        ),
         Command::Plot(a) => a.paths(),
         Command::ExportModel(a) => (
             vec![("MODEL", a.model.as_path())],
@@ -116,7 +124,7 @@ fn paths(command: &Command) -> (Named<'_>, Named<'_>) {
             some(&[("--output", a.output.as_ref())]),
         ),
         Command::Stream(a) => (
-            vec![("FILE", a.file.as_path())],
+            some(&[("FILE", Some(&a.file)), ("--test", a.test.as_ref())]),
             some(&[("--report-json", a.report_json.as_ref())]),
         ),
     }
@@ -133,6 +141,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pack(args) => pack::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Train(args) => train::run(&args),
+        Command::Cv(args) => cv::run(&args),
         Command::Plot(args) => plot::run(&args),
         Command::ExportModel(args) => export_model::run(&args),
         Command::Export(args) => table::cli::run_export(&args),

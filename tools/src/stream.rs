@@ -67,6 +67,15 @@ pub struct Args {
     /// Store capacity of the simulated board (samples); the board's by default.
     #[arg(long, default_value_t = tinynewton_live::config::CAPACITY)]
     pub capacity: usize,
+    /// Cost C of the simulated board's Newton learner (both classes). By default the live
+    /// app's for its data sets' files (`live/src/config.rs`: digits 10, breast cancer 0.1,
+    /// chosen by `tinynewton cv`), else the core's default, 1.
+    #[arg(long)]
+    pub c: Option<f32>,
+    /// Packed test split the simulated board's final models are scored on (Newton learner and
+    /// PA-II; a board scores its own from flash). Its features must be the streamed file's.
+    #[arg(long, value_name = "FILE")]
+    pub test: Option<PathBuf>,
     /// Seconds to wait for the board's answers before giving up.
     #[arg(long, default_value_t = 600)]
     pub timeout: u64,
@@ -80,6 +89,11 @@ trait Link {
     fn send(&mut self, bytes: &[u8]) -> Result<()>;
     /// Bytes received so far (waits a little for some when none are ready).
     fn receive(&mut self, out: &mut Vec<u8>) -> Result<()>;
+    /// The final weights of the Newton learner and of PA-II, when this side can see them (the
+    /// simulated board; a real board scores its own).
+    fn final_weights(&self) -> Option<(Vec<f32>, Vec<f32>)> {
+        None
+    }
 }
 
 struct Tcp(TcpStream);
@@ -131,7 +145,11 @@ struct Simulated {
 }
 
 impl Simulated {
-    fn new(data: &'static PackedDataset<'static>, capacity: usize) -> Result<Self> {
+    fn new(
+        data: &'static PackedDataset<'static>,
+        capacity: usize,
+        settings: Settings,
+    ) -> Result<Self> {
         let grid = Grid::of(data).map_err(|e| anyhow!("{e}"))?;
         let (m, k) = (data.n_features(), data.n_classes());
         let leak = |n: usize| -> &'static mut [u8] { Box::leak(vec![0u8; n].into_boxed_slice()) };
@@ -155,7 +173,7 @@ impl Simulated {
             buffers,
             leak_f(weights),
             leak_f(m),
-            Settings::DEFAULT,
+            settings,
             config::SCHEDULE,
         )
         .map_err(|e| anyhow!("cannot make the learner: {e}"))?;
@@ -180,6 +198,12 @@ impl Link for Simulated {
     fn receive(&mut self, out: &mut Vec<u8>) -> Result<()> {
         out.append(&mut self.replies);
         Ok(())
+    }
+    fn final_weights(&self) -> Option<(Vec<f32>, Vec<f32>)> {
+        Some((
+            self.session.learner().weights().to_vec(),
+            self.session.pa().weights().to_vec(),
+        ))
     }
 }
 
@@ -374,7 +398,45 @@ fn drift_figures(cps: &[(u32, u32, u32)], change: u32, newton: bool) -> serde_js
             "samples_to_recover": recovered })
 }
 
+/// The simulated Newton learner's settings: `--c`, else the live app's `C` for a file of its
+/// data sets ([`config::of_file`]), else the core's defaults.
+fn simulated_settings(args: &Args) -> Result<Settings> {
+    let live = args
+        .file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(config::of_file);
+    let settings = match (args.c, live) {
+        (Some(c), _) => Settings {
+            c_pos: c,
+            c_neg: c,
+            ..Settings::DEFAULT
+        },
+        (None, Some(d)) => d.settings(),
+        (None, None) => Settings::DEFAULT,
+    };
+    settings
+        .validate()
+        .map_err(|e| anyhow!("--c must be a finite number > 0: {e}"))?;
+    let whose = match (args.c, live) {
+        (Some(_), _) => "--c".to_string(),
+        (None, Some(d)) => format!("the live app's for {}", d.name),
+        (None, None) => "the core's default".to_string(),
+    };
+    say!(
+        "simulated board: the Newton learner's C = {} ({whose})",
+        settings.c_pos
+    );
+    Ok(settings)
+}
+
 pub fn run(args: &Args) -> Result<()> {
+    // A real board has its own C and scores its own final models.
+    for (given, what) in [(args.c.is_some(), "--c"), (args.test.is_some(), "--test")] {
+        if given && !args.simulate {
+            bail!("{what} is for the simulated board (--simulate); a board runs its own");
+        }
+    }
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
@@ -385,9 +447,33 @@ pub fn run(args: &Args) -> Result<()> {
     if count == 0 {
         bail!("nothing to send (--limit 0)");
     }
+    let test = args
+        .test
+        .as_ref()
+        .map(|path| -> Result<Vec<u8>> {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let t = format::parse(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+            if (t.n_features(), t.n_classes()) != (data.n_features(), k) {
+                bail!(
+                    "--test {}: {} features and {} classes, {} has {} and {k}",
+                    path.display(),
+                    t.n_features(),
+                    t.n_classes(),
+                    args.file.display(),
+                    data.n_features()
+                );
+            }
+            Ok(bytes)
+        })
+        .transpose()?;
     let timeout = Duration::from_secs(args.timeout);
     let mut link: Box<dyn Link> = if args.simulate {
-        Box::new(Simulated::new(data, args.capacity)?)
+        Box::new(Simulated::new(
+            data,
+            args.capacity,
+            simulated_settings(args)?,
+        )?)
     } else {
         let target = args.connect.as_deref().context("--connect or --simulate")?;
         connect(target, timeout)?
@@ -468,7 +554,14 @@ pub fn run(args: &Args) -> Result<()> {
         }
     }
     let summary = log.done.context("no summary")?;
-    report(args, &log, summary, sent, change)?;
+    let scores = match (&test, link.final_weights()) {
+        (Some(bytes), Some((newton, pa))) => {
+            let t = format::parse(bytes).map_err(|e| anyhow!("--test: {e}"))?;
+            Some((test_correct(&newton, &t)?, test_correct(&pa, &t)?))
+        }
+        _ => None,
+    };
+    report(args, &log, summary, sent, change, scores)?;
     if summary.received != sent {
         bail!(
             "samples lost: the host sent {sent}, the board received {}",
@@ -478,12 +571,33 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// `(right, samples)` of final weights on the test split: argmax of the class scores
+/// ([`tinynewton::online::predict`], as the session predicts).
+fn test_correct(w: &[f32], test: &PackedDataset<'_>) -> Result<(usize, usize)> {
+    let (n, m) = (test.n_samples(), test.n_features());
+    let mut x = vec![0.0f32; m];
+    let mut right = 0;
+    for i in 0..n {
+        for (j, v) in x.iter_mut().enumerate() {
+            *v = test
+                .value(i, j)
+                .with_context(|| format!("--test: sample {i}, feature {j}"))?;
+        }
+        right += usize::from(tinynewton::online::predict(w, &x, test.n_classes()) == test.class(i));
+    }
+    Ok((right, n))
+}
+
+/// Test-split scores of the final models: (Newton learner, PA-II), each `(right, samples)`.
+type Scores = ((usize, usize), (usize, usize));
+
 fn report(
     args: &Args,
     log: &Log,
     summary: Summary,
     sent: u32,
     change: Option<usize>,
+    scores: Option<Scores>,
 ) -> Result<()> {
     let pct = |ok: u32, n: u32| 100.0 * f64::from(ok) / f64::from(n.max(1));
     say!("samples  newton  pa-ii   (prequential accuracy, %)");
@@ -522,6 +636,13 @@ fn report(
         say!("drift at sample {c}: newton {newton}, pa-ii {pa}");
         json!({ "at": c, "newton": newton, "pa_ii": pa })
     });
+    if let Some(((n_ok, n), (p_ok, _))) = scores {
+        say!(
+            "final models on the test split: newton {n_ok}/{n} ({:.2} %), pa-ii {p_ok}/{n} ({:.2} %)",
+            100.0 * n_ok as f64 / n as f64,
+            100.0 * p_ok as f64 / n as f64
+        );
+    }
     if let Some(path) = &args.report_json {
         let checkpoints: Vec<serde_json::Value> = log
             .checkpoints
@@ -546,6 +667,7 @@ fn report(
             "retrainings": log.retrainings,
             "drops": drops,
             "drift": drift,
+            "test": scores.map(|((n_ok, n), (p_ok, _))| json!({"samples": n, "newton_correct": n_ok, "pa_correct": p_ok})),
         });
         let mut text = serde_json::to_vec_pretty(&v)?;
         text.push(b'\n');

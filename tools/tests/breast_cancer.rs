@@ -3,7 +3,7 @@
 //! `data/tables/breast-cancer-{train,test}.tnds` and a model trained on them.
 //!
 //! 1. Provenance: packing the raw CSV with the options of `scripts/make-tables.sh` gives the
-//!    committed files byte for byte.
+//!    committed files byte for byte (`breast-cancer-std-*`, the live demo's, too).
 //! 2. The model on a raw CSV row (`Model::label_raw`/`decision_raw`, the transform it carries)
 //!    and on the packed row (`Model::label_row`/`decision_row`, dequantised codes) gives the same
 //!    label on every test sample, and decision values within a bound derived below.
@@ -190,46 +190,49 @@ fn train_model(dir: &Path) -> (PathBuf, Model<M>) {
     (model_file, model)
 }
 
-/// Determinism and provenance: the committed raw CSV, packed exactly as `make-tables.sh` does,
-/// gives the committed packed files byte for byte.
+/// Determinism and provenance: the committed raw CSV, packed exactly as `make-tables.sh` does
+/// (min-max, and standardised for the live demo), gives the committed packed files byte for byte.
 #[test]
 fn packing_the_committed_csv_gives_the_committed_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let (train_out, test_out) = (dir.path().join("train.tnds"), dir.path().join("test.tnds"));
-    // The options of scripts/make-tables.sh for breast cancer.
-    ok(Command::new(BIN).args([
-        "pack",
-        "--csv",
-        p(&data("raw/breast_cancer.csv")),
-        "--skip-rows",
-        "1",
-        "--label-column",
-        "last",
-        "--pos",
-        "0",
-        "--neg",
-        "1",
-        "--scale",
-        "minmax",
-        "--encoding",
-        "u8",
-        "--test-fraction",
-        "0.2",
-        "--seed",
-        "0",
-        "--train-out",
-        p(&train_out),
-        "--test-out",
-        p(&test_out),
-    ]));
-    for (made, name) in [
-        (&train_out, "breast-cancer-train.tnds"),
-        (&test_out, "breast-cancer-test.tnds"),
+    for (scale, name) in [
+        ("minmax", "breast-cancer"),
+        ("standard", "breast-cancer-std"),
     ] {
-        assert!(
-            read(made) == read(&data(name)),
-            "{name}: packing the committed CSV gives other bytes"
-        );
+        let dir = tempfile::tempdir().unwrap();
+        let (train_out, test_out) = (dir.path().join("train.tnds"), dir.path().join("test.tnds"));
+        // The options of scripts/make-tables.sh for breast cancer.
+        ok(Command::new(BIN).args([
+            "pack",
+            "--csv",
+            p(&data("raw/breast_cancer.csv")),
+            "--skip-rows",
+            "1",
+            "--label-column",
+            "last",
+            "--pos",
+            "0",
+            "--neg",
+            "1",
+            "--scale",
+            scale,
+            "--encoding",
+            "u8",
+            "--test-fraction",
+            "0.2",
+            "--seed",
+            "0",
+            "--train-out",
+            p(&train_out),
+            "--test-out",
+            p(&test_out),
+        ]));
+        for (made, split) in [(&train_out, "train"), (&test_out, "test")] {
+            let name = format!("{name}-{split}.tnds");
+            assert!(
+                read(made) == read(&data(&name)),
+                "{name}: packing the committed CSV gives other bytes"
+            );
+        }
     }
 }
 

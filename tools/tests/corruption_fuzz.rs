@@ -192,8 +192,9 @@ fn no_corrupt_packed_or_model_file_is_accepted() {
         p(&model_path),
     ]));
     let files = packed_files();
-    // 12 two-class files and the 6 K-class ones (digits10, iris3, MNIST 0–9 7×7).
-    assert_eq!(files.len(), 18, "{files:?}");
+    // 16 two-class files (4 of them the standardised table pairs) and the 6 K-class ones
+    // (digits10, iris3, MNIST 0–9 7×7).
+    assert_eq!(files.len(), 22, "{files:?}");
 
     let mut packed = Counts::default();
     // What was accepted (should stay empty), for the failure message.

@@ -145,3 +145,97 @@ fn anytime_curves_plot_and_bad_rows_are_refused() {
     );
     assert!(!png2.exists());
 }
+
+/// The live app's data sets (`tinynewton_live::config`: packing and C), each whole training
+/// split streamed through the board's session logic (`--simulate`: the same code as the board,
+/// bit for bit), seed 0 as `scripts/live.sh` streams them: the bars hold. The Newton
+/// learner's prequential accuracy is at least PA-II's at every 100-sample checkpoint after its
+/// first adoption, and its final model classifies at least 99 % of the test split.
+#[test]
+fn the_live_data_sets_meet_the_bars_on_the_whole_stream() {
+    for live in tinynewton_live::config::DATA_SETS {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("stream.json");
+        let file = |split: &str| {
+            root()
+                .join(format!("data/tables/{}-{split}.tnds", live.file))
+                .display()
+                .to_string()
+        };
+        let out = run(&[
+            "stream",
+            &file("train"),
+            "--simulate",
+            "--test",
+            &file("test"),
+            "--report-json",
+            p(&json),
+        ]);
+        assert_success(&out);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(&format!(
+                "C = {} (the live app's for {})",
+                live.c, live.name
+            )),
+            "{stdout}"
+        );
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        let first = v["retrainings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["adopted"] == true)
+            .map(|r| r["seen"].as_u64().unwrap())
+            .expect("a retraining was adopted");
+        for c in v["checkpoints"].as_array().unwrap() {
+            let seen = c["seen"].as_u64().unwrap();
+            if seen % 100 == 0 && seen > first {
+                assert!(
+                    c["newton_correct"].as_u64() >= c["pa_correct"].as_u64(),
+                    "{}: Newton behind PA-II at {seen}: {c}",
+                    live.name
+                );
+            }
+        }
+        let (right, n) = (
+            v["test"]["newton_correct"].as_u64().unwrap(),
+            v["test"]["samples"].as_u64().unwrap(),
+        );
+        // 99 %, rounded up to whole samples: 357 of 360, 113 of 114.
+        assert!(
+            100 * right >= 99 * n,
+            "{}: final model {right}/{n} below 99 %",
+            live.name
+        );
+    }
+}
+
+/// `--test` scores the simulated board's final models; it is refused with a real board and when
+/// its features are not the streamed file's, before anything is sent or written.
+#[test]
+fn a_test_split_of_other_features_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("stream.json");
+    let breast = root().join("data/tables/breast-cancer-test.tnds");
+    let out = run(&[
+        "stream",
+        &digits(),
+        "--simulate",
+        "--test",
+        p(&breast),
+        "--report-json",
+        p(&json),
+    ]);
+    assert_one_line_failure(&out, &["--test", "30 features"]);
+    let out = run(&[
+        "stream",
+        &digits(),
+        "--connect",
+        "tcp:127.0.0.1:1",
+        "--test",
+        p(&breast),
+    ]);
+    assert_one_line_failure(&out, &["--simulate"]);
+    assert!(files_in(dir.path()).is_empty());
+}

@@ -6,8 +6,9 @@
 //!
 //! What the board knows before the stream starts is what a deployed model carries: the feature
 //! count, classes, raw-feature transform and code grid of the packed training file selected at
-//! build time (`TINYNEWTON_LIVE_DATA=digits6-vs-rest` (default) or `breast-cancer`); its samples
-//! are *not* trained on here, they arrive over the link. The file's test split stays in flash to
+//! build time (`TINYNEWTON_LIVE_DATA=digits6-vs-rest` (default) or `breast-cancer`: the
+//! packing and `C` `tinynewton_live::config` chose for each); its samples are *not* trained on
+//! here, they arrive over the link. The file's test split stays in flash to
 //! score the final models.
 //!
 //! Every adoption is saved through `sequential-storage` into the board's model flash
@@ -30,7 +31,7 @@ use cortex_m_rt::entry;
 use cortex_m_rt::exception;
 use tinynewton::format::{self, PackedDataset};
 use tinynewton::online::{OnlineLearner, PassiveAggressive};
-use tinynewton::{FeatureTransform, Grid, Model, Rows, SampleStore, Settings, Workspace};
+use tinynewton::{FeatureTransform, Grid, Model, Rows, SampleStore, Workspace};
 use tinynewton_live::config;
 use tinynewton_live::persist::{learner_weights, saved_model, ModelFlash, ResumeError};
 use tinynewton_live::session::{Board, Session};
@@ -60,18 +61,24 @@ const fn same(a: &str, b: &str) -> bool {
     true
 }
 
-const BREAST: bool = same(DATA, "breast-cancer");
-const _: () = assert!(
-    BREAST || same(DATA, "digits6-vs-rest"),
-    "TINYNEWTON_LIVE_DATA: digits6-vs-rest or breast-cancer"
-);
+/// The selected data set's packed files and `C` (`tinynewton_live::config`).
+const LIVE: config::LiveData = if same(DATA, config::BREAST.name) {
+    config::BREAST
+} else if same(DATA, config::DIGITS.name) {
+    config::DIGITS
+} else {
+    panic!("TINYNEWTON_LIVE_DATA: digits6-vs-rest or breast-cancer")
+};
 
-/// The selected training file (its header, grid and transform) and test split.
+/// The selected training file (its header, grid and transform) and test split: the packings
+/// `config::LiveData::file` names (`include_packed!` takes a literal path).
 fn files() -> (&'static [u8], &'static [u8]) {
-    if BREAST {
+    const _: () = assert!(same(config::BREAST.file, "breast-cancer-std"));
+    const _: () = assert!(same(config::DIGITS.file, "digits6-vs-rest"));
+    if same(LIVE.name, config::BREAST.name) {
         (
-            tinynewton::include_packed!("../../../data/tables/breast-cancer-train.tnds"),
-            tinynewton::include_packed!("../../../data/tables/breast-cancer-test.tnds"),
+            tinynewton::include_packed!("../../../data/tables/breast-cancer-std-train.tnds"),
+            tinynewton::include_packed!("../../../data/tables/breast-cancer-std-test.tnds"),
         )
     } else {
         (
@@ -383,7 +390,7 @@ fn run<C: Counter>(
         ws.buffers(),
         &mut adopted[..m + 1],
         &mut lx[..m],
-        Settings::DEFAULT,
+        LIVE.settings(),
         config::SCHEDULE,
     );
     let pa = PassiveAggressive::new(&mut pa_w[..m + 1], m, k, config::PA_C);
@@ -404,8 +411,10 @@ fn run<C: Counter>(
     let resumed = matches!(resumed, Some(Ok(())));
     let mut session = Session::new(learner, pa, &mut sx[..m], config::CHECKPOINT_EVERY);
     defmt::info!(
-        "live: {=str}, {=usize} features, store {=usize} samples (FIFO), retrain every {=u32} samples, resumed={=bool}; waiting on the serial link",
+        "live: {=str} ({=str}), C = {=f32}, {=usize} features, store {=usize} samples (FIFO), retrain every {=u32} samples, resumed={=bool}; waiting on the serial link",
         DATA,
+        LIVE.file,
+        LIVE.c,
         m,
         CAP,
         config::SCHEDULE.every,
