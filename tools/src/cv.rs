@@ -365,7 +365,9 @@ pub fn run(args: &Args) -> Result<()> {
             b.correct,
             b.total
         );
-        say!("note: each file's scaling was learned on its whole training split, held-out folds included");
+        if data.iter().any(|d| d.transform().is_some()) {
+            say!("note: each file's scaling was learned on its whole training split, held-out folds included");
+        }
     }
     if let Some(path) = &args.report_json {
         let row = |s: &Score| {
