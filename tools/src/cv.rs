@@ -27,6 +27,9 @@ use crate::output::{say, write_all_or_nothing};
 use crate::split;
 use crate::train::SolverArg;
 
+/// Most repeats (each keeps a fold index per sample).
+const MAX_REPEATS: u64 = 1000;
+
 /// The default grid: half-decades from 0.01 to 100.
 const DEFAULT_C: [f32; 9] = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0];
 
@@ -40,7 +43,8 @@ pub struct Args {
     /// Number of folds k (2 ≤ k ≤ the samples of the smallest class).
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
-    /// Repeat the k folds with seeds seed, seed + 1, …, summing the held-out counts.
+    /// Repeat the k folds with seeds seed, seed + 1, … (at most 1000), summing the held-out
+    /// counts.
     #[arg(long, default_value_t = 1)]
     pub repeats: u64,
     /// Seed of the folds.
@@ -256,8 +260,8 @@ pub fn run(args: &Args) -> Result<()> {
         .iter()
         .map(|&c| settings_of(args, c))
         .collect::<Result<_>>()?;
-    if args.repeats == 0 {
-        bail!("--repeats must be at least 1");
+    if !(1..=MAX_REPEATS).contains(&args.repeats) {
+        bail!("--repeats must be from 1 to {MAX_REPEATS}");
     }
     let bytes: Vec<Vec<u8>> = args
         .files
@@ -289,6 +293,12 @@ pub fn run(args: &Args) -> Result<()> {
         .class_counts_into(&mut counts)
         .with_context(|| format!("{}: too many classes", args.files[0].display()))?;
     let smallest = counts.iter().copied().min().unwrap_or(0);
+    if smallest < 2 {
+        bail!(
+            "{}: a class has {smallest} sample(s); cross-validation needs at least 2 of each",
+            args.files[0].display()
+        );
+    }
     if args.folds < 2 || args.folds > smallest {
         bail!(
             "--folds {}: needs 2 ≤ k ≤ {smallest} (the samples of {}'s smallest class)",

@@ -13,29 +13,30 @@ fn table(name: &str) -> String {
         .to_string()
 }
 
+/// Runs `tinynewton cv ARGS --report-json` in `dir`; stdout and the report.
+fn cv(dir: &std::path::Path, args: &[&str]) -> (String, serde_json::Value) {
+    let json = dir.join("cv.json");
+    let mut all = vec!["cv"];
+    all.extend_from_slice(args);
+    all.extend(["--report-json", p(&json)]);
+    let out = run(&all);
+    assert_success(&out);
+    let report = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    (String::from_utf8_lossy(&out.stdout).into_owned(), report)
+}
+
 #[test]
 fn the_report_adds_up_and_the_choice_follows_the_rule() {
     let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("cv.json");
     let (minmax, standard) = (
         table("breast-cancer-train.tnds"),
         table("breast-cancer-std-train.tnds"),
     );
-    let out = run(&[
-        "cv",
-        &minmax,
-        &standard,
-        "--folds",
-        "4",
-        "--repeats",
-        "2",
-        "--c",
-        "0.1,1,10",
-        "--report-json",
-        p(&json),
-    ]);
-    assert_success(&out);
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let folds = ["--folds", "4", "--repeats", "2", "--c", "0.1,1,10"];
+    let (stdout, v) = cv(
+        dir.path(),
+        &[&[minmax.as_str(), &standard], &folds[..]].concat(),
+    );
     assert_eq!(v["kind"], "tinynewton-cv-report");
     let scores = v["scores"].as_array().unwrap();
     assert_eq!(scores.len(), 6, "two files × three C");
@@ -56,41 +57,17 @@ fn the_report_adds_up_and_the_choice_follows_the_rule() {
     };
     let best = scores.iter().min_by_key(|s| key(s)).unwrap();
     assert_eq!(&v["best"], best);
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("best: C = "), "{stdout}");
+    assert!(stdout.contains("scaling was learned"), "{stdout}");
 
     // The same folds for a file given alone: its rows are the same numbers.
-    let alone = dir.path().join("alone.json");
-    assert_success(&run(&[
-        "cv",
-        &standard,
-        "--folds",
-        "4",
-        "--repeats",
-        "2",
-        "--c",
-        "0.1,1,10",
-        "--report-json",
-        p(&alone),
-    ]));
-    let w: serde_json::Value = serde_json::from_slice(&std::fs::read(&alone).unwrap()).unwrap();
-    assert_eq!(w["scores"].as_array().unwrap()[..], scores[3..]);
+    let (_, alone) = cv(dir.path(), &[&[standard.as_str()], &folds[..]].concat());
+    assert_eq!(alone["scores"].as_array().unwrap()[..], scores[3..]);
 
     // A cap on the rows each fold fits on changes what is fitted, not what is counted.
-    let capped = dir.path().join("capped.json");
-    assert_success(&run(&[
-        "cv",
-        &standard,
-        "--max-train",
-        "100",
-        "--c",
-        "1",
-        "--report-json",
-        p(&capped),
-    ]));
-    let c: serde_json::Value = serde_json::from_slice(&std::fs::read(&capped).unwrap()).unwrap();
-    assert_eq!(c["max_train"], 100);
-    assert_eq!(c["scores"][0]["total"], 455);
+    let (_, capped) = cv(dir.path(), &[&standard, "--max-train", "100", "--c", "1"]);
+    assert_eq!(capped["max_train"], 100);
+    assert_eq!(capped["scores"][0]["total"], 455);
 }
 
 #[test]
@@ -98,7 +75,7 @@ fn misuse_is_a_one_line_error_that_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("cv.json");
     let breast = table("breast-cancer-train.tnds");
-    let cases: [(&[&str], &[&str]); 6] = [
+    let cases: [(&[&str], &[&str]); 7] = [
         // Not the same samples.
         (
             &[&breast, &table("iris-setosa-train.tnds")],
@@ -110,6 +87,7 @@ fn misuse_is_a_one_line_error_that_writes_nothing() {
         (&[&breast, "--c", "0.1,-1"], &["--c -1"]),
         (&[&breast, "--max-train", "0"], &["--max-train"]),
         (&[&breast, "--repeats", "0"], &["--repeats"]),
+        (&[&breast, "--repeats", "1001"], &["--repeats"]),
     ];
     for (args, mention) in cases {
         let mut all = vec!["cv"];
