@@ -36,9 +36,6 @@ step "host tests"
 # Release: the real-data parity tests train on 1757 samples many times over.
 cargo test --workspace --release
 
-step "the live app's packing and C are what cross-validation on the training splits chooses"
-bash scripts/cv-tables.sh
-
 step "firmware (emulated Cortex-M4F) and real-board builds"
 bash scripts/firmware-test.sh
 

@@ -143,11 +143,17 @@ struct Score {
     failed: Option<String>,
 }
 
-/// The rows a fold trains on: every row outside fold `held`, or (`max_train`) a seeded choice
-/// of at most that many of them, in file order.
-fn training_rows(fold: &[usize], held: usize, max_train: Option<usize>, seed: u64) -> Vec<usize> {
-    let rest: Vec<usize> = (0..fold.len()).filter(|&i| fold[i] != held).collect();
-    match max_train {
+/// One fold of one repeat: the rows a model is fitted on and the rows it predicts.
+struct Split {
+    train: Vec<usize>,
+    held: Vec<usize>,
+}
+
+/// Fold `held` of the assignment `fold`: it trains on every row outside the fold, or
+/// (`max_train`) on a seeded choice of at most that many of them, in file order.
+fn split_of(fold: &[usize], held: usize, max_train: Option<usize>, seed: u64) -> Split {
+    let (rest, held): (Vec<usize>, Vec<usize>) = (0..fold.len()).partition(|&i| fold[i] != held);
+    let train = match max_train {
         Some(cap) if cap < rest.len() => {
             let mut kept: Vec<usize> = split::permutation(rest.len(), seed)
                 .into_iter()
@@ -158,20 +164,40 @@ fn training_rows(fold: &[usize], held: usize, max_train: Option<usize>, seed: u6
             kept
         }
         _ => rest,
-    }
+    };
+    Split { train, held }
 }
 
-/// Trains on `train`, predicts the rows of fold `held`; `Ok(Err(why))` when training did not
-/// converge.
+/// How many of `rows` the weights `w` (`m + 1`, or `K(m + 1)` class-major) classify right:
+/// each row's dequantised values through [`tinynewton::online::predict`], as the live session
+/// predicts.
+pub fn predicted_right(
+    w: &[f32],
+    data: &PackedDataset<'_>,
+    rows: impl IntoIterator<Item = usize>,
+) -> Result<usize> {
+    let mut x = vec![0.0f32; data.n_features()];
+    let mut right = 0;
+    for i in rows {
+        for (j, v) in x.iter_mut().enumerate() {
+            *v = data
+                .value(i, j)
+                .with_context(|| format!("sample {i}, feature {j}: out of range"))?;
+        }
+        right += usize::from(tinynewton::online::predict(w, &x, data.n_classes()) == data.class(i));
+    }
+    Ok(right)
+}
+
+/// Trains on the split's training rows, predicts its held-out rows; `Ok(Err(why))` when
+/// training did not converge.
 fn fold_correct(
     data: &PackedDataset<'_>,
-    fold: &[usize],
-    held: usize,
-    train: &[usize],
+    split: &Split,
     settings: &Settings,
     storage: &mut Vec<f32>,
 ) -> Result<std::result::Result<usize, String>> {
-    let test: Vec<usize> = (0..data.n_samples()).filter(|&i| fold[i] == held).collect();
+    let train = &split.train;
     let rows = Subset {
         rows: data,
         index: train,
@@ -205,34 +231,19 @@ fn fold_correct(
     if report.status != Status::Converged {
         return Ok(Err(format!("{:?}", report.status)));
     }
-    let w = ws.weights();
-    let mut x = vec![0.0f32; m];
-    let mut right = 0;
-    for &i in &test {
-        for (j, v) in x.iter_mut().enumerate() {
-            *v = data
-                .value(i, j)
-                .with_context(|| format!("sample {i}, feature {j}: out of range"))?;
-        }
-        if tinynewton::online::predict(w, &x, k) == data.class(i) {
-            right += 1;
-        }
-    }
-    Ok(Ok(right))
+    predicted_right(ws.weights(), data, split.held.iter().copied()).map(Ok)
 }
 
 /// The settings of one C, as `train` would make them.
 fn settings_of(args: &Args, c: f32) -> Result<Settings> {
     let settings = Settings {
-        c_pos: c,
-        c_neg: c,
         bias: if args.bias_free {
             BiasMode::Free
         } else {
             BiasMode::Regularized
         },
         solver: SolverKind::from(args.solver),
-        ..Settings::DEFAULT
+        ..Settings::with_c(c)
     };
     settings
         .validate()
@@ -260,6 +271,9 @@ pub fn run(args: &Args) -> Result<()> {
         .iter()
         .map(|&c| settings_of(args, c))
         .collect::<Result<_>>()?;
+    if args.max_train == Some(0) {
+        bail!("--max-train must be at least 1");
+    }
     if !(1..=MAX_REPEATS).contains(&args.repeats) {
         bail!("--repeats must be from 1 to {MAX_REPEATS}");
     }
@@ -306,13 +320,7 @@ pub fn run(args: &Args) -> Result<()> {
             args.files[0].display()
         );
     }
-    let folds: Vec<Vec<usize>> = (0..args.repeats)
-        .map(|r| folds_of(first, args.folds, args.seed.wrapping_add(r)))
-        .collect();
 
-    if args.max_train == Some(0) {
-        bail!("--max-train must be at least 1");
-    }
     say!(
         "cv: {} folds (stratified), {} repeat(s) from seed {}, {} samples{}; C from {} to {}",
         args.folds,
@@ -326,43 +334,49 @@ pub fn run(args: &Args) -> Result<()> {
         args.c.iter().copied().fold(0.0, f32::max)
     );
     say!("{:>10}  {:>9}  {:>11}  file", "C", "accuracy", "right");
-    let mut storage = Vec::new();
-    let mut scores = Vec::new();
-    for (f, d) in data.iter().enumerate() {
-        for (&c, s) in args.c.iter().zip(&settings) {
-            let mut score = Score {
-                file: f,
+    let mut scores: Vec<Score> = (0..data.len())
+        .flat_map(|file| {
+            args.c.iter().map(move |&c| Score {
+                file,
                 c,
                 correct: 0,
-                total: 0,
+                total: n * args.repeats as usize,
                 failed: None,
-            };
-            'all: for (r, fold) in folds.iter().enumerate() {
-                for held in 0..args.folds {
-                    // One seed per (repeat, fold): every file and C fits the same rows.
-                    let pick = args.seed.wrapping_add(r as u64) ^ ((held as u64 + 1) << 32);
-                    let train = training_rows(fold, held, args.max_train, pick);
-                    match fold_correct(d, fold, held, &train, s, &mut storage)? {
-                        Ok(right) => score.correct += right,
-                        Err(why) => {
-                            score.failed = Some(format!("repeat {r}, fold {held}: {why}"));
-                            break 'all;
-                        }
-                    }
+            })
+        })
+        .collect();
+    // Each split once, every (file, C) trained on it: the same rows for all of them.
+    let mut storage = Vec::new();
+    for r in 0..args.repeats {
+        let fold = folds_of(first, args.folds, args.seed.wrapping_add(r));
+        for held in 0..args.folds {
+            let pick = args.seed.wrapping_add(r) ^ ((held as u64 + 1) << 32);
+            let split = split_of(&fold, held, args.max_train, pick);
+            for (score, s) in scores.iter_mut().zip(settings.iter().cycle()) {
+                if score.failed.is_some() {
+                    continue;
+                }
+                match fold_correct(&data[score.file], &split, s, &mut storage)? {
+                    Ok(right) => score.correct += right,
+                    Err(why) => score.failed = Some(format!("repeat {r}, fold {held}: {why}")),
                 }
             }
-            score.total = n * args.repeats as usize;
-            let shown = match &score.failed {
-                None => format!(
-                    "{:>8.2} %  {:>11}",
-                    100.0 * score.correct as f64 / score.total as f64,
-                    format!("{}/{}", score.correct, score.total)
-                ),
-                Some(why) => format!("failed ({why})"),
-            };
-            say!("{c:>10}  {shown}  {}", args.files[f].display());
-            scores.push(score);
         }
+    }
+    for score in &scores {
+        let shown = match &score.failed {
+            None => format!(
+                "{:>8.2} %  {:>11}",
+                100.0 * score.correct as f64 / score.total as f64,
+                format!("{}/{}", score.correct, score.total)
+            ),
+            Some(why) => format!("failed ({why})"),
+        };
+        say!(
+            "{:>10}  {shown}  {}",
+            score.c,
+            args.files[score.file].display()
+        );
     }
     let best = choose(&scores).cloned();
     if let Some(b) = &best {
@@ -447,12 +461,14 @@ mod tests {
     #[test]
     fn a_capped_fold_keeps_that_many_rows_outside_the_held_fold() {
         let fold: Vec<usize> = (0..100).map(|i| i % 4).collect();
-        assert_eq!(training_rows(&fold, 1, None, 0).len(), 75);
-        let rows = training_rows(&fold, 1, Some(30), 9);
-        assert_eq!(rows.len(), 30);
-        assert!(rows.windows(2).all(|w| w[0] < w[1]));
-        assert!(rows.iter().all(|&i| fold[i] != 1));
-        assert_eq!(training_rows(&fold, 1, Some(500), 9).len(), 75);
+        assert_eq!(split_of(&fold, 1, None, 0).train.len(), 75);
+        let split = split_of(&fold, 1, Some(30), 9);
+        assert_eq!(split.train.len(), 30);
+        assert!(split.train.windows(2).all(|w| w[0] < w[1]));
+        assert!(split.train.iter().all(|&i| fold[i] != 1));
+        assert_eq!(split.held.len(), 25);
+        assert!(split.held.iter().all(|&i| fold[i] == 1));
+        assert_eq!(split_of(&fold, 1, Some(500), 9).train.len(), 75);
     }
 
     #[test]

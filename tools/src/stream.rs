@@ -406,27 +406,16 @@ fn simulated_settings(args: &Args) -> Result<Settings> {
         .file_name()
         .and_then(|n| n.to_str())
         .and_then(config::of_file);
-    let settings = match (args.c, live) {
-        (Some(c), _) => Settings {
-            c_pos: c,
-            c_neg: c,
-            ..Settings::DEFAULT
-        },
-        (None, Some(d)) => d.settings(),
-        (None, None) => Settings::DEFAULT,
+    let (c, whose) = match (args.c, live) {
+        (Some(c), _) => (c, "--c".to_string()),
+        (None, Some(d)) => (d.c, format!("the live app's for {}", d.name)),
+        (None, None) => (Settings::DEFAULT.c_pos, "the core's default".to_string()),
     };
+    let settings = Settings::with_c(c);
     settings
         .validate()
         .map_err(|e| anyhow!("--c must be a finite number > 0: {e}"))?;
-    let whose = match (args.c, live) {
-        (Some(_), _) => "--c".to_string(),
-        (None, Some(d)) => format!("the live app's for {}", d.name),
-        (None, None) => "the core's default".to_string(),
-    };
-    say!(
-        "simulated board: the Newton learner's C = {} ({whose})",
-        settings.c_pos
-    );
+    say!("simulated board: the Newton learner's C = {c} ({whose})");
     Ok(settings)
 }
 
@@ -450,10 +439,11 @@ pub fn run(args: &Args) -> Result<()> {
     let test = args
         .test
         .as_ref()
-        .map(|path| -> Result<Vec<u8>> {
+        .map(|path| -> Result<PackedDataset<'static>> {
             let bytes =
                 std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let t = format::parse(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+            let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+            let t = format::parse(bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
             if (t.n_features(), t.n_classes()) != (data.n_features(), k) {
                 bail!(
                     "--test {}: {} features and {} classes, {} has {} and {k}",
@@ -464,7 +454,7 @@ pub fn run(args: &Args) -> Result<()> {
                     data.n_features()
                 );
             }
-            Ok(bytes)
+            Ok(t)
         })
         .transpose()?;
     let timeout = Duration::from_secs(args.timeout);
@@ -555,10 +545,7 @@ pub fn run(args: &Args) -> Result<()> {
     }
     let summary = log.done.context("no summary")?;
     let scores = match (&test, link.final_weights()) {
-        (Some(bytes), Some((newton, pa))) => {
-            let t = format::parse(bytes).map_err(|e| anyhow!("--test: {e}"))?;
-            Some((test_correct(&newton, &t)?, test_correct(&pa, &t)?))
-        }
+        (Some(t), Some((newton, pa))) => Some((test_correct(&newton, t)?, test_correct(&pa, t)?)),
         _ => None,
     };
     report(args, &log, summary, sent, change, scores)?;
@@ -571,20 +558,10 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// `(right, samples)` of final weights on the test split: argmax of the class scores
-/// ([`tinynewton::online::predict`], as the session predicts).
+/// `(right, samples)` of final weights on the test split, predicted as the session predicts.
 fn test_correct(w: &[f32], test: &PackedDataset<'_>) -> Result<(usize, usize)> {
-    let (n, m) = (test.n_samples(), test.n_features());
-    let mut x = vec![0.0f32; m];
-    let mut right = 0;
-    for i in 0..n {
-        for (j, v) in x.iter_mut().enumerate() {
-            *v = test
-                .value(i, j)
-                .with_context(|| format!("--test: sample {i}, feature {j}"))?;
-        }
-        right += usize::from(tinynewton::online::predict(w, &x, test.n_classes()) == test.class(i));
-    }
+    let n = test.n_samples();
+    let right = crate::cv::predicted_right(w, test, 0..n).context("--test")?;
     Ok((right, n))
 }
 

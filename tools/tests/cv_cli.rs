@@ -70,6 +70,38 @@ fn the_report_adds_up_and_the_choice_follows_the_rule() {
     assert_eq!(capped["scores"][0]["total"], 455);
 }
 
+/// The live app's packing and `C` per data set (`tinynewton_live::config`, the one home of
+/// them) are what `scripts/cv-tables.sh`'s command chooses on the training split: the two
+/// packings, 5 repeats of 5 folds, each fold fitted on at most the store's capacity.
+#[test]
+fn the_live_configuration_is_what_cv_chooses() {
+    let dir = tempfile::tempdir().unwrap();
+    let capacity = tinynewton_live::config::CAPACITY.to_string();
+    for live in tinynewton_live::config::DATA_SETS {
+        let (minmax, standard) = (
+            table(&format!("{}-train.tnds", live.name)),
+            table(&format!("{}-std-train.tnds", live.name)),
+        );
+        let args = [
+            &minmax,
+            &standard,
+            "--repeats",
+            "5",
+            "--max-train",
+            &capacity,
+        ];
+        let (_, v) = cv(dir.path(), &args);
+        let chosen = table(&format!("{}-train.tnds", live.file));
+        assert_eq!(
+            (v["best"]["file"].as_str(), v["best"]["c"].as_f64()),
+            (Some(chosen.as_str()), Some(f64::from(live.c))),
+            "{}: cv chooses {}; live/src/config.rs must hold it (and the live figures be re-measured)",
+            live.name,
+            v["best"]
+        );
+    }
+}
+
 #[test]
 fn misuse_is_a_one_line_error_that_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
